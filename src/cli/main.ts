@@ -1,0 +1,108 @@
+import { parseArgs } from 'node:util';
+import { BttkitError } from '../util/errors.js';
+import { VERSION } from '../version.js';
+import { createCommand } from './create.js';
+import { infoCommand } from './info.js';
+
+const USAGE = `bttkit ${VERSION} — BitTorrent with BTT incentives
+
+Usage:
+  bttkit info <file.torrent | magnet> [--json]
+  bttkit create <path> [-o out.torrent] [--tracker URL]... [--piece-length N] [--private]
+                [--comment TEXT] [--web-seed URL]... [--json]
+  bttkit --version | --help
+`;
+
+class UsageError extends Error {}
+
+function parseSize(text: string): number {
+  const m = /^(\d+)\s*([kKmM](?:i?[bB])?)?$/.exec(text.trim());
+  if (!m) throw new UsageError(`bad size: ${text}`);
+  const unit = (m[2] ?? '').toLowerCase()[0];
+  return Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 * 1024 : 1);
+}
+
+async function run(argv: string[]): Promise<number> {
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === '--version' || command === '-v') {
+    out(VERSION);
+    return 0;
+  }
+  if (command === 'info') {
+    const { values, positionals } = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: { json: { type: 'boolean' } },
+    });
+    if (positionals.length !== 1) throw new UsageError('info takes one <file.torrent | magnet>');
+    await infoCommand(positionals[0] as string, values.json ?? false, out);
+    return 0;
+  }
+  if (command === 'create') {
+    const { values, positionals } = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: {
+        output: { type: 'string', short: 'o' },
+        tracker: { type: 'string', short: 't', multiple: true },
+        'piece-length': { type: 'string', short: 'l' },
+        private: { type: 'boolean', short: 'p' },
+        comment: { type: 'string', short: 'c' },
+        'web-seed': { type: 'string', short: 'w', multiple: true },
+        json: { type: 'boolean' },
+      },
+    });
+    if (positionals.length !== 1) throw new UsageError('create takes one <path>');
+    const tty = process.stderr.isTTY && !values.json;
+    await createCommand(
+      positionals[0] as string,
+      {
+        trackers: values.tracker ?? [],
+        webSeeds: values['web-seed'] ?? [],
+        private: values.private ?? false,
+        json: values.json ?? false,
+        ...(values.output !== undefined ? { output: values.output } : {}),
+        ...(values.comment !== undefined ? { comment: values.comment } : {}),
+        ...(values['piece-length'] !== undefined ? { pieceLength: parseSize(values['piece-length']) } : {}),
+      },
+      out,
+      (text) => {
+        if (tty) process.stderr.write(text === undefined ? '\r\x1b[K' : `\r${text}\x1b[K`);
+      },
+    );
+    return 0;
+  }
+  throw new UsageError(`unknown command: ${command}`);
+}
+
+function oneLine(err: unknown): string {
+  if (err instanceof BttkitError) return `bttkit: ${err.message} [${err.code}]`;
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return `bttkit: ${err.message}${typeof code === 'string' ? ` [${code}]` : ''}`;
+  }
+  return `bttkit: ${String(err)}`;
+}
+
+run(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (
+      err instanceof UsageError ||
+      (err instanceof Error && (err as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION')
+    ) {
+      process.stderr.write(`bttkit: ${err.message}\n${USAGE}`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`${oneLine(err).replace(/\n/g, ' ')}\n`);
+    process.exitCode = 1;
+  },
+);

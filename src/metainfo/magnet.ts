@@ -1,0 +1,141 @@
+import { fromBase32, fromHex, toHex } from '../util/bytes.js';
+import { MagnetError } from '../util/errors.js';
+
+/** A peer address: IPv4, IPv6 (without brackets) or a host name, and a port. */
+export interface PeerAddress {
+  host: string;
+  port: number;
+}
+
+/** A parsed magnet URI (BEP 9). */
+export interface Magnet {
+  /** Lower-case hex v1 info-hash. */
+  infoHash: string;
+  /** The same, 20 bytes. */
+  infoHashBytes: Uint8Array;
+  /** `dn`: display name. */
+  name?: string;
+  /** `tr`: trackers, in order, without duplicates. */
+  trackers: string[];
+  /** `x.pe`: peers to connect to. */
+  peers: PeerAddress[];
+  /** `ws`: web seeds (BEP 19). */
+  webSeeds: string[];
+}
+
+/** Longest magnet URI accepted. */
+export const MAX_MAGNET_LENGTH = 64 * 1024;
+const MAX_ITEMS = 1000;
+
+function bad(code: string, message: string): never {
+  throw new MagnetError(code, message);
+}
+
+/** Parses an info-hash given as 40 hex digits or 32 base32 characters. */
+export function parseInfoHash(text: string): Uint8Array {
+  if (/^[0-9a-fA-F]{40}$/.test(text)) return fromHex(text);
+  if (/^[A-Za-z2-7]{32}$/.test(text)) return fromBase32(text);
+  return bad('MAGNET_BAD_INFOHASH', 'info-hash must be 40 hex digits or 32 base32 characters');
+}
+
+/**
+ * Parses `host:port` or `[v6]:port`. Throws `MagnetError` (`MAGNET_BAD_PEER`).
+ */
+export function parsePeerAddress(text: string): PeerAddress {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s/]+)):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[3]) : 0;
+  const host = m ? (m[1] ?? m[2]) : undefined;
+  if (!host || port < 1 || port > 65535) bad('MAGNET_BAD_PEER', `bad peer address ${JSON.stringify(text)}`);
+  return { host, port };
+}
+
+/** Formats a peer address as `host:port`, bracketing IPv6. */
+export function formatPeerAddress(p: PeerAddress): string {
+  return p.host.includes(':') ? `[${p.host}]:${p.port}` : `${p.host}:${p.port}`;
+}
+
+/**
+ * Parses a magnet URI: `xt=urn:btih:` (hex or base32, required), `dn`, `tr`, `ws`, `x.pe`;
+ * indexed keys (`tr.1`) too. Unknown keys and other `xt` kinds (e.g. `urn:btmh:`) are ignored.
+ *
+ * @throws {MagnetError} `MAGNET_NOT_MAGNET`, `MAGNET_TOO_LONG`, `MAGNET_BAD_ENCODING`,
+ * `MAGNET_NO_INFOHASH`, `MAGNET_BAD_INFOHASH`, `MAGNET_CONFLICTING_INFOHASH`, `MAGNET_BAD_PEER`,
+ * `MAGNET_TOO_MANY_ITEMS`.
+ *
+ * @example
+ * ```ts
+ * parseMagnet('magnet:?xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c1367a88a&dn=file').name; // 'file'
+ * ```
+ */
+export function parseMagnet(uri: string): Magnet {
+  if (uri.length > MAX_MAGNET_LENGTH) bad('MAGNET_TOO_LONG', `magnet URI longer than ${MAX_MAGNET_LENGTH}`);
+  if (!/^magnet:\?/i.test(uri)) bad('MAGNET_NOT_MAGNET', 'not a magnet URI (must start with "magnet:?")');
+  const query = uri.slice('magnet:?'.length);
+  let infoHash: Uint8Array | undefined;
+  let name: string | undefined;
+  const trackers: string[] = [];
+  const webSeeds: string[] = [];
+  const peers: PeerAddress[] = [];
+  const pairs = query.split('&');
+  if (pairs.length > MAX_ITEMS) bad('MAGNET_TOO_MANY_ITEMS', `more than ${MAX_ITEMS} parameters`);
+  for (const pair of pairs) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const rawKey = eq < 0 ? pair : pair.slice(0, eq);
+    let value: string;
+    try {
+      value = decodeURIComponent((eq < 0 ? '' : pair.slice(eq + 1)).replace(/\+/g, ' '));
+    } catch {
+      bad('MAGNET_BAD_ENCODING', `bad percent-encoding in ${JSON.stringify(rawKey)}`);
+    }
+    const key = rawKey.toLowerCase().replace(/^(xt|dn|tr|ws)\.\d+$/, '$1');
+    if (key === 'xt') {
+      const m = /^urn:btih:(.*)$/i.exec(value);
+      if (!m) continue;
+      const ih = parseInfoHash(m[1] ?? '');
+      if (infoHash && toHex(infoHash) !== toHex(ih)) {
+        bad('MAGNET_CONFLICTING_INFOHASH', 'two different btih info-hashes');
+      }
+      infoHash = ih;
+    } else if (key === 'dn') {
+      name = value;
+    } else if (key === 'tr') {
+      if (value && !trackers.includes(value)) trackers.push(value);
+    } else if (key === 'ws') {
+      if (value && !webSeeds.includes(value)) webSeeds.push(value);
+    } else if (key === 'x.pe') {
+      peers.push(parsePeerAddress(value));
+    }
+  }
+  if (!infoHash) bad('MAGNET_NO_INFOHASH', 'magnet URI has no xt=urn:btih: info-hash');
+  return {
+    infoHash: toHex(infoHash),
+    infoHashBytes: infoHash,
+    ...(name === undefined ? {} : { name }),
+    trackers,
+    peers,
+    webSeeds,
+  };
+}
+
+/** What {@link formatMagnet} needs. */
+export interface MagnetInput {
+  /** Hex or base32 info-hash, or its 20 bytes. */
+  infoHash: string | Uint8Array;
+  name?: string;
+  trackers?: readonly string[];
+  peers?: readonly PeerAddress[];
+  webSeeds?: readonly string[];
+}
+
+/** Formats a magnet URI with a hex `btih`, then `dn`, `tr`…, `ws`…, `x.pe`…. */
+export function formatMagnet(m: MagnetInput): string {
+  const ih = typeof m.infoHash === 'string' ? parseInfoHash(m.infoHash) : m.infoHash;
+  if (ih.length !== 20) bad('MAGNET_BAD_INFOHASH', 'info-hash must be 20 bytes');
+  let s = `magnet:?xt=urn:btih:${toHex(ih)}`;
+  if (m.name !== undefined) s += `&dn=${encodeURIComponent(m.name)}`;
+  for (const t of m.trackers ?? []) s += `&tr=${encodeURIComponent(t)}`;
+  for (const w of m.webSeeds ?? []) s += `&ws=${encodeURIComponent(w)}`;
+  for (const p of m.peers ?? []) s += `&x.pe=${encodeURIComponent(formatPeerAddress(p))}`;
+  return s;
+}

@@ -1,0 +1,8 @@
+/**
+ * Shared foundations: typed errors, the injectable {@link Clock}, byte helpers and hashing.
+ * @module util
+ */
+export * from './bytes.js';
+export * from './clock.js';
+export * from './errors.js';
+export * from './hash.js';

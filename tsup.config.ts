@@ -1,0 +1,46 @@
+import { defineConfig } from 'tsup';
+
+/** Every public module: one subpath export each (see package.json "exports"). */
+const entry = {
+  index: 'src/index.ts',
+  'util/index': 'src/util/index.ts',
+  'metainfo/index': 'src/metainfo/index.ts',
+};
+
+/**
+ * The webtorrent packages (bencode, bittorrent-protocol, bittorrent-dht, uint8-util) are ESM-only
+ * and declare `exports: { import }`: `require()` cannot reach them. The CJS build bundles them;
+ * the ESM build leaves every dependency external.
+ */
+const esmOnly = [/^bencode$/, /^bittorrent-protocol$/, /^bittorrent-dht$/, /^uint8-util$/];
+
+export default defineConfig([
+  {
+    entry,
+    format: ['esm'],
+    dts: true,
+    sourcemap: true,
+    clean: true,
+    target: 'node20',
+    splitting: true,
+    treeshake: true,
+  },
+  {
+    entry,
+    format: ['cjs'],
+    dts: true,
+    sourcemap: true,
+    target: 'node20',
+    noExternal: esmOnly,
+    // Shared chunks in CJS too: one copy of each class, so `instanceof` holds across subpaths.
+    splitting: true,
+    treeshake: true,
+  },
+  {
+    entry: { 'cli/main': 'src/cli/main.ts' },
+    format: ['esm'],
+    sourcemap: true,
+    target: 'node20',
+    banner: { js: '#!/usr/bin/env node' },
+  },
+]);
