@@ -299,7 +299,7 @@ export function encode(value: BEncodable): Uint8Array {
       const entries: [Uint8Array, BEncodable][] = [];
       for (const [k, val] of v as ReadonlyMap<string, BEncodable>) entries.push([fromBinaryString(k), val]);
       dict(entries, depth);
-    } else if (v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+    } else if (v !== null && typeof v === 'object' && isPlainObject(v)) {
       const entries: [Uint8Array, BEncodable][] = [];
       for (const [k, val] of Object.entries(v as Record<string, BEncodable | undefined>)) {
         if (val !== undefined) entries.push([utf8(k), val]);
@@ -335,4 +335,9 @@ export function encode(value: BEncodable): Uint8Array {
     off += p.length;
   }
   return out;
+}
+
+function isPlainObject(v: object): boolean {
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
 }

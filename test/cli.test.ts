@@ -1,0 +1,103 @@
+/** The `bttkit` command as built (dist/cli/main.js): info and create. */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encode, parseTorrent } from '../src/metainfo/index.js';
+import { readFileSync } from 'node:fs';
+import { CLI, pseudoRandomBytes, run, tempDir } from './helpers/run.js';
+
+const tmp = tempDir('bttkit-cli-');
+afterAll(tmp.cleanup);
+const cli = (...args: string[]) => run(process.execPath, [CLI, ...args], { cwd: tmp.path });
+
+beforeAll(() => {
+  if (!existsSync(CLI)) throw new Error('dist/cli/main.js is missing: run `npm run build` first');
+  mkdirSync(join(tmp.path, 'data', 'sub'), { recursive: true });
+  writeFileSync(join(tmp.path, 'data', 'x.bin'), pseudoRandomBytes(200_000, 5));
+  writeFileSync(join(tmp.path, 'data', 'sub', 'y.txt'), 'y');
+});
+
+describe('bttkit create and info', () => {
+  it('creates a torrent and prints its metainfo as one JSON line', () => {
+    const c = cli(
+      'create',
+      'data',
+      '-o',
+      'out.torrent',
+      '--tracker',
+      'udp://127.0.0.1:6969',
+      '--tracker',
+      'http://127.0.0.1:8000/announce',
+      '--piece-length',
+      '32k',
+      '--private',
+    );
+    expect(c.stderr).toBe('');
+    expect(c.status).toBe(0);
+    expect(c.stdout).toMatch(/info-hash [0-9a-f]{40}/);
+    const meta = parseTorrent(readFileSync(join(tmp.path, 'out.torrent')));
+
+    const r = cli('info', 'out.torrent', '--json');
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const j = JSON.parse(lines[0] ?? '');
+    expect(j).toMatchObject({
+      infoHash: meta.infoHash,
+      name: 'data',
+      pieceLength: 32768,
+      pieces: 7,
+      length: 200_001,
+      private: true,
+      files: [
+        { path: 'sub/y.txt', length: 1 },
+        { path: 'x.bin', length: 200_000 },
+      ],
+      announce: [['udp://127.0.0.1:6969'], ['http://127.0.0.1:8000/announce']],
+    });
+
+    const human = cli('info', 'out.torrent');
+    expect(human.status).toBe(0);
+    expect(human.stdout).toContain(meta.infoHash);
+    expect(human.stdout).toContain('sub/y.txt');
+  });
+
+  it('prints a magnet link', () => {
+    const ih = 'ab'.repeat(20);
+    const r = cli('info', `magnet:?xt=urn:btih:${ih}&dn=name&tr=udp%3A%2F%2F127.0.0.1%3A1&x.pe=127.0.0.1:6881`, '--json');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ infoHash: ih, name: 'name', peers: ['127.0.0.1:6881'] });
+  });
+
+  it.each([
+    ['a file that is not a torrent', () => writeFileSync(join(tmp.path, 'bad.torrent'), 'hello'), ['info', 'bad.torrent']],
+    [
+      'a hostile torrent',
+      () =>
+        writeFileSync(
+          join(tmp.path, 'evil.torrent'),
+          encode({ info: { name: 'x', 'piece length': 16384, pieces: new Uint8Array(20), files: [{ length: 5, path: ['..', 'x'] }] } }),
+        ),
+      ['info', 'evil.torrent'],
+    ],
+    ['a missing file', () => {}, ['info', 'missing.torrent']],
+    ['a bad magnet', () => {}, ['info', 'magnet:?xt=urn:btih:123']],
+    ['an empty folder', () => mkdirSync(join(tmp.path, 'void'), { recursive: true }), ['create', 'void']],
+  ])('refuses %s with one line on stderr and a non-zero exit', (_name, setup, args) => {
+    setup();
+    const r = cli(...args);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^bttkit: /);
+    expect(r.stderr).not.toMatch(/\bat .*:\d+:\d+/);
+  });
+
+  it('reports usage errors with exit code 2', () => {
+    expect(cli('frobnicate').status).toBe(2);
+    expect(cli('info').status).toBe(2);
+    expect(cli('info', '--bogus', 'x').status).toBe(2);
+    expect(cli('--help').status).toBe(0);
+  });
+});
