@@ -196,9 +196,15 @@ export function decodePrefix(data: Uint8Array, offset = 0, options: DecodeOption
       if (data[digitsStart] === ZERO && (digits > 1 || digitsStart !== start)) {
         fail('BENCODE_BAD_INTEGER', 'integer with a leading zero or negative zero', start);
       }
-      let text = '';
-      for (let k = start; k < p; k++) text += String.fromCharCode(data[k] as number);
-      value = BigInt(text);
+      if (digits <= 15) {
+        let n = 0;
+        for (let k = digitsStart; k < p; k++) n = n * 10 + ((data[k] as number) - ZERO);
+        value = BigInt(digitsStart === start ? n : -n);
+      } else {
+        let text = '';
+        for (let k = start; k < p; k++) text += String.fromCharCode(data[k] as number);
+        value = BigInt(text);
+      }
       pos = p + 1;
     } else if (c >= ZERO && c <= NINE) {
       if (++items > maxItems) fail('BENCODE_ITEM_LIMIT', `more than ${maxItems} values`, pos);
@@ -238,7 +244,7 @@ export function decodePrefix(data: Uint8Array, offset = 0, options: DecodeOption
     } else if (parent.key === undefined) {
       // `value` is a key (checked above to start with a digit, so it is a byte string).
       const keyBytes = value as Uint8Array;
-      const key = toBinaryString(keyBytes);
+      const key = keyBytes.length <= 64 ? shortBinaryString(keyBytes) : toBinaryString(keyBytes);
       if (parent.map.has(key)) fail('BENCODE_DUPLICATE_KEY', 'duplicate dictionary key', pos);
       if (parent.lastKey && compareBytes(parent.lastKey, keyBytes) > 0) {
         if (strictOrder) fail('BENCODE_UNSORTED_KEYS', 'dictionary keys out of order', pos);
@@ -340,4 +346,10 @@ export function encode(value: BEncodable): Uint8Array {
 function isPlainObject(v: object): boolean {
   const proto = Object.getPrototypeOf(v);
   return proto === Object.prototype || proto === null;
+}
+
+function shortBinaryString(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i] as number);
+  return s;
 }

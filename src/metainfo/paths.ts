@@ -28,9 +28,11 @@ export function unsafePathReason(element: string): UnsafePathReason | undefined 
   if (element === '..') return 'dot-dot';
   if (element.includes('\0')) return 'nul';
   if (element.includes('/') || element.includes('\\')) return 'separator';
-  if (/^[a-zA-Z]:/.test(element)) return 'absolute';
-  const stem = element.split('.')[0]?.replace(/[ .]+$/, '') ?? '';
-  if (RESERVED.test(stem)) return 'reserved-name';
+  if (element.charCodeAt(1) === 0x3a && /^[a-zA-Z]/.test(element)) return 'absolute';
+  const dot = element.indexOf('.');
+  const stem = dot < 0 ? element : element.slice(0, dot);
+  // Device names are at most 7 characters (CONOUT$), plus trailing dots or spaces.
+  if (stem.length <= 7 + 8 && RESERVED.test(stem.replace(/[ .]+$/, ''))) return 'reserved-name';
   return undefined;
 }
 

@@ -164,6 +164,7 @@ function buildInfo(info: BDict, infoBytes: Uint8Array, options: ParseTorrentOpti
     if (rawFiles.length === 0) bad('METAINFO_BAD_FILES', 'files is empty');
     if (rawFiles.length > maxFiles) bad('METAINFO_TOO_MANY_FILES', `more than ${maxFiles} files`);
     const seen = new Set<string>();
+    const folders = new Set<string>();
     for (let i = 0; i < rawFiles.length; i++) {
       const f = rawFiles[i] as BValue;
       if (!(f instanceof Map)) bad('METAINFO_BAD_FILES', `files[${i}] is not a dictionary`);
@@ -171,31 +172,32 @@ function buildInfo(info: BDict, infoBytes: Uint8Array, options: ParseTorrentOpti
       if (length === undefined) bad('METAINFO_BAD_LENGTH', `files[${i}] has no length`);
       const rawPath = f.get('path.utf-8') ?? f.get('path');
       if (!Array.isArray(rawPath)) bad('METAINFO_BAD_FILES', `files[${i}].path is not a list`);
-      const segments = rawPath.map((el, j) => {
-        if (!(el instanceof Uint8Array)) bad('METAINFO_BAD_FILES', `files[${i}].path[${j}] is not a string`);
-        return fromUtf8(el);
-      });
+      const segments: string[] = [];
+      for (const el of rawPath) {
+        if (!(el instanceof Uint8Array))
+          bad('METAINFO_BAD_FILES', `files[${i}].path[${segments.length}] is not a string`);
+        segments.push(fromUtf8(el));
+      }
       assertSafePath(segments, `files[${i}].path`);
-      const path = segments.join('/');
+      // No two files with one path, and no file that is also a folder of another.
+      let prefix = '';
+      for (let k = 0; k < segments.length - 1; k++) {
+        prefix = k === 0 ? (segments[0] as string) : `${prefix}/${segments[k]}`;
+        if (seen.has(prefix))
+          bad('METAINFO_DUPLICATE_PATH', `${JSON.stringify(prefix)} is both a file and a folder`);
+        folders.add(prefix);
+      }
+      const path =
+        segments.length === 1 ? (segments[0] as string) : `${prefix}/${segments[segments.length - 1]}`;
       if (seen.has(path)) bad('METAINFO_DUPLICATE_PATH', `two files with the path ${JSON.stringify(path)}`);
+      if (folders.has(path))
+        bad('METAINFO_DUPLICATE_PATH', `${JSON.stringify(path)} is both a file and a folder`);
       seen.add(path);
       const attr = bytesField(f, 'attr');
-      const padding = attr !== undefined && fromUtf8(attr).includes('p');
+      const padding = attr?.includes(0x70) ?? false;
       files.push({ path, segments, length, offset: total, padding });
       total += length;
       if (total > Number.MAX_SAFE_INTEGER) bad('METAINFO_BAD_LENGTH', 'total length too large');
-    }
-    // A file whose path is also a folder of another file cannot exist on disk.
-    for (const p of seen) {
-      const parts = p.split('/');
-      for (let k = 1; k < parts.length; k++) {
-        if (seen.has(parts.slice(0, k).join('/'))) {
-          bad(
-            'METAINFO_DUPLICATE_PATH',
-            `${JSON.stringify(parts.slice(0, k).join('/'))} is both a file and a folder`,
-          );
-        }
-      }
     }
   } else {
     multiFile = false;

@@ -29,6 +29,16 @@ export function utf8(s: string): Uint8Array {
 
 /** Decodes UTF-8, replacing invalid sequences with U+FFFD. */
 export function fromUtf8(bytes: Uint8Array): string {
+  if (bytes.length <= 32) {
+    // Short ASCII (most keys and path elements): skip the decoder call.
+    let s = '';
+    for (let i = 0; i < bytes.length; i++) {
+      const c = bytes[i] as number;
+      if (c >= 0x80) return utf8Decoder.decode(bytes);
+      s += String.fromCharCode(c);
+    }
+    return s;
+  }
   return utf8Decoder.decode(bytes);
 }
 

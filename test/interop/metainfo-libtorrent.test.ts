@@ -3,12 +3,11 @@
  * libtorrent reads them; torrents made by bttkit load in libtorrent with the same info-hash and
  * verify against the data. Needs Debian's mktorrent and python3-libtorrent (installed by .ci/run).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTorrent, type Metainfo, parseTorrent } from '../../src/metainfo/index.js';
-import { ROOT, pseudoRandomBytes, run, runOk, SYSTEM_PYTHON, tempDir } from '../helpers/run.js';
-import { readFileSync } from 'node:fs';
+import { pseudoRandomBytes, ROOT, run, runOk, SYSTEM_PYTHON, tempDir } from '../helpers/run.js';
 
 const LT = join(ROOT, 'test/fixtures/lt_meta.py');
 
@@ -36,7 +35,9 @@ beforeAll(() => {
   ] as const) {
     const r = run(cmd, args);
     if (r.status !== 0 && !(cmd === 'mktorrent' && r.stdout.includes('mktorrent'))) {
-      throw new Error(`${cmd} is missing: run .ci/run (it installs mktorrent and python3-libtorrent)\n${r.stderr}`);
+      throw new Error(
+        `${cmd} is missing: run .ci/run (it installs mktorrent and python3-libtorrent)\n${r.stderr}`,
+      );
     }
   }
   tree = join(tmp.path, 'Ünïcode tree');
@@ -66,11 +67,18 @@ function expectSame(meta: Metainfo, lt: LtInfo): void {
   expect(meta.pieceCount).toBe(lt.pieces);
   expect(meta.length).toBe(lt.length);
   expect(meta.private).toBe(lt.private);
-  const ours = meta.files.map((f) => ({ path: meta.multiFile ? `${meta.name}/${f.path}` : f.path, length: f.length }));
+  const ours = meta.files.map((f) => ({
+    path: meta.multiFile ? `${meta.name}/${f.path}` : f.path,
+    length: f.length,
+  }));
   expect(ours).toEqual(lt.files.map((f) => ({ path: f.path, length: f.length })));
   // libtorrent shuffles URLs inside a tier (BEP 12): compare tiers as sets.
   const ltTiers: string[][] = [];
-  for (const t of lt.trackers) (ltTiers[t.tier] ??= []).push(t.url);
+  for (const t of lt.trackers) {
+    const tier = ltTiers[t.tier] ?? [];
+    tier.push(t.url);
+    ltTiers[t.tier] = tier;
+  }
   expect(meta.announce.map((t) => [...t].sort())).toEqual(ltTiers.map((t) => t.sort()));
 }
 
@@ -86,7 +94,16 @@ describe('torrents made by mktorrent', () => {
     ];
     for (const [i, v] of variants.entries()) {
       const out = join(tmp.path, `mk-${i}.torrent`);
-      const args = ['-l', String(v.exp), '-a', 'udp://127.0.0.1:6969,http://127.0.0.1:8000/announce', '-a', 'http://127.0.0.1:8001/a', '-o', out];
+      const args = [
+        '-l',
+        String(v.exp),
+        '-a',
+        'udp://127.0.0.1:6969,http://127.0.0.1:8000/announce',
+        '-a',
+        'http://127.0.0.1:8001/a',
+        '-o',
+        out,
+      ];
       if (v.priv) args.push('-p');
       runOk('mktorrent', [...args, v.src()], { cwd: tmp.path });
       made.push(out);
@@ -105,7 +122,12 @@ describe('torrents made by libtorrent', () => {
   it('parse to what libtorrent reports', () => {
     const made: string[] = [];
     const variants = [
-      { src: tree, pl: 16384, priv: '0', tiers: [['udp://127.0.0.1:1'], ['http://127.0.0.1:2/a', 'http://127.0.0.1:3/a']] },
+      {
+        src: tree,
+        pl: 16384,
+        priv: '0',
+        tiers: [['udp://127.0.0.1:1'], ['http://127.0.0.1:2/a', 'http://127.0.0.1:3/a']],
+      },
       { src: tree, pl: 262144, priv: '1', tiers: [] },
       { src: single, pl: 65536, priv: '0', tiers: [['udp://127.0.0.1:1']] },
     ];
@@ -124,7 +146,13 @@ describe('torrents made by libtorrent', () => {
 describe('torrents made by bttkit', () => {
   it('load in libtorrent with the same info-hash and verify against the data', async () => {
     const cases = [
-      { src: tree, opts: { pieceLength: 16384, announce: ['udp://127.0.0.1:1', ['http://127.0.0.1:2/a', 'http://127.0.0.1:3/a']] } },
+      {
+        src: tree,
+        opts: {
+          pieceLength: 16384,
+          announce: ['udp://127.0.0.1:1', ['http://127.0.0.1:2/a', 'http://127.0.0.1:3/a']],
+        },
+      },
       { src: tree, opts: { pieceLength: 65536, private: true } },
       { src: tree, opts: {} },
       { src: single, opts: { pieceLength: 32768 } },
@@ -141,7 +169,11 @@ describe('torrents made by bttkit', () => {
         piecesOk: number;
         pieces: number;
       };
-      expect(verified, `case ${i}`).toMatchObject({ progress: 1, seeding: true, piecesOk: metainfo.pieceCount });
+      expect(verified, `case ${i}`).toMatchObject({
+        progress: 1,
+        seeding: true,
+        piecesOk: metainfo.pieceCount,
+      });
     }
   });
 
@@ -154,7 +186,11 @@ describe('torrents made by bttkit', () => {
     writeFileSync(src, data);
     const path = join(tmp.path, 'changing.torrent');
     writeFileSync(path, torrent);
-    const verified = JSON.parse(runOk(SYSTEM_PYTHON, [LT, 'verify', path, tmp.path])) as { seeding: boolean; piecesOk: number; pieces: number };
+    const verified = JSON.parse(runOk(SYSTEM_PYTHON, [LT, 'verify', path, tmp.path])) as {
+      seeding: boolean;
+      piecesOk: number;
+      pieces: number;
+    };
     expect(verified.seeding).toBe(false);
     expect(verified.piecesOk).toBe(verified.pieces - 1);
   });

@@ -89,7 +89,9 @@ describe('bencode decode', () => {
   });
 
   it('enforces depth, size, string, item and digit limits', () => {
-    expect(codeOf(() => decode(b(`${'l'.repeat(200_000)}${'e'.repeat(200_000)}`)))).toBe('BENCODE_DEPTH_LIMIT');
+    expect(codeOf(() => decode(b(`${'l'.repeat(200_000)}${'e'.repeat(200_000)}`)))).toBe(
+      'BENCODE_DEPTH_LIMIT',
+    );
     expect(codeOf(() => decode(b(`${'l'.repeat(65)}${'e'.repeat(65)}`)))).toBe('BENCODE_DEPTH_LIMIT');
     expect(codeOf(() => decode(b(`${'l'.repeat(64)}${'e'.repeat(64)}`)))).toBe('OK');
     expect(codeOf(() => decode(b('3:abc'), { maxBytes: 4 }))).toBe('BENCODE_TOO_LARGE');

@@ -31,7 +31,10 @@ describe('createTorrent', () => {
     });
     expect(metainfo.name).toBe('tree');
     expect(metainfo.files.map((f) => f.path)).toEqual(['a.txt', 'b.bin', 'sub/deeper/ü.dat', 'zero']);
-    expect(metainfo.announce).toEqual([['udp://127.0.0.1:1'], ['http://127.0.0.1:2/a', 'http://127.0.0.1:3/a']]);
+    expect(metainfo.announce).toEqual([
+      ['udp://127.0.0.1:1'],
+      ['http://127.0.0.1:2/a', 'http://127.0.0.1:3/a'],
+    ]);
     expect(metainfo.createdBy).toMatch(/^bttkit\//);
     expect(metainfo.creationDate).toBeUndefined();
     expect(progress).toEqual(Array.from({ length: metainfo.pieceCount }, (_, i) => i + 1));
@@ -86,7 +89,9 @@ describe('createTorrent', () => {
     const zero = join(tmp.path, 'zero.bin');
     writeFileSync(zero, '');
     expect(await code(createTorrent(zero))).toBe('CREATE_EMPTY');
-    expect(await code(createTorrent(join(tmp.path, 'tree'), { pieceLength: 1000 }))).toBe('CREATE_BAD_PIECE_LENGTH');
+    expect(await code(createTorrent(join(tmp.path, 'tree'), { pieceLength: 1000 }))).toBe(
+      'CREATE_BAD_PIECE_LENGTH',
+    );
     expect(await code(createTorrent(join(tmp.path, 'tree'), { name: '..' }))).toBe('METAINFO_UNSAFE_PATH');
     const ac = new AbortController();
     ac.abort();

@@ -41,7 +41,12 @@ describe('magnet URIs', () => {
         fc.uniqueArray(fc.webUrl(), { maxLength: 3 }),
         fc.array(fc.record({ host: fc.ipV4(), port: fc.integer({ min: 1, max: 65535 }) }), { maxLength: 3 }),
         (ih, name, trackers, peers) => {
-          const uri = formatMagnet({ infoHash: ih, trackers, peers, ...(name === undefined ? {} : { name }) });
+          const uri = formatMagnet({
+            infoHash: ih,
+            trackers,
+            peers,
+            ...(name === undefined ? {} : { name }),
+          });
           const m = parseMagnet(uri);
           expect(m.infoHashBytes).toEqual(ih);
           expect(m.name).toBe(name);

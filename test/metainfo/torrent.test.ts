@@ -20,7 +20,10 @@ function hashes(n: number): Uint8Array {
   return pseudoRandomBytes(n * 20, n + 7);
 }
 
-function torrent(info: Record<string, BEncodable | undefined>, root: Record<string, BEncodable | undefined> = {}) {
+function torrent(
+  info: Record<string, BEncodable | undefined>,
+  root: Record<string, BEncodable | undefined> = {},
+) {
   return encode({ announce: 'http://127.0.0.1:1/announce', ...root, info });
 }
 
@@ -54,7 +57,9 @@ describe('parseTorrent', () => {
     expect(pieceHash(m, 1)).toEqual(hashes(3).subarray(20, 40));
     expect(() => pieceHash(m, 3)).toThrow(RangeError);
     expect(m.private).toBe(true);
-    expect(m.files).toEqual([{ path: 'file.bin', segments: ['file.bin'], length: 3 * PL - 5, offset: 0, padding: false }]);
+    expect(m.files).toEqual([
+      { path: 'file.bin', segments: ['file.bin'], length: 3 * PL - 5, offset: 0, padding: false },
+    ]);
     expect(m.announce).toEqual([['http://127.0.0.1:1/announce']]);
   });
 
@@ -116,7 +121,10 @@ describe('parseTorrent', () => {
   it('encodeTorrent keeps the info bytes and so the info-hash', () => {
     const m = parseTorrent(single());
     const again = parseTorrent(
-      encodeTorrent(m.infoBytes, { announce: [['udp://x:1'], ['udp://y:2', 'udp://z:3']], urlList: ['http://w/'] }),
+      encodeTorrent(m.infoBytes, {
+        announce: [['udp://x:1'], ['udp://y:2', 'udp://z:3']],
+        urlList: ['http://w/'],
+      }),
     );
     expect(again.infoHash).toBe(m.infoHash);
     expect(again.announce).toEqual([['udp://x:1'], ['udp://y:2', 'udp://z:3']]);
@@ -124,7 +132,9 @@ describe('parseTorrent', () => {
   });
 
   it('round-trips random valid torrents', () => {
-    const segment = fc.stringMatching(/^[a-zA-Z0-9 _-]{1,12}$/).filter((s) => unsafePathReason(s) === undefined);
+    const segment = fc
+      .stringMatching(/^[a-zA-Z0-9 _-]{1,12}$/)
+      .filter((s) => unsafePathReason(s) === undefined);
     fc.assert(
       fc.property(
         fc.uniqueArray(fc.tuple(fc.array(segment, { minLength: 1, maxLength: 3 }), fc.nat(100_000)), {
@@ -162,15 +172,35 @@ describe('parseTorrent', () => {
 
 describe('hostile torrents are refused with typed errors', () => {
   const cases: [string, () => Uint8Array, string][] = [
-    ['path traversal in path', () => multi([{ length: 2 * PL, path: ['..', 'etc', 'passwd'] }]), 'METAINFO_UNSAFE_PATH'],
+    [
+      'path traversal in path',
+      () => multi([{ length: 2 * PL, path: ['..', 'etc', 'passwd'] }]),
+      'METAINFO_UNSAFE_PATH',
+    ],
     ['dot in path', () => multi([{ length: 2 * PL, path: ['.', 'x'] }]), 'METAINFO_UNSAFE_PATH'],
-    ['separator in path element', () => multi([{ length: 2 * PL, path: ['a/../../b'] }]), 'METAINFO_UNSAFE_PATH'],
-    ['backslash in path element', () => multi([{ length: 2 * PL, path: ['..\\..\\b'] }]), 'METAINFO_UNSAFE_PATH'],
-    ['absolute path element', () => multi([{ length: 2 * PL, path: ['/etc/passwd'] }]), 'METAINFO_UNSAFE_PATH'],
+    [
+      'separator in path element',
+      () => multi([{ length: 2 * PL, path: ['a/../../b'] }]),
+      'METAINFO_UNSAFE_PATH',
+    ],
+    [
+      'backslash in path element',
+      () => multi([{ length: 2 * PL, path: ['..\\..\\b'] }]),
+      'METAINFO_UNSAFE_PATH',
+    ],
+    [
+      'absolute path element',
+      () => multi([{ length: 2 * PL, path: ['/etc/passwd'] }]),
+      'METAINFO_UNSAFE_PATH',
+    ],
     ['drive letter', () => multi([{ length: 2 * PL, path: ['C:', 'x'] }]), 'METAINFO_UNSAFE_PATH'],
     ['NUL in path', () => multi([{ length: 2 * PL, path: ['a\0b'] }]), 'METAINFO_UNSAFE_PATH'],
     ['reserved device name', () => multi([{ length: 2 * PL, path: ['con.txt'] }]), 'METAINFO_UNSAFE_PATH'],
-    ['reserved device name with spaces', () => multi([{ length: 2 * PL, path: ['LPT1 '] }]), 'METAINFO_UNSAFE_PATH'],
+    [
+      'reserved device name with spaces',
+      () => multi([{ length: 2 * PL, path: ['LPT1 '] }]),
+      'METAINFO_UNSAFE_PATH',
+    ],
     ['empty path element', () => multi([{ length: 2 * PL, path: ['a', ''] }]), 'METAINFO_UNSAFE_PATH'],
     ['empty path list', () => multi([{ length: 2 * PL, path: [] }]), 'METAINFO_UNSAFE_PATH'],
     ['path too deep', () => multi([{ length: 2 * PL, path: Array(65).fill('a') }]), 'METAINFO_UNSAFE_PATH'],
@@ -189,18 +219,46 @@ describe('hostile torrents are refused with typed errors', () => {
     ['huge length', () => single({ length: 2n ** 60n }), 'METAINFO_BAD_LENGTH'],
     ['negative file length', () => multi([{ length: -5, path: ['a'] }]), 'METAINFO_BAD_LENGTH'],
     ['zero total length', () => single({ length: 0, pieces: new Uint8Array(0) }), 'METAINFO_EMPTY'],
-    ['both length and files', () => multi([{ length: 2 * PL, path: ['a'] }], { length: 5 }), 'METAINFO_BAD_FILES'],
+    [
+      'both length and files',
+      () => multi([{ length: 2 * PL, path: ['a'] }], { length: 5 }),
+      'METAINFO_BAD_FILES',
+    ],
     ['neither length nor files', () => single({ length: undefined }), 'METAINFO_BAD_FILES'],
     ['files not a list', () => multi('nope'), 'METAINFO_BAD_FILES'],
     ['files empty', () => multi([]), 'METAINFO_BAD_FILES'],
     ['file entry not a dict', () => multi([5]), 'METAINFO_BAD_FILES'],
-    ['duplicate paths', () => multi([{ length: PL, path: ['a'] }, { length: PL, path: ['a'] }]), 'METAINFO_DUPLICATE_PATH'],
-    ['file and folder', () => multi([{ length: PL, path: ['a'] }, { length: PL, path: ['a', 'b'] }]), 'METAINFO_DUPLICATE_PATH'],
+    [
+      'duplicate paths',
+      () =>
+        multi([
+          { length: PL, path: ['a'] },
+          { length: PL, path: ['a'] },
+        ]),
+      'METAINFO_DUPLICATE_PATH',
+    ],
+    [
+      'file and folder',
+      () =>
+        multi([
+          { length: PL, path: ['a'] },
+          { length: PL, path: ['a', 'b'] },
+        ]),
+      'METAINFO_DUPLICATE_PATH',
+    ],
     ['no info', () => encode({ announce: 'x' }), 'METAINFO_NO_INFO'],
     ['info not a dict', () => encode({ info: 'x' }), 'METAINFO_NO_INFO'],
     ['root not a dict', () => encode(['info']), 'METAINFO_NOT_A_DICT'],
-    ['200,000-deep nesting', () => fromBinaryString(`d4:info${'l'.repeat(200_000)}${'e'.repeat(200_000)}e`), 'METAINFO_BAD_BENCODE'],
-    ['string length far beyond the data', () => fromBinaryString('d4:info99999999:abce'), 'METAINFO_BAD_BENCODE'],
+    [
+      '200,000-deep nesting',
+      () => fromBinaryString(`d4:info${'l'.repeat(200_000)}${'e'.repeat(200_000)}e`),
+      'METAINFO_BAD_BENCODE',
+    ],
+    [
+      'string length far beyond the data',
+      () => fromBinaryString('d4:info99999999:abce'),
+      'METAINFO_BAD_BENCODE',
+    ],
     ['truncated', () => single().subarray(0, 60), 'METAINFO_BAD_BENCODE'],
     ['trailing garbage', () => Uint8Array.from([...single(), 0x78]), 'METAINFO_BAD_BENCODE'],
     ['empty file', () => new Uint8Array(0), 'METAINFO_BAD_BENCODE'],
@@ -211,13 +269,26 @@ describe('hostile torrents are refused with typed errors', () => {
 
   it('refuses inputs over the size cap before decoding', () => {
     expect(codeOf(() => parseTorrent(single(), { maxBytes: 50 }))).toBe('METAINFO_BAD_BENCODE');
-    expect(codeOf(() => parseTorrent(multi([{ length: PL, path: ['a'] }, { length: PL, path: ['b'] }]), { maxFiles: 1 }))).toBe(
-      'METAINFO_TOO_MANY_FILES',
-    );
+    expect(
+      codeOf(() =>
+        parseTorrent(
+          multi([
+            { length: PL, path: ['a'] },
+            { length: PL, path: ['b'] },
+          ]),
+          { maxFiles: 1 },
+        ),
+      ),
+    ).toBe('METAINFO_TOO_MANY_FILES');
   });
 
   it('random and mutated torrents never throw anything but typed errors', () => {
-    const valid = [...multi([{ length: PL, path: ['a', 'b'] }, { length: 7, path: ['c'] }])];
+    const valid = [
+      ...multi([
+        { length: PL, path: ['a', 'b'] },
+        { length: 7, path: ['c'] },
+      ]),
+    ];
     fc.assert(
       fc.property(
         fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('set', 'del', 'ins')), {
