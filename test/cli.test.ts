@@ -1,9 +1,8 @@
 /** The `bttkit` command as built (dist/cli/main.js): info and create. */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encode, parseTorrent } from '../src/metainfo/index.js';
-import { readFileSync } from 'node:fs';
 import { CLI, pseudoRandomBytes, run, tempDir } from './helpers/run.js';
 
 const tmp = tempDir('bttkit-cli-');
@@ -64,19 +63,34 @@ describe('bttkit create and info', () => {
 
   it('prints a magnet link', () => {
     const ih = 'ab'.repeat(20);
-    const r = cli('info', `magnet:?xt=urn:btih:${ih}&dn=name&tr=udp%3A%2F%2F127.0.0.1%3A1&x.pe=127.0.0.1:6881`, '--json');
+    const r = cli(
+      'info',
+      `magnet:?xt=urn:btih:${ih}&dn=name&tr=udp%3A%2F%2F127.0.0.1%3A1&x.pe=127.0.0.1:6881`,
+      '--json',
+    );
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ infoHash: ih, name: 'name', peers: ['127.0.0.1:6881'] });
   });
 
   it.each([
-    ['a file that is not a torrent', () => writeFileSync(join(tmp.path, 'bad.torrent'), 'hello'), ['info', 'bad.torrent']],
+    [
+      'a file that is not a torrent',
+      () => writeFileSync(join(tmp.path, 'bad.torrent'), 'hello'),
+      ['info', 'bad.torrent'],
+    ],
     [
       'a hostile torrent',
       () =>
         writeFileSync(
           join(tmp.path, 'evil.torrent'),
-          encode({ info: { name: 'x', 'piece length': 16384, pieces: new Uint8Array(20), files: [{ length: 5, path: ['..', 'x'] }] } }),
+          encode({
+            info: {
+              name: 'x',
+              'piece length': 16384,
+              pieces: new Uint8Array(20),
+              files: [{ length: 5, path: ['..', 'x'] }],
+            },
+          }),
         ),
       ['info', 'evil.torrent'],
     ],

@@ -26,7 +26,8 @@ let tarball = '';
 const consumer = join(tmp.path, 'consumer');
 
 beforeAll(() => {
-  if (!existsSync(join(ROOT, 'dist/index.cjs'))) throw new Error('dist/ is missing: run `npm run build` first');
+  if (!existsSync(join(ROOT, 'dist/index.cjs')))
+    throw new Error('dist/ is missing: run `npm run build` first');
   const out = runOk('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp.path]);
   const [info] = JSON.parse(out) as { filename: string }[];
   tarball = join(tmp.path, info?.filename ?? '');

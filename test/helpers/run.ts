@@ -15,7 +15,11 @@ export interface RunResult {
 }
 
 /** Runs a command with a hard timeout; never inherits a TTY. */
-export function run(cmd: string, args: readonly string[], opts: { cwd?: string; timeoutMs?: number } = {}): RunResult {
+export function run(
+  cmd: string,
+  args: readonly string[],
+  opts: { cwd?: string; timeoutMs?: number } = {},
+): RunResult {
   const r = spawnSync(cmd, args, {
     cwd: opts.cwd ?? ROOT,
     encoding: 'utf8',
@@ -28,7 +32,11 @@ export function run(cmd: string, args: readonly string[], opts: { cwd?: string; 
 }
 
 /** Runs a command and throws with its output unless it exits 0. */
-export function runOk(cmd: string, args: readonly string[], opts: { cwd?: string; timeoutMs?: number } = {}): string {
+export function runOk(
+  cmd: string,
+  args: readonly string[],
+  opts: { cwd?: string; timeoutMs?: number } = {},
+): string {
   const r = run(cmd, args, opts);
   if (r.status !== 0) {
     throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}\n${r.stdout}\n${r.stderr}`);

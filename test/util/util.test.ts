@@ -88,9 +88,11 @@ describe('ManualClock', () => {
     await new Promise<void>((res) => clock.setTimeout(res, 5));
     expect(clock.now()).toBeGreaterThan(t0);
     let fired = false;
-    clock.setTimeout(() => {
-      fired = true;
-    }, 1).cancel();
+    clock
+      .setTimeout(() => {
+        fired = true;
+      }, 1)
+      .cancel();
     await new Promise((r) => setTimeout(r, 20));
     expect(fired).toBe(false);
   });
