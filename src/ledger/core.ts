@@ -1,0 +1,544 @@
+import { toHex } from '../util/bytes.js';
+import { sha256 } from '../util/hash.js';
+import { checkAmount } from './amount.js';
+import { isEd25519PublicKey } from './channel-key.js';
+import { encodeCommand } from './codec.js';
+import { LedgerError } from './errors.js';
+import { ACCOUNT_SIGNATURE_LENGTH, normalizeAddress } from './keys.js';
+import type {
+  AccountView,
+  ChannelView,
+  CloseChannelParams,
+  CloseChannelResult,
+  DepositParams,
+  DepositResult,
+  LedgerTotals,
+  OpenChannelParams,
+  OpenChannelResult,
+  RedeemParams,
+  RedeemResult,
+  SettleWithdrawalParams,
+  SettleWithdrawalResult,
+  WithdrawalView,
+  WithdrawParams,
+  WithdrawResult,
+} from './types.js';
+import {
+  channelIdFor,
+  checkChannelId,
+  checkLedgerId,
+  verifyAuthorization,
+  verifyVoucherSignature,
+} from './voucher.js';
+
+/** A mutation, as journaled (addresses normalized to `T…`). */
+export type LedgerCommand =
+  | ({ type: 'deposit' } & DepositParams)
+  | ({ type: 'open' } & OpenChannelParams)
+  | ({ type: 'redeem' } & RedeemParams)
+  | ({ type: 'close' } & CloseChannelParams)
+  | ({ type: 'withdraw' } & WithdrawParams)
+  | ({ type: 'settle' } & SettleWithdrawalParams);
+
+/** The result of a {@link LedgerCommand}, tagged with its type. */
+export type LedgerResult =
+  | ({ type: 'deposit' } & DepositResult)
+  | ({ type: 'open' } & OpenChannelResult)
+  | ({ type: 'redeem' } & RedeemResult)
+  | ({ type: 'close' } & CloseChannelResult)
+  | ({ type: 'withdraw' } & WithdrawResult)
+  | ({ type: 'settle' } & SettleWithdrawalResult);
+
+/** One journal entry: the ledger's identity (`init`, first) or an applied command. */
+export type LedgerEvent =
+  | { seq: number; at: number; type: 'init'; ledgerId: string }
+  | { seq: number; at: number; type: 'command'; command: LedgerCommand };
+
+/** Internal channel record. */
+export interface ChannelRecord {
+  id: string;
+  payer: string;
+  payee: string;
+  key: Uint8Array;
+  amount: bigint;
+  redeemed: bigint;
+  expiresAt: number;
+  openedAt: number;
+  status: 'open' | 'closed';
+  refunded?: bigint;
+  closedAt?: number;
+}
+
+/** Internal account record. */
+export interface AccountRecord {
+  balance: bigint;
+  locked: bigint;
+}
+
+/** A remembered mutation: its parameter fingerprint and first result. */
+export interface IdempotencyRecord {
+  fingerprint: string;
+  result: LedgerResult;
+}
+
+/** The complete state of a ledger (what a snapshot holds). */
+export interface LedgerStateData {
+  ledgerId: string | undefined;
+  seq: number;
+  totalDeposits: bigint;
+  totalWithdrawals: bigint;
+  accounts: Map<string, AccountRecord>;
+  channels: Map<string, ChannelRecord>;
+  deposits: Map<string, { account: string; amount: bigint }>;
+  withdrawals: Map<string, WithdrawalView>;
+  idempotency: Map<string, IdempotencyRecord>;
+}
+
+/** What {@link LedgerState.execute} did. */
+export type Execution =
+  | { kind: 'applied'; event: LedgerEvent; result: LedgerResult }
+  | { kind: 'repeat'; result: LedgerResult };
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
+const TXID = /^[0-9a-fA-F]{64}$/;
+const OPERATOR_SCOPE = '@operator';
+
+function fail(code: ConstructorParameters<typeof LedgerError>[0], message: string): never {
+  throw new LedgerError(code, message);
+}
+
+/** Checks an idempotency key (1–128 printable ASCII). @throws {LedgerError} `BAD_IDEMPOTENCY_KEY` */
+export function checkIdempotencyKey(key: unknown): string {
+  if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) {
+    fail('BAD_IDEMPOTENCY_KEY', 'idempotency key must be 1-128 printable ASCII characters');
+  }
+  return key;
+}
+
+/** Checks and lower-cases an on-chain txid (64 hex digits). @throws {LedgerError} `BAD_TXID` */
+export function checkTxid(txid: unknown): string {
+  if (typeof txid !== 'string' || !TXID.test(txid)) fail('BAD_TXID', 'txid must be 64 hex digits');
+  return txid.toLowerCase();
+}
+
+function checkTime(t: unknown, field: string): number {
+  if (typeof t !== 'number' || !Number.isSafeInteger(t) || t < 0) {
+    fail('BAD_EXPIRY', `${field} must be a non-negative safe integer (ms since the epoch)`);
+  }
+  return t;
+}
+
+function checkBytes(b: unknown, length: number, code: 'BAD_KEY' | 'BAD_SIGNATURE_FORMAT', what: string) {
+  if (!(b instanceof Uint8Array) || b.length !== length) fail(code, `${what} must be ${length} bytes`);
+  return b;
+}
+
+/**
+ * Validates a command's shape and normalizes it (addresses to `T…`, txids to lower case). Pure;
+ * checks no state and no signatures.
+ * @throws {LedgerError} a 400-class code.
+ */
+export function normalizeCommand(c: LedgerCommand): LedgerCommand {
+  const idempotencyKey = checkIdempotencyKey(c.idempotencyKey);
+  switch (c.type) {
+    case 'deposit':
+      return {
+        type: 'deposit',
+        idempotencyKey,
+        account: normalizeAddress(c.account),
+        amount: checkAmount(c.amount),
+        txid: checkTxid(c.txid),
+      };
+    case 'open': {
+      const payer = normalizeAddress(c.payer);
+      const payee = normalizeAddress(c.payee);
+      if (payer === payee) fail('SAME_PARTY', 'payer and payee must differ');
+      if (!isEd25519PublicKey(c.channelKey)) fail('BAD_KEY', 'channelKey is not an ed25519 public key');
+      return {
+        type: 'open',
+        idempotencyKey,
+        payer,
+        payee,
+        amount: checkAmount(c.amount),
+        expiresAt: checkTime(c.expiresAt, 'expiresAt'),
+        channelKey: Uint8Array.from(c.channelKey),
+        authorization: Uint8Array.from(
+          checkBytes(c.authorization, ACCOUNT_SIGNATURE_LENGTH, 'BAD_SIGNATURE_FORMAT', 'authorization'),
+        ),
+      };
+    }
+    case 'redeem': {
+      const v = c.voucher;
+      if (typeof v !== 'object' || v === null) fail('BAD_REQUEST', 'voucher missing');
+      return {
+        type: 'redeem',
+        idempotencyKey,
+        by: normalizeAddress(c.by),
+        voucher: {
+          ledgerId: checkLedgerId(v.ledgerId),
+          channelId: checkChannelId(v.channelId),
+          cumulative: checkAmount(v.cumulative, 'cumulative'),
+          signature: Uint8Array.from(
+            checkBytes(v.signature, 64, 'BAD_SIGNATURE_FORMAT', 'voucher signature'),
+          ),
+        },
+      };
+    }
+    case 'close':
+      return {
+        type: 'close',
+        idempotencyKey,
+        by: normalizeAddress(c.by),
+        channelId: checkChannelId(c.channelId),
+      };
+    case 'withdraw':
+      return {
+        type: 'withdraw',
+        idempotencyKey,
+        account: normalizeAddress(c.account),
+        amount: checkAmount(c.amount),
+        to: normalizeAddress(c.to ?? c.account),
+      };
+    case 'settle': {
+      if (c.outcome !== 'sent' && c.outcome !== 'failed')
+        fail('BAD_REQUEST', "outcome must be 'sent' or 'failed'");
+      if (typeof c.withdrawalId !== 'string' || !/^w-[0-9]{1,16}$/.test(c.withdrawalId)) {
+        fail('BAD_REQUEST', 'bad withdrawal id');
+      }
+      if (c.outcome === 'sent') {
+        return {
+          type: 'settle',
+          idempotencyKey,
+          withdrawalId: c.withdrawalId,
+          outcome: 'sent',
+          txid: checkTxid(c.txid),
+        };
+      }
+      if (c.txid !== undefined) fail('BAD_REQUEST', 'a failed withdrawal has no txid');
+      return { type: 'settle', idempotencyKey, withdrawalId: c.withdrawalId, outcome: 'failed' };
+    }
+    default:
+      return fail('BAD_REQUEST', 'unknown command type');
+  }
+}
+
+/** The account a command acts for (whose idempotency scope it uses; who must sign it). */
+export function commandActor(c: LedgerCommand): string {
+  switch (c.type) {
+    case 'deposit':
+    case 'settle':
+      return OPERATOR_SCOPE;
+    case 'open':
+      return c.payer;
+    case 'redeem':
+    case 'close':
+      return c.by;
+    case 'withdraw':
+      return c.account;
+  }
+}
+
+/** An empty state. */
+export function emptyState(): LedgerStateData {
+  return {
+    ledgerId: undefined,
+    seq: 0,
+    totalDeposits: 0n,
+    totalWithdrawals: 0n,
+    accounts: new Map(),
+    channels: new Map(),
+    deposits: new Map(),
+    withdrawals: new Map(),
+    idempotency: new Map(),
+  };
+}
+
+/**
+ * The ledger as a pure, synchronous state machine: no I/O, no timers; time is passed in.
+ * {@link LedgerState.execute} validates a command, and either refuses it (throws, state untouched),
+ * recognises a repeat (returns the first result), or applies it and returns the event to journal.
+ * {@link LedgerState.replay} re-applies journaled events (signatures are not re-checked: the
+ * journal is checksummed and only ever holds verified events).
+ */
+export class LedgerState {
+  readonly data: LedgerStateData;
+
+  constructor(data: LedgerStateData = emptyState()) {
+    this.data = data;
+  }
+
+  get ledgerId(): string | undefined {
+    return this.data.ledgerId;
+  }
+
+  get seq(): number {
+    return this.data.seq;
+  }
+
+  /** Makes the `init` event that names a new ledger. */
+  init(ledgerId: string, at: number): LedgerEvent {
+    if (this.data.ledgerId !== undefined) fail('LEDGER_ID_MISMATCH', 'ledger already initialised');
+    const event: LedgerEvent = {
+      seq: this.data.seq + 1,
+      at,
+      type: 'init',
+      ledgerId: checkLedgerId(ledgerId),
+    };
+    this.replay(event);
+    return event;
+  }
+
+  /**
+   * Validates and applies `command` at time `at` (ms since the epoch).
+   * @throws {LedgerError} if refused; the state is then unchanged.
+   */
+  execute(command: LedgerCommand, at: number): Execution {
+    if (this.data.ledgerId === undefined) fail('LEDGER_CLOSED', 'ledger not initialised');
+    const c = normalizeCommand(command);
+    const scope = `${commandActor(c)}\n${c.idempotencyKey}`;
+    const fingerprint = toHex(sha256(encodeCommand({ ...c, idempotencyKey: '' })).subarray(0, 16));
+    const prior = this.data.idempotency.get(scope);
+    if (prior) {
+      if (prior.fingerprint !== fingerprint) {
+        fail('IDEMPOTENCY_MISMATCH', 'idempotency key already used with other parameters');
+      }
+      return { kind: 'repeat', result: prior.result };
+    }
+    const seq = this.data.seq + 1;
+    const result = this.#apply(c, at, seq, true);
+    this.data.idempotency.set(scope, { fingerprint, result });
+    this.data.seq = seq;
+    return { kind: 'applied', event: { seq, at, type: 'command', command: c }, result };
+  }
+
+  /**
+   * Re-applies a journaled event. @throws {LedgerError} `JOURNAL_CORRUPT` if it does not follow
+   * (wrong sequence number, or refused by the state).
+   */
+  replay(event: LedgerEvent): void {
+    if (event.seq !== this.data.seq + 1) {
+      fail('JOURNAL_CORRUPT', `journal event ${event.seq} does not follow ${this.data.seq}`);
+    }
+    if (event.type === 'init') {
+      if (this.data.ledgerId !== undefined) fail('JOURNAL_CORRUPT', 'second init event');
+      this.data.ledgerId = event.ledgerId;
+      this.data.seq = event.seq;
+      return;
+    }
+    if (this.data.ledgerId === undefined) fail('JOURNAL_CORRUPT', 'command before init');
+    let c: LedgerCommand;
+    try {
+      c = normalizeCommand(event.command);
+      const scope = `${commandActor(c)}\n${c.idempotencyKey}`;
+      if (this.data.idempotency.has(scope)) fail('JOURNAL_CORRUPT', 'idempotency key repeated');
+      const fingerprint = toHex(sha256(encodeCommand({ ...c, idempotencyKey: '' })).subarray(0, 16));
+      const result = this.#apply(c, event.at, event.seq, false);
+      this.data.idempotency.set(scope, { fingerprint, result });
+    } catch (cause) {
+      if (cause instanceof LedgerError && cause.code === 'JOURNAL_CORRUPT') throw cause;
+      throw new LedgerError('JOURNAL_CORRUPT', `journal event ${event.seq} does not apply`, { cause });
+    }
+    this.data.seq = event.seq;
+  }
+
+  #account(address: string): AccountRecord {
+    let a = this.data.accounts.get(address);
+    if (!a) {
+      a = { balance: 0n, locked: 0n };
+      this.data.accounts.set(address, a);
+    }
+    return a;
+  }
+
+  #channel(id: string): ChannelRecord {
+    const ch = this.data.channels.get(id);
+    if (!ch) fail('CHANNEL_NOT_FOUND', 'no such channel');
+    return ch;
+  }
+
+  // Validates everything first, then mutates: a refused command leaves no trace.
+  #apply(c: LedgerCommand, at: number, seq: number, verify: boolean): LedgerResult {
+    const ledgerId = this.data.ledgerId as string;
+    switch (c.type) {
+      case 'deposit': {
+        if (this.data.deposits.has(c.txid)) fail('DUPLICATE_DEPOSIT', 'deposit already credited');
+        this.data.deposits.set(c.txid, { account: c.account, amount: c.amount });
+        this.#account(c.account).balance += c.amount;
+        this.data.totalDeposits += c.amount;
+        return { type: 'deposit', account: c.account, txid: c.txid, amount: c.amount };
+      }
+      case 'open': {
+        const id = channelIdFor(ledgerId, c.channelKey);
+        if (this.data.channels.has(id)) fail('CHANNEL_EXISTS', 'a channel with this key exists');
+        if (c.expiresAt <= at) fail('BAD_EXPIRY', 'expiresAt is not in the future');
+        const terms = { ledgerId, ...c };
+        if (verify && !verifyAuthorization(terms, c.authorization)) {
+          fail('BAD_AUTHORIZATION', "channel key not authorized by the payer's key");
+        }
+        const payer = this.data.accounts.get(c.payer);
+        if (!payer || payer.balance < c.amount)
+          fail('INSUFFICIENT_FUNDS', 'balance below the channel amount');
+        payer.balance -= c.amount;
+        payer.locked += c.amount;
+        this.data.channels.set(id, {
+          id,
+          payer: c.payer,
+          payee: c.payee,
+          key: c.channelKey,
+          amount: c.amount,
+          redeemed: 0n,
+          expiresAt: c.expiresAt,
+          openedAt: at,
+          status: 'open',
+        });
+        return { type: 'open', channelId: id, amount: c.amount, expiresAt: c.expiresAt };
+      }
+      case 'redeem': {
+        const v = c.voucher;
+        if (v.ledgerId !== ledgerId) fail('VOUCHER_WRONG_LEDGER', 'voucher is for another ledger');
+        const ch = this.#channel(v.channelId);
+        if (c.by !== ch.payee) fail('NOT_PAYEE', 'only the payee redeems');
+        if (ch.status !== 'open') fail('CHANNEL_CLOSED', 'channel is closed');
+        if (v.cumulative <= ch.redeemed)
+          fail('VOUCHER_NOT_INCREASING', 'voucher not above what was redeemed');
+        if (v.cumulative > ch.amount) fail('VOUCHER_EXCEEDS_LOCKED', 'voucher above the locked amount');
+        if (verify && !verifyVoucherSignature(ch.key, v)) {
+          fail('VOUCHER_BAD_SIGNATURE', 'voucher not signed by the channel key');
+        }
+        const credited = v.cumulative - ch.redeemed;
+        const payer = this.#account(ch.payer);
+        if (payer.locked < credited) fail('JOURNAL_CORRUPT', 'locked funds missing');
+        payer.locked -= credited;
+        this.#account(ch.payee).balance += credited;
+        ch.redeemed = v.cumulative;
+        return { type: 'redeem', channelId: ch.id, cumulative: v.cumulative, credited };
+      }
+      case 'close': {
+        const ch = this.#channel(c.channelId);
+        if (c.by !== ch.payee && c.by !== ch.payer) fail('NOT_PARTY', 'not a party to this channel');
+        if (ch.status !== 'open') fail('CHANNEL_CLOSED', 'channel is closed');
+        if (c.by === ch.payer && at < ch.expiresAt)
+          fail('CHANNEL_NOT_EXPIRED', 'payer may close only after expiry');
+        const refunded = ch.amount - ch.redeemed;
+        const payer = this.#account(ch.payer);
+        if (payer.locked < refunded) fail('JOURNAL_CORRUPT', 'locked funds missing');
+        payer.locked -= refunded;
+        payer.balance += refunded;
+        ch.status = 'closed';
+        ch.refunded = refunded;
+        ch.closedAt = at;
+        return { type: 'close', channelId: ch.id, paid: ch.redeemed, refunded };
+      }
+      case 'withdraw': {
+        const a = this.data.accounts.get(c.account);
+        if (!a || a.balance < c.amount) fail('INSUFFICIENT_FUNDS', 'balance below the withdrawal');
+        const id = `w-${seq}`;
+        a.balance -= c.amount;
+        this.data.totalWithdrawals += c.amount;
+        this.data.withdrawals.set(id, {
+          id,
+          account: c.account,
+          to: c.to ?? c.account,
+          amount: c.amount,
+          status: 'pending',
+          requestedAt: at,
+        });
+        return { type: 'withdraw', withdrawalId: id, amount: c.amount };
+      }
+      case 'settle': {
+        const w = this.data.withdrawals.get(c.withdrawalId);
+        if (!w) fail('WITHDRAWAL_NOT_FOUND', 'no such withdrawal');
+        if (w.status !== 'pending') fail('WITHDRAWAL_NOT_PENDING', 'withdrawal already settled');
+        if (c.outcome === 'failed') {
+          this.#account(w.account).balance += w.amount;
+          this.data.totalWithdrawals -= w.amount;
+          w.status = 'failed';
+        } else {
+          w.status = 'sent';
+          w.txid = c.txid;
+        }
+        return { type: 'settle', withdrawalId: w.id, status: w.status };
+      }
+    }
+  }
+
+  /** An account's funds (zeros if unknown). */
+  account(address: string): AccountView {
+    const a = normalizeAddress(address);
+    const r = this.data.accounts.get(a);
+    return { address: a, balance: r?.balance ?? 0n, locked: r?.locked ?? 0n };
+  }
+
+  /** A channel, or `undefined`. */
+  channel(id: string): ChannelView | undefined {
+    const ch = this.data.channels.get(checkChannelId(id));
+    if (!ch) return undefined;
+    const view: ChannelView = {
+      id: ch.id,
+      payer: ch.payer,
+      payee: ch.payee,
+      channelKey: toHex(ch.key),
+      amount: ch.amount,
+      redeemed: ch.redeemed,
+      expiresAt: ch.expiresAt,
+      openedAt: ch.openedAt,
+      status: ch.status,
+    };
+    if (ch.refunded !== undefined) view.refunded = ch.refunded;
+    if (ch.closedAt !== undefined) view.closedAt = ch.closedAt;
+    return view;
+  }
+
+  /** A withdrawal, or `undefined`. */
+  withdrawal(id: string): WithdrawalView | undefined {
+    const w = this.data.withdrawals.get(id);
+    return w ? { ...w } : undefined;
+  }
+
+  /** Totals; computed by summing every account. */
+  totals(): LedgerTotals {
+    let balances = 0n;
+    let locked = 0n;
+    for (const a of this.data.accounts.values()) {
+      balances += a.balance;
+      locked += a.locked;
+    }
+    return { deposits: this.data.totalDeposits, withdrawals: this.data.totalWithdrawals, balances, locked };
+  }
+
+  /**
+   * Checks every invariant from scratch: Σ balances + Σ locked = Σ deposits − Σ withdrawals;
+   * nothing negative; each account's `locked` equals the unredeemed amount of its open channels;
+   * no channel redeemed beyond its amount; deposits and pending/sent withdrawals add up.
+   * @returns the violations found (empty when sound).
+   */
+  checkInvariants(): string[] {
+    const errors: string[] = [];
+    const d = this.data;
+    const t = this.totals();
+    if (t.balances + t.locked !== t.deposits - t.withdrawals) {
+      errors.push(
+        `balances ${t.balances} + locked ${t.locked} != deposits ${t.deposits} - withdrawals ${t.withdrawals}`,
+      );
+    }
+    if (t.deposits < 0n || t.withdrawals < 0n) errors.push('negative total');
+    const lockedBy = new Map<string, bigint>();
+    for (const ch of d.channels.values()) {
+      if (ch.redeemed < 0n || ch.redeemed > ch.amount) errors.push(`channel ${ch.id} redeemed out of range`);
+      if (ch.status === 'open')
+        lockedBy.set(ch.payer, (lockedBy.get(ch.payer) ?? 0n) + ch.amount - ch.redeemed);
+      else if (ch.refunded !== ch.amount - ch.redeemed) errors.push(`channel ${ch.id} refund mismatch`);
+    }
+    for (const [addr, a] of d.accounts) {
+      if (a.balance < 0n || a.locked < 0n) errors.push(`account ${addr} negative`);
+      if (a.locked !== (lockedBy.get(addr) ?? 0n)) errors.push(`account ${addr} locked mismatch`);
+    }
+    let deposits = 0n;
+    for (const dep of d.deposits.values()) deposits += dep.amount;
+    if (deposits !== d.totalDeposits) errors.push('deposits do not add up');
+    let withdrawals = 0n;
+    for (const w of d.withdrawals.values()) if (w.status !== 'failed') withdrawals += w.amount;
+    if (withdrawals !== d.totalWithdrawals) errors.push('withdrawals do not add up');
+    return errors;
+  }
+}

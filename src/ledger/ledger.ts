@@ -1,0 +1,238 @@
+import { toHex } from '../util/bytes.js';
+import { throwIfAborted } from '../util/errors.js';
+import { type LedgerCommand, type LedgerResult, LedgerState } from './core.js';
+import { randomBytes } from './crypto-backend.js';
+import { LedgerError } from './errors.js';
+import { MemoryStore } from './memory-store.js';
+import type { LedgerStore } from './store.js';
+import type {
+  AbortOptions,
+  AccountView,
+  ChannelView,
+  CloseChannelParams,
+  CloseChannelResult,
+  DepositParams,
+  DepositResult,
+  LedgerApi,
+  LedgerInfo,
+  LedgerTotals,
+  OpenChannelParams,
+  OpenChannelResult,
+  RedeemParams,
+  RedeemResult,
+  SettleWithdrawalParams,
+  SettleWithdrawalResult,
+  WithdrawalView,
+  WithdrawParams,
+  WithdrawResult,
+} from './types.js';
+import { checkChannelId } from './voucher.js';
+
+/** A source of wall-clock time in milliseconds since the Unix epoch. */
+export interface WallClock {
+  now(): number;
+}
+
+/** The system clock (`Date.now()`). */
+export const systemClock: WallClock = { now: () => Date.now() };
+
+/** Options of {@link Ledger.open}. */
+export interface LedgerOptions {
+  /** Where the journal lives. Default: a new {@link MemoryStore}. Use a {@link FileStore} for real money. */
+  store?: LedgerStore;
+  /** The ledger's id; required to match if the store already has one; random if new and omitted. */
+  ledgerId?: string;
+  /** Epoch-millisecond time source for expiries and journal timestamps. Default {@link systemClock}. */
+  clock?: WallClock;
+  /** Snapshot and compact the journal after this many events. Default 10,000; 0 disables. */
+  snapshotEvery?: number;
+}
+
+/**
+ * The embedded ledger: the pure {@link LedgerState} plus a {@link LedgerStore}. A mutation is
+ * validated and applied in memory synchronously, appended to the journal, and acknowledged (its
+ * promise resolves) only once the journal is durable; concurrent mutations share one fsync (group
+ * commit). Reads see applied state, which may include mutations still being made durable. If the
+ * journal fails, the ledger refuses everything after (`JOURNAL_FAILED`); reopen it to recover.
+ *
+ * The embedded ledger trusts its caller with roles (no request signatures: that is the service's
+ * job) but still checks everything that concerns money: channel authorizations, voucher
+ * signatures, balances, and that redeemers are payees and closers are parties.
+ *
+ * @example
+ * ```ts
+ * const ledger = await Ledger.open({ store: new FileStore('./ledger-data') });
+ * await ledger.deposit({ account, amount: 10n ** 18n, txid, idempotencyKey: txid });
+ * ```
+ */
+export class Ledger implements LedgerApi {
+  readonly #state: LedgerState;
+  readonly #store: LedgerStore;
+  readonly #clock: WallClock;
+  readonly #snapshotEvery: number;
+  #compacting: Promise<void> | undefined;
+  #failed: unknown;
+  #closed = false;
+
+  private constructor(state: LedgerState, store: LedgerStore, clock: WallClock, snapshotEvery: number) {
+    this.#state = state;
+    this.#store = store;
+    this.#clock = clock;
+    this.#snapshotEvery = snapshotEvery;
+  }
+
+  /** Opens a ledger: loads the store's snapshot, replays its journal, and names a new ledger. */
+  static async open(options: LedgerOptions = {}): Promise<Ledger> {
+    const store = options.store ?? new MemoryStore();
+    const contents = await store.load();
+    const state = new LedgerState(contents.state);
+    for (const e of contents.events) state.replay(e);
+    const errors = state.checkInvariants();
+    if (errors.length > 0) {
+      throw new LedgerError('JOURNAL_CORRUPT', `replayed state breaks an invariant: ${errors[0]}`);
+    }
+    const clock = options.clock ?? systemClock;
+    const ledger = new Ledger(state, store, clock, options.snapshotEvery ?? 10_000);
+    if (state.ledgerId === undefined) {
+      await store.append(state.init(options.ledgerId ?? `ledger-${toHex(randomBytes(8))}`, clock.now()));
+    } else if (options.ledgerId !== undefined && options.ledgerId !== state.ledgerId) {
+      await store.close();
+      throw new LedgerError(
+        'LEDGER_ID_MISMATCH',
+        `store holds ledger ${state.ledgerId}, not ${options.ledgerId}`,
+      );
+    }
+    return ledger;
+  }
+
+  /** This ledger's id (part of every voucher and channel authorization). */
+  get ledgerId(): string {
+    return this.#state.ledgerId as string;
+  }
+
+  /** The underlying state machine (read-only use: views and invariant checks). */
+  get state(): LedgerState {
+    return this.#state;
+  }
+
+  #check(opts: AbortOptions | undefined): void {
+    throwIfAborted(opts?.signal);
+    if (this.#closed) throw new LedgerError('LEDGER_CLOSED', 'ledger is closed');
+    if (this.#failed !== undefined) {
+      throw new LedgerError('JOURNAL_FAILED', 'ledger stopped after a journal failure', {
+        cause: this.#failed,
+      });
+    }
+  }
+
+  /**
+   * Runs one command: the low-level entry point behind every mutating method (and the service).
+   * @throws {LedgerError}
+   */
+  async execute(command: LedgerCommand, opts?: AbortOptions): Promise<LedgerResult> {
+    this.#check(opts);
+    const ex = this.#state.execute(command, this.#clock.now());
+    try {
+      if (ex.kind === 'applied') {
+        const durable = this.#store.append(ex.event);
+        this.#maybeCompact();
+        await durable;
+      } else {
+        // The first run may still be on its way to disk: acknowledge only once it is there.
+        await this.#store.flush();
+      }
+    } catch (err) {
+      this.#failed ??= err;
+      throw err instanceof LedgerError
+        ? err
+        : new LedgerError('JOURNAL_FAILED', 'journal write failed', { cause: err });
+    }
+    return ex.result;
+  }
+
+  #maybeCompact(): void {
+    if (this.#snapshotEvery <= 0 || this.#compacting || this.#store.eventsSinceSnapshot < this.#snapshotEvery)
+      return;
+    this.#compacting = this.#store
+      .compact(this.#state.data)
+      .catch((err: unknown) => {
+        this.#failed ??= err;
+      })
+      .finally(() => {
+        this.#compacting = undefined;
+      });
+  }
+
+  /** Snapshots and compacts the journal now. */
+  async compact(): Promise<void> {
+    this.#check(undefined);
+    while (this.#compacting) await this.#compacting;
+    await this.#store.compact(this.#state.data);
+  }
+
+  async #run<T extends LedgerResult['type']>(
+    command: LedgerCommand & { type: T },
+    opts: AbortOptions | undefined,
+  ): Promise<Extract<LedgerResult, { type: T }>> {
+    const r = await this.execute(command, opts);
+    const { type: _t, ...rest } = r;
+    return rest as unknown as Extract<LedgerResult, { type: T }>;
+  }
+
+  async info(opts?: AbortOptions): Promise<LedgerInfo> {
+    this.#check(opts);
+    return { ledgerId: this.ledgerId, seq: this.#state.seq };
+  }
+
+  deposit(params: DepositParams, opts?: AbortOptions): Promise<DepositResult> {
+    return this.#run({ ...params, type: 'deposit' }, opts);
+  }
+
+  openChannel(params: OpenChannelParams, opts?: AbortOptions): Promise<OpenChannelResult> {
+    return this.#run({ ...params, type: 'open' }, opts);
+  }
+
+  redeem(params: RedeemParams, opts?: AbortOptions): Promise<RedeemResult> {
+    return this.#run({ ...params, type: 'redeem' }, opts);
+  }
+
+  closeChannel(params: CloseChannelParams, opts?: AbortOptions): Promise<CloseChannelResult> {
+    return this.#run({ ...params, type: 'close' }, opts);
+  }
+
+  requestWithdrawal(params: WithdrawParams, opts?: AbortOptions): Promise<WithdrawResult> {
+    return this.#run({ ...params, type: 'withdraw' }, opts);
+  }
+
+  settleWithdrawal(params: SettleWithdrawalParams, opts?: AbortOptions): Promise<SettleWithdrawalResult> {
+    return this.#run({ ...params, type: 'settle' }, opts);
+  }
+
+  async getAccount(address: string, opts?: AbortOptions): Promise<AccountView> {
+    this.#check(opts);
+    return this.#state.account(address);
+  }
+
+  async getChannel(channelId: string, opts?: AbortOptions): Promise<ChannelView | undefined> {
+    this.#check(opts);
+    return this.#state.channel(checkChannelId(channelId));
+  }
+
+  async getWithdrawal(withdrawalId: string, opts?: AbortOptions): Promise<WithdrawalView | undefined> {
+    this.#check(opts);
+    return this.#state.withdrawal(withdrawalId);
+  }
+
+  async totals(opts?: AbortOptions): Promise<LedgerTotals> {
+    this.#check(opts);
+    return this.#state.totals();
+  }
+
+  /** Waits for pending writes and compaction, then closes the store. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    while (this.#compacting) await this.#compacting;
+    await this.#store.close();
+  }
+}
