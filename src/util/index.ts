@@ -6,3 +6,4 @@ export * from './bytes.js';
 export * from './clock.js';
 export * from './errors.js';
 export * from './hash.js';
+export * from './transport.js';

@@ -1,0 +1,423 @@
+import * as net from 'node:net';
+import { BttkitError } from './errors.js';
+
+/** A network endpoint: an IPv4 or IPv6 address (IPv6 without brackets) and a port. */
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+/** What a {@link Connection} reports to its one consumer. */
+export interface ConnectionHandlers {
+  /** Bytes arrived. The chunk is only valid during the call unless copied. */
+  onData(chunk: Uint8Array): void;
+  /** The write buffer fell below its high-water mark after a `write` returned `false`. */
+  onDrain(): void;
+  /** The connection is gone (remote end, error or local close). Called once. */
+  onClose(error: TransportError | undefined): void;
+}
+
+/**
+ * A reliable, ordered byte stream to one peer, with a single consumer (see {@link attach}).
+ * Implementations: TCP ({@link TcpTransport}) and in-memory ({@link createMemoryPair}).
+ */
+export interface Connection {
+  /** The other end. */
+  readonly remote: Endpoint;
+  /** Our end. */
+  readonly local: Endpoint;
+  /** True once closed. */
+  readonly closed: boolean;
+  /**
+   * Attaches the consumer; data is held until then. A second call replaces the handlers.
+   * If the connection already closed, `onClose` runs on the next tick.
+   */
+  attach(handlers: ConnectionHandlers): void;
+  /**
+   * Writes `chunks` in order, as one batch (one system call on TCP where the OS allows).
+   * Returns `false` when the outgoing buffer is above its high-water mark: wait for `onDrain`.
+   * Writing to a closed connection is a no-op that returns `false`.
+   */
+  write(chunks: readonly Uint8Array[]): boolean;
+  /** Stops delivering `onData` until {@link resume}. */
+  pause(): void;
+  resume(): void;
+  /** Bytes queued for sending and not yet handed to the network. */
+  readonly bufferedAmount: number;
+  /** Closes after queued data is sent. */
+  close(): void;
+  /** Closes at once, dropping queued data. */
+  destroy(error?: TransportError): void;
+}
+
+/** Accepts connections; returned by {@link Transport.listen}. */
+export interface Listener {
+  /** The bound address (the real port when 0 was asked for). */
+  readonly address: Endpoint;
+  /** Stops accepting. Existing connections stay open. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link Transport.connect}. */
+export interface ConnectOptions {
+  /** Aborts the attempt. */
+  signal?: AbortSignal;
+}
+
+/** Opens and accepts {@link Connection}s. */
+export interface Transport {
+  /** Connects to `to`. Rejects with a {@link TransportError} (`TRANSPORT_CONNECT_FAILED`, `ABORTED`). */
+  connect(to: Endpoint, options?: ConnectOptions): Promise<Connection>;
+  /** Listens on `on` (port 0: any free port) and hands each accepted connection to `onConnection`. */
+  listen(on: Endpoint, onConnection: (connection: Connection) => void): Promise<Listener>;
+}
+
+/** A failure of the transport itself: refused, reset, unreachable. */
+export class TransportError extends BttkitError {}
+
+/** High-water mark of the write buffer, in bytes, for both built-in transports. */
+export const DEFAULT_HIGH_WATER_MARK = 256 * 1024;
+
+/* ------------------------------------------------------------------------------------------ */
+/* TCP                                                                                         */
+/* ------------------------------------------------------------------------------------------ */
+
+class TcpConnection implements Connection {
+  readonly remote: Endpoint;
+  readonly local: Endpoint;
+  #socket: net.Socket;
+  #handlers: ConnectionHandlers | undefined;
+  #held: Uint8Array[] = [];
+  #closed = false;
+  #closeError: TransportError | undefined;
+
+  constructor(socket: net.Socket) {
+    this.#socket = socket;
+    this.remote = { host: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+    this.local = { host: socket.localAddress ?? '', port: socket.localPort ?? 0 };
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      if (this.#handlers) this.#handlers.onData(bytes);
+      else {
+        this.#held.push(bytes);
+        socket.pause();
+      }
+    });
+    socket.on('drain', () => this.#handlers?.onDrain());
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      this.#closeError = new TransportError('TRANSPORT_ERROR', `socket error: ${err.code ?? err.message}`, {
+        cause: err,
+      });
+    });
+    socket.on('close', () => this.#finish());
+    // Half-open streams are not part of BitTorrent: end our side when the remote ends.
+    socket.on('end', () => socket.end());
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get bufferedAmount(): number {
+    return this.#socket.writableLength;
+  }
+
+  attach(handlers: ConnectionHandlers): void {
+    this.#handlers = handlers;
+    if (this.#closed) {
+      process.nextTick(() => handlers.onClose(this.#closeError));
+      return;
+    }
+    const held = this.#held;
+    this.#held = [];
+    for (const chunk of held) handlers.onData(chunk);
+    if (!this.#closed) this.#socket.resume();
+  }
+
+  write(chunks: readonly Uint8Array[]): boolean {
+    const s = this.#socket;
+    if (this.#closed || s.destroyed || !s.writable) return false;
+    if (chunks.length === 1) s.write(chunks[0] as Uint8Array);
+    else {
+      s.cork();
+      for (const c of chunks) s.write(c);
+      s.uncork();
+    }
+    return s.writableLength < DEFAULT_HIGH_WATER_MARK;
+  }
+
+  pause(): void {
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    if (this.#handlers) this.#socket.resume();
+  }
+
+  close(): void {
+    this.#socket.end();
+  }
+
+  destroy(error?: TransportError): void {
+    if (error && !this.#closeError) this.#closeError = error;
+    this.#socket.destroy();
+  }
+
+  #finish(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#handlers?.onClose(this.#closeError);
+  }
+}
+
+/** BitTorrent over TCP (`node:net`). Sockets have Nagle off; writes are batched by the caller. */
+export class TcpTransport implements Transport {
+  connect(to: Endpoint, options: ConnectOptions = {}): Promise<Connection> {
+    return new Promise((resolve, reject) => {
+      const { signal } = options;
+      if (signal?.aborted) {
+        reject(new TransportError('ABORTED', 'connect aborted', { cause: signal.reason }));
+        return;
+      }
+      const socket = net.connect({ host: to.host, port: to.port });
+      const onAbort = () => {
+        socket.destroy();
+        reject(new TransportError('ABORTED', 'connect aborted', { cause: signal?.reason }));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      socket.once('connect', () => {
+        signal?.removeEventListener('abort', onAbort);
+        socket.removeAllListeners('error');
+        resolve(new TcpConnection(socket));
+      });
+      socket.once('error', (err: NodeJS.ErrnoException) => {
+        signal?.removeEventListener('abort', onAbort);
+        reject(
+          new TransportError('TRANSPORT_CONNECT_FAILED', `cannot connect to ${to.host}:${to.port}`, {
+            cause: err,
+            details: { host: to.host, port: to.port, errno: err.code ?? null },
+          }),
+        );
+      });
+    });
+  }
+
+  listen(on: Endpoint, onConnection: (connection: Connection) => void): Promise<Listener> {
+    return new Promise((resolve, reject) => {
+      const server = net.createServer((socket) => {
+        if (socket.remoteAddress === undefined) {
+          socket.destroy();
+          return;
+        }
+        onConnection(new TcpConnection(socket));
+      });
+      server.once('error', (err) =>
+        reject(
+          new TransportError('TRANSPORT_LISTEN_FAILED', `cannot listen on ${on.host}:${on.port}`, {
+            cause: err,
+          }),
+        ),
+      );
+      server.listen(on.port, on.host, () => {
+        const a = server.address();
+        const address = typeof a === 'object' && a ? { host: a.address, port: a.port } : { ...on };
+        server.removeAllListeners('error');
+        server.on('error', () => {});
+        resolve({
+          address,
+          close: () => new Promise<void>((res) => server.close(() => res())),
+        });
+      });
+    });
+  }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* In memory                                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+class MemoryConnection implements Connection {
+  peer: MemoryConnection | undefined;
+  #handlers: ConnectionHandlers | undefined;
+  #inbox: Uint8Array[] = [];
+  #inboxBytes = 0;
+  #paused = false;
+  #scheduled = false;
+  #closed = false;
+  #closing = false;
+  #closeError: TransportError | undefined;
+  #notified = false;
+  #wantDrain = false;
+
+  constructor(
+    readonly local: Endpoint,
+    readonly remote: Endpoint,
+  ) {}
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Bytes written by us and not yet delivered to the peer's consumer. */
+  get bufferedAmount(): number {
+    const peer = this.peer;
+    return peer ? peer.#inboxBytes : 0;
+  }
+
+  attach(handlers: ConnectionHandlers): void {
+    this.#handlers = handlers;
+    this.#schedule();
+  }
+
+  write(chunks: readonly Uint8Array[]): boolean {
+    const peer = this.peer;
+    if (this.#closed || this.#closing || !peer || peer.#closed) return false;
+    for (const c of chunks) {
+      if (c.length === 0) continue;
+      // Copy: the caller may reuse its buffers, as it may with a socket.
+      peer.#inbox.push(c.slice());
+      peer.#inboxBytes += c.length;
+    }
+    peer.#schedule();
+    const ok = peer.#inboxBytes < DEFAULT_HIGH_WATER_MARK;
+    if (!ok) this.#wantDrain = true;
+    return ok;
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#schedule();
+  }
+
+  close(): void {
+    if (this.#closed || this.#closing) return;
+    this.#closing = true;
+    // Deliver what is queued, then close both ends.
+    const peer = this.peer;
+    if (peer && !peer.#closed) {
+      peer.#remoteClosing = true;
+      peer.#schedule();
+    } else this.#finish(undefined);
+  }
+
+  destroy(error?: TransportError): void {
+    if (this.#closed) return;
+    this.#finish(error);
+    const peer = this.peer;
+    if (peer && !peer.#closed) {
+      peer.#inbox = [];
+      peer.#inboxBytes = 0;
+      peer.#finish(new TransportError('TRANSPORT_RESET', 'connection reset by peer'));
+    }
+  }
+
+  #remoteClosing = false;
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#deliver();
+    });
+  }
+
+  #deliver(): void {
+    if (this.#closed) {
+      this.#notify();
+      return;
+    }
+    const h = this.#handlers;
+    if (!h) return;
+    while (!this.#paused && !this.#closed && this.#inbox.length > 0) {
+      const chunk = this.#inbox.shift() as Uint8Array;
+      this.#inboxBytes -= chunk.length;
+      h.onData(chunk);
+    }
+    const writer = this.peer;
+    if (
+      writer instanceof MemoryConnection &&
+      writer.#wantDrain &&
+      this.#inboxBytes < DEFAULT_HIGH_WATER_MARK
+    ) {
+      writer.#wantDrain = false;
+      writer.#handlers?.onDrain();
+    }
+    if (this.#inbox.length === 0 && this.#remoteClosing && !this.#closed) {
+      this.#finish(undefined);
+      if (writer) writer.#finish(undefined);
+    }
+  }
+
+  #finish(error: TransportError | undefined): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closeError = error;
+    this.#schedule();
+  }
+
+  #notify(): void {
+    if (this.#notified || !this.#handlers) return;
+    this.#notified = true;
+    this.#handlers.onClose(this.#closeError);
+  }
+}
+
+let memoryPort = 40000;
+
+/**
+ * Two connected in-memory {@link Connection}s. Delivery is asynchronous (one `setImmediate`
+ * per batch), ordered and lossless; each written chunk is copied.
+ */
+export function createMemoryPair(
+  a: Endpoint = { host: '127.0.0.1', port: ++memoryPort },
+  b: Endpoint = { host: '127.0.0.1', port: ++memoryPort },
+): [Connection, Connection] {
+  const ca = new MemoryConnection(a, b);
+  const cb = new MemoryConnection(b, a);
+  ca.peer = cb;
+  cb.peer = ca;
+  return [ca, cb];
+}
+
+/**
+ * An in-memory {@link Transport}: `listen` registers an address in this instance, `connect`
+ * reaches it through a {@link createMemoryPair}. For tests and the swarm lab.
+ */
+export class MemoryTransport implements Transport {
+  #listeners = new Map<string, (c: Connection) => void>();
+  #nextPort = 10000;
+
+  async connect(to: Endpoint, options: ConnectOptions = {}): Promise<Connection> {
+    if (options.signal?.aborted) throw new TransportError('ABORTED', 'connect aborted');
+    const accept = this.#listeners.get(`${to.host}|${to.port}`);
+    if (!accept) {
+      throw new TransportError('TRANSPORT_CONNECT_FAILED', `nothing listens on ${to.host}:${to.port}`, {
+        details: { host: to.host, port: to.port },
+      });
+    }
+    const [mine, theirs] = createMemoryPair({ host: '127.0.0.1', port: this.#nextPort++ }, { ...to });
+    accept(theirs);
+    return mine;
+  }
+
+  async listen(on: Endpoint, onConnection: (connection: Connection) => void): Promise<Listener> {
+    const port = on.port === 0 ? this.#nextPort++ : on.port;
+    const key = `${on.host}|${port}`;
+    if (this.#listeners.has(key)) {
+      throw new TransportError('TRANSPORT_LISTEN_FAILED', `${on.host}:${port} is in use`);
+    }
+    this.#listeners.set(key, onConnection);
+    return {
+      address: { host: on.host, port },
+      close: async () => {
+        this.#listeners.delete(key);
+      },
+    };
+  }
+}

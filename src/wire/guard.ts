@@ -1,0 +1,423 @@
+import { WireError } from './errors.js';
+import { BLOCK_SIZE, MessageId, type WireLimits, type WireTorrent } from './limits.js';
+
+const PROTOCOL = 'BitTorrent protocol';
+/** Length of the BitTorrent handshake. */
+export const HANDSHAKE_LENGTH = 68;
+
+/** The fields of a peer's handshake. */
+export interface Handshake {
+  infoHash: Uint8Array;
+  peerId: Uint8Array;
+  reserved: Uint8Array;
+}
+
+/** Where {@link FrameGuard} sends what it has validated. Calls are synchronous and in stream order. */
+export interface GuardSink {
+  /** The peer's handshake (68 bytes, `frame`). Return `false` to hold further parsing until `resume()`. */
+  handshake(frame: Uint8Array, handshake: Handshake): boolean;
+  /** One or more whole, validated core messages, back to back (length prefixes included). */
+  frames(run: Uint8Array): void;
+  /** One BEP 10 message (id 20): extended id and payload. */
+  extended(id: number, payload: Uint8Array): void;
+  /** True once the sink has closed the peer: the guard stops. */
+  readonly stopped: boolean;
+}
+
+function u32(b: Uint8Array, at: number): number {
+  return (
+    (((b[at] as number) << 24) |
+      ((b[at + 1] as number) << 16) |
+      ((b[at + 2] as number) << 8) |
+      (b[at + 3] as number)) >>>
+    0
+  );
+}
+
+function fail(code: string, message: string, details?: Record<string, number | string>): never {
+  throw new WireError(code, message, details ? { details } : undefined);
+}
+
+/**
+ * The framing guard in front of `bittorrent-protocol`'s parser. It frames the byte stream itself,
+ * refuses a message the moment its length prefix or type makes it illegal (before buffering it),
+ * validates indices, sizes and ordering, and hands whole messages on: runs of messages that sit in
+ * one chunk are passed as one zero-copy view; only a message split across chunks is copied.
+ *
+ * Throws {@link WireError} from `push` on the first violation; the caller drops the peer.
+ */
+export class FrameGuard {
+  #limits: WireLimits;
+  #torrent: WireTorrent | undefined;
+  #fast = false;
+  #handshakeDone = false;
+  #held: Uint8Array | undefined;
+  /** Partial message: header bytes so far, or the assembly buffer of a split message. */
+  #part: Uint8Array | undefined;
+  #partFill = 0;
+  #sawPieceInfo = false;
+  #pendingBitfield: Uint8Array | undefined;
+
+  constructor(
+    private readonly sink: GuardSink,
+    limits: WireLimits,
+    torrent?: WireTorrent,
+  ) {
+    this.#limits = limits;
+    this.#torrent = torrent;
+  }
+
+  /** True while parsing is held after the peer's handshake. */
+  get holding(): boolean {
+    return this.#held !== undefined;
+  }
+
+  /** Enables the BEP 6 messages (both sides set the bit). */
+  setFast(enabled: boolean): void {
+    this.#fast = enabled;
+  }
+
+  /** Sets the torrent geometry; a bitfield received before is checked now (throws if wrong). */
+  setTorrent(torrent: WireTorrent): void {
+    this.#torrent = torrent;
+    const bf = this.#pendingBitfield;
+    this.#pendingBitfield = undefined;
+    if (bf) this.#checkBitfield(bf, torrent);
+  }
+
+  /** The largest message (length prefix value) legal now. */
+  maxMessageLength(): number {
+    const l = this.#limits;
+    const bitfield = this.#torrent ? Math.ceil(this.#torrent.pieceCount / 8) : l.maxBitfieldBytes;
+    return Math.max(1 + bitfield, 9 + BLOCK_SIZE, 2 + l.maxExtendedPayload, l.maxUnknownMessage);
+  }
+
+  /** Feeds bytes from the peer. */
+  push(chunk: Uint8Array): void {
+    if (this.#held) {
+      const held = new Uint8Array(this.#held.length + chunk.length);
+      held.set(this.#held);
+      held.set(chunk, this.#held.length);
+      this.#held = held;
+      return;
+    }
+    this.#process(chunk);
+  }
+
+  /** Resumes parsing held after the handshake. */
+  resume(): void {
+    const held = this.#held;
+    if (!held) return;
+    this.#held = undefined;
+    if (held.length > 0) this.#process(held);
+  }
+
+  #process(chunk: Uint8Array): void {
+    let pos = 0;
+    if (!this.#handshakeDone) {
+      pos = this.#handshake(chunk);
+      if (pos < 0 || this.sink.stopped) return;
+      if (this.#held) {
+        this.#held = chunk.slice(pos);
+        return;
+      }
+    }
+    const n = chunk.length;
+    // Finish a message split across chunks.
+    if (this.#part) {
+      pos = this.#continuePart(chunk, pos);
+      if (pos < 0 || this.sink.stopped) return;
+    }
+    let runStart = pos;
+    while (pos < n) {
+      if (n - pos < 5) {
+        if (n - pos >= 4 && u32(chunk, pos) === 0) {
+          pos += 4; // keep-alive: stays in the run
+          continue;
+        }
+        this.#flush(chunk, runStart, pos);
+        if (this.sink.stopped) return;
+        this.#startPart(chunk.subarray(pos));
+        return;
+      }
+      const len = u32(chunk, pos);
+      if (len === 0) {
+        pos += 4;
+        continue;
+      }
+      const id = chunk[pos + 4] as number;
+      this.#checkHeader(len, id);
+      const end = pos + 4 + len;
+      if (end > n) {
+        this.#flush(chunk, runStart, pos);
+        if (this.sink.stopped) return;
+        this.#startPart(chunk.subarray(pos));
+        return;
+      }
+      const body = chunk.subarray(pos + 4, end);
+      if (id === MessageId.extended) {
+        this.#flush(chunk, runStart, pos);
+        if (this.sink.stopped) return;
+        this.sink.extended(body[1] as number, body.subarray(2));
+        if (this.sink.stopped) return;
+        runStart = end;
+      } else {
+        this.#checkBody(id, body);
+      }
+      pos = end;
+    }
+    this.#flush(chunk, runStart, pos);
+  }
+
+  #flush(chunk: Uint8Array, start: number, end: number): void {
+    if (end > start) this.sink.frames(chunk.subarray(start, end));
+  }
+
+  #startPart(rest: Uint8Array): void {
+    if (rest.length < 5) {
+      const p = new Uint8Array(5);
+      p.set(rest);
+      this.#part = p;
+      this.#partFill = rest.length;
+      return;
+    }
+    const len = u32(rest, 0);
+    const p = new Uint8Array(4 + len);
+    p.set(rest);
+    this.#part = p;
+    this.#partFill = rest.length;
+  }
+
+  /** Returns the position after the completed message, or -1 when the chunk was used up. */
+  #continuePart(chunk: Uint8Array, pos: number): number {
+    let part = this.#part as Uint8Array;
+    if (part.length === 5 && this.#partFill < 5) {
+      // Only a header so far.
+      const take = Math.min(5 - this.#partFill, chunk.length - pos);
+      part.set(chunk.subarray(pos, pos + take), this.#partFill);
+      this.#partFill += take;
+      pos += take;
+      if (this.#partFill >= 4 && u32(part, 0) === 0) {
+        // A keep-alive split across chunks; a 5th byte read belongs to the next message.
+        const extra = this.#partFill - 4;
+        this.#part = undefined;
+        this.#partFill = 0;
+        this.sink.frames(new Uint8Array(4));
+        return pos - extra;
+      }
+      if (this.#partFill < 5) return -1;
+      const len = u32(part, 0);
+      this.#checkHeader(len, part[4] as number);
+      const full = new Uint8Array(4 + len);
+      full.set(part.subarray(0, 5));
+      part = full;
+      this.#part = full;
+    }
+    const take = Math.min(part.length - this.#partFill, chunk.length - pos);
+    part.set(chunk.subarray(pos, pos + take), this.#partFill);
+    this.#partFill += take;
+    pos += take;
+    if (this.#partFill < part.length) return -1;
+    this.#part = undefined;
+    this.#partFill = 0;
+    const id = part[4] as number;
+    const body = part.subarray(4);
+    if (id === MessageId.extended) {
+      this.sink.extended(body[1] as number, body.subarray(2));
+    } else {
+      this.#checkBody(id, body);
+      this.sink.frames(part);
+    }
+    return pos;
+  }
+
+  #handshake(chunk: Uint8Array): number {
+    // Accumulate up to 68 bytes, checking the protocol string as it arrives.
+    let part = this.#part;
+    if (!part) {
+      part = new Uint8Array(HANDSHAKE_LENGTH);
+      this.#part = part;
+      this.#partFill = 0;
+    }
+    const take = Math.min(HANDSHAKE_LENGTH - this.#partFill, chunk.length);
+    part.set(chunk.subarray(0, take), this.#partFill);
+    const before = this.#partFill;
+    this.#partFill += take;
+    for (let i = before; i < Math.min(this.#partFill, 20); i++) {
+      const want = i === 0 ? 19 : PROTOCOL.charCodeAt(i - 1);
+      if (part[i] !== want) {
+        fail('WIRE_BAD_PROTOCOL', 'the peer did not start with the BitTorrent handshake', { offset: i });
+      }
+    }
+    if (this.#partFill < HANDSHAKE_LENGTH) return -1;
+    this.#part = undefined;
+    this.#partFill = 0;
+    this.#handshakeDone = true;
+    const hs: Handshake = {
+      reserved: part.subarray(20, 28),
+      infoHash: part.subarray(28, 48),
+      peerId: part.subarray(48, 68),
+    };
+    const go = this.sink.handshake(part, hs);
+    if (!go) this.#held = new Uint8Array(0);
+    return take;
+  }
+
+  #checkHeader(len: number, id: number): void {
+    const max = this.maxMessageLength();
+    if (len > max) {
+      fail('WIRE_MESSAGE_TOO_LARGE', `message of ${len} bytes (largest legal: ${max})`, { length: len, max });
+    }
+    const exact = (want: number) => {
+      if (len !== want) {
+        fail('WIRE_BAD_MESSAGE_LENGTH', `message ${id} must be ${want} bytes, not ${len}`, {
+          id,
+          length: len,
+        });
+      }
+    };
+    const needFast = () => {
+      if (!this.#fast)
+        fail('WIRE_UNEXPECTED_MESSAGE', `BEP 6 message ${id} without the fast extension`, { id });
+    };
+    switch (id) {
+      case MessageId.choke:
+      case MessageId.unchoke:
+      case MessageId.interested:
+      case MessageId.uninterested:
+        exact(1);
+        return;
+      case MessageId.have:
+        exact(5);
+        return;
+      case MessageId.bitfield: {
+        const want = this.#torrent ? 1 + Math.ceil(this.#torrent.pieceCount / 8) : undefined;
+        if (want !== undefined && len !== want) {
+          fail('WIRE_BAD_BITFIELD', `bitfield of ${len - 1} bytes, expected ${want - 1}`, { length: len });
+        } else if (len > 1 + this.#limits.maxBitfieldBytes) {
+          fail('WIRE_BAD_BITFIELD', `bitfield of ${len - 1} bytes`, { length: len });
+        }
+        return;
+      }
+      case MessageId.request:
+      case MessageId.cancel:
+        exact(13);
+        return;
+      case MessageId.piece:
+        if (len < 10) fail('WIRE_BAD_MESSAGE_LENGTH', `piece message of ${len} bytes`, { id, length: len });
+        if (len > 9 + BLOCK_SIZE) {
+          fail('WIRE_MESSAGE_TOO_LARGE', `block of ${len - 9} bytes (limit ${BLOCK_SIZE})`, { length: len });
+        }
+        return;
+      case MessageId.port:
+        exact(3);
+        return;
+      case MessageId.suggest:
+      case MessageId.allowedFast:
+        needFast();
+        exact(5);
+        return;
+      case MessageId.haveAll:
+      case MessageId.haveNone:
+        needFast();
+        exact(1);
+        return;
+      case MessageId.reject:
+        needFast();
+        exact(13);
+        return;
+      case MessageId.extended:
+        if (len < 2) fail('WIRE_BAD_MESSAGE_LENGTH', 'extended message without an id', { length: len });
+        if (len - 2 > this.#limits.maxExtendedPayload) {
+          fail('WIRE_EXTENSION_MESSAGE_TOO_LARGE', `extended payload of ${len - 2} bytes`, { length: len });
+        }
+        return;
+      default:
+        if (len > this.#limits.maxUnknownMessage) {
+          fail('WIRE_MESSAGE_TOO_LARGE', `unknown message ${id} of ${len} bytes`, { id, length: len });
+        }
+    }
+  }
+
+  #checkIndex(index: number): void {
+    const t = this.#torrent;
+    const max = t ? t.pieceCount : this.#limits.maxBitfieldBytes * 8;
+    if (index >= max) fail('WIRE_OUT_OF_RANGE', `piece index ${index} outside the torrent`, { index });
+  }
+
+  #checkBlock(index: number, offset: number, length: number): void {
+    const t = this.#torrent;
+    if (!t) fail('WIRE_OUT_OF_RANGE', 'block message before the torrent is known', { index });
+    this.#checkIndex(index);
+    const pieceLen = index === t.pieceCount - 1 ? t.length - index * t.pieceLength : t.pieceLength;
+    if (offset + length > pieceLen) {
+      fail('WIRE_OUT_OF_RANGE', `block ${offset}+${length} outside piece ${index}`, {
+        index,
+        offset,
+        length,
+      });
+    }
+  }
+
+  #pieceInfo(id: number): void {
+    if (this.#sawPieceInfo) {
+      fail('WIRE_UNEXPECTED_MESSAGE', `message ${id} after the peer already stated its pieces`, { id });
+    }
+    this.#sawPieceInfo = true;
+  }
+
+  #checkBitfield(bf: Uint8Array, t: WireTorrent): void {
+    const want = Math.ceil(t.pieceCount / 8);
+    if (bf.length !== want) {
+      fail('WIRE_BAD_BITFIELD', `bitfield of ${bf.length} bytes for ${t.pieceCount} pieces`, {
+        length: bf.length,
+        want,
+      });
+    }
+    const spare = want * 8 - t.pieceCount;
+    if (spare > 0 && ((bf[want - 1] as number) & ((1 << spare) - 1)) !== 0) {
+      fail('WIRE_BAD_BITFIELD', 'bitfield has spare bits set');
+    }
+  }
+
+  #checkBody(id: number, body: Uint8Array): void {
+    switch (id) {
+      case MessageId.have:
+        this.#checkIndex(u32(body, 1));
+        this.#sawPieceInfo = true;
+        return;
+      case MessageId.bitfield: {
+        this.#pieceInfo(id);
+        const bf = body.subarray(1);
+        if (this.#torrent) this.#checkBitfield(bf, this.#torrent);
+        else this.#pendingBitfield = bf.slice();
+        return;
+      }
+      case MessageId.haveAll:
+      case MessageId.haveNone:
+        this.#pieceInfo(id);
+        return;
+      case MessageId.request: {
+        const length = u32(body, 9);
+        if (length === 0 || length > BLOCK_SIZE) {
+          fail('WIRE_REQUEST_TOO_LARGE', `request for ${length} bytes (limit ${BLOCK_SIZE})`, { length });
+        }
+        this.#checkBlock(u32(body, 1), u32(body, 5), length);
+        return;
+      }
+      case MessageId.piece:
+        this.#checkBlock(u32(body, 1), u32(body, 5), body.length - 9);
+        return;
+      case MessageId.cancel:
+      case MessageId.reject: {
+        const length = u32(body, 9);
+        if (length > BLOCK_SIZE) fail('WIRE_REQUEST_TOO_LARGE', `${id} for ${length} bytes`, { length });
+        return;
+      }
+      case MessageId.suggest:
+      case MessageId.allowedFast:
+        this.#checkIndex(u32(body, 1));
+        return;
+    }
+  }
+}

@@ -1,0 +1,199 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/util/clock.js';
+import { createMemoryPair } from '../../src/util/transport.js';
+import { PeerWire, type WireError, type WireTorrent } from '../../src/wire/index.js';
+import { next, type PairKind, rnd, until, wirePair } from './helpers.js';
+
+const torrent: WireTorrent = { pieceLength: 32 * 1024, pieceCount: 10, length: 9 * 32 * 1024 + 1000 };
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+for (const kind of ['memory', 'tcp'] as PairKind[]) {
+  describe(`PeerWire over ${kind}`, () => {
+    it('negotiates the reserved bits and the extended handshake', async () => {
+      const p = await wirePair(kind, { torrent, dht: true, client: 'A/1' }, { torrent, listenPort: 6881 });
+      cleanups.push(p.done);
+      const hsA = p.a.peerHandshake;
+      const hsB = p.b.peerHandshake;
+      expect(hsB?.infoHash).toEqual(p.infoHash);
+      expect(hsB?.extended && hsB.fast && hsB.dht).toBe(true);
+      expect(hsA?.extended && hsA.fast).toBe(true);
+      expect(hsA?.dht).toBe(false);
+      expect(hsA?.reserved[5]).toBe(0x10);
+      expect(hsB?.reserved[7]).toBe(0x05);
+      expect(p.a.fast && p.b.fast).toBe(true);
+      expect(p.b.peerExtendedHandshake?.client).toBe('A/1');
+      expect(p.a.peerExtendedHandshake?.port).toBe(6881);
+      expect(p.a.peerExtendedHandshake?.reqq).toBe(1024);
+    });
+
+    it('exchanges every core and BEP 6 message', async () => {
+      const { a, b, done } = await wirePair(kind, { torrent, dht: true }, { torrent, dht: true });
+      cleanups.push(done);
+
+      const got: string[] = [];
+      const record = (name: string) => () => got.push(name);
+      for (const e of ['choke', 'unchoke', 'interested', 'uninterested', 'have-all', 'have-none'] as const) {
+        b.on(e, record(e));
+      }
+      b.on('keep-alive', record('keep-alive'));
+      const bits = new Uint8Array([0b10100000, 0b01000000]);
+      const bf = next(b, 'bitfield');
+      a.bitfield(bits);
+      expect((await bf)[0]).toEqual(bits);
+      expect(b.peerHas(0) && b.peerHas(2) && b.peerHas(9)).toBe(true);
+      expect(b.peerHas(1)).toBe(false);
+
+      const have = next(b, 'have');
+      a.have(5);
+      expect((await have)[0]).toBe(5);
+      expect(b.peerHas(5)).toBe(true);
+
+      a.keepAlive();
+      a.interested();
+      a.unchoke();
+      a.choke();
+      a.uninterested();
+      await until(() => got.length >= 5, 5000, 'simple messages');
+      expect(got).toEqual(['keep-alive', 'interested', 'unchoke', 'choke', 'uninterested']);
+      expect(b.peerInterested).toBe(false);
+      expect(b.peerChoking).toBe(true);
+
+      const port = next(b, 'port');
+      a.port(51413);
+      expect((await port)[0]).toBe(51413);
+
+      const suggest = next(b, 'suggest');
+      a.suggest(3);
+      expect((await suggest)[0]).toBe(3);
+
+      const af = next(b, 'allowed-fast');
+      a.allowedFast(4);
+      expect((await af)[0]).toBe(4);
+      expect(b.peerAllowedFast).toContain(4);
+
+      // Request/piece while unchoked.
+      b.on('request', (req, respond) => respond(new Uint8Array(req.length).fill(req.index)));
+      const unchoked = next(a, 'unchoke');
+      b.unchoke();
+      await unchoked;
+      const block = await new Promise<Uint8Array>((resolve, reject) =>
+        a.request(9, 0, 1000, (err, blk) => (err ? reject(err) : resolve(blk ?? new Uint8Array()))),
+      );
+      expect(block.length).toBe(1000);
+      expect(block.every((x) => x === 9)).toBe(true);
+      expect(a.downloaded).toBe(1000);
+      expect(b.uploaded).toBe(1000);
+
+      // Reject: the responder refuses.
+      const b2 = await wirePair(kind, { torrent }, { torrent });
+      cleanups.push(b2.done);
+      b2.b.on('request', (_req, respond) => respond(new Error('no')));
+      const rej = next(b2.a, 'reject');
+      const un = next(b2.a, 'unchoke');
+      b2.b.unchoke();
+      await un;
+      const err = await new Promise<WireError | null>((resolve) =>
+        b2.a.request(1, 0, 16384, (e) => resolve(e)),
+      );
+      expect(err?.code).toBe('WIRE_REQUEST_REJECTED');
+      expect((await rej)[0]).toEqual({ index: 1, offset: 0, length: 16384 });
+
+      // Cancel: the requester gives up before an answer.
+      const pending: ((b: Uint8Array | Error) => void)[] = [];
+      const c = await wirePair(kind, { torrent }, { torrent });
+      cleanups.push(c.done);
+      c.b.on('request', (_r, respond) => pending.push(respond));
+      const cu = next(c.a, 'unchoke');
+      c.b.unchoke();
+      await cu;
+      const cancelled = new Promise<WireError | null>((resolve) =>
+        c.a.request(2, 16384, 16384, (e) => resolve(e)),
+      );
+      await until(() => pending.length === 1, 5000, 'request at b');
+      const cancelEvt = next(c.b, 'cancel');
+      c.a.cancel(2, 16384, 16384);
+      expect((await cancelled)?.code).toBe('WIRE_REQUEST_CANCELLED');
+      expect((await cancelEvt)[0]).toEqual({ index: 2, offset: 16384, length: 16384 });
+      expect(c.b.peerRequests).toBe(0);
+
+      // have-all / have-none on fresh wires (they must be the first piece statement).
+      const d = await wirePair(kind, { torrent }, { torrent });
+      cleanups.push(d.done);
+      const ha = next(d.b, 'have-all');
+      d.a.haveAll();
+      await ha;
+      expect(d.b.peerHas(7)).toBe(true);
+      const hn = next(d.a, 'have-none');
+      d.b.haveNone();
+      await hn;
+      expect(d.a.peerHas(7)).toBe(false);
+    });
+
+    it('reports an unknown message type without dropping the peer', async () => {
+      const { a, b, done } = await wirePair(kind, { torrent }, { torrent });
+      cleanups.push(done);
+      const unknown = next(b, 'unknown');
+      a.connection.write([new Uint8Array([0, 0, 0, 3, 0x42, 1, 2])]);
+      const [id, payload] = await unknown;
+      expect(id).toBe(0x42);
+      expect(payload).toEqual(new Uint8Array([1, 2]));
+      expect(b.closed).toBe(false);
+    });
+
+    it('closes both ends: a local close is reported without an error, the remote one with a code', async () => {
+      const { a, b, done } = await wirePair(kind, { torrent }, { torrent });
+      cleanups.push(done);
+      const ca = next(a, 'close');
+      const cb = next(b, 'close');
+      a.close();
+      expect((await ca)[0]).toBeUndefined();
+      expect((await cb)[0]?.code).toBe('WIRE_CONNECTION_CLOSED');
+    });
+  });
+}
+
+describe('PeerWire timers on a ManualClock', () => {
+  it('sends keep-alives when idle and drops a silent peer', async () => {
+    const clock = new ManualClock();
+    const [ca, cb] = createMemoryPair();
+    const a = new PeerWire(ca, {
+      peerId: rnd(20),
+      infoHash: rnd(20),
+      clock,
+      keepAliveMs: 60_000,
+      timeoutMs: 150_000,
+    });
+    const b = new PeerWire(cb, { peerId: rnd(20), clock, keepAliveMs: 1e9, timeoutMs: 1e9 });
+    b.on('handshake', () => b.handshake());
+    a.handshake();
+    await next(a, 'handshake');
+    const keepAlives: number[] = [];
+    b.on('keep-alive', () => keepAlives.push(clock.now()));
+    clock.advance(61_000);
+    await until(() => keepAlives.length === 1, 2000, 'keep-alive');
+    // b sent nothing since t=0 (its keep-alive is 1e9 ms): a drops it at t=150 s exactly.
+    const closed = next(a, 'close');
+    clock.advance(88_999);
+    expect(a.closed).toBe(false);
+    clock.advance(1);
+    expect((await closed)[0]?.code).toBe('WIRE_TIMEOUT');
+    b.close();
+  });
+
+  it('drops a peer that never completes the handshake', async () => {
+    const clock = new ManualClock();
+    const [ca, cb] = createMemoryPair();
+    const a = new PeerWire(ca, { peerId: rnd(20), infoHash: rnd(20), clock, handshakeTimeoutMs: 10_000 });
+    a.handshake();
+    const closed = next(a, 'close');
+    clock.advance(9_999);
+    expect(a.closed).toBe(false);
+    clock.advance(1);
+    expect((await closed)[0]?.code).toBe('WIRE_HANDSHAKE_TIMEOUT');
+    cb.destroy();
+  });
+});
