@@ -105,7 +105,8 @@ export class World {
         return { type: 'open', idempotencyKey: key, ...terms, authorization: authorizeChannel(a, terms) };
       }
       case 2: {
-        const ch = pick(channels);
+        // flag bit 5: any channel (maybe closed); otherwise an open one
+        const ch = pick(intent.flag & 32 ? channels : channels.filter((c) => c.status === 'open'));
         if (!ch) return this.command(state, { ...intent, kind: 0 }, index);
         const ck = this.channelKeys.get(ch.id) ?? this.channelKeyFor('missing');
         // flag bit 3: step back (a non-increasing voucher); otherwise step forward, maybe beyond the amount.
@@ -120,7 +121,7 @@ export class World {
         };
       }
       case 3: {
-        const ch = pick(channels);
+        const ch = pick(intent.flag & 32 ? channels : channels.filter((c) => c.status === 'open'));
         if (!ch) return this.command(state, { ...intent, kind: 4 }, index);
         return {
           type: 'close',

@@ -1,0 +1,455 @@
+/**
+ * The behavioural suite every LedgerApi implementation must pass: run against the embedded
+ * ledger and against LedgerClient → LedgerService.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  authorizeChannel,
+  ChannelKey,
+  channelIdFor,
+  type LedgerApi,
+  type LedgerState,
+  signVoucher,
+  type TronKey,
+  VoucherSigner,
+} from '../../src/ledger/index.js';
+import { codeOf, expectSound } from './helpers.js';
+import { account, txid } from './world.js';
+
+export interface ApiEnv {
+  ledgerId: string;
+  /** The API as used by the holder of `key`. */
+  as(key: TronKey): LedgerApi;
+  /** The API as used by the operator (deposits, settlements). */
+  operator: LedgerApi;
+  /** The ledger's state, for invariant checks. */
+  state(): LedgerState;
+  advance(ms: number): void;
+  now(): number;
+  close(): Promise<void>;
+}
+
+let seq = 0;
+const key = (label: string) => `${label}-${++seq}`;
+
+export function ledgerApiSuite(name: string, make: () => Promise<ApiEnv>): void {
+  describe(`LedgerApi behaviour: ${name}`, () => {
+    let env: ApiEnv;
+    const alice = account(10);
+    const bob = account(11);
+    const carol = account(12);
+
+    beforeEach(async () => {
+      env = await make();
+    });
+    afterEach(async () => {
+      expectSound(env.state());
+      await env.close();
+    });
+
+    async function fund(who: TronKey, amount: bigint) {
+      const t = txid(key('dep'));
+      return env.operator.deposit({ account: who.address, amount, txid: t, idempotencyKey: t });
+    }
+
+    async function open(payer: TronKey, payee: TronKey, amount: bigint, ttl = 60_000) {
+      const ck = ChannelKey.generate();
+      const terms = {
+        ledgerId: env.ledgerId,
+        payer: payer.address,
+        payee: payee.address,
+        channelKey: ck.publicKey,
+        amount,
+        expiresAt: env.now() + ttl,
+      };
+      const r = await env.as(payer).openChannel({
+        ...terms,
+        authorization: authorizeChannel(payer, terms),
+        idempotencyKey: key('open'),
+      });
+      return { ...r, ck, signer: new VoucherSigner(ck, env.ledgerId, r.channelId, amount) };
+    }
+
+    it('reports its id', async () => {
+      expect((await env.as(alice).info()).ledgerId).toBe(env.ledgerId);
+    });
+
+    it('credits a deposit once per txid, with amounts beyond 2^53', async () => {
+      const big = 2n ** 200n + 7n;
+      const t = txid(key('dep'));
+      await env.operator.deposit({ account: alice.address, amount: big, txid: t, idempotencyKey: t });
+      expect((await env.as(alice).getAccount(alice.address)).balance).toBe(big);
+      expect(
+        await codeOf(() =>
+          env.operator.deposit({ account: alice.address, amount: big, txid: t, idempotencyKey: 'other' }),
+        ),
+      ).toBe('DUPLICATE_DEPOSIT');
+      const again = await env.operator.deposit({
+        account: alice.address,
+        amount: big,
+        txid: t,
+        idempotencyKey: t,
+      });
+      expect(again.amount).toBe(big);
+      expect((await env.as(alice).getAccount(alice.address)).balance).toBe(big);
+      expect((await env.operator.totals()).deposits).toBe(big);
+    });
+
+    it('full channel life: open, pay, redeem, close; funds move exactly', async () => {
+      await fund(alice, 1000n);
+      const ch = await open(alice, bob, 600n);
+      expect(await env.as(alice).getAccount(alice.address)).toEqual({
+        address: alice.address,
+        balance: 400n,
+        locked: 600n,
+      });
+      ch.signer.pay(100n);
+      const v = ch.signer.pay(150n);
+      const r = await env.as(bob).redeem({ by: bob.address, voucher: v, idempotencyKey: key('r') });
+      expect(r).toEqual({ channelId: ch.channelId, cumulative: 250n, credited: 250n });
+      const r2 = await env
+        .as(bob)
+        .redeem({ by: bob.address, voucher: ch.signer.pay(50n), idempotencyKey: key('r') });
+      expect(r2.credited).toBe(50n);
+      const c = await env
+        .as(bob)
+        .closeChannel({ by: bob.address, channelId: ch.channelId, idempotencyKey: key('c') });
+      expect(c).toEqual({ channelId: ch.channelId, paid: 300n, refunded: 300n });
+      expect(await env.as(alice).getAccount(alice.address)).toEqual({
+        address: alice.address,
+        balance: 700n,
+        locked: 0n,
+      });
+      expect((await env.as(bob).getAccount(bob.address)).balance).toBe(300n);
+      const view = await env.as(bob).getChannel(ch.channelId);
+      expect(view?.status).toBe('closed');
+      expect(view?.redeemed).toBe(300n);
+    });
+
+    it('repeats with the same idempotency key are no-ops returning the first result', async () => {
+      await fund(alice, 1000n);
+      const ch = await open(alice, bob, 500n);
+      const v = ch.signer.pay(100n);
+      const k = key('r');
+      const first = await env.as(bob).redeem({ by: bob.address, voucher: v, idempotencyKey: k });
+      const seqBefore = (await env.as(bob).info()).seq;
+      const second = await env.as(bob).redeem({ by: bob.address, voucher: v, idempotencyKey: k });
+      expect(second).toEqual(first);
+      expect((await env.as(bob).info()).seq).toBe(seqBefore);
+      expect((await env.as(bob).getAccount(bob.address)).balance).toBe(100n);
+      const other = ch.signer.pay(1n);
+      expect(
+        await codeOf(() => env.as(bob).redeem({ by: bob.address, voucher: other, idempotencyKey: k })),
+      ).toBe('IDEMPOTENCY_MISMATCH');
+    });
+
+    it('rejects a forged voucher signature', async () => {
+      await fund(alice, 1000n);
+      const ch = await open(alice, bob, 500n);
+      const forger = ChannelKey.generate();
+      const forged = signVoucher(forger, env.ledgerId, ch.channelId, 100n);
+      expect(
+        await codeOf(() =>
+          env.as(bob).redeem({ by: bob.address, voucher: forged, idempotencyKey: key('r') }),
+        ),
+      ).toBe('VOUCHER_BAD_SIGNATURE');
+      expect((await env.as(bob).getAccount(bob.address)).balance).toBe(0n);
+    });
+
+    it("rejects a voucher for another channel (signed by that channel's key)", async () => {
+      await fund(alice, 1000n);
+      const a = await open(alice, bob, 300n);
+      const b = await open(alice, bob, 300n);
+      const forA = a.signer.pay(100n);
+      const relabelled = { ...forA, channelId: b.channelId };
+      expect(
+        await codeOf(() =>
+          env.as(bob).redeem({ by: bob.address, voucher: relabelled, idempotencyKey: key('r') }),
+        ),
+      ).toBe('VOUCHER_BAD_SIGNATURE');
+      const crossSigned = signVoucher(a.ck, env.ledgerId, b.channelId, 100n);
+      expect(
+        await codeOf(() =>
+          env.as(bob).redeem({ by: bob.address, voucher: crossSigned, idempotencyKey: key('r') }),
+        ),
+      ).toBe('VOUCHER_BAD_SIGNATURE');
+    });
+
+    it('rejects a voucher for another ledger', async () => {
+      await fund(alice, 1000n);
+      const ch = await open(alice, bob, 300n);
+      const v = signVoucher(ch.ck, 'some-other-ledger', ch.channelId, 100n);
+      expect(
+        await codeOf(() => env.as(bob).redeem({ by: bob.address, voucher: v, idempotencyKey: key('r') })),
+      ).toBe('VOUCHER_WRONG_LEDGER');
+      const relabelled = { ...v, ledgerId: env.ledgerId };
+      expect(
+        await codeOf(() =>
+          env.as(bob).redeem({ by: bob.address, voucher: relabelled, idempotencyKey: key('r') }),
+        ),
+      ).toBe('VOUCHER_BAD_SIGNATURE');
+    });
+
+    it('rejects a replayed voucher (same voucher, new idempotency key)', async () => {
+      await fund(alice, 1000n);
+      const ch = await open(alice, bob, 300n);
+      const v = ch.signer.pay(100n);
+      await env.as(bob).redeem({ by: bob.address, voucher: v, idempotencyKey: key('r') });
+      expect(
+        await codeOf(() => env.as(bob).redeem({ by: bob.address, voucher: v, idempotencyKey: key('r') })),
+      ).toBe('VOUCHER_NOT_INCREASING');
+      expect((await env.as(bob).getAccount(bob.address)).balance).toBe(100n);
+    });
+
+    it('rejects a non-increasing cumulative amount', async () => {
+      await fund(alice, 1000n);
+      const ch = await open(alice, bob, 300n);
+      await env
+        .as(bob)
+        .redeem({
+          by: bob.address,
+          voucher: signVoucher(ch.ck, env.ledgerId, ch.channelId, 200n),
+          idempotencyKey: key('r'),
+        });
+      const lower = signVoucher(ch.ck, env.ledgerId, ch.channelId, 150n);
+      expect(
+        await codeOf(() => env.as(bob).redeem({ by: bob.address, voucher: lower, idempotencyKey: key('r') })),
+      ).toBe('VOUCHER_NOT_INCREASING');
+    });
+
+    it('rejects a voucher above the locked amount', async () => {
+      await fund(alice, 1000n);
+      const ch = await open(alice, bob, 300n);
+      const v = signVoucher(ch.ck, env.ledgerId, ch.channelId, 301n);
+      expect(
+        await codeOf(() => env.as(bob).redeem({ by: bob.address, voucher: v, idempotencyKey: key('r') })),
+      ).toBe('VOUCHER_EXCEEDS_LOCKED');
+      const exact = signVoucher(ch.ck, env.ledgerId, ch.channelId, 300n);
+      expect(
+        (await env.as(bob).redeem({ by: bob.address, voucher: exact, idempotencyKey: key('r') })).credited,
+      ).toBe(300n);
+    });
+
+    it('rejects a redeem after close', async () => {
+      await fund(alice, 1000n);
+      const ch = await open(alice, bob, 300n);
+      const v = ch.signer.pay(100n);
+      await env.as(bob).closeChannel({ by: bob.address, channelId: ch.channelId, idempotencyKey: key('c') });
+      expect(
+        await codeOf(() => env.as(bob).redeem({ by: bob.address, voucher: v, idempotencyKey: key('r') })),
+      ).toBe('CHANNEL_CLOSED');
+      expect((await env.as(alice).getAccount(alice.address)).balance).toBe(1000n);
+    });
+
+    it('rejects opening a channel with insufficient balance', async () => {
+      await fund(alice, 100n);
+      expect(await codeOf(() => open(alice, bob, 101n))).toBe('INSUFFICIENT_FUNDS');
+      expect(await codeOf(() => open(carol, bob, 1n))).toBe('INSUFFICIENT_FUNDS');
+      expect(await env.as(alice).getAccount(alice.address)).toEqual({
+        address: alice.address,
+        balance: 100n,
+        locked: 0n,
+      });
+    });
+
+    it('rejects an open whose authorization is not the payer’s', async () => {
+      await fund(alice, 1000n);
+      const ck = ChannelKey.generate();
+      const terms = {
+        ledgerId: env.ledgerId,
+        payer: alice.address,
+        payee: bob.address,
+        channelKey: ck.publicKey,
+        amount: 10n,
+        expiresAt: env.now() + 60_000,
+      };
+      const auth = bob.sign(new Uint8Array(10));
+      expect(
+        await codeOf(() =>
+          env.as(alice).openChannel({ ...terms, authorization: auth, idempotencyKey: key('o') }),
+        ),
+      ).toBe('BAD_AUTHORIZATION');
+      const forOtherTerms = authorizeChannel(alice, { ...terms, amount: 1n });
+      expect(
+        await codeOf(() =>
+          env.as(alice).openChannel({ ...terms, authorization: forOtherTerms, idempotencyKey: key('o') }),
+        ),
+      ).toBe('BAD_AUTHORIZATION');
+      expect(channelIdFor(env.ledgerId, ck.publicKey)).toMatch(/^[0-9a-f]{32}$/);
+    });
+
+    it('lets only the payee redeem, and the payer close only after expiry', async () => {
+      await fund(alice, 1000n);
+      const ch = await open(alice, bob, 300n, 10_000);
+      const v = ch.signer.pay(100n);
+      expect(
+        await codeOf(() => env.as(alice).redeem({ by: alice.address, voucher: v, idempotencyKey: key('r') })),
+      ).toBe('NOT_PAYEE');
+      expect(
+        await codeOf(() =>
+          env
+            .as(carol)
+            .closeChannel({ by: carol.address, channelId: ch.channelId, idempotencyKey: key('c') }),
+        ),
+      ).toBe('NOT_PARTY');
+      expect(
+        await codeOf(() =>
+          env
+            .as(alice)
+            .closeChannel({ by: alice.address, channelId: ch.channelId, idempotencyKey: key('c') }),
+        ),
+      ).toBe('CHANNEL_NOT_EXPIRED');
+      await env.as(bob).redeem({ by: bob.address, voucher: v, idempotencyKey: key('r') });
+      env.advance(10_000);
+      const c = await env
+        .as(alice)
+        .closeChannel({ by: alice.address, channelId: ch.channelId, idempotencyKey: key('c') });
+      expect(c.refunded).toBe(200n);
+      expect(
+        await codeOf(() =>
+          env.as(bob).closeChannel({ by: bob.address, channelId: ch.channelId, idempotencyKey: key('c') }),
+        ),
+      ).toBe('CHANNEL_CLOSED');
+    });
+
+    it('withdrawals debit at once, and a failed one is refunded', async () => {
+      await fund(alice, 1000n);
+      const w = await env
+        .as(alice)
+        .requestWithdrawal({ account: alice.address, amount: 400n, idempotencyKey: key('w') });
+      expect((await env.as(alice).getAccount(alice.address)).balance).toBe(600n);
+      expect((await env.as(alice).getWithdrawal(w.withdrawalId))?.status).toBe('pending');
+      expect(
+        await codeOf(() =>
+          env.as(alice).requestWithdrawal({ account: alice.address, amount: 601n, idempotencyKey: key('w') }),
+        ),
+      ).toBe('INSUFFICIENT_FUNDS');
+      await env.operator.settleWithdrawal({
+        withdrawalId: w.withdrawalId,
+        outcome: 'failed',
+        idempotencyKey: key('s'),
+      });
+      expect((await env.as(alice).getAccount(alice.address)).balance).toBe(1000n);
+      const w2 = await env
+        .as(alice)
+        .requestWithdrawal({
+          account: alice.address,
+          amount: 1000n,
+          to: carol.address,
+          idempotencyKey: key('w'),
+        });
+      const t = txid('out');
+      await env.operator.settleWithdrawal({
+        withdrawalId: w2.withdrawalId,
+        outcome: 'sent',
+        txid: t,
+        idempotencyKey: key('s'),
+      });
+      const view = await env.as(alice).getWithdrawal(w2.withdrawalId);
+      expect(view).toMatchObject({ status: 'sent', txid: t, to: carol.address, amount: 1000n });
+      expect(
+        await codeOf(() =>
+          env.operator.settleWithdrawal({
+            withdrawalId: w2.withdrawalId,
+            outcome: 'failed',
+            idempotencyKey: key('s'),
+          }),
+        ),
+      ).toBe('WITHDRAWAL_NOT_PENDING');
+      expect(await env.operator.totals()).toEqual({
+        deposits: 1000n,
+        withdrawals: 1000n,
+        balances: 0n,
+        locked: 0n,
+      });
+    });
+
+    it('refuses malformed input with 400-class codes', async () => {
+      expect(
+        await codeOf(() =>
+          env.operator.deposit({ account: 'Tnope', amount: 1n, txid: txid('x'), idempotencyKey: 'k' }),
+        ),
+      ).toBe('BAD_ADDRESS');
+      expect(
+        await codeOf(() =>
+          env.operator.deposit({ account: alice.address, amount: 0n, txid: txid('x'), idempotencyKey: 'k' }),
+        ),
+      ).toBe('BAD_AMOUNT');
+      expect(
+        await codeOf(() =>
+          env.operator.deposit({ account: alice.address, amount: -5n, txid: txid('x'), idempotencyKey: 'k' }),
+        ),
+      ).toBe('BAD_AMOUNT');
+      expect(
+        await codeOf(() =>
+          env.operator.deposit({
+            account: alice.address,
+            amount: 2n ** 256n,
+            txid: txid('x'),
+            idempotencyKey: 'k',
+          }),
+        ),
+      ).toBe('BAD_AMOUNT');
+      expect(
+        await codeOf(() =>
+          env.operator.deposit({ account: alice.address, amount: 1n, txid: 'abc', idempotencyKey: 'k' }),
+        ),
+      ).toBe('BAD_TXID');
+      expect(
+        await codeOf(() =>
+          env.operator.deposit({ account: alice.address, amount: 1n, txid: txid('x'), idempotencyKey: '' }),
+        ),
+      ).toBe('BAD_IDEMPOTENCY_KEY');
+      expect(await codeOf(() => env.as(bob).getChannel('zz'))).toBe('BAD_CHANNEL_ID');
+      expect(await env.as(bob).getChannel('0'.repeat(32))).toBeUndefined();
+      expect(await env.as(bob).getWithdrawal('w-999')).toBeUndefined();
+    });
+
+    it('serves 50 concurrent clients without losing or inventing a unit', async () => {
+      const clients = Array.from({ length: 50 }, (_, i) => account(100 + i));
+      await Promise.all(clients.map((c) => fund(c, 1_000_000n)));
+      const payee = account(99);
+      const results = await Promise.all(
+        clients.map(async (c, i) => {
+          const ch = await open(c, payee, 10_000n);
+          let paid = 0n;
+          for (let k = 1; k <= 4; k++) {
+            const v = ch.signer.pay(BigInt(k * 100 + i));
+            paid += BigInt(k * 100 + i);
+            await env.as(payee).redeem({ by: payee.address, voucher: v, idempotencyKey: key(`cc${i}`) });
+          }
+          await env
+            .as(c)
+            .requestWithdrawal({ account: c.address, amount: 1000n, idempotencyKey: key(`cw${i}`) });
+          if (i % 2 === 0) {
+            await env
+              .as(payee)
+              .closeChannel({ by: payee.address, channelId: ch.channelId, idempotencyKey: key(`cx${i}`) });
+          }
+          return paid;
+        }),
+      );
+      const paid = results.reduce((a, b) => a + b, 0n);
+      expect((await env.as(payee).getAccount(payee.address)).balance).toBe(paid);
+      const t = await env.operator.totals();
+      expect(t.deposits).toBe(50_000_000n);
+      expect(t.withdrawals).toBe(50_000n);
+      expect(t.balances + t.locked).toBe(t.deposits - t.withdrawals);
+    });
+
+    it('honours an aborted signal', async () => {
+      const ac = new AbortController();
+      ac.abort();
+      await expect(env.as(alice).getAccount(alice.address, { signal: ac.signal })).rejects.toMatchObject({
+        code: 'ABORTED',
+      });
+      await expect(
+        env.operator.deposit(
+          { account: alice.address, amount: 1n, txid: txid('a'), idempotencyKey: 'a' },
+          { signal: ac.signal },
+        ),
+      ).rejects.toMatchObject({ code: 'ABORTED' });
+      expect((await env.operator.totals()).deposits).toBe(0n);
+    });
+  });
+}
