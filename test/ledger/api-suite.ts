@@ -204,13 +204,11 @@ export function ledgerApiSuite(name: string, make: () => Promise<ApiEnv>): void 
     it('rejects a non-increasing cumulative amount', async () => {
       await fund(alice, 1000n);
       const ch = await open(alice, bob, 300n);
-      await env
-        .as(bob)
-        .redeem({
-          by: bob.address,
-          voucher: signVoucher(ch.ck, env.ledgerId, ch.channelId, 200n),
-          idempotencyKey: key('r'),
-        });
+      await env.as(bob).redeem({
+        by: bob.address,
+        voucher: signVoucher(ch.ck, env.ledgerId, ch.channelId, 200n),
+        idempotencyKey: key('r'),
+      });
       const lower = signVoucher(ch.ck, env.ledgerId, ch.channelId, 150n);
       expect(
         await codeOf(() => env.as(bob).redeem({ by: bob.address, voucher: lower, idempotencyKey: key('r') })),
@@ -330,14 +328,12 @@ export function ledgerApiSuite(name: string, make: () => Promise<ApiEnv>): void 
         idempotencyKey: key('s'),
       });
       expect((await env.as(alice).getAccount(alice.address)).balance).toBe(1000n);
-      const w2 = await env
-        .as(alice)
-        .requestWithdrawal({
-          account: alice.address,
-          amount: 1000n,
-          to: carol.address,
-          idempotencyKey: key('w'),
-        });
+      const w2 = await env.as(alice).requestWithdrawal({
+        account: alice.address,
+        amount: 1000n,
+        to: carol.address,
+        idempotencyKey: key('w'),
+      });
       const t = txid('out');
       await env.operator.settleWithdrawal({
         withdrawalId: w2.withdrawalId,
