@@ -5,6 +5,7 @@ const entry = {
   index: 'src/index.ts',
   'util/index': 'src/util/index.ts',
   'metainfo/index': 'src/metainfo/index.ts',
+  'picker/index': 'src/picker/index.ts',
 };
 
 /**
