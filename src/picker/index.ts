@@ -3,7 +3,7 @@
  * block tracking and endgame. No I/O, no timers.
  * @module picker
  */
-export { Bitfield } from './bitfield.js';
+export { Bitfield } from '../util/bitfield.js';
 export {
   type BlockReceipt,
   type BlockRequest,

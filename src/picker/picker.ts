@@ -1,4 +1,4 @@
-import { Bitfield } from './bitfield.js';
+import { Bitfield } from '../util/bitfield.js';
 
 /** Piece priority: 0 = skip (never download), 1 = lowest … 7 = highest; 4 is the default. */
 export type Priority = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7;

@@ -2,6 +2,7 @@
  * Shared foundations: typed errors, the injectable {@link Clock}, byte helpers and hashing.
  * @module util
  */
+export * from './bitfield.js';
 export * from './bytes.js';
 export * from './clock.js';
 export * from './errors.js';
