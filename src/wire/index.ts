@@ -4,6 +4,39 @@
  * `btt_speed` extensions.
  * @module wire
  */
+
+export {
+  BTT_CHANNEL_ID_LENGTH,
+  BTT_EXTENSION,
+  BTT_MAX_AMOUNT,
+  BTT_MAX_COUNTER,
+  BTT_MAX_DIGITS,
+  BTT_MAX_MALFORMED,
+  BTT_MAX_MESSAGE,
+  BTT_MAX_REASON,
+  BTT_SIGNATURE_LENGTH,
+  BTT_VERSION,
+  type BttAck,
+  type BttBid,
+  type BttDecoded,
+  type BttGrant,
+  type BttHandshake,
+  type BttMessage,
+  type BttPay,
+  type BttReject,
+  BttRejectCode,
+  type BttSpeedEvents,
+  BttSpeedExtension,
+  type BttSpeedOptions,
+  bttHandshakeFields,
+  bttSpeed,
+  decodeBttMessage,
+  encodeBttHandshake,
+  encodeBttMessage,
+  formatAmount,
+  parseAmount,
+  parseBttHandshake,
+} from './btt-speed.js';
 export { type EventMap, TypedEmitter } from './emitter.js';
 export { WireError, type WireErrorCode } from './errors.js';
 export type { ExtensionContext, ExtensionFactory, HandshakeValue, WireExtension } from './extension.js';
