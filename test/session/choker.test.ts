@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { type ChokerPeer, TitForTatChoker } from '../../src/session/choker.js';
+import { RateMeter } from '../../src/session/rate.js';
+import { ManualClock } from '../../src/util/index.js';
+
+function peer(id: string, over: Partial<ChokerPeer> = {}): ChokerPeer {
+  return {
+    id,
+    interested: true,
+    downloadRate: 0,
+    uploadRate: 0,
+    unchoked: false,
+    connectedAt: -1e9,
+    seed: false,
+    ...over,
+  };
+}
+
+describe('TitForTatChoker', () => {
+  it('gives regular slots to the fastest uploaders to us, plus one optimistic slot', () => {
+    const choker = new TitForTatChoker({ random: () => 0 });
+    const peers = [
+      peer('slow', { downloadRate: 10 }),
+      peer('fast', { downloadRate: 1000 }),
+      peer('mid', { downloadRate: 500 }),
+      peer('idle'),
+      peer('bored', { downloadRate: 5000, interested: false }),
+      peer('seed', { downloadRate: 9000, seed: true }),
+    ];
+    const u = choker.rechoke(peers, { seeding: false, now: 0, slots: 3 });
+    expect(u.has('fast') && u.has('mid')).toBe(true);
+    expect(u.size).toBe(3);
+    expect(u.has('bored') || u.has('seed')).toBe(false);
+    expect(['slow', 'idle']).toContain(choker.optimistic);
+  });
+
+  it('ranks by our upload rate when seeding', () => {
+    const choker = new TitForTatChoker({ random: () => 0 });
+    const peers = [
+      peer('a', { uploadRate: 1, downloadRate: 100 }),
+      peer('b', { uploadRate: 100 }),
+      peer('c'),
+    ];
+    const u = choker.rechoke(peers, { seeding: true, now: 0, slots: 2 });
+    expect(u.has('b')).toBe(true);
+  });
+
+  it('rotates the optimistic unchoke every few rounds and favours new peers', () => {
+    let r = 0;
+    const seq = [0, 0.99, 0.5, 0.1];
+    const choker = new TitForTatChoker({ optimisticRounds: 2, random: () => seq[r++ % seq.length] ?? 0 });
+    const peers = ['a', 'b', 'c', 'd'].map((id) => peer(id));
+    const seen: (string | undefined)[] = [];
+    for (let round = 0; round < 6; round++) {
+      choker.rechoke(peers, { seeding: false, now: 0, slots: 1 });
+      seen.push(choker.optimistic);
+    }
+    expect(seen[0]).toBe(seen[1]);
+    expect(seen[2]).toBe(seen[3]);
+    expect(new Set(seen).size).toBeGreaterThan(1);
+
+    // New peers weigh 3x: with 1 old and 1 new peer, the draw lands on the new one 3 times in 4.
+    let newWins = 0;
+    for (let k = 0; k < 400; k++) {
+      const c = new TitForTatChoker({ random: () => (k + 0.5) / 400 });
+      c.rechoke([peer('old'), peer('new', { connectedAt: 0 })], { seeding: false, now: 1000, slots: 1 });
+      if (c.optimistic === 'new') newWins++;
+    }
+    expect(newWins).toBe(300);
+  });
+
+  it('unchokes nobody with no slots or no interested peer', () => {
+    const choker = new TitForTatChoker();
+    expect(choker.rechoke([peer('a')], { seeding: false, now: 0, slots: 0 }).size).toBe(0);
+    expect(
+      choker.rechoke([peer('a', { interested: false })], { seeding: false, now: 0, slots: 4 }).size,
+    ).toBe(0);
+  });
+});
+
+describe('RateMeter', () => {
+  it('averages over a sliding window on the injected clock', () => {
+    const clock = new ManualClock(0);
+    const m = new RateMeter(clock, 10_000);
+    m.add(1000);
+    clock.advance(500);
+    expect(m.rate()).toBe(1000); // younger than a slot: per one second
+    for (let s = 0; s < 10; s++) {
+      clock.advance(1000);
+      m.add(1000);
+    }
+    expect(m.rate()).toBeCloseTo(1000, 0);
+    clock.advance(20_000);
+    expect(m.rate()).toBe(0);
+    expect(m.total).toBe(11_000);
+  });
+});
