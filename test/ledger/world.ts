@@ -75,12 +75,15 @@ export class World {
     const b = account(
       intent.b % ACCOUNTS === intent.a % ACCOUNTS ? (intent.b + 1) % ACCOUNTS : intent.b % ACCOUNTS,
     );
-    const channels = [...state.data.channels.values()];
+    // Sorted: map order differs between a live state and one restored from a snapshot.
+    const channels = [...state.data.channels.values()].sort(
+      (x, y) => x.openedAt - y.openedAt || (x.id < y.id ? -1 : 1),
+    );
     const pick = <T>(xs: T[]): T | undefined => (xs.length === 0 ? undefined : xs[intent.flag % xs.length]);
     switch (intent.kind % 6) {
       case 0: {
         // flag 7 re-uses an earlier txid (a duplicate deposit, refused)
-        const deps = [...state.data.deposits.keys()];
+        const deps = [...state.data.deposits.keys()].sort();
         const dup = intent.flag % 8 === 7 ? pick(deps) : undefined;
         return {
           type: 'deposit',
@@ -133,7 +136,7 @@ export class World {
       case 4:
         return { type: 'withdraw', idempotencyKey: key, account: a.address, amount: intent.amount };
       default: {
-        const ws = [...state.data.withdrawals.keys()];
+        const ws = [...state.data.withdrawals.keys()].sort((x, y) => Number(x.slice(2)) - Number(y.slice(2)));
         const w = pick(ws) ?? 'w-1';
         return intent.flag & 1
           ? { type: 'settle', idempotencyKey: key, withdrawalId: w, outcome: 'failed' }
