@@ -1,5 +1,5 @@
 import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { concatBytes, equalBytes, utf8 } from '../util/bytes.js';
 import {
   decodeEvent,
@@ -32,6 +32,9 @@ interface Pending {
   resolve: () => void;
   reject: (err: unknown) => void;
 }
+
+/** Directories this process holds the lock of. */
+const heldDirs = new Set<string>();
 
 const journalName = (gen: number) => `journal-${gen}.log`;
 const snapshotName = (gen: number) => `snapshot-${gen}.bin`;
@@ -96,12 +99,13 @@ export class FileStore implements LedgerStore {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         await writeFile(path, String(process.pid), { flag: 'wx' });
+        heldDirs.add(resolve(this.dir));
         return;
       } catch (err) {
         if ((err as { code?: string }).code !== 'EEXIST') throw err;
       }
       const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-      let alive = false;
+      let alive = pid === process.pid && heldDirs.has(resolve(this.dir));
       if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid) {
         try {
           process.kill(pid, 0);
@@ -313,6 +317,7 @@ export class FileStore implements LedgerStore {
     await this.#fh?.close();
     this.#fh = undefined;
     await rm(join(this.dir, 'LOCK'), { force: true });
+    heldDirs.delete(resolve(this.dir));
   }
 }
 

@@ -84,23 +84,28 @@ export class Ledger implements LedgerApi {
   /** Opens a ledger: loads the store's snapshot, replays its journal, and names a new ledger. */
   static async open(options: LedgerOptions = {}): Promise<Ledger> {
     const store = options.store ?? new MemoryStore();
-    const contents = await store.load();
-    const state = new LedgerState(contents.state);
-    for (const e of contents.events) state.replay(e);
-    const errors = state.checkInvariants();
-    if (errors.length > 0) {
-      throw new LedgerError('JOURNAL_CORRUPT', `replayed state breaks an invariant: ${errors[0]}`);
-    }
     const clock = options.clock ?? systemClock;
-    const ledger = new Ledger(state, store, clock, options.snapshotEvery ?? 10_000);
-    if (state.ledgerId === undefined) {
-      await store.append(state.init(options.ledgerId ?? `ledger-${toHex(randomBytes(8))}`, clock.now()));
-    } else if (options.ledgerId !== undefined && options.ledgerId !== state.ledgerId) {
-      await store.close();
-      throw new LedgerError(
-        'LEDGER_ID_MISMATCH',
-        `store holds ledger ${state.ledgerId}, not ${options.ledgerId}`,
-      );
+    let ledger: Ledger;
+    try {
+      const contents = await store.load();
+      const state = new LedgerState(contents.state);
+      for (const e of contents.events) state.replay(e);
+      const errors = state.checkInvariants();
+      if (errors.length > 0) {
+        throw new LedgerError('JOURNAL_CORRUPT', `replayed state breaks an invariant: ${errors[0]}`);
+      }
+      ledger = new Ledger(state, store, clock, options.snapshotEvery ?? 10_000);
+      if (state.ledgerId === undefined) {
+        await store.append(state.init(options.ledgerId ?? `ledger-${toHex(randomBytes(8))}`, clock.now()));
+      } else if (options.ledgerId !== undefined && options.ledgerId !== state.ledgerId) {
+        throw new LedgerError(
+          'LEDGER_ID_MISMATCH',
+          `store holds ledger ${state.ledgerId}, not ${options.ledgerId}`,
+        );
+      }
+    } catch (err) {
+      await store.close().catch(() => undefined);
+      throw err;
     }
     return ledger;
   }
