@@ -12,7 +12,9 @@ if (!dir || !seedText) throw new Error('usage: crash-child <dir> <seed>');
 const seed = Number(seedText);
 const STEP = 400;
 let now = T0;
-const out = (line: string) => process.stdout.write(`${line}\n`);
+const out = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
 
 const ledger = await Ledger.open({
   store: new FileStore(dir),
