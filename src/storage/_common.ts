@@ -1,0 +1,74 @@
+import type { InfoDictionary } from '../metainfo/torrent.js';
+import { pieceHash } from '../metainfo/torrent.js';
+import { equalBytes } from '../util/bytes.js';
+import { AbortError, throwIfAborted } from '../util/errors.js';
+import { bitfieldGet, bitfieldSet, createBitfield } from './bitfield.js';
+import { closedError, StorageError } from './errors.js';
+import type { Layout } from './layout.js';
+
+/** State shared by both stores: the completed-pieces bitfield, skipped files, closed flag. */
+export class StoreState {
+  readonly bits: Uint8Array;
+  readonly skipped: boolean[];
+  closed = false;
+
+  constructor(readonly layout: Layout) {
+    this.bits = createBitfield(layout.pieceCount);
+    this.skipped = layout.meta.files.map(() => false);
+  }
+
+  check(signal?: AbortSignal): void {
+    if (this.closed) throw closedError();
+    throwIfAborted(signal);
+  }
+
+  has(piece: number): boolean {
+    return (
+      Number.isInteger(piece) && piece >= 0 && piece < this.layout.pieceCount && bitfieldGet(this.bits, piece)
+    );
+  }
+
+  mark(piece: number, ok: boolean): void {
+    bitfieldSet(this.bits, piece, ok);
+  }
+
+  checkFile(index: number): void {
+    if (!Number.isInteger(index) || index < 0 || index >= this.layout.meta.files.length) {
+      throw new StorageError('STORAGE_OUT_OF_RANGE', `file ${index} outside the torrent`, {
+        details: { file: index },
+      });
+    }
+  }
+}
+
+/** True when `digest` is the torrent's hash of `piece`. */
+export function hashMatches(meta: InfoDictionary, piece: number, digest: Uint8Array): boolean {
+  return equalBytes(digest, pieceHash(meta, piece));
+}
+
+/** Runs `work(i)` for i in [0, count) with at most `limit` in flight; stops early on abort. */
+export async function forEachLimited(
+  count: number,
+  limit: number,
+  signal: AbortSignal | undefined,
+  work: (i: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failed: unknown;
+  const lane = async () => {
+    while (failed === undefined && next < count) {
+      if (signal?.aborted) {
+        failed = new AbortError(undefined, { cause: signal.reason });
+        return;
+      }
+      const i = next++;
+      try {
+        await work(i);
+      } catch (e) {
+        failed ??= e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, count)) }, lane));
+  if (failed !== undefined) throw failed;
+}

@@ -1,0 +1,56 @@
+/**
+ * The hash worker's source, run with `new Worker(code, { eval: true })` so that it works the same
+ * from the ESM and the CJS build (no worker file to locate next to the bundle). Node builtins only.
+ *
+ * Messages in: `{ id, buf, offset, length }` (bytes, shared or transferred) or `{ id, ranges }`
+ * where `ranges` is a flat array `[fd, position, length, ...]` (`fd` −1: that many zero bytes).
+ * Out: `{ id, digest: ArrayBuffer, complete }` or `{ id, error, code }`. `complete` is false when
+ * a file ended before a range did (the piece is not all there).
+ */
+export const WORKER_SOURCE = `'use strict';
+const { parentPort } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const fs = require('node:fs');
+const CHUNK = 1 << 20;
+let scratch = null;
+let zeros = null;
+parentPort.on('message', (m) => {
+  try {
+    const h = createHash('sha1');
+    let complete = true;
+    if (m.ranges === undefined) {
+      h.update(new Uint8Array(m.buf, m.offset, m.length));
+    } else {
+      const r = m.ranges;
+      for (let i = 0; i < r.length && complete; i += 3) {
+        const fd = r[i];
+        let pos = r[i + 1];
+        let left = r[i + 2];
+        if (fd < 0) {
+          if (zeros === null) zeros = new Uint8Array(CHUNK);
+          while (left > 0) {
+            const n = Math.min(left, CHUNK);
+            h.update(zeros.subarray(0, n));
+            left -= n;
+          }
+          continue;
+        }
+        if (scratch === null) scratch = Buffer.allocUnsafe(CHUNK);
+        while (left > 0) {
+          const n = fs.readSync(fd, scratch, 0, Math.min(left, CHUNK), pos);
+          if (n === 0) { complete = false; break; }
+          h.update(scratch.subarray(0, n));
+          left -= n;
+          pos += n;
+        }
+      }
+    }
+    const d = h.digest();
+    const out = new ArrayBuffer(20);
+    new Uint8Array(out).set(d);
+    parentPort.postMessage({ id: m.id, digest: out, complete }, [out]);
+  } catch (e) {
+    parentPort.postMessage({ id: m.id, error: String(e && e.message), code: e && e.code });
+  }
+});
+`;

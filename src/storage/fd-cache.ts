@@ -1,0 +1,123 @@
+import type { FileHandle } from 'node:fs/promises';
+
+/** One open file, pinned while `refs` > 0. */
+export interface FdEntry {
+  readonly key: string;
+  readonly fh: FileHandle;
+  readonly writable: boolean;
+  refs: number;
+  /** Replaced by a writable handle or evicted while pinned: close on last release. */
+  stale: boolean;
+}
+
+/**
+ * A small LRU of open file handles. Entries in use (`refs` > 0, e.g. while a hash worker reads
+ * through the descriptor) are never closed; the cache may exceed its cap while they are pinned.
+ */
+export class FdCache {
+  readonly #cap: number;
+  readonly #map = new Map<string, FdEntry>();
+  readonly #opening = new Map<string, Promise<FdEntry | undefined>>();
+  readonly #closing = new Set<Promise<void>>();
+
+  constructor(cap: number) {
+    this.#cap = Math.max(1, cap);
+  }
+
+  /** Open handles, pinned or not. */
+  get size(): number {
+    return this.#map.size;
+  }
+
+  /**
+   * A pinned handle for `key`, opening it with `open` on a miss (`undefined` from `open`: the
+   * file does not exist). Release it with {@link release}.
+   */
+  async acquire(
+    key: string,
+    writable: boolean,
+    open: () => Promise<FileHandle | undefined>,
+  ): Promise<FdEntry | undefined> {
+    for (;;) {
+      const hit = this.#map.get(key);
+      if (hit && (hit.writable || !writable)) {
+        this.#map.delete(key);
+        this.#map.set(key, hit);
+        hit.refs++;
+        return hit;
+      }
+      const pending = this.#opening.get(key);
+      if (pending) {
+        await pending;
+        continue;
+      }
+      const p = (async () => {
+        const fh = await open();
+        if (!fh) return undefined;
+        const old = this.#map.get(key);
+        if (old) {
+          this.#map.delete(key);
+          this.#retire(old);
+        }
+        const entry: FdEntry = { key, fh, writable, refs: 0, stale: false };
+        this.#map.set(key, entry);
+        this.#evict();
+        return entry;
+      })();
+      this.#opening.set(key, p);
+      try {
+        const entry = await p;
+        if (!entry) return undefined;
+        if (entry.stale) continue;
+        entry.refs++;
+        return entry;
+      } finally {
+        this.#opening.delete(key);
+      }
+    }
+  }
+
+  /** Unpins `entry`. */
+  release(entry: FdEntry): void {
+    entry.refs--;
+    if (entry.refs <= 0 && entry.stale) this.#close(entry);
+    else this.#evict();
+  }
+
+  /** Closes the handle of `key` (when unpinned; else when released). */
+  forget(key: string): void {
+    const e = this.#map.get(key);
+    if (!e) return;
+    this.#map.delete(key);
+    this.#retire(e);
+  }
+
+  /** Closes every handle (pinned ones are closed anyway: call when no reader is left). */
+  async closeAll(): Promise<void> {
+    const all = [...this.#map.values()];
+    this.#map.clear();
+    for (const e of all) this.#close(e);
+    await Promise.all([...this.#closing]);
+  }
+
+  #retire(e: FdEntry): void {
+    e.stale = true;
+    if (e.refs <= 0) this.#close(e);
+  }
+
+  #evict(): void {
+    if (this.#map.size <= this.#cap) return;
+    for (const e of this.#map.values()) {
+      if (this.#map.size <= this.#cap) return;
+      if (e.refs > 0) continue;
+      this.#map.delete(e.key);
+      this.#retire(e);
+    }
+  }
+
+  #close(e: FdEntry): void {
+    const p = e.fh.close().catch(() => undefined);
+    this.#closing.add(p);
+    void p.then(() => this.#closing.delete(p));
+  }
+}

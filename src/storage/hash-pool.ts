@@ -1,0 +1,240 @@
+import type { Worker as NodeWorker, WorkerOptions } from 'node:worker_threads';
+import { createSha1 } from '../util/hash.js';
+import { WORKER_SOURCE } from './_worker-source.js';
+import { StorageError } from './errors.js';
+
+/** Options of a {@link HashPool}. */
+export interface HashPoolOptions {
+  /**
+   * Worker threads. Default `min(2, cores)`. `0` hashes on the calling thread (the baseline the
+   * benchmark compares against), as does any pool where `node:worker_threads` is absent.
+   */
+  size?: number;
+  /** Tasks queued per worker before it is considered busy. Default 2 (keeps workers fed). */
+  depth?: number;
+}
+
+/**
+ * A part of a piece to hash: bytes of an open file (`fd`, `position`, `length`), or `length` zero
+ * bytes (`fd` −1: BEP 47 padding).
+ */
+export interface HashRange {
+  readonly fd: number;
+  readonly position: number;
+  readonly length: number;
+}
+
+/** Result of {@link HashPool.hashRanges}. */
+export interface RangeHashResult {
+  /** SHA-1 of the bytes read (meaningless when `complete` is false). */
+  readonly digest: Uint8Array;
+  /** False when a file ended before its range did. */
+  readonly complete: boolean;
+}
+
+interface Task {
+  readonly msg: { id: number; buf?: ArrayBufferLike; offset?: number; length?: number; ranges?: number[] };
+  readonly transfer: ArrayBuffer[];
+  readonly resolve: (r: RangeHashResult) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+interface Slot {
+  readonly worker: NodeWorker;
+  readonly inflight: Map<number, Task>;
+}
+
+interface WorkerThreadsLike {
+  Worker: new (code: string, options: WorkerOptions) => NodeWorker;
+}
+
+interface FsLike {
+  read(
+    fd: number,
+    buffer: Uint8Array,
+    offset: number,
+    length: number,
+    position: number,
+    cb: (err: Error | null, bytesRead: number) => void,
+  ): void;
+}
+
+interface OsLike {
+  availableParallelism?: () => number;
+  cpus(): unknown[];
+}
+
+function builtin<T>(id: string): T | undefined {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  try {
+    return proc?.getBuiltinModule?.(id) as T | undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function defaultSize(): number {
+  const os = builtin<OsLike>('node:os');
+  const cores = os ? (os.availableParallelism?.() ?? os.cpus().length) : 1;
+  return Math.max(1, Math.min(2, cores));
+}
+
+const CHUNK = 1 << 20;
+
+/**
+ * A small pool of worker threads that SHA-1 whole pieces, so verification never stalls the
+ * network loop. Bytes in a `SharedArrayBuffer` are hashed in place; other bytes are copied once
+ * into a transferable buffer. File ranges are read by the worker itself, from file descriptors
+ * the caller keeps open until the task settles (descriptors are process-wide).
+ *
+ * Workers start on first use and do not keep the process alive while idle.
+ */
+export class HashPool {
+  /** Worker threads (0: hashing runs on the calling thread). */
+  readonly size: number;
+  readonly #depth: number;
+  readonly #wt: WorkerThreadsLike | undefined;
+  readonly #slots: Slot[] = [];
+  readonly #queue: Task[] = [];
+  #seq = 0;
+  #closed = false;
+
+  constructor(options: HashPoolOptions = {}) {
+    const wt = builtin<WorkerThreadsLike>('node:worker_threads');
+    this.#wt = wt;
+    const size = options.size ?? defaultSize();
+    if (!Number.isInteger(size) || size < 0) throw new RangeError(`bad hash pool size ${size}`);
+    this.size = wt ? size : 0;
+    this.#depth = Math.max(1, options.depth ?? 2);
+  }
+
+  /** Tasks waiting for a worker or running. */
+  get pending(): number {
+    let n = this.#queue.length;
+    for (const s of this.#slots) n += s.inflight.size;
+    return n;
+  }
+
+  /** SHA-1 of `bytes` (20 bytes). `bytes` are not modified and may be reused once this settles. */
+  async hash(bytes: Uint8Array): Promise<Uint8Array> {
+    if (this.size === 0 || this.#closed) return createSha1().update(bytes).digest();
+    if (typeof SharedArrayBuffer !== 'undefined' && bytes.buffer instanceof SharedArrayBuffer) {
+      const r = await this.#submit({ buf: bytes.buffer, offset: bytes.byteOffset, length: bytes.length }, []);
+      return r.digest;
+    }
+    const copy = new ArrayBuffer(bytes.length);
+    new Uint8Array(copy).set(bytes);
+    const r = await this.#submit({ buf: copy, offset: 0, length: bytes.length }, [copy]);
+    return r.digest;
+  }
+
+  /** SHA-1 over `ranges` in order, read from open file descriptors (see {@link HashRange}). */
+  async hashRanges(ranges: readonly HashRange[]): Promise<RangeHashResult> {
+    if (this.size === 0 || this.#closed) return hashRangesHere(ranges);
+    const flat: number[] = [];
+    for (const r of ranges) flat.push(r.fd, r.position, r.length);
+    return this.#submit({ ranges: flat }, []);
+  }
+
+  /** Stops the workers; tasks still queued fail with `STORAGE_CLOSED`. Later calls hash inline. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const err = new StorageError('STORAGE_CLOSED', 'hash pool closed');
+    for (const t of this.#queue.splice(0)) t.reject(err);
+    const slots = this.#slots.splice(0);
+    for (const s of slots) for (const t of s.inflight.values()) t.reject(err);
+    await Promise.all(slots.map((s) => s.worker.terminate()));
+  }
+
+  #submit(msg: Omit<Task['msg'], 'id'>, transfer: ArrayBuffer[]): Promise<RangeHashResult> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ msg: { id: ++this.#seq, ...msg }, transfer, resolve, reject });
+      this.#pump();
+    });
+  }
+
+  #pump(): void {
+    while (this.#queue.length > 0) {
+      let best: Slot | undefined;
+      for (const s of this.#slots) if (!best || s.inflight.size < best.inflight.size) best = s;
+      if ((!best || best.inflight.size > 0) && this.#slots.length < this.size) best = this.#spawn();
+      if (!best || best.inflight.size >= this.#depth) return;
+      const task = this.#queue.shift();
+      if (!task) return;
+      if (best.inflight.size === 0) best.worker.ref();
+      best.inflight.set(task.msg.id, task);
+      best.worker.postMessage(task.msg, task.transfer);
+    }
+  }
+
+  #spawn(): Slot | undefined {
+    if (!this.#wt) return undefined;
+    const worker = new this.#wt.Worker(WORKER_SOURCE, { eval: true });
+    const slot: Slot = { worker, inflight: new Map() };
+    worker.unref();
+    worker.on('message', (m: { id: number; digest?: ArrayBuffer; complete?: boolean; error?: string }) => {
+      const task = slot.inflight.get(m.id);
+      if (!task) return;
+      slot.inflight.delete(m.id);
+      if (slot.inflight.size === 0) worker.unref();
+      if (m.digest) task.resolve({ digest: new Uint8Array(m.digest), complete: m.complete === true });
+      else task.reject(new StorageError('STORAGE_HASH_FAILED', `hash worker: ${m.error}`));
+      this.#pump();
+    });
+    const fail = (cause: unknown) => {
+      const i = this.#slots.indexOf(slot);
+      if (i < 0) return;
+      this.#slots.splice(i, 1);
+      const err = new StorageError('STORAGE_HASH_FAILED', 'hash worker died', { cause });
+      for (const t of slot.inflight.values()) t.reject(err);
+      slot.inflight.clear();
+      if (!this.#closed) this.#pump();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`exit ${code}`)));
+    this.#slots.push(slot);
+    return slot;
+  }
+}
+
+/** Main-thread fallback of {@link HashPool.hashRanges}: async reads, hashing in 1 MiB chunks. */
+async function hashRangesHere(ranges: readonly HashRange[]): Promise<RangeHashResult> {
+  const h = createSha1();
+  const fs = builtin<FsLike>('node:fs');
+  let scratch: Uint8Array | undefined;
+  for (const r of ranges) {
+    let left = r.length;
+    let pos = r.position;
+    if (r.fd < 0) {
+      const z = new Uint8Array(Math.min(left, CHUNK));
+      while (left > 0) {
+        const n = Math.min(left, CHUNK);
+        h.update(z.subarray(0, n));
+        left -= n;
+      }
+      continue;
+    }
+    if (!fs) throw new StorageError('STORAGE_IO', 'no file system here');
+    scratch ??= new Uint8Array(CHUNK);
+    const buf = scratch;
+    while (left > 0) {
+      const want = Math.min(left, CHUNK);
+      const n = await new Promise<number>((resolve, reject) =>
+        fs.read(r.fd, buf, 0, want, pos, (err, got) => (err ? reject(err) : resolve(got))),
+      );
+      if (n === 0) return { digest: h.digest(), complete: false };
+      h.update(buf.subarray(0, n));
+      left -= n;
+      pos += n;
+    }
+  }
+  return { digest: h.digest(), complete: true };
+}
+
+let shared: HashPool | undefined;
+
+/** The process-wide pool stores use unless given their own (created on first use). */
+export function sharedHashPool(): HashPool {
+  shared ??= new HashPool();
+  return shared;
+}

@@ -1,0 +1,18 @@
+/**
+ * Storage: where a torrent's pieces live. A {@link ChunkStore} interface with a memory store and
+ * a file-system store (multi-file, sparse, safe paths, skipped files, bounded write queue), SHA-1
+ * verification in a worker pool, and resume by recheck.
+ * @module storage
+ */
+export { bitfieldCount, bitfieldGet, bitfieldSet, createBitfield } from './bitfield.js';
+export { StorageError, type StorageErrorCode } from './errors.js';
+export { FsChunkStore, type FsChunkStoreOptions } from './fs-store.js';
+export {
+  HashPool,
+  type HashPoolOptions,
+  type HashRange,
+  type RangeHashResult,
+  sharedHashPool,
+} from './hash-pool.js';
+export { MemoryChunkStore, type MemoryChunkStoreOptions } from './memory-store.js';
+export type { ChunkStore, RecheckOptions, RecheckProgress, StorageAbortOptions } from './types.js';

@@ -1,0 +1,106 @@
+import type { InfoDictionary } from '../metainfo/torrent.js';
+
+/** `{ signal }` accepted by every async call of a {@link ChunkStore}. */
+export interface StorageAbortOptions {
+  signal?: AbortSignal;
+}
+
+/** Progress of {@link ChunkStore.recheck}, reported after each piece. */
+export interface RecheckProgress {
+  /** Pieces looked at so far. */
+  readonly checked: number;
+  /** Pieces in the torrent. */
+  readonly total: number;
+  /** Pieces found correct so far. */
+  readonly valid: number;
+}
+
+/** Options of {@link ChunkStore.recheck}. */
+export interface RecheckOptions extends StorageAbortOptions {
+  /** Called after each piece (in completion order, not piece order). */
+  onProgress?: (progress: RecheckProgress) => void;
+}
+
+/**
+ * Where a torrent's pieces live. The session engine writes blocks as they arrive, asks for a
+ * piece to be verified once all its blocks are in, and reads blocks of verified pieces to upload.
+ *
+ * Flow: `put()` every block of a piece → `verify(piece)` → `true`: `has(piece)` is now true and the
+ * piece may be uploaded with `get()`; `false`: the data is wrong, download the piece again (its
+ * blocks are simply overwritten). On start, `recheck()` finds what is already on disk (resume).
+ *
+ * Implementations: {@link MemoryChunkStore}, {@link FsChunkStore}; both pass the same compliance
+ * suite. Every async call takes `{ signal }`; every error thrown on purpose is a
+ * {@link StorageError} with a stable code.
+ */
+export interface ChunkStore {
+  /** The torrent this store holds. */
+  readonly meta: InfoDictionary;
+  /** True once `close()` or `destroy()` was called. */
+  readonly closed: boolean;
+  /**
+   * Bytes accepted by `put()` and not yet written: never above the store's write-queue cap
+   * (except for one block larger than the cap, accepted alone). Always 0 for the memory store.
+   */
+  readonly pendingBytes: number;
+
+  /**
+   * Stores a block of `piece` at `offset`. Resolves once the block is accepted — for the file
+   * store that means queued, not yet on disk; when the queue is at its byte cap, `put()` waits
+   * (backpressure) until it drains. The store takes ownership of `bytes`: do not modify them
+   * afterwards. Bytes that fall in BEP 47 padding files are dropped (padding reads as zeros).
+   * A block for a piece that already verified (`has(piece)`) is ignored, so a late duplicate
+   * (endgame) can never overwrite good data.
+   * @throws {StorageError} `STORAGE_OUT_OF_RANGE`, `STORAGE_CLOSED`, `STORAGE_IO` (an earlier
+   *   queued write failed), `ABORTED`.
+   */
+  put(piece: number, offset: number, bytes: Uint8Array, options?: StorageAbortOptions): Promise<void>;
+
+  /**
+   * Reads `length` bytes of `piece` at `offset` (queued writes included). Padding reads as zeros;
+   * bytes never written read as zeros where the file is short or missing in the memory store,
+   * and fail with `STORAGE_IO` in the file store when the file is missing or short.
+   * @throws {StorageError} `STORAGE_OUT_OF_RANGE`, `STORAGE_CLOSED`, `STORAGE_IO`, `ABORTED`.
+   */
+  get(piece: number, offset: number, length: number, options?: StorageAbortOptions): Promise<Uint8Array>;
+
+  /**
+   * Hashes the whole piece (SHA-1, in the hash pool: off the main thread) and compares it with
+   * the torrent's piece hash. On `true` the piece is marked complete (`has`); on `false` it is
+   * marked incomplete. Waits for the piece's queued writes first.
+   */
+  verify(piece: number, options?: StorageAbortOptions): Promise<boolean>;
+
+  /** True when `piece` verified (by `verify` or `recheck`). */
+  has(piece: number): boolean;
+
+  /** A BEP 3 bitfield (a copy) of the pieces for which `has` is true. */
+  bitfield(): Uint8Array;
+
+  /**
+   * Hashes every piece already stored (resume) and returns a BEP 3 bitfield of those that are
+   * correct; `has()` then agrees with it. Missing or short files make their pieces missing, not
+   * errors.
+   */
+  recheck(options?: RecheckOptions): Promise<Uint8Array>;
+
+  /**
+   * Marks file `index` skipped (the user does not want it) or wanted again. A skipped file is
+   * never created; bytes of it that arrive anyway (pieces shared with a wanted file) go to a side
+   * store — see docs/storage.md. Call it before the first `put()` / `recheck()` for the files
+   * skipped from the start.
+   */
+  setFileSkipped(index: number, skipped: boolean, options?: StorageAbortOptions): Promise<void>;
+
+  /** True when file `index` is marked skipped. */
+  isFileSkipped(index: number): boolean;
+
+  /** Waits until every queued write is on disk (not fsync'd). */
+  flush(options?: StorageAbortOptions): Promise<void>;
+
+  /** Flushes queued writes and releases every resource. Later calls throw `STORAGE_CLOSED`. */
+  close(options?: StorageAbortOptions): Promise<void>;
+
+  /** Drops queued writes, closes, and deletes the torrent's data (only files the torrent names). */
+  destroy(options?: StorageAbortOptions): Promise<void>;
+}
