@@ -1,6 +1,7 @@
 /**
  * The hash worker's source, run with `new Worker(code, { eval: true })` so that it works the same
- * from the ESM and the CJS build (no worker file to locate next to the bundle). Node builtins only.
+ * from the ESM and the CJS build (no worker file to locate next to the bundle). Node builtins only,
+ * loaded with `require` or, where the code runs as a module, `process.getBuiltinModule`.
  *
  * Messages in: `{ id, buf, offset, length }` (bytes, shared or transferred) or `{ id, ranges }`
  * where `ranges` is a flat array `[fd, position, length, ...]` (`fd` −1: that many zero bytes).
@@ -8,9 +9,10 @@
  * a file ended before a range did (the piece is not all there).
  */
 export const WORKER_SOURCE = `'use strict';
-const { parentPort } = require('node:worker_threads');
-const { createHash } = require('node:crypto');
-const fs = require('node:fs');
+const load = (id) => (typeof require === 'function' ? require(id) : process.getBuiltinModule(id));
+const { parentPort } = load('node:worker_threads');
+const { createHash } = load('node:crypto');
+const fs = load('node:fs');
 const CHUNK = 1 << 20;
 let scratch = null;
 let zeros = null;

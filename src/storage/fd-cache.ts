@@ -51,6 +51,7 @@ export class FdCache {
         await pending;
         continue;
       }
+      // The opener's pin is taken before eviction runs, so a fresh entry is never evicted.
       const p = (async () => {
         const fh = await open();
         if (!fh) return undefined;
@@ -59,18 +60,14 @@ export class FdCache {
           this.#map.delete(key);
           this.#retire(old);
         }
-        const entry: FdEntry = { key, fh, writable, refs: 0, stale: false };
+        const entry: FdEntry = { key, fh, writable, refs: 1, stale: false };
         this.#map.set(key, entry);
         this.#evict();
         return entry;
       })();
       this.#opening.set(key, p);
       try {
-        const entry = await p;
-        if (!entry) return undefined;
-        if (entry.stale) continue;
-        entry.refs++;
-        return entry;
+        return await p;
       } finally {
         this.#opening.delete(key);
       }

@@ -169,7 +169,7 @@ export class HashPool {
 
   #spawn(): Slot | undefined {
     if (!this.#wt) return undefined;
-    const worker = new this.#wt.Worker(WORKER_SOURCE, { eval: true });
+    const worker = new this.#wt.Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
     const slot: Slot = { worker, inflight: new Map() };
     worker.unref();
     worker.on('message', (m: { id: number; digest?: ArrayBuffer; complete?: boolean; error?: string }) => {
