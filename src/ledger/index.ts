@@ -7,6 +7,7 @@
 export { checkAmount, formatAmount, MAX_AMOUNT, parseAmount } from './amount.js';
 export { fromBase58, fromBase58Check, toBase58, toBase58Check } from './base58.js';
 export { ChannelKey, isEd25519PublicKey, verifyEd25519 } from './channel-key.js';
+export { LedgerClient, type LedgerClientOptions } from './client.js';
 export {
   checkIdempotencyKey,
   checkTxid,
@@ -33,6 +34,14 @@ export {
 } from './keys.js';
 export { Ledger, type LedgerOptions, systemClock, type WallClock } from './ledger.js';
 export { MemoryStore } from './memory-store.js';
+export {
+  errorFromResponse,
+  LedgerService,
+  type LedgerServiceOptions,
+  REQUEST_DOMAIN,
+  requestMessage,
+  SIGNATURE_HEADER,
+} from './service.js';
 export type { LedgerStore, StoreContents } from './store.js';
 export type * from './types.js';
 export {
@@ -50,3 +59,4 @@ export {
   verifyVoucherSignature,
   voucherMessage,
 } from './voucher.js';
+export type { Json, RequestEnvelope } from './wire.js';
