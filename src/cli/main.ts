@@ -10,6 +10,7 @@ Usage:
   bttkit info <file.torrent | magnet> [--json]
   bttkit create <path> [-o out.torrent] [--tracker URL]... [--piece-length N] [--private]
                 [--comment TEXT] [--web-seed URL]... [--json]
+  bttkit ledger serve [--port N] [--data DIR] [--host H] [--ledger-id ID] [--operator ADDRESS]...
   bttkit --version | --help
 `;
 
@@ -77,6 +78,7 @@ async function run(argv: string[]): Promise<number> {
     );
     return 0;
   }
+  if (command === 'ledger') return (await import('./ledger.js')).ledgerCommand(rest);
   throw new UsageError(`unknown command: ${command}`);
 }
 
