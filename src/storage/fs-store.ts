@@ -40,6 +40,24 @@ interface PieceWrites {
 }
 
 const PART_KEY = 'part';
+/** Largest run of queued blocks written with one call. */
+const MAX_RUN_BYTES = 4 * 1024 * 1024;
+
+/** Views of `[start, start + length)` of the concatenation of `parts` (bytes or blocks). */
+function sliceRun(parts: readonly (QueuedBlock | Uint8Array)[], start: number, length: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let pos = 0;
+  const end = start + length;
+  for (const p of parts) {
+    const b = p instanceof Uint8Array ? p : p.bytes;
+    const next = pos + b.length;
+    if (next > start && pos < end)
+      out.push(b.subarray(Math.max(0, start - pos), Math.min(b.length, end - pos)));
+    pos = next;
+    if (pos >= end) break;
+  }
+  return out;
+}
 const O_NOFOLLOW = fsConstants.O_NOFOLLOW ?? 0;
 const WRITE_FLAGS = fsConstants.O_RDWR | fsConstants.O_CREAT | O_NOFOLLOW;
 const READ_FLAGS = fsConstants.O_RDONLY | O_NOFOLLOW;
@@ -280,7 +298,11 @@ export class FsChunkStore implements ChunkStore {
     const dropped = this.#queue.slice(this.#head);
     this.#queue = [];
     this.#head = 0;
-    for (const b of dropped) if (b) this.#finishBlock(b, false, closedError());
+    this.#finishRun(
+      dropped.filter((b): b is QueuedBlock => b !== undefined),
+      false,
+      closedError(),
+    );
     this.#wakeSpace();
     if (!wasClosed) await this.#drain();
     await this.#fds.closeAll();
@@ -475,40 +497,63 @@ export class FsChunkStore implements ChunkStore {
 
   // --- write queue ---------------------------------------------------------------------------
 
+  /**
+   * Starts writes while fewer than `writeConcurrency` are in flight. Blocks queued back to back
+   * for one piece (they pile up only while every writer is busy) go out as one `writev` per file.
+   */
   #pump(): void {
     while (this.#inflight < this.#concurrency && this.#head < this.#queue.length) {
-      const b = this.#queue[this.#head];
-      this.#queue[this.#head] = undefined;
-      this.#head++;
-      if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-        this.#queue = this.#queue.slice(this.#head);
-        this.#head = 0;
+      const first = this.#take();
+      if (!first) continue;
+      const run = [first];
+      let end = first.offset + first.bytes.length;
+      let bytes = first.bytes.length;
+      for (;;) {
+        const next = this.#queue[this.#head];
+        if (!next || next.piece !== first.piece || next.offset !== end || bytes >= MAX_RUN_BYTES) break;
+        this.#take();
+        run.push(next);
+        end += next.bytes.length;
+        bytes += next.bytes.length;
       }
-      if (!b) continue;
       this.#inflight++;
-      this.#write(b).then(
-        () => this.#finishBlock(b, true, undefined),
-        (e: unknown) => this.#finishBlock(b, true, ioError('write', e)),
+      this.#write(run, bytes).then(
+        () => this.#finishRun(run, true, undefined),
+        (e: unknown) => this.#finishRun(run, true, ioError('write', e)),
       );
     }
   }
 
-  async #write(b: QueuedBlock): Promise<void> {
+  #take(): QueuedBlock | undefined {
+    const b = this.#queue[this.#head];
+    this.#queue[this.#head] = undefined;
+    this.#head++;
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    return b;
+  }
+
+  /** Writes a run of contiguous blocks of one piece (`bytes` in all). */
+  async #write(run: readonly QueuedBlock[], bytes: number): Promise<void> {
     await this.#createEmptyFiles();
-    for (const s of this.#layout.blockSegments(b.piece, b.offset, b.bytes.length)) {
+    const first = run[0];
+    if (!first) return;
+    for (const s of this.#layout.blockSegments(first.piece, first.offset, bytes)) {
       const r = this.#route(s.file, s.fileOffset);
       if (!r) continue;
+      const views = sliceRun(run, s.bufOffset, s.length);
       const e = await this.#acquire(r.key, r.path, true);
       if (!e) throw new StorageError('STORAGE_IO', `cannot open ${r.path}`);
       try {
         let done = 0;
         while (done < s.length) {
-          const { bytesWritten } = await e.fh.write(
-            b.bytes,
-            s.bufOffset + done,
-            s.length - done,
-            r.position + done,
-          );
+          const rest = done === 0 ? views : sliceRun(views, done, s.length - done);
+          const { bytesWritten } =
+            rest.length === 1
+              ? await e.fh.write(rest[0] as Uint8Array, 0, s.length - done, r.position + done)
+              : await e.fh.writev(rest, r.position + done);
           done += bytesWritten;
         }
       } finally {
@@ -517,13 +562,14 @@ export class FsChunkStore implements ChunkStore {
     }
   }
 
-  /** Bookkeeping once a block is written, failed, or dropped unwritten (`wasInflight` false). */
-  #finishBlock(b: QueuedBlock, wasInflight: boolean, error: StorageError | undefined): void {
+  /** Bookkeeping once a run is written, failed, or dropped unwritten (`wasInflight` false). */
+  #finishRun(run: readonly QueuedBlock[], wasInflight: boolean, error: StorageError | undefined): void {
     if (wasInflight) this.#inflight--;
-    this.#pendingBytes -= b.bytes.length;
     if (error && wasInflight) this.#lastError ??= error;
-    const pw = this.#perPiece.get(b.piece);
-    if (pw) {
+    for (const b of run) {
+      this.#pendingBytes -= b.bytes.length;
+      const pw = this.#perPiece.get(b.piece);
+      if (!pw) continue;
       if (error) pw.error ??= error;
       if (--pw.count === 0) {
         this.#perPiece.delete(b.piece);
