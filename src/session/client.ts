@@ -1,0 +1,224 @@
+import { randomBytes } from 'node:crypto';
+import { type PeerAddress, parseInfoHash, parseMagnet } from '../metainfo/magnet.js';
+import { type InfoDictionary, type Metainfo, parseTorrent } from '../metainfo/torrent.js';
+import type { Priority } from '../picker/picker.js';
+import { FsChunkStore } from '../storage/fs-store.js';
+import { MemoryChunkStore } from '../storage/memory-store.js';
+import type { ChunkStore } from '../storage/types.js';
+import { toHex, utf8 } from '../util/bytes.js';
+import { type Clock, realClock } from '../util/clock.js';
+import { ArgumentError } from '../util/errors.js';
+import { type Endpoint, type Listener, TcpTransport, type Transport } from '../util/transport.js';
+import { VERSION } from '../version.js';
+import { WireError } from '../wire/errors.js';
+import type { ExtensionFactory, WireExtension } from '../wire/extension.js';
+import { PeerWire } from '../wire/peer-wire.js';
+import { type Choker, TitForTatChoker } from './choker.js';
+import { DEFAULT_SETTINGS, type Settings } from './settings.js';
+import { Torrent, type TorrentContext } from './torrent.js';
+
+/** Options of a {@link Client}. */
+export interface ClientOptions {
+  /** Our 20-byte peer id. Default: `-BK0100-` and 12 random bytes (Azureus style). */
+  peerId?: Uint8Array;
+  /** How connections are made. Default TCP. */
+  transport?: Transport;
+  /** Timer source. Default the wall clock. */
+  clock?: Clock;
+  /** Settings shared by every torrent. */
+  settings?: Partial<Settings>;
+  /** Choker for each torrent. Default {@link TitForTatChoker}. */
+  choker?: () => Choker;
+  /** BEP 10 extensions added to every wire (e.g. `btt_speed`). */
+  extensions?: readonly ((torrent: Torrent) => ExtensionFactory<WireExtension>)[];
+}
+
+/** What can be added: .torrent bytes, parsed metainfo, a magnet URI or a hex/base32 info-hash. */
+export type TorrentSource = Uint8Array | Metainfo | InfoDictionary | string;
+
+/** Options of {@link Client.add}. */
+export interface AddTorrentOptions {
+  /** Download folder (a file store). Without it and without `store`, data is kept in memory. */
+  path?: string;
+  /** Custom store. */
+  store?: (info: InfoDictionary) => ChunkStore;
+  /** Peers to connect to (plus `x.pe` of a magnet). */
+  peers?: readonly PeerAddress[];
+  /** Start paused. */
+  paused?: boolean;
+  /** Per-file priorities (0 = skip). */
+  filePriorities?: readonly Priority[];
+}
+
+function defaultPeerId(): Uint8Array {
+  const v = VERSION.split('.').map((n) => n.padStart(1, '0'));
+  const prefix = utf8(
+    `-BK${(v[0] ?? '0').slice(0, 1)}${(v[1] ?? '0').padStart(2, '0').slice(0, 2)}${(v[2] ?? '0').slice(0, 1)}-`,
+  );
+  const id = new Uint8Array(20);
+  id.set(prefix);
+  id.set(randomBytes(12), 8);
+  return id;
+}
+
+/**
+ * A BitTorrent client: one listening port, connection limits and settings shared by its
+ * torrents.
+ *
+ * @example
+ * ```ts
+ * const client = new Client();
+ * await client.listen(6881);
+ * const t = client.add(await readFile('x.torrent'), { path: './downloads', peers: [{ host: '10.0.0.2', port: 6881 }] });
+ * t.on('done', () => client.destroy());
+ * ```
+ */
+export class Client {
+  readonly peerId: Uint8Array;
+  readonly clock: Clock;
+  readonly transport: Transport;
+  readonly settings: Readonly<Settings>;
+  #torrents = new Map<string, Torrent>();
+  #listener: Listener | undefined;
+  #connections = 0;
+  #pendingIncoming = 0;
+  #options: ClientOptions;
+  #destroyed = false;
+
+  constructor(options: ClientOptions = {}) {
+    this.#options = options;
+    this.peerId = options.peerId ?? defaultPeerId();
+    if (this.peerId.length !== 20) throw new ArgumentError('BAD_PEER_ID', 'peer id must be 20 bytes');
+    this.clock = options.clock ?? realClock;
+    this.transport = options.transport ?? new TcpTransport();
+    this.settings = Object.freeze({ ...DEFAULT_SETTINGS, ...options.settings });
+  }
+
+  /** The address we listen on, once listening. */
+  get address(): Endpoint | undefined {
+    return this.#listener?.address;
+  }
+
+  /** Open connections over all torrents. */
+  get connections(): number {
+    return this.#connections + this.#pendingIncoming;
+  }
+
+  /** Every torrent. */
+  get torrents(): Torrent[] {
+    return [...this.#torrents.values()];
+  }
+
+  /** Listens for incoming peers (port 0: any free port). Resolves with the bound address. */
+  async listen(port = 0, host = '0.0.0.0'): Promise<Endpoint> {
+    if (this.#listener) return this.#listener.address;
+    this.#listener = await this.transport.listen({ host, port }, (conn) => {
+      if (this.#destroyed || this.connections >= this.settings.maxConnections) {
+        conn.destroy();
+        return;
+      }
+      this.#pendingIncoming++;
+      const listenPort = this.#listener?.address.port;
+      const wire = new PeerWire(conn, {
+        peerId: this.peerId,
+        clock: this.clock,
+        ...(listenPort !== undefined ? { listenPort } : {}),
+      });
+      let handed = false;
+      wire.once('handshake', (hs) => {
+        this.#pendingIncoming--;
+        handed = true;
+        const torrent = this.#torrents.get(toHex(hs.infoHash));
+        if (!torrent) {
+          wire.close(new WireError('WIRE_INFOHASH_MISMATCH', 'no such torrent here'));
+          return;
+        }
+        torrent.acceptIncoming(wire);
+      });
+      wire.once('close', () => {
+        if (!handed) this.#pendingIncoming--;
+      });
+    });
+    return this.#listener.address;
+  }
+
+  /** Adds a torrent. Adding one that is already there returns the existing torrent. */
+  add(source: TorrentSource, options: AddTorrentOptions = {}): Torrent {
+    if (this.#destroyed) throw new ArgumentError('CLIENT_DESTROYED', 'the client is destroyed');
+    let infoHash: Uint8Array;
+    let info: InfoDictionary | undefined;
+    let name: string | undefined;
+    const peers: PeerAddress[] = [...(options.peers ?? [])];
+    if (source instanceof Uint8Array) {
+      info = parseTorrent(source);
+      infoHash = info.infoHashBytes;
+    } else if (typeof source === 'string') {
+      if (/^magnet:/i.test(source)) {
+        const m = parseMagnet(source);
+        infoHash = m.infoHashBytes;
+        name = m.name;
+        peers.push(...m.peers);
+      } else {
+        infoHash = parseInfoHash(source);
+      }
+    } else {
+      info = source;
+      infoHash = source.infoHashBytes;
+    }
+    const key = toHex(infoHash);
+    const existing = this.#torrents.get(key);
+    if (existing) {
+      for (const p of peers) existing.addPeer(p);
+      return existing;
+    }
+    const createStore =
+      options.store ??
+      ((i: InfoDictionary) =>
+        options.path !== undefined ? new FsChunkStore(i, { path: options.path }) : new MemoryChunkStore(i));
+    const ctx: TorrentContext = {
+      peerId: this.peerId,
+      clock: this.clock,
+      transport: this.transport,
+      settings: this.settings,
+      listenPort: () => this.#listener?.address.port,
+      canConnect: () => this.connections < this.settings.maxConnections,
+      connectionOpened: () => {
+        this.#connections++;
+      },
+      connectionClosed: () => {
+        this.#connections--;
+      },
+      createChoker: this.#options.choker ?? (() => new TitForTatChoker()),
+      createStore,
+      extensions: this.#options.extensions ?? [],
+      onDestroy: (t) => {
+        if (this.#torrents.get(t.infoHashHex) === t) this.#torrents.delete(t.infoHashHex);
+      },
+    };
+    const torrent = new Torrent(ctx, {
+      infoHash,
+      peers,
+      ...(info ? { info } : {}),
+      ...(name !== undefined ? { name } : {}),
+      ...(options.paused !== undefined ? { paused: options.paused } : {}),
+      ...(options.filePriorities ? { filePriorities: options.filePriorities } : {}),
+    });
+    this.#torrents.set(key, torrent);
+    return torrent;
+  }
+
+  /** The torrent with this info-hash (hex, base32 or bytes). */
+  get(infoHash: string | Uint8Array): Torrent | undefined {
+    const key = typeof infoHash === 'string' ? toHex(parseInfoHash(infoHash)) : toHex(infoHash);
+    return this.#torrents.get(key);
+  }
+
+  /** Destroys every torrent and stops listening. */
+  async destroy(): Promise<void> {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    await Promise.all(this.torrents.map((t) => t.destroy()));
+    await this.#listener?.close();
+    this.#listener = undefined;
+  }
+}

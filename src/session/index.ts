@@ -1,0 +1,25 @@
+/**
+ * The engine: a {@link Client} holding {@link Torrent}s — peers, piece picking, storage and
+ * choking joined together.
+ * @module session
+ */
+export {
+  type ChokeContext,
+  type Choker,
+  type ChokerPeer,
+  TitForTatChoker,
+  type TitForTatOptions,
+} from './choker.js';
+export { type AddTorrentOptions, Client, type ClientOptions, type TorrentSource } from './client.js';
+export type { PeerInfo } from './peer.js';
+export { RateMeter } from './rate.js';
+export { DEFAULT_SETTINGS, SETTINGS_PRESETS, type Settings } from './settings.js';
+export {
+  SessionError,
+  Torrent,
+  type TorrentContext,
+  type TorrentEvents,
+  type TorrentInit,
+  type TorrentState,
+  type TorrentStats,
+} from './torrent.js';

@@ -1,0 +1,71 @@
+import type { Clock } from '../util/clock.js';
+import type { PeerWire } from '../wire/peer-wire.js';
+import { RateMeter } from './rate.js';
+
+/** What a torrent exposes about one connected peer. */
+export interface PeerInfo {
+  /** `host:port` as connected (outgoing) or as seen (incoming). */
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  readonly incoming: boolean;
+  /** Client name from the extended handshake, if sent. */
+  readonly client: string | undefined;
+  /** Bytes/s received from / sent to the peer. */
+  readonly downloadRate: number;
+  readonly uploadRate: number;
+  readonly downloaded: number;
+  readonly uploaded: number;
+  /** Our view of the choke state both ways. */
+  readonly amChoking: boolean;
+  readonly peerChoking: boolean;
+  /** Outstanding requests we sent. */
+  readonly requests: number;
+}
+
+/** Engine-side state of one connection. */
+export class PeerConn {
+  readonly down: RateMeter;
+  readonly up: RateMeter;
+  readonly connectedAt: number;
+  /** Requests in flight: key `piece:offset` → time sent. */
+  readonly inflight = new Map<string, number>();
+  /** Pieces whose hash failed with this peer as the only source. */
+  soleFailures = 0;
+  unchoked = false;
+  /** Whether we told the peer we are interested. */
+  interestedSent = false;
+  /** Target number of outstanding requests (grows with the rate). */
+  queueTarget: number;
+
+  constructor(
+    readonly id: string,
+    readonly wire: PeerWire,
+    readonly incoming: boolean,
+    clock: Clock,
+    initialQueue: number,
+  ) {
+    this.down = new RateMeter(clock, 5_000, 250);
+    this.up = new RateMeter(clock, 5_000, 250);
+    this.connectedAt = clock.now();
+    this.queueTarget = initialQueue;
+  }
+
+  info(): PeerInfo {
+    const remote = this.wire.remote;
+    return {
+      id: this.id,
+      host: remote.host,
+      port: remote.port,
+      incoming: this.incoming,
+      client: this.wire.peerExtendedHandshake?.client,
+      downloadRate: this.down.rate(),
+      uploadRate: this.up.rate(),
+      downloaded: this.down.total,
+      uploaded: this.up.total,
+      amChoking: this.wire.amChoking,
+      peerChoking: this.wire.peerChoking,
+      requests: this.inflight.size,
+    };
+  }
+}

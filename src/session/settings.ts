@@ -1,0 +1,66 @@
+/**
+ * One flat settings object for a {@link Client} and its torrents, with presets — in the manner
+ * of libtorrent's settings pack.
+ */
+export interface Settings {
+  /** Most peer connections over all torrents. */
+  maxConnections: number;
+  /** Most peer connections per torrent. */
+  maxConnectionsPerTorrent: number;
+  /** Upload slots per torrent (regular + one optimistic). */
+  uploadSlots: number;
+  /** How often choking is recomputed, ms. */
+  rechokeIntervalMs: number;
+  /** Time to connect to a peer before giving up, ms. */
+  connectTimeoutMs: number;
+  /** A request not answered in this long is given to another peer, ms. */
+  requestTimeoutMs: number;
+  /** Seconds of a peer's download rate kept queued as requests (pipelining by rate). */
+  requestQueueSeconds: number;
+  /** Fewest and most outstanding requests per peer. */
+  minRequestQueue: number;
+  maxRequestQueue: number;
+  /** A peer that was alone in sending `n` pieces that failed the hash check is banned. */
+  banAfterHashFailures: number;
+  /** Byte cap of blocks accepted but not yet stored, per torrent (backpressure on requests). */
+  maxPendingWriteBytes: number;
+  /** Byte cap of whole pieces kept in memory for upload (one read serves all their blocks). */
+  readCacheBytes: number;
+  /** Wait before reconnecting to a peer that failed, ms (doubles per failure). */
+  reconnectBackoffMs: number;
+}
+
+/** Defaults: a good desktop client. */
+export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
+  maxConnections: 200,
+  maxConnectionsPerTorrent: 50,
+  uploadSlots: 8,
+  rechokeIntervalMs: 10_000,
+  connectTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  requestQueueSeconds: 3,
+  minRequestQueue: 16,
+  maxRequestQueue: 1000,
+  banAfterHashFailures: 2,
+  maxPendingWriteBytes: 64 * 1024 * 1024,
+  readCacheBytes: 32 * 1024 * 1024,
+  reconnectBackoffMs: 5_000,
+});
+
+/** Presets, after libtorrent's `min_memory_usage()` and `high_performance_seed()`. */
+export const SETTINGS_PRESETS = {
+  minMemory: {
+    maxConnections: 50,
+    maxConnectionsPerTorrent: 20,
+    maxRequestQueue: 64,
+    maxPendingWriteBytes: 8 * 1024 * 1024,
+    readCacheBytes: 4 * 1024 * 1024,
+  },
+  highPerformance: {
+    maxConnections: 1000,
+    maxConnectionsPerTorrent: 200,
+    uploadSlots: 32,
+    maxRequestQueue: 2000,
+    maxPendingWriteBytes: 256 * 1024 * 1024,
+  },
+} as const satisfies Record<string, Partial<Settings>>;

@@ -1,0 +1,872 @@
+import type { PeerAddress } from '../metainfo/magnet.js';
+import { formatPeerAddress } from '../metainfo/magnet.js';
+import type { InfoDictionary } from '../metainfo/torrent.js';
+import { filePiecePriorities, PiecePicker, type Priority } from '../picker/picker.js';
+import type { ChunkStore } from '../storage/types.js';
+import { Bitfield } from '../util/bitfield.js';
+import { toHex } from '../util/bytes.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
+import { BttkitError } from '../util/errors.js';
+import type { Connection, Transport } from '../util/transport.js';
+import { TypedEmitter } from '../wire/emitter.js';
+import { WireError } from '../wire/errors.js';
+import type { ExtensionFactory, WireExtension } from '../wire/extension.js';
+import { PeerWire } from '../wire/peer-wire.js';
+import type { Choker, ChokerPeer } from './choker.js';
+import { PeerConn, type PeerInfo } from './peer.js';
+import type { Settings } from './settings.js';
+import { SmartBan } from './smart-ban.js';
+
+/** A session-level problem that does not stop the torrent (a peer dropped, a bad piece…). */
+export class SessionError extends BttkitError {}
+
+/** Events of a {@link Torrent}. */
+export interface TorrentEvents {
+  [event: string]: unknown[];
+  /** The info dictionary is known (at once for a .torrent; after BEP 9 for a magnet). */
+  metadata: [InfoDictionary];
+  /** Storage was checked; transfers start. */
+  ready: [];
+  /** A piece passed its hash check. */
+  piece: [index: number];
+  /** Every wanted piece is verified. */
+  done: [];
+  /** A peer finished both handshakes. */
+  peer: [PeerInfo];
+  /** A peer connection closed. */
+  'peer-closed': [id: string, error: WireError | undefined];
+  /** A new wire, before its handshake is answered: register extensions here (see `extensions`). */
+  wire: [PeerWire, { id: string; incoming: boolean }];
+  /** Something went wrong that the torrent survives. */
+  warning: [BttkitError];
+  /** Something went wrong that stopped the torrent. */
+  error: [BttkitError];
+  /** The torrent was destroyed. */
+  close: [];
+}
+
+/** A snapshot of a torrent's numbers. */
+export interface TorrentStats {
+  infoHash: string;
+  name: string | undefined;
+  state: TorrentState;
+  /** 0..1 of the wanted bytes. */
+  progress: number;
+  /** Payload bytes received / sent (including discarded duplicates and failed pieces). */
+  downloaded: number;
+  uploaded: number;
+  /** Bytes of verified pieces. */
+  verified: number;
+  length: number | undefined;
+  downloadRate: number;
+  uploadRate: number;
+  peers: number;
+  /** Seconds to completion at the current rate, `Infinity` when stalled. */
+  eta: number;
+  hashFailures: number;
+  bannedPeers: number;
+}
+
+/** Where a torrent is in its life. */
+export type TorrentState =
+  | 'metadata'
+  | 'checking'
+  | 'downloading'
+  | 'seeding'
+  | 'paused'
+  | 'destroyed'
+  | 'error';
+
+/** What a torrent needs from its client. */
+export interface TorrentContext {
+  readonly peerId: Uint8Array;
+  readonly clock: Clock;
+  readonly transport: Transport;
+  readonly settings: Readonly<Settings>;
+  readonly listenPort: () => number | undefined;
+  /** Whether the client-wide connection limit allows one more. */
+  readonly canConnect: () => boolean;
+  readonly connectionOpened: () => void;
+  readonly connectionClosed: () => void;
+  readonly createChoker: () => Choker;
+  readonly createStore: (info: InfoDictionary) => ChunkStore;
+  /** Extensions to register on every wire of this torrent (BEP 10). */
+  readonly extensions: readonly ((torrent: Torrent) => ExtensionFactory<WireExtension>)[];
+  readonly onDestroy: (torrent: Torrent) => void;
+}
+
+/** Options when adding a torrent. */
+export interface TorrentInit {
+  infoHash: Uint8Array;
+  info?: InfoDictionary;
+  name?: string;
+  peers?: readonly PeerAddress[];
+  paused?: boolean;
+  /** Per-file priorities (0 = skip), in torrent file order. */
+  filePriorities?: readonly Priority[];
+}
+
+interface PieceWork {
+  /** Block offset → peer id that sent it (for blame). */
+  senders: Map<number, string>;
+}
+
+/**
+ * One torrent in a {@link Client}: its peers, picker, store and choker. Created by
+ * `client.add()`.
+ */
+export class Torrent extends TypedEmitter<TorrentEvents> {
+  readonly infoHash: Uint8Array;
+  readonly infoHashHex: string;
+  #ctx: TorrentContext;
+  #info: InfoDictionary | undefined;
+  #name: string | undefined;
+  #state: TorrentState;
+  #store: ChunkStore | undefined;
+  #picker: PiecePicker<string> | undefined;
+  #choker: Choker;
+  #peers = new Map<string, PeerConn>();
+  #connecting = new Set<string>();
+  #known = new Map<string, { addr: PeerAddress; failures: number; retryAt: number }>();
+  #banned = new Set<string>();
+  #work = new Map<number, PieceWork>();
+  #smartBan = new SmartBan();
+  #pendingWrite = 0;
+  #hashFailures = 0;
+  #downloaded = 0;
+  #uploaded = 0;
+  #timers: TimerHandle[] = [];
+  #filePriorities: readonly Priority[] | undefined;
+  #doneEmitted = false;
+  #paused: boolean;
+
+  constructor(ctx: TorrentContext, init: TorrentInit) {
+    super();
+    this.#ctx = ctx;
+    this.infoHash = init.infoHash;
+    this.infoHashHex = toHex(init.infoHash);
+    this.#name = init.name;
+    this.#choker = ctx.createChoker();
+    this.#filePriorities = init.filePriorities;
+    this.#paused = init.paused ?? false;
+    this.#state = init.info ? 'checking' : 'metadata';
+    for (const p of init.peers ?? []) this.addPeer(p);
+    const clock = ctx.clock;
+    this.#timers.push(clock.setInterval(() => this.#rechoke(), ctx.settings.rechokeIntervalMs));
+    this.#timers.push(clock.setInterval(() => this.#tick(), 1000));
+    if (init.info) {
+      const info = init.info;
+      queueMicrotask(() => void this.#setInfo(info));
+    }
+  }
+
+  // ---- public surface ------------------------------------------------------------------------
+
+  /** The info dictionary, once known. */
+  get info(): InfoDictionary | undefined {
+    return this.#info;
+  }
+
+  get name(): string | undefined {
+    return this.#info?.name ?? this.#name;
+  }
+
+  get state(): TorrentState {
+    return this.#paused && this.#state !== 'destroyed' ? 'paused' : this.#state;
+  }
+
+  /** The store, once metadata is known. */
+  get store(): ChunkStore | undefined {
+    return this.#store;
+  }
+
+  /** True when every wanted piece is verified. */
+  get done(): boolean {
+    return this.#picker?.done ?? false;
+  }
+
+  /** Connected peers. */
+  peers(): PeerInfo[] {
+    return [...this.#peers.values()].map((p) => p.info());
+  }
+
+  /** The wire of a connected peer (for extensions such as `btt_speed`). */
+  wireOf(id: string): PeerWire | undefined {
+    return this.#peers.get(id)?.wire;
+  }
+
+  /** Numbers for progress displays. */
+  stats(): TorrentStats {
+    const info = this.#info;
+    const picker = this.#picker;
+    let verified = 0;
+    let wantedBytes = info?.length ?? 0;
+    if (info && picker) {
+      verified = picker.have.count * info.pieceLength;
+      if (picker.have.get(info.pieceCount - 1)) verified -= info.pieceLength - info.lastPieceLength;
+      const remaining = picker.wantedRemaining;
+      wantedBytes = verified + remaining * info.pieceLength;
+    }
+    let downloadRate = 0;
+    let uploadRate = 0;
+    for (const p of this.#peers.values()) {
+      downloadRate += p.down.rate();
+      uploadRate += p.up.rate();
+    }
+    const left = Math.max(0, wantedBytes - verified);
+    return {
+      infoHash: this.infoHashHex,
+      name: this.name,
+      state: this.state,
+      progress: wantedBytes > 0 ? Math.min(1, verified / wantedBytes) : 0,
+      downloaded: this.#downloaded,
+      uploaded: this.#uploaded,
+      verified,
+      length: info?.length,
+      downloadRate,
+      uploadRate,
+      peers: this.#peers.size,
+      eta: left === 0 ? 0 : downloadRate > 0 ? left / downloadRate : Number.POSITIVE_INFINITY,
+      hashFailures: this.#hashFailures,
+      bannedPeers: this.#banned.size,
+    };
+  }
+
+  /** Adds a peer to connect to (deduplicated; banned peers are ignored). */
+  addPeer(addr: PeerAddress): void {
+    const id = formatPeerAddress(addr);
+    if (this.#banned.has(addr.host) || this.#known.has(id)) return;
+    this.#known.set(id, { addr, failures: 0, retryAt: 0 });
+    if (!this.#paused && this.#state !== 'destroyed') queueMicrotask(() => void this.#connect(id));
+  }
+
+  /** Stops transfers and closes every connection; `resume()` reconnects. */
+  pause(): void {
+    if (this.#paused || this.#state === 'destroyed') return;
+    this.#paused = true;
+    for (const p of [...this.#peers.values()]) p.wire.close();
+  }
+
+  resume(): void {
+    if (!this.#paused || this.#state === 'destroyed') return;
+    this.#paused = false;
+    for (const [id, k] of this.#known) {
+      k.retryAt = 0;
+      void this.#connect(id);
+    }
+  }
+
+  /** Sets per-file priorities (0 = skip) in torrent file order. */
+  async setFilePriorities(priorities: readonly Priority[]): Promise<void> {
+    this.#filePriorities = priorities;
+    if (this.#info && this.#picker && this.#store)
+      await this.#applyFilePriorities(this.#info, this.#picker, this.#store);
+  }
+
+  /** Closes every connection and the store. Resolves when everything is released. */
+  async destroy(): Promise<void> {
+    if (this.#state === 'destroyed') return;
+    this.#state = 'destroyed';
+    for (const t of this.#timers) t.cancel();
+    this.#timers = [];
+    for (const p of [...this.#peers.values()]) p.wire.close();
+    this.#ctx.onDestroy(this);
+    const store = this.#store;
+    if (store && !store.closed) {
+      try {
+        await store.close();
+      } catch (err) {
+        this.#warn(
+          new SessionError('SESSION_STORE_CLOSE_FAILED', 'closing the store failed', { cause: err }),
+        );
+      }
+    }
+    this.emit('close');
+  }
+
+  // ---- connections ---------------------------------------------------------------------------
+
+  /** Hands an incoming connection whose handshake named this torrent (called by the client). */
+  acceptIncoming(wire: PeerWire): void {
+    const remote = wire.remote;
+    const id = formatPeerAddress(remote);
+    if (
+      this.#paused ||
+      this.#state === 'destroyed' ||
+      this.#banned.has(remote.host) ||
+      this.#peers.size >= this.#ctx.settings.maxConnectionsPerTorrent
+    ) {
+      wire.close();
+      return;
+    }
+    this.#setupWire(wire, id, true);
+    wire.handshake(this.infoHash);
+  }
+
+  async #connect(id: string): Promise<void> {
+    const known = this.#known.get(id);
+    if (!known || this.#paused || this.#state === 'destroyed') return;
+    if (this.#peers.has(id) || this.#connecting.has(id) || this.#banned.has(known.addr.host)) return;
+    if (this.#ctx.clock.now() < known.retryAt) return;
+    if (this.#peers.size + this.#connecting.size >= this.#ctx.settings.maxConnectionsPerTorrent) return;
+    if (!this.#ctx.canConnect()) return;
+    this.#connecting.add(id);
+    this.#ctx.connectionOpened();
+    let conn: Connection;
+    const ac = new AbortController();
+    const timer = this.#ctx.clock.setTimeout(() => ac.abort(), this.#ctx.settings.connectTimeoutMs);
+    try {
+      conn = await this.#ctx.transport.connect(known.addr, { signal: ac.signal });
+    } catch (err) {
+      this.#connecting.delete(id);
+      this.#ctx.connectionClosed();
+      this.#failed(id);
+      this.#warn(new SessionError('SESSION_CONNECT_FAILED', `cannot connect to ${id}`, { cause: err }));
+      return;
+    } finally {
+      timer.cancel();
+    }
+    this.#connecting.delete(id);
+    if (this.#paused || this.#dead() || this.#peers.has(id)) {
+      this.#ctx.connectionClosed();
+      conn.destroy();
+      return;
+    }
+    const wire = new PeerWire(conn, this.#wireOptions());
+    this.#setupWire(wire, id, false, true);
+    wire.handshake();
+  }
+
+  #wireOptions() {
+    const port = this.#ctx.listenPort();
+    return {
+      peerId: this.#ctx.peerId,
+      infoHash: this.infoHash,
+      clock: this.#ctx.clock,
+      ...(this.#info ? { torrent: this.#info } : {}),
+      ...(port !== undefined ? { listenPort: port } : {}),
+    };
+  }
+
+  #failed(id: string): void {
+    const k = this.#known.get(id);
+    if (!k) return;
+    k.failures++;
+    k.retryAt =
+      this.#ctx.clock.now() + this.#ctx.settings.reconnectBackoffMs * 2 ** Math.min(k.failures - 1, 6);
+    if (k.failures > 8) this.#known.delete(id);
+  }
+
+  #setupWire(wire: PeerWire, id: string, incoming: boolean, counted = false): void {
+    if (!counted) this.#ctx.connectionOpened();
+    const s = this.#ctx.settings;
+    const peer = new PeerConn(id, wire, incoming, this.#ctx.clock, s.minRequestQueue);
+    for (const ext of this.#ctx.extensions) wire.use(ext(this));
+    this.emit('wire', wire, { id, incoming });
+    if (this.#info) wire.setTorrent(this.#info);
+    let registered = false;
+
+    const register = () => {
+      const old = this.#peers.get(id);
+      if (old && old !== peer) {
+        wire.close(new WireError('WIRE_DUPLICATE_CONNECTION', `already connected to ${id}`));
+        return;
+      }
+      this.#peers.set(id, peer);
+      registered = true;
+      const k = this.#known.get(id);
+      if (k) k.failures = 0;
+      this.#picker?.addPeer(id);
+      this.#sendHave(peer);
+    };
+    // An incoming wire has its peer's handshake already: register now; else on arrival.
+    if (wire.peerHandshake) queueMicrotask(register);
+    else wire.on('handshake', register);
+    wire.on('extended-handshake', () => {
+      if (registered) this.emit('peer', peer.info());
+    });
+    wire.on('bitfield', (bits) => this.#onPeerPieces(peer, () => this.#picker?.peerBitfield(id, bits)));
+    wire.on('have', (i) => this.#onPeerPieces(peer, () => this.#picker?.peerHave(id, i)));
+    wire.on('have-all', () => this.#onPeerPieces(peer, () => this.#picker?.peerHaveAll(id)));
+    wire.on('have-none', () => this.#onPeerPieces(peer, () => this.#picker?.peerHaveNone(id)));
+    wire.on('unchoke', () => this.#fill(peer));
+    wire.on('choke', () => {
+      // bittorrent-protocol fails each outstanding request (callbacks → requestFailed).
+      this.#picker?.peerChoked(id);
+    });
+    wire.on('interested', () => this.#maybeQuickUnchoke());
+    wire.on('uninterested', () => {
+      if (peer.unchoked) this.#rechoke();
+    });
+    wire.on('request', (req, respond) => this.#onRequest(peer, req.index, req.offset, req.length, respond));
+    wire.on('close', (err) => {
+      this.#ctx.connectionClosed();
+      if (this.#peers.get(id) === peer) this.#peers.delete(id);
+      if (registered) {
+        this.#picker?.removePeer(id);
+        for (const key of peer.inflight.keys()) peer.inflight.delete(key);
+      }
+      if (err && err.code !== 'WIRE_DUPLICATE_CONNECTION') {
+        if (!incoming) this.#failed(id);
+        this.#warn(
+          new SessionError('SESSION_PEER_DROPPED', `peer ${id} dropped: ${err.message}`, { cause: err }),
+        );
+      }
+      this.emit('peer-closed', id, err);
+      if (peer.unchoked) this.#rechoke();
+      if (!this.#paused && this.#state !== 'destroyed') this.#connectMore();
+    });
+  }
+
+  #sendHave(peer: PeerConn): void {
+    const picker = this.#picker;
+    if (!picker) {
+      if (peer.wire.fast) peer.wire.haveNone();
+      return;
+    }
+    const have = picker.have;
+    if (peer.wire.fast && have.full) peer.wire.haveAll();
+    else if (peer.wire.fast && have.count === 0) peer.wire.haveNone();
+    else if (have.count > 0) peer.wire.bitfield(have.bytes);
+  }
+
+  #onPeerPieces(peer: PeerConn, update: () => void): void {
+    if (!this.#picker) return; // the wire keeps the peer's pieces; replayed when metadata arrives
+    update();
+    this.#updateInterest(peer);
+    this.#fill(peer);
+  }
+
+  #updateInterest(peer: PeerConn): void {
+    const want = this.#picker?.isInteresting(peer.id) ?? false;
+    if (want && !peer.interestedSent) {
+      peer.interestedSent = true;
+      peer.wire.interested();
+    } else if (!want && peer.interestedSent) {
+      peer.interestedSent = false;
+      peer.wire.uninterested();
+    }
+  }
+
+  #connectMore(): void {
+    const now = this.#ctx.clock.now();
+    for (const [id, k] of this.#known) {
+      if (this.#peers.size + this.#connecting.size >= this.#ctx.settings.maxConnectionsPerTorrent) return;
+      if (!this.#peers.has(id) && !this.#connecting.has(id) && k.retryAt <= now) void this.#connect(id);
+    }
+  }
+
+  // ---- downloading ---------------------------------------------------------------------------
+
+  #fill(peer: PeerConn): void {
+    const picker = this.#picker;
+    const store = this.#store;
+    if (!picker || !store || this.#paused || peer.wire.closed || peer.wire.peerChoking) return;
+    if (!peer.interestedSent || this.#pendingWrite > this.#ctx.settings.maxPendingWriteBytes) return;
+    const want = peer.queueTarget - peer.inflight.size;
+    if (want <= 0) return;
+    const reqs = picker.pick(peer.id, want);
+    const now = this.#ctx.clock.now();
+    for (const r of reqs) {
+      const key = `${r.piece}:${r.offset}`;
+      peer.inflight.set(key, now);
+      peer.wire.request(r.piece, r.offset, r.length, (err, block) => {
+        peer.inflight.delete(key);
+        if (err || !block) {
+          picker.requestFailed(peer.id, r.piece, r.offset);
+          return;
+        }
+        this.#onBlock(peer, r.piece, r.offset, block);
+      });
+    }
+  }
+
+  #onBlock(peer: PeerConn, piece: number, offset: number, block: Uint8Array): void {
+    const picker = this.#picker;
+    const store = this.#store;
+    if (!picker || !store) return;
+    peer.down.add(block.length);
+    this.#downloaded += block.length;
+    const receipt = picker.blockReceived(peer.id, piece, offset);
+    for (const c of receipt.cancel) {
+      const other = this.#peers.get(c.peer);
+      if (other) {
+        other.inflight.delete(`${c.piece}:${c.offset}`);
+        other.wire.cancel(c.piece, c.offset, c.length);
+      }
+    }
+    if (!receipt.duplicate) {
+      let work = this.#work.get(piece);
+      if (!work) {
+        work = { senders: new Map() };
+        this.#work.set(piece, work);
+      }
+      work.senders.set(offset, peer.id);
+      const copy = block.slice();
+      this.#pendingWrite += copy.length;
+      store.put(piece, offset, copy).then(
+        () => {
+          this.#pendingWrite -= copy.length;
+          if (receipt.pieceComplete) void this.#verify(piece);
+          this.#fillAll();
+        },
+        (err: unknown) => {
+          this.#pendingWrite -= copy.length;
+          this.#storeFailed(err);
+        },
+      );
+    }
+    // Pipelining sized to the rate: keep `requestQueueSeconds` of this peer's rate in flight.
+    const s = this.#ctx.settings;
+    const byRate = Math.ceil((peer.down.rate() * s.requestQueueSeconds) / 16384);
+    const reqq = peer.wire.peerExtendedHandshake?.reqq ?? 250;
+    peer.queueTarget = Math.max(s.minRequestQueue, Math.min(s.maxRequestQueue, reqq, byRate));
+    this.#fill(peer);
+  }
+
+  #fillAll(): void {
+    for (const p of this.#peers.values()) this.#fill(p);
+  }
+
+  async #verify(piece: number): Promise<void> {
+    const picker = this.#picker;
+    const store = this.#store;
+    const info = this.#info;
+    if (!picker || !store || !info) return;
+    let ok: boolean;
+    try {
+      ok = await store.verify(piece);
+    } catch (err) {
+      this.#storeFailed(err);
+      return;
+    }
+    if (this.#state === 'destroyed') return;
+    const work = this.#work.get(piece);
+    this.#work.delete(piece);
+    picker.pieceVerified(piece, ok);
+    if (ok) {
+      if (this.#smartBan.pending(piece)) void this.#resolveSmartBan(piece);
+      for (const p of this.#peers.values()) {
+        p.wire.have(piece);
+        this.#updateInterest(p);
+      }
+      this.emit('piece', piece);
+      this.#checkDone();
+    } else {
+      this.#hashFailures++;
+      const senders = new Set(work?.senders.values() ?? []);
+      this.#warn(
+        new SessionError('SESSION_HASH_FAILED', `piece ${piece} failed its hash check`, {
+          details: { piece, senders: [...senders].join(',') },
+        }),
+      );
+      if (senders.size === 1) {
+        const [only] = senders;
+        const p = only === undefined ? undefined : this.#peers.get(only);
+        if (p && ++p.soleFailures >= this.#ctx.settings.banAfterHashFailures)
+          this.#ban(p.id, 'sent corrupt pieces');
+      }
+      if (work) void this.#recordSmartBan(piece, work);
+      this.#fillAll();
+    }
+  }
+
+  async #recordSmartBan(piece: number, work: PieceWork): Promise<void> {
+    const store = this.#store;
+    const info = this.#info;
+    if (!store || !info) return;
+    try {
+      const size = piece === info.pieceCount - 1 ? info.lastPieceLength : info.pieceLength;
+      const data = await store.get(piece, 0, size);
+      const blocks = new Map<number, { peer: string; data: Uint8Array }>();
+      for (const [offset, peer] of work.senders)
+        blocks.set(offset, { peer, data: data.subarray(offset, offset + 16384) });
+      this.#smartBan.recordFailure(piece, blocks);
+    } catch {
+      // The data is gone (store closed): nothing to compare later.
+    }
+  }
+
+  async #resolveSmartBan(piece: number): Promise<void> {
+    const store = this.#store;
+    const info = this.#info;
+    if (!store || !info) return;
+    try {
+      const size = piece === info.pieceCount - 1 ? info.lastPieceLength : info.pieceLength;
+      const good = await store.get(piece, 0, size);
+      for (const culprit of this.#smartBan.resolve(piece, good, 16384))
+        this.#ban(culprit, 'sent corrupt blocks');
+    } catch {
+      this.#smartBan.forget(piece);
+    }
+  }
+
+  #ban(id: string, why: string): void {
+    const p = this.#peers.get(id);
+    const host = p?.wire.remote.host ?? this.#known.get(id)?.addr.host ?? id.replace(/:\d+$/, '');
+    if (this.#banned.has(host)) return;
+    this.#banned.add(host);
+    for (const [kid, k] of this.#known) if (k.addr.host === host) this.#known.delete(kid);
+    this.#warn(new SessionError('SESSION_PEER_BANNED', `banned ${host}: ${why}`, { details: { host } }));
+    for (const peer of [...this.#peers.values()]) {
+      if (peer.wire.remote.host === host) peer.wire.close(new WireError('WIRE_BANNED', `banned: ${why}`));
+    }
+  }
+
+  #checkDone(): void {
+    if (this.#doneEmitted || !this.#picker?.done) return;
+    this.#doneEmitted = true;
+    this.#state = 'seeding';
+    void this.#store?.flush().catch((err: unknown) => this.#storeFailed(err));
+    for (const p of this.#peers.values()) {
+      this.#updateInterest(p);
+      // Seeds do not need each other.
+      if (p.wire.peerHas(0) && this.#isSeedPeer(p)) p.wire.close();
+    }
+    this.emit('done');
+  }
+
+  #isSeedPeer(p: PeerConn): boolean {
+    const info = this.#info;
+    if (!info) return false;
+    for (let i = 0; i < info.pieceCount; i++) if (!p.wire.peerHas(i)) return false;
+    return true;
+  }
+
+  #storeFailed(err: unknown): void {
+    if (this.#state === 'destroyed' || this.#state === 'error') return;
+    const e =
+      err instanceof BttkitError
+        ? err
+        : new SessionError('SESSION_STORE_FAILED', 'storage failed', { cause: err });
+    if (e.code === 'STORAGE_CLOSED' || e.code === 'ABORTED') return;
+    this.#state = 'error';
+    this.emit('error', e);
+    void this.destroy();
+  }
+
+  // ---- uploading -----------------------------------------------------------------------------
+
+  #onRequest(
+    peer: PeerConn,
+    index: number,
+    offset: number,
+    length: number,
+    respond: (r: Uint8Array | Error) => void,
+  ): void {
+    const store = this.#store;
+    if (!store || !store.has(index) || !peer.unchoked) {
+      respond(new SessionError('SESSION_CANNOT_SERVE', 'not available'));
+      return;
+    }
+    this.#readPiece(store, index).then(
+      (data) => {
+        if (peer.wire.closed) return;
+        if (offset + length > data.length) {
+          respond(new SessionError('SESSION_CANNOT_SERVE', 'request outside the piece'));
+          return;
+        }
+        const block = data.subarray(offset, offset + length);
+        peer.up.add(block.length);
+        this.#uploaded += block.length;
+        respond(block);
+      },
+      (err: unknown) => {
+        respond(err instanceof Error ? err : new Error(String(err)));
+        this.#storeFailed(err);
+      },
+    );
+  }
+
+  /**
+   * Whole pieces read for upload, most recent last: one read serves every block of a piece (a
+   * peer asks for them in a row), instead of one read per 16 KiB block. Bounded in bytes.
+   */
+  #readCache = new Map<number, Promise<Uint8Array>>();
+  #readCacheBytes = 0;
+
+  #readPiece(store: ChunkStore, index: number): Promise<Uint8Array> {
+    const hit = this.#readCache.get(index);
+    if (hit) {
+      this.#readCache.delete(index);
+      this.#readCache.set(index, hit);
+      return hit;
+    }
+    const size = this.#pieceSize(index);
+    const p = store.get(index, 0, size);
+    this.#readCache.set(index, p);
+    this.#readCacheBytes += size;
+    p.catch(() => {
+      if (this.#readCache.get(index) === p) {
+        this.#readCache.delete(index);
+        this.#readCacheBytes -= size;
+      }
+    });
+    const cap = this.#ctx.settings.readCacheBytes;
+    for (const [k] of this.#readCache) {
+      if (this.#readCacheBytes <= cap || this.#readCache.size <= 1) break;
+      this.#readCache.delete(k);
+      this.#readCacheBytes -= this.#pieceSize(k);
+    }
+    return p;
+  }
+
+  #rechoke(): void {
+    if (this.#state === 'destroyed') return;
+    const now = this.#ctx.clock.now();
+    const peers: ChokerPeer[] = [];
+    for (const p of this.#peers.values()) {
+      peers.push({
+        id: p.id,
+        interested: p.wire.peerInterested,
+        downloadRate: p.down.rate(),
+        uploadRate: p.up.rate(),
+        unchoked: p.unchoked,
+        connectedAt: p.connectedAt,
+        seed: this.#isSeedPeerCheap(p),
+      });
+    }
+    const unchoke = this.#choker.rechoke(peers, {
+      seeding: this.#picker?.done ?? false,
+      now,
+      slots: this.#ctx.settings.uploadSlots,
+    });
+    for (const p of this.#peers.values()) {
+      const want = unchoke.has(p.id) && !this.#paused;
+      if (want && !p.unchoked) {
+        p.unchoked = true;
+        p.wire.unchoke();
+      } else if (!want && p.unchoked) {
+        p.unchoked = false;
+        p.wire.choke();
+      }
+    }
+  }
+
+  #isSeedPeerCheap(p: PeerConn): boolean {
+    const info = this.#info;
+    return (
+      info !== undefined &&
+      this.#picker !== undefined &&
+      !this.#picker.isInteresting(p.id) &&
+      this.#isSeedPeer(p)
+    );
+  }
+
+  #quickUnchokePending = false;
+
+  #maybeQuickUnchoke(): void {
+    // A newly interested peer gets a free slot at once instead of waiting for the next round.
+    if (this.#quickUnchokePending) return;
+    let unchoked = 0;
+    for (const p of this.#peers.values()) if (p.unchoked) unchoked++;
+    if (unchoked >= this.#ctx.settings.uploadSlots) return;
+    this.#quickUnchokePending = true;
+    queueMicrotask(() => {
+      this.#quickUnchokePending = false;
+      this.#rechoke();
+    });
+  }
+
+  #tick(): void {
+    if (this.#state === 'destroyed' || this.#paused) return;
+    // Requests that took too long go back to the picker (the peer may be stalled).
+    const now = this.#ctx.clock.now();
+    const limit = this.#ctx.settings.requestTimeoutMs;
+    for (const p of this.#peers.values()) {
+      for (const [key, at] of p.inflight) {
+        if (now - at < limit) continue;
+        const [piece, offset] = key.split(':').map(Number) as [number, number];
+        p.inflight.delete(key);
+        this.#picker?.requestFailed(p.id, piece, offset);
+        p.wire.cancel(piece, offset, Math.min(16384, this.#pieceSize(piece) - offset));
+      }
+    }
+    this.#connectMore();
+    this.#fillAll();
+  }
+
+  #pieceSize(piece: number): number {
+    const info = this.#info;
+    if (!info) return 0;
+    return piece === info.pieceCount - 1 ? info.lastPieceLength : info.pieceLength;
+  }
+
+  // ---- metadata and storage ------------------------------------------------------------------
+
+  /** Supplies the info dictionary (from a .torrent, or fetched through BEP 9). */
+  async setInfo(info: InfoDictionary): Promise<void> {
+    if (this.#info || this.#state === 'destroyed') return;
+    if (toHex(info.infoHashBytes) !== this.infoHashHex) {
+      this.#warn(new SessionError('SESSION_WRONG_METADATA', 'metadata for another torrent ignored'));
+      return;
+    }
+    await this.#setInfo(info);
+  }
+
+  async #setInfo(info: InfoDictionary): Promise<void> {
+    if (this.#info) return;
+    this.#info = info;
+    this.#state = 'checking';
+    this.emit('metadata', info);
+    for (const p of this.#peers.values()) p.wire.setTorrent(info);
+    let store: ChunkStore;
+    try {
+      store = this.#ctx.createStore(info);
+      this.#store = store;
+    } catch (err) {
+      this.#storeFailed(err);
+      return;
+    }
+    const picker = new PiecePicker<string>({
+      pieceCount: info.pieceCount,
+      pieceLength: info.pieceLength,
+      lastPieceLength: info.lastPieceLength,
+    });
+    try {
+      await this.#applyFilePriorities(info, picker, store);
+      const have = new Bitfield(info.pieceCount, await store.recheck());
+      for (let i = 0; i < info.pieceCount; i++) if (have.get(i)) picker.markHave(i);
+    } catch (err) {
+      this.#storeFailed(err);
+      return;
+    }
+    if (this.#dead()) return;
+    this.#picker = picker;
+    this.#state = picker.done ? 'seeding' : 'downloading';
+    for (const p of this.#peers.values()) {
+      picker.addPeer(p.id);
+      this.#replayPeerPieces(p, picker, info);
+      this.#sendHave(p);
+      this.#updateInterest(p);
+    }
+    this.emit('ready');
+    if (picker.done) this.#checkDone();
+    this.#rechoke();
+    this.#fillAll();
+  }
+
+  #replayPeerPieces(p: PeerConn, picker: PiecePicker<string>, info: InfoDictionary): void {
+    for (let i = 0; i < info.pieceCount; i++) if (p.wire.peerHas(i)) picker.peerHave(p.id, i);
+  }
+
+  async #applyFilePriorities(
+    info: InfoDictionary,
+    picker: PiecePicker<string>,
+    store: ChunkStore,
+  ): Promise<void> {
+    const prios = this.#filePriorities;
+    if (!prios) return;
+    if (prios.length !== info.files.length) throw new RangeError('one priority per file');
+    picker.setPriorities(filePiecePriorities(info.files, prios, info.pieceLength, info.pieceCount));
+    for (let i = 0; i < prios.length; i++) await store.setFileSkipped(i, prios[i] === 0);
+  }
+
+  #dead(): boolean {
+    return this.#state === 'destroyed';
+  }
+
+  #warn(err: BttkitError): void {
+    if (this.listenerCount('warning') > 0) this.emit('warning', err);
+  }
+}

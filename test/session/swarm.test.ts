@@ -1,0 +1,61 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createTorrent } from '../../src/metainfo/index.js';
+import { Client } from '../../src/session/index.js';
+import { pseudoRandomBytes, tempDir } from '../helpers/run.js';
+
+const tmp = tempDir('bttkit-swarm-');
+afterAll(tmp.cleanup);
+
+function waitFor<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) =>
+      setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms).unref(),
+    ),
+  ]);
+}
+
+describe('bttkit to bttkit', () => {
+  it('one seeder, four leechers joining at once: all finish byte-identical', async () => {
+    const src = join(tmp.path, 'seed');
+    mkdirSync(join(src, 'content', 'sub'), { recursive: true });
+    writeFileSync(join(src, 'content', 'a.bin'), pseudoRandomBytes(3_000_001, 1));
+    writeFileSync(join(src, 'content', 'sub', 'b.bin'), pseudoRandomBytes(1_234_567, 2));
+    writeFileSync(join(src, 'content', 'empty'), '');
+    const { torrent, metainfo } = await createTorrent(join(src, 'content'), { pieceLength: 65536 });
+
+    const seeder = new Client();
+    const addr = await seeder.listen(0, '127.0.0.1');
+    const st = seeder.add(torrent, { path: src });
+    await waitFor(new Promise<void>((r) => st.once('ready', r)), 10_000, 'seeder ready');
+    expect(st.done).toBe(true);
+
+    const leechers = Array.from({ length: 4 }, () => new Client());
+    try {
+      const dirs: string[] = [];
+      const finished = await Promise.all(
+        leechers.map(async (c, i) => {
+          await c.listen(0, '127.0.0.1');
+          const dir = join(tmp.path, `leech${i}`);
+          dirs.push(dir);
+          const t = c.add(torrent, { path: dir, peers: [{ host: '127.0.0.1', port: addr.port }] });
+          await waitFor(new Promise<void>((r) => t.once('done', r)), 60_000, `leecher ${i}`);
+          return t.stats();
+        }),
+      );
+      for (const [i, s] of finished.entries()) {
+        expect(s.progress).toBe(1);
+        const dir = dirs[i] ?? '';
+        for (const f of metainfo.files) {
+          const a = readFileSync(join(src, 'content', ...f.segments));
+          const b = readFileSync(join(dir, 'content', ...f.segments));
+          expect(Buffer.compare(a, b), f.path).toBe(0);
+        }
+      }
+    } finally {
+      await Promise.all([seeder.destroy(), ...leechers.map((c) => c.destroy())]);
+    }
+  });
+});
