@@ -3,6 +3,7 @@ import { BttkitError } from '../util/errors.js';
 import { VERSION } from '../version.js';
 import { createCommand } from './create.js';
 import { infoCommand } from './info.js';
+import { downloadCommand, seedCommand, type TransferIo } from './transfer.js';
 
 const USAGE = `bttkit ${VERSION} — BitTorrent with BTT incentives
 
@@ -10,6 +11,8 @@ Usage:
   bttkit info <file.torrent | magnet> [--json]
   bttkit create <path> [-o out.torrent] [--tracker URL]... [--piece-length N] [--private]
                 [--comment TEXT] [--web-seed URL]... [--json]
+  bttkit download <magnet | file.torrent> -o <dir> [--peer host:port]... [--port N] [--json]
+  bttkit seed <file.torrent> <path> [--peer host:port]... [--port N] [--json]
   bttkit ledger serve [--port N] [--data DIR] [--host H] [--ledger-id ID] [--operator ADDRESS]...
   bttkit --version | --help
 `;
@@ -43,6 +46,45 @@ async function run(argv: string[]): Promise<number> {
     if (positionals.length !== 1) throw new UsageError('info takes one <file.torrent | magnet>');
     await infoCommand(positionals[0] as string, values.json ?? false, out);
     return 0;
+  }
+  if (command === 'download' || command === 'seed') {
+    const { values, positionals } = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: {
+        output: { type: 'string', short: 'o' },
+        peer: { type: 'string', multiple: true },
+        port: { type: 'string' },
+        json: { type: 'boolean' },
+      },
+    });
+    const port = values.port === undefined ? undefined : Number(values.port);
+    if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) {
+      throw new UsageError(`bad port: ${values.port}`);
+    }
+    const tty = process.stderr.isTTY === true && !values.json;
+    const io: TransferIo = {
+      out,
+      status: (text) => {
+        if (tty) process.stderr.write(text === undefined ? '\r\x1b[K' : `\r${text}\x1b[K`);
+      },
+      stopSignal: new Promise<string>((resolve) => {
+        process.once('SIGINT', () => resolve('SIGINT'));
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+      }),
+    };
+    const common = {
+      peers: values.peer ?? [],
+      json: values.json ?? false,
+      ...(port !== undefined ? { port } : {}),
+    };
+    if (command === 'download') {
+      if (positionals.length !== 1) throw new UsageError('download takes one <magnet | file.torrent>');
+      if (values.output === undefined) throw new UsageError('download needs -o <dir>');
+      return downloadCommand(positionals[0] as string, { ...common, output: values.output }, io);
+    }
+    if (positionals.length !== 2) throw new UsageError('seed takes <file.torrent> <path>');
+    return seedCommand(positionals[0] as string, positionals[1] as string, common, io);
   }
   if (command === 'create') {
     const { values, positionals } = parseArgs({

@@ -65,6 +65,8 @@ export interface TorrentStats {
   eta: number;
   hashFailures: number;
   bannedPeers: number;
+  /** Distinct peers that completed a handshake since the torrent was added. */
+  peersSeen: number;
 }
 
 /** Where a torrent is in its life. */
@@ -127,7 +129,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   #choker: Choker;
   #peers = new Map<string, PeerConn>();
   #connecting = new Set<string>();
-  #known = new Map<string, { addr: PeerAddress; failures: number; retryAt: number }>();
+  #known = new Map<string, { addr: PeerAddress; failures: number; retryAt: number; seed?: boolean }>();
+  #peersSeen = new Set<string>();
   #banned = new Set<string>();
   #work = new Map<number, PieceWork>();
   #smartBan = new SmartBan();
@@ -229,6 +232,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       eta: left === 0 ? 0 : downloadRate > 0 ? left / downloadRate : Number.POSITIVE_INFINITY,
       hashFailures: this.#hashFailures,
       bannedPeers: this.#banned.size,
+      peersSeen: this.#peersSeen.size,
     };
   }
 
@@ -373,6 +377,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
         return;
       }
       this.#peers.set(id, peer);
+      this.#peersSeen.add(id);
       registered = true;
       const k = this.#known.get(id);
       if (k) k.failures = 0;
@@ -452,6 +457,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     const now = this.#ctx.clock.now();
     for (const [id, k] of this.#known) {
       if (this.#peers.size + this.#connecting.size >= this.#ctx.settings.maxConnectionsPerTorrent) return;
+      if (k.seed && this.done) continue;
       if (!this.#peers.has(id) && !this.#connecting.has(id) && k.retryAt <= now) void this.#connect(id);
     }
   }
@@ -621,7 +627,11 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     for (const p of this.#peers.values()) {
       this.#updateInterest(p);
       // Seeds do not need each other.
-      if (p.wire.peerHas(0) && this.#isSeedPeer(p)) p.wire.close();
+      if (this.#isSeedPeer(p)) {
+        const k = this.#known.get(p.id);
+        if (k) k.seed = true;
+        p.wire.close();
+      }
     }
     this.emit('done');
   }

@@ -1,0 +1,163 @@
+import { stat } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { type PeerAddress, parseMagnet, parsePeerAddress } from '../metainfo/magnet.js';
+import { parseTorrent } from '../metainfo/torrent.js';
+import { Client } from '../session/client.js';
+import type { Torrent } from '../session/torrent.js';
+import { ArgumentError } from '../util/errors.js';
+import { formatBytes } from './format.js';
+import { readTorrentFile } from './info.js';
+
+export interface TransferIo {
+  out: (line: string) => void;
+  /** Progress line for a TTY (`undefined` clears it); a no-op elsewhere. */
+  status: (text: string | undefined) => void;
+  /** Resolves when the process is asked to stop (SIGINT / SIGTERM). */
+  stopSignal: Promise<string>;
+}
+
+function bar(fraction: number, width = 24): string {
+  const full = Math.round(fraction * width);
+  return `[${'#'.repeat(full)}${'.'.repeat(width - full)}]`;
+}
+
+function eta(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '--:--';
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const r = s % 60;
+  return h > 0
+    ? `${h}:${String(m).padStart(2, '0')}:${String(r).padStart(2, '0')}`
+    : `${m}:${String(r).padStart(2, '0')}`;
+}
+
+export function statusLine(t: Torrent): string {
+  const s = t.stats();
+  if (s.state === 'metadata') return `fetching metadata… ${s.peers} peers`;
+  if (s.state === 'checking') return 'checking existing data…';
+  return `${bar(s.progress)} ${(s.progress * 100).toFixed(1).padStart(5)}%  ↓ ${formatBytes(s.downloadRate)}/s  ↑ ${formatBytes(s.uploadRate)}/s  ${s.peers} peers  ETA ${eta(s.eta)}`;
+}
+
+function peers(list: readonly string[]): PeerAddress[] {
+  return list.map(parsePeerAddress);
+}
+
+export interface DownloadOptions {
+  output: string;
+  peers: string[];
+  port?: number;
+  json: boolean;
+}
+
+/** `bttkit download`: resolves with the exit code. */
+export async function downloadCommand(input: string, o: DownloadOptions, io: TransferIo): Promise<number> {
+  const source = /^magnet:/i.test(input) ? (parseMagnet(input), input) : await readTorrentFile(input);
+  const client = new Client();
+  const started = performance.now();
+  try {
+    await client.listen(o.port ?? 0);
+    const torrent = client.add(source, { path: resolve(o.output), peers: peers(o.peers) });
+    const timer = setInterval(() => io.status(statusLine(torrent)), 500);
+    timer.unref();
+    const outcome = await Promise.race([
+      new Promise<'done'>((r) => {
+        if (torrent.done) r('done');
+        torrent.once('done', () => r('done'));
+      }),
+      new Promise<Error>((r) => torrent.once('error', r)),
+      io.stopSignal,
+    ]);
+    clearInterval(timer);
+    io.status(undefined);
+    if (outcome instanceof Error) throw outcome;
+    const s = torrent.stats();
+    const seconds = (performance.now() - started) / 1000;
+    if (outcome !== 'done') {
+      if (!o.json) io.out(`stopped (${outcome}) at ${(s.progress * 100).toFixed(1)}%`);
+      else
+        io.out(
+          JSON.stringify({
+            infoHash: s.infoHash,
+            complete: false,
+            bytes: s.verified,
+            seconds,
+            peers: s.peersSeen,
+          }),
+        );
+      return 130;
+    }
+    await torrent.store?.flush();
+    const peersSeen = s.peersSeen;
+    if (o.json) {
+      io.out(
+        JSON.stringify({
+          infoHash: s.infoHash,
+          name: s.name ?? null,
+          complete: true,
+          bytes: s.length ?? s.verified,
+          seconds,
+          peers: peersSeen,
+        }),
+      );
+    } else {
+      io.out(
+        `done: ${s.name} — ${formatBytes(s.length ?? 0)} in ${seconds.toFixed(1)} s (${formatBytes((s.length ?? 0) / seconds)}/s)`,
+      );
+    }
+    return 0;
+  } finally {
+    await client.destroy();
+  }
+}
+
+export interface SeedOptions {
+  peers: string[];
+  port?: number;
+  json: boolean;
+}
+
+/** `bttkit seed`: seeds until interrupted; resolves with the exit code. */
+export async function seedCommand(
+  torrentPath: string,
+  dataPath: string,
+  o: SeedOptions,
+  io: TransferIo,
+): Promise<number> {
+  const meta = parseTorrent(await readTorrentFile(torrentPath));
+  // `dataPath` is either the content itself (named like the torrent) or the folder holding it.
+  const abs = resolve(dataPath);
+  const st = await stat(abs).catch(() => undefined);
+  if (!st) throw new ArgumentError('CLI_NO_DATA', `${dataPath} does not exist`);
+  const folder =
+    basename(abs) === meta.name && (meta.multiFile ? st.isDirectory() : st.isFile()) ? dirname(abs) : abs;
+  const client = new Client();
+  try {
+    const addr = await client.listen(o.port ?? 0);
+    const torrent = client.add(meta, { path: folder, peers: peers(o.peers) });
+    await new Promise<void>((res, rej) => {
+      torrent.once('ready', res);
+      torrent.once('error', rej);
+    });
+    if (!torrent.done) {
+      const s = torrent.stats();
+      throw new ArgumentError(
+        'CLI_INCOMPLETE_DATA',
+        `the data in ${folder} does not match the torrent (${(s.progress * 100).toFixed(1)}% verified)`,
+      );
+    }
+    if (o.json) io.out(JSON.stringify({ infoHash: meta.infoHash, seeding: true, port: addr.port }));
+    else io.out(`seeding ${meta.name} (${meta.infoHash}) on port ${addr.port}`);
+    const timer = setInterval(() => io.status(statusLine(torrent)), 1000);
+    timer.unref();
+    const why = await io.stopSignal;
+    clearInterval(timer);
+    io.status(undefined);
+    const s = torrent.stats();
+    if (o.json) io.out(JSON.stringify({ infoHash: meta.infoHash, stopped: why, uploaded: s.uploaded }));
+    else io.out(`stopped (${why}); uploaded ${formatBytes(s.uploaded)}`);
+    return 0;
+  } finally {
+    await client.destroy();
+  }
+}
