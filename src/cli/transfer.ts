@@ -52,7 +52,13 @@ export interface DownloadOptions {
 
 /** `bttkit download`: resolves with the exit code. */
 export async function downloadCommand(input: string, o: DownloadOptions, io: TransferIo): Promise<number> {
-  const source = /^magnet:/i.test(input) ? (parseMagnet(input), input) : await readTorrentFile(input);
+  let source: string | Uint8Array;
+  if (/^magnet:/i.test(input)) {
+    parseMagnet(input); // a malformed magnet fails here, with its own error code
+    source = input;
+  } else {
+    source = await readTorrentFile(input);
+  }
   const client = new Client();
   const started = performance.now();
   try {

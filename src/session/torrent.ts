@@ -665,7 +665,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     respond: (r: Uint8Array | Error) => void,
   ): void {
     const store = this.#store;
-    if (!store || !store.has(index) || !peer.unchoked) {
+    if (!store?.has(index) || !peer.unchoked) {
       respond(new SessionError('SESSION_CANNOT_SERVE', 'not available'));
       return;
     }
