@@ -6,6 +6,7 @@ const entry = {
   'util/index': 'src/util/index.ts',
   'metainfo/index': 'src/metainfo/index.ts',
   'picker/index': 'src/picker/index.ts',
+  'storage/index': 'src/storage/index.ts',
 };
 
 /**
