@@ -226,7 +226,11 @@ export class TcpTransport implements Transport {
         server.on('error', () => {});
         resolve({
           address,
-          close: () => new Promise<void>((res) => server.close(() => res())),
+          // Stops listening at once; the callback of `server.close` would wait for every
+          // accepted connection to end.
+          close: async () => {
+            server.close();
+          },
         });
       });
     });

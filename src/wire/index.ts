@@ -54,3 +54,24 @@ export {
   type RequestCallback,
   type RespondFn,
 } from './peer-wire.js';
+export {
+  DEFAULT_MAX_METADATA_SIZE,
+  METADATA_PIECE_SIZE,
+  type UtMetadataEvents,
+  UtMetadataExtension,
+  type UtMetadataOptions,
+  utMetadata,
+} from './ut-metadata.js';
+export {
+  decodePex,
+  encodePex,
+  PEX_INTERVAL_MS,
+  PEX_MAX_RECEIVE,
+  PEX_MAX_SEND,
+  PexFlags,
+  type PexMessage,
+  type PexPeer,
+  type UtPexEvents,
+  UtPexExtension,
+  utPex,
+} from './ut-pex.js';
