@@ -124,6 +124,8 @@ export class PiecePicker<K = string> {
   #bucketed = 0;
   #wantedMissing = 0;
   #downloading = new Map<number, Progress<K>>();
+  /** (block, requester) pairs outstanding: when a peer holds all of them, endgame has nothing to add. */
+  #requestPairs = 0;
   #peers = new Map<K, PeerState>();
   #seqCursor = 0;
   #window: { start: number; count: number } | undefined;
@@ -314,7 +316,9 @@ export class PiecePicker<K = string> {
       if (i < 0) break;
       this.#takeBlocks(peer, p, this.#startPiece(i), max, out);
     }
-    if (out.length < max && this.#bucketed === 0) this.#endgamePick(peer, p, max, out);
+    if (out.length < max && this.#bucketed === 0 && this.#requestPairs > p.requests.size) {
+      this.#endgamePick(peer, p, max, out);
+    }
     return out;
   }
 
@@ -329,7 +333,7 @@ export class PiecePicker<K = string> {
     const p = this.#peers.get(peer);
     const s = this.#state[piece];
     if (s === HAVE || s === VERIFYING || this.#priority[piece] === 0) {
-      p?.requests.delete(piece * this.blocksPerPiece + block);
+      this.#delReq(p, piece * this.blocksPerPiece + block);
       return none;
     }
     const prog = s === UNTOUCHED ? this.#startPiece(piece) : this.#progress(piece);
@@ -337,16 +341,16 @@ export class PiecePicker<K = string> {
     const cancel: PeerBlock<K>[] = [];
     const st = prog.state[block];
     if (st === RECEIVED) {
-      p?.requests.delete(key);
+      this.#delReq(p, key);
       return none;
     }
     const requesters = prog.requesters[block] ?? [];
     for (const other of requesters) {
       const op = this.#peers.get(other);
-      op?.requests.delete(key);
+      this.#delReq(op, key);
       if (other !== peer) cancel.push({ peer: other, ...this.#blockOf(key) });
     }
-    p?.requests.delete(key);
+    this.#delReq(p, key);
     prog.requesters[block] = undefined;
     if (st === FREE) prog.free--;
     prog.state[block] = RECEIVED;
@@ -365,7 +369,7 @@ export class PiecePicker<K = string> {
     const p = this.#peers.get(peer);
     if (block < 0 || !p) return;
     const key = piece * this.blocksPerPiece + block;
-    if (!p.requests.delete(key)) return;
+    if (!this.#delReq(p, key)) return;
     this.#unrequest(peer, piece, block);
   }
 
@@ -486,6 +490,9 @@ export class PiecePicker<K = string> {
       if ((s === DOWNLOADING) !== this.#downloading.has(i)) fail(`downloading set of ${i}`);
     }
     if (bucketed !== this.#bucketed) fail('bucketed count');
+    let pairs = 0;
+    for (const p of this.#peers.values()) pairs += p.requests.size;
+    if (pairs !== this.#requestPairs) fail(`request pairs ${this.#requestPairs} != ${pairs}`);
     if (wantedMissing !== this.#wantedMissing) fail('wanted count');
     for (const [peer, p] of this.#peers) {
       for (const key of p.requests) {
@@ -641,7 +648,7 @@ export class PiecePicker<K = string> {
       prog.requesters[b] = [peer];
       prog.free--;
       const key = prog.piece * this.blocksPerPiece + b;
-      p.requests.add(key);
+      this.#addReq(p, key);
       out.push(this.#blockOf(key));
     }
   }
@@ -656,10 +663,23 @@ export class PiecePicker<K = string> {
         if (r.length >= this.#endgameMax || r.includes(peer)) continue;
         r.push(peer);
         const key = prog.piece * this.blocksPerPiece + b;
-        p.requests.add(key);
+        this.#addReq(p, key);
         out.push(this.#blockOf(key));
       }
     }
+  }
+
+  #addReq(p: PeerState, key: number): void {
+    if (!p.requests.has(key)) {
+      p.requests.add(key);
+      this.#requestPairs++;
+    }
+  }
+
+  #delReq(p: PeerState | undefined, key: number): boolean {
+    if (!p?.requests.delete(key)) return false;
+    this.#requestPairs--;
+    return true;
   }
 
   #unrequest(peer: K, piece: number, block: number): void {
@@ -678,6 +698,7 @@ export class PiecePicker<K = string> {
   #dropRequests(peer: K, p: PeerState): void {
     for (const key of p.requests)
       this.#unrequest(peer, Math.floor(key / this.blocksPerPiece), key % this.blocksPerPiece);
+    this.#requestPairs -= p.requests.size;
     p.requests.clear();
   }
 
@@ -686,7 +707,7 @@ export class PiecePicker<K = string> {
     const prog = this.#downloading.get(piece);
     if (!prog) return;
     prog.requesters.forEach((r, b) => {
-      for (const peer of r ?? []) this.#peers.get(peer)?.requests.delete(piece * this.blocksPerPiece + b);
+      for (const peer of r ?? []) this.#delReq(this.#peers.get(peer), piece * this.blocksPerPiece + b);
     });
     this.#downloading.delete(piece);
     this.#state[piece] = UNTOUCHED;

@@ -28,8 +28,8 @@ export class PeerConn {
   readonly down: RateMeter;
   readonly up: RateMeter;
   readonly connectedAt: number;
-  /** Requests in flight: key `piece:offset` → time sent. */
-  readonly inflight = new Map<string, number>();
+  /** Requests in flight: key `piece × 65536 + offset / 16 KiB` → time sent. */
+  readonly inflight = new Map<number, number>();
   /** Pieces whose hash failed with this peer as the only source. */
   soleFailures = 0;
   unchoked = false;

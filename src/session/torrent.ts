@@ -469,12 +469,14 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     const store = this.#store;
     if (!picker || !store || this.#paused || peer.wire.closed || peer.wire.peerChoking) return;
     if (!peer.interestedSent || this.#pendingWrite > this.#ctx.settings.maxPendingWriteBytes) return;
+    // Refill in batches (once a quarter of the queue has drained): fewer, larger writes of
+    // request messages than one write per arriving block.
     const want = peer.queueTarget - peer.inflight.size;
-    if (want <= 0) return;
+    if (want <= 0 || (peer.inflight.size > 0 && want < Math.max(4, peer.queueTarget >> 2))) return;
     const reqs = picker.pick(peer.id, want);
     const now = this.#ctx.clock.now();
     for (const r of reqs) {
-      const key = `${r.piece}:${r.offset}`;
+      const key = r.piece * 0x10000 + r.offset / 16384;
       peer.inflight.set(key, now);
       peer.wire.request(r.piece, r.offset, r.length, (err, block) => {
         peer.inflight.delete(key);
@@ -497,7 +499,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     for (const c of receipt.cancel) {
       const other = this.#peers.get(c.peer);
       if (other) {
-        other.inflight.delete(`${c.piece}:${c.offset}`);
+        other.inflight.delete(c.piece * 0x10000 + c.offset / 16384);
         other.wire.cancel(c.piece, c.offset, c.length);
       }
     }
@@ -508,16 +510,17 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
         this.#work.set(piece, work);
       }
       work.senders.set(offset, peer.id);
-      const copy = block.slice();
-      this.#pendingWrite += copy.length;
-      store.put(piece, offset, copy).then(
+      // The store copies a view into a larger buffer (the wire's receive chunk) itself.
+      const size = block.length;
+      this.#pendingWrite += size;
+      store.put(piece, offset, block).then(
         () => {
-          this.#pendingWrite -= copy.length;
+          this.#pendingWrite -= size;
           if (receipt.pieceComplete) void this.#verify(piece);
           this.#fillAll();
         },
         (err: unknown) => {
-          this.#pendingWrite -= copy.length;
+          this.#pendingWrite -= size;
           this.#storeFailed(err);
         },
       );
@@ -786,7 +789,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     for (const p of this.#peers.values()) {
       for (const [key, at] of p.inflight) {
         if (now - at < limit) continue;
-        const [piece, offset] = key.split(':').map(Number) as [number, number];
+        const piece = Math.floor(key / 0x10000);
+        const offset = (key % 0x10000) * 16384;
         p.inflight.delete(key);
         this.#picker?.requestFailed(p.id, piece, offset);
         p.wire.cancel(piece, offset, Math.min(16384, this.#pieceSize(piece) - offset));
