@@ -7,6 +7,7 @@ const entry = {
   'metainfo/index': 'src/metainfo/index.ts',
   'picker/index': 'src/picker/index.ts',
   'storage/index': 'src/storage/index.ts',
+  'wire/index': 'src/wire/index.ts',
 };
 
 /**
