@@ -1,7 +1,9 @@
 """A libtorrent peer for the download benchmark (run by /usr/bin/python3).
   seed  <torrent> <dir> <port> [hp]
   leech <torrent> <dir> <port> <seeder-port> [hp]
-hp: libtorrent's high_performance_seed() settings. TCP only, loopback, no DHT/LSD/UPnP/NAT-PMP."""
+hp: libtorrent's high_performance_seed() settings. TCP only, loopback, no DHT/LSD/UPnP/NAT-PMP.
+Also used by the interop tests (test/interop/session-interop.test.ts); LT_MAX_SECONDS bounds a run."""
+import os
 import json
 import sys
 import time
@@ -28,14 +30,17 @@ h = ses.add_torrent(atp)
 started = time.time()
 if mode == "seed":
     print(json.dumps({"event": "seeding"}), flush=True)
-    while True:
-        time.sleep(1)
+    end = started + float(os.environ.get("LT_MAX_SECONDS", "86400"))
+    while time.time() < end:
+        time.sleep(0.2)
 else:
     h.connect_peer(("127.0.0.1", int(sys.argv[5])))
-    deadline = started + 600
+    deadline = started + float(os.environ.get("LT_MAX_SECONDS", "600"))
     while time.time() < deadline:
         st = h.status()
         if st.is_seeding:
             break
         time.sleep(0.01)
-    print(json.dumps({"event": "done", "seconds": time.time() - started}), flush=True)
+    st = h.status()
+    print(json.dumps({"event": "done" if st.is_seeding else "timeout", "seconds": time.time() - started}), flush=True)
+    sys.exit(0 if st.is_seeding else 1)

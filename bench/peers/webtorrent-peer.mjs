@@ -4,7 +4,14 @@ import { readFileSync } from 'node:fs';
 import WebTorrent from 'webtorrent';
 
 const [mode, torrentPath, dir, port, seederPort] = process.argv.slice(2);
-const client = new WebTorrent({ dht: false, tracker: false, lsd: false, utp: false, webSeeds: false, torrentPort: Number(port) });
+const client = new WebTorrent({
+  dht: false,
+  tracker: false,
+  lsd: false,
+  utp: false,
+  webSeeds: false,
+  torrentPort: Number(port),
+});
 client.on('error', (e) => {
   console.error(`webtorrent error: ${e.message}`);
   process.exit(1);

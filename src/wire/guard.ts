@@ -38,6 +38,9 @@ function fail(code: string, message: string, details?: Record<string, number | s
   throw new WireError(code, message, details ? { details } : undefined);
 }
 
+/** Most bitfield / have-all / have-none messages one peer may send (each replaces the last). */
+export const MAX_PIECE_STATEMENTS = 16;
+
 /**
  * The framing guard in front of `bittorrent-protocol`'s parser. It frames the byte stream itself,
  * refuses a message the moment its length prefix or type makes it illegal (before buffering it),
@@ -56,6 +59,7 @@ export class FrameGuard {
   #part: Uint8Array | undefined;
   #partFill = 0;
   #sawPieceInfo = false;
+  #pieceInfoCount = 0;
   #pendingBitfield: Uint8Array | undefined;
 
   constructor(
@@ -359,9 +363,16 @@ export class FrameGuard {
     }
   }
 
+  /**
+   * A bitfield, have-all or have-none. BEP 3 / BEP 6 want one, first; real clients are looser
+   * (aria2 1.36 sends have-none, then a bitfield once it has pieces), so a later one is accepted
+   * as a replacement of what the peer has — up to a bound, past which it is a flood.
+   */
   #pieceInfo(id: number): void {
-    if (this.#sawPieceInfo) {
-      fail('WIRE_UNEXPECTED_MESSAGE', `message ${id} after the peer already stated its pieces`, { id });
+    if (++this.#pieceInfoCount > MAX_PIECE_STATEMENTS) {
+      fail('WIRE_UNEXPECTED_MESSAGE', `message ${id}: more than ${MAX_PIECE_STATEMENTS} piece statements`, {
+        id,
+      });
     }
     this.#sawPieceInfo = true;
   }

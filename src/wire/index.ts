@@ -40,7 +40,13 @@ export {
 export { type EventMap, TypedEmitter } from './emitter.js';
 export { WireError, type WireErrorCode } from './errors.js';
 export type { ExtensionContext, ExtensionFactory, HandshakeValue, WireExtension } from './extension.js';
-export { FrameGuard, type GuardSink, HANDSHAKE_LENGTH, type Handshake } from './guard.js';
+export {
+  FrameGuard,
+  type GuardSink,
+  HANDSHAKE_LENGTH,
+  type Handshake,
+  MAX_PIECE_STATEMENTS,
+} from './guard.js';
 export { BLOCK_SIZE, DEFAULT_WIRE_LIMITS, MessageId, type WireLimits, type WireTorrent } from './limits.js';
 export {
   type BlockRequest,

@@ -1,7 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { concatBytes } from '../../src/util/bytes.js';
 import { type Connection, createMemoryPair } from '../../src/util/transport.js';
-import { PeerWire, type PeerWireOptions, type WireTorrent } from '../../src/wire/index.js';
+import {
+  MAX_PIECE_STATEMENTS,
+  PeerWire,
+  type PeerWireOptions,
+  type WireTorrent,
+} from '../../src/wire/index.js';
 import { next, rawHandshake, rawMessage, reservedBits, rnd } from './helpers.js';
 
 const torrent: WireTorrent = { pieceLength: 32 * 1024, pieceCount: 10, length: 9 * 32 * 1024 + 1000 };
@@ -117,10 +122,28 @@ describe('framing guard: each violation drops the peer with a typed error', () =
     expect((await closed)[0]?.code).toBe('WIRE_BAD_BITFIELD');
   });
 
-  it('a second bitfield', async () => {
+  it('a flood of bitfields (a later one replaces the first, as aria2 sends them)', async () => {
     const v = victim();
     const bf = rawMessage(5, [], new Uint8Array([0xff, 0xc0]));
-    await expectDrop(v, [hello(v), bf, bf], 'WIRE_UNEXPECTED_MESSAGE');
+    const flood = Array.from({ length: MAX_PIECE_STATEMENTS + 1 }, () => bf);
+    await expectDrop(v, [hello(v), ...flood], 'WIRE_UNEXPECTED_MESSAGE');
+  });
+
+  it('accepts a second bitfield as a replacement', async () => {
+    const v = victim();
+    const got: number[] = [];
+    v.wire.on('bitfield', (bits) => got.push(bits[0] ?? -1));
+    const two = next(v.wire, 'have');
+    v.raw.write([
+      hello(v),
+      rawMessage(5, [], new Uint8Array([0x40, 0x00])),
+      rawMessage(5, [], new Uint8Array([0x80, 0x00])),
+      rawMessage(4, [1]),
+    ]);
+    await two;
+    expect(got).toEqual([0x40, 0x80]);
+    expect(v.wire.peerHas(0) && v.wire.peerHas(1)).toBe(true);
+    expect(v.wire.closed).toBe(false);
   });
 
   it('a BEP 6 message without BEP 6', async () => {
