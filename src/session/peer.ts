@@ -1,5 +1,6 @@
 import type { Clock } from '../util/clock.js';
 import type { PeerWire } from '../wire/peer-wire.js';
+import type { UtMetadataExtension } from '../wire/ut-metadata.js';
 import { RateMeter } from './rate.js';
 
 /** What a torrent exposes about one connected peer. */
@@ -35,6 +36,10 @@ export class PeerConn {
   unchoked = false;
   /** Whether we told the peer we are interested. */
   interestedSent = false;
+  /** We sent the peer a bitfield, have-all or have-none. */
+  stated = false;
+  /** The BEP 9 extension of this wire. */
+  metadata: UtMetadataExtension | undefined;
   /** Target number of outstanding requests (grows with the rate). */
   queueTarget: number;
 

@@ -12,6 +12,7 @@ import { TypedEmitter } from '../wire/emitter.js';
 import { WireError } from '../wire/errors.js';
 import type { ExtensionFactory, WireExtension } from '../wire/extension.js';
 import { PeerWire } from '../wire/peer-wire.js';
+import { utMetadata } from '../wire/ut-metadata.js';
 import type { Choker, ChokerPeer } from './choker.js';
 import { PeerConn, type PeerInfo } from './peer.js';
 import type { Settings } from './settings.js';
@@ -365,6 +366,17 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     if (!counted) this.#ctx.connectionOpened();
     const s = this.#ctx.settings;
     const peer = new PeerConn(id, wire, incoming, this.#ctx.clock, s.minRequestQueue);
+    // BEP 9 on every wire: fetch the info dictionary while we lack it, serve it once we have it.
+    const meta = wire.use(
+      utMetadata({ infoHash: this.infoHash, ...(this.#info ? { info: this.#info.infoBytes } : {}) }),
+    );
+    peer.metadata = meta;
+    meta.on('metadata', (info) => void this.setInfo(info));
+    meta.on('failed', (err) =>
+      this.#warn(
+        new SessionError('SESSION_METADATA_FAILED', `metadata from ${id}: ${err.message}`, { cause: err }),
+      ),
+    );
     for (const ext of this.#ctx.extensions) wire.use(ext(this));
     this.emit('wire', wire, { id, incoming });
     if (this.#info) wire.setTorrent(this.#info);
@@ -423,16 +435,27 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     });
   }
 
+  /** Tells a peer what we have: once a bitfield / have-all / have-none, later `have`s. */
   #sendHave(peer: PeerConn): void {
     const picker = this.#picker;
+    const w = peer.wire;
+    if (peer.stated) {
+      if (picker) for (let i = 0; i < picker.pieceCount; i++) if (picker.have.get(i)) w.have(i);
+      return;
+    }
     if (!picker) {
-      if (peer.wire.fast) peer.wire.haveNone();
+      if (w.fast) {
+        w.haveNone();
+        peer.stated = true;
+      }
       return;
     }
     const have = picker.have;
-    if (peer.wire.fast && have.full) peer.wire.haveAll();
-    else if (peer.wire.fast && have.count === 0) peer.wire.haveNone();
-    else if (have.count > 0) peer.wire.bitfield(have.bytes);
+    if (w.fast && have.full) w.haveAll();
+    else if (w.fast && have.count === 0) w.haveNone();
+    else if (have.count > 0) w.bitfield(have.bytes);
+    else return;
+    peer.stated = true;
   }
 
   #onPeerPieces(peer: PeerConn, update: () => void): void {
@@ -823,7 +846,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#info = info;
     this.#state = 'checking';
     this.emit('metadata', info);
-    for (const p of this.#peers.values()) p.wire.setTorrent(info);
+    for (const p of this.#peers.values()) {
+      p.wire.setTorrent(info);
+      if (!p.metadata?.metadata) p.metadata?.setMetadata(info.infoBytes);
+    }
     let store: ChunkStore;
     try {
       store = this.#ctx.createStore(info);

@@ -44,7 +44,10 @@ describe('a peer that sends corrupt data', () => {
       const bt = bad.add(torrent, {
         store: (info: InfoDictionary) => corrupting(new FsChunkStore(info, { path: src })),
       });
-      await Promise.all([new Promise<void>((r) => gt.once('ready', r)), new Promise<void>((r) => bt.once('ready', r))]);
+      await Promise.all([
+        new Promise<void>((r) => gt.once('ready', r)),
+        new Promise<void>((r) => bt.once('ready', r)),
+      ]);
 
       const t = leecher.add(torrent, {
         path: join(tmp.path, 'leech'),

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTorrent } from '../../src/metainfo/index.js';
+import { createTorrent, formatMagnet } from '../../src/metainfo/index.js';
 import { Client } from '../../src/session/index.js';
 import { pseudoRandomBytes, tempDir } from '../helpers/run.js';
 
@@ -56,6 +56,43 @@ describe('bttkit to bttkit', () => {
       }
     } finally {
       await Promise.all([seeder.destroy(), ...leechers.map((c) => c.destroy())]);
+    }
+  });
+});
+
+describe('magnet links', () => {
+  it('fetch the metadata (BEP 9) from a bttkit seeder, then the data', async () => {
+    const src = join(tmp.path, 'mseed');
+    mkdirSync(join(src, 'folder'), { recursive: true });
+    writeFileSync(join(src, 'folder', 'x.bin'), pseudoRandomBytes(700_000, 9));
+    const { torrent, metainfo } = await createTorrent(join(src, 'folder'), { pieceLength: 32768 });
+    const seeder = new Client();
+    const leecher = new Client();
+    try {
+      const addr = await seeder.listen(0, '127.0.0.1');
+      const st = seeder.add(torrent, { path: src });
+      await waitFor(new Promise<void>((r) => st.once('ready', r)), 10_000, 'seeder ready');
+      const magnet = formatMagnet({
+        infoHash: metainfo.infoHash,
+        name: 'folder',
+        peers: [{ host: '127.0.0.1', port: addr.port }],
+      });
+      const t = leecher.add(magnet, { path: join(tmp.path, 'mleech') });
+      expect(t.state).toBe('metadata');
+      expect(t.name).toBe('folder');
+      const gotMeta = new Promise<void>((r) => t.once('metadata', () => r()));
+      await waitFor(new Promise<void>((r) => t.once('done', r)), 30_000, 'magnet download');
+      await gotMeta;
+      expect(t.info?.infoHash).toBe(metainfo.infoHash);
+      await t.store?.flush();
+      expect(
+        Buffer.compare(
+          readFileSync(join(tmp.path, 'mleech', 'folder', 'x.bin')),
+          readFileSync(join(src, 'folder', 'x.bin')),
+        ),
+      ).toBe(0);
+    } finally {
+      await Promise.all([seeder.destroy(), leecher.destroy()]);
     }
   });
 });
