@@ -1,6 +1,6 @@
 /**
  * Crash-test child: `node --import tsx crash-child.ts <dir> <seed>`. Opens the file-store ledger
- * in <dir>, finds where the deterministic op sequence of <seed> stopped, and runs it onward in
+ * in <dir> once it reads a line on stdin, finds where the deterministic op sequence of <seed> stopped, and runs it onward in
  * windows of concurrent ops, printing `B <i>` before op i starts, `A <i>` once it is acknowledged
  * (durable), `R <i>` if refused. Runs until killed (the parent sends SIGKILL).
  */
@@ -16,6 +16,18 @@ const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
 
+// Warm up the signature code (noble's first use builds tables) so ops run at speed once READY.
+{
+  const warm = new World();
+  const probe = new LedgerState();
+  probe.init(LEDGER_ID, T0);
+  warm.now = T0;
+  probe.execute(warm.command(probe, { kind: 0, a: 0, b: 1, amount: 10n, flag: 0, dt: 0 }, 0), T0);
+  probe.execute(warm.command(probe, { kind: 1, a: 0, b: 1, amount: 5n, flag: 0, dt: 0 }, 1), T0);
+  probe.execute(warm.command(probe, { kind: 2, a: 0, b: 1, amount: 1n, flag: 0, dt: 0 }, 2), T0);
+}
+// Loaded and warmed up, then wait for the parent's go-ahead (so start-up overlaps the previous run).
+await new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
 const ledger = await Ledger.open({
   store: new FileStore(dir),
   ledgerId: LEDGER_ID,
@@ -28,16 +40,6 @@ let next = 0;
 for (const scope of ledger.state.data.idempotency.keys()) {
   const m = /\nop-(\d+)$/.exec(scope);
   if (m) next = Math.max(next, Number(m[1]) + 1);
-}
-// Warm up the signature code (noble's first use builds tables) so ops run at speed once READY.
-{
-  const warm = new World();
-  const probe = new LedgerState();
-  probe.init(LEDGER_ID, T0);
-  warm.now = T0;
-  probe.execute(warm.command(probe, { kind: 0, a: 0, b: 1, amount: 10n, flag: 0, dt: 0 }, 0), T0);
-  probe.execute(warm.command(probe, { kind: 1, a: 0, b: 1, amount: 5n, flag: 0, dt: 0 }, 1), T0);
-  probe.execute(warm.command(probe, { kind: 2, a: 0, b: 1, amount: 1n, flag: 0, dt: 0 }, 2), T0);
 }
 out(`READY ${next}`);
 

@@ -20,37 +20,22 @@ interface RunLog {
   ready: boolean;
 }
 
-function runAndKill(dir: string, seed: number, rnd: () => number): Promise<RunLog> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, String(seed)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const log: RunLog = { begun: new Set(), acked: new Set(), ready: false };
-    let buf = '';
-    let err = '';
-    let timer: NodeJS.Timeout | undefined;
-    const kill = () => child.kill('SIGKILL');
-    // Mostly kill while ops are running; sometimes during start-up and replay.
-    if (rnd() < 0.15) timer = setTimeout(kill, Math.floor(rnd() * 250));
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      buf += chunk;
-      let nl = buf.indexOf('\n');
-      while (nl >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        nl = buf.indexOf('\n');
-        const [tag, n] = line.split(' ');
-        if (tag === 'READY' && !log.ready) {
-          log.ready = true;
-          if (!timer) timer = setTimeout(kill, 10 + Math.floor(rnd() * 150));
-        } else if (tag === 'B') log.begun.add(Number(n));
-        else if (tag === 'A') log.acked.add(Number(n));
-      }
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      err += c.toString();
-    });
+interface Child {
+  /** Lets the preloaded child open the store and start; resolves with its log once it is killed. */
+  run(): Promise<RunLog>;
+}
+
+/** Spawns a child that loads and warms up, then waits (for the store) until `run()` is called. */
+function spawnChild(command: string[], dir: string, seed: number, rnd: () => number): Child {
+  const child = spawn(process.execPath, [...command, dir, String(seed)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const log: RunLog = { begun: new Set(), acked: new Set(), ready: false };
+  let buf = '';
+  let err = '';
+  let timer: NodeJS.Timeout | undefined;
+  const kill = () => child.kill('SIGKILL');
+  const exit = new Promise<RunLog>((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       if (timer) clearTimeout(timer);
@@ -58,11 +43,65 @@ function runAndKill(dir: string, seed: number, rnd: () => number): Promise<RunLo
       else resolve(log);
     });
   });
+  exit.catch(() => undefined);
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    buf += chunk;
+    let nl = buf.indexOf('\n');
+    while (nl >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      nl = buf.indexOf('\n');
+      const [tag, n] = line.split(' ');
+      if (tag === 'READY' && !log.ready) {
+        log.ready = true;
+        if (!timer) timer = setTimeout(kill, 10 + Math.floor(rnd() * 190));
+      } else if (tag === 'B') log.begun.add(Number(n));
+      else if (tag === 'A') log.acked.add(Number(n));
+    }
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    err += c.toString();
+  });
+  return {
+    run() {
+      // Mostly kill while ops run; sometimes while the store opens and replays.
+      if (rnd() < 0.15) timer = setTimeout(kill, Math.floor(rnd() * 40));
+      child.stdin.write('go\n');
+      return exit;
+    },
+  };
+}
+
+/**
+ * The child runs as `node --import tsx crash-child.ts`. When esbuild (which tsx itself runs on) is
+ * importable, the child is bundled once into plain JavaScript first: the same code, but each of the
+ * 200+ restarts then skips tsx's start-up and transpiling, which is most of a restart's cost.
+ */
+async function childCommand(work: string): Promise<string[]> {
+  try {
+    const esbuild = await import('esbuild');
+    const outfile = join(work, 'crash-child.mjs');
+    await esbuild.build({
+      entryPoints: [CHILD],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      outfile,
+      logLevel: 'silent',
+    });
+    return [outfile];
+  } catch {
+    return ['--import', 'tsx', CHILD];
+  }
 }
 
 describe('crash safety: SIGKILL at random moments', () => {
   it(`every acknowledged op survives, no unbegun op appears, state equals the model (${KILLS} kills per seed)`, async () => {
     const seeds = [1, 2];
+    const work = await mkdtemp(join(tmpdir(), 'bttkit-crash-bin-'));
+    const command = await childCommand(work);
     let totalAcked = 0;
     let totalKills = 0;
     let tornRepairs = 0;
@@ -78,8 +117,12 @@ describe('crash safety: SIGKILL at random moments', () => {
         let modelNext = 0;
         const everBegun = new Set<number>();
         try {
+          let next: Child = spawnChild(command, dir, seed, rnd);
           for (let k = 0; k < KILLS; k++) {
-            const log = await runAndKill(dir, seed, rnd);
+            const logPromise = next.run();
+            // Preload the next child while this one runs and is checked.
+            if (k + 1 < KILLS) next = spawnChild(command, dir, seed, rnd);
+            const log = await logPromise;
             totalKills++;
             for (const i of log.begun) everBegun.add(i);
             totalAcked += log.acked.size;
@@ -117,8 +160,9 @@ describe('crash safety: SIGKILL at random moments', () => {
         }
       }),
     );
+    await rm(work, { recursive: true, force: true });
     console.log(
-      `crash: ${totalKills} kills, ${totalAcked} acknowledged ops checked, ${tornRepairs} torn tails repaired`,
+      `crash (${command.length === 1 ? 'bundled child' : 'tsx child'}): ${totalKills} kills, ${totalAcked} acknowledged ops checked, ${tornRepairs} torn tails repaired`,
     );
     expect(totalKills).toBeGreaterThanOrEqual(200);
     expect(totalAcked).toBeGreaterThan(totalKills);
