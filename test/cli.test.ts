@@ -115,3 +115,65 @@ describe('bttkit create and info', () => {
     expect(cli('--help').status).toBe(0);
   });
 });
+
+describe('bttkit seed and download', () => {
+  it('download gets a complete, verified copy from a seed and prints a JSON summary; seed stops on SIGINT', async () => {
+    const { spawn } = await import('node:child_process');
+    const { waitForLine, waitForExit } = await import('./helpers/procs.js');
+    mkdirSync(join(tmp.path, 'share'), { recursive: true });
+    writeFileSync(join(tmp.path, 'share', 'movie.bin'), pseudoRandomBytes(1_500_000, 77));
+    expect(cli('create', join('share', 'movie.bin'), '-o', 'movie.torrent').status).toBe(0);
+
+    const seed = spawn(
+      process.execPath,
+      [CLI, 'seed', 'movie.torrent', join('share', 'movie.bin'), '--json'],
+      {
+        cwd: tmp.path,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    try {
+      const ready = JSON.parse(await waitForLine(seed, (l) => l.includes('"seeding"'), 20_000, 'seeder'));
+      expect(ready.seeding).toBe(true);
+      const dl = spawn(
+        process.execPath,
+        [CLI, 'download', 'movie.torrent', '-o', 'got', '--peer', `127.0.0.1:${ready.port}`, '--json'],
+        { cwd: tmp.path, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let out = '';
+      dl.stdout?.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      expect(await waitForExit(dl, 60_000, 'download')).toBe(0);
+      const summary = JSON.parse(out.trim().split('\n').at(-1) ?? '');
+      expect(summary).toMatchObject({ complete: true, bytes: 1_500_000, peers: 1 });
+      expect(summary.infoHash).toMatch(/^[0-9a-f]{40}$/);
+      expect(summary.seconds).toBeGreaterThan(0);
+      expect(
+        Buffer.compare(
+          readFileSync(join(tmp.path, 'got', 'movie.bin')),
+          readFileSync(join(tmp.path, 'share', 'movie.bin')),
+        ),
+      ).toBe(0);
+
+      seed.kill('SIGINT');
+      const last = await waitForLine(seed, (l) => l.includes('"stopped"'), 10_000, 'seeder stop line');
+      expect(JSON.parse(last)).toMatchObject({ stopped: 'SIGINT', uploaded: 1_500_000 });
+      expect(await waitForExit(seed, 10_000, 'seeder')).toBe(0);
+    } finally {
+      seed.kill('SIGKILL');
+    }
+  });
+
+  it('seed refuses data that does not match the torrent', () => {
+    mkdirSync(join(tmp.path, 'wrong'), { recursive: true });
+    writeFileSync(join(tmp.path, 'wrong', 'movie.bin'), pseudoRandomBytes(1_500_000, 78));
+    const r = cli('seed', 'movie.torrent', 'wrong');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/CLI_INCOMPLETE_DATA/);
+    writeFileSync(join(tmp.path, 'other.bin'), pseudoRandomBytes(100, 79));
+    const r2 = cli('seed', 'movie.torrent', 'other.bin');
+    expect(r2.status).toBe(1);
+    expect(r2.stderr).toMatch(/CLI_NO_DATA/);
+  });
+});

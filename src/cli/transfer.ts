@@ -135,8 +135,14 @@ export async function seedCommand(
   const abs = resolve(dataPath);
   const st = await stat(abs).catch(() => undefined);
   if (!st) throw new ArgumentError('CLI_NO_DATA', `${dataPath} does not exist`);
-  const folder =
-    basename(abs) === meta.name && (meta.multiFile ? st.isDirectory() : st.isFile()) ? dirname(abs) : abs;
+  const named = basename(abs) === meta.name && (meta.multiFile ? st.isDirectory() : st.isFile());
+  if (!named && !st.isDirectory()) {
+    throw new ArgumentError(
+      'CLI_NO_DATA',
+      `${dataPath} is a file, but the torrent's content is named ${meta.name}`,
+    );
+  }
+  const folder = named ? dirname(abs) : abs;
   const client = new Client();
   try {
     const addr = await client.listen(o.port ?? 0);
