@@ -214,6 +214,7 @@ export class VoucherSigner {
  */
 export class VoucherVerifier {
   #best: Voucher | undefined;
+  #pending: Voucher | undefined;
 
   constructor(
     readonly channelKey: Uint8Array,
@@ -228,9 +229,56 @@ export class VoucherVerifier {
     return this.#best;
   }
 
-  /** Cumulative amount of the best voucher (or what was already redeemed). */
+  /** Cumulative amount of the best verified voucher (or what was already redeemed). */
   get cumulative(): bigint {
     return this.#best?.cumulative ?? this.redeemed;
+  }
+
+  /** Cumulative amount of the newest voucher offered, verified or not. */
+  get offered(): bigint {
+    return this.#pending?.cumulative ?? this.cumulative;
+  }
+
+  #checkFields(voucher: Voucher, above: bigint): void {
+    if (voucher.ledgerId !== this.ledgerId) {
+      throw new LedgerError('VOUCHER_WRONG_LEDGER', 'voucher is for another ledger');
+    }
+    if (voucher.channelId !== this.channelId) {
+      throw new LedgerError('VOUCHER_BAD_SIGNATURE', 'voucher is for another channel');
+    }
+    if (typeof voucher.cumulative !== 'bigint' || voucher.cumulative <= above) {
+      throw new LedgerError('VOUCHER_NOT_INCREASING', 'voucher cumulative amount does not increase');
+    }
+    if (voucher.cumulative > this.locked) {
+      throw new LedgerError('VOUCHER_EXCEEDS_LOCKED', 'voucher above the locked amount');
+    }
+  }
+
+  /**
+   * Records a voucher without verifying its signature (cheap: field checks only). Vouchers are
+   * cumulative, so a provider keeps only the newest and verifies it with {@link verifyNewest}
+   * just before it extends more credit — one verification per credit window, not per payment.
+   * @throws {LedgerError} as {@link accept}, except for the signature.
+   */
+  offer(voucher: Voucher): void {
+    this.#checkFields(voucher, this.offered);
+    this.#pending = voucher;
+  }
+
+  /**
+   * Verifies the newest offered voucher and makes it the best; returns the verified cumulative
+   * amount. A bad signature means the payer cheated: the pending voucher is dropped and
+   * `VOUCHER_BAD_SIGNATURE` thrown (stop serving that peer).
+   */
+  verifyNewest(): bigint {
+    const v = this.#pending;
+    if (!v) return this.cumulative;
+    this.#pending = undefined;
+    if (!verifyVoucherSignature(this.channelKey, v)) {
+      throw new LedgerError('VOUCHER_BAD_SIGNATURE', 'voucher signature does not verify');
+    }
+    this.#best = v;
+    return v.cumulative;
   }
 
   /**
@@ -239,23 +287,13 @@ export class VoucherVerifier {
    * channel's voucher), `VOUCHER_NOT_INCREASING`, `VOUCHER_EXCEEDS_LOCKED`.
    */
   accept(voucher: Voucher): bigint {
-    if (voucher.ledgerId !== this.ledgerId) {
-      throw new LedgerError('VOUCHER_WRONG_LEDGER', 'voucher is for another ledger');
-    }
-    if (voucher.channelId !== this.channelId) {
-      throw new LedgerError('VOUCHER_BAD_SIGNATURE', 'voucher is for another channel');
-    }
     const prev = this.cumulative;
-    if (typeof voucher.cumulative !== 'bigint' || voucher.cumulative <= prev) {
-      throw new LedgerError('VOUCHER_NOT_INCREASING', 'voucher cumulative amount does not increase');
-    }
-    if (voucher.cumulative > this.locked) {
-      throw new LedgerError('VOUCHER_EXCEEDS_LOCKED', 'voucher above the locked amount');
-    }
+    this.#checkFields(voucher, prev);
     if (!verifyVoucherSignature(this.channelKey, voucher)) {
       throw new LedgerError('VOUCHER_BAD_SIGNATURE', 'voucher signature does not verify');
     }
     this.#best = voucher;
+    if (this.#pending && this.#pending.cumulative <= voucher.cumulative) this.#pending = undefined;
     return voucher.cumulative - prev;
   }
 }

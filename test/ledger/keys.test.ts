@@ -98,6 +98,21 @@ describe('TRON keys and addresses', () => {
     });
   }
 
+  it('signatures made through node:crypto are low-S and verify through noble, and vice versa', () => {
+    const key = TronKey.generate();
+    for (let i = 0; i < 64; i++) {
+      const msg = utf8(`message ${i}`);
+      setSignatureBackend('node');
+      const a = key.sign(msg);
+      setSignatureBackend('noble');
+      const b = key.sign(msg);
+      expect(verifyAccountSignature(key.address, msg, a)).toBe(true);
+      setSignatureBackend('node');
+      expect(verifyAccountSignature(key.address, msg, b)).toBe(true);
+    }
+    setSignatureBackend('node');
+  });
+
   it('refuses the high-S twin of a valid signature on both backends', async () => {
     const { secp256k1 } = await import('@noble/curves/secp256k1.js');
     const n = secp256k1.Point.CURVE().n;

@@ -103,6 +103,25 @@ describe('vouchers', () => {
     expect(verifier.best?.cumulative).toBe(50n);
   });
 
+  it('offer() records the newest voucher cheaply; verifyNewest() checks only that one', () => {
+    const ck = ChannelKey.generate();
+    const id = channelIdFor('L1', ck.publicKey);
+    const signer = new VoucherSigner(ck, 'L1', id, 1000n);
+    const verifier = new VoucherVerifier(ck.publicKey, 'L1', id, 1000n);
+    for (let i = 0; i < 10; i++) verifier.offer(signer.pay(10n));
+    expect(verifier.offered).toBe(100n);
+    expect(verifier.cumulative).toBe(0n);
+    expect(verifier.verifyNewest()).toBe(100n);
+    expect(verifier.best?.cumulative).toBe(100n);
+    expect(() => verifier.offer(signVoucher(ck, 'L1', id, 100n))).toThrow(LedgerError);
+    // a forged newest voucher is caught at verification and dropped
+    const forged = { ...signVoucher(ChannelKey.generate(), 'L1', id, 500n) };
+    verifier.offer(forged);
+    expect(() => verifier.verifyNewest()).toThrow(LedgerError);
+    expect(verifier.cumulative).toBe(100n);
+    expect(verifier.offered).toBe(100n);
+  });
+
   it('channel authorizations bind every term', () => {
     const payer = account(0);
     const payee = account(1);

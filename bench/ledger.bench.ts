@@ -1,0 +1,314 @@
+/**
+ * Ledger benchmark (`npm run bench -- ledger`):
+ * 1. signatures per second on one core — the reason for per-channel ed25519 keys;
+ * 2. CPU share of payment handling during a simulated 400 MB/s paid transfer (in-process);
+ * 3. redeems per second through the file store (and the memory store as baseline);
+ * 4. redeems per second through the HTTP service (`bttkit ledger serve` in its own process).
+ * Every ratio is against a baseline measured in the same run.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  authorizeChannel,
+  ChannelKey,
+  channelIdFor,
+  FileStore,
+  Ledger,
+  type LedgerApi,
+  LedgerClient,
+  type LedgerStore,
+  MemoryStore,
+  setSignatureBackend,
+  signVoucher,
+  TronKey,
+  type Voucher,
+  VoucherSigner,
+  VoucherVerifier,
+  verifyAccountSignature,
+  verifyVoucherSignature,
+} from '../src/ledger/index.js';
+import { toHex, utf8 } from '../src/util/bytes.js';
+import { sha256 } from '../src/util/hash.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const rows: [string, string, string, string][] = [];
+const fmt = (n: number) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(2));
+
+function rate(fn: () => void, ms = 1000): number {
+  for (let i = 0; i < 50; i++) fn();
+  let n = 0;
+  const t0 = performance.now();
+  let t = t0;
+  while (t - t0 < ms) {
+    for (let i = 0; i < 20; i++) fn();
+    n += 20;
+    t = performance.now();
+  }
+  return (n * 1000) / (t - t0);
+}
+
+// ---- 1. signatures per second ----
+const ck = ChannelKey.generate();
+const LID = 'bench-ledger';
+const chId = channelIdFor(LID, ck.publicKey);
+const vouchers: Voucher[] = Array.from({ length: 256 }, (_, i) => signVoucher(ck, LID, chId, BigInt(i + 1)));
+const tron = TronKey.generate();
+const msg = utf8('x'.repeat(120));
+const accSig = tron.sign(msg);
+let vi = 0;
+const nextVoucher = () => vouchers[vi++ & 255] as Voucher;
+
+setSignatureBackend('noble');
+const secpNoble = rate(() => verifyAccountSignature(tron.address, msg, accSig));
+const edNoble = rate(() => verifyVoucherSignature(ck.publicKey, nextVoucher()));
+setSignatureBackend('node');
+const secpNode = rate(() => verifyAccountSignature(tron.address, msg, accSig));
+const edNode = rate(() => verifyVoucherSignature(ck.publicKey, nextVoucher()));
+let cum = 0n;
+const edSign = rate(() => {
+  cum++;
+  signVoucher(ck, LID, chId, cum);
+});
+const secpSign = rate(() => tron.sign(msg));
+const base = secpNoble;
+rows.push([
+  'secp256k1 verify, @noble/curves (baseline: vouchers signed by the TRON key)',
+  fmt(secpNoble),
+  '/s',
+  '1.00×',
+]);
+rows.push(['secp256k1 verify, node:crypto', fmt(secpNode), '/s', `${(secpNode / base).toFixed(2)}×`]);
+rows.push([
+  'voucher verify (ed25519), @noble/curves fallback',
+  fmt(edNoble),
+  '/s',
+  `${(edNoble / base).toFixed(2)}×`,
+]);
+rows.push([
+  'voucher verify (ed25519), node:crypto  [target ≥ 5,000]',
+  fmt(edNode),
+  '/s',
+  `${(edNode / base).toFixed(2)}×`,
+]);
+rows.push(['voucher sign (ed25519), node:crypto', fmt(edSign), '/s', '']);
+rows.push(['request/authorization sign (secp256k1), @noble/curves', fmt(secpSign), '/s', '']);
+
+// ---- 2. CPU share of payment handling at 400 MB/s ----
+const RATE = 400e6; // bytes per second
+const PIECE = 256 * 1024;
+const WINDOW = 16; // provider's credit window: 16 pieces = 4 MiB served ahead of a verified payment
+const SECONDS = 4;
+const pieces = Math.round((RATE * SECONDS) / PIECE);
+const pricePerPiece = 10n ** 14n; // base units (18 decimals)
+
+function simulate(payEvery: number, verifyEvery: number): { payer: number; payee: number } {
+  const k = ChannelKey.generate();
+  const id = channelIdFor(LID, k.publicKey);
+  const locked = pricePerPiece * BigInt(pieces + 1);
+  const signer = new VoucherSigner(k, LID, id, locked);
+  const verifier = new VoucherVerifier(k.publicKey, LID, id, locked);
+  let payer = 0;
+  let payee = 0;
+  let owed = 0n;
+  for (let p = 1; p <= pieces; p++) {
+    owed += pricePerPiece;
+    if (p % payEvery === 0) {
+      const t0 = performance.now();
+      const v = signer.pay(owed);
+      owed = 0n;
+      const t1 = performance.now();
+      if (verifyEvery === 1) verifier.accept(v);
+      else {
+        verifier.offer(v);
+        if (p % verifyEvery === 0) verifier.verifyNewest();
+      }
+      const t2 = performance.now();
+      payer += t1 - t0;
+      payee += t2 - t1;
+    }
+  }
+  // share of one core = CPU ms per simulated second / 1000
+  return { payer: payer / SECONDS / 10, payee: payee / SECONDS / 10 };
+}
+simulate(1, 1); // warm-up
+const everyPiece = simulate(1, 1);
+const lazy = simulate(1, WINDOW);
+const perMiB = simulate(4, WINDOW);
+const pct = (x: number) => `${x.toFixed(2)} %`;
+rows.push([
+  `400 MB/s, 256 KiB pieces (${fmt(RATE / PIECE)} vouchers/s): provider verifies every voucher (baseline)`,
+  pct(everyPiece.payee),
+  'of a core',
+  '1.00×',
+]);
+rows.push([
+  '  provider verifies only the newest, once per 4 MiB credit window  [target < 2 %]',
+  pct(lazy.payee),
+  'of a core',
+  `${(lazy.payee / everyPiece.payee).toFixed(2)}×`,
+]);
+rows.push(['  requester signs a voucher per piece', pct(lazy.payer), 'of a core', '']);
+rows.push(['  requester signs a voucher per MiB (4 pieces)', pct(perMiB.payer), 'of a core', '']);
+rows.push(['  provider + requester, paying per MiB', pct(perMiB.payer + perMiB.payee), 'of a core', '']);
+
+// ---- 3. redeems per second through the stores ----
+interface Setup {
+  api: LedgerApi;
+  work: { payee: TronKey; vouchers: Voucher[] }[];
+}
+
+async function setup(
+  api: LedgerApi,
+  opener: (k: TronKey) => LedgerApi,
+  ledgerId: string,
+  channels: number,
+  perChannel: number,
+): Promise<Setup> {
+  const payee = TronKey.fromPrivateKey(sha256(utf8('bench-payee')));
+  const work: Setup['work'] = [];
+  for (let c = 0; c < channels; c++) {
+    const payer = TronKey.fromPrivateKey(sha256(utf8(`bench-payer-${c}`)));
+    const t = toHex(sha256(utf8(`bench-dep-${ledgerId}-${c}-${Math.random()}`)));
+    await api.deposit({ account: payer.address, amount: 10n ** 24n, txid: t, idempotencyKey: t });
+    const k = ChannelKey.generate();
+    const terms = {
+      ledgerId,
+      payer: payer.address,
+      payee: payee.address,
+      channelKey: k.publicKey,
+      amount: 10n ** 24n,
+      expiresAt: Date.now() + 3_600_000,
+    };
+    const r = await opener(payer).openChannel({
+      ...terms,
+      authorization: authorizeChannel(payer, terms),
+      idempotencyKey: `open-${c}`,
+    });
+    const vs = Array.from({ length: perChannel }, (_, i) =>
+      signVoucher(k, ledgerId, r.channelId, BigInt(i + 1) * 1000n),
+    );
+    work.push({ payee, vouchers: vs });
+  }
+  return { api, work };
+}
+
+async function redeemRate(
+  s: Setup,
+  asPayee: (k: TronKey) => LedgerApi,
+  concurrency: number,
+): Promise<number> {
+  let done = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    s.work.slice(0, concurrency).map(async (w, c) => {
+      const api = asPayee(w.payee);
+      for (const [i, v] of w.vouchers.entries()) {
+        await api.redeem({ by: w.payee.address, voucher: v, idempotencyKey: `r-${c}-${i}` });
+        done++;
+      }
+    }),
+  );
+  return (done * 1000) / (performance.now() - t0);
+}
+
+async function storeRate(
+  make: () => Promise<{ store: LedgerStore; cleanup: () => Promise<void> }>,
+  concurrency: number,
+  per: number,
+) {
+  const { store, cleanup } = await make();
+  const ledger = await Ledger.open({ store, ledgerId: LID, snapshotEvery: 0 });
+  const s = await setup(ledger, () => ledger, LID, concurrency, per);
+  const r = await redeemRate(s, () => ledger, concurrency);
+  await ledger.close();
+  await cleanup();
+  return r;
+}
+
+const memory = async () => ({ store: new MemoryStore(), cleanup: async () => {} });
+const file = async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'bttkit-bench-'));
+  return { store: new FileStore(dir), cleanup: () => rm(dir, { recursive: true, force: true }) };
+};
+const memRate = await storeRate(memory, 64, 100);
+const file1 = await storeRate(file, 1, 300);
+const file64 = await storeRate(file, 64, 60);
+rows.push(['redeems, embedded, memory store, 64 concurrent (baseline)', fmt(memRate), '/s', '1.00×']);
+rows.push([
+  'redeems, embedded, file store (fsync), 1 at a time',
+  fmt(file1),
+  '/s',
+  `${(file1 / memRate).toFixed(2)}×`,
+]);
+rows.push([
+  'redeems, embedded, file store (fsync, group commit), 64 concurrent',
+  fmt(file64),
+  '/s',
+  `${(file64 / memRate).toFixed(2)}×`,
+]);
+
+// ---- 4. redeems per second through the HTTP service (its own process) ----
+async function serve(dir: string): Promise<{ child: ChildProcess; url: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(here, '../src/cli/main.ts'),
+        'ledger',
+        'serve',
+        '--port',
+        '0',
+        '--data',
+        dir,
+        '--ledger-id',
+        LID,
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let out = '';
+    child.stdout?.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /listening on (http:\/\/[^ ]+)/.exec(out);
+      if (m?.[1]) resolve({ child, url: m[1] });
+    });
+    child.on('exit', (code) => reject(new Error(`ledger serve exited ${code}`)));
+  });
+}
+const dir = await mkdtemp(join(tmpdir(), 'bttkit-bench-http-'));
+const { child, url } = await serve(dir);
+const opKey = TronKey.fromPrivateKey((await readFile(join(dir, 'operator.key'), 'utf8')).trim());
+const clients = new Map<string, LedgerClient>();
+const asKey = (k: TronKey) => {
+  let c = clients.get(k.address);
+  if (!c) {
+    c = new LedgerClient({ url, key: k, ledgerId: LID });
+    clients.set(k.address, c);
+  }
+  return c;
+};
+const httpSetup = await setup(asKey(opKey), asKey, LID, 32, 40);
+const http32 = await redeemRate(httpSetup, (k) => new LedgerClient({ url, key: k, ledgerId: LID }), 32);
+child.kill('SIGTERM');
+await new Promise((r) => child.once('exit', r));
+await rm(dir, { recursive: true, force: true });
+rows.push([
+  'redeems, HTTP service (file store), 32 concurrent signed requests',
+  fmt(http32),
+  '/s',
+  `${(http32 / file64).toFixed(2)}× file store`,
+]);
+
+// ---- report ----
+const w0 = Math.max(...rows.map((r) => r[0].length));
+const w1 = Math.max(...rows.map((r) => r[1].length));
+console.log(
+  `ledger benchmark — node ${process.version}, one core unless stated, ratios vs the baseline row above them\n`,
+);
+for (const [a, b, c, d] of rows) console.log(`${a.padEnd(w0)}  ${b.padStart(w1)} ${c.padEnd(9)} ${d}`);
