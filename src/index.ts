@@ -6,5 +6,6 @@
  * @module bttkit
  */
 export * from './metainfo/index.js';
+export * from './session/index.js';
 export * from './util/index.js';
 export { VERSION } from './version.js';
