@@ -36,11 +36,34 @@ const peers: Record<string, Peer> = {
     leech: (t, d, _p, s) => [node, CLI, 'download', t, '-o', d, '--peer', `127.0.0.1:${s}`, '--json'],
   },
   libtorrent: {
-    seed: (t, d, p) => ['/usr/bin/python3', join(ROOT, 'bench/peers/libtorrent-peer.py'), 'seed', t, d, String(p)],
-    leech: (t, d, p, s) => ['/usr/bin/python3', join(ROOT, 'bench/peers/libtorrent-peer.py'), 'leech', t, d, String(p), String(s)],
+    seed: (t, d, p) => [
+      '/usr/bin/python3',
+      join(ROOT, 'bench/peers/libtorrent-peer.py'),
+      'seed',
+      t,
+      d,
+      String(p),
+    ],
+    leech: (t, d, p, s) => [
+      '/usr/bin/python3',
+      join(ROOT, 'bench/peers/libtorrent-peer.py'),
+      'leech',
+      t,
+      d,
+      String(p),
+      String(s),
+    ],
   },
   'libtorrent-hp': {
-    seed: (t, d, p) => ['/usr/bin/python3', join(ROOT, 'bench/peers/libtorrent-peer.py'), 'seed', t, d, String(p), 'hp'],
+    seed: (t, d, p) => [
+      '/usr/bin/python3',
+      join(ROOT, 'bench/peers/libtorrent-peer.py'),
+      'seed',
+      t,
+      d,
+      String(p),
+      'hp',
+    ],
     leech: (t, d, p, s) => [
       '/usr/bin/python3',
       join(ROOT, 'bench/peers/libtorrent-peer.py'),
@@ -53,12 +76,34 @@ const peers: Record<string, Peer> = {
     ],
   },
   webtorrent: {
-    seed: (t, d, p) => [node, ...wtImport, join(ROOT, 'bench/peers/webtorrent-peer.mjs'), 'seed', t, d, String(p)],
-    leech: (t, d, p, s) => [node, ...wtImport, join(ROOT, 'bench/peers/webtorrent-peer.mjs'), 'leech', t, d, String(p), String(s)],
+    seed: (t, d, p) => [
+      node,
+      ...wtImport,
+      join(ROOT, 'bench/peers/webtorrent-peer.mjs'),
+      'seed',
+      t,
+      d,
+      String(p),
+    ],
+    leech: (t, d, p, s) => [
+      node,
+      ...wtImport,
+      join(ROOT, 'bench/peers/webtorrent-peer.mjs'),
+      'leech',
+      t,
+      d,
+      String(p),
+      String(s),
+    ],
   },
 };
 
-function waitForLine(child: ChildProcess, test: (line: string) => boolean, ms: number, what: string): Promise<string> {
+function waitForLine(
+  child: ChildProcess,
+  test: (line: string) => boolean,
+  ms: number,
+  what: string,
+): Promise<string> {
   return new Promise((res, rej) => {
     const timer = setTimeout(() => rej(new Error(`timed out waiting for ${what}`)), ms);
     if (!child.stdout) return rej(new Error('no stdout'));
@@ -88,7 +133,13 @@ async function fileSha1(path: string): Promise<string> {
   return h.digest('hex');
 }
 
-async function runOnce(name: string, peer: Peer, torrent: string, dataDir: string, want: string): Promise<Result> {
+async function runOnce(
+  name: string,
+  peer: Peer,
+  torrent: string,
+  dataDir: string,
+  want: string,
+): Promise<Result> {
   const seedPort = nextPort++;
   const leechPort = nextPort++;
   const out = join(BASE, `out-${name}`);
@@ -115,7 +166,8 @@ async function runOnce(name: string, peer: Peer, torrent: string, dataDir: strin
     });
     if (code !== 0) throw new Error(`${name} leecher exited with ${code}`);
     const fh = await open(timeFile);
-    const [elapsed, user, sys, rssKb] = (await fh.readFile('utf8')).trim().split('\n').at(-1)?.split(' ').map(Number) ?? [];
+    const [elapsed, user, sys, rssKb] =
+      (await fh.readFile('utf8')).trim().split('\n').at(-1)?.split(' ').map(Number) ?? [];
     await fh.close();
     const got = await fileSha1(join(out, 'data.bin'));
     if (got !== want) throw new Error(`${name}: downloaded data differs`);
@@ -173,13 +225,19 @@ async function main(): Promise<void> {
   const mbps = (r: Result) => SIZE / 1e6 / r.seconds;
   const wt = results.get('webtorrent');
   const lt = results.get('libtorrent');
-  console.log(`${(SIZE / 1024 ** 2).toFixed(0)} MiB, ${PIECE / 1024} KiB pieces, loopback, ${process.env.DIR ?? '/dev/shm'}; median of ${RUNS}; leecher process measured (wall time incl. start-up)`);
-  console.log('| seeder → leecher | MB/s | leecher CPU s/GiB | leecher peak RSS MiB | MB/s vs WebTorrent | MB/s vs libtorrent |');
+  console.log(
+    `${(SIZE / 1024 ** 2).toFixed(0)} MiB, ${PIECE / 1024} KiB pieces, loopback, ${process.env.DIR ?? '/dev/shm'}; median of ${RUNS}; leecher process measured (wall time incl. start-up)`,
+  );
+  console.log(
+    '| seeder → leecher | MB/s | leecher CPU s/GiB | leecher peak RSS MiB | MB/s vs WebTorrent | MB/s vs libtorrent |',
+  );
   console.log('|---|---|---|---|---|---|');
   for (const [name, r] of results) {
     const vsWt = wt ? (mbps(r) / mbps(wt)).toFixed(2) : '–';
     const vsLt = lt ? (mbps(r) / mbps(lt)).toFixed(2) : '–';
-    console.log(`| ${name} → ${name} | ${mbps(r).toFixed(0)} | ${(r.cpu / gib).toFixed(2)} | ${r.rssMiB.toFixed(0)} | ${vsWt}× | ${vsLt}× |`);
+    console.log(
+      `| ${name} → ${name} | ${mbps(r).toFixed(0)} | ${(r.cpu / gib).toFixed(2)} | ${r.rssMiB.toFixed(0)} | ${vsWt}× | ${vsLt}× |`,
+    );
   }
 }
 

@@ -58,7 +58,6 @@ export class FrameGuard {
   /** Partial message: header bytes so far, or the assembly buffer of a split message. */
   #part: Uint8Array | undefined;
   #partFill = 0;
-  #sawPieceInfo = false;
   #pieceInfoCount = 0;
   #pendingBitfield: Uint8Array | undefined;
 
@@ -374,7 +373,6 @@ export class FrameGuard {
         id,
       });
     }
-    this.#sawPieceInfo = true;
   }
 
   #checkBitfield(bf: Uint8Array, t: WireTorrent): void {
@@ -395,7 +393,6 @@ export class FrameGuard {
     switch (id) {
       case MessageId.have:
         this.#checkIndex(u32(body, 1));
-        this.#sawPieceInfo = true;
         return;
       case MessageId.bitfield: {
         this.#pieceInfo(id);
