@@ -174,7 +174,9 @@ export class Client {
     const createStore =
       options.store ??
       ((i: InfoDictionary) =>
-        options.path !== undefined ? new FsChunkStore(i, { path: options.path }) : new MemoryChunkStore(i));
+        options.path !== undefined
+          ? new FsChunkStore(i, { path: options.path, maxQueuedBytes: this.settings.maxPendingWriteBytes })
+          : new MemoryChunkStore(i));
     const ctx: TorrentContext = {
       peerId: this.peerId,
       clock: this.clock,

@@ -42,7 +42,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   minRequestQueue: 16,
   maxRequestQueue: 1000,
   banAfterHashFailures: 2,
-  maxPendingWriteBytes: 64 * 1024 * 1024,
+  maxPendingWriteBytes: 32 * 1024 * 1024,
   readCacheBytes: 32 * 1024 * 1024,
   reconnectBackoffMs: 5_000,
 });
