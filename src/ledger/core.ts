@@ -103,6 +103,19 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
 const TXID = /^[0-9a-fA-F]{64}$/;
 const OPERATOR_SCOPE = '@operator';
 
+/**
+ * The idempotency fingerprint of a normalized command: 128 bits of SHA-256 over its canonical
+ * bencoding without the key — and without an open's authorization, since any valid
+ * authorization of the same terms is the same request.
+ */
+function fingerprintOf(c: LedgerCommand): string {
+  const bare: LedgerCommand =
+    c.type === 'open'
+      ? { ...c, idempotencyKey: '', authorization: new Uint8Array(0) }
+      : { ...c, idempotencyKey: '' };
+  return toHex(sha256(encodeCommand(bare)).subarray(0, 16));
+}
+
 function fail(code: ConstructorParameters<typeof LedgerError>[0], message: string): never {
   throw new LedgerError(code, message);
 }
@@ -296,7 +309,7 @@ export class LedgerState {
     if (this.data.ledgerId === undefined) fail('LEDGER_CLOSED', 'ledger not initialised');
     const c = normalizeCommand(command);
     const scope = `${commandActor(c)}\n${c.idempotencyKey}`;
-    const fingerprint = toHex(sha256(encodeCommand({ ...c, idempotencyKey: '' })).subarray(0, 16));
+    const fingerprint = fingerprintOf(c);
     const prior = this.data.idempotency.get(scope);
     if (prior) {
       if (prior.fingerprint !== fingerprint) {
@@ -331,7 +344,7 @@ export class LedgerState {
       c = normalizeCommand(event.command);
       const scope = `${commandActor(c)}\n${c.idempotencyKey}`;
       if (this.data.idempotency.has(scope)) fail('JOURNAL_CORRUPT', 'idempotency key repeated');
-      const fingerprint = toHex(sha256(encodeCommand({ ...c, idempotencyKey: '' })).subarray(0, 16));
+      const fingerprint = fingerprintOf(c);
       const result = this.#apply(c, event.at, event.seq, false);
       this.data.idempotency.set(scope, { fingerprint, result });
     } catch (cause) {

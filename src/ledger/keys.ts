@@ -11,8 +11,7 @@ export const TRON_ADDRESS_PREFIX = 0x41;
 /** Length of an {@link AccountSignature}: 33-byte compressed public key ‖ 64-byte r‖s. */
 export const ACCOUNT_SIGNATURE_LENGTH = 97;
 
-const N = secp256k1.Point.CURVE().n;
-const HALF_N = N >> 1n;
+const HALF_N = secp256k1.Point.CURVE().n >> 1n;
 
 /**
  * The 21 address bytes (0x41 ‖ last 20 bytes of keccak256(x ‖ y)) of a secp256k1 public key,
@@ -145,54 +144,16 @@ export class TronKey {
   }
 
   /**
-   * Signs `message` (ECDSA over SHA-256(message), low-S) and returns an {@link AccountSignature}:
-   * compressed public key (33) ‖ r (32) ‖ s (32).
+   * Signs `message` (ECDSA over SHA-256(message), low-S, deterministic nonce per RFC 6979: the
+   * same message always gives the same bytes) and returns an {@link AccountSignature}: compressed
+   * public key (33) ‖ r (32) ‖ s (32).
    */
   sign(message: Uint8Array): Uint8Array {
-    const sig =
-      this.#signNode(message) ?? secp256k1.sign(message, this.#secret, { prehash: true, lowS: true });
+    const sig = secp256k1.sign(message, this.#secret, { prehash: true, lowS: true });
     const out = new Uint8Array(ACCOUNT_SIGNATURE_LENGTH);
     out.set(this.publicKey);
     out.set(sig, 33);
     return out;
-  }
-
-  #nodeKey: unknown;
-
-  // OpenSSL signs ~4× faster than noble; its s may be high, so it is folded to low-S (n − s).
-  #signNode(message: Uint8Array): Uint8Array | undefined {
-    const nc = nodeCrypto();
-    if (!nc) return undefined;
-    try {
-      if (this.#nodeKey === undefined) {
-        const full = secp256k1.getPublicKey(this.#secret, false);
-        this.#nodeKey = nc.createPrivateKey({
-          key: {
-            kty: 'EC',
-            crv: 'secp256k1',
-            d: b64url(this.#secret),
-            x: b64url(full.subarray(1, 33)),
-            y: b64url(full.subarray(33)),
-          },
-          format: 'jwk',
-        });
-      }
-      const raw = nc.sign('sha256', message, { key: this.#nodeKey, dsaEncoding: 'ieee-p1363' });
-      const sig = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength).slice();
-      if (sig.length !== 64) return undefined;
-      let s = 0n;
-      for (let i = 32; i < 64; i++) s = (s << 8n) | BigInt(sig[i] as number);
-      if (s > HALF_N) {
-        let low = N - s;
-        for (let i = 63; i >= 32; i--) {
-          sig[i] = Number(low & 0xffn);
-          low >>= 8n;
-        }
-      }
-      return sig;
-    } catch {
-      return undefined;
-    }
   }
 
   toString(): string {

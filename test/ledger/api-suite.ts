@@ -143,6 +143,30 @@ export function ledgerApiSuite(name: string, make: () => Promise<ApiEnv>): void 
       ).toBe('IDEMPOTENCY_MISMATCH');
     });
 
+    it('a retried open (same key, same terms) returns the first channel', async () => {
+      await fund(alice, 1000n);
+      const ck = ChannelKey.generate();
+      const terms = {
+        ledgerId: env.ledgerId,
+        payer: alice.address,
+        payee: bob.address,
+        channelKey: ck.publicKey,
+        amount: 100n,
+        expiresAt: env.now() + 60_000,
+      };
+      const k = key('open');
+      const first = await env
+        .as(alice)
+        .openChannel({ ...terms, authorization: authorizeChannel(alice, terms), idempotencyKey: k });
+      const seqBefore = (await env.as(alice).info()).seq;
+      const again = await env
+        .as(alice)
+        .openChannel({ ...terms, authorization: authorizeChannel(alice, terms), idempotencyKey: k });
+      expect(again).toEqual(first);
+      expect((await env.as(alice).info()).seq).toBe(seqBefore);
+      expect((await env.as(alice).getAccount(alice.address)).balance).toBe(900n);
+    });
+
     it('rejects a forged voucher signature', async () => {
       await fund(alice, 1000n);
       const ch = await open(alice, bob, 500n);
