@@ -9,6 +9,7 @@ const entry = {
   'storage/index': 'src/storage/index.ts',
   'wire/index': 'src/wire/index.ts',
   'session/index': 'src/session/index.ts',
+  'dht/index': 'src/dht/index.ts',
 };
 
 /**

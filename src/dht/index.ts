@@ -1,0 +1,13 @@
+/**
+ * The mainline DHT (BEP 5) and BEP 44 storage: a typed, hardened layer over `bittorrent-dht`.
+ * @module dht
+ */
+export {
+  Dht,
+  DhtError,
+  type DhtEvents,
+  type DhtItem,
+  type DhtKeyPair,
+  type DhtOptions,
+  MAINLINE_ROUTERS,
+} from './dht.js';
