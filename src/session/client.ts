@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Dht, type DhtOptions } from '../dht/dht.js';
 import { type PeerAddress, parseInfoHash, parseMagnet } from '../metainfo/magnet.js';
 import { type InfoDictionary, type Metainfo, parseTorrent } from '../metainfo/torrent.js';
 import type { Priority } from '../picker/picker.js';
@@ -29,6 +30,11 @@ export interface ClientOptions {
   settings?: Partial<Settings>;
   /** Choker for each torrent. Default {@link TitForTatChoker}. */
   choker?: () => Choker;
+  /**
+   * The mainline DHT: a {@link Dht} you own, or options for one the client creates in `listen()`
+   * and destroys with itself. Default: none. Never used for private torrents.
+   */
+  dht?: Dht | DhtOptions;
   /** BEP 10 extensions added to every wire (e.g. `btt_speed`). */
   extensions?: readonly ((torrent: Torrent) => ExtensionFactory<WireExtension>)[];
 }
@@ -84,6 +90,8 @@ export class Client {
   #pendingIncoming = 0;
   #options: ClientOptions;
   #destroyed = false;
+  #dht: Dht | undefined;
+  #ownsDht = false;
 
   constructor(options: ClientOptions = {}) {
     this.#options = options;
@@ -92,6 +100,12 @@ export class Client {
     this.clock = options.clock ?? realClock;
     this.transport = options.transport ?? new TcpTransport();
     this.settings = Object.freeze({ ...DEFAULT_SETTINGS, ...options.settings });
+    if (options.dht instanceof Dht) this.#dht = options.dht;
+  }
+
+  /** The DHT in use, if any. */
+  get dht(): Dht | undefined {
+    return this.#dht;
   }
 
   /** The address we listen on, once listening. */
@@ -112,6 +126,12 @@ export class Client {
   /** Listens for incoming peers (port 0: any free port). Resolves with the bound address. */
   async listen(port = 0, host = '0.0.0.0'): Promise<Endpoint> {
     if (this.#listener) return this.#listener.address;
+    const dhtOptions = this.#options.dht;
+    if (dhtOptions && !(dhtOptions instanceof Dht) && !this.#dht) {
+      this.#dht = await Dht.create({ host, ...dhtOptions });
+      this.#ownsDht = true;
+      this.#dht.on('warning', () => {});
+    }
     this.#listener = await this.transport.listen({ host, port }, (conn) => {
       if (this.#destroyed || this.connections >= this.settings.maxConnections) {
         conn.destroy();
@@ -177,6 +197,7 @@ export class Client {
         options.path !== undefined
           ? new FsChunkStore(i, { path: options.path, maxQueuedBytes: this.settings.maxPendingWriteBytes })
           : new MemoryChunkStore(i));
+    const client = this;
     const ctx: TorrentContext = {
       peerId: this.peerId,
       clock: this.clock,
@@ -192,6 +213,9 @@ export class Client {
       },
       createChoker: this.#options.choker ?? (() => new TitForTatChoker()),
       createStore,
+      get dht() {
+        return client.#dht;
+      },
       extensions: this.#options.extensions ?? [],
       onDestroy: (t) => {
         if (this.#torrents.get(t.infoHashHex) === t) this.#torrents.delete(t.infoHashHex);
@@ -222,5 +246,7 @@ export class Client {
     await Promise.all(this.torrents.map((t) => t.destroy()));
     await this.#listener?.close();
     this.#listener = undefined;
+    if (this.#ownsDht) await this.#dht?.destroy();
+    this.#dht = undefined;
   }
 }

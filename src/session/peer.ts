@@ -1,6 +1,7 @@
 import type { Clock } from '../util/clock.js';
 import type { PeerWire } from '../wire/peer-wire.js';
 import type { UtMetadataExtension } from '../wire/ut-metadata.js';
+import type { UtPexExtension } from '../wire/ut-pex.js';
 import { RateMeter } from './rate.js';
 
 /** What a torrent exposes about one connected peer. */
@@ -38,6 +39,10 @@ export class PeerConn {
   interestedSent = false;
   /** We sent the peer a bitfield, have-all or have-none. */
   stated = false;
+  /** The BEP 11 extension of this wire (absent for private torrents). */
+  pex: UtPexExtension | undefined;
+  /** Peers we told this peer about through PEX (`host:port`). */
+  readonly pexSent = new Set<string>();
   /** The BEP 9 extension of this wire. */
   metadata: UtMetadataExtension | undefined;
   /** Target number of outstanding requests (grows with the rate). */

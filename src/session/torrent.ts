@@ -1,5 +1,6 @@
+import type { Dht } from '../dht/dht.js';
 import type { PeerAddress } from '../metainfo/magnet.js';
-import { formatPeerAddress } from '../metainfo/magnet.js';
+import { formatPeerAddress, parsePeerAddress } from '../metainfo/magnet.js';
 import type { InfoDictionary } from '../metainfo/torrent.js';
 import { filePiecePriorities, PiecePicker, type Priority } from '../picker/picker.js';
 import type { ChunkStore } from '../storage/types.js';
@@ -13,6 +14,7 @@ import { WireError } from '../wire/errors.js';
 import type { ExtensionFactory, WireExtension } from '../wire/extension.js';
 import { PeerWire } from '../wire/peer-wire.js';
 import { utMetadata } from '../wire/ut-metadata.js';
+import { PexFlags, type PexPeer, utPex } from '../wire/ut-pex.js';
 import type { Choker, ChokerPeer } from './choker.js';
 import { PeerConn, type PeerInfo } from './peer.js';
 import type { Settings } from './settings.js';
@@ -93,6 +95,8 @@ export interface TorrentContext {
   readonly connectionClosed: () => void;
   readonly createChoker: () => Choker;
   readonly createStore: (info: InfoDictionary) => ChunkStore;
+  /** The client's DHT, if any (not used for private torrents). */
+  readonly dht: Dht | undefined;
   /** Extensions to register on every wire of this torrent (BEP 10). */
   readonly extensions: readonly ((torrent: Torrent) => ExtensionFactory<WireExtension>)[];
   readonly onDestroy: (torrent: Torrent) => void;
@@ -108,6 +112,11 @@ export interface TorrentInit {
   /** Per-file priorities (0 = skip), in torrent file order. */
   filePriorities?: readonly Priority[];
 }
+
+/** How often the DHT is asked for peers, and we announce to it. */
+const DHT_INTERVAL_MS = 15 * 60_000;
+/** Most peers taken from one PEX message. */
+const PEX_TAKE = 50;
 
 interface PieceWork {
   /** Block offset → peer id that sent it (for blame). */
@@ -377,6 +386,15 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
         new SessionError('SESSION_METADATA_FAILED', `metadata from ${id}: ${err.message}`, { cause: err }),
       ),
     );
+    // BEP 11 peer exchange, except for private torrents (BEP 27).
+    if (!this.#info?.private) {
+      const pex = wire.use(utPex());
+      peer.pex = pex;
+      pex.on('peers', (m) => {
+        if (this.#info?.private) return;
+        for (const a of m.added.slice(0, PEX_TAKE)) this.addPeer({ host: a.host, port: a.port });
+      });
+    }
     for (const ext of this.#ctx.extensions) wire.use(ext(this));
     this.emit('wire', wire, { id, incoming });
     if (this.#info) wire.setTorrent(this.#info);
@@ -401,6 +419,11 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     else wire.on('handshake', register);
     wire.on('extended-handshake', () => {
       if (registered) this.emit('peer', peer.info());
+      // The first PEX message goes out soon after the handshake; then once a minute (#tick).
+      if (peer.pex?.active) this.#ctx.clock.setTimeout(() => this.#sendPex(peer), 500);
+    });
+    wire.on('port', (port) => {
+      if (!this.#info?.private) this.#ctx.dht?.addNode({ host: wire.remote.host, port });
     });
     wire.on('bitfield', (bits) => this.#onPeerPieces(peer, () => this.#picker?.peerBitfield(id, bits)));
     wire.on('have', (i) => this.#onPeerPieces(peer, () => this.#picker?.peerHave(id, i)));
@@ -436,6 +459,84 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   }
 
   /** Tells a peer what we have: once a bitfield / have-all / have-none, later `have`s. */
+  /** Where a connected peer listens: the address we dialled, or the `p` of its handshake. */
+  #listenAddress(p: PeerConn): PeerAddress | undefined {
+    if (!p.incoming) return { host: p.wire.remote.host, port: p.wire.remote.port };
+    const port = p.wire.peerExtendedHandshake?.port;
+    return port === undefined ? undefined : { host: p.wire.remote.host, port };
+  }
+
+  /** Tells `peer` which peers we are connected to now (changes since the last message). */
+  #sendPex(peer: PeerConn): void {
+    const pex = peer.pex;
+    if (!pex?.active || peer.wire.closed || this.#info?.private || pex.waitMs > 0) return;
+    const now = new Map<string, PexPeer>();
+    for (const p of this.#peers.values()) {
+      if (p === peer) continue;
+      const a = this.#listenAddress(p);
+      if (a)
+        now.set(formatPeerAddress(a), {
+          host: a.host,
+          port: a.port,
+          flags: (this.#isSeedPeer(p) ? PexFlags.seed : 0) | (p.incoming ? 0 : PexFlags.reachable),
+        });
+    }
+    const added = [...now].filter(([k]) => !peer.pexSent.has(k)).slice(0, 50);
+    const dropped = [...peer.pexSent].filter((k) => !now.has(k)).slice(0, 50);
+    if (added.length === 0 && dropped.length === 0) return;
+    const droppedAddrs: PeerAddress[] = [];
+    for (const k of dropped) {
+      try {
+        droppedAddrs.push(parsePeerAddress(k));
+      } catch {
+        // not an address we can state
+      }
+    }
+    if (pex.send({ added: added.map(([, v]) => v), dropped: droppedAddrs })) {
+      for (const [k] of added) peer.pexSent.add(k);
+      for (const k of dropped) peer.pexSent.delete(k);
+    }
+  }
+
+  #dhtBusy = false;
+  #dhtNext = 0;
+  #dhtRetryMs = 2_500;
+
+  /** Asks the DHT for peers and announces our port, every {@link DHT_INTERVAL_MS}. */
+  #dhtRound(): void {
+    const dht = this.#ctx.dht;
+    if (!dht || this.#dhtBusy || this.#info?.private || this.#paused || this.#dead()) return;
+    const now = this.#ctx.clock.now();
+    if (now < this.#dhtNext) return;
+    this.#dhtBusy = true;
+    this.#dhtNext = now + DHT_INTERVAL_MS;
+    const onPeer = (p: PeerAddress, ih: string) => {
+      if (ih === this.infoHashHex) this.addPeer(p);
+    };
+    dht.on('peer', onPeer);
+    const port = this.#ctx.listenPort();
+    const work = async () => {
+      try {
+        await dht.lookup(this.infoHash);
+        if (port !== undefined) await dht.announce(this.infoHash, port);
+        // Short of peers while downloading: ask again soon (5 s, doubling), else every 15 min.
+        if (!this.done && this.#peers.size === 0) {
+          this.#dhtRetryMs = Math.min(DHT_INTERVAL_MS, this.#dhtRetryMs * 2);
+          this.#dhtNext = this.#ctx.clock.now() + this.#dhtRetryMs;
+        } else {
+          this.#dhtRetryMs = 2_500;
+        }
+      } catch (err) {
+        this.#warn(new SessionError('SESSION_DHT_FAILED', 'DHT lookup or announce failed', { cause: err }));
+        this.#dhtNext = this.#ctx.clock.now() + 60_000;
+      } finally {
+        dht.off('peer', onPeer);
+        this.#dhtBusy = false;
+      }
+    };
+    void work();
+  }
+
   #sendHave(peer: PeerConn): void {
     const picker = this.#picker;
     const w = peer.wire;
@@ -819,6 +920,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
         p.wire.cancel(piece, offset, Math.min(16384, this.#pieceSize(piece) - offset));
       }
     }
+    for (const p of this.#peers.values()) if (p.pex && p.pex.waitMs === 0) this.#sendPex(p);
+    this.#dhtRound();
     this.#connectMore();
     this.#fillAll();
   }
