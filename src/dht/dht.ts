@@ -129,6 +129,8 @@ export class Dht extends TypedEmitter<DhtEvents> {
   #options: DhtOptions;
   #dropped = 0;
   #destroyed = false;
+  /** Datagrams received (before filtering) and sent. */
+  readonly traffic = { received: 0, sent: 0 };
 
   private constructor(dht: DHT, socket: Socket, options: DhtOptions) {
     super();
@@ -151,7 +153,13 @@ export class Dht extends TypedEmitter<DhtEvents> {
     let self: Dht | undefined;
     // Drop implausible datagrams before the library decodes them (it recurses without limits).
     const emit = socket.emit.bind(socket) as (event: string | symbol, ...args: unknown[]) => boolean;
+    const send = socket.send.bind(socket) as (...args: unknown[]) => void;
+    socket.send = ((...args: unknown[]) => {
+      if (self) self.traffic.sent++;
+      send(...args);
+    }) as typeof socket.send;
     socket.emit = ((event: string | symbol, ...args: unknown[]) => {
+      if (event === 'message' && self) self.traffic.received++;
       if (event === 'message' && !isPlausibleKrpc(args[0] as Uint8Array, max)) {
         if (self) {
           self.#dropped++;
