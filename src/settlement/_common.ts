@@ -1,0 +1,123 @@
+import { normalizeAddress } from '../ledger/keys.js';
+import type { Clock } from '../util/clock.js';
+import { AbortError, throwIfAborted } from '../util/errors.js';
+import { maxTransferAmount, type TokenProfile } from './constants.js';
+import { SettlementError } from './errors.js';
+import type { AbortOptions, ChainTime, ConfirmOptions, PreparedTransfer, TxStatus } from './types.js';
+
+const TXID = /^[0-9a-fA-F]{64}$/;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
+
+/** The `T…` form of an address. @throws {SettlementError} `BAD_ADDRESS` */
+export function checkAddress(address: unknown, field = 'address'): string {
+  try {
+    if (typeof address !== 'string') throw new Error('not a string');
+    return normalizeAddress(address);
+  } catch (cause) {
+    throw new SettlementError('BAD_ADDRESS', `${field} is not a TRON address`, { cause, details: { field } });
+  }
+}
+
+/** Checks a transfer amount for `token`. @throws {SettlementError} `BAD_AMOUNT`, `AMOUNT_OUT_OF_RANGE` */
+export function checkTransferAmount(amount: unknown, token: TokenProfile): bigint {
+  if (typeof amount !== 'bigint')
+    throw new SettlementError('BAD_AMOUNT', 'amount must be a bigint of base units');
+  const max = maxTransferAmount(token);
+  if (amount < 1n || amount > max) {
+    throw new SettlementError('AMOUNT_OUT_OF_RANGE', `${token.symbol} amount must be in [1, ${max}]`, {
+      details: { token: token.symbol, max: max.toString() },
+    });
+  }
+  return amount;
+}
+
+/** Lower-cased txid. @throws {SettlementError} `BAD_TXID` */
+export function checkTxid(txid: unknown): string {
+  if (typeof txid !== 'string' || !TXID.test(txid))
+    throw new SettlementError('BAD_TXID', 'txid must be 64 hex digits');
+  return txid.toLowerCase();
+}
+
+/** @throws {SettlementError} `BAD_IDEMPOTENCY_KEY` */
+export function checkIdempotencyKey(key: unknown): string {
+  if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) {
+    throw new SettlementError(
+      'BAD_IDEMPOTENCY_KEY',
+      'idempotency key must be 1-128 printable ASCII characters',
+    );
+  }
+  return key;
+}
+
+/** Resolves after `ms` of `clock`, or rejects with `AbortError` when `signal` fires. */
+export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  throwIfAborted(signal);
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => {
+      timer.cancel();
+      reject(new AbortError(undefined, { cause: signal?.reason }));
+    };
+    const timer = clock.setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Races `p` against `signal` (the work behind `p` is not cancelled, only no longer awaited). */
+export function withSignal<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  throwIfAborted(signal);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new AbortError(undefined, { cause: signal.reason }));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** Polls `status` every `pollMs` of `clock` until confirmed; the shared body of every `confirm`. */
+export async function pollConfirm(
+  status: (txid: string, opts?: AbortOptions) => Promise<TxStatus>,
+  txid: string,
+  clock: Clock,
+  pollMs: number,
+  defaultTimeoutMs: number,
+  opts: ConfirmOptions = {},
+): Promise<TxStatus & { state: 'confirmed' }> {
+  const deadline = clock.now() + (opts.timeoutMs ?? defaultTimeoutMs);
+  for (;;) {
+    const s = await status(txid, opts);
+    if (s.state === 'confirmed') return s;
+    if (s.state === 'failed') {
+      throw new SettlementError('TX_FAILED', `transaction failed on chain (${s.reason})`, {
+        details: { txid, reason: s.reason, blockNumber: s.blockNumber },
+      });
+    }
+    if (clock.now() >= deadline) {
+      throw new SettlementError('TIMEOUT', 'transaction not confirmed in time', {
+        details: { txid, state: s.state },
+      });
+    }
+    await sleep(clock, pollMs, opts.signal);
+  }
+}
+
+/**
+ * True when `tx` can provably never be included: the solid block is at or past its expiration and
+ * the transaction is in no block up to it. (A block includes a transaction only while its parent's
+ * timestamp is before the expiration; solid blocks are irreversible.) Reads the chain time first,
+ * then the status, so the status is at least as recent as the time it is judged against.
+ */
+export function provablyExpired(tx: PreparedTransfer, time: ChainTime, status: TxStatus): boolean {
+  return status.state === 'unknown' && time.solid.timestamp >= tx.expiration;
+}

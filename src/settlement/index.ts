@@ -1,0 +1,30 @@
+/**
+ * Settlement on TRON: the {@link SettlementAdapter} interface, token profiles, `TronSettlement`
+ * (tronweb, loaded on first use), the in-process `LocalChain`, and the `Settler` that connects an
+ * adapter to the ledger (deposits credited once, withdrawals paid exactly once). Test support
+ * (`TronNodeEmulator`) lives in `bttkit/settlement/testing`. See `docs/settlement.md`.
+ * @module settlement
+ */
+export { provablyExpired } from './_common.js';
+export {
+  BALANCE_OF_SELECTOR,
+  BLOCK_INTERVAL_MS,
+  BTT,
+  BTTOLD,
+  DEFAULT_FEE_LIMIT,
+  MAX_FEE_LIMIT,
+  MAX_TRC10_AMOUNT,
+  MAX_TRC20_AMOUNT,
+  maxTransferAmount,
+  TOKEN_PROFILES,
+  type TokenProfile,
+  type TokenStandard,
+  TRANSFER_SELECTOR,
+  TRANSFER_TOPIC,
+  TX_LIFETIME_MS,
+  unitsPerToken,
+} from './constants.js';
+export { SettlementError, type SettlementErrorCode } from './errors.js';
+export { LocalChain, type LocalChainOptions, type LocalTransfer } from './local-chain.js';
+export { TronSettlement, type TronSettlementOptions } from './tron-settlement.js';
+export type * from './types.js';
