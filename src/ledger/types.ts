@@ -119,18 +119,21 @@ export interface SettleWithdrawalParams extends Idempotent {
   txid?: string;
 }
 
+/** What {@link LedgerApi.deposit} returns. */
 export interface DepositResult {
   account: string;
   txid: string;
   amount: bigint;
 }
 
+/** What {@link LedgerApi.openChannel} returns. */
 export interface OpenChannelResult {
   channelId: string;
   amount: bigint;
   expiresAt: number;
 }
 
+/** What {@link LedgerApi.redeem} returns. */
 export interface RedeemResult {
   channelId: string;
   cumulative: bigint;
@@ -138,6 +141,7 @@ export interface RedeemResult {
   credited: bigint;
 }
 
+/** What {@link LedgerApi.closeChannel} returns. */
 export interface CloseChannelResult {
   channelId: string;
   /** Total paid to the payee over the channel's life. */
@@ -146,11 +150,13 @@ export interface CloseChannelResult {
   refunded: bigint;
 }
 
+/** What {@link LedgerApi.requestWithdrawal} returns. */
 export interface WithdrawResult {
   withdrawalId: string;
   amount: bigint;
 }
 
+/** What {@link LedgerApi.settleWithdrawal} returns. */
 export interface SettleWithdrawalResult {
   withdrawalId: string;
   status: 'sent' | 'failed';
@@ -162,16 +168,26 @@ export interface SettleWithdrawalResult {
  * Every method may throw {@link LedgerError}.
  */
 export interface LedgerApi {
+  /** The ledger's id and journal sequence number. */
   info(opts?: AbortOptions): Promise<LedgerInfo>;
+  /** Credits an on-chain deposit (operator only; once per txid). */
   deposit(params: DepositParams, opts?: AbortOptions): Promise<DepositResult>;
+  /** Opens a channel, locking `amount` of the payer's balance. */
   openChannel(params: OpenChannelParams, opts?: AbortOptions): Promise<OpenChannelResult>;
+  /** Redeems a voucher (payee only): credits `cumulative − redeemed`. */
   redeem(params: RedeemParams, opts?: AbortOptions): Promise<RedeemResult>;
+  /** Closes a channel; the unredeemed remainder returns to the payer. */
   closeChannel(params: CloseChannelParams, opts?: AbortOptions): Promise<CloseChannelResult>;
+  /** Debits the balance into a pending withdrawal. */
   requestWithdrawal(params: WithdrawParams, opts?: AbortOptions): Promise<WithdrawResult>;
+  /** Records a withdrawal's on-chain outcome (operator only). */
   settleWithdrawal(params: SettleWithdrawalParams, opts?: AbortOptions): Promise<SettleWithdrawalResult>;
   /** An account's funds (zero for an unknown account). */
   getAccount(address: string, opts?: AbortOptions): Promise<AccountView>;
+  /** A channel, or `undefined` if unknown. */
   getChannel(channelId: string, opts?: AbortOptions): Promise<ChannelView | undefined>;
+  /** A withdrawal, or `undefined` if unknown. */
   getWithdrawal(withdrawalId: string, opts?: AbortOptions): Promise<WithdrawalView | undefined>;
+  /** Ledger-wide totals. */
   totals(opts?: AbortOptions): Promise<LedgerTotals>;
 }
