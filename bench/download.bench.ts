@@ -32,8 +32,19 @@ const node = process.execPath;
 const wtImport = ['--import', join(ROOT, 'bench/peers/no-webrtc.mjs')];
 const peers: Record<string, Peer> = {
   bttkit: {
-    seed: (t, d, p) => [node, CLI, 'seed', t, d, '--port', String(p), '--json'],
-    leech: (t, d, _p, s) => [node, CLI, 'download', t, '-o', d, '--peer', `127.0.0.1:${s}`, '--json'],
+    seed: (t, d, p) => [node, CLI, 'seed', t, d, '--port', String(p), '--json', '--no-dht'],
+    leech: (t, d, _p, s) => [
+      node,
+      CLI,
+      'download',
+      t,
+      '-o',
+      d,
+      '--peer',
+      `127.0.0.1:${s}`,
+      '--json',
+      '--no-dht',
+    ],
   },
   libtorrent: {
     seed: (t, d, p) => [

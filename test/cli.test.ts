@@ -126,7 +126,7 @@ describe('bttkit seed and download', () => {
 
     const seed = spawn(
       process.execPath,
-      [CLI, 'seed', 'movie.torrent', join('share', 'movie.bin'), '--json'],
+      [CLI, 'seed', 'movie.torrent', join('share', 'movie.bin'), '--json', '--no-dht'],
       {
         cwd: tmp.path,
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -137,7 +137,17 @@ describe('bttkit seed and download', () => {
       expect(ready.seeding).toBe(true);
       const dl = spawn(
         process.execPath,
-        [CLI, 'download', 'movie.torrent', '-o', 'got', '--peer', `127.0.0.1:${ready.port}`, '--json'],
+        [
+          CLI,
+          'download',
+          'movie.torrent',
+          '-o',
+          'got',
+          '--peer',
+          `127.0.0.1:${ready.port}`,
+          '--json',
+          '--no-dht',
+        ],
         { cwd: tmp.path, stdio: ['ignore', 'pipe', 'pipe'] },
       );
       let out = '';
@@ -168,12 +178,63 @@ describe('bttkit seed and download', () => {
   it('seed refuses data that does not match the torrent', () => {
     mkdirSync(join(tmp.path, 'wrong'), { recursive: true });
     writeFileSync(join(tmp.path, 'wrong', 'movie.bin'), pseudoRandomBytes(1_500_000, 78));
-    const r = cli('seed', 'movie.torrent', 'wrong');
+    const r = cli('seed', 'movie.torrent', 'wrong', '--no-dht');
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/CLI_INCOMPLETE_DATA/);
     writeFileSync(join(tmp.path, 'other.bin'), pseudoRandomBytes(100, 79));
-    const r2 = cli('seed', 'movie.torrent', 'other.bin');
+    const r2 = cli('seed', 'movie.torrent', 'other.bin', '--no-dht');
     expect(r2.status).toBe(1);
     expect(r2.stderr).toMatch(/CLI_NO_DATA/);
+  });
+});
+
+describe('bttkit download --dht-bootstrap', () => {
+  it('finds the seeder through a local DHT only', async () => {
+    const { spawn } = await import('node:child_process');
+    const { waitForLine, waitForExit } = await import('./helpers/procs.js');
+    const { Dht } = await import('../src/dht/index.js');
+    const dhts = [await Dht.create({ bootstrap: [], host: '127.0.0.1' })];
+    const boot = `127.0.0.1:${dhts[0]?.address.port}`;
+    for (let i = 0; i < 5; i++) dhts.push(await Dht.create({ bootstrap: [boot], host: '127.0.0.1' }));
+    mkdirSync(join(tmp.path, 'dshare'), { recursive: true });
+    writeFileSync(join(tmp.path, 'dshare', 'song.bin'), pseudoRandomBytes(300_000, 80));
+    expect(cli('create', join('dshare', 'song.bin'), '-o', 'song.torrent').status).toBe(0);
+    const seed = spawn(
+      process.execPath,
+      [CLI, 'seed', 'song.torrent', join('dshare', 'song.bin'), '--json', '--dht-bootstrap', boot],
+      {
+        cwd: tmp.path,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    try {
+      await waitForLine(seed, (l) => l.includes('"seeding"'), 20_000, 'seeder');
+      const dl = spawn(
+        process.execPath,
+        [CLI, 'download', 'song.torrent', '-o', 'dgot', '--json', '--dht-bootstrap', boot],
+        {
+          cwd: tmp.path,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let out = '';
+      dl.stdout?.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      expect(await waitForExit(dl, 60_000, 'download')).toBe(0);
+      expect(JSON.parse(out.trim().split('\n').at(-1) ?? '')).toMatchObject({
+        complete: true,
+        bytes: 300_000,
+      });
+      expect(
+        Buffer.compare(
+          readFileSync(join(tmp.path, 'dgot', 'song.bin')),
+          readFileSync(join(tmp.path, 'dshare', 'song.bin')),
+        ),
+      ).toBe(0);
+    } finally {
+      seed.kill('SIGKILL');
+      await Promise.all(dhts.map((d) => d.destroy()));
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { parsePeerAddress } from '../metainfo/magnet.js';
 import { BttkitError } from '../util/errors.js';
 import { VERSION } from '../version.js';
 import { createCommand } from './create.js';
@@ -12,7 +13,8 @@ Usage:
   bttkit create <path> [-o out.torrent] [--tracker URL]... [--piece-length N] [--private]
                 [--comment TEXT] [--web-seed URL]... [--json]
   bttkit download <magnet | file.torrent> -o <dir> [--peer host:port]... [--port N] [--json]
-  bttkit seed <file.torrent> <path> [--peer host:port]... [--port N] [--json]
+                [--dht | --no-dht] [--dht-bootstrap host:port]...
+  bttkit seed <file.torrent> <path> [--peer host:port]... [--port N] [--json] [--no-dht] [--dht-bootstrap host:port]...
   bttkit ledger serve [--port N] [--data DIR] [--host H] [--ledger-id ID] [--operator ADDRESS]...
   bttkit --version | --help
 `;
@@ -56,8 +58,12 @@ async function run(argv: string[]): Promise<number> {
         peer: { type: 'string', multiple: true },
         port: { type: 'string' },
         json: { type: 'boolean' },
+        dht: { type: 'boolean' },
+        'no-dht': { type: 'boolean' },
+        'dht-bootstrap': { type: 'string', multiple: true },
       },
     });
+    for (const b of values['dht-bootstrap'] ?? []) parsePeerAddress(b);
     const port = values.port === undefined ? undefined : Number(values.port);
     if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) {
       throw new UsageError(`bad port: ${values.port}`);
@@ -76,6 +82,8 @@ async function run(argv: string[]): Promise<number> {
     const common = {
       peers: values.peer ?? [],
       json: values.json ?? false,
+      dht: !(values['no-dht'] ?? false),
+      dhtBootstrap: values['dht-bootstrap'] ?? [],
       ...(port !== undefined ? { port } : {}),
     };
     if (command === 'download') {

@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
+import { MAINLINE_ROUTERS } from '../dht/dht.js';
 import { type PeerAddress, parseMagnet, parsePeerAddress } from '../metainfo/magnet.js';
 import { parseTorrent } from '../metainfo/torrent.js';
 import { Client } from '../session/client.js';
@@ -43,11 +44,24 @@ function peers(list: readonly string[]): PeerAddress[] {
   return list.map(parsePeerAddress);
 }
 
-export interface DownloadOptions {
+/** Discovery flags shared by download and seed. */
+export interface DiscoveryOptions {
+  /** Use the mainline DHT (`--dht`, default) or not (`--no-dht`). */
+  dht: boolean;
+  /** `--dht-bootstrap host:port`: replaces the public routers. */
+  dhtBootstrap: string[];
+}
+
+export interface DownloadOptions extends DiscoveryOptions {
   output: string;
   peers: string[];
   port?: number;
   json: boolean;
+}
+
+function clientFor(o: DiscoveryOptions): Client {
+  if (!o.dht) return new Client();
+  return new Client({ dht: { bootstrap: o.dhtBootstrap.length > 0 ? o.dhtBootstrap : MAINLINE_ROUTERS } });
 }
 
 /** `bttkit download`: resolves with the exit code. */
@@ -59,7 +73,7 @@ export async function downloadCommand(input: string, o: DownloadOptions, io: Tra
   } else {
     source = await readTorrentFile(input);
   }
-  const client = new Client();
+  const client = clientFor(o);
   const started = performance.now();
   try {
     await client.listen(o.port ?? 0);
@@ -117,7 +131,7 @@ export async function downloadCommand(input: string, o: DownloadOptions, io: Tra
   }
 }
 
-export interface SeedOptions {
+export interface SeedOptions extends DiscoveryOptions {
   peers: string[];
   port?: number;
   json: boolean;
@@ -143,7 +157,7 @@ export async function seedCommand(
     );
   }
   const folder = named ? dirname(abs) : abs;
-  const client = new Client();
+  const client = clientFor(o);
   try {
     const addr = await client.listen(o.port ?? 0);
     const torrent = client.add(meta, { path: folder, peers: peers(o.peers) });
