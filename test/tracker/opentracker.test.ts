@@ -77,9 +77,9 @@ describe('low-level details', () => {
   it('HTTP announce sends key and the BEP 23 compact form; an unknown hash is refused (whitelist)', async () => {
     const r = await httpAnnounce(ot.http, req(ihHttp, 40010, { key: 0xdeadbeef }), { timeoutMs: 5000 });
     expect(Array.isArray(r.peers)).toBe(true);
-    await expect(httpAnnounce(ot.http, req(randomBytes(20), 40011), { timeoutMs: 5000 })).rejects.toMatchObject(
-      { code: 'TRACKER_FAILURE' },
-    );
+    await expect(
+      httpAnnounce(ot.http, req(randomBytes(20), 40011), { timeoutMs: 5000 }),
+    ).rejects.toMatchObject({ code: 'TRACKER_FAILURE' });
   });
 
   it('UDP reuses a connection id within a minute', async () => {
