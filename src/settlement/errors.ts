@@ -10,7 +10,8 @@ import { BttkitError, type BttkitErrorOptions } from '../util/errors.js';
  * - node and transport: `NODE_ERROR` (the node answered with an error worth retrying), `NODE_BAD_RESPONSE`
  *   (an answer that does not parse or breaks a bound), `HTTP_ERROR`, `TIMEOUT`, `TRONWEB_MISSING`,
  *   `TX_MISMATCH` (a built transaction is not the one asked for);
- * - journal: `JOURNAL_CORRUPT`, `JOURNAL_LOCKED`, `JOURNAL_FAILED`, `CLOSED`.
+ * - journal: `JOURNAL_CORRUPT`, `JOURNAL_LOCKED`, `JOURNAL_FAILED`, `CLOSED`;
+ * - policy: `OVER_LIMIT` (a withdrawal above the hot-wallet limit, left pending for review).
  */
 export type SettlementErrorCode =
   | 'BAD_ADDRESS'
@@ -37,7 +38,8 @@ export type SettlementErrorCode =
   | 'JOURNAL_CORRUPT'
   | 'JOURNAL_LOCKED'
   | 'JOURNAL_FAILED'
-  | 'CLOSED';
+  | 'CLOSED'
+  | 'OVER_LIMIT';
 
 /** An error from settlement: a refused transfer, a node failure, a bad input, a corrupt journal. */
 export class SettlementError extends BttkitError {

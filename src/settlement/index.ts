@@ -25,6 +25,20 @@ export {
   unitsPerToken,
 } from './constants.js';
 export { SettlementError, type SettlementErrorCode } from './errors.js';
+export {
+  type JournaledWithdrawal,
+  MAX_SETTLEMENT_RECORD,
+  SETTLEMENT_JOURNAL_MAGIC,
+  SettlementJournal,
+} from './journal.js';
 export { LocalChain, type LocalChainOptions, type LocalTransfer } from './local-chain.js';
+export {
+  type DepositSync,
+  type PayOptions,
+  Settler,
+  type SettlerOptions,
+  type SettlerPhase,
+  type WithdrawalOutcome,
+} from './settler.js';
 export { TronSettlement, type TronSettlementOptions } from './tron-settlement.js';
 export type * from './types.js';
