@@ -10,6 +10,7 @@ const entry = {
   'wire/index': 'src/wire/index.ts',
   'session/index': 'src/session/index.ts',
   'dht/index': 'src/dht/index.ts',
+  'ledger/index': 'src/ledger/index.ts',
 };
 
 /**
