@@ -151,6 +151,7 @@ export class TrackerClient extends TypedEmitter<TrackerClientEvents> {
   readonly #trackerIds = new Map<string, Uint8Array>();
   #running = false;
   #destroyed = false;
+  #completed = false;
   #completedPending = false;
   #timer: TimerHandle | undefined;
   #inflight: AbortController | undefined;
@@ -212,7 +213,8 @@ export class TrackerClient extends TypedEmitter<TrackerClientEvents> {
 
   /** Announces `completed` now (once per client); call it when the download finishes. */
   complete(): Promise<void> {
-    if (this.#completedPending || this.#destroyed) return this.#chain;
+    if (this.#completed || this.#destroyed) return this.#chain;
+    this.#completed = true;
     this.#completedPending = true;
     return this.#running ? this.#enqueue() : this.#chain;
   }
