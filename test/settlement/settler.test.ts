@@ -35,7 +35,10 @@ async function openAll(w: World) {
     journal,
     adapter,
     settler,
-    close: async () => (await journal.close(), await ledger.close()),
+    close: async () => {
+      await journal.close();
+      await ledger.close();
+    },
   };
 }
 
