@@ -11,6 +11,7 @@ const entry = {
   'session/index': 'src/session/index.ts',
   'dht/index': 'src/dht/index.ts',
   'ledger/index': 'src/ledger/index.ts',
+  'speed/index': 'src/speed/index.ts',
 };
 
 /**

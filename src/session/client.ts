@@ -35,8 +35,43 @@ export interface ClientOptions {
    * and destroys with itself. Default: none. Never used for private torrents.
    */
   dht?: Dht | DhtOptions;
+  /**
+   * Plug-ins attached to every torrent as it is added (the BitTorrent Speed module is one:
+   * `plugins: [speed({...})]`). The session itself knows nothing of BTT.
+   */
+  plugins?: readonly TorrentPlugin[];
   /** BEP 10 extensions added to every wire (e.g. `btt_speed`). */
   extensions?: readonly ((torrent: Torrent) => ExtensionFactory<WireExtension>)[];
+}
+
+/** Extends every torrent of a client: registers listeners, extensions, its own choker. */
+export interface TorrentPlugin {
+  readonly name: string;
+  /** Called once per torrent, before it connects to anyone. */
+  attach(torrent: Torrent): void;
+}
+
+/**
+ * A token bucket on the injected clock: `take(bytes)` returns how long (ms) to wait before those
+ * bytes may go out, and books them.
+ */
+export class RateLimiter {
+  #next = 0;
+  constructor(
+    readonly bytesPerSecond: number,
+    readonly clock: Clock,
+    readonly burst = Math.max(65536, bytesPerSecond / 4),
+  ) {
+    if (!(bytesPerSecond > 0)) throw new RangeError('bytesPerSecond must be positive');
+  }
+
+  take(bytes: number): number {
+    const now = this.clock.now();
+    const earliest = now - (this.burst / this.bytesPerSecond) * 1000;
+    if (this.#next < earliest) this.#next = earliest;
+    this.#next += (bytes / this.bytesPerSecond) * 1000;
+    return Math.max(0, this.#next - now);
+  }
 }
 
 /** What can be added: .torrent bytes, parsed metainfo, a magnet URI or a hex/base32 info-hash. */
@@ -92,6 +127,7 @@ export class Client {
   #destroyed = false;
   #dht: Dht | undefined;
   #ownsDht = false;
+  #uploadLimiter: RateLimiter | undefined;
 
   constructor(options: ClientOptions = {}) {
     this.#options = options;
@@ -101,6 +137,8 @@ export class Client {
     this.transport = options.transport ?? new TcpTransport();
     this.settings = Object.freeze({ ...DEFAULT_SETTINGS, ...options.settings });
     if (options.dht instanceof Dht) this.#dht = options.dht;
+    const limit = this.settings.uploadRateLimit;
+    if (limit > 0) this.#uploadLimiter = new RateLimiter(limit, this.clock);
   }
 
   /** The DHT in use, if any. */
@@ -212,6 +250,7 @@ export class Client {
         this.#connections--;
       },
       createChoker: this.#options.choker ?? (() => new TitForTatChoker()),
+      uploadLimiter: this.#uploadLimiter,
       createStore,
       get dht() {
         return client.#dht;
@@ -230,6 +269,7 @@ export class Client {
       ...(options.filePriorities ? { filePriorities: options.filePriorities } : {}),
     });
     this.#torrents.set(key, torrent);
+    for (const plugin of this.#options.plugins ?? []) plugin.attach(torrent);
     return torrent;
   }
 

@@ -10,7 +10,14 @@ export {
   TitForTatChoker,
   type TitForTatOptions,
 } from './choker.js';
-export { type AddTorrentOptions, Client, type ClientOptions, type TorrentSource } from './client.js';
+export {
+  type AddTorrentOptions,
+  Client,
+  type ClientOptions,
+  RateLimiter,
+  type TorrentPlugin,
+  type TorrentSource,
+} from './client.js';
 export type { PeerInfo } from './peer.js';
 export { RateMeter } from './rate.js';
 export { DEFAULT_SETTINGS, SETTINGS_PRESETS, type Settings } from './settings.js';

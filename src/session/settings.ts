@@ -26,6 +26,8 @@ export interface Settings {
   maxPendingWriteBytes: number;
   /** Byte cap of whole pieces kept in memory for upload (one read serves all their blocks). */
   readCacheBytes: number;
+  /** Upload cap over all torrents, bytes/s; 0 = none. */
+  uploadRateLimit: number;
   /** Wait before reconnecting to a peer that failed, ms (doubles per failure). */
   reconnectBackoffMs: number;
 }
@@ -45,6 +47,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   maxPendingWriteBytes: 32 * 1024 * 1024,
   readCacheBytes: 32 * 1024 * 1024,
   reconnectBackoffMs: 5_000,
+  uploadRateLimit: 0,
 });
 
 /** Presets, after libtorrent's `min_memory_usage()` and `high_performance_seed()`. */

@@ -32,6 +32,13 @@ export interface TorrentEvents {
   ready: [];
   /** A piece passed its hash check. */
   piece: [index: number];
+  /**
+   * A piece passed its hash check, with who sent its bytes (peer id → bytes of this piece).
+   * Emitted just before `piece`; payment plug-ins pay from it (never for a piece that failed).
+   */
+  verified: [index: number, sources: ReadonlyMap<string, number>];
+  /** We sent `bytes` of payload to a peer. */
+  uploaded: [peer: string, bytes: number];
   /** Every wanted piece is verified. */
   done: [];
   /** A peer finished both handshakes. */
@@ -93,8 +100,10 @@ export interface TorrentContext {
   readonly canConnect: () => boolean;
   readonly connectionOpened: () => void;
   readonly connectionClosed: () => void;
-  readonly createChoker: () => Choker;
+  readonly createChoker: (torrent: Torrent) => Choker;
   readonly createStore: (info: InfoDictionary) => ChunkStore;
+  /** Upload rate limit shared by the client's torrents, if any. */
+  readonly uploadLimiter: { take(bytes: number): number } | undefined;
   /** The client's DHT, if any (not used for private torrents). */
   readonly dht: Dht | undefined;
   /** Extensions to register on every wire of this torrent (BEP 10). */
@@ -159,7 +168,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.infoHash = init.infoHash;
     this.infoHashHex = toHex(init.infoHash);
     this.#name = init.name;
-    this.#choker = ctx.createChoker();
+    this.#choker = ctx.createChoker(this);
     this.#filePriorities = init.filePriorities;
     this.#paused = init.paused ?? false;
     this.#state = init.info ? 'checking' : 'metadata';
@@ -186,6 +195,16 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
 
   get state(): TorrentState {
     return this.#paused && this.#state !== 'destroyed' ? 'paused' : this.#state;
+  }
+
+  /** Replaces the choker (a plug-in's bid-aware one, say); takes effect at the next round. */
+  setChoker(choker: Choker): void {
+    this.#choker = choker;
+  }
+
+  /** Runs a choking round now (e.g. after bids changed). */
+  rechoke(): void {
+    this.#rechoke();
   }
 
   /** The store, once metadata is known. */
@@ -683,6 +702,14 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
         p.wire.have(piece);
         this.#updateInterest(p);
       }
+      if (this.listenerCount('verified') > 0) {
+        const sources = new Map<string, number>();
+        const size = this.#pieceSize(piece);
+        for (const [offset, peerId] of work?.senders ?? []) {
+          sources.set(peerId, (sources.get(peerId) ?? 0) + Math.min(16384, size - offset));
+        }
+        this.emit('verified', piece, sources);
+      }
       this.emit('piece', piece);
       this.#checkDone();
     } else {
@@ -804,9 +831,16 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
           return;
         }
         const block = data.subarray(offset, offset + length);
-        peer.up.add(block.length);
-        this.#uploaded += block.length;
-        respond(block);
+        const send = () => {
+          if (peer.wire.closed) return;
+          peer.up.add(block.length);
+          this.#uploaded += block.length;
+          respond(block);
+          if (this.listenerCount('uploaded') > 0) this.emit('uploaded', peer.id, block.length);
+        };
+        const wait = this.#ctx.uploadLimiter?.take(block.length) ?? 0;
+        if (wait <= 0) send();
+        else this.#ctx.clock.setTimeout(send, wait);
       },
       (err: unknown) => {
         respond(err instanceof Error ? err : new Error(String(err)));

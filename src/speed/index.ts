@@ -1,0 +1,25 @@
+/**
+ * BitTorrent Speed: bids, the provider's auction or PropShare allocation, the bid-aware choker,
+ * and the payment plug-in that pays per verified piece through ledger payment channels.
+ * @module speed
+ */
+export {
+  type Allocation,
+  type Award,
+  type Bid,
+  PropShareAllocator,
+  type SlotAllocator,
+  UniformPriceAuction,
+} from './auction.js';
+export { type BidBook, SpeedChoker, type SpeedChokerOptions } from './choker.js';
+export { SpeedError, type SpeedEvents, type SpeedOptions, SpeedPlugin, speed } from './plugin.js';
+export {
+  AutoBid,
+  type AutoBidOptions,
+  type BidContext,
+  type BidStrategy,
+  FixedBid,
+  MIB,
+  NoBid,
+  type ProviderView,
+} from './strategy.js';
