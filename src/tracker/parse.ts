@@ -1,5 +1,5 @@
 import { type BDict, type BValue, decode } from '../metainfo/bencode.js';
-import { fromUtf8, toBinaryString, toHex } from '../util/bytes.js';
+import { fromUtf8, toBinaryString, toHex, utf8 } from '../util/bytes.js';
 import { sanitizeTrackerText, TrackerError } from './errors.js';
 import { addCompactPeers, addDictPeers, PeerCollector } from './peers.js';
 import type { AnnounceResponse, ScrapeResponse, ScrapeStats } from './types.js';
@@ -98,7 +98,10 @@ export function parseScrapeResponse(body: Uint8Array, infoHashes: readonly Uint8
   if (!(files instanceof Map)) bad("scrape response has no 'files' dictionary");
   const out = new Map<string, ScrapeStats>();
   for (const ih of infoHashes) {
-    const entry = files.get(toBinaryString(ih));
+    const key = toBinaryString(ih);
+    // WebTorrent's bittorrent-tracker (11.x) bencodes the binary key as UTF-8 text: accept that
+    // exact mangling of the hash we asked for too, so its HTTP scrape works.
+    const entry = files.get(key) ?? files.get(toBinaryString(utf8(key)));
     if (entry === undefined) continue;
     if (!(entry instanceof Map)) bad('scrape entry is not a dictionary');
     out.set(toHex(ih), {
