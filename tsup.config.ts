@@ -12,6 +12,8 @@ const entry = {
   'dht/index': 'src/dht/index.ts',
   'ledger/index': 'src/ledger/index.ts',
   'speed/index': 'src/speed/index.ts',
+  'settlement/index': 'src/settlement/index.ts',
+  'settlement/testing/index': 'src/settlement/testing/index.ts',
 };
 
 /**
@@ -31,10 +33,13 @@ export default defineConfig([
     target: 'node20',
     splitting: true,
     treeshake: true,
+    // tronweb (~46 MB) is an optional peer: loaded by `await import()` in bttkit/settlement only.
+    external: ['tronweb'],
   },
   {
     entry,
     format: ['cjs'],
+    external: ['tronweb'],
     dts: true,
     sourcemap: true,
     target: 'node20',
