@@ -303,7 +303,15 @@ export class TrackerClient extends TypedEmitter<TrackerClientEvents> {
   }
 
   #enqueue(): Promise<void> {
-    this.#chain = this.#chain.then(() => this.#round());
+    // A round only rejects when `stats()` throws, a caller's bug: report it as uncaught, and keep
+    // the chain usable.
+    this.#chain = this.#chain
+      .then(() => this.#round())
+      .catch((err: unknown) => {
+        queueMicrotask(() => {
+          throw err;
+        });
+      });
     return this.#chain;
   }
 

@@ -24,6 +24,12 @@ let http4 = '';
 let udp4 = '';
 let http6 = '';
 
+function portOf(s: { address(): unknown } | null): number {
+  const a = s?.address() as AddressInfo | undefined;
+  if (!a) throw new Error('server not listening');
+  return a.port;
+}
+
 function listen(server: Server, host: Parameters<Server['listen']>[1]): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -35,12 +41,12 @@ beforeAll(async () => {
   v4 = new Server({ http: true, udp: true, ws: false, stats: false, interval: 60_000 });
   v4.on('warning', () => undefined);
   await listen(v4, { http: '127.0.0.1', udp: '127.0.0.1', udp6: '::1' });
-  http4 = `http://127.0.0.1:${(v4.http?.address() as AddressInfo).port}/announce`;
-  udp4 = `udp://127.0.0.1:${(v4.udp4?.address() as AddressInfo).port}`;
+  http4 = `http://127.0.0.1:${portOf(v4.http)}/announce`;
+  udp4 = `udp://127.0.0.1:${portOf(v4.udp4)}`;
   v6 = new Server({ http: true, udp: false, ws: false, stats: false, interval: 60_000 });
   v6.on('warning', () => undefined);
   await listen(v6, { http: '::1' });
-  http6 = `http://[::1]:${(v6.http?.address() as AddressInfo).port}/announce`;
+  http6 = `http://[::1]:${portOf(v6.http)}/announce`;
 });
 afterAll(async () => {
   await new Promise<void>((r) => (v4 ? v4.close(() => r()) : r()));
