@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { PeerAddress } from '../metainfo/magnet.js';
 import { type Clock, realClock, type TimerHandle } from '../util/clock.js';
-import { ArgumentError, isBttkitError } from '../util/errors.js';
+import { AbortError, ArgumentError, isBttkitError } from '../util/errors.js';
 import { TypedEmitter } from './_emitter.js';
 import { announce, scrape, trackerProtocol } from './announce.js';
 import { TrackerError } from './errors.js';
@@ -121,6 +121,17 @@ function asTrackerError(err: unknown): TrackerError {
   return new TrackerError('TRACKER_NETWORK', message, { cause: err });
 }
 
+/** `p`, or an `AbortError` as soon as `signal` aborts (`p` itself goes on). */
+function waitFor(p: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) return p;
+  if (signal.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => reject(new AbortError(undefined, { cause: signal.reason }));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 /**
  * Announces one torrent to its trackers (BEP 3, 12, 15, 23, 48): walks the tiers in BEP 12 order
  * until one tracker answers, promotes it, emits its peers, and re-announces on its interval through
@@ -211,21 +222,24 @@ export class TrackerClient extends TypedEmitter<TrackerClientEvents> {
     void this.#enqueue();
   }
 
-  /** Announces `completed` now (once per client); call it when the download finishes. */
-  complete(): Promise<void> {
-    if (this.#completed || this.#destroyed) return this.#chain;
+  /**
+   * Announces `completed` now (once per client); call it when the download finishes. Resolves when
+   * that round is over; `signal` only stops the waiting (rejecting with `AbortError`), not the round.
+   */
+  complete(options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.#completed || this.#destroyed) return waitFor(this.#chain, options.signal);
     this.#completed = true;
     this.#completedPending = true;
-    return this.#running ? this.#enqueue() : this.#chain;
+    return waitFor(this.#running ? this.#enqueue() : this.#chain, options.signal);
   }
 
   /**
    * Re-announces now (e.g. when more peers are wanted) — or, when the tracker's `min interval`
    * has not passed since the last answer, schedules it for then. Resolves when that round is over
-   * (at once when it was only scheduled).
+   * (at once when it was only scheduled); `signal` only stops the waiting, not the round.
    */
-  announce(): Promise<void> {
-    if (!this.#running) return this.#chain;
+  announce(options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (!this.#running) return waitFor(this.#chain, options.signal);
     const earliest =
       this.#lastAnnounceAt === undefined ? 0 : this.#lastAnnounceAt + this.#trackerMinIntervalMs;
     const now = this.#clock.now();
@@ -233,7 +247,7 @@ export class TrackerClient extends TypedEmitter<TrackerClientEvents> {
       if (this.#nextAt === undefined || this.#nextAt > earliest) this.#schedule(earliest - now);
       return Promise.resolve();
     }
-    return this.#enqueue();
+    return waitFor(this.#enqueue(), options.signal);
   }
 
   /**

@@ -103,6 +103,18 @@ describe('bittorrent-tracker over HTTP on [::1]', () => {
   });
 });
 
+describe('bittorrent-tracker over UDP on [::1]', () => {
+  it('answers with 6-byte IPv4 entries, which BEP 15 forbids over IPv6: refused, typed', async () => {
+    const udp6 = `udp://[::1]:${portOf(v4.udp6)}`;
+    const ih = hash();
+    await announce(udp4, req(ih, 45001), opts);
+    await announce(udp4, req(ih, 45002), opts);
+    // Two IPv4 peers: 12 bytes, not a multiple of 18. (Three would be 18 bytes of nonsense that
+    // no parser can tell from one IPv6 peer: that is the server's bug, not fixable here.)
+    await expect(announce(udp6, req(ih, 45003), opts)).rejects.toMatchObject({ code: 'TRACKER_BAD_PEERS' });
+  });
+});
+
 describe('TrackerClient against bittorrent-tracker', () => {
   it('started, re-announce on the interval, scrape, stopped', async () => {
     const ih = hash();

@@ -265,6 +265,17 @@ describe('TrackerClient (BEP 12 rounds and the schedule)', () => {
     await expect(none.client.scrape()).rejects.toMatchObject({ code: 'TRACKER_ALL_FAILED' });
   });
 
+  it('a signal on announce() stops the waiting only; the round goes on', async () => {
+    const { announcer, client } = make([['a']], { a: ok({ interval: 60 }) });
+    client.start();
+    const ctl = new AbortController();
+    ctl.abort();
+    await expect(client.announce({ signal: ctl.signal })).rejects.toMatchObject({ code: 'ABORTED' });
+    await flush();
+    expect(announcer.calls.length).toBe(2);
+    client.destroy();
+  });
+
   it('refuses bad construction arguments', () => {
     const base = {
       peerId: randomBytes(20),
