@@ -16,6 +16,7 @@ Usage:
                 [--dht | --no-dht] [--dht-bootstrap host:port]...
   bttkit seed <file.torrent> <path> [--peer host:port]... [--port N] [--json] [--no-dht] [--dht-bootstrap host:port]...
   bttkit ledger serve [--port N] [--data DIR] [--host H] [--ledger-id ID] [--operator ADDRESS]...
+  bttkit demo                      a local swarm with BTT payments, ledger and local chain, in-process
   bttkit --version | --help
 `;
 
@@ -93,6 +94,11 @@ async function run(argv: string[]): Promise<number> {
     }
     if (positionals.length !== 2) throw new UsageError('seed takes <file.torrent> <path>');
     return seedCommand(positionals[0] as string, positionals[1] as string, common, io);
+  }
+  if (command === 'demo') {
+    const { runDemo } = await import('./demo.js');
+    const ok = await runDemo({ tty: process.stdout.isTTY === true });
+    return ok ? 0 : 1;
   }
   if (command === 'create') {
     const { values, positionals } = parseArgs({

@@ -107,8 +107,13 @@ export class LocalChain {
       );
     }
     this.#epoch = options.epoch ?? Date.now() - this.clock.now();
-    this.#blocks.push({ number: 0, timestamp: this.#epoch + this.clock.now(), txs: [] });
+    this.#blocks.push({ number: 0, timestamp: this.#chainNow(), txs: [] });
     if (options.autoMine) this.start();
+  }
+
+  /** Chain time in whole milliseconds (the real clock's `now()` has fractions). */
+  #chainNow(): number {
+    return Math.floor(this.#epoch + this.clock.now());
   }
 
   /** Starts mining a block every `blockIntervalMs` of the clock (idempotent). */
@@ -167,7 +172,7 @@ export class LocalChain {
     const out: BlockRef[] = [];
     for (let i = 0; i < count; i++) {
       const parent = this.#blocks[this.#blocks.length - 1] as LocalBlock;
-      const timestamp = Math.max(parent.timestamp + this.blockIntervalMs, this.#epoch + this.clock.now());
+      const timestamp = Math.max(parent.timestamp + this.blockIntervalMs, this.#chainNow());
       const txs: LocalTx[] = [];
       for (const tx of this.#pool.splice(0)) {
         if (tx.expiration <= parent.timestamp) continue;
