@@ -14,6 +14,7 @@ const entry = {
   'speed/index': 'src/speed/index.ts',
   'settlement/index': 'src/settlement/index.ts',
   'settlement/testing/index': 'src/settlement/testing/index.ts',
+  'tracker/index': 'src/tracker/index.ts',
 };
 
 /**

@@ -5,6 +5,7 @@
 export * from './bitfield.js';
 export * from './bytes.js';
 export * from './clock.js';
+export * from './emitter.js';
 export * from './errors.js';
 export * from './hash.js';
 export * from './transport.js';
