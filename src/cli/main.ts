@@ -13,8 +13,9 @@ Usage:
   bttkit create <path> [-o out.torrent] [--tracker URL]... [--piece-length N] [--private]
                 [--comment TEXT] [--web-seed URL]... [--json]
   bttkit download <magnet | file.torrent> -o <dir> [--peer host:port]... [--port N] [--json]
-                [--dht | --no-dht] [--dht-bootstrap host:port]...
-  bttkit seed <file.torrent> <path> [--peer host:port]... [--port N] [--json] [--no-dht] [--dht-bootstrap host:port]...
+                [--tracker URL]... [--dht | --no-dht] [--dht-bootstrap host:port]...
+  bttkit seed <file.torrent> <path> [--peer host:port]... [--port N] [--json] [--tracker URL]...
+                [--no-dht] [--dht-bootstrap host:port]...
   bttkit ledger serve [--port N] [--data DIR] [--host H] [--ledger-id ID] [--operator ADDRESS]...
   bttkit demo                      a local swarm with BTT payments, ledger and local chain, in-process
   bttkit --version | --help
@@ -62,6 +63,7 @@ async function run(argv: string[]): Promise<number> {
         dht: { type: 'boolean' },
         'no-dht': { type: 'boolean' },
         'dht-bootstrap': { type: 'string', multiple: true },
+        tracker: { type: 'string', multiple: true },
       },
     });
     for (const b of values['dht-bootstrap'] ?? []) parsePeerAddress(b);
@@ -85,6 +87,7 @@ async function run(argv: string[]): Promise<number> {
       json: values.json ?? false,
       dht: !(values['no-dht'] ?? false),
       dhtBootstrap: values['dht-bootstrap'] ?? [],
+      trackers: values.tracker ?? [],
       ...(port !== undefined ? { port } : {}),
     };
     if (command === 'download') {

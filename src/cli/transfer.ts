@@ -50,6 +50,8 @@ export interface DiscoveryOptions {
   dht: boolean;
   /** `--dht-bootstrap host:port`: replaces the public routers. */
   dhtBootstrap: string[];
+  /** `--tracker URL`: more trackers (each its own tier) after the torrent's own. */
+  trackers: string[];
 }
 
 export interface DownloadOptions extends DiscoveryOptions {
@@ -77,7 +79,11 @@ export async function downloadCommand(input: string, o: DownloadOptions, io: Tra
   const started = performance.now();
   try {
     await client.listen(o.port ?? 0);
-    const torrent = client.add(source, { path: resolve(o.output), peers: peers(o.peers) });
+    const torrent = client.add(source, {
+      path: resolve(o.output),
+      peers: peers(o.peers),
+      trackers: o.trackers,
+    });
     const timer = setInterval(() => io.status(statusLine(torrent)), 500);
     timer.unref();
     const outcome = await Promise.race([
@@ -160,7 +166,7 @@ export async function seedCommand(
   const client = clientFor(o);
   try {
     const addr = await client.listen(o.port ?? 0);
-    const torrent = client.add(meta, { path: folder, peers: peers(o.peers) });
+    const torrent = client.add(meta, { path: folder, peers: peers(o.peers), trackers: o.trackers });
     await new Promise<void>((res, rej) => {
       torrent.once('ready', res);
       torrent.once('error', rej);

@@ -89,6 +89,8 @@ export interface AddTorrentOptions {
   paused?: boolean;
   /** Per-file priorities (0 = skip). */
   filePriorities?: readonly Priority[];
+  /** More trackers, each URL its own tier, after those of the .torrent or magnet. */
+  trackers?: readonly string[];
 }
 
 function defaultPeerId(): Uint8Array {
@@ -207,22 +209,28 @@ export class Client {
     let info: InfoDictionary | undefined;
     let name: string | undefined;
     const peers: PeerAddress[] = [...(options.peers ?? [])];
+    const tiers: string[][] = [];
     if (source instanceof Uint8Array) {
-      info = parseTorrent(source);
-      infoHash = info.infoHashBytes;
+      const meta = parseTorrent(source);
+      info = meta;
+      infoHash = meta.infoHashBytes;
+      for (const t of meta.announce) tiers.push([...t]);
     } else if (typeof source === 'string') {
       if (/^magnet:/i.test(source)) {
         const m = parseMagnet(source);
         infoHash = m.infoHashBytes;
         name = m.name;
         peers.push(...m.peers);
+        for (const t of m.trackers) tiers.push([t]);
       } else {
         infoHash = parseInfoHash(source);
       }
     } else {
       info = source;
       infoHash = source.infoHashBytes;
+      if ('announce' in source) for (const t of source.announce) tiers.push([...t]);
     }
+    for (const t of options.trackers ?? []) if (!tiers.some((tier) => tier.includes(t))) tiers.push([t]);
     const key = toHex(infoHash);
     const existing = this.#torrents.get(key);
     if (existing) {
@@ -267,6 +275,7 @@ export class Client {
       ...(name !== undefined ? { name } : {}),
       ...(options.paused !== undefined ? { paused: options.paused } : {}),
       ...(options.filePriorities ? { filePriorities: options.filePriorities } : {}),
+      trackers: tiers,
     });
     this.#torrents.set(key, torrent);
     for (const plugin of this.#options.plugins ?? []) plugin.attach(torrent);

@@ -4,6 +4,7 @@ import { formatPeerAddress, parsePeerAddress } from '../metainfo/magnet.js';
 import type { InfoDictionary } from '../metainfo/torrent.js';
 import { filePiecePriorities, PiecePicker, type Priority } from '../picker/picker.js';
 import type { ChunkStore } from '../storage/types.js';
+import { TrackerClient } from '../tracker/client.js';
 import { Bitfield } from '../util/bitfield.js';
 import { toHex } from '../util/bytes.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
@@ -120,6 +121,8 @@ export interface TorrentInit {
   paused?: boolean;
   /** Per-file priorities (0 = skip), in torrent file order. */
   filePriorities?: readonly Priority[];
+  /** Tracker tiers (BEP 12): from the .torrent or the magnet, plus any added. */
+  trackers?: readonly (readonly string[])[];
 }
 
 /** How often the DHT is asked for peers, and we announce to it. */
@@ -161,6 +164,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   #filePriorities: readonly Priority[] | undefined;
   #doneEmitted = false;
   #paused: boolean;
+  #tracker: TrackerClient | undefined;
 
   constructor(ctx: TorrentContext, init: TorrentInit) {
     super();
@@ -179,6 +183,39 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     if (init.info) {
       const info = init.info;
       queueMicrotask(() => void this.#setInfo(info));
+    }
+    const tiers = (init.trackers ?? []).filter((t) => t.length > 0);
+    if (tiers.length > 0) {
+      const tc = new TrackerClient({
+        infoHash: this.infoHash,
+        peerId: ctx.peerId,
+        port: ctx.listenPort() ?? 0,
+        announce: tiers,
+        clock: ctx.clock,
+        stats: () => {
+          const st = this.stats();
+          return {
+            uploaded: st.uploaded,
+            downloaded: st.downloaded,
+            left: Math.max(0, (st.length ?? 1) - st.verified),
+          };
+        },
+      });
+      this.#tracker = tc;
+      tc.on('peers', (peers) => {
+        const own = ctx.listenPort();
+        for (const p of peers) {
+          if (own !== undefined && p.port === own && (p.host === '127.0.0.1' || p.host === '0.0.0.0'))
+            continue;
+          this.addPeer(p);
+        }
+      });
+      tc.on('warning', (w) =>
+        this.#warn(
+          new SessionError('SESSION_TRACKER_WARNING', `${w.url}: ${w.error.message}`, { cause: w.error }),
+        ),
+      );
+      if (!this.#paused) queueMicrotask(() => tc.start());
     }
   }
 
@@ -304,6 +341,15 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#timers = [];
     for (const p of [...this.#peers.values()]) p.wire.close();
     this.#ctx.onDestroy(this);
+    const tracker = this.#tracker;
+    if (tracker) {
+      // `stopped` to every tracker that saw us, bounded in time (it never rejects).
+      await Promise.race([
+        tracker.stop(),
+        new Promise((r) => this.#ctx.clock.setTimeout(() => r(undefined), 5000)),
+      ]);
+      tracker.destroy();
+    }
     const store = this.#store;
     if (store && !store.closed) {
       try {
@@ -787,6 +833,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
         p.wire.close();
       }
     }
+    this.#tracker?.complete().catch(() => {});
     this.emit('done');
   }
 
