@@ -275,7 +275,7 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
   async #checkChannel(r: RequesterState, channelId: string): Promise<void> {
     const o = this.options;
     const ch = await o.ledger.getChannel(channelId);
-    if (!ch || ch.status !== 'open') throw new SpeedError('SPEED_BAD_CHANNEL', 'no such open channel');
+    if (ch?.status !== 'open') throw new SpeedError('SPEED_BAD_CHANNEL', 'no such open channel');
     if (ch.payee !== o.wallet.address || ch.payer !== r.hs.addr) {
       throw new SpeedError('SPEED_BAD_CHANNEL', 'channel is not from this peer to us');
     }
