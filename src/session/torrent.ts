@@ -184,39 +184,54 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       const info = init.info;
       queueMicrotask(() => void this.#setInfo(info));
     }
-    const tiers = (init.trackers ?? []).filter((t) => t.length > 0);
-    if (tiers.length > 0) {
-      const tc = new TrackerClient({
-        infoHash: this.infoHash,
-        peerId: ctx.peerId,
-        port: ctx.listenPort() ?? 0,
-        announce: tiers,
-        clock: ctx.clock,
-        stats: () => {
-          const st = this.stats();
-          return {
-            uploaded: st.uploaded,
-            downloaded: st.downloaded,
-            left: Math.max(0, (st.length ?? 1) - st.verified),
-          };
-        },
-      });
-      this.#tracker = tc;
-      tc.on('peers', (peers) => {
-        const own = ctx.listenPort();
-        for (const p of peers) {
-          if (own !== undefined && p.port === own && (p.host === '127.0.0.1' || p.host === '0.0.0.0'))
-            continue;
-          this.addPeer(p);
-        }
-      });
-      tc.on('warning', (w) =>
-        this.#warn(
-          new SessionError('SESSION_TRACKER_WARNING', `${w.url}: ${w.error.message}`, { cause: w.error }),
-        ),
-      );
-      if (!this.#paused) queueMicrotask(() => tc.start());
-    }
+    this.#tiers = (init.trackers ?? []).filter((t) => t.length > 0);
+    queueMicrotask(() => this.#startTracker());
+  }
+
+  #tiers: readonly (readonly string[])[] = [];
+
+  /** Starts announcing once the client listens (a tracker needs our port). */
+  #startTracker(): void {
+    const ctx = this.#ctx;
+    const port = ctx.listenPort();
+    if (
+      this.#tracker ||
+      this.#tiers.length === 0 ||
+      port === undefined ||
+      port === 0 ||
+      this.#paused ||
+      this.#dead()
+    )
+      return;
+    const tc = new TrackerClient({
+      infoHash: this.infoHash,
+      peerId: ctx.peerId,
+      port,
+      announce: this.#tiers,
+      clock: ctx.clock,
+      stats: () => {
+        const st = this.stats();
+        return {
+          uploaded: st.uploaded,
+          downloaded: st.downloaded,
+          left: Math.max(0, (st.length ?? 1) - st.verified),
+        };
+      },
+    });
+    this.#tracker = tc;
+    tc.on('peers', (peers) => {
+      for (const p of peers) {
+        if (p.port === port && (p.host === '127.0.0.1' || p.host === '0.0.0.0')) continue;
+        this.addPeer(p);
+      }
+    });
+    tc.on('warning', (w) =>
+      this.#warn(
+        new SessionError('SESSION_TRACKER_WARNING', `${w.url}: ${w.error.message}`, { cause: w.error }),
+      ),
+    );
+    tc.start();
+    if (this.done) tc.complete().catch(() => {});
   }
 
   // ---- public surface ------------------------------------------------------------------------
@@ -1003,6 +1018,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     }
     for (const p of this.#peers.values()) if (p.pex && p.pex.waitMs === 0) this.#sendPex(p);
     this.#dhtRound();
+    if (!this.#tracker) this.#startTracker();
     this.#connectMore();
     this.#fillAll();
   }
