@@ -41,7 +41,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   connectTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   requestQueueSeconds: 3,
-  minRequestQueue: 16,
+  minRequestQueue: 64,
   maxRequestQueue: 1000,
   banAfterHashFailures: 2,
   maxPendingWriteBytes: 32 * 1024 * 1024,
