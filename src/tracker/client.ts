@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { PeerAddress } from '../metainfo/magnet.js';
 import { type Clock, realClock, type TimerHandle } from '../util/clock.js';
+import { IsolatedEmitter } from '../util/emitter.js';
 import { AbortError, ArgumentError, isBttkitError } from '../util/errors.js';
-import { TypedEmitter } from './_emitter.js';
 import { announce, scrape, trackerProtocol } from './announce.js';
 import { TrackerError } from './errors.js';
 import { type RandomSource, TrackerTiers } from './tiers.js';
@@ -149,7 +149,7 @@ function waitFor(p: Promise<void>, signal: AbortSignal | undefined): Promise<voi
  * await tc.stop();     // 'stopped' to every tracker that saw us
  * ```
  */
-export class TrackerClient extends TypedEmitter<TrackerClientEvents> {
+export class TrackerClient extends IsolatedEmitter<TrackerClientEvents> {
   readonly #o: TrackerClientOptions;
   readonly #clock: Clock;
   readonly #tiers: TrackerTiers;

@@ -47,4 +47,28 @@ export class TypedEmitter<E extends EventMap> {
     if (!list) return;
     for (const fn of list.length === 1 ? list : list.slice()) fn(...args);
   }
+
+  /** The listeners of `event` now (a copy). */
+  protected listenersOf<K extends keyof E>(event: K): Listener<E[K]>[] {
+    return [...(this.#listeners[event] ?? [])];
+  }
+}
+
+/**
+ * A {@link TypedEmitter} whose listeners cannot break the emitter's own work: a listener that
+ * throws has its error rethrown on a microtask (an uncaught error, like anywhere else), and the
+ * other listeners still run. For emitters that emit from inside their own loops (the tracker).
+ */
+export class IsolatedEmitter<E extends EventMap> extends TypedEmitter<E> {
+  protected override emit<K extends keyof E>(event: K, ...args: E[K]): void {
+    for (const fn of this.listenersOf(event)) {
+      try {
+        fn(...args);
+      } catch (err) {
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
+  }
 }
