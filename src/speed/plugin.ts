@@ -151,6 +151,7 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
         bidOf: (peer) => {
           const r = requesters.get(peer);
           if (!r?.bid || !r.verifier) return undefined;
+          if (!this.#settleNewest(peer, r)) return undefined;
           // Lagging beyond the credit window: treated as not bidding.
           const due = r.served / MIB;
           const paid = r.verifier.cumulative;
@@ -209,19 +210,12 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
         const r = requesters.get(id);
         if (!r?.verifier || toHex(p.ch) !== r.bid?.channelId) return;
         try {
-          const before = r.verifier.cumulative;
-          r.verifier.accept({
-            ledgerId: o.ledgerId,
-            channelId: toHex(p.ch),
-            cumulative: p.amt,
-            signature: p.sig,
-          });
-          const amount = r.verifier.cumulative - before;
-          r.ext.ack(p.ch, r.verifier.cumulative);
-          this.emit('earned', { peer: id, amount, cumulative: r.verifier.cumulative });
+          // Cheap field checks now; the signature of only the newest voucher is verified when
+          // more credit is about to be extended (see bidOf) or at redeem time.
+          r.verifier.offer({ ledgerId: o.ledgerId, channelId: toHex(p.ch), cumulative: p.amt, signature: p.sig });
         } catch (err) {
           this.#warn('SPEED_BAD_VOUCHER', `voucher from ${id} refused`, err);
-          r.ext.reject(BttRejectCode.BAD_SIGNATURE, 'voucher refused');
+          r.ext.reject(BttRejectCode.NOT_INCREASING, 'voucher refused');
         }
       });
       // Requester side.
@@ -255,19 +249,19 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
 
     torrent.on('peer-closed', (id) => {
       const r = requesters.get(id);
-      if (r) void this.#redeem(r);
+      if (r) void this.#redeem(r, id);
       providers.delete(id);
       requesters.delete(id);
     });
 
     const bidTimer = this.#clock.setInterval(() => this.#rebid(torrent, providers), o.bidIntervalMs ?? 2000);
     const redeemTimer = this.#clock.setInterval(() => {
-      for (const r of requesters.values()) void this.#redeem(r);
+      for (const [peer, r] of requesters) void this.#redeem(r, peer);
     }, o.redeemIntervalMs ?? 10_000);
     torrent.once('close', () => {
       bidTimer.cancel();
       redeemTimer.cancel();
-      for (const r of requesters.values()) void this.#redeem(r);
+      for (const [peer, r] of requesters) void this.#redeem(r, peer);
     });
     torrent.on('done', () => this.#rebid(torrent, providers));
   }
@@ -285,7 +279,33 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
     r.redeemedTo = ch.redeemed;
   }
 
-  async #redeem(r: RequesterState): Promise<void> {
+  /**
+   * Verifies the newest voucher offered by a requester (one signature check however many
+   * vouchers arrived), acks it and reports the earning. False if it does not verify: the peer
+   * then loses its bid standing.
+   */
+  #settleNewest(peer: string, r: RequesterState): boolean {
+    const verifier = r.verifier;
+    if (!verifier) return false;
+    const before = verifier.cumulative;
+    try {
+      verifier.verifyNewest();
+    } catch (err) {
+      this.#warn('SPEED_BAD_VOUCHER', `voucher from ${peer} does not verify`, err);
+      r.ext.reject(BttRejectCode.BAD_SIGNATURE, 'voucher signature does not verify');
+      r.bid = undefined;
+      return false;
+    }
+    const now = verifier.cumulative;
+    if (now > before) {
+      r.ext.ack(fromHex(verifier.channelId), now);
+      this.emit('earned', { peer, amount: now - before, cumulative: now });
+    }
+    return true;
+  }
+
+  async #redeem(r: RequesterState, peer = ''): Promise<void> {
+    this.#settleNewest(peer, r);
     const v = r.verifier?.best;
     if (!v || v.cumulative <= r.redeemedTo) return;
     const target = v.cumulative;
