@@ -65,6 +65,14 @@ export class RateLimiter {
     if (!(bytesPerSecond > 0)) throw new RangeError('bytesPerSecond must be positive');
   }
 
+  /** How long `bytes` would wait now, without booking them. */
+  wouldWait(bytes: number): number {
+    const now = this.clock.now();
+    const earliest = now - (this.burst / this.bytesPerSecond) * 1000;
+    const next = Math.max(this.#next, earliest) + (bytes / this.bytesPerSecond) * 1000;
+    return Math.max(0, next - now);
+  }
+
   take(bytes: number): number {
     const now = this.clock.now();
     const earliest = now - (this.burst / this.bytesPerSecond) * 1000;

@@ -1,3 +1,4 @@
+import { toHex } from '../util/bytes.js';
 import type { Clock } from '../util/clock.js';
 import type { PeerWire } from '../wire/peer-wire.js';
 import type { UtMetadataExtension } from '../wire/ut-metadata.js';
@@ -11,6 +12,8 @@ export interface PeerInfo {
   readonly host: string;
   readonly port: number;
   readonly incoming: boolean;
+  /** The peer id from its handshake (hex), once known. */
+  readonly peerId: string | undefined;
   /** Client name from the extended handshake, if sent. */
   readonly client: string | undefined;
   /** Bytes/s received from / sent to the peer. */
@@ -68,6 +71,7 @@ export class PeerConn {
       host: remote.host,
       port: remote.port,
       incoming: this.incoming,
+      peerId: this.wire.peerHandshake ? toHex(this.wire.peerHandshake.peerId) : undefined,
       client: this.wire.peerExtendedHandshake?.client,
       downloadRate: this.down.rate(),
       uploadRate: this.up.rate(),

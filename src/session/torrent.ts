@@ -104,7 +104,7 @@ export interface TorrentContext {
   readonly createChoker: (torrent: Torrent) => Choker;
   readonly createStore: (info: InfoDictionary) => ChunkStore;
   /** Upload rate limit shared by the client's torrents, if any. */
-  readonly uploadLimiter: { take(bytes: number): number } | undefined;
+  readonly uploadLimiter: { take(bytes: number): number; wouldWait(bytes: number): number } | undefined;
   /** The client's DHT, if any (not used for private torrents). */
   readonly dht: Dht | undefined;
   /** Extensions to register on every wire of this torrent (BEP 10). */
@@ -127,6 +127,8 @@ export interface TorrentInit {
 
 /** How often the DHT is asked for peers, and we announce to it. */
 const DHT_INTERVAL_MS = 15 * 60_000;
+/** Longest a block may wait behind the upload cap before its request is refused instead. */
+const MAX_UPLOAD_WAIT_MS = 2000;
 /** Most peers taken from one PEX message. */
 const PEX_TAKE = 50;
 
@@ -153,6 +155,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   #connecting = new Set<string>();
   #known = new Map<string, { addr: PeerAddress; failures: number; retryAt: number; seed?: boolean }>();
   #peersSeen = new Set<string>();
+  /** Connected peers by their handshake peer id (hex), to keep one connection per peer. */
+  #byPeerId = new Map<string, PeerConn>();
   #banned = new Set<string>();
   #work = new Map<number, PieceWork>();
   #smartBan = new SmartBan();
@@ -482,9 +486,18 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
 
     const register = () => {
       const old = this.#peers.get(id);
-      if (old && old !== peer) {
+      const remoteId = wire.peerHandshake ? toHex(wire.peerHandshake.peerId) : undefined;
+      const twin = remoteId === undefined ? undefined : this.#byPeerId.get(remoteId);
+      if ((old && old !== peer) || (twin && twin !== peer && !twin.wire.closed)) {
+        // One connection per peer: the same host:port, or the same peer id over another socket.
         wire.close(new WireError('WIRE_DUPLICATE_CONNECTION', `already connected to ${id}`));
         return;
+      }
+      if (remoteId !== undefined) {
+        this.#byPeerId.set(remoteId, peer);
+        wire.once('close', () => {
+          if (this.#byPeerId.get(remoteId) === peer) this.#byPeerId.delete(remoteId);
+        });
       }
       this.#peers.set(id, peer);
       this.#peersSeen.add(id);
@@ -900,7 +913,18 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
           respond(block);
           if (this.listenerCount('uploaded') > 0) this.emit('uploaded', peer.id, block.length);
         };
-        const wait = this.#ctx.uploadLimiter?.take(block.length) ?? 0;
+        const limiter = this.#ctx.uploadLimiter;
+        if (!limiter) {
+          send();
+          return;
+        }
+        // Never queue more than ~2 s of upload behind the cap: refuse (BEP 6 reject) instead,
+        // so the requester asks someone else rather than waiting on us.
+        if (limiter.wouldWait(block.length) > MAX_UPLOAD_WAIT_MS) {
+          respond(new SessionError('SESSION_UPLOAD_BUSY', 'upload queue full'));
+          return;
+        }
+        const wait = limiter.take(block.length);
         if (wait <= 0) send();
         else this.#ctx.clock.setTimeout(send, wait);
       },

@@ -51,8 +51,8 @@ export interface SpeedOptions {
 /** Events of a {@link SpeedPlugin}. */
 export interface SpeedEvents {
   [event: string]: unknown[];
-  /** We bid at a provider. */
-  bid: [{ peer: string; price: bigint }];
+  /** A bid: ours at a provider (`requester`), or a requester's at us (`provider`). */
+  bid: [{ peer: string; price: bigint; role: 'requester' | 'provider' }];
   /** A provider granted us a slot (or we granted one): price per MiB and credit. */
   grant: [{ peer: string; price: bigint; credit: number; role: 'requester' | 'provider' }];
   /**
@@ -203,7 +203,7 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
           });
         }
         r.bid = { price: b.price, seq: b.seq, channelId };
-        this.emit('bid', { peer: id, price: b.price });
+        this.emit('bid', { peer: id, price: b.price, role: 'provider' });
         void r.checking?.then(() => torrent.rechoke());
       });
       ext.on('pay', (p) => {
@@ -212,7 +212,12 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
         try {
           // Cheap field checks now; the signature of only the newest voucher is verified when
           // more credit is about to be extended (see bidOf) or at redeem time.
-          r.verifier.offer({ ledgerId: o.ledgerId, channelId: toHex(p.ch), cumulative: p.amt, signature: p.sig });
+          r.verifier.offer({
+            ledgerId: o.ledgerId,
+            channelId: toHex(p.ch),
+            cumulative: p.amt,
+            signature: p.sig,
+          });
         } catch (err) {
           this.#warn('SPEED_BAD_VOUCHER', `voucher from ${id} refused`, err);
           r.ext.reject(BttRejectCode.NOT_INCREASING, 'voucher refused');
@@ -344,7 +349,7 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
           p.seq++;
           p.bid = price;
           p.ext.bid(p.seq, price, fromHex(p.signer.channelId));
-          this.emit('bid', { peer, price });
+          this.emit('bid', { peer, price, role: 'requester' });
         },
         (err: unknown) => this.#warn('SPEED_CHANNEL_FAILED', `cannot open a channel to ${peer}`, err),
       );

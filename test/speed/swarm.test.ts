@@ -90,5 +90,92 @@ describe('BitTorrent Speed in a local swarm', () => {
     expect(seederAccount.balance).toBe(total);
     const totals = await ledger.totals();
     expect(totals.balances + totals.locked).toBe(totals.deposits - totals.withdrawals);
-  });
+  }, 120_000);
+});
+
+describe('contended swarm', () => {
+  it('paying leechers finish first; a zero-budget requester is a plain peer', async () => {
+    const ledger = await Ledger.open({ ledgerId: 'bttkit:contend' });
+    const keys = Array.from({ length: 5 }, () => TronKey.generate());
+    for (const k of keys.slice(1, 3)) {
+      await ledger.deposit({
+        account: k.address,
+        amount: 100n * BTT,
+        txid: k.hexAddress.padEnd(64, '0').slice(0, 64),
+        idempotencyKey: `dep-${k.address}`,
+      });
+    }
+    const mk = (key: TronKey, budget: bigint, upload: number) => {
+      const plugin = speed({
+        wallet: key,
+        ledger,
+        ledgerId: 'bttkit:contend',
+        budget,
+        reservePrice: BTT / 10n,
+        bidIntervalMs: 200,
+        redeemIntervalMs: 500,
+      });
+      const c = new Client({
+        plugins: [plugin],
+        settings: { uploadRateLimit: upload, uploadSlots: 4, rechokeIntervalMs: 500 },
+      });
+      clients.push(c);
+      return { c, plugin };
+    };
+    const seeder = mk(keys[0] as TronKey, 0n, 1024 * 1024);
+    const seedAddr = await seeder.c.listen(0, '127.0.0.1');
+    const st = seeder.c.add(torrent, { path: src });
+    await until(new Promise<void>((r) => st.once('ready', r)), 10_000, 'seeder ready');
+
+    const leechers = [
+      mk(keys[1] as TronKey, 20n * BTT, 128 * 1024),
+      mk(keys[2] as TronKey, 20n * BTT, 128 * 1024),
+      mk(keys[3] as TronKey, 0n, 128 * 1024),
+      mk(keys[4] as TronKey, 0n, 128 * 1024),
+    ];
+    const bidsByFree = [0, 0];
+    leechers.slice(2).forEach((l, k) => {
+      l.plugin.on('bid', (b) => {
+        if (b.role === 'requester') bidsByFree[k] = (bidsByFree[k] ?? 0) + 1;
+      });
+    });
+    const addrs: { host: string; port: number }[] = [];
+    for (const l of leechers) addrs.push(await l.c.listen(0, '127.0.0.1'));
+    const torrents = leechers.map((l, i) =>
+      l.c.add(torrent, {
+        path: join(tmp.path, `c${i}`),
+        peers: [seedAddr, ...addrs.filter((_, j) => j !== i)],
+      }),
+    );
+    const doneAt: number[] = [];
+    const progressAtFirstPayerDone: number[] = [];
+    await until(
+      Promise.all(
+        torrents.map(
+          (t, i) =>
+            new Promise<void>((r) =>
+              t.once('done', () => {
+                doneAt[i] = performance.now();
+                if (i < 2 && progressAtFirstPayerDone.length === 0) {
+                  for (const x of torrents.slice(2)) progressAtFirstPayerDone.push(x.stats().progress);
+                }
+                r();
+              }),
+            ),
+        ),
+      ),
+      110_000,
+      'contended swarm',
+    );
+    // Order: both paying leechers before both free ones…
+    expect(Math.max(doneAt[0] ?? 0, doneAt[1] ?? 0)).toBeLessThan(Math.min(doneAt[2] ?? 0, doneAt[3] ?? 0));
+    // …with a margin: when the first payer finished, the free ones were far from done.
+    for (const p of progressAtFirstPayerDone) expect(p).toBeLessThan(0.9);
+    // Zero budget: never bid, never opened a channel, never paid — and still finished.
+    expect(bidsByFree).toEqual([0, 0]);
+    expect(leechers[2]?.plugin.spent).toBe(0n);
+    expect(leechers[3]?.plugin.spent).toBe(0n);
+    const totals = await ledger.totals();
+    expect(totals.balances + totals.locked).toBe(totals.deposits - totals.withdrawals);
+  }, 120_000);
 });
