@@ -12,6 +12,7 @@ export {
   UniformPriceAuction,
 } from './auction.js';
 export { type BidBook, SpeedChoker, type SpeedChokerOptions } from './choker.js';
+export { SpeedClient, type SpeedClientOptions } from './client.js';
 export { SpeedError, type SpeedEvents, type SpeedOptions, SpeedPlugin, speed } from './plugin.js';
 export {
   AutoBid,

@@ -62,6 +62,11 @@ export interface SpeedEvents {
   paid: [{ peer: string; amount: bigint; cumulative: bigint; bytes: bigint }];
   /** A voucher we accepted (`amount`: the increment) — redeemed at the ledger later. */
   earned: [{ peer: string; amount: bigint; cumulative: bigint }];
+  /**
+   * A requester lost its paid slot (outbid, stopped bidding, or its payments lagged beyond the
+   * credit window): what it owed and had paid at that moment.
+   */
+  revoked: [{ peer: string; due: bigint; paid: bigint }];
   /** Redeemed at the ledger. */
   redeemed: [{ channelId: string; credited: bigint }];
   warning: [SpeedError];
@@ -176,7 +181,13 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
               this.emit('grant', { peer: award.peer, price: award.price, credit, role: 'provider' });
             }
           }
-          for (const [peer, r] of requesters) if (!winners.has(peer)) r.granted = undefined;
+          for (const [peer, r] of requesters) {
+            if (winners.has(peer) || r.granted === undefined) continue;
+            r.granted = undefined;
+            const due = r.served / MIB;
+            const paid = r.verifier?.cumulative ?? 0n;
+            this.emit('revoked', { peer, due, paid });
+          }
         },
       },
     );

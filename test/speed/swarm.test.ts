@@ -2,9 +2,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ledger, TronKey } from '../../src/ledger/index.js';
+import type { InfoDictionary } from '../../src/metainfo/index.js';
 import { createTorrent } from '../../src/metainfo/index.js';
 import { Client } from '../../src/session/index.js';
-import { FixedBid, MIB, type SpeedPlugin, speed } from '../../src/speed/index.js';
+import { FixedBid, MIB, SpeedClient, type SpeedPlugin, speed } from '../../src/speed/index.js';
+import { FsChunkStore } from '../../src/storage/index.js';
 import { pseudoRandomBytes, tempDir } from '../helpers/run.js';
 
 const tmp = tempDir('bttkit-speed-');
@@ -76,6 +78,11 @@ describe('BitTorrent Speed in a local swarm', () => {
     const leecher = new Client({ plugins: [payer], settings: { rechokeIntervalMs: 500 } });
     clients.push(leecher);
     const t = leecher.add(torrent, { path: join(tmp.path, 'payer'), peers: [addr] });
+    // The option form is the same plug-in: off without `speed`.
+    expect(new SpeedClient().speed).toBeUndefined();
+    expect(
+      new SpeedClient({ speed: { wallet: payKey, ledger, ledgerId: 'bttkit:test' } }).speed,
+    ).toBeDefined();
     await until(new Promise<void>((r) => t.once('done', r)), 60_000, 'paying leecher');
     await t.destroy();
     await new Promise((r) => setTimeout(r, 500));
@@ -177,5 +184,194 @@ describe('contended swarm', () => {
     expect(leechers[3]?.plugin.spent).toBe(0n);
     const totals = await ledger.totals();
     expect(totals.balances + totals.locked).toBe(totals.deposits - totals.withdrawals);
+  }, 120_000);
+});
+
+describe('payment discipline', () => {
+  it('a leecher that stops paying loses its paid slot within the credit window', async () => {
+    const ledger = await Ledger.open({ ledgerId: 'bttkit:stop' });
+    const seedKey = TronKey.generate();
+    const payKey = TronKey.generate();
+    await ledger.deposit({
+      account: payKey.address,
+      amount: 10n * BTT,
+      txid: 'b'.repeat(64),
+      idempotencyKey: 'dep',
+    });
+    const credit = 512 * 1024;
+    const price = BTT; // 1 BTT per MiB
+    const seedPlugin = speed({
+      wallet: seedKey,
+      ledger,
+      ledgerId: 'bttkit:stop',
+      reservePrice: price,
+      creditBytes: credit,
+      redeemIntervalMs: 500,
+    });
+    const revoked: { due: bigint; paid: bigint }[] = [];
+    seedPlugin.on('revoked', (r) => revoked.push(r));
+    const seeder = new Client({
+      plugins: [seedPlugin],
+      settings: { uploadSlots: 2, rechokeIntervalMs: 250, uploadRateLimit: 2 * 1024 * 1024 },
+    });
+    clients.push(seeder);
+    const addr = await seeder.listen(0, '127.0.0.1');
+    const st = seeder.add(torrent, { path: src });
+    await until(new Promise<void>((r) => st.once('ready', r)), 10_000, 'seeder ready');
+    // Budget for one MiB only: it pays for the first MiB, then stops paying.
+    const payer = speed({
+      wallet: payKey,
+      ledger,
+      ledgerId: 'bttkit:stop',
+      budget: price,
+      channelAmount: price,
+      strategy: new FixedBid(price),
+      bidIntervalMs: 100,
+    });
+    const leecher = new Client({ plugins: [payer] });
+    clients.push(leecher);
+    const t = leecher.add(torrent, { path: join(tmp.path, 'stopper'), peers: [addr] });
+    await until(new Promise<void>((r) => t.once('done', r)), 60_000, 'leecher');
+    expect(payer.spent).toBe(price);
+    expect(revoked.length).toBeGreaterThan(0);
+    const first = revoked[0];
+    // Revoked once it owed more than the credit window beyond what it paid (plus one rechoke
+    // round of serving at 2 MiB/s): never long after.
+    expect(first && first.due - first.paid).toBeGreaterThan((BigInt(credit) * price) / MIB);
+    expect(first && first.due - first.paid).toBeLessThan((BigInt(credit) * price) / MIB + price);
+  });
+});
+
+describe('corrupt data', () => {
+  it('is never paid for', async () => {
+    const ledger = await Ledger.open({ ledgerId: 'bttkit:corrupt' });
+    const [goodKey, badKey, payKey] = [TronKey.generate(), TronKey.generate(), TronKey.generate()];
+    await ledger.deposit({
+      account: payKey.address,
+      amount: 100n * BTT,
+      txid: 'c'.repeat(64),
+      idempotencyKey: 'dep',
+    });
+    const provider = (key: TronKey) =>
+      speed({ wallet: key, ledger, ledgerId: 'bttkit:corrupt', reservePrice: BTT / 10n });
+    const good = new Client({ plugins: [provider(goodKey)], settings: { rechokeIntervalMs: 250 } });
+    const bad = new Client({ plugins: [provider(badKey)], settings: { rechokeIntervalMs: 250 } });
+    clients.push(good, bad);
+    const goodAddr = await good.listen(0, '127.0.0.1');
+    const badAddr = await bad.listen(0, '127.0.0.2');
+    const gt = good.add(torrent, { path: src });
+    const bt = bad.add(torrent, {
+      store: (info: InfoDictionary) => {
+        const inner = new FsChunkStore(info, { path: src });
+        return new Proxy(inner, {
+          get(target, prop) {
+            if (prop === 'get') {
+              return async (piece: number, offset: number, length: number) => {
+                const data = (await target.get(piece, offset, length)).slice();
+                for (let i = 5; i < data.length; i += 4096) data[i] = (data[i] ?? 0) ^ 0x55;
+                return data;
+              };
+            }
+            const v = Reflect.get(target, prop, target);
+            return typeof v === 'function' ? v.bind(target) : v;
+          },
+        });
+      },
+    });
+    await Promise.all([
+      new Promise<void>((r) => gt.once('ready', r)),
+      new Promise<void>((r) => bt.once('ready', r)),
+    ]);
+
+    const payer = speed({
+      wallet: payKey,
+      ledger,
+      ledgerId: 'bttkit:corrupt',
+      budget: 50n * BTT,
+      strategy: new FixedBid(BTT),
+      bidIntervalMs: 100,
+    });
+    const paidTo = new Map<string, bigint>();
+    payer.on('paid', (p) => paidTo.set(p.peer, (paidTo.get(p.peer) ?? 0n) + p.amount));
+    const grantedBy = new Set<string>();
+    payer.on('grant', (g) => {
+      if (g.role === 'requester') grantedBy.add(g.peer.split(':')[0] ?? '');
+    });
+    const leecher = new Client({ plugins: [payer] });
+    clients.push(leecher);
+    const t = leecher.add(torrent, { path: join(tmp.path, 'corrupt-leech'), peers: [badAddr, goodAddr] });
+    await until(new Promise<void>((r) => t.once('done', r)), 60_000, 'leecher');
+    expect(t.stats().hashFailures).toBeGreaterThan(0);
+    const toBad = [...paidTo]
+      .filter(([peer]) => peer.startsWith('127.0.0.2:'))
+      .reduce((a, [, v]) => a + v, 0n);
+    expect(grantedBy.has('127.0.0.2')).toBe(true); // the bad provider did sell us a slot…
+    expect(toBad).toBe(0n); // …and was never paid
+    expect([...paidTo.values()].reduce((a, b) => a + b, 0n)).toBeGreaterThan(0n);
+  });
+});
+
+describe('a plain BitTorrent client in a paying swarm', () => {
+  it('a libtorrent leecher completes while a bttkit leecher pays', async () => {
+    const { Procs, freePort, waitForExit, waitForLine } = await import('../helpers/procs.js');
+    const { ROOT, SYSTEM_PYTHON } = await import('../helpers/run.js');
+    const { readFileSync } = await import('node:fs');
+    const procs = new Procs();
+    try {
+      const ledger = await Ledger.open({ ledgerId: 'bttkit:mixed' });
+      const seedKey = TronKey.generate();
+      const payKey = TronKey.generate();
+      await ledger.deposit({
+        account: payKey.address,
+        amount: 100n * BTT,
+        txid: 'd'.repeat(64),
+        idempotencyKey: 'dep',
+      });
+      const seeder = new Client({
+        plugins: [speed({ wallet: seedKey, ledger, ledgerId: 'bttkit:mixed', reservePrice: BTT / 10n })],
+        settings: { uploadSlots: 2, rechokeIntervalMs: 500, uploadRateLimit: 3 * 1024 * 1024 },
+      });
+      clients.push(seeder);
+      const addr = await seeder.listen(0, '127.0.0.1');
+      const st = seeder.add(torrent, { path: src });
+      await until(new Promise<void>((r) => st.once('ready', r)), 10_000, 'seeder ready');
+      const torrentFile = join(tmp.path, 'mixed.torrent');
+      writeFileSync(torrentFile, torrent);
+
+      const payer = speed({
+        wallet: payKey,
+        ledger,
+        ledgerId: 'bttkit:mixed',
+        budget: 20n * BTT,
+        strategy: new FixedBid(BTT),
+        bidIntervalMs: 100,
+      });
+      const leecher = new Client({ plugins: [payer] });
+      clients.push(leecher);
+      const t = leecher.add(torrent, { path: join(tmp.path, 'mixed-payer'), peers: [addr] });
+      const ltDir = join(tmp.path, 'mixed-lt');
+      const lt = procs.start(
+        SYSTEM_PYTHON,
+        [
+          join(ROOT, 'bench/peers/libtorrent-peer.py'),
+          'leech',
+          torrentFile,
+          ltDir,
+          String(await freePort()),
+          String(addr.port),
+        ],
+        { LT_MAX_SECONDS: '60' },
+      );
+      const line = await waitForLine(lt, (l) => l.includes('"event"'), 70_000, 'libtorrent leecher');
+      expect(JSON.parse(line).event).toBe('done');
+      expect(await waitForExit(lt, 10_000, 'libtorrent')).toBe(0);
+      await until(new Promise<void>((r) => (t.done ? r() : t.once('done', r))), 60_000, 'paying leecher');
+      expect(payer.spent).toBeGreaterThan(0n);
+      expect(
+        Buffer.compare(readFileSync(join(ltDir, 'movie.bin')), readFileSync(join(src, 'movie.bin'))),
+      ).toBe(0);
+    } finally {
+      procs.killAll();
+    }
   }, 120_000);
 });
