@@ -105,7 +105,8 @@ export class FsChunkStore implements ChunkStore {
   #inflight = 0;
   #pendingBytes = 0;
   readonly #perPiece = new Map<number, PieceWrites>();
-  #spaceWaiters: (() => void)[] = [];
+  /** put() calls waiting for queue space, first come first served, with the bytes they bring. */
+  #spaceWaiters: { bytes: number; wake: () => void }[] = [];
   #idleWaiters: (() => void)[] = [];
   #lastError: StorageError | undefined;
   #emptyFiles: Promise<void> | undefined;
@@ -154,7 +155,7 @@ export class FsChunkStore implements ChunkStore {
     // Never pin a larger buffer than the bytes counted against the cap.
     const owned = bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
     while (this.#pendingBytes > 0 && this.#pendingBytes + owned.length > this.#cap) {
-      await this.#waitSpace(options.signal);
+      await this.#waitSpace(options.signal, owned.length);
       this.#state.check(options.signal);
     }
     this.#queue.push({ piece, offset, bytes: owned });
@@ -286,7 +287,7 @@ export class FsChunkStore implements ChunkStore {
   async close(): Promise<void> {
     if (this.#state.closed) return;
     this.#state.closed = true;
-    this.#wakeSpace();
+    this.#wakeSpace(true);
     await this.#drain();
     await this.#fds.closeAll();
   }
@@ -303,7 +304,7 @@ export class FsChunkStore implements ChunkStore {
       false,
       closedError(),
     );
-    this.#wakeSpace();
+    this.#wakeSpace(true);
     if (!wasClosed) await this.#drain();
     await this.#fds.closeAll();
     const refused: string[] = [];
@@ -588,17 +589,27 @@ export class FsChunkStore implements ChunkStore {
     }
   }
 
-  #wakeSpace(): void {
-    const w = this.#spaceWaiters;
-    this.#spaceWaiters = [];
-    for (const f of w) f();
+  /**
+   * Wakes waiting put() calls in arrival order, only as many as now fit under the cap (all of
+   * them with `all`, on close): waking every waiter on each freed block made thousands of them
+   * re-check and re-queue at once (quadratic work when a fast peer outran the disk).
+   */
+  #wakeSpace(all = false): void {
+    let free = this.#cap - this.#pendingBytes;
+    while (this.#spaceWaiters.length > 0) {
+      const first = this.#spaceWaiters[0] as { bytes: number; wake: () => void };
+      if (!all && this.#pendingBytes > 0 && first.bytes > free) break;
+      this.#spaceWaiters.shift();
+      free -= first.bytes;
+      first.wake();
+    }
   }
 
-  #waitSpace(signal: AbortSignal | undefined): Promise<void> {
+  #waitSpace(signal: AbortSignal | undefined, bytes: number): Promise<void> {
     return new Promise((resolve, reject) => {
       if (this.#state.closed) return reject(closedError());
       const onAbort = () => {
-        this.#spaceWaiters = this.#spaceWaiters.filter((f) => f !== wake);
+        this.#spaceWaiters = this.#spaceWaiters.filter((f) => f.wake !== wake);
         reject(new AbortError(undefined, { cause: signal?.reason }));
       };
       const wake = () => {
@@ -606,7 +617,7 @@ export class FsChunkStore implements ChunkStore {
         resolve();
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.#spaceWaiters.push(wake);
+      this.#spaceWaiters.push({ bytes, wake });
     });
   }
 
