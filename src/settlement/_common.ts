@@ -3,7 +3,14 @@ import type { Clock } from '../util/clock.js';
 import { AbortError, throwIfAborted } from '../util/errors.js';
 import { maxTransferAmount, type TokenProfile } from './constants.js';
 import { SettlementError } from './errors.js';
-import type { AbortOptions, ChainTime, ConfirmOptions, PreparedTransfer, TxStatus } from './types.js';
+import type {
+  AbortOptions,
+  ChainTime,
+  ConfirmOptions,
+  PreparedTransfer,
+  TransferResult,
+  TxStatus,
+} from './types.js';
 
 const TXID = /^[0-9a-fA-F]{64}$/;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
@@ -120,4 +127,42 @@ export async function pollConfirm(
  */
 export function provablyExpired(tx: PreparedTransfer, time: ChainTime, status: TxStatus): boolean {
   return status.state === 'unknown' && time.solid.timestamp >= tx.expiration;
+}
+
+/**
+ * `transfer(to, amount, idempotencyKey)` on top of `prepare` + `broadcast`, shared by every
+ * adapter: the same key with the same parameters returns the first call's result — also while that
+ * call is still running, so two concurrent calls never make two transactions; the same key with
+ * other parameters is refused; a failed call forgets its key so it can be retried. Lasts as long as
+ * the adapter object (crash safety is the `Settler`'s journal's job).
+ */
+export class IdempotentTransfers {
+  readonly #sent = new Map<string, { to: string; amount: bigint; result: Promise<TransferResult> }>();
+
+  constructor(
+    private readonly token: TokenProfile,
+    private readonly prepare: (to: string, amount: bigint, opts?: AbortOptions) => Promise<PreparedTransfer>,
+    private readonly broadcast: (tx: PreparedTransfer, opts?: AbortOptions) => Promise<void>,
+  ) {}
+
+  transfer(to: string, amount: bigint, idempotencyKey: string, opts?: AbortOptions): Promise<TransferResult> {
+    const key = checkIdempotencyKey(idempotencyKey);
+    const dest = checkAddress(to, 'to');
+    const value = checkTransferAmount(amount, this.token);
+    const seen = this.#sent.get(key);
+    if (seen) {
+      if (seen.to !== dest || seen.amount !== value) {
+        throw new SettlementError('BAD_IDEMPOTENCY_KEY', 'idempotency key reused with other parameters');
+      }
+      return seen.result;
+    }
+    const result = (async () => {
+      const tx = await this.prepare(dest, value, opts);
+      await this.broadcast(tx, opts);
+      return { txid: tx.txid, expiration: tx.expiration };
+    })();
+    this.#sent.set(key, { to: dest, amount: value, result });
+    result.catch(() => this.#sent.delete(key));
+    return result;
+  }
 }

@@ -2,7 +2,7 @@ import { toHex, utf8 } from '../util/bytes.js';
 import { type Clock, realClock, type TimerHandle } from '../util/clock.js';
 import { throwIfAborted } from '../util/errors.js';
 import { sha256 } from '../util/hash.js';
-import { checkAddress, checkIdempotencyKey, checkTransferAmount, checkTxid, pollConfirm } from './_common.js';
+import { checkAddress, checkTransferAmount, checkTxid, IdempotentTransfers, pollConfirm } from './_common.js';
 import { BLOCK_INTERVAL_MS, BTT, type TokenProfile, TX_LIFETIME_MS } from './constants.js';
 import { SettlementError } from './errors.js';
 import { parseJson, readInt, readObject, readString } from './json.js';
@@ -309,11 +309,16 @@ class LocalWallet implements SettlementAdapter {
   readonly token: TokenProfile;
   readonly address: string;
   readonly #chain: LocalChain;
-  readonly #sent = new Map<string, { to: string; amount: bigint; result: TransferResult }>();
+  readonly #transfers: IdempotentTransfers;
 
   constructor(chain: LocalChain, address: string) {
     this.#chain = chain;
     this.token = chain.token;
+    this.#transfers = new IdempotentTransfers(
+      this.token,
+      (to, amount, opts) => this.prepare(to, amount, opts),
+      (tx, opts) => this.broadcast(tx, opts),
+    );
     this.address = address;
   }
 
@@ -323,21 +328,7 @@ class LocalWallet implements SettlementAdapter {
     idempotencyKey: string,
     opts?: AbortOptions,
   ): Promise<TransferResult> {
-    const key = checkIdempotencyKey(idempotencyKey);
-    const dest = checkAddress(to, 'to');
-    const value = checkTransferAmount(amount, this.token);
-    const seen = this.#sent.get(key);
-    if (seen) {
-      if (seen.to !== dest || seen.amount !== value) {
-        throw new SettlementError('BAD_IDEMPOTENCY_KEY', 'idempotency key reused with other parameters');
-      }
-      return seen.result;
-    }
-    const tx = await this.prepare(dest, value, opts);
-    await this.broadcast(tx, opts);
-    const result = { txid: tx.txid, expiration: tx.expiration };
-    this.#sent.set(key, { to: dest, amount: value, result });
-    return result;
+    return this.#transfers.transfer(to, amount, idempotencyKey, opts);
   }
 
   async prepare(to: string, amount: bigint, opts?: AbortOptions): Promise<PreparedTransfer> {

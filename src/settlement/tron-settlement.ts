@@ -5,9 +5,9 @@ import { type Clock, realClock } from '../util/clock.js';
 import { AbortError, throwIfAborted } from '../util/errors.js';
 import {
   checkAddress,
-  checkIdempotencyKey,
   checkTransferAmount,
   checkTxid,
+  IdempotentTransfers,
   pollConfirm,
   withSignal,
 } from './_common.js';
@@ -187,10 +187,15 @@ export class TronSettlement implements SettlementAdapter {
   readonly #maxBlocks: number;
   readonly #contractHex: string;
   #startBlock = 0;
-  readonly #sent = new Map<string, { to: string; amount: bigint; result: Promise<TransferResult> }>();
+  readonly #transfers: IdempotentTransfers;
 
   private constructor(options: TronSettlementOptions, tw: TronWebLike) {
     this.token = options.token;
+    this.#transfers = new IdempotentTransfers(
+      this.token,
+      (to, amount, opts) => this.prepare(to, amount, opts),
+      (tx, opts) => this.broadcast(tx, opts),
+    );
     this.#key = options.key;
     this.address = options.key.address;
     this.#hex = options.key.hexAddress;
@@ -440,24 +445,7 @@ export class TronSettlement implements SettlementAdapter {
     idempotencyKey: string,
     opts?: AbortOptions,
   ): Promise<TransferResult> {
-    const key = checkIdempotencyKey(idempotencyKey);
-    const dest = checkAddress(to, 'to');
-    const value = checkTransferAmount(amount, this.token);
-    const seen = this.#sent.get(key);
-    if (seen) {
-      if (seen.to !== dest || seen.amount !== value) {
-        throw new SettlementError('BAD_IDEMPOTENCY_KEY', 'idempotency key reused with other parameters');
-      }
-      return seen.result;
-    }
-    const result = (async () => {
-      const tx = await this.prepare(dest, value, opts);
-      await this.broadcast(tx, opts);
-      return { txid: tx.txid, expiration: tx.expiration };
-    })();
-    this.#sent.set(key, { to: dest, amount: value, result });
-    result.catch(() => this.#sent.delete(key));
-    return result;
+    return this.#transfers.transfer(to, amount, idempotencyKey, opts);
   }
 
   async status(txid: string, opts?: AbortOptions): Promise<TxStatus> {

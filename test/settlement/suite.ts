@@ -71,6 +71,18 @@ export function settlementSuite(name: string, make: () => Promise<Harness>): voi
       expect(await h.hot.balance(to)).toBe(5n);
     });
 
+    it('concurrent calls with one idempotency key make one transaction', async () => {
+      const to = TronKey.generate().address;
+      const [a, b] = await Promise.all([
+        h.hot.transfer(to, 4n, 'suite-concurrent'),
+        h.hot.transfer(to, 4n, 'suite-concurrent'),
+      ]);
+      expect(b.txid).toBe(a.txid);
+      h.mine(h.confirmBlocks);
+      await h.hot.confirm(a.txid);
+      expect(await h.hot.balance(to)).toBe(4n);
+    });
+
     it('broadcasting a prepared transfer twice pays once', async () => {
       const to = TronKey.generate().address;
       const tx = await h.hot.prepare(to, 9n);
