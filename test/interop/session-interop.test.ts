@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTorrent, type Metainfo } from '../../src/metainfo/index.js';
 import { Client } from '../../src/session/index.js';
+import { type Opentracker, startOpentracker } from '../helpers/opentracker.js';
 import { freePort, Procs, waitForExit, waitForLine, waitForPort } from '../helpers/procs.js';
 import { pseudoRandomBytes, ROOT, SYSTEM_PYTHON, tempDir } from '../helpers/run.js';
 
@@ -16,12 +17,14 @@ const LT_PEER = join(ROOT, 'bench/peers/libtorrent-peer.py');
 const tmp = tempDir('bttkit-session-interop-');
 const procs = new Procs();
 let trackerPort = 0;
+let tracker: Opentracker | undefined;
 let torrentFile = '';
 let torrentBytes: Uint8Array;
 let meta: Metainfo;
 const seedParent = join(tmp.path, 'seed');
 
 afterAll(() => {
+  tracker?.stop();
   procs.killAll();
   tmp.cleanup();
 });
@@ -45,22 +48,7 @@ beforeAll(async () => {
   torrentFile = join(tmp.path, 'content.torrent');
   writeFileSync(torrentFile, torrentBytes);
 
-  const otDir = join(tmp.path, 'opentracker');
-  mkdirSync(otDir);
-  writeFileSync(join(otDir, 'whitelist'), `${meta.infoHash}\n`);
-  procs.start('opentracker', [
-    '-i',
-    '127.0.0.1',
-    '-p',
-    String(trackerPort),
-    '-P',
-    String(trackerPort),
-    '-d',
-    otDir,
-    '-w',
-    '/whitelist',
-  ]);
-  await waitForPort(trackerPort, 10_000);
+  tracker = await startOpentracker([meta.infoHashBytes], trackerPort);
 });
 
 function expectSameFiles(dir: string): void {

@@ -3,28 +3,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTorrent, type InfoDictionary } from '../../src/metainfo/index.js';
 import { Client } from '../../src/session/index.js';
-import { type ChunkStore, FsChunkStore } from '../../src/storage/index.js';
+import { FsChunkStore } from '../../src/storage/index.js';
+import { corrupting } from '../helpers/corrupt-store.js';
 import { pseudoRandomBytes, tempDir } from '../helpers/run.js';
 
 const tmp = tempDir('bttkit-ban-');
 afterAll(tmp.cleanup);
-
-/** A store that serves corrupted copies of what it has: every block read has bytes flipped. */
-function corrupting(inner: ChunkStore): ChunkStore {
-  return new Proxy(inner, {
-    get(target, prop) {
-      if (prop === 'get') {
-        return async (piece: number, offset: number, length: number) => {
-          const data = (await target.get(piece, offset, length)).slice();
-          for (let i = 7; i < data.length; i += 4096) data[i] = (data[i] ?? 0) ^ 0xff;
-          return data;
-        };
-      }
-      const v = Reflect.get(target, prop, target);
-      return typeof v === 'function' ? v.bind(target) : v;
-    },
-  });
-}
 
 describe('a peer that sends corrupt data', () => {
   it('is banned, and the download completes from the honest peer', async () => {

@@ -6,7 +6,7 @@ import { Dht } from '../../src/dht/index.js';
 import { createTorrent, type Metainfo } from '../../src/metainfo/index.js';
 import { Client } from '../../src/session/index.js';
 import { toHex } from '../../src/util/index.js';
-import { freePort, Procs, waitForPort } from '../helpers/procs.js';
+import { type Opentracker, startOpentracker } from '../helpers/opentracker.js';
 import { pseudoRandomBytes, tempDir } from '../helpers/run.js';
 
 const tmp = tempDir('bttkit-discovery-');
@@ -54,39 +54,26 @@ function sameData(dir: string): boolean {
   );
 }
 
-const procs = new Procs();
-afterAll(() => procs.killAll());
+const trackers: Opentracker[] = [];
+afterAll(() => {
+  for (const t of trackers) t.stop();
+});
 
 describe('discovery', () => {
   it('through a tracker only (opentracker, HTTP and UDP tiers)', async () => {
-    const port = await freePort();
-    const otDir = join(tmp.path, 'opentracker');
-    mkdirSync(otDir);
-    writeFileSync(join(otDir, 'whitelist'), `${meta.infoHash}\n`);
-    procs.start('opentracker', [
-      '-i',
-      '127.0.0.1',
-      '-p',
-      String(port),
-      '-P',
-      String(port),
-      '-d',
-      otDir,
-      '-w',
-      '/whitelist',
-    ]);
-    await waitForPort(port, 10_000);
-    const trackers = [`udp://127.0.0.1:${port}`, `http://127.0.0.1:${port}/announce`];
+    const ot = await startOpentracker([meta.infoHashBytes]);
+    trackers.push(ot);
+    const urls = [ot.udp, ot.http];
 
     const seeder = client();
     await seeder.listen(0, '127.0.0.1');
-    const st = seeder.add(torrent, { path: src, trackers });
+    const st = seeder.add(torrent, { path: src, trackers: urls });
     await new Promise<void>((r) => st.once('ready', r));
     const leecher = client();
     await leecher.listen(0, '127.0.0.1');
     const dir = join(tmp.path, 'tracker-leech');
     // The leecher may ask before the seeder announced: it re-announces (soon, while it has no peers).
-    const t = leecher.add(torrent, { path: dir, trackers });
+    const t = leecher.add(torrent, { path: dir, trackers: urls });
     await done(t, 60_000);
     expect(sameData(dir)).toBe(true);
   });

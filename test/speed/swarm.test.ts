@@ -7,6 +7,7 @@ import { createTorrent } from '../../src/metainfo/index.js';
 import { Client } from '../../src/session/index.js';
 import { FixedBid, MIB, SpeedClient, type SpeedPlugin, speed } from '../../src/speed/index.js';
 import { FsChunkStore } from '../../src/storage/index.js';
+import { corrupting } from '../helpers/corrupt-store.js';
 import { pseudoRandomBytes, tempDir } from '../helpers/run.js';
 
 const tmp = tempDir('bttkit-speed-');
@@ -261,22 +262,7 @@ describe('corrupt data', () => {
     const badAddr = await bad.listen(0, '127.0.0.2');
     const gt = good.add(torrent, { path: src });
     const bt = bad.add(torrent, {
-      store: (info: InfoDictionary) => {
-        const inner = new FsChunkStore(info, { path: src });
-        return new Proxy(inner, {
-          get(target, prop) {
-            if (prop === 'get') {
-              return async (piece: number, offset: number, length: number) => {
-                const data = (await target.get(piece, offset, length)).slice();
-                for (let i = 5; i < data.length; i += 4096) data[i] = (data[i] ?? 0) ^ 0x55;
-                return data;
-              };
-            }
-            const v = Reflect.get(target, prop, target);
-            return typeof v === 'function' ? v.bind(target) : v;
-          },
-        });
-      },
+      store: (info: InfoDictionary) => corrupting(new FsChunkStore(info, { path: src }), 0x55),
     });
     await Promise.all([
       new Promise<void>((r) => gt.once('ready', r)),

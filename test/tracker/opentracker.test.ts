@@ -17,7 +17,7 @@ import {
 } from '../../src/tracker/index.js';
 import { toHex } from '../../src/util/bytes.js';
 import { ManualClock } from '../../src/util/clock.js';
-import { type Opentracker, startOpentracker } from './_opentracker.js';
+import { type Opentracker, startOpentracker } from '../helpers/opentracker.js';
 
 const ihHttp = randomBytes(20);
 const ihUdp = randomBytes(20);

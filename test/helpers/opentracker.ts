@@ -2,8 +2,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toHex } from '../../src/util/bytes.js';
-import { freePort, Procs, waitForPort } from '../helpers/procs.js';
-import { tempDir } from '../helpers/run.js';
+import { freePort, Procs, waitForPort } from './procs.js';
+import { tempDir } from './run.js';
 
 export interface Opentracker {
   port: number;
@@ -12,13 +12,17 @@ export interface Opentracker {
   stop(): void;
 }
 
-export async function startOpentracker(infoHashes: readonly Uint8Array[]): Promise<Opentracker> {
+/** `port`: a port chosen beforehand (e.g. already written into a torrent's announce URL). */
+export async function startOpentracker(
+  infoHashes: readonly Uint8Array[],
+  port?: number,
+): Promise<Opentracker> {
   const tmp = tempDir('bttkit-opentracker-');
   const procs = new Procs();
   const dir = join(tmp.path, 'root');
   mkdirSync(dir);
   writeFileSync(join(dir, 'whitelist'), infoHashes.map((h) => `${toHex(h)}\n`).join(''));
-  const port = await freePort();
+  port ??= await freePort();
   const args = ['-i', '127.0.0.1', '-p', String(port), '-P', String(port), '-d', dir, '-w', '/whitelist'];
   procs.start('opentracker', args);
   try {
