@@ -50,10 +50,7 @@ export class UniformPriceAuction implements SlotAllocator {
   readonly name = 'uniform-price';
 
   allocate(bids: readonly Bid[], slots: number, reserve: bigint): Allocation {
-    const ranked = rank(bids, reserve);
-    const n = Math.max(0, Math.min(slots, ranked.length));
-    const winners = ranked.slice(0, n);
-    const losers = ranked.slice(n);
+    const { winners, losers } = rank(bids, slots, reserve);
     const price = losers[0]?.price ?? reserve;
     return {
       awards: winners.map((w) => ({ peer: w.peer, price, share: 1 })),
@@ -72,9 +69,8 @@ export class PropShareAllocator implements SlotAllocator {
   readonly name = 'propshare';
 
   allocate(bids: readonly Bid[], slots: number, reserve: bigint): Allocation {
-    const ranked = rank(bids, reserve);
-    const n = Math.max(0, Math.min(slots, ranked.length));
-    const winners = ranked.slice(0, n);
+    const { winners, losers } = rank(bids, slots, reserve);
+    const n = winners.length;
     const total = winners.reduce((s, w) => s + w.price, 0n);
     const awards = winners.map((w) => ({
       peer: w.peer,
@@ -82,6 +78,6 @@ export class PropShareAllocator implements SlotAllocator {
       // Shares relative to an equal split: n × bid / Σ bids (1 when every bid is equal or all are 0).
       share: total === 0n ? 1 : Number((BigInt(n) * w.price * 1_000_000n) / total) / 1_000_000,
     }));
-    return { awards, losers: ranked.slice(n).map((l) => l.peer) };
+    return { awards, losers: losers.map((l) => l.peer) };
   }
 }
