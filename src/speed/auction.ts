@@ -31,13 +31,18 @@ export interface SlotAllocator {
   allocate(bids: readonly Bid[], slots: number, reserve: bigint): Allocation;
 }
 
-/** Orders bids by price, highest first; equal prices by peer id, so the result is deterministic. */
-function rank(bids: readonly Bid[], reserve: bigint): Bid[] {
-  return bids
+/**
+ * The eligible bids (at or above the reserve) ranked by price, highest first (equal prices by peer
+ * id, so the result is deterministic), split into the `slots` winners and the losers.
+ */
+function rank(bids: readonly Bid[], slots: number, reserve: bigint): { winners: Bid[]; losers: Bid[] } {
+  const ranked = bids
     .filter((b) => b.price >= reserve && b.price >= 0n)
     .sort((a, b) =>
       a.price === b.price ? (a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : 0) : a.price > b.price ? -1 : 1,
     );
+  const n = Math.max(0, Math.min(slots, ranked.length));
+  return { winners: ranked.slice(0, n), losers: ranked.slice(n) };
 }
 
 /**
