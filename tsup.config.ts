@@ -15,6 +15,7 @@ const entry = {
   'settlement/index': 'src/settlement/index.ts',
   'settlement/testing/index': 'src/settlement/testing/index.ts',
   'tracker/index': 'src/tracker/index.ts',
+  'sim/index': 'src/sim/index.ts',
 };
 
 /**

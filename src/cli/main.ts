@@ -18,6 +18,8 @@ Usage:
                 [--no-dht] [--dht-bootstrap host:port]...
   bttkit ledger serve [--port N] [--data DIR] [--host H] [--ledger-id ID] [--operator ADDRESS]...
   bttkit demo                      a local swarm with BTT payments, ledger and local chain, in-process
+  bttkit swarm <scenario.json> [--out DIR] [--seed N] [--json]
+                                   the swarm lab: simulate a scenario on virtual time (docs/sim.md)
   bttkit --version | --help
 `;
 
@@ -97,6 +99,33 @@ async function run(argv: string[]): Promise<number> {
     }
     if (positionals.length !== 2) throw new UsageError('seed takes <file.torrent> <path>');
     return seedCommand(positionals[0] as string, positionals[1] as string, common, io);
+  }
+  if (command === 'swarm') {
+    const { values, positionals } = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: { out: { type: 'string', short: 'o' }, seed: { type: 'string' }, json: { type: 'boolean' } },
+    });
+    if (positionals.length !== 1) throw new UsageError('swarm takes one <scenario.json>');
+    const seed = values.seed === undefined ? undefined : Number(values.seed);
+    if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32))
+      throw new UsageError(`bad seed: ${values.seed}`);
+    const tty = process.stderr.isTTY === true && !values.json;
+    const { swarmCommand } = await import('./swarm.js');
+    const code = await swarmCommand(
+      positionals[0] as string,
+      {
+        ...(values.out !== undefined ? { out: values.out } : {}),
+        ...(seed !== undefined ? { seed } : {}),
+        json: values.json ?? false,
+      },
+      out,
+      (text) => {
+        if (tty) process.stderr.write(`\r${text}\x1b[K`);
+      },
+    );
+    if (tty) process.stderr.write('\r\x1b[K');
+    return code;
   }
   if (command === 'demo') {
     const { runDemo } = await import('./demo.js');

@@ -42,6 +42,11 @@ export interface ClientOptions {
   plugins?: readonly TorrentPlugin[];
   /** BEP 10 extensions added to every wire (e.g. `btt_speed`). */
   extensions?: readonly ((torrent: Torrent) => ExtensionFactory<WireExtension>)[];
+  /**
+   * Random source in [0, 1) for the piece picker's and the default choker's draws. Default
+   * `Math.random`; the swarm lab passes a seeded generator so that runs repeat exactly.
+   */
+  random?: () => number;
 }
 
 /** Extends every torrent of a client: registers listeners, extensions, its own choker. */
@@ -252,6 +257,7 @@ export class Client {
           ? new FsChunkStore(i, { path: options.path, maxQueuedBytes: this.settings.maxPendingWriteBytes })
           : new MemoryChunkStore(i));
     const client = this;
+    const random = this.#options.random ?? Math.random;
     const ctx: TorrentContext = {
       peerId: this.peerId,
       clock: this.clock,
@@ -265,7 +271,8 @@ export class Client {
       connectionClosed: () => {
         this.#connections--;
       },
-      createChoker: this.#options.choker ?? (() => new TitForTatChoker()),
+      createChoker: this.#options.choker ?? (() => new TitForTatChoker({ random })),
+      random,
       uploadLimiter: this.#uploadLimiter,
       createStore,
       get dht() {

@@ -102,6 +102,8 @@ export interface TorrentContext {
   readonly connectionOpened: () => void;
   readonly connectionClosed: () => void;
   readonly createChoker: (torrent: Torrent) => Choker;
+  /** Random source in [0, 1) for the picker. */
+  readonly random?: () => number;
   readonly createStore: (info: InfoDictionary) => ChunkStore;
   /** Upload rate limit shared by the client's torrents, if any. */
   readonly uploadLimiter: { take(bytes: number): number; wouldWait(bytes: number): number } | undefined;
@@ -539,8 +541,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
         this.#picker?.removePeer(id);
         for (const key of peer.inflight.keys()) peer.inflight.delete(key);
       }
+      // Back off before dialling this peer again, however the connection ended (a peer at its
+      // connection limit closes us cleanly; redialling at once would loop at the round-trip time).
+      if (!incoming && err?.code !== 'WIRE_DUPLICATE_CONNECTION') this.#failed(id);
       if (err && err.code !== 'WIRE_DUPLICATE_CONNECTION') {
-        if (!incoming) this.#failed(id);
         this.#warn(
           new SessionError('SESSION_PEER_DROPPED', `peer ${id} dropped: ${err.message}`, { cause: err }),
         );
@@ -1086,6 +1090,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       pieceCount: info.pieceCount,
       pieceLength: info.pieceLength,
       lastPieceLength: info.lastPieceLength,
+      ...(this.#ctx.random ? { random: this.#ctx.random } : {}),
     });
     try {
       await this.#applyFilePriorities(info, picker, store);

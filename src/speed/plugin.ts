@@ -1,5 +1,6 @@
 import { ChannelKey } from '../ledger/channel-key.js';
 import type { TronKey } from '../ledger/keys.js';
+import type { WallClock } from '../ledger/ledger.js';
 import type { LedgerApi } from '../ledger/types.js';
 import { authorizeChannel, VoucherSigner, VoucherVerifier } from '../ledger/voucher.js';
 import type { TorrentPlugin } from '../session/client.js';
@@ -45,7 +46,18 @@ export interface SpeedOptions {
   /** How often bids are recomputed and vouchers redeemed. Default 2 s and 10 s. */
   bidIntervalMs?: number;
   redeemIntervalMs?: number;
+  /** Timer source (bid and redeem rounds). Default the wall clock. */
   clock?: Clock;
+  /**
+   * Wall time in ms since the Unix epoch, for channel expiry (it must agree with the ledger's
+   * clock). Default `Date.now`. The swarm lab passes its virtual time.
+   */
+  wallClock?: WallClock;
+  /**
+   * Random bytes for channel keys. Default the system CSPRNG. Only a simulation may pass a
+   * seeded source (a predictable channel key lets anyone sign vouchers).
+   */
+  randomBytes?: (length: number) => Uint8Array;
 }
 
 /** Events of a {@link SpeedPlugin}. */
@@ -289,7 +301,7 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
     if (ch.payee !== o.wallet.address || ch.payer !== r.hs.addr) {
       throw new SpeedError('SPEED_BAD_CHANNEL', 'channel is not from this peer to us');
     }
-    if (ch.expiresAt <= Date.now() + 60_000)
+    if (ch.expiresAt <= this.#now() + 60_000)
       throw new SpeedError('SPEED_BAD_CHANNEL', 'channel expires too soon');
     r.verifier = new VoucherVerifier(fromHex(ch.channelKey), o.ledgerId, channelId, ch.amount, ch.redeemed);
     r.redeemedTo = ch.redeemed;
@@ -372,8 +384,8 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
     if (p.opening) return p.opening;
     const o = this.options;
     const amount = o.channelAmount ?? this.budget / 4n;
-    const key = ChannelKey.generate();
-    const expiresAt = Date.now() + (o.channelTtlMs ?? 3_600_000);
+    const key = o.randomBytes ? ChannelKey.fromSeed(o.randomBytes(32)) : ChannelKey.generate();
+    const expiresAt = this.#now() + (o.channelTtlMs ?? 3_600_000);
     const terms = {
       ledgerId: o.ledgerId,
       payer: o.wallet.address,
@@ -418,6 +430,10 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
     } catch (err) {
       this.#warn('SPEED_PAY_FAILED', `payment to ${peer} failed`, err);
     }
+  }
+
+  #now(): number {
+    return this.options.wallClock ? this.options.wallClock.now() : Date.now();
   }
 
   #warn(code: string, message: string, cause?: unknown): void {

@@ -15,6 +15,12 @@ export interface Clock {
   setTimeout(fn: () => void, ms: number): TimerHandle;
   /** Runs `fn` every `ms` milliseconds until cancelled. */
   setInterval(fn: () => void, ms: number): TimerHandle;
+  /**
+   * Runs `fn` soon, at the current time, after the work already queued (used to batch writes).
+   * Optional: without it, callers use `setImmediate`. A virtual clock provides it so that the
+   * deferred work happens at the same virtual instant and in a deterministic order.
+   */
+  defer?(fn: () => void): void;
 }
 
 /** The wall clock: `performance.now()` and Node's timers. Timers do not keep the process alive. */
@@ -33,6 +39,10 @@ export class RealClock implements Clock {
     const t = setInterval(fn, Math.max(1, ms));
     t.unref?.();
     return { cancel: () => clearInterval(t) };
+  }
+
+  defer(fn: () => void): void {
+    setImmediate(fn);
   }
 }
 

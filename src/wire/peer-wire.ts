@@ -492,10 +492,12 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
     this.#out.push(data);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      setImmediate(() => {
+      const flush = () => {
         this.#flushScheduled = false;
         this.#flush();
-      });
+      };
+      if (this.clock.defer) this.clock.defer(flush);
+      else setImmediate(flush);
     }
   }
 

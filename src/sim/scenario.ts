@@ -1,0 +1,330 @@
+import type { Settings } from '../session/settings.js';
+import { SimError } from './network.js';
+
+/** How a group's peers share and buy upload. */
+export type SimStrategy = 'tit-for-tat' | 'auction' | 'propshare' | 'free-rider';
+
+/** When a group's peers join: all at once, or a Poisson process. Times in seconds. */
+export type ArrivalSpec =
+  | { kind: 'flash'; at?: number }
+  | { kind: 'poisson'; ratePerSecond: number; start?: number };
+
+/**
+ * When a peer leaves: on completion; after staying `seconds` as a seed (omitted: never); or
+ * churning — online for Exp(`meanOnlineSeconds`), offline for Exp(`meanOfflineSeconds`), keeping
+ * its data, until it completes (then it stays `staySeconds`, default 0).
+ */
+export type DepartureSpec =
+  | { kind: 'leave' }
+  | { kind: 'stay'; seconds?: number }
+  | { kind: 'churn'; meanOnlineSeconds: number; meanOfflineSeconds?: number; staySeconds?: number };
+
+/** A size in bytes, or a string such as `"100 MiB"`, `"256KiB"`, `"1.5 GB"`. */
+export type SizeInput = number | string;
+/** A rate in bytes/s, or a string such as `"1 MiB/s"`, `"8 Mbit/s"`, `"500 KB/s"`. */
+export type RateInput = number | string;
+
+/** A group of alike peers. */
+export interface PeerGroupInput {
+  name: string;
+  /** Peers in the group. */
+  count: number;
+  /** Start with the whole file. Default false. */
+  seed?: boolean;
+  upload: RateInput;
+  download: RateInput;
+  /** One-way access latency, ms. Default the network's. */
+  latencyMs?: number;
+  /** Segment loss probability. Default 0. */
+  loss?: number;
+  /** Default: flash at 0. */
+  arrival?: ArrivalSpec;
+  /** Default: leechers leave on completion; seeds stay. */
+  departure?: DepartureSpec;
+  /** Default `tit-for-tat`. */
+  strategy?: SimStrategy;
+  /** BTT a peer may spend (decimal string, e.g. `"20"`), `auction`/`propshare` only. Default 0. */
+  budget?: string;
+  /** Bid: `"auto"` (AutoBid, default when there is a budget) or a fixed price in BTT per MiB. */
+  bid?: string;
+  /** Lowest price a peer sells at, BTT per MiB (decimal string). Default the scenario's. */
+  reservePrice?: string;
+  /** Share of upload slots sold (auction/propshare). Default 0.5. */
+  paidShare?: number;
+}
+
+/** A swarm lab scenario, as written in JSON or TypeScript. */
+export interface ScenarioInput {
+  name?: string;
+  /** Random seed (the CLI's `--seed` overrides it). Default 1. */
+  seed?: number;
+  file: { size: SizeInput; pieceLength?: SizeInput };
+  groups: PeerGroupInput[];
+  network?: {
+    /** Default one-way access latency, ms. Default 10. */
+    latencyMs?: number;
+    segmentBytes?: number;
+    windowBytes?: number;
+    retransmitMs?: number;
+  };
+  /** Peers a new peer gets from the simulated tracker, and how often it asks again (s). Defaults 50 and 60. */
+  tracker?: { peers?: number; intervalSeconds?: number };
+  /** Session settings for every peer (over the lab's defaults). */
+  settings?: Partial<Settings>;
+  /** Default reserve price, BTT per MiB. Default `"0"`. */
+  reservePrice?: string;
+  /** Sampling interval of the time series, s. Default 1. */
+  sampleSeconds?: number;
+  /** Virtual-time limit, s. Default 86,400. */
+  maxSeconds?: number;
+}
+
+/** A validated group: sizes in bytes, rates in bytes/s, money in base units. */
+export interface PeerGroup {
+  name: string;
+  count: number;
+  seed: boolean;
+  upload: number;
+  download: number;
+  latencyMs: number;
+  loss: number;
+  arrival: ArrivalSpec;
+  departure: DepartureSpec;
+  strategy: SimStrategy;
+  budget: bigint;
+  bid: 'auto' | bigint;
+  reservePrice: bigint;
+  paidShare: number;
+}
+
+/** A validated scenario ({@link normalizeScenario}). */
+export interface Scenario {
+  name: string;
+  seed: number;
+  fileSize: number;
+  pieceLength: number;
+  groups: PeerGroup[];
+  network: { latencyMs: number; segmentBytes: number; windowBytes: number; retransmitMs: number };
+  tracker: { peers: number; intervalSeconds: number };
+  settings: Partial<Settings>;
+  sampleSeconds: number;
+  maxSeconds: number;
+}
+
+/** Base units per BTT (18 decimals, as TRC-20 BTT). */
+export const BTT_UNITS = 10n ** 18n;
+
+/**
+ * Session settings the lab starts from (a scenario's `settings` override them): libtorrent-like
+ * reconnect backoff (a full swarm refuses many dials), tit-for-tat's four regular slots plus one
+ * optimistic, and no upload cap (the simulated link is the cap).
+ */
+export const SIM_DEFAULT_SETTINGS: Readonly<Partial<Settings>> = Object.freeze({
+  uploadSlots: 5,
+  reconnectBackoffMs: 30_000,
+});
+
+const STRATEGIES: readonly SimStrategy[] = ['tit-for-tat', 'auction', 'propshare', 'free-rider'];
+
+const SIZE_UNITS: Record<string, number> = {
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+};
+
+function fail(path: string, message: string): never {
+  throw new SimError('SIM_BAD_SCENARIO', `${path}: ${message}`, { details: { path } });
+}
+
+/** Parses `"100 MiB"`-style sizes. @throws {SimError} `SIM_BAD_SCENARIO` */
+export function parseSize(value: unknown, path = 'size'): number {
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value) || value <= 0) fail(path, 'must be a positive integer of bytes');
+    return value;
+  }
+  if (typeof value !== 'string') fail(path, 'must be a number of bytes or a string such as "100 MiB"');
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b|b)?\s*$/i.exec(value);
+  const unit = SIZE_UNITS[(m?.[2] ?? 'b').toLowerCase()];
+  if (!m || unit === undefined) fail(path, `cannot read size "${value}"`);
+  const n = Math.round(Number(m[1]) * unit);
+  if (!Number.isSafeInteger(n) || n <= 0) fail(path, `size "${value}" out of range`);
+  return n;
+}
+
+/** Parses `"1 MiB/s"` / `"8 Mbit/s"`-style rates into bytes/s. @throws {SimError} `SIM_BAD_SCENARIO` */
+export function parseRate(value: unknown, path = 'rate'): number {
+  if (typeof value === 'number') {
+    if (!(value > 0) || !Number.isFinite(value)) fail(path, 'must be a positive number of bytes/s');
+    return value;
+  }
+  if (typeof value !== 'string') fail(path, 'must be bytes/s or a string such as "1 MiB/s"');
+  const bits = /^\s*(\d+(?:\.\d+)?)\s*([kmg])?(bit|bps)(\/s)?\s*$/i.exec(value);
+  if (bits) {
+    const mult = { '': 1, k: 1e3, m: 1e6, g: 1e9 }[(bits[2] ?? '').toLowerCase()] ?? 1;
+    const n = (Number(bits[1]) * mult) / 8;
+    if (!(n > 0)) fail(path, `rate "${value}" must be > 0`);
+    return n;
+  }
+  const m = /^\s*(.+?)\s*\/\s*s\s*$/i.exec(value);
+  if (!m?.[1]) fail(path, `cannot read rate "${value}"`);
+  return parseSize(m[1], path);
+}
+
+/** Parses a decimal BTT amount (`"20"`, `"0.125"`) into base units, exactly. */
+export function parseBtt(value: unknown, path = 'amount'): bigint {
+  if (typeof value !== 'string' || !/^\d+(\.\d{1,18})?$/.test(value))
+    fail(path, 'must be a decimal string of BTT such as "20" or "0.5"');
+  const [whole = '0', frac = ''] = value.split('.');
+  return BigInt(whole) * BTT_UNITS + BigInt(frac.padEnd(18, '0'));
+}
+
+/** Formats base units as a decimal BTT string (no trailing zeros). */
+export function formatBtt(units: bigint): string {
+  const neg = units < 0n;
+  const u = neg ? -units : units;
+  const whole = u / BTT_UNITS;
+  const frac = (u % BTT_UNITS).toString().padStart(18, '0').replace(/0+$/, '');
+  return `${neg ? '-' : ''}${whole}${frac ? `.${frac}` : ''}`;
+}
+
+function num(v: unknown, path: string, min: number, max = Number.POSITIVE_INFINITY, integer = false): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v)))
+    fail(path, `must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}]`);
+  return v;
+}
+
+function obj(v: unknown, path: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path, 'must be an object');
+  return v as Record<string, unknown>;
+}
+
+function arrival(v: unknown, path: string): ArrivalSpec {
+  if (v === undefined) return { kind: 'flash', at: 0 };
+  const o = obj(v, path);
+  if (o.kind === 'flash') return { kind: 'flash', at: o.at === undefined ? 0 : num(o.at, `${path}.at`, 0) };
+  if (o.kind === 'poisson')
+    return {
+      kind: 'poisson',
+      ratePerSecond: num(o.ratePerSecond, `${path}.ratePerSecond`, Number.MIN_VALUE),
+      start: o.start === undefined ? 0 : num(o.start, `${path}.start`, 0),
+    };
+  return fail(`${path}.kind`, 'must be "flash" or "poisson"');
+}
+
+function departure(v: unknown, path: string, seed: boolean): DepartureSpec {
+  if (v === undefined) return seed ? { kind: 'stay' } : { kind: 'leave' };
+  const o = obj(v, path);
+  if (o.kind === 'leave') return { kind: 'leave' };
+  if (o.kind === 'stay')
+    return o.seconds === undefined
+      ? { kind: 'stay' }
+      : { kind: 'stay', seconds: num(o.seconds, `${path}.seconds`, 0) };
+  if (o.kind === 'churn')
+    return {
+      kind: 'churn',
+      meanOnlineSeconds: num(o.meanOnlineSeconds, `${path}.meanOnlineSeconds`, Number.MIN_VALUE),
+      meanOfflineSeconds:
+        o.meanOfflineSeconds === undefined ? 30 : num(o.meanOfflineSeconds, `${path}.meanOfflineSeconds`, 0),
+      staySeconds: o.staySeconds === undefined ? 0 : num(o.staySeconds, `${path}.staySeconds`, 0),
+    };
+  return fail(`${path}.kind`, 'must be "leave", "stay" or "churn"');
+}
+
+/**
+ * Validates a scenario and fills in defaults.
+ * @throws {SimError} `SIM_BAD_SCENARIO` naming the bad field.
+ */
+export function normalizeScenario(input: unknown): Scenario {
+  const s = obj(input, 'scenario');
+  const file = obj(s.file, 'file');
+  const fileSize = parseSize(file.size, 'file.size');
+  const pieceLength =
+    file.pieceLength === undefined ? 256 * 1024 : parseSize(file.pieceLength, 'file.pieceLength');
+  if (pieceLength < 16 * 1024 || pieceLength % (16 * 1024) !== 0)
+    fail('file.pieceLength', 'must be a multiple of 16 KiB');
+  if (fileSize / pieceLength > 1_000_000) fail('file', 'more than 1,000,000 pieces');
+  const net = s.network === undefined ? {} : obj(s.network, 'network');
+  const latency = net.latencyMs === undefined ? 10 : num(net.latencyMs, 'network.latencyMs', 0, 10_000);
+  const reserve = s.reservePrice === undefined ? 0n : parseBtt(s.reservePrice, 'reservePrice');
+  if (!Array.isArray(s.groups) || s.groups.length === 0) fail('groups', 'must be a non-empty array');
+  const names = new Set<string>();
+  const groups = s.groups.map((g: unknown, i: number): PeerGroup => {
+    const path = `groups[${i}]`;
+    const o = obj(g, path);
+    if (typeof o.name !== 'string' || !/^[\w.-]{1,40}$/.test(o.name))
+      fail(`${path}.name`, 'must be 1–40 letters, digits, "_", "-" or "."');
+    if (names.has(o.name)) fail(`${path}.name`, `"${o.name}" is used twice`);
+    names.add(o.name);
+    const seed = o.seed === undefined ? false : o.seed === true;
+    if (o.seed !== undefined && typeof o.seed !== 'boolean') fail(`${path}.seed`, 'must be a boolean');
+    const strategy = (o.strategy ?? 'tit-for-tat') as SimStrategy;
+    if (!STRATEGIES.includes(strategy)) fail(`${path}.strategy`, `must be one of ${STRATEGIES.join(', ')}`);
+    const budget = o.budget === undefined ? 0n : parseBtt(o.budget, `${path}.budget`);
+    if (budget > 0n && strategy !== 'auction' && strategy !== 'propshare')
+      fail(`${path}.budget`, 'only auction and propshare peers pay');
+    let bid: 'auto' | bigint = 'auto';
+    if (o.bid !== undefined && o.bid !== 'auto') bid = parseBtt(o.bid, `${path}.bid`);
+    return {
+      name: o.name,
+      count: num(o.count, `${path}.count`, 1, 100_000, true),
+      seed,
+      upload: parseRate(o.upload, `${path}.upload`),
+      download: parseRate(o.download, `${path}.download`),
+      latencyMs: o.latencyMs === undefined ? latency : num(o.latencyMs, `${path}.latencyMs`, 0, 10_000),
+      loss: o.loss === undefined ? 0 : num(o.loss, `${path}.loss`, 0, 0.5),
+      arrival: arrival(o.arrival, `${path}.arrival`),
+      departure: departure(o.departure, `${path}.departure`, seed),
+      strategy,
+      budget,
+      bid,
+      reservePrice: o.reservePrice === undefined ? reserve : parseBtt(o.reservePrice, `${path}.reservePrice`),
+      paidShare: o.paidShare === undefined ? 0.5 : num(o.paidShare, `${path}.paidShare`, 0, 1),
+    };
+  });
+  if (!groups.some((g) => g.seed)) fail('groups', 'at least one group must be seeds');
+  if (!groups.some((g) => !g.seed)) fail('groups', 'at least one group must be leechers');
+  const tracker = s.tracker === undefined ? {} : obj(s.tracker, 'tracker');
+  const settings = s.settings === undefined ? {} : obj(s.settings, 'settings');
+  for (const [k, v] of Object.entries(settings)) {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) fail(`settings.${k}`, 'must be a number >= 0');
+  }
+  return {
+    name:
+      s.name === undefined
+        ? 'scenario'
+        : typeof s.name === 'string'
+          ? s.name
+          : fail('name', 'must be a string'),
+    seed: s.seed === undefined ? 1 : num(s.seed, 'seed', 0, 2 ** 32 - 1, true),
+    fileSize,
+    pieceLength,
+    groups,
+    network: {
+      latencyMs: latency,
+      segmentBytes:
+        net.segmentBytes === undefined
+          ? 16_397
+          : num(net.segmentBytes, 'network.segmentBytes', 64, 2 ** 24, true),
+      windowBytes:
+        net.windowBytes === undefined
+          ? 256 * 1024
+          : num(net.windowBytes, 'network.windowBytes', 64, 2 ** 30, true),
+      retransmitMs:
+        net.retransmitMs === undefined ? 200 : num(net.retransmitMs, 'network.retransmitMs', 1, 60_000),
+    },
+    tracker: {
+      peers: tracker.peers === undefined ? 50 : num(tracker.peers, 'tracker.peers', 1, 10_000, true),
+      intervalSeconds:
+        tracker.intervalSeconds === undefined
+          ? 60
+          : num(tracker.intervalSeconds, 'tracker.intervalSeconds', 1),
+    },
+    settings: { ...SIM_DEFAULT_SETTINGS, ...(settings as Partial<Settings>) },
+    sampleSeconds: s.sampleSeconds === undefined ? 1 : num(s.sampleSeconds, 'sampleSeconds', 0.001),
+    maxSeconds: s.maxSeconds === undefined ? 86_400 : num(s.maxSeconds, 'maxSeconds', 1),
+  };
+}
