@@ -98,10 +98,10 @@ export class VirtualClock implements Clock {
         this.#now = Math.max(this.#now, endAt);
         return;
       }
-      const horizon = Math.min((Math.floor(head.at / q) + 1) * q, endAt + Number.EPSILON);
+      const horizon = (Math.floor(head.at / q) + 1) * q;
       for (;;) {
         const ev = this.#peek();
-        if (!ev || ev.at >= horizon) break;
+        if (!ev || ev.at >= horizon || ev.at > endAt) break;
         this.#pop();
         if (ev.at > this.#now) this.#now = ev.at;
         if (ev.every > 0) {

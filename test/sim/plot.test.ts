@@ -8,7 +8,7 @@ import {
   niceTicks,
   PALETTE,
   type Series,
-} from '../src/sim/plot.js';
+} from '../../src/sim/plot.js';
 
 // ---------------------------------------------------------------------------------------------
 // A small XML well-formedness checker: declaration, one root, matching tag stack, double-quoted
