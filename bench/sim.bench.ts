@@ -1,0 +1,97 @@
+/**
+ * The swarm lab at scale (each case in its own process, so that peak RSS is its own):
+ *
+ * - `flash`: a flash crowd of 100 leechers (1 MiB/s up, 4 MiB/s down) on one seed (4 MiB/s),
+ *   FLASH_MB (default 64) MiB — completion time against the fluid-model bound (target ≤ 1.2×).
+ * - `scale`: SCALE_PEERS (default 1,000) leechers sharing SCALE_MB (default 100) MiB from 4 seeds —
+ *   wall time and peak RSS of the simulation (target: < 5 min, < 4 GiB on 2 cores).
+ *
+ * `CASES=flash` (or `scale`) runs one. The baseline is the fluid bound itself (same run).
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { ScenarioInput } from '../src/sim/index.js';
+import { runSwarm } from '../src/sim/index.js';
+
+const one = process.env.SIM_BENCH_CASE;
+
+function scenario(name: string): ScenarioInput {
+  if (name === 'flash') {
+    return {
+      name: 'flash-crowd-100',
+      file: { size: `${Number(process.env.FLASH_MB ?? 64)} MiB` },
+      groups: [
+        { name: 'seed', count: 1, seed: true, upload: '4 MiB/s', download: '4 MiB/s' },
+        { name: 'leechers', count: 100, upload: '1 MiB/s', download: '4 MiB/s' },
+      ],
+    };
+  }
+  return {
+    name: `swarm-${process.env.SCALE_PEERS ?? 1000}`,
+    file: { size: `${Number(process.env.SCALE_MB ?? 100)} MiB`, pieceLength: '1 MiB' },
+    groups: [
+      { name: 'seeds', count: 4, seed: true, upload: '8 MiB/s', download: '8 MiB/s' },
+      {
+        name: 'leechers',
+        count: Number(process.env.SCALE_PEERS ?? 1000),
+        upload: '1 MiB/s',
+        download: '8 MiB/s',
+        arrival: { kind: 'poisson', ratePerSecond: 20 },
+      },
+    ],
+    sampleSeconds: 10,
+  };
+}
+
+if (one) {
+  const wall = performance.now();
+  const r = await runSwarm(scenario(one), {
+    onProgress: (p) =>
+      process.stderr.write(
+        `  t=${p.time.toFixed(0)} s ${p.completed}/${p.leechers} done, ${p.online} online, ${((performance.now() - wall) / 1000).toFixed(0)} s wall\n`,
+      ),
+    progressEverySeconds: 30,
+  });
+  const seconds = (performance.now() - wall) / 1000;
+  process.stdout.write(
+    `${JSON.stringify({
+      name: r.name,
+      peers: r.peers.length,
+      fileMiB: r.fileBytes / 2 ** 20,
+      completed: r.completion.completed,
+      leechers: r.completion.leechers,
+      simulated: r.simulatedSeconds,
+      last: r.completion.seconds,
+      bound: r.bound.seconds,
+      binding: r.bound.binding,
+      ratio: r.completion.ratioToBound,
+      meanDownload: r.completion.meanDownloadSeconds,
+      events: r.events,
+      wallSeconds: Math.round(seconds * 10) / 10,
+      peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    })}\n`,
+  );
+  process.exit(0);
+}
+
+const cases = (process.env.CASES ?? 'flash,scale').split(',');
+console.log('machine: see bench/README.md; one process per case\n');
+for (const c of cases) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
+    env: { ...process.env, SIM_BENCH_CASE: c },
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  if (r.status !== 0 || !line.startsWith('{')) {
+    console.log(`${c}: failed (exit ${r.status})`);
+    continue;
+  }
+  const x = JSON.parse(line) as Record<string, number | string | null>;
+  console.log(
+    `${String(x.name).padEnd(18)} ${x.peers} peers, ${x.fileMiB} MiB: ${x.completed}/${x.leechers} done; last at ${x.last} s, ` +
+      `fluid bound ${x.bound} s (${x.binding}) → ${x.ratio}× the bound; ${x.simulated} s simulated in ${x.wallSeconds} s wall, ` +
+      `${x.events} events, peak RSS ${x.peakRssMiB} MiB`,
+  );
+}
