@@ -151,6 +151,9 @@ export class Client {
     this.clock = options.clock ?? realClock;
     this.transport = options.transport ?? new TcpTransport();
     this.settings = Object.freeze({ ...DEFAULT_SETTINGS, ...options.settings });
+    const bs = this.settings.blockSize;
+    if (!(Number.isInteger(bs) && bs >= 16384 && bs <= 4 * 1024 * 1024 && (bs & (bs - 1)) === 0))
+      throw new ArgumentError('BAD_SETTINGS', 'blockSize must be a power of two from 16 KiB to 4 MiB');
     if (options.dht instanceof Dht) this.#dht = options.dht;
     const limit = this.settings.uploadRateLimit;
     if (limit > 0) this.#uploadLimiter = new RateLimiter(limit, this.clock);
@@ -195,6 +198,7 @@ export class Client {
       const wire = new PeerWire(conn, {
         peerId: this.peerId,
         clock: this.clock,
+        limits: { maxBlockLength: this.settings.blockSize },
         ...(listenPort !== undefined ? { listenPort } : {}),
       });
       let handed = false;

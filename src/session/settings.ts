@@ -30,6 +30,12 @@ export interface Settings {
   uploadRateLimit: number;
   /** Wait before reconnecting to a peer that failed, ms (doubles per failure). */
   reconnectBackoffMs: number;
+  /**
+   * Bytes per block request: 16 KiB, as every client expects (most drop a peer that asks for
+   * more). Larger values (a power of two up to 4 MiB) work only when every peer of the swarm is a
+   * bttkit client with the same setting — the swarm lab uses them to simulate big swarms cheaply.
+   */
+  blockSize: number;
 }
 
 /** Defaults: a good desktop client. */
@@ -48,6 +54,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   readCacheBytes: 32 * 1024 * 1024,
   reconnectBackoffMs: 5_000,
   uploadRateLimit: 0,
+  blockSize: 16 * 1024,
 });
 
 /** Presets, after libtorrent's `min_memory_usage()` and `high_performance_seed()`. */

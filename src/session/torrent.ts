@@ -147,6 +147,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   readonly infoHash: Uint8Array;
   readonly infoHashHex: string;
   #ctx: TorrentContext;
+  /** Bytes per request (the settings' `blockSize`, normally 16 KiB). */
+  get #blockSize(): number {
+    return this.#ctx.settings.blockSize;
+  }
   #info: InfoDictionary | undefined;
   #name: string | undefined;
   #state: TorrentState;
@@ -443,6 +447,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       peerId: this.#ctx.peerId,
       infoHash: this.infoHash,
       clock: this.#ctx.clock,
+      limits: { maxBlockLength: this.#blockSize },
       ...(this.#info ? { torrent: this.#info } : {}),
       ...(port !== undefined ? { listenPort: port } : {}),
     };
@@ -697,7 +702,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     const reqs = picker.pick(peer.id, want);
     const now = this.#ctx.clock.now();
     for (const r of reqs) {
-      const key = r.piece * 0x10000 + r.offset / 16384;
+      const key = r.piece * 0x10000 + r.offset / this.#blockSize;
       peer.inflight.set(key, now);
       peer.wire.request(r.piece, r.offset, r.length, (err, block) => {
         peer.inflight.delete(key);
@@ -720,7 +725,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     for (const c of receipt.cancel) {
       const other = this.#peers.get(c.peer);
       if (other) {
-        other.inflight.delete(c.piece * 0x10000 + c.offset / 16384);
+        other.inflight.delete(c.piece * 0x10000 + c.offset / this.#blockSize);
         other.wire.cancel(c.piece, c.offset, c.length);
       }
     }
@@ -748,7 +753,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     }
     // Pipelining sized to the rate: keep `requestQueueSeconds` of this peer's rate in flight.
     const s = this.#ctx.settings;
-    const byRate = Math.ceil((peer.down.rate() * s.requestQueueSeconds) / 16384);
+    const byRate = Math.ceil((peer.down.rate() * s.requestQueueSeconds) / this.#blockSize);
     const reqq = peer.wire.peerExtendedHandshake?.reqq ?? 250;
     peer.queueTarget = Math.max(s.minRequestQueue, Math.min(s.maxRequestQueue, reqq, byRate));
     this.#fill(peer);
@@ -784,7 +789,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
         const sources = new Map<string, number>();
         const size = this.#pieceSize(piece);
         for (const [offset, peerId] of work?.senders ?? []) {
-          sources.set(peerId, (sources.get(peerId) ?? 0) + Math.min(16384, size - offset));
+          sources.set(peerId, (sources.get(peerId) ?? 0) + Math.min(this.#blockSize, size - offset));
         }
         this.emit('verified', piece, sources);
       }
@@ -818,7 +823,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       const data = await store.get(piece, 0, size);
       const blocks = new Map<number, { peer: string; data: Uint8Array }>();
       for (const [offset, peer] of work.senders)
-        blocks.set(offset, { peer, data: data.subarray(offset, offset + 16384) });
+        blocks.set(offset, { peer, data: data.subarray(offset, offset + this.#blockSize) });
       this.#smartBan.recordFailure(piece, blocks);
     } catch {
       // The data is gone (store closed): nothing to compare later.
@@ -832,7 +837,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     try {
       const size = piece === info.pieceCount - 1 ? info.lastPieceLength : info.pieceLength;
       const good = await store.get(piece, 0, size);
-      for (const culprit of this.#smartBan.resolve(piece, good, 16384))
+      for (const culprit of this.#smartBan.resolve(piece, good, this.#blockSize))
         this.#ban(culprit, 'sent corrupt blocks');
     } catch {
       this.#smartBan.forget(piece);
@@ -1038,10 +1043,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       for (const [key, at] of p.inflight) {
         if (now - at < limit) continue;
         const piece = Math.floor(key / 0x10000);
-        const offset = (key % 0x10000) * 16384;
+        const offset = (key % 0x10000) * this.#blockSize;
         p.inflight.delete(key);
         this.#picker?.requestFailed(p.id, piece, offset);
-        p.wire.cancel(piece, offset, Math.min(16384, this.#pieceSize(piece) - offset));
+        p.wire.cancel(piece, offset, Math.min(this.#blockSize, this.#pieceSize(piece) - offset));
       }
     }
     for (const p of this.#peers.values()) if (p.pex && p.pex.waitMs === 0) this.#sendPex(p);
@@ -1090,6 +1095,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       pieceCount: info.pieceCount,
       pieceLength: info.pieceLength,
       lastPieceLength: info.lastPieceLength,
+      blockSize: this.#blockSize,
       ...(this.#ctx.random ? { random: this.#ctx.random } : {}),
     });
     try {

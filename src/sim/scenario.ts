@@ -292,6 +292,12 @@ export function normalizeScenario(input: unknown): Scenario {
   for (const [k, v] of Object.entries(settings)) {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) fail(`settings.${k}`, 'must be a number >= 0');
   }
+  const bs = settings.blockSize;
+  if (
+    bs !== undefined &&
+    !(typeof bs === 'number' && bs >= 16384 && bs <= 4 * 1024 * 1024 && (bs & (bs - 1)) === 0)
+  )
+    fail('settings.blockSize', 'must be a power of two from 16 KiB to 4 MiB');
   return {
     name:
       s.name === undefined

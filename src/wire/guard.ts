@@ -1,5 +1,5 @@
 import { WireError } from './errors.js';
-import { BLOCK_SIZE, MessageId, type WireLimits, type WireTorrent } from './limits.js';
+import { MessageId, type WireLimits, type WireTorrent } from './limits.js';
 
 const PROTOCOL = 'BitTorrent protocol';
 /** Length of the BitTorrent handshake. */
@@ -92,7 +92,7 @@ export class FrameGuard {
   maxMessageLength(): number {
     const l = this.#limits;
     const bitfield = this.#torrent ? Math.ceil(this.#torrent.pieceCount / 8) : l.maxBitfieldBytes;
-    return Math.max(1 + bitfield, 9 + BLOCK_SIZE, 2 + l.maxExtendedPayload, l.maxUnknownMessage);
+    return Math.max(1 + bitfield, 9 + l.maxBlockLength, 2 + l.maxExtendedPayload, l.maxUnknownMessage);
   }
 
   /** Feeds bytes from the peer. */
@@ -308,8 +308,10 @@ export class FrameGuard {
         return;
       case MessageId.piece:
         if (len < 10) fail('WIRE_BAD_MESSAGE_LENGTH', `piece message of ${len} bytes`, { id, length: len });
-        if (len > 9 + BLOCK_SIZE) {
-          fail('WIRE_MESSAGE_TOO_LARGE', `block of ${len - 9} bytes (limit ${BLOCK_SIZE})`, { length: len });
+        if (len > 9 + this.#limits.maxBlockLength) {
+          fail('WIRE_MESSAGE_TOO_LARGE', `block of ${len - 9} bytes (limit ${this.#limits.maxBlockLength})`, {
+            length: len,
+          });
         }
         return;
       case MessageId.port:
@@ -407,8 +409,14 @@ export class FrameGuard {
         return;
       case MessageId.request: {
         const length = u32(body, 9);
-        if (length === 0 || length > BLOCK_SIZE) {
-          fail('WIRE_REQUEST_TOO_LARGE', `request for ${length} bytes (limit ${BLOCK_SIZE})`, { length });
+        if (length === 0 || length > this.#limits.maxBlockLength) {
+          fail(
+            'WIRE_REQUEST_TOO_LARGE',
+            `request for ${length} bytes (limit ${this.#limits.maxBlockLength})`,
+            {
+              length,
+            },
+          );
         }
         this.#checkBlock(u32(body, 1), u32(body, 5), length);
         return;
@@ -419,7 +427,8 @@ export class FrameGuard {
       case MessageId.cancel:
       case MessageId.reject: {
         const length = u32(body, 9);
-        if (length > BLOCK_SIZE) fail('WIRE_REQUEST_TOO_LARGE', `${id} for ${length} bytes`, { length });
+        if (length > this.#limits.maxBlockLength)
+          fail('WIRE_REQUEST_TOO_LARGE', `${id} for ${length} bytes`, { length });
         return;
       }
       case MessageId.suggest:

@@ -31,6 +31,12 @@ export interface WireLimits {
   maxExtendedPayload: number;
   /** Largest message of an unknown type (ignored, then dropped). Default 64 KiB. */
   maxUnknownMessage: number;
+  /**
+   * Largest block we request, serve or accept. Default and normal value: 16 KiB ({@link BLOCK_SIZE});
+   * most clients drop a peer that asks for more. Larger blocks only between bttkit peers that all
+   * agree (the swarm lab uses them to simulate big swarms cheaply).
+   */
+  maxBlockLength: number;
 }
 
 /** The default {@link WireLimits}. */
@@ -39,6 +45,7 @@ export const DEFAULT_WIRE_LIMITS: Readonly<WireLimits> = Object.freeze({
   maxBitfieldBytes: 50_000,
   maxExtendedPayload: 64 * 1024,
   maxUnknownMessage: 64 * 1024,
+  maxBlockLength: BLOCK_SIZE,
 });
 
 /** The torrent geometry a wire needs to validate indices; an `InfoDictionary` fits. */

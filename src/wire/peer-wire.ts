@@ -8,7 +8,7 @@ import { TypedEmitter } from './emitter.js';
 import { WireError } from './errors.js';
 import type { ExtensionContext, ExtensionFactory, HandshakeValue, WireExtension } from './extension.js';
 import { FrameGuard, type GuardSink, type Handshake } from './guard.js';
-import { BLOCK_SIZE, DEFAULT_WIRE_LIMITS, type WireLimits, type WireTorrent } from './limits.js';
+import { DEFAULT_WIRE_LIMITS, type WireLimits, type WireTorrent } from './limits.js';
 
 /** One block: a piece index, a byte offset inside the piece and a length. */
 export interface BlockRequest {
@@ -436,12 +436,12 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
   }
 
   /**
-   * Requests a block (at most 16 KiB). `callback` gets the block, or a {@link WireError}:
+   * Requests a block (at most `limits.maxBlockLength`, normally 16 KiB). `callback` gets the block, or a {@link WireError}:
    * `WIRE_REQUEST_CHOKED`, `WIRE_REQUEST_REJECTED`, `WIRE_REQUEST_CANCELLED`, `WIRE_CLOSED`.
    */
   request(index: number, offset: number, length: number, callback: RequestCallback): void {
-    if (length <= 0 || length > BLOCK_SIZE)
-      throw new ArgumentError('BAD_REQUEST', 'block length must be 1..16384');
+    if (length <= 0 || length > this.limits.maxBlockLength)
+      throw new ArgumentError('BAD_REQUEST', `block length must be 1..${this.limits.maxBlockLength}`);
     this.#wire.request(index, offset, length, (err, block) => {
       if (err) callback(requestError(err, this.#closed));
       else callback(null, block ?? new Uint8Array(0));

@@ -122,6 +122,29 @@ describe('runSwarm', () => {
   });
 });
 
+describe('large blocks (settings.blockSize)', () => {
+  it('a swarm of bttkit peers agreeing on 64 KiB blocks completes; a bad size is refused', async () => {
+    const scenario: ScenarioInput = {
+      file: { size: '2 MiB', pieceLength: '256 KiB' },
+      settings: { blockSize: 65536 },
+      groups: [
+        { name: 'seed', count: 1, seed: true, upload: '2 MiB/s', download: '2 MiB/s' },
+        { name: 'l', count: 4, upload: '512 KiB/s', download: '2 MiB/s' },
+      ],
+    };
+    const r = await runSwarm(scenario);
+    expect(r.completion.completed).toBe(4);
+    // Fewer requests reach the seed than with 16 KiB blocks (four times fewer for the same bytes).
+    const small = await runSwarm({ ...scenario, settings: {} });
+    expect(small.completion.completed).toBe(4);
+    const seedIn = (x: typeof r) => x.peers.find((p) => p.seed)?.wireReceived ?? 0;
+    expect(seedIn(r)).toBeLessThan(seedIn(small));
+    await expect(runSwarm({ ...scenario, settings: { blockSize: 20_000 } })).rejects.toMatchObject({
+      code: 'SIM_BAD_SCENARIO',
+    });
+  }, 60_000);
+});
+
 describe('bttkit swarm', () => {
   it('runs a scenario file and prints the bound and its ratio', async () => {
     const { path, cleanup } = tempDir('bttkit-sim-cli-');
