@@ -39,6 +39,13 @@ function scenario(name: string): ScenarioInput {
         arrival: { kind: 'poisson', ratePerSecond: 20 },
       },
     ],
+    // The lab's cost knobs (docs/sim.md): 256 KiB blocks between these bttkit peers and 64 KiB
+    // network segments — 16× fewer messages and 4× fewer link events than the wire's 16 KiB.
+    settings: {
+      blockSize: Number(process.env.SCALE_BLOCK ?? 256 * 1024),
+      minRequestQueue: Math.max(2, Math.round((1024 * 1024) / Number(process.env.SCALE_BLOCK ?? 256 * 1024))),
+    },
+    network: { segmentBytes: Number(process.env.SCALE_SEGMENT ?? 64 * 1024 + 13) },
     sampleSeconds: 10,
   };
 }

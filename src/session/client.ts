@@ -189,7 +189,13 @@ export class Client {
       this.#dht.on('warning', () => {});
     }
     this.#listener = await this.transport.listen({ host, port }, (conn) => {
-      if (this.#destroyed || this.connections >= this.settings.maxConnections) {
+      // Refuse at once, before any protocol work, when nobody could take the peer: the client
+      // is full, or every torrent is at its connection limit (a full swarm dials us a lot).
+      if (
+        this.#destroyed ||
+        this.connections >= this.settings.maxConnections ||
+        !this.torrents.some((t) => t.acceptingPeers)
+      ) {
         conn.destroy();
         return;
       }

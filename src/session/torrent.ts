@@ -390,6 +390,15 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
 
   // ---- connections ---------------------------------------------------------------------------
 
+  /** False when the torrent takes no more connections: at its limit, paused or destroyed. */
+  get acceptingPeers(): boolean {
+    return (
+      !this.#paused &&
+      this.#state !== 'destroyed' &&
+      this.#peers.size < this.#ctx.settings.maxConnectionsPerTorrent
+    );
+  }
+
   /** Hands an incoming connection whose handshake named this torrent (called by the client). */
   acceptIncoming(wire: PeerWire): void {
     const remote = wire.remote;

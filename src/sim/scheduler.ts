@@ -18,6 +18,8 @@ export interface RunOptions {
   onBatch?: (now: number) => void;
 }
 
+const NOOP = (): void => {};
+
 const drain = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
@@ -42,6 +44,8 @@ export class VirtualClock implements Clock {
   #now = 0;
   #seq = 0;
   #live = 0;
+  /** Cancelled events still in the heap. */
+  #dead = 0;
   #heap: SimEvent[] = [];
   #fired = 0;
 
@@ -125,9 +129,22 @@ export class VirtualClock implements Clock {
       cancel: () => {
         if (ev.cancelled) return;
         ev.cancelled = true;
+        // Release what the callback holds now (a closed connection's whole state, typically):
+        // the event itself leaves the heap lazily.
+        ev.fn = NOOP;
         this.#live--;
+        this.#dead++;
+        if (this.#dead > 4096 && this.#dead > this.#live) this.#compact();
       },
     };
+  }
+
+  /** Drops cancelled events from the heap (rebuilt in O(n)). */
+  #compact(): void {
+    const kept = this.#heap.filter((e) => !e.cancelled);
+    this.#heap = [];
+    for (const e of kept) this.#push(e);
+    this.#dead = 0;
   }
 
   #add(fn: () => void, delay: number, every: number): SimEvent {
@@ -144,6 +161,7 @@ export class VirtualClock implements Clock {
       const top = h[0] as SimEvent;
       if (!top.cancelled) return top;
       this.#pop();
+      if (this.#dead > 0) this.#dead--;
     }
     return undefined;
   }
