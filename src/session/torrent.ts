@@ -477,7 +477,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     const peer = new PeerConn(id, wire, incoming, this.#ctx.clock, s.minRequestQueue);
     // BEP 9 on every wire: fetch the info dictionary while we lack it, serve it once we have it.
     const meta = wire.use(
-      utMetadata({ infoHash: this.infoHash, ...(this.#info ? { info: this.#info.infoBytes } : {}) }),
+      utMetadata({ infoHash: this.infoHash, ...(this.#info ? { info: this.#info } : {}) }),
     );
     peer.metadata = meta;
     meta.on('metadata', (info) => void this.setInfo(info));
@@ -1090,7 +1090,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.emit('metadata', info);
     for (const p of this.#peers.values()) {
       p.wire.setTorrent(info);
-      if (!p.metadata?.metadata) p.metadata?.setMetadata(info.infoBytes);
+      if (!p.metadata?.metadata) p.metadata?.setMetadata(info);
     }
     let store: ChunkStore;
     try {

@@ -31,8 +31,8 @@ export interface UtMetadataEvents {
 export interface UtMetadataOptions {
   /** The torrent's info-hash (20 bytes): fetched metadata must hash to it. */
   infoHash: Uint8Array;
-  /** The info dictionary's bytes, when we have it (we then serve it). */
-  info?: Uint8Array;
+  /** The info dictionary (bytes, or parsed and verified by the caller), when we have it: we then serve it. */
+  info?: Uint8Array | InfoDictionary;
   /** Largest info dictionary we fetch. Default 16 MiB. */
   maxSize?: number;
   /** Fetch as soon as the peer announces `metadata_size`. Default true when `info` is absent. */
@@ -78,8 +78,19 @@ export class UtMetadataExtension extends TypedEmitter<UtMetadataEvents> implemen
     return this.#parsed;
   }
 
-  /** Gives the extension the info dictionary (verified against the info-hash) so it serves it. */
-  setMetadata(info: Uint8Array): void {
+  /**
+   * Gives the extension the info dictionary so it serves it: raw bytes (hashed against the
+   * info-hash and parsed here) or an already parsed {@link InfoDictionary} (its own info-hash
+   * must match; no second hash or parse — a session hands the same one to every wire).
+   */
+  setMetadata(info: Uint8Array | InfoDictionary): void {
+    if (!(info instanceof Uint8Array)) {
+      if (!equalBytes(info.infoHashBytes, this.#opts.infoHash))
+        throw new WireError('UT_METADATA_HASH_MISMATCH', 'info dictionary does not match the info-hash');
+      this.#parsed = info;
+      this.#info = info.infoBytes;
+      return;
+    }
     if (!equalBytes(sha1(info), this.#opts.infoHash)) {
       throw new WireError('UT_METADATA_HASH_MISMATCH', 'info dictionary does not match the info-hash');
     }

@@ -56,6 +56,25 @@ describe('ut_metadata between PeerWires', () => {
     expect(m.handshakeFields()).toEqual({ metadata_size: info.infoBytes.length });
   });
 
+  it('serves a parsed info dictionary as given, and refuses one of another torrent', async () => {
+    const info = makeInfo(3);
+    const other = makeInfo(3);
+    let mb: UtMetadataExtension | undefined;
+    let refused: unknown;
+    const p = await wirePair('memory', { infoHash: info.infoHashBytes }, {}, (a, b) => {
+      mb = b.use(utMetadata({ infoHash: info.infoHashBytes, info }));
+      try {
+        a.use(utMetadata({ infoHash: info.infoHashBytes, info: other }));
+      } catch (err) {
+        refused = err;
+      }
+    });
+    cleanups.push(p.done);
+    expect(mb?.metadata).toBe(info);
+    expect(mb?.handshakeFields()).toEqual({ metadata_size: info.infoBytes.length });
+    expect(refused).toMatchObject({ code: 'UT_METADATA_HASH_MISMATCH' });
+  });
+
   it('a peer without the metadata rejects; the fetcher reports it and keeps the peer', async () => {
     const info = makeInfo(3);
     let ma: UtMetadataExtension | undefined;
