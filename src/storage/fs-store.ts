@@ -620,13 +620,7 @@ export class FsChunkStore implements ChunkStore {
       this.#spill(old);
     }
     if (this.#pendingBytes + size > this.#cap) return undefined;
-    let buf = size === this.#layout.pieceLength ? this.#spare.pop() : undefined;
-    if (!buf) {
-      buf =
-        typeof SharedArrayBuffer === 'undefined'
-          ? new Uint8Array(size)
-          : new Uint8Array(new SharedArrayBuffer(size));
-    }
+    const buf = (size === this.#layout.pieceLength ? this.#spare.pop() : undefined) ?? new Uint8Array(size);
     const asm: Assembly = { piece, buf, ranges: [], covered: 0, touched: this.#putBytes };
     if (this.#hasPadding) {
       // Padding is never written and hashes as zeros: count it as received.
@@ -689,37 +683,45 @@ export class FsChunkStore implements ChunkStore {
   }
 
   /**
-   * Verifies a whole piece assembled in memory: hashes the buffer (in place, when it is shared
-   * with the hash workers) while it is written with one write, and waits for both.
+   * Verifies a whole piece assembled in memory: writes it with one write, then hashes it in a
+   * worker, to which the buffer is lent (moved, not copied) and which gives it back for reuse.
+   * Blocks for the piece are ignored meanwhile.
    */
   async #verifyAssembled(asm: Assembly, signal: AbortSignal | undefined): Promise<boolean> {
     const { piece, buf } = asm;
     this.#assemblies.delete(piece);
     this.#assembledBytes -= buf.length;
     this.#verifying.add(piece);
-    this.#enqueue({ piece, offset: 0, bytes: buf, charge: buf.length });
-    const [hashed, written] = await Promise.allSettled([this.#pool.hash(buf), this.#settled(piece)]);
-    this.#verifying.delete(piece);
-    if (hashed.status === 'fulfilled' && written.status === 'fulfilled') {
-      // Kept for the next assembly while spare and pending bytes together stay under the cap.
-      const spareBytes = (this.#spare.length + 1) * buf.length;
-      if (
-        buf.length === this.#layout.pieceLength &&
-        this.#pendingBytes + spareBytes <= this.#cap &&
-        !this.#state.closed
-      ) {
-        this.#spare.push(buf);
+    let digest: Uint8Array;
+    try {
+      this.#enqueue({ piece, offset: 0, bytes: buf, charge: buf.length });
+      await this.#settled(piece);
+      let lent: { digest: Uint8Array; bytes: Uint8Array };
+      try {
+        lent = await this.#pool.hashLent(buf);
+      } catch (e) {
+        throw e instanceof StorageError ? e : ioError('hash', e);
       }
-    }
-    if (written.status === 'rejected') throw written.reason;
-    if (hashed.status === 'rejected') {
-      const e = hashed.reason;
-      throw e instanceof StorageError ? e : ioError('hash', e);
+      digest = lent.digest;
+      this.#keepSpare(lent.bytes);
+    } finally {
+      this.#verifying.delete(piece);
     }
     this.#state.check(signal);
-    const ok = hashMatches(this.meta, piece, hashed.value);
+    const ok = hashMatches(this.meta, piece, digest);
     this.#state.mark(piece, ok);
     return ok;
+  }
+
+  /** Keeps a piece buffer for the next assembly while spare and pending bytes fit in the cap. */
+  #keepSpare(buf: Uint8Array): void {
+    if (
+      buf.length === this.#layout.pieceLength &&
+      this.#pendingBytes + (this.#spare.length + 1) * buf.length <= this.#cap &&
+      !this.#state.closed
+    ) {
+      this.#spare.push(buf);
+    }
   }
 
   // --- write queue ---------------------------------------------------------------------------

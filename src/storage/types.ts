@@ -70,9 +70,9 @@ export interface ChunkStore {
   /**
    * Hashes the whole piece (SHA-1, in the hash pool: off the main thread) and compares it with
    * the torrent's piece hash. On `true` the piece is marked complete (`has`); on `false` it is
-   * marked incomplete. Waits for the piece's queued writes first. The file store hashes a piece
-   * it assembled whole in memory from memory, writing it meanwhile (one write), and resolves
-   * once it is written — whether it verified or not, so `get()` then reads what was received.
+   * marked incomplete. Waits for the piece's queued writes first. The file store writes a piece it
+   * assembled whole in memory with one write, then hashes it from memory (no read-back) —
+   * whether it verifies or not, `get()` then reads what was received.
    */
   verify(piece: number, options?: StorageAbortOptions): Promise<boolean>;
 
