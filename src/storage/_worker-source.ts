@@ -3,9 +3,10 @@
  * from the ESM and the CJS build (no worker file to locate next to the bundle). Node builtins only,
  * loaded with `require` or, where the code runs as a module, `process.getBuiltinModule`.
  *
- * Messages in: `{ id, buf, offset, length }` (bytes, shared or transferred) or `{ id, ranges }`
+ * Messages in: `{ id, buf, offset, length, back? }` (bytes, shared or transferred; with `back` a
+ * transferred `buf` is transferred back with the digest) or `{ id, ranges }`
  * where `ranges` is a flat array `[fd, position, length, ...]` (`fd` −1: that many zero bytes).
- * Out: `{ id, digest: ArrayBuffer, complete }` or `{ id, error, code }`. `complete` is false when
+ * Out: `{ id, digest: ArrayBuffer, complete, buf? }` or `{ id, error, code }`. `complete` is false when
  * a file ended before a range did (the piece is not all there).
  */
 export const WORKER_SOURCE = `'use strict';
@@ -50,7 +51,8 @@ parentPort.on('message', (m) => {
     const d = h.digest();
     const out = new ArrayBuffer(20);
     new Uint8Array(out).set(d);
-    parentPort.postMessage({ id: m.id, digest: out, complete }, [out]);
+    if (m.back === true) parentPort.postMessage({ id: m.id, digest: out, complete, buf: m.buf }, [out, m.buf]);
+    else parentPort.postMessage({ id: m.id, digest: out, complete }, [out]);
   } catch (e) {
     parentPort.postMessage({ id: m.id, error: String(e && e.message), code: e && e.code });
   }

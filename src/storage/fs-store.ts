@@ -19,8 +19,17 @@ export interface FsChunkStoreOptions {
   path: string;
   /** Pool that hashes pieces (workers read the files themselves). Default: the shared pool. */
   hashPool?: HashPool;
-  /** Byte cap of the write queue; `put()` waits when it is reached. Default 64 MiB. */
+  /**
+   * Byte cap of the memory the store holds for data not yet written: the write queue plus the
+   * pieces being assembled in memory (at most half the cap). `put()` waits when it is reached.
+   * Default 64 MiB.
+   */
   maxQueuedBytes?: number;
+  /**
+   * Assemble pieces in memory (up to half of `maxQueuedBytes`), so that a complete piece is
+   * hashed from memory and written with one write instead of one per block. Default true.
+   */
+  assemblePieces?: boolean;
   /** Writes in flight at once. Default 4 (libuv's thread pool). */
   writeConcurrency?: number;
   /** Most files kept open. Default 64. */
@@ -31,6 +40,58 @@ interface QueuedBlock {
   readonly piece: number;
   readonly offset: number;
   readonly bytes: Uint8Array;
+  /** Bytes of `pendingBytes` released once written (more than `bytes` for a spilled piece's last). */
+  readonly charge: number;
+}
+
+/** A piece being assembled in memory: received ranges are merged until the piece is whole. */
+interface Assembly {
+  readonly piece: number;
+  readonly buf: Uint8Array;
+  /** Received byte ranges, sorted, disjoint and merged: `[start, end, start, end, …]`. */
+  ranges: number[];
+  /** Bytes the ranges cover (padding counts as received). */
+  covered: number;
+  /** `#putBytes` at the last block: an assembly left behind by a vanished peer gets spilled. */
+  touched: number;
+}
+
+/** Adds `[s, e)` to the sorted, merged `ranges`; returns the bytes newly covered. */
+function addRange(ranges: number[], s: number, e: number): number {
+  const n = ranges.length;
+  if (n === 0 || s > (ranges[n - 1] as number)) {
+    ranges.push(s, e);
+    return e - s;
+  }
+  if (s === ranges[n - 1]) {
+    ranges[n - 1] = e;
+    return e - s;
+  }
+  // General case: rebuild, merging every range that overlaps or touches [s, e).
+  let before = 0;
+  let lo = s;
+  let hi = e;
+  const out: number[] = [];
+  for (let i = 0; i < n; i += 2) {
+    const a = ranges[i] as number;
+    const b = ranges[i + 1] as number;
+    before += b - a;
+    if (b < s || a > e) out.push(a, b);
+    else {
+      lo = Math.min(lo, a);
+      hi = Math.max(hi, b);
+    }
+  }
+  let at = 0;
+  while (at < out.length && (out[at] as number) < lo) at += 2;
+  out.splice(at, 0, lo, hi);
+  ranges.length = 0;
+  let after = 0;
+  for (let i = 0; i < out.length; i += 2) {
+    ranges.push(out[i] as number, out[i + 1] as number);
+    after += (out[i + 1] as number) - (out[i] as number);
+  }
+  return after - before;
 }
 
 interface PieceWrites {
@@ -83,8 +144,11 @@ function unsafe(message: string, details: Record<string, string> = {}): StorageE
  * to a sparse part file `<path>/.<infohash>.parts` at their torrent offset, like libtorrent's
  * partfile. A file that already exists when it is skipped keeps being used.
  *
- * Writes go through a queue capped at `maxQueuedBytes` (backpressure on `put()`); verification
- * and recheck hash in the {@link HashPool}, whose workers read the pieces from disk.
+ * Blocks are assembled into whole pieces in memory where that fits (see `assemblePieces`): a
+ * whole piece is hashed in place by the {@link HashPool} and written with one write. Other
+ * writes go through a queue; both count against `maxQueuedBytes` (backpressure on `put()`).
+ * Verification of pieces not assembled, and recheck, hash in the pool, whose workers read the
+ * pieces from disk.
  */
 export class FsChunkStore implements ChunkStore {
   readonly meta: InfoDictionary;
@@ -105,6 +169,20 @@ export class FsChunkStore implements ChunkStore {
   #inflight = 0;
   #pendingBytes = 0;
   readonly #perPiece = new Map<number, PieceWrites>();
+  readonly #assemble: boolean;
+  /** Pieces being assembled in memory; their whole buffers count in `#pendingBytes`. */
+  readonly #assemblies = new Map<number, Assembly>();
+  #assembledBytes = 0;
+  /** Bytes put so far (the clock of `Assembly.touched`). */
+  #putBytes = 0;
+  /**
+   * Piece-sized buffers of assemblies that were written and hashed, for reuse (allocating a
+   * shared buffer per piece left the freed ones to a late GC: hundreds of MiB of RSS).
+   */
+  #spare: Uint8Array[] = [];
+  /** Pieces being verified from memory: blocks for them are ignored meanwhile. */
+  readonly #verifying = new Set<number>();
+  readonly #hasPadding: boolean;
   /** put() calls waiting for queue space, first come first served, with the bytes they bring. */
   #spaceWaiters: { bytes: number; wake: () => void }[] = [];
   #idleWaiters: (() => void)[] = [];
@@ -120,6 +198,8 @@ export class FsChunkStore implements ChunkStore {
     this.#fds = new FdCache(options.maxOpenFiles ?? 64);
     this.#cap = Math.max(1, options.maxQueuedBytes ?? 64 * 1024 * 1024);
     this.#concurrency = Math.max(1, options.writeConcurrency ?? 4);
+    this.#assemble = options.assemblePieces ?? true;
+    this.#hasPadding = meta.files.some((f) => f.padding);
     this.root = resolve(options.path);
     if (!/^[0-9a-f]{40}$/.test(meta.infoHash)) {
       throw new StorageError('STORAGE_BAD_LAYOUT', 'info-hash is not 40 lower-case hex digits');
@@ -151,19 +231,30 @@ export class FsChunkStore implements ChunkStore {
   ): Promise<void> {
     this.#state.check(options.signal);
     this.#layout.checkBlock(piece, offset, bytes.length);
-    if (this.#state.has(piece)) return;
+    if (this.#state.has(piece) || this.#verifying.has(piece)) return;
+    this.#putBytes += bytes.length;
+    const asm = this.#assemblies.get(piece) ?? this.#startAssembly(piece);
+    if (asm) {
+      this.#fill(asm, offset, bytes);
+      return;
+    }
     // Never pin a larger buffer than the bytes counted against the cap.
     const owned = bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
     while (this.#pendingBytes > 0 && this.#pendingBytes + owned.length > this.#cap) {
+      // Only assemblies left, nothing being written that would free space: write one out.
+      if (this.#pendingBytes === this.#assembledBytes) this.#spill(this.#oldestAssembly());
       await this.#waitSpace(options.signal, owned.length);
       this.#state.check(options.signal);
     }
-    this.#queue.push({ piece, offset, bytes: owned });
+    if (this.#state.has(piece) || this.#verifying.has(piece)) return;
+    const late = this.#assemblies.get(piece);
+    if (late) {
+      // The piece began assembling while this block waited: it joins the assembly.
+      this.#fill(late, offset, owned);
+      return;
+    }
     this.#pendingBytes += owned.length;
-    const pw = this.#perPiece.get(piece);
-    if (pw) pw.count++;
-    else this.#perPiece.set(piece, { count: 1, error: undefined, waiters: [] });
-    this.#pump();
+    this.#enqueue({ piece, offset, bytes: owned, charge: owned.length });
   }
 
   async get(
@@ -174,6 +265,7 @@ export class FsChunkStore implements ChunkStore {
   ): Promise<Uint8Array> {
     this.#state.check(options.signal);
     this.#layout.checkBlock(piece, offset, length);
+    this.#spill(this.#assemblies.get(piece));
     await this.#settled(piece);
     this.#state.check(options.signal);
     const out = new Uint8Array(length);
@@ -208,6 +300,11 @@ export class FsChunkStore implements ChunkStore {
   async verify(piece: number, options: StorageAbortOptions = {}): Promise<boolean> {
     this.#state.check(options.signal);
     this.#layout.checkPiece(piece);
+    const asm = this.#assemblies.get(piece);
+    if (asm && asm.covered === asm.buf.length && !this.#verifying.has(piece)) {
+      return this.#verifyAssembled(asm, options.signal);
+    }
+    this.#spill(asm);
     await this.#settled(piece);
     this.#state.check(options.signal);
     const ok = await this.#hashPiece(piece, undefined);
@@ -226,6 +323,7 @@ export class FsChunkStore implements ChunkStore {
 
   async recheck(options: RecheckOptions = {}): Promise<Uint8Array> {
     this.#state.check(options.signal);
+    this.#spillAll();
     await this.#drain();
     await this.#createEmptyFiles();
     // One stat per file: a piece that needs bytes beyond a file's end is missing, unhashed.
@@ -278,6 +376,7 @@ export class FsChunkStore implements ChunkStore {
 
   async flush(options: StorageAbortOptions = {}): Promise<void> {
     this.#state.check(options.signal);
+    this.#spillAll();
     await this.#drain(options.signal);
     const err = this.#lastError;
     this.#lastError = undefined;
@@ -287,14 +386,20 @@ export class FsChunkStore implements ChunkStore {
   async close(): Promise<void> {
     if (this.#state.closed) return;
     this.#state.closed = true;
+    this.#spillAll();
     this.#wakeSpace(true);
     await this.#drain();
     await this.#fds.closeAll();
+    this.#spare = [];
   }
 
   async destroy(): Promise<void> {
     const wasClosed = this.#state.closed;
     this.#state.closed = true;
+    for (const a of this.#assemblies.values()) this.#pendingBytes -= a.buf.length;
+    this.#assemblies.clear();
+    this.#assembledBytes = 0;
+    this.#spare = [];
     // Drop what is not being written yet.
     const dropped = this.#queue.slice(this.#head);
     this.#queue = [];
@@ -496,7 +601,139 @@ export class FsChunkStore implements ChunkStore {
     }
   }
 
+  // --- pieces assembled in memory ----------------------------------------------------------
+
+  /**
+   * Starts assembling `piece` in memory when that fits: assembling is on, no write of the piece
+   * is queued (a whole-piece write must not race older writes of it), the piece is at most half
+   * the cap, and assemblies stay within half the cap (one left behind by a vanished peer is
+   * written out to make room) without pushing the total over the cap.
+   */
+  #startAssembly(piece: number): Assembly | undefined {
+    if (!this.#assemble || this.#perPiece.has(piece) || this.#spaceWaiters.length > 0) return undefined;
+    const size = this.#layout.pieceSize(piece);
+    const half = this.#cap / 2;
+    if (size > half) return undefined;
+    if (this.#assembledBytes + size > half) {
+      const old = this.#oldestAssembly();
+      if (!old || this.#putBytes - old.touched <= this.#cap) return undefined;
+      this.#spill(old);
+    }
+    if (this.#pendingBytes + size > this.#cap) return undefined;
+    const buf = (size === this.#layout.pieceLength ? this.#spare.pop() : undefined) ?? new Uint8Array(size);
+    const asm: Assembly = { piece, buf, ranges: [], covered: 0, touched: this.#putBytes };
+    if (this.#hasPadding) {
+      // Padding is never written and hashes as zeros: count it as received.
+      for (const s of this.#layout.blockSegments(piece, 0, size)) {
+        if (!this.meta.files[s.file]?.padding) continue;
+        buf.fill(0, s.bufOffset, s.bufOffset + s.length);
+        asm.covered += addRange(asm.ranges, s.bufOffset, s.bufOffset + s.length);
+      }
+    }
+    this.#assemblies.set(piece, asm);
+    this.#assembledBytes += size;
+    this.#pendingBytes += size;
+    return asm;
+  }
+
+  /** Copies a block into its assembly (padding bytes are dropped, as on disk). */
+  #fill(asm: Assembly, offset: number, bytes: Uint8Array): void {
+    asm.touched = this.#putBytes;
+    if (!this.#hasPadding) asm.buf.set(bytes, offset);
+    else {
+      for (const s of this.#layout.blockSegments(asm.piece, offset, bytes.length)) {
+        if (this.meta.files[s.file]?.padding) continue;
+        asm.buf.set(bytes.subarray(s.bufOffset, s.bufOffset + s.length), offset + s.bufOffset);
+      }
+    }
+    asm.covered += addRange(asm.ranges, offset, offset + bytes.length);
+  }
+
+  #oldestAssembly(): Assembly | undefined {
+    let oldest: Assembly | undefined;
+    for (const a of this.#assemblies.values()) if (!oldest || a.touched < oldest.touched) oldest = a;
+    return oldest;
+  }
+
+  /**
+   * Ends an assembly: its received ranges become queued writes (views of its buffer). The whole
+   * buffer stays counted until the last of them is written.
+   */
+  #spill(asm: Assembly | undefined): void {
+    if (!asm || this.#assemblies.get(asm.piece) !== asm) return;
+    this.#assemblies.delete(asm.piece);
+    this.#assembledBytes -= asm.buf.length;
+    const r = asm.ranges;
+    if (r.length === 0) {
+      this.#pendingBytes -= asm.buf.length;
+      this.#wakeSpace();
+      return;
+    }
+    for (let i = 0; i < r.length; i += 2) {
+      const start = r[i] as number;
+      const end = r[i + 1] as number;
+      const last = i + 2 >= r.length;
+      const charge = last ? end - start + asm.buf.length - asm.covered : end - start;
+      this.#enqueue({ piece: asm.piece, offset: start, bytes: asm.buf.subarray(start, end), charge });
+    }
+  }
+
+  #spillAll(): void {
+    for (const a of [...this.#assemblies.values()]) this.#spill(a);
+  }
+
+  /**
+   * Verifies a whole piece assembled in memory: writes it with one write, then hashes it in a
+   * worker, to which the buffer is lent (moved, not copied) and which gives it back for reuse.
+   * Blocks for the piece are ignored meanwhile.
+   */
+  async #verifyAssembled(asm: Assembly, signal: AbortSignal | undefined): Promise<boolean> {
+    const { piece, buf } = asm;
+    this.#assemblies.delete(piece);
+    this.#assembledBytes -= buf.length;
+    this.#verifying.add(piece);
+    let digest: Uint8Array;
+    try {
+      this.#enqueue({ piece, offset: 0, bytes: buf, charge: buf.length });
+      await this.#settled(piece);
+      let lent: { digest: Uint8Array; bytes: Uint8Array };
+      try {
+        lent = await this.#pool.hashLent(buf);
+      } catch (e) {
+        throw e instanceof StorageError ? e : ioError('hash', e);
+      }
+      digest = lent.digest;
+      this.#keepSpare(lent.bytes);
+    } finally {
+      this.#verifying.delete(piece);
+    }
+    this.#state.check(signal);
+    const ok = hashMatches(this.meta, piece, digest);
+    this.#state.mark(piece, ok);
+    return ok;
+  }
+
+  /** Keeps a piece buffer for the next assembly while spare and pending bytes fit in the cap. */
+  #keepSpare(buf: Uint8Array): void {
+    if (
+      buf.length === this.#layout.pieceLength &&
+      this.#pendingBytes + (this.#spare.length + 1) * buf.length <= this.#cap &&
+      !this.#state.closed
+    ) {
+      this.#spare.push(buf);
+    }
+  }
+
   // --- write queue ---------------------------------------------------------------------------
+
+  /** Queues a block for writing (its `charge` is already counted in `#pendingBytes`). */
+  #enqueue(block: QueuedBlock): void {
+    this.#queue.push(block);
+    const pw = this.#perPiece.get(block.piece);
+    if (pw) pw.count++;
+    else this.#perPiece.set(block.piece, { count: 1, error: undefined, waiters: [] });
+    this.#pump();
+  }
 
   /**
    * Starts writes while fewer than `writeConcurrency` are in flight. Blocks queued back to back
@@ -568,7 +805,7 @@ export class FsChunkStore implements ChunkStore {
     if (wasInflight) this.#inflight--;
     if (error && wasInflight) this.#lastError ??= error;
     for (const b of run) {
-      this.#pendingBytes -= b.bytes.length;
+      this.#pendingBytes -= b.charge;
       const pw = this.#perPiece.get(b.piece);
       if (!pw) continue;
       if (error) pw.error ??= error;
@@ -598,7 +835,11 @@ export class FsChunkStore implements ChunkStore {
     let free = this.#cap - this.#pendingBytes;
     while (this.#spaceWaiters.length > 0) {
       const first = this.#spaceWaiters[0] as { bytes: number; wake: () => void };
-      if (!all && this.#pendingBytes > 0 && first.bytes > free) break;
+      if (!all && this.#pendingBytes > 0 && first.bytes > free) {
+        // Nothing left to write but assemblies: write one out, its writes will free space.
+        if (this.#pendingBytes === this.#assembledBytes) this.#spill(this.#oldestAssembly());
+        break;
+      }
       this.#spaceWaiters.shift();
       free -= first.bytes;
       first.wake();

@@ -30,10 +30,27 @@ export interface RangeHashResult {
   readonly digest: Uint8Array;
   /** False when a file ended before its range did. */
   readonly complete: boolean;
+  /** The buffer lent to {@link HashPool.hashLent}, given back. */
+  readonly buf?: ArrayBuffer;
+}
+
+/** Result of {@link HashPool.hashLent}. */
+export interface LentHashResult {
+  /** SHA-1 of the bytes. */
+  readonly digest: Uint8Array;
+  /** The same bytes, in the buffer given back (the one lent, or a copy where it was not moved). */
+  readonly bytes: Uint8Array;
 }
 
 interface Task {
-  readonly msg: { id: number; buf?: ArrayBufferLike; offset?: number; length?: number; ranges?: number[] };
+  readonly msg: {
+    id: number;
+    buf?: ArrayBufferLike;
+    offset?: number;
+    length?: number;
+    back?: boolean;
+    ranges?: number[];
+  };
   readonly transfer: ArrayBuffer[];
   readonly resolve: (r: RangeHashResult) => void;
   readonly reject: (e: unknown) => void;
@@ -128,6 +145,26 @@ export class HashPool {
     return r.digest;
   }
 
+  /**
+   * SHA-1 of `bytes`, which must be the whole of a plain `ArrayBuffer`: the buffer is moved to a
+   * worker (no copy) and given back with the digest. `bytes` is unusable (detached) until then;
+   * use the `bytes` of the result. On the calling thread (size 0) nothing moves.
+   */
+  async hashLent(bytes: Uint8Array): Promise<LentHashResult> {
+    const ab = bytes.buffer;
+    if (
+      this.size === 0 ||
+      this.#closed ||
+      !(ab instanceof ArrayBuffer) ||
+      bytes.byteOffset !== 0 ||
+      bytes.byteLength !== ab.byteLength
+    ) {
+      return { digest: await this.hash(bytes), bytes };
+    }
+    const r = await this.#submit({ buf: ab, offset: 0, length: bytes.length, back: true }, [ab]);
+    return { digest: r.digest, bytes: r.buf ? new Uint8Array(r.buf) : new Uint8Array(bytes.length) };
+  }
+
   /** SHA-1 over `ranges` in order, read from open file descriptors (see {@link HashRange}). */
   async hashRanges(ranges: readonly HashRange[]): Promise<RangeHashResult> {
     if (this.size === 0 || this.#closed) return hashRangesHere(ranges);
@@ -172,15 +209,20 @@ export class HashPool {
     const worker = new this.#wt.Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
     const slot: Slot = { worker, inflight: new Map() };
     worker.unref();
-    worker.on('message', (m: { id: number; digest?: ArrayBuffer; complete?: boolean; error?: string }) => {
-      const task = slot.inflight.get(m.id);
-      if (!task) return;
-      slot.inflight.delete(m.id);
-      if (slot.inflight.size === 0) worker.unref();
-      if (m.digest) task.resolve({ digest: new Uint8Array(m.digest), complete: m.complete === true });
-      else task.reject(new StorageError('STORAGE_HASH_FAILED', `hash worker: ${m.error}`));
-      this.#pump();
-    });
+    worker.on(
+      'message',
+      (m: { id: number; digest?: ArrayBuffer; complete?: boolean; buf?: ArrayBuffer; error?: string }) => {
+        const task = slot.inflight.get(m.id);
+        if (!task) return;
+        slot.inflight.delete(m.id);
+        if (slot.inflight.size === 0) worker.unref();
+        if (m.digest) {
+          const r = { digest: new Uint8Array(m.digest), complete: m.complete === true };
+          task.resolve(m.buf ? { ...r, buf: m.buf } : r);
+        } else task.reject(new StorageError('STORAGE_HASH_FAILED', `hash worker: ${m.error}`));
+        this.#pump();
+      },
+    );
     const fail = (cause: unknown) => {
       const i = this.#slots.indexOf(slot);
       if (i < 0) return;

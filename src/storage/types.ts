@@ -39,8 +39,10 @@ export interface ChunkStore {
   /** True once `close()` or `destroy()` was called. */
   readonly closed: boolean;
   /**
-   * Bytes accepted by `put()` and not yet written: never above the store's write-queue cap
-   * (except for one block larger than the cap, accepted alone). Always 0 for the memory store.
+   * Bytes the store holds for data accepted by `put()` and not yet written — for the file store
+   * its write queue plus the pieces it assembles in memory (whole piece buffers) — never above
+   * the store's cap (except for one block larger than the cap, accepted alone). Always 0 for the
+   * memory store.
    */
   readonly pendingBytes: number;
 
@@ -49,8 +51,9 @@ export interface ChunkStore {
    * store that means queued, not yet on disk; when the queue is at its byte cap, `put()` waits
    * (backpressure) until it drains. The store takes ownership of `bytes`: do not modify them
    * afterwards. Bytes that fall in BEP 47 padding files are dropped (padding reads as zeros).
-   * A block for a piece that already verified (`has(piece)`) is ignored, so a late duplicate
-   * (endgame) can never overwrite good data.
+   * A block for a piece that already verified (`has(piece)`), or that arrives while the file
+   * store verifies the piece from memory, is ignored, so a late duplicate (endgame) can never
+   * overwrite good data.
    * @throws {StorageError} `STORAGE_OUT_OF_RANGE`, `STORAGE_CLOSED`, `STORAGE_IO` (an earlier
    *   queued write failed), `ABORTED`.
    */
@@ -67,7 +70,9 @@ export interface ChunkStore {
   /**
    * Hashes the whole piece (SHA-1, in the hash pool: off the main thread) and compares it with
    * the torrent's piece hash. On `true` the piece is marked complete (`has`); on `false` it is
-   * marked incomplete. Waits for the piece's queued writes first.
+   * marked incomplete. Waits for the piece's queued writes first. The file store writes a piece it
+   * assembled whole in memory with one write, then hashes it from memory (no read-back) —
+   * whether it verifies or not, `get()` then reads what was received.
    */
   verify(piece: number, options?: StorageAbortOptions): Promise<boolean>;
 

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bitfieldCount, FsChunkStore, StorageError } from '../../src/storage/index.js';
 import { chunkStoreCompliance } from './compliance.js';
-import { makeTorrent, singleFile } from './fixtures.js';
+import { makeTorrent, pieceBytes, singleFile } from './fixtures.js';
 
 chunkStoreCompliance({
   name: 'FsChunkStore',
@@ -133,5 +133,105 @@ describe('FsChunkStore: the download folder', () => {
     }
     expect(bitfieldCount(await store.recheck())).toBe(many.meta.pieceCount);
     await store.close();
+  });
+});
+
+describe('FsChunkStore: pieces assembled in memory', () => {
+  let dir = '';
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'bttkit-asm-'));
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const blocks = (fx: ReturnType<typeof singleFile>, i: number, size: number) => {
+    const p = pieceBytes(fx, i);
+    const out: [number, Uint8Array][] = [];
+    for (let o = 0; o < p.length; o += size) out.push([o, p.slice(o, o + size)]);
+    return out;
+  };
+
+  it('a whole piece verifies from memory and is on disk when verify resolves', async () => {
+    const fx = singleFile(10 * 4096 + 100, 4096);
+    const store = new FsChunkStore(fx.meta, { path: dir });
+    for (let i = 0; i < fx.meta.pieceCount; i++) {
+      // Out of order and with a duplicate, as an endgame delivers them.
+      const bs = blocks(fx, i, 1024).reverse();
+      for (const [o, b] of bs) await store.put(i, o, b);
+      if (bs[0]) await store.put(i, bs[0][0], bs[0][1].slice());
+      expect(store.pendingBytes).toBeGreaterThan(0);
+      expect(await store.verify(i)).toBe(true);
+      const size = pieceBytes(fx, i).length;
+      const onDisk = readFileSync(join(dir, 'single.bin')).subarray(i * 4096, i * 4096 + size);
+      expect(onDisk).toEqual(Buffer.from(pieceBytes(fx, i)));
+    }
+    expect(store.pendingBytes).toBe(0);
+    await store.close();
+  });
+
+  it('a corrupt assembled piece fails, is still readable (for blame), and a good copy then verifies', async () => {
+    const fx = singleFile(3 * 4096, 4096);
+    const store = new FsChunkStore(fx.meta, { path: dir });
+    const bad = pieceBytes(fx, 1).slice();
+    bad[77] = (bad[77] as number) ^ 1;
+    await store.put(1, 0, bad.slice(0, 2048));
+    await store.put(1, 2048, bad.slice(2048));
+    expect(await store.verify(1)).toBe(false);
+    expect(await store.get(1, 0, 4096)).toEqual(bad);
+    for (const [o, b] of blocks(fx, 1, 2048)) await store.put(1, o, b);
+    expect(await store.verify(1)).toBe(true);
+    await store.close();
+  });
+
+  it('partial pieces stay under the cap: assemblies left behind are written out, never lost', async () => {
+    const fx = singleFile(64 * 4096, 4096);
+    const cap = 6 * 4096;
+    const store = new FsChunkStore(fx.meta, { path: dir, maxQueuedBytes: cap });
+    let peak = 0;
+    // The first half of every piece (a peer that went away mid-piece), then the second halves.
+    for (let i = 0; i < fx.meta.pieceCount; i++) {
+      await store.put(i, 0, pieceBytes(fx, i).slice(0, 2048));
+      peak = Math.max(peak, store.pendingBytes);
+    }
+    for (let i = 0; i < fx.meta.pieceCount; i++) {
+      await store.put(i, 2048, pieceBytes(fx, i).slice(2048));
+      peak = Math.max(peak, store.pendingBytes);
+    }
+    expect(peak).toBeLessThanOrEqual(cap);
+    for (let i = 0; i < fx.meta.pieceCount; i++) expect(await store.verify(i)).toBe(true);
+    await store.flush();
+    expect(store.pendingBytes).toBe(0);
+    expect(readFileSync(join(dir, 'single.bin'))).toEqual(Buffer.from(fx.data));
+    await store.close();
+  });
+
+  it('partial pieces are written by flush and close (resume finds the completed ones)', async () => {
+    const fx = singleFile(4 * 4096, 4096);
+    const store = new FsChunkStore(fx.meta, { path: dir });
+    for (const [o, b] of blocks(fx, 0, 4096)) await store.put(0, o, b);
+    await store.put(1, 0, pieceBytes(fx, 1).slice(0, 1000));
+    await store.close();
+    const file = readFileSync(join(dir, 'single.bin'));
+    expect(file.subarray(0, 4096)).toEqual(Buffer.from(pieceBytes(fx, 0)));
+    expect(file.subarray(4096, 5096)).toEqual(Buffer.from(pieceBytes(fx, 1).subarray(0, 1000)));
+    const again = new FsChunkStore(fx.meta, { path: dir });
+    expect(bitfieldCount(await again.recheck())).toBe(1);
+    await again.close();
+  });
+
+  it('with assembling off, or pieces above half the cap, blocks are written as they come', async () => {
+    const fx = singleFile(8 * 4096, 4096);
+    for (const options of [{ assemblePieces: false }, { maxQueuedBytes: 6000 }]) {
+      const sub = mkdtempSync(join(dir, 'o-'));
+      const store = new FsChunkStore(fx.meta, { path: sub, ...options });
+      for (let i = 0; i < fx.meta.pieceCount; i++) {
+        for (const [o, b] of blocks(fx, i, 1024)) await store.put(i, o, b);
+      }
+      await store.flush();
+      expect(readFileSync(join(sub, 'single.bin'))).toEqual(Buffer.from(fx.data));
+      for (let i = 0; i < fx.meta.pieceCount; i++) expect(await store.verify(i)).toBe(true);
+      await store.close();
+    }
   });
 });

@@ -12,7 +12,7 @@ describe('HashPool', () => {
   afterAll(() => tmp.cleanup());
 
   for (const size of [0, 1, 2]) {
-    it(`size ${size}: digests equal node:crypto for plain, shared and file-range input`, async () => {
+    it(`size ${size}: digests equal node:crypto for plain, shared, lent and file-range input`, async () => {
       const pool = new HashPool({ size });
       try {
         const data = pseudoRandomBytes(3 * 1024 * 1024 + 17, 5);
@@ -24,6 +24,15 @@ describe('HashPool', () => {
         const shared = new Uint8Array(new SharedArrayBuffer(4096));
         shared.set(data.subarray(0, 4096));
         expect(await pool.hash(shared.subarray(10))).toEqual(sha1(data.subarray(10, 4096)));
+        // Lent: the buffer comes back with the digest, same bytes; a view is hashed, not moved.
+        const own = data.slice(0, 1 << 20);
+        const lent = await pool.hashLent(own);
+        expect(lent.digest).toEqual(sha1(data.subarray(0, 1 << 20)));
+        expect(Buffer.compare(lent.bytes, data.subarray(0, 1 << 20))).toBe(0);
+        const lentView = await pool.hashLent(view);
+        expect(lentView.digest).toEqual(sha1(view));
+        expect(lentView.bytes).toBe(view);
+        expect(view.length).toBe(4900);
         // Many at once: all resolve, in any order, to the right digests.
         const parts = Array.from({ length: 20 }, (_, i) => data.subarray(i * 1000, i * 1000 + 3000));
         expect(await Promise.all(parts.map((p) => pool.hash(p)))).toEqual(parts.map(sha1));
