@@ -4,6 +4,7 @@
  * windows of concurrent ops, printing `B <i>` before op i starts, `A <i>` once it is acknowledged
  * (durable), `R <i>` if refused. Runs until killed (the parent sends SIGKILL).
  */
+import { writeSync } from 'node:fs';
 import { FileStore, Ledger, LedgerError, LedgerState } from '../../src/ledger/index.js';
 import { intentAt, LEDGER_ID, T0, World } from './world.js';
 
@@ -12,8 +13,19 @@ if (!dir || !seedText) throw new Error('usage: crash-child <dir> <seed>');
 const seed = Number(seedText);
 const STEP = 400;
 let now = T0;
+// Synchronous writes: a line must be in the pipe before the op it announces starts. With
+// `process.stdout.write`, a pipe the parent has not drained yet (a loaded machine) buffers the
+// line in this process, and a SIGKILL then loses it ("present but never begun").
 const out = (line: string): void => {
-  process.stdout.write(`${line}\n`);
+  const bytes = Buffer.from(`${line}\n`);
+  let off = 0;
+  while (off < bytes.length) {
+    try {
+      off += writeSync(1, bytes, off);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+    }
+  }
 };
 
 // Warm up the signature code (noble's first use builds tables) so ops run at speed once READY.
