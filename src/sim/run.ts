@@ -401,7 +401,19 @@ export async function runSwarm(
     scheduleChurn(p);
   };
 
-  for (const p of peers) {
+  // Seeds first; leechers arriving at the same instant (a flash crowd) in a random order, so that
+  // no group is favoured for being listed first (the first arrivals reach the seed first).
+  const order = [...peers.filter((p) => p.group.seed)];
+  const shuffled = peers.filter((p) => !p.group.seed);
+  const orng = rng.fork();
+  for (let i = shuffled.length - 1; i > 0; i--) {
+    const j = orng.int(i + 1);
+    const t = shuffled[i] as PeerState;
+    shuffled[i] = shuffled[j] as PeerState;
+    shuffled[j] = t;
+  }
+  order.push(...shuffled);
+  for (const p of order) {
     clock.setTimeout(() => {
       pendingArrivals--;
       void (async () => {
