@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { SimError } from '../sim/network.js';
-import { writeResults } from '../sim/output.js';
+import { summary, writeResults } from '../sim/output.js';
 import { runSwarm } from '../sim/run.js';
 import { normalizeScenario } from '../sim/scenario.js';
 
@@ -56,7 +56,6 @@ export async function swarmCommand(
       }),
     );
   } else {
-    const { summary } = await import('../sim/output.js');
     for (const line of summary(result).trimEnd().split('\n')) out(line);
     out(`(${seconds.toFixed(1)} s wall)`);
   }

@@ -557,6 +557,23 @@ function domain(lo: number, hi: number, fromZero: boolean): [number, number] {
 // ---------------------------------------------------------------------------------------------
 // Charts
 
+/** Legend, layout and frame of a chart made of polylines (line charts and CDFs). */
+function linesFrame(options: ChartOptions, lines: Line[], xT: Ticks, yT: Ticks): string {
+  const many = lines.length > LEGEND_MAX;
+  const legend: LegendItem[] = lines.map((l, i) => ({ label: l.name, ...lineStyle(i, many), kind: 'line' }));
+  const box = layout(options, yT, legend, 50);
+  return frame({
+    options,
+    box,
+    yTicks: yT,
+    xTicks: xT,
+    legend,
+    noun: 'series',
+    body: drawLines(box, xT, yT, lines),
+    empty: lines.every((l) => l.xs.length === 0),
+  });
+}
+
 /** A line chart (one polyline per series) as a complete standalone SVG document string. */
 export function lineChart(options: LineChartOptions): string {
   const series = options.series ?? [];
@@ -581,19 +598,7 @@ export function lineChart(options: LineChartOptions): string {
   });
   const xT = ticksOf(...domain(...extent(lines.flatMap((l) => l.xs)), false));
   const yT = ticksOf(...domain(...extent(lines.flatMap((l) => l.ys)), options.yFromZero ?? true));
-  const many = lines.length > LEGEND_MAX;
-  const legend: LegendItem[] = lines.map((l, i) => ({ label: l.name, ...lineStyle(i, many), kind: 'line' }));
-  const box = layout(options, yT, legend, 50);
-  return frame({
-    options,
-    box,
-    yTicks: yT,
-    xTicks: xT,
-    legend,
-    noun: 'series',
-    body: drawLines(box, xT, yT, lines),
-    empty: lines.every((l) => l.xs.length === 0),
-  });
+  return linesFrame(options, lines, xT, yT);
 }
 
 /**
@@ -630,19 +635,7 @@ export function cdfChart(options: CdfChartOptions): string {
     ys.push(finite.length / n);
     return { name: label, xs, ys };
   });
-  const many = lines.length > LEGEND_MAX;
-  const legend: LegendItem[] = lines.map((l, i) => ({ label: l.name, ...lineStyle(i, many), kind: 'line' }));
-  const box = layout(options, yT, legend, 50);
-  return frame({
-    options: { ...options, yLabel: options.yLabel ?? 'fraction of peers' },
-    box,
-    yTicks: yT,
-    xTicks: xT,
-    legend,
-    noun: 'series',
-    body: drawLines(box, xT, yT, lines),
-    empty: lines.every((l) => l.xs.length === 0),
-  });
+  return linesFrame({ ...options, yLabel: options.yLabel ?? 'fraction of peers' }, lines, xT, yT);
 }
 
 /**
