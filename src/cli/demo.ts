@@ -43,9 +43,6 @@ interface Peer {
   key: TronKey;
   torrent?: Torrent;
   doneAt?: number;
-  paid: bigint;
-  earned: bigint;
-  redeemed: bigint;
 }
 
 function everyoneTorrents(leechers: Peer[], seeder: Peer): Torrent[] {
@@ -118,17 +115,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<boolean> {
         settings: { uploadRateLimit: upload, uploadSlots: 4, rechokeIntervalMs: 1000 },
       });
       clients.push(client);
-      const peer: Peer = { name, role, client, plugin, key, paid: 0n, earned: 0n, redeemed: 0n };
-      plugin.on('redeemed', (r) => {
-        peer.redeemed += r.credited;
-      });
-      plugin.on('paid', (p) => {
-        peer.paid += p.amount;
-      });
-      plugin.on('earned', (e) => {
-        peer.earned += e.amount;
-      });
-      return peer;
+      return { name, role, client, plugin, key };
     };
     const seederKey = keys[0] as TronKey;
     const seeder = mk(
@@ -184,9 +171,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<boolean> {
         const p = s?.progress ?? 0;
         const bar = `${'#'.repeat(Math.round(p * 30))}${'.'.repeat(30 - Math.round(p * 30))}`;
         const rate = formatBytes(s?.downloadRate ?? 0);
-        return `${l.name.padEnd(6)} [${bar}] ${(p * 100).toFixed(0).padStart(3)}% ${`${rate}/s`.padStart(12)}  paid ${btt(l.paid)} BTT`;
+        return `${l.name.padEnd(6)} [${bar}] ${(p * 100).toFixed(0).padStart(3)}% ${`${rate}/s`.padStart(12)}  paid ${btt(l.plugin.spent)} BTT`;
       });
-      lines.push(`seeder earned ${btt(seeder.earned)} BTT`);
+      lines.push(`seeder earned ${btt(seeder.plugin.earned)} BTT`);
       return lines;
     };
     let drawn = 0;
@@ -223,15 +210,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<boolean> {
     // 5. Settle: every torrent closes, and each provider redeems its best vouchers at the ledger.
     await Promise.all(everyoneTorrents(leechers, seeder).map((t) => t.destroy()));
     for (let i = 0; i < 40; i++) {
-      const paid = leechers.reduce((a, l) => a + l.paid, 0n);
-      const redeemed = [...leechers, seeder].reduce((a, p) => a + p.redeemed, 0n);
+      const paid = leechers.reduce((a, l) => a + l.plugin.spent, 0n);
+      const redeemed = [...leechers, seeder].reduce((a, p) => a + p.plugin.redeemed, 0n);
       if (redeemed >= paid) break;
       await new Promise((r) => setTimeout(r, 50));
     }
     const seederAccount = await ledger.getAccount(seederKey.address);
     const totals = await ledger.totals();
     const everyone = [...leechers, seeder];
-    const redeemedTotal = everyone.reduce((a, p) => a + p.redeemed, 0n);
+    const redeemedTotal = everyone.reduce((a, p) => a + p.plugin.redeemed, 0n);
     const invariant = totals.balances + totals.locked === totals.deposits - totals.withdrawals;
 
     out('');
@@ -241,10 +228,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<boolean> {
       const s = p.torrent?.stats();
       const when = p.doneAt === undefined ? (p === seeder ? 'seed' : '—') : `${p.doneAt.toFixed(1)} s`;
       out(
-        `| ${p.name.padEnd(6)} | ${p.role.padEnd(26)} | ${when.padStart(8)} | ${formatBytes(s?.downloaded ?? 0).padStart(10)} | ${btt(p.paid).padStart(8)} | ${btt(p.earned).padStart(10)} |`,
+        `| ${p.name.padEnd(6)} | ${p.role.padEnd(26)} | ${when.padStart(8)} | ${formatBytes(s?.downloaded ?? 0).padStart(10)} | ${btt(p.plugin.spent).padStart(8)} | ${btt(p.plugin.earned).padStart(10)} |`,
       );
     }
-    const paidTotal = leechers.reduce((a, l) => a + l.paid, 0n);
+    const paidTotal = leechers.reduce((a, l) => a + l.plugin.spent, 0n);
     out('');
     out(
       `ledger: ${btt(redeemedTotal)} BTT redeemed by the providers of ${btt(paidTotal)} BTT paid in vouchers (the seeder's balance: ${btt(seederAccount.balance)} BTT)`,

@@ -138,9 +138,6 @@ interface PeerState {
   baseDown: number;
   baseUp: number;
   wire: SimNodeStats[];
-  paid: bigint;
-  earned: bigint;
-  redeemed: bigint;
   down: number[];
   up: number[];
 }
@@ -231,9 +228,6 @@ export async function runSwarm(
         baseDown: 0,
         baseUp: 0,
         wire: [],
-        paid: 0n,
-        earned: 0n,
-        redeemed: 0n,
         down: [],
         up: [],
       });
@@ -287,15 +281,6 @@ export async function runSwarm(
         clock,
         wallClock: { now: () => EPOCH + Math.floor(clock.now()) },
         randomBytes: (n) => p.rng.bytes(n),
-      });
-      plugin.on('paid', (e) => {
-        p.paid += e.amount;
-      });
-      plugin.on('earned', (e) => {
-        p.earned += e.amount;
-      });
-      plugin.on('redeemed', (e) => {
-        p.redeemed += e.credited;
       });
       plugin.on('warning', () => {});
       p.plugin = plugin;
@@ -493,9 +478,9 @@ export async function runSwarm(
     uploaded: p.baseUp,
     wireSent: p.wire.reduce((a, w) => a + w.sent, 0),
     wireReceived: p.wire.reduce((a, w) => a + w.received, 0),
-    bttPaid: formatBtt(p.paid),
-    bttEarned: formatBtt(p.earned),
-    bttRedeemed: formatBtt(p.redeemed),
+    bttPaid: formatBtt(paidBy(p)),
+    bttEarned: formatBtt(earnedBy(p)),
+    bttRedeemed: formatBtt(redeemedBy(p)),
   }));
 
   const firstArrival = Math.min(...leechers.map((p) => p.arriveAt));
@@ -520,8 +505,8 @@ export async function runSwarm(
       completed: members.filter((p) => p.completedAt !== undefined).length,
       meanDownloadSeconds: m === null ? null : r3(m),
       medianDownloadSeconds: med === null ? null : r3(med),
-      bttPaid: formatBtt(members.reduce((a, p) => a + p.paid, 0n)),
-      bttEarned: formatBtt(members.reduce((a, p) => a + p.earned, 0n)),
+      bttPaid: formatBtt(members.reduce((a, p) => a + paidBy(p), 0n)),
+      bttEarned: formatBtt(members.reduce((a, p) => a + earnedBy(p), 0n)),
     };
   });
 
@@ -530,9 +515,9 @@ export async function runSwarm(
     const totals = await ledger.totals();
     ledgerResult = {
       deposits: formatBtt(totals.deposits),
-      paid: formatBtt(peers.reduce((a, p) => a + p.paid, 0n)),
-      earned: formatBtt(peers.reduce((a, p) => a + p.earned, 0n)),
-      redeemed: formatBtt(peers.reduce((a, p) => a + p.redeemed, 0n)),
+      paid: formatBtt(peers.reduce((a, p) => a + paidBy(p), 0n)),
+      earned: formatBtt(peers.reduce((a, p) => a + earnedBy(p), 0n)),
+      redeemed: formatBtt(peers.reduce((a, p) => a + redeemedBy(p), 0n)),
       invariantHolds: totals.balances + totals.locked === totals.deposits - totals.withdrawals,
     };
   }
@@ -568,6 +553,11 @@ export async function runSwarm(
     events: clock.fired,
   };
 }
+
+/** BTT a peer promised in vouchers, had accepted, and had credited at the ledger (its plug-in keeps the totals). */
+const paidBy = (p: PeerState): bigint => p.plugin?.spent ?? 0n;
+const earnedBy = (p: PeerState): bigint => p.plugin?.earned ?? 0n;
+const redeemedBy = (p: PeerState): bigint => p.plugin?.redeemed ?? 0n;
 
 function tronKey(rng: SimRandom): TronKey {
   for (;;) {

@@ -130,6 +130,8 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
   readonly #clock: Clock;
   readonly #strategy: BidStrategy;
   #spent = 0n;
+  #earned = 0n;
+  #redeemed = 0n;
   readonly #handshake: BttHandshake;
 
   constructor(options: SpeedOptions) {
@@ -149,6 +151,16 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
   /** Total promised in vouchers over every torrent, base units. */
   get spent(): bigint {
     return this.#spent;
+  }
+
+  /** Total of the vouchers we accepted as a provider (the `earned` events), base units. */
+  get earned(): bigint {
+    return this.#earned;
+  }
+
+  /** Total credited to us at the ledger by redeeming vouchers (the `redeemed` events), base units. */
+  get redeemed(): bigint {
+    return this.#redeemed;
   }
 
   get budget(): bigint {
@@ -327,6 +339,7 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
     const now = verifier.cumulative;
     if (now > before) {
       r.ext.ack(fromHex(verifier.channelId), now);
+      this.#earned += now - before;
       this.emit('earned', { peer, amount: now - before, cumulative: now });
     }
     return true;
@@ -344,6 +357,7 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
         idempotencyKey: `redeem:${v.channelId}:${v.cumulative}`,
       });
       if (target > r.redeemedTo) r.redeemedTo = target;
+      this.#redeemed += res.credited;
       this.emit('redeemed', { channelId: v.channelId, credited: res.credited });
     } catch (err) {
       this.#warn('SPEED_REDEEM_FAILED', `redeem of channel ${v.channelId} failed`, err);
