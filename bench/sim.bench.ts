@@ -33,7 +33,7 @@ function scenario(name: string): ScenarioInput {
   }
   return {
     name: `swarm-${process.env.SCALE_PEERS ?? 1000}`,
-    file: { size: `${Number(process.env.SCALE_MB ?? 100)} MiB`, pieceLength: '1 MiB' },
+    file: { size: `${Number(process.env.SCALE_MB ?? 100)} MiB`, pieceLength: Number(process.env.SCALE_PIECE ?? 1024 * 1024) },
     groups: [
       { name: 'seeds', count: 4, seed: true, upload: '8 MiB/s', download: '8 MiB/s' },
       {
@@ -50,7 +50,10 @@ function scenario(name: string): ScenarioInput {
       blockSize: Number(process.env.SCALE_BLOCK ?? 256 * 1024),
       minRequestQueue: Math.max(2, Math.round((1024 * 1024) / Number(process.env.SCALE_BLOCK ?? 256 * 1024))),
     },
-    network: { segmentBytes: Number(process.env.SCALE_SEGMENT ?? 64 * 1024 + 13) },
+    network: {
+      segmentBytes: Number(process.env.SCALE_SEGMENT ?? 64 * 1024 + 13),
+      windowBytes: Math.max(256 * 1024, 2 * Number(process.env.SCALE_SEGMENT ?? 0)),
+    },
     sampleSeconds: 10,
   };
 }
@@ -80,6 +83,7 @@ if (one) {
       meanDownload: r.completion.meanDownloadSeconds,
       events: r.events,
       wallSeconds: Math.round(seconds * 10) / 10,
+      cpuSeconds: Math.round((process.cpuUsage().user + process.cpuUsage().system) / 1e5) / 10,
       peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
     })}\n`,
   );
@@ -103,7 +107,7 @@ for (const c of cases) {
   const x = JSON.parse(line) as Record<string, number | string | null>;
   console.log(
     `${String(x.name).padEnd(18)} ${x.peers} peers, ${x.fileMiB} MiB: ${x.completed}/${x.leechers} done; last at ${x.last} s, ` +
-      `fluid bound ${x.bound} s (${x.binding}) → ${x.ratio}× the bound; ${x.simulated} s simulated in ${x.wallSeconds} s wall, ` +
+      `fluid bound ${x.bound} s (${x.binding}) → ${x.ratio}× the bound; ${x.simulated} s simulated in ${x.wallSeconds} s wall (${x.cpuSeconds} CPU-s), ` +
       `${x.events} events, peak RSS ${x.peakRssMiB} MiB`,
   );
 }

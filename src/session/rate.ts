@@ -6,7 +6,9 @@ import type { Clock } from '../util/clock.js';
  */
 export class RateMeter {
   readonly #clock: Clock;
-  readonly #slots: Float64Array;
+  // A plain array: a typed array costs an ArrayBuffer per meter (two per connection), slow to
+  // create and to collect when a large swarm churns connections.
+  readonly #slots: number[];
   readonly #slotMs: number;
   #slot: number;
   #sum = 0;
@@ -16,7 +18,7 @@ export class RateMeter {
   constructor(clock: Clock, windowMs = 10_000, slotMs = 1000) {
     this.#clock = clock;
     this.#slotMs = slotMs;
-    this.#slots = new Float64Array(Math.max(1, Math.round(windowMs / slotMs)));
+    this.#slots = new Array<number>(Math.max(1, Math.round(windowMs / slotMs))).fill(0);
     this.#started = clock.now();
     this.#slot = Math.floor(this.#started / slotMs);
   }

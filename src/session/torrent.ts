@@ -163,6 +163,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   #peersSeen = new Set<string>();
   /** Connected peers by their handshake peer id (hex), to keep one connection per peer. */
   #byPeerId = new Map<string, PeerConn>();
+  /** Incoming peers by the address they listen on (so we do not dial a peer already connected). */
+  #byListen = new Map<string, PeerConn>();
   #banned = new Set<string>();
   #work = new Map<number, PieceWork>();
   #smartBan = new SmartBan();
@@ -419,7 +421,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   async #connect(id: string): Promise<void> {
     const known = this.#known.get(id);
     if (!known || this.#paused || this.#state === 'destroyed') return;
-    if (this.#peers.has(id) || this.#connecting.has(id) || this.#banned.has(known.addr.host)) return;
+    if (this.#isConnected(id) || this.#connecting.has(id) || this.#banned.has(known.addr.host)) return;
     if (this.#ctx.clock.now() < known.retryAt) return;
     if (this.#peers.size + this.#connecting.size >= this.#ctx.settings.maxConnectionsPerTorrent) return;
     if (!this.#ctx.canConnect()) return;
@@ -440,7 +442,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       timer.cancel();
     }
     this.#connecting.delete(id);
-    if (this.#paused || this.#dead() || this.#peers.has(id)) {
+    if (this.#paused || this.#dead() || this.#isConnected(id)) {
       this.#ctx.connectionClosed();
       conn.destroy();
       return;
@@ -504,10 +506,21 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       const old = this.#peers.get(id);
       const remoteId = wire.peerHandshake ? toHex(wire.peerHandshake.peerId) : undefined;
       const twin = remoteId === undefined ? undefined : this.#byPeerId.get(remoteId);
-      if ((old && old !== peer) || (twin && twin !== peer && !twin.wire.closed)) {
-        // One connection per peer: the same host:port, or the same peer id over another socket.
+      if (old && old !== peer) {
         wire.close(new WireError('WIRE_DUPLICATE_CONNECTION', `already connected to ${id}`));
         return;
+      }
+      if (twin && twin !== peer && !twin.wire.closed && remoteId !== undefined) {
+        // One connection per peer id. When two peers dial each other at once, each side sees an
+        // outgoing and an incoming connection: both must keep the same one, or each closes the
+        // one the other kept and they redial forever. The rule (as libtorrent's): the connection
+        // dialled by the peer with the lower id survives.
+        const keepNew =
+          twin.incoming !== peer.incoming && peer.incoming === remoteId < toHex(this.#ctx.peerId);
+        const loser = keepNew ? twin : peer;
+        if (keepNew && !twin.incoming) this.#byListen.set(twin.id, peer);
+        loser.wire.close(new WireError('WIRE_DUPLICATE_CONNECTION', `already connected to ${remoteId}`));
+        if (!keepNew) return;
       }
       if (remoteId !== undefined) {
         this.#byPeerId.set(remoteId, peer);
@@ -527,6 +540,11 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     if (wire.peerHandshake) queueMicrotask(register);
     else wire.on('handshake', register);
     wire.on('extended-handshake', () => {
+      if (incoming && !wire.closed) {
+        // (Often before `register`: the handshake and this message can arrive in one read.)
+        const a = this.#listenAddress(peer);
+        if (a) this.#byListen.set(formatPeerAddress(a), peer);
+      }
       if (registered) this.emit('peer', peer.info());
       // The first PEX message goes out soon after the handshake; then once a minute (#tick).
       if (peer.pex?.active) this.#ctx.clock.setTimeout(() => this.#sendPex(peer), 500);
@@ -551,6 +569,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     wire.on('close', (err) => {
       this.#ctx.connectionClosed();
       if (this.#peers.get(id) === peer) this.#peers.delete(id);
+      if (incoming) for (const [k, p] of this.#byListen) if (p === peer) this.#byListen.delete(k);
       if (registered) {
         this.#picker?.removePeer(id);
         for (const key of peer.inflight.keys()) peer.inflight.delete(key);
@@ -577,23 +596,48 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     return port === undefined ? undefined : { host: p.wire.remote.host, port };
   }
 
-  /** Tells `peer` which peers we are connected to now (changes since the last message). */
-  #sendPex(peer: PeerConn): void {
-    const pex = peer.pex;
-    if (!pex?.active || peer.wire.closed || this.#info?.private || pex.waitMs > 0) return;
-    const now = new Map<string, PexPeer>();
+  #pexCache: { at: number; size: number; view: Map<string, PexPeer> } | undefined;
+
+  /**
+   * The peers we are connected to, by listen address, as PEX states them. Rebuilt at most once a
+   * second (or when the peer count changes): every connection's PEX message reads the same view,
+   * instead of each walking all peers (quadratic in a large swarm).
+   */
+  #pexView(): Map<string, PexPeer> {
+    const t = this.#ctx.clock.now();
+    const c = this.#pexCache;
+    if (c && t - c.at < 1_000 && c.size === this.#peers.size) return c.view;
+    const view = new Map<string, PexPeer>();
     for (const p of this.#peers.values()) {
-      if (p === peer) continue;
       const a = this.#listenAddress(p);
       if (a)
-        now.set(formatPeerAddress(a), {
+        view.set(formatPeerAddress(a), {
           host: a.host,
           port: a.port,
           flags: (this.#isSeedPeer(p) ? PexFlags.seed : 0) | (p.incoming ? 0 : PexFlags.reachable),
         });
     }
-    const added = [...now].filter(([k]) => !peer.pexSent.has(k)).slice(0, 50);
-    const dropped = [...peer.pexSent].filter((k) => !now.has(k)).slice(0, 50);
+    this.#pexCache = { at: t, size: this.#peers.size, view };
+    return view;
+  }
+
+  /** Tells `peer` which peers we are connected to now (changes since the last message). */
+  #sendPex(peer: PeerConn): void {
+    const pex = peer.pex;
+    if (!pex?.active || peer.wire.closed || this.#info?.private || pex.waitMs > 0) return;
+    const now = this.#pexView();
+    const self = this.#listenAddress(peer);
+    const selfKey = self ? formatPeerAddress(self) : undefined;
+    const added: [string, PexPeer][] = [];
+    for (const e of now) {
+      if (added.length >= 50) break;
+      if (e[0] !== selfKey && !peer.pexSent.has(e[0])) added.push(e);
+    }
+    const dropped: string[] = [];
+    for (const k of peer.pexSent) {
+      if (dropped.length >= 50) break;
+      if (!now.has(k)) dropped.push(k);
+    }
     if (added.length === 0 && dropped.length === 0) return;
     const droppedAddrs: PeerAddress[] = [];
     for (const k of dropped) {
@@ -693,8 +737,14 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     for (const [id, k] of this.#known) {
       if (this.#peers.size + this.#connecting.size >= this.#ctx.settings.maxConnectionsPerTorrent) return;
       if (k.seed && this.done) continue;
-      if (!this.#peers.has(id) && !this.#connecting.has(id) && k.retryAt <= now) void this.#connect(id);
+      if (!this.#isConnected(id) && !this.#connecting.has(id) && k.retryAt <= now) void this.#connect(id);
     }
+  }
+
+  /** Connected to the peer listening at `id`: we dialled it, or it dialled us and told its port. */
+  #isConnected(id: string): boolean {
+    const p = this.#byListen.get(id);
+    return this.#peers.has(id) || (p !== undefined && !p.wire.closed);
   }
 
   // ---- downloading ---------------------------------------------------------------------------

@@ -192,6 +192,11 @@ class SimEnd implements Connection {
 
   /* ------------------------------------------------------------------ internals */
 
+  /** Closes an end no one attached to (a refused connection). */
+  discard(): void {
+    this.#finish(undefined);
+  }
+
   #closeError: TransportError | undefined;
 
   /** Something to send and room to send it. */
@@ -431,6 +436,18 @@ export class SimNetwork {
         a.peer = b;
         b.peer = a;
         accept(b);
+        if (b.closed) {
+          // The listener reset the connection as it accepted it (a client at its connection
+          // limit does): to the dialler that is a connection reset before any byte, reported as
+          // a failed connect — the same outcome, without building a wire only to tear it down.
+          a.discard();
+          reject(
+            new TransportError('TRANSPORT_CONNECT_FAILED', `${to.host}:${to.port} reset the connection`, {
+              details: { host: to.host, port: to.port },
+            }),
+          );
+          return;
+        }
         resolve(a);
       }, rtt);
       signal?.addEventListener('abort', onAbort, { once: true });

@@ -282,7 +282,6 @@ export async function runSwarm(
         wallClock: { now: () => EPOCH + Math.floor(clock.now()) },
         randomBytes: (n) => p.rng.bytes(n),
       });
-      plugin.on('warning', () => {});
       p.plugin = plugin;
     }
     return [p.plugin];
@@ -372,7 +371,6 @@ export async function runSwarm(
     p.torrent = torrent;
     online.push(p);
     torrent.on('done', () => onComplete(p));
-    torrent.on('warning', () => {});
     torrent.on('error', (err) => {
       failure ??= err;
     });

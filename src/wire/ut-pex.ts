@@ -51,13 +51,11 @@ function formatIp(b: Uint8Array): string {
   return groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
 }
 
-function compact(peers: readonly Endpoint[], v6: boolean): Uint8Array {
+function compact(peers: readonly { ip: Uint8Array; port: number }[], v6: boolean): Uint8Array {
   const size = v6 ? 18 : 6;
   const out = new Uint8Array(peers.length * size);
   peers.forEach((p, i) => {
-    const ip = ipBytes(p.host);
-    if (!ip) return;
-    out.set(ip, i * size);
+    out.set(p.ip, i * size);
     out[i * size + size - 2] = p.port >> 8;
     out[i * size + size - 1] = p.port & 0xff;
   });
@@ -80,13 +78,21 @@ function parseCompact(v: unknown, size: number, flags: Uint8Array | undefined, o
 
 /** Encodes a PEX message (IPv4 in `added`/`dropped`, IPv6 in `added6`/`dropped6`). */
 export function encodePex(m: PexMessage): Uint8Array {
-  const isV6 = (p: Endpoint) => ipBytes(p.host)?.length === 16;
-  const isV4 = (p: Endpoint) => ipBytes(p.host)?.length === 4;
-  const valid = (p: Endpoint) => Number.isInteger(p.port) && p.port > 0 && p.port < 65536;
-  const a4 = m.added.filter((p) => isV4(p) && valid(p)).slice(0, PEX_MAX_SEND);
-  const a6 = m.added.filter((p) => isV6(p) && valid(p)).slice(0, PEX_MAX_SEND);
-  const d4 = m.dropped.filter((p) => isV4(p) && valid(p)).slice(0, PEX_MAX_SEND);
-  const d6 = m.dropped.filter((p) => isV6(p) && valid(p)).slice(0, PEX_MAX_SEND);
+  // Each address is parsed once; invalid ones (no IP literal, bad port) are left out.
+  const split = (list: readonly PexPeer[] | readonly Endpoint[]) => {
+    const v4: { ip: Uint8Array; port: number; flags: number }[] = [];
+    const v6: { ip: Uint8Array; port: number; flags: number }[] = [];
+    for (const p of list) {
+      if (!(Number.isInteger(p.port) && p.port > 0 && p.port < 65536)) continue;
+      const ip = ipBytes(p.host);
+      const flags = 'flags' in p && typeof p.flags === 'number' ? p.flags : 0;
+      if (ip?.length === 4 && v4.length < PEX_MAX_SEND) v4.push({ ip, port: p.port, flags });
+      else if (ip?.length === 16 && v6.length < PEX_MAX_SEND) v6.push({ ip, port: p.port, flags });
+    }
+    return [v4, v6] as const;
+  };
+  const [a4, a6] = split(m.added);
+  const [d4, d6] = split(m.dropped);
   const dict: Record<string, BEncodable> = {
     added: compact(a4, false),
     'added.f': Uint8Array.from(a4.map((p) => p.flags & 0xff)),
