@@ -1,4 +1,4 @@
-import Wire from 'bittorrent-protocol';
+import Wire, { type WireRequest } from 'bittorrent-protocol';
 import { type BDict, decode } from '../metainfo/bencode.js';
 import { equalBytes, toHex } from '../util/bytes.js';
 import { type Clock, realClock, type TimerHandle } from '../util/clock.js';
@@ -121,11 +121,36 @@ export interface PeerWireOptions {
 
 class BatchingWire extends Wire {
   sink: (data: Uint8Array) => void = () => {};
+  /** Where the last pulled request was in `requests`: the next answer is usually right after. */
+  #hint = 0;
 
   override _push(data: Uint8Array): boolean {
     if (this._finished) return false;
     this.sink(data);
     return true;
+  }
+
+  /**
+   * The stock `_pull` scans from the start; as it removes by moving the last request into the
+   * hole, answers arriving in request order sit ever deeper (hundreds of compares per block with
+   * a deep queue). Same result — a match, taken out the same way — found from a hint first.
+   */
+  override _pull(requests: WireRequest[], piece: number, offset: number, length: number): WireRequest | null {
+    if (requests !== this.requests) return super._pull(requests, piece, offset, length);
+    const n = requests.length;
+    const start = this.#hint < n ? this.#hint : 0;
+    for (let k = 0; k < n; k++) {
+      let i = start + k;
+      if (i >= n) i -= n;
+      const r = requests[i] as WireRequest;
+      if (r.piece === piece && r.offset === offset && r.length === length) {
+        const last = requests.pop() as WireRequest;
+        if (i < n - 1) requests[i] = last;
+        this.#hint = i + 1;
+        return r;
+      }
+    }
+    return null;
   }
 }
 
@@ -534,6 +559,7 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
       handshake: (frame, hs) => this.#onHandshake(frame, hs),
       frames: (run) => this.#wire._write(run, noop),
       extended: (id, payload) => this.#onExtended(id, payload),
+      piece: (index, offset, block) => this.#onPiece(index, offset, block),
     };
   }
 
@@ -579,6 +605,18 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
     }
     this.connection.pause();
     return false;
+  }
+
+  /**
+   * A piece message, taken apart from the others by the guard (which hands on the messages
+   * before it first): what `Wire._onPiece` does, without its parser, debug log, speed meter and
+   * two events per block.
+   */
+  #onPiece(index: number, offset: number, block: Uint8Array): void {
+    const w = this.#wire;
+    w._callback(w._pull(w.requests, index, offset, block.length), null, block);
+    w.downloaded += block.length;
+    if (!this.#closed) this.emit('piece', index, offset, block);
   }
 
   #onExtended(id: number, payload: Uint8Array): void {
