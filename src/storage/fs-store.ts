@@ -8,7 +8,7 @@ import { closedError, ioError, StorageError } from './errors.js';
 import { FdCache, type FdEntry } from './fd-cache.js';
 import { type HashPool, type HashRange, sharedHashPool } from './hash-pool.js';
 import { Layout } from './layout.js';
-import type { ChunkStore, RecheckOptions, StorageAbortOptions } from './types.js';
+import type { ChunkStore, RecheckOptions, StorageAbortOptions, StorageGetOptions } from './types.js';
 
 /** Options of {@link FsChunkStore}. */
 export interface FsChunkStoreOptions {
@@ -261,17 +261,22 @@ export class FsChunkStore implements ChunkStore {
     piece: number,
     offset: number,
     length: number,
-    options: StorageAbortOptions = {},
+    options: StorageGetOptions = {},
   ): Promise<Uint8Array> {
     this.#state.check(options.signal);
     this.#layout.checkBlock(piece, offset, length);
     this.#spill(this.#assemblies.get(piece));
     await this.#settled(piece);
     this.#state.check(options.signal);
-    const out = new Uint8Array(length);
+    const into = options.into;
+    const reused = into !== undefined && into.length >= length;
+    const out = reused ? into.subarray(0, length) : new Uint8Array(length);
     for (const s of this.#layout.blockSegments(piece, offset, length)) {
       const route = this.#route(s.file, s.fileOffset);
-      if (!route) continue;
+      if (!route) {
+        if (reused) out.fill(0, s.bufOffset, s.bufOffset + s.length); // a new buffer is zeros
+        continue;
+      }
       const e = await this.#acquire(route.key, route.path, false);
       if (!e) throw new StorageError('STORAGE_IO', `file missing: ${route.path}`, { details: { piece } });
       try {

@@ -15,4 +15,10 @@ export {
   sharedHashPool,
 } from './hash-pool.js';
 export { MemoryChunkStore, type MemoryChunkStoreOptions } from './memory-store.js';
-export type { ChunkStore, RecheckOptions, RecheckProgress, StorageAbortOptions } from './types.js';
+export type {
+  ChunkStore,
+  RecheckOptions,
+  RecheckProgress,
+  StorageAbortOptions,
+  StorageGetOptions,
+} from './types.js';

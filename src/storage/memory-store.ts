@@ -2,7 +2,7 @@ import type { InfoDictionary } from '../metainfo/torrent.js';
 import { forEachLimited, hashMatches, StoreState } from './_common.js';
 import { type HashPool, sharedHashPool } from './hash-pool.js';
 import { Layout } from './layout.js';
-import type { ChunkStore, RecheckOptions, StorageAbortOptions } from './types.js';
+import type { ChunkStore, RecheckOptions, StorageAbortOptions, StorageGetOptions } from './types.js';
 
 /** Options of {@link MemoryChunkStore}. */
 export interface MemoryChunkStoreOptions {
@@ -57,13 +57,16 @@ export class MemoryChunkStore implements ChunkStore {
     piece: number,
     offset: number,
     length: number,
-    options: StorageAbortOptions = {},
+    options: StorageGetOptions = {},
   ): Promise<Uint8Array> {
     this.#state.check(options.signal);
     this.#layout.checkBlock(piece, offset, length);
-    const out = new Uint8Array(length);
+    const into = options.into;
+    const reused = into !== undefined && into.length >= length;
+    const out = reused ? into.subarray(0, length) : new Uint8Array(length);
     const buf = this.#pieces[piece];
     if (buf) out.set(buf.subarray(offset, offset + length));
+    else if (reused) out.fill(0);
     return out;
   }
 

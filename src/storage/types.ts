@@ -5,6 +5,16 @@ export interface StorageAbortOptions {
   signal?: AbortSignal;
 }
 
+/** Options of {@link ChunkStore.get}. */
+export interface StorageGetOptions extends StorageAbortOptions {
+  /**
+   * A buffer of at least `length` bytes to read into instead of a new one (an uploader recycles
+   * piece buffers so); the result is then a view of it. A store may ignore it and return a new
+   * buffer: use what `get()` returns.
+   */
+  into?: Uint8Array;
+}
+
 /** Progress of {@link ChunkStore.recheck}, reported after each piece. */
 export interface RecheckProgress {
   /** Pieces looked at so far. */
@@ -65,7 +75,7 @@ export interface ChunkStore {
    * and fail with `STORAGE_IO` in the file store when the file is missing or short.
    * @throws {StorageError} `STORAGE_OUT_OF_RANGE`, `STORAGE_CLOSED`, `STORAGE_IO`, `ABORTED`.
    */
-  get(piece: number, offset: number, length: number, options?: StorageAbortOptions): Promise<Uint8Array>;
+  get(piece: number, offset: number, length: number, options?: StorageGetOptions): Promise<Uint8Array>;
 
   /**
    * Hashes the whole piece (SHA-1, in the hash pool: off the main thread) and compares it with

@@ -37,8 +37,14 @@ export interface Connection {
    * Writes `chunks` in order, as one batch (one system call on TCP where the OS allows).
    * Returns `false` when the outgoing buffer is above its high-water mark: wait for `onDrain`.
    * Writing to a closed connection is a no-op that returns `false`.
+   *
+   * `onWritten`, when given, is called once, asynchronously, when the connection holds no
+   * reference to `chunks` any more (TCP: handed to the kernel; in memory: copied), so the caller
+   * may reuse their buffers. It may never be called — the connection closed first, or the
+   * implementation cannot tell (it then keeps the chunks as long as it likes): treat it as a
+   * chance to recycle memory, never as a condition to make progress.
    */
-  write(chunks: readonly Uint8Array[]): boolean;
+  write(chunks: readonly Uint8Array[], onWritten?: () => void): boolean;
   /** Stops delivering `onData` until {@link resume}. */
   pause(): void;
   resume(): void;
@@ -135,15 +141,24 @@ class TcpConnection implements Connection {
     if (!this.#closed) this.#socket.resume();
   }
 
-  write(chunks: readonly Uint8Array[]): boolean {
+  write(chunks: readonly Uint8Array[], onWritten?: () => void): boolean {
     const s = this.#socket;
     if (this.#closed || s.destroyed || !s.writable) return false;
-    if (chunks.length === 1) s.write(chunks[0] as Uint8Array);
-    else {
+    // Writes complete in order: the callback of the last one means every chunk was handed on.
+    // An error (the socket destroyed first) means no callback: nothing is promised then.
+    const cb = onWritten
+      ? (err?: Error | null) => {
+          if (!err) onWritten();
+        }
+      : undefined;
+    const n = chunks.length;
+    if (n === 1) s.write(chunks[0] as Uint8Array, cb);
+    else if (n > 1) {
       s.cork();
-      for (const c of chunks) s.write(c);
+      for (let i = 0; i < n - 1; i++) s.write(chunks[i] as Uint8Array);
+      s.write(chunks[n - 1] as Uint8Array, cb);
       s.uncork();
-    }
+    } else if (onWritten) queueMicrotask(onWritten);
     return s.writableLength < DEFAULT_HIGH_WATER_MARK;
   }
 
@@ -274,7 +289,7 @@ class MemoryConnection implements Connection {
     this.#schedule();
   }
 
-  write(chunks: readonly Uint8Array[]): boolean {
+  write(chunks: readonly Uint8Array[], onWritten?: () => void): boolean {
     const peer = this.peer;
     if (this.#closed || this.#closing || !peer || peer.#closed) return false;
     for (const c of chunks) {
@@ -283,6 +298,7 @@ class MemoryConnection implements Connection {
       peer.#inbox.push(c.slice());
       peer.#inboxBytes += c.length;
     }
+    if (onWritten) queueMicrotask(onWritten);
     peer.#schedule();
     const ok = peer.#inboxBytes < DEFAULT_HIGH_WATER_MARK;
     if (!ok) this.#wantDrain = true;

@@ -14,7 +14,7 @@ declare module 'bittorrent-protocol' {
     readonly buffer: Uint8Array;
   }
 
-  interface WireRequest {
+  export interface WireRequest {
     piece: number;
     offset: number;
     length: number;
@@ -71,6 +71,10 @@ declare module 'bittorrent-protocol' {
     /** Every outgoing message goes through here; bttkit overrides it to batch writes. */
     _push(data: Uint8Array): boolean | undefined;
     _finished: boolean;
+    /** Removes (unordered: the last one takes its place) and returns the first match, or null. */
+    _pull(requests: WireRequest[], piece: number, offset: number, length: number): WireRequest | null;
+    /** Runs `request`'s callback (nothing for null) after re-arming the request timeout. */
+    _callback(request: WireRequest | null, err: Error | null, buffer: Uint8Array | null): void;
   }
 
   export default Wire;

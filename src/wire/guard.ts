@@ -20,6 +20,11 @@ export interface GuardSink {
   frames(run: Uint8Array): void;
   /** One BEP 10 message (id 20): extended id and payload. */
   extended(id: number, payload: Uint8Array): void;
+  /**
+   * One validated `piece` message, when the sink takes them apart from `frames` (the block is a
+   * view into received data). Messages before it were handed on first: the order is the stream's.
+   */
+  piece?(index: number, offset: number, block: Uint8Array): void;
   /** True once the sink has closed the peer: the guard stops. */
   readonly stopped: boolean;
 }
@@ -60,6 +65,8 @@ export class FrameGuard {
   #partFill = 0;
   #pieceInfoCount = 0;
   #pendingBitfield: Uint8Array | undefined;
+  /** The sink's `piece`, if it takes piece messages apart. */
+  readonly #pieces: ((index: number, offset: number, block: Uint8Array) => void) | undefined;
 
   constructor(
     private readonly sink: GuardSink,
@@ -68,6 +75,7 @@ export class FrameGuard {
   ) {
     this.#limits = limits;
     this.#torrent = torrent;
+    this.#pieces = sink.piece?.bind(sink);
   }
 
   /** True while parsing is held after the peer's handshake. */
@@ -164,6 +172,13 @@ export class FrameGuard {
         this.sink.extended(body[1] as number, body.subarray(2));
         if (this.sink.stopped) return;
         runStart = end;
+      } else if (id === MessageId.piece && this.#pieces) {
+        this.#checkBody(id, body);
+        this.#flush(chunk, runStart, pos);
+        if (this.sink.stopped) return;
+        this.#pieces(u32(body, 1), u32(body, 5), body.subarray(9));
+        if (this.sink.stopped) return;
+        runStart = end;
       } else {
         this.#checkBody(id, body);
       }
@@ -229,7 +244,8 @@ export class FrameGuard {
       this.sink.extended(body[1] as number, body.subarray(2));
     } else {
       this.#checkBody(id, body);
-      this.sink.frames(part);
+      if (id === MessageId.piece && this.#pieces) this.#pieces(u32(body, 1), u32(body, 5), body.subarray(9));
+      else this.sink.frames(part);
     }
     return pos;
   }

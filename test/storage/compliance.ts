@@ -101,6 +101,13 @@ export function chunkStoreCompliance(h: StoreHarness): void {
       expect(await store.get(last, 0, fx.meta.lastPieceLength)).toEqual(pieceBytes(fx, last));
       // The padding file's bytes read as zeros.
       expect(await store.get(2, 152, 348)).toEqual(new Uint8Array(348));
+      // Into a caller's (dirty) buffer: a view of it, padding zeroed there too.
+      for (const piece of [0, 2]) {
+        const into = new Uint8Array(PL + 16).fill(0xee);
+        const got = await store.get(piece, 0, PL, { into });
+        expect(got.buffer).toBe(into.buffer);
+        expect(got).toEqual(pieceBytes(fx, piece));
+      }
       if (h.makesFiles) {
         expect(listFiles(join(dir, 'tor'))).toEqual([
           'a.bin',

@@ -236,3 +236,45 @@ describe('framing guard: legal streams in any split', () => {
     for (const r of runs) expect(r).toEqual(runs[0]);
   });
 });
+
+describe('piece messages taken apart from the parser keep their place in the stream', () => {
+  it('a block before a choke answers its request; one after it finds the request failed', async () => {
+    for (const split of [0, 1, 5, 13, 4096, 16_000]) {
+      const v = victim({ fast: false });
+      const un = next(v.wire, 'unchoke');
+      v.raw.write([hello(v, false), rawMessage(1)]);
+      await un;
+      const results: string[] = [];
+      const ask = (index: number) =>
+        new Promise<void>((resolve) =>
+          v.wire.request(index, 0, 16384, (err, block) => {
+            results.push(err ? `${index} ${err.code}` : `${index} ok ${block?.[0]}`);
+            resolve();
+          }),
+        );
+      const done = Promise.all([ask(2), ask(3), ask(4)]);
+      const events: string[] = [];
+      v.wire.on('piece', (i) => events.push(`piece ${i}`));
+      v.wire.on('choke', () => events.push('choke'));
+      v.wire.on('have', (i) => events.push(`have ${i}`));
+      const s = concatBytes([
+        rawMessage(7, [2, 0], new Uint8Array(16384).fill(2)),
+        rawMessage(4, [5]),
+        rawMessage(7, [3, 0], new Uint8Array(16384).fill(3)),
+        rawMessage(0),
+        rawMessage(7, [4, 0], new Uint8Array(16384).fill(4)),
+        rawMessage(4, [6]),
+      ]);
+      if (split === 0) v.raw.write([s]);
+      else for (let i = 0; i < s.length; i += split) v.raw.write([s.subarray(i, i + split)]);
+      await done;
+      const deadline = Date.now() + 3000;
+      while (events.length < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      expect(results).toEqual(['2 ok 2', '3 ok 3', '4 WIRE_REQUEST_CHOKED']);
+      expect(events).toEqual(['piece 2', 'have 5', 'piece 3', 'choke', 'piece 4', 'have 6']);
+      expect(v.wire.downloaded).toBe(3 * 16384);
+      expect(v.wire.outstandingRequests).toBe(0);
+      expect(v.wire.closed).toBe(false);
+    }
+  });
+});

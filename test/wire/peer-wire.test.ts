@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/util/clock.js';
 import { createMemoryPair } from '../../src/util/transport.js';
 import { PeerWire, type WireError, type WireTorrent } from '../../src/wire/index.js';
-import { next, type PairKind, rnd, until, wirePair } from './helpers.js';
+import { connections, next, type PairKind, rnd, until, wirePair } from './helpers.js';
 
 const torrent: WireTorrent = { pieceLength: 32 * 1024, pieceCount: 10, length: 9 * 32 * 1024 + 1000 };
 
@@ -133,6 +133,30 @@ for (const kind of ['memory', 'tcp'] as PairKind[]) {
       expect(d.a.peerHas(7)).toBe(false);
     });
 
+    it('tells a responder when a block it sent may be reused', async () => {
+      const { a, b, done } = await wirePair(kind, { torrent }, { torrent });
+      cleanups.push(done);
+      const block = new Uint8Array(16384).fill(7);
+      const sent: number[] = [];
+      b.on('request', (req, respond) => respond(block.subarray(0, req.length), () => sent.push(req.offset)));
+      const un = next(a, 'unchoke');
+      b.unchoke();
+      await un;
+      const got = await Promise.all(
+        [0, 16384].map(
+          (offset) =>
+            new Promise<Uint8Array>((resolve, reject) =>
+              a.request(1, offset, 16384, (err, blk) =>
+                err ? reject(err) : resolve(blk ?? new Uint8Array()),
+              ),
+            ),
+        ),
+      );
+      expect(got.every((g) => g.length === 16384 && g.every((x) => x === 7))).toBe(true);
+      await until(() => sent.length === 2, 5000, 'onSent');
+      expect(sent.sort((x, y) => x - y)).toEqual([0, 16384]);
+    });
+
     it('reports an unknown message type without dropping the peer', async () => {
       const { a, b, done } = await wirePair(kind, { torrent }, { torrent });
       cleanups.push(done);
@@ -196,4 +220,30 @@ describe('PeerWire timers on a ManualClock', () => {
     expect((await closed)[0]?.code).toBe('WIRE_HANDSHAKE_TIMEOUT');
     cb.destroy();
   });
+});
+
+describe('Connection.write onWritten', () => {
+  for (const kind of ['memory', 'tcp'] as PairKind[]) {
+    it(`${kind}: called once after the chunks were handed on, never after a close`, async () => {
+      const [a, b, close] = await connections(kind);
+      cleanups.push(async () => {
+        a.destroy();
+        b.destroy();
+        await close();
+      });
+      let received = 0;
+      b.attach({ onData: (c) => (received += c.length), onDrain: () => {}, onClose: () => {} });
+      a.attach({ onData: () => {}, onDrain: () => {}, onClose: () => {} });
+      let calls = 0;
+      a.write([rnd(10), rnd(100_000), rnd(5)], () => calls++);
+      a.write([], () => calls++);
+      await until(() => calls === 2 && received === 100_015, 5000, 'onWritten');
+      a.destroy();
+      let late = 0;
+      expect(a.write([rnd(10)], () => late++)).toBe(false);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(late).toBe(0);
+      expect(calls).toBe(2);
+    });
+  }
 });
