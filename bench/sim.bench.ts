@@ -33,7 +33,10 @@ function scenario(name: string): ScenarioInput {
   }
   return {
     name: `swarm-${process.env.SCALE_PEERS ?? 1000}`,
-    file: { size: `${Number(process.env.SCALE_MB ?? 100)} MiB`, pieceLength: Number(process.env.SCALE_PIECE ?? 1024 * 1024) },
+    file: {
+      size: `${Number(process.env.SCALE_MB ?? 100)} MiB`,
+      pieceLength: Number(process.env.SCALE_PIECE ?? 1024 * 1024),
+    },
     groups: [
       { name: 'seeds', count: 4, seed: true, upload: '8 MiB/s', download: '8 MiB/s' },
       {

@@ -4,6 +4,8 @@ import { MessageId, type WireLimits, type WireTorrent } from './limits.js';
 const PROTOCOL = 'BitTorrent protocol';
 /** Length of the BitTorrent handshake. */
 export const HANDSHAKE_LENGTH = 68;
+/** Length prefix, id, index and offset of a piece message. */
+const PIECE_HEADER = 13;
 
 /** The fields of a peer's handshake. */
 export interface Handshake {
@@ -65,6 +67,14 @@ export class FrameGuard {
   #partFill = 0;
   #pieceInfoCount = 0;
   #pendingBitfield: Uint8Array | undefined;
+  /**
+   * A piece message split across reads, when the sink takes pieces apart: `#part` holds its
+   * 13-byte header, these the block's bytes as views of the reads (no assembly buffer: a block
+   * that arrives whole after its header is handed on without a copy).
+   */
+  #blockViews: Uint8Array[] | undefined;
+  #blockFill = 0;
+  #blockLength = 0;
   /** The sink's `piece`, if it takes piece messages apart. */
   readonly #pieces: ((index: number, offset: number, block: Uint8Array) => void) | undefined;
 
@@ -200,14 +210,82 @@ export class FrameGuard {
       return;
     }
     const len = u32(rest, 0);
+    if (rest[4] === MessageId.piece && this.#pieces) {
+      const head = Math.min(PIECE_HEADER, rest.length);
+      this.#startBlock(len, rest.subarray(0, head));
+      if (rest.length > head) this.#gather(rest, head);
+      return;
+    }
     const p = new Uint8Array(4 + len);
     p.set(rest);
     this.#part = p;
     this.#partFill = rest.length;
   }
 
+  /** Enters the split-piece state with the first bytes (5 to 13) of its header. */
+  #startBlock(len: number, head: Uint8Array): void {
+    const p = new Uint8Array(PIECE_HEADER);
+    p.set(head);
+    this.#part = p;
+    this.#partFill = head.length;
+    this.#blockViews = [];
+    this.#blockFill = 0;
+    this.#blockLength = len - 9;
+    if (head.length === PIECE_HEADER) this.#checkPieceHeader(p);
+  }
+
+  #checkPieceHeader(p: Uint8Array): void {
+    this.#checkBlock(u32(p, 5), u32(p, 9), this.#blockLength);
+  }
+
+  /** Takes block bytes from `chunk` at `pos`; returns the position after them. */
+  #gather(chunk: Uint8Array, pos: number): number {
+    const take = Math.min(this.#blockLength - this.#blockFill, chunk.length - pos);
+    if (take > 0) {
+      (this.#blockViews as Uint8Array[]).push(chunk.subarray(pos, pos + take));
+      this.#blockFill += take;
+    }
+    return pos + take;
+  }
+
+  /** Continues a split piece message; returns the position after it, or -1 when the chunk was used up. */
+  #continueBlock(chunk: Uint8Array, pos: number): number {
+    const head = this.#part as Uint8Array;
+    if (this.#partFill < PIECE_HEADER) {
+      const take = Math.min(PIECE_HEADER - this.#partFill, chunk.length - pos);
+      head.set(chunk.subarray(pos, pos + take), this.#partFill);
+      this.#partFill += take;
+      pos += take;
+      if (this.#partFill < PIECE_HEADER) return -1;
+      this.#checkPieceHeader(head);
+    }
+    pos = this.#gather(chunk, pos);
+    if (this.#blockFill < this.#blockLength) return -1;
+    const views = this.#blockViews as Uint8Array[];
+    this.#part = undefined;
+    this.#partFill = 0;
+    this.#blockViews = undefined;
+    let block: Uint8Array;
+    if (views.length === 1) block = views[0] as Uint8Array;
+    else {
+      block = new Uint8Array(this.#blockLength);
+      let at = 0;
+      for (const v of views) {
+        block.set(v, at);
+        at += v.length;
+      }
+    }
+    (this.#pieces as (index: number, offset: number, block: Uint8Array) => void)(
+      u32(head, 5),
+      u32(head, 9),
+      block,
+    );
+    return pos;
+  }
+
   /** Returns the position after the completed message, or -1 when the chunk was used up. */
   #continuePart(chunk: Uint8Array, pos: number): number {
+    if (this.#blockViews) return this.#continueBlock(chunk, pos);
     let part = this.#part as Uint8Array;
     if (part.length === 5 && this.#partFill < 5) {
       // Only a header so far.
@@ -226,6 +304,10 @@ export class FrameGuard {
       if (this.#partFill < 5) return -1;
       const len = u32(part, 0);
       this.#checkHeader(len, part[4] as number);
+      if (part[4] === MessageId.piece && this.#pieces) {
+        this.#startBlock(len, part);
+        return this.#continueBlock(chunk, pos);
+      }
       const full = new Uint8Array(4 + len);
       full.set(part.subarray(0, 5));
       part = full;

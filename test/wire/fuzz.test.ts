@@ -239,4 +239,59 @@ describe('FrameGuard framing is independent of how the stream is cut', () => {
       { numRuns: 300 },
     );
   });
+  it('piece messages taken apart (GuardSink.piece) carry the same blocks, whole, in stream order, however cut', () => {
+    // Blocks of random content with random cuts: a split block is gathered from views of the
+    // reads (copied once only if it spans several) — the bytes and the order must not change.
+    const arbPiece = fc
+      .record({ i: fc.integer({ min: 0, max: 8 }), block: fc.uint8Array({ minLength: 1, maxLength: 16384 }) })
+      .map(({ i, block }) => rawMessage(7, [i, 0], block));
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(arbLegalMessage, arbPiece, arbPiece), { minLength: 1, maxLength: 30 }),
+        fc.array(fc.integer({ min: 1, max: 20000 }), { minLength: 1, maxLength: 10 }),
+        (msgs, cuts) => {
+          const stream = concatBytes([rawHandshake(rnd(20), rnd(20)), ...msgs]);
+          const out: Uint8Array[] = [];
+          const sink: GuardSink = {
+            stopped: false,
+            handshake: () => true,
+            frames: (run) => out.push(run.slice()),
+            extended: () => {},
+            piece: (index, offset, block) => out.push(rawMessage(7, [index, offset], block.slice())),
+          };
+          const guard = new FrameGuard(sink, DEFAULT_WIRE_LIMITS, torrent);
+          let at = 0;
+          for (let i = 0; at < stream.length; i++) {
+            const n = cuts[i % cuts.length] ?? 1;
+            guard.push(stream.subarray(at, at + n));
+            at += n;
+          }
+          expect(concatBytes(out)).toEqual(stream.subarray(68));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a split piece message whose header names a block outside the torrent is refused as soon as the header is in', () => {
+    for (const cut of [1, 5, 9, 12, 13, 14]) {
+      const sink: GuardSink = {
+        stopped: false,
+        handshake: () => true,
+        frames: () => {},
+        extended: () => {},
+        piece: () => {},
+      };
+      const guard = new FrameGuard(sink, DEFAULT_WIRE_LIMITS, torrent);
+      guard.push(rawHandshake(rnd(20), rnd(20)));
+      const m = rawMessage(7, [99, 0], new Uint8Array(100));
+      let err: unknown;
+      try {
+        for (let at = 0; at < 14; at += cut) guard.push(m.subarray(at, Math.min(at + cut, 14)));
+      } catch (e) {
+        err = e;
+      }
+      expect((err as BttkitError | undefined)?.code).toBe('WIRE_OUT_OF_RANGE');
+    }
+  });
 });
