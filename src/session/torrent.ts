@@ -1051,8 +1051,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     const read: UploadRead = { data, buf: undefined, users: 1, cached: true };
     data.then(
       (bytes) => {
-        // Recycled only when the store read into our buffer (a store may ignore `into`).
+        // Recycled only when the store read into our buffer; a store that ignored `into` (one
+        // that hands out views of its own memory) leaves the buffer unused: spare it at once.
         if (into && bytes.buffer === into.buffer) read.buf = into;
+        else if (into && this.#spareReads.length < MAX_SPARE_READ_BUFFERS) this.#spareReads.push(into);
       },
       () => {
         if (this.#readCache.get(index) === read) {

@@ -215,6 +215,10 @@ class SimEnd implements Connection {
     while (bytes < max && this.outHead < this.out.length) {
       const c = this.out[this.outHead] as Uint8Array;
       const rest = c.length - this.outOffset;
+      // A chunk that does not fit waits for the next segment rather than being cut, unless it
+      // is larger than a segment: a block then reaches the receiver in one piece (no copy to
+      // reassemble it), as a TCP stack sends a large write in full segments.
+      if (bytes > 0 && rest > max - bytes) break;
       const n = Math.min(rest, max - bytes);
       chunks.push(
         this.outOffset === 0 && n === c.length ? c : c.subarray(this.outOffset, this.outOffset + n),
