@@ -1033,6 +1033,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   #readCacheBytes = 0;
   /** Piece-sized buffers free for the next read (see {@link UploadRead}). */
   #spareReads: Uint8Array[] = [];
+  #storeIgnoresInto = false;
 
   /** The read of piece `index`, cached or new, with one more user: release it once. */
   #readPiece(store: ChunkStore, index: number): UploadRead {
@@ -1046,15 +1047,19 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     const size = this.#pieceSize(index);
     const full = this.#info?.pieceLength ?? 0;
     // Whole-size pieces are read into buffers of ours, recycled; the last piece is left alone.
-    const into = size === full ? (this.#spareReads.pop() ?? new Uint8Array(full)) : undefined;
+    const into =
+      size === full && !this.#storeIgnoresInto ? (this.#spareReads.pop() ?? new Uint8Array(full)) : undefined;
     const data = store.get(index, 0, size, into ? { into } : {});
     const read: UploadRead = { data, buf: undefined, users: 1, cached: true };
     data.then(
       (bytes) => {
-        // Recycled only when the store read into our buffer; a store that ignored `into` (one
-        // that hands out views of its own memory) leaves the buffer unused: spare it at once.
+        // Recycled only when the store read into our buffer. A store that ignores `into` (one
+        // that hands out views of its own memory) is not offered buffers again.
         if (into && bytes.buffer === into.buffer) read.buf = into;
-        else if (into && this.#spareReads.length < MAX_SPARE_READ_BUFFERS) this.#spareReads.push(into);
+        else if (into) {
+          this.#storeIgnoresInto = true;
+          this.#spareReads = [];
+        }
       },
       () => {
         if (this.#readCache.get(index) === read) {

@@ -1,4 +1,4 @@
-import { BttkitError } from '../util/errors.js';
+import { BttkitError, type BttkitErrorOptions } from '../util/errors.js';
 import {
   type Connection,
   type ConnectionHandlers,
@@ -185,7 +185,7 @@ class SimEnd implements Connection {
     this.#finish(error);
     const peer = this.peer;
     this.#net.clock.setTimeout(
-      () => peer.#finish(new TransportError('TRANSPORT_RESET', 'connection reset by peer')),
+      () => peer.#finish(routine('TRANSPORT_RESET', 'connection reset by peer')),
       this.#net.latency(this.node, peer.node),
     );
   }
@@ -320,6 +320,21 @@ class SimEnd implements Connection {
 const EMPTY = new Uint8Array(0);
 
 /**
+ * A transport error of the network's routine (a refused dial, a reset): built without a stack
+ * trace, which would be most of its cost — a large swarm makes hundreds of thousands of them,
+ * and a stack into the scheduler tells nothing.
+ */
+function routine(code: string, message: string, options?: BttkitErrorOptions): TransportError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new TransportError(code, message, options);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+/**
  * The swarm lab's network: hosts with shaped access links on a {@link VirtualClock}. Each host
  * gets a {@link Transport} (`network.transport(host)`) that a `Client` uses as it would TCP.
  *
@@ -361,7 +376,7 @@ export class SimNetwork {
     if (!node) return;
     node.removed = true;
     node.listeners.clear();
-    for (const end of [...node.ends]) end.destroy(new TransportError('TRANSPORT_RESET', 'host left'));
+    for (const end of [...node.ends]) end.destroy(routine('TRANSPORT_RESET', 'host left'));
     this.#nodes.delete(host);
   }
 
@@ -428,7 +443,7 @@ export class SimNetwork {
         const accept = t?.listeners.get(to.port);
         if (!t || !accept || from.removed) {
           reject(
-            new TransportError('TRANSPORT_CONNECT_FAILED', `cannot connect to ${to.host}:${to.port}`, {
+            routine('TRANSPORT_CONNECT_FAILED', `cannot connect to ${to.host}:${to.port}`, {
               details: { host: to.host, port: to.port },
             }),
           );
@@ -446,7 +461,7 @@ export class SimNetwork {
           // a failed connect — the same outcome, without building a wire only to tear it down.
           a.discard();
           reject(
-            new TransportError('TRANSPORT_CONNECT_FAILED', `${to.host}:${to.port} reset the connection`, {
+            routine('TRANSPORT_CONNECT_FAILED', `${to.host}:${to.port} reset the connection`, {
               details: { host: to.host, port: to.port },
             }),
           );
