@@ -210,6 +210,17 @@ export class PiecePicker<K = string> {
     return p.seed ? this.#wantedMissing > 0 : p.wanted > 0;
   }
 
+  /** Whether `peer` is known to the picker. */
+  hasPeer(peer: K): boolean {
+    return this.#peers.has(peer);
+  }
+
+  /** Whether `peer` has every piece (have-all, or pieces that add up to all). O(1). */
+  peerIsSeed(peer: K): boolean {
+    const p = this.#peers.get(peer);
+    return p !== undefined && (p.seed || p.bits.full);
+  }
+
   /** Whether `peer` has piece `i`. */
   peerHas(peer: K, i: number): boolean {
     const p = this.#peers.get(peer);

@@ -858,7 +858,9 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     if (ok) {
       if (this.#smartBan.pending(piece)) void this.#resolveSmartBan(piece);
       for (const p of this.#peers.values()) {
-        p.wire.have(piece);
+        // No `have` to a peer that has the piece (libtorrent's `send_redundant_have` off): it
+        // learns nothing from it, and in a large swarm most haves would be such.
+        if (!picker.peerHas(p.id, piece)) p.wire.have(piece);
         this.#updateInterest(p);
       }
       if (this.listenerCount('verified') > 0) {
@@ -953,6 +955,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   #isSeedPeer(p: PeerConn): boolean {
     const info = this.#info;
     if (!info) return false;
+    const picker = this.#picker;
+    if (picker?.hasPeer(p.id)) return picker.peerIsSeed(p.id);
     for (let i = 0; i < info.pieceCount; i++) if (!p.wire.peerHas(i)) return false;
     return true;
   }
