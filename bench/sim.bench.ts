@@ -42,9 +42,9 @@ function scenario(name: string): ScenarioInput {
       {
         name: 'leechers',
         count: Number(process.env.SCALE_PEERS ?? 1000),
-        upload: '1 MiB/s',
-        download: '8 MiB/s',
-        arrival: { kind: 'poisson', ratePerSecond: 20 },
+        upload: process.env.SCALE_UP ?? '1 MiB/s',
+        download: process.env.SCALE_DOWN ?? '8 MiB/s',
+        arrival: { kind: 'poisson', ratePerSecond: Number(process.env.SCALE_ARRIVALS ?? 20) },
       },
     ],
     // The lab's cost knobs (docs/sim.md): 256 KiB blocks between these bttkit peers and 64 KiB

@@ -383,6 +383,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#state = 'destroyed';
     for (const t of this.#timers) t.cancel();
     this.#timers = [];
+    this.#rechokePending?.cancel();
+    this.#rechokePending = undefined;
     for (const p of [...this.#peers.values()]) p.wire.close();
     this.#ctx.onDestroy(this);
     const tracker = this.#tracker;
@@ -580,7 +582,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     });
     wire.on('interested', () => this.#maybeQuickUnchoke());
     wire.on('uninterested', () => {
-      if (peer.unchoked) this.#rechoke();
+      if (peer.unchoked) this.#rechokeSoon();
     });
     wire.on('request', (req, respond) => this.#onRequest(peer, req.index, req.offset, req.length, respond));
     wire.on('close', (err) => {
@@ -600,7 +602,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
         );
       }
       this.emit('peer-closed', id, err);
-      if (peer.unchoked) this.#rechoke();
+      if (peer.unchoked) this.#rechokeSoon();
       if (!this.#paused && this.#state !== 'destroyed') this.#connectMore();
     });
   }
@@ -1101,6 +1103,9 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   #rechoke(): void {
     if (this.#state === 'destroyed') return;
     const now = this.#ctx.clock.now();
+    this.#lastRechoke = now;
+    this.#rechokePending?.cancel();
+    this.#rechokePending = undefined;
     const peers: ChokerPeer[] = [];
     for (const p of this.#peers.values()) {
       peers.push({
@@ -1140,19 +1145,32 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     );
   }
 
-  #quickUnchokePending = false;
 
   #maybeQuickUnchoke(): void {
     // A newly interested peer gets a free slot at once instead of waiting for the next round.
-    if (this.#quickUnchokePending) return;
+    if (this.#rechokePending) return;
     let unchoked = 0;
     for (const p of this.#peers.values()) if (p.unchoked) unchoked++;
     if (unchoked >= this.#ctx.settings.uploadSlots) return;
-    this.#quickUnchokePending = true;
-    queueMicrotask(() => {
-      this.#quickUnchokePending = false;
+    this.#rechokeSoon();
+  }
+
+  #lastRechoke = Number.NEGATIVE_INFINITY;
+  #rechokePending: TimerHandle | undefined;
+
+  /**
+   * A choking round soon: at once (after the events of this moment, which share it) if the last
+   * round was a second ago or more, else a second after it. Slots freed by a peer leaving or
+   * losing interest are refilled without a round per event — in a large swarm interest flaps
+   * constantly (libtorrent's trigger_unchoke likewise waits for its next tick).
+   */
+  #rechokeSoon(): void {
+    if (this.#rechokePending || this.#state === 'destroyed') return;
+    const wait = Math.max(0, this.#lastRechoke + 1000 - this.#ctx.clock.now());
+    this.#rechokePending = this.#ctx.clock.setTimeout(() => {
+      this.#rechokePending = undefined;
       this.#rechoke();
-    });
+    }, wait);
   }
 
   #tick(): void {
