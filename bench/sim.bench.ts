@@ -45,6 +45,7 @@ function scenario(name: string): ScenarioInput {
         upload: process.env.SCALE_UP ?? '1 MiB/s',
         download: process.env.SCALE_DOWN ?? '8 MiB/s',
         arrival: { kind: 'poisson', ratePerSecond: Number(process.env.SCALE_ARRIVALS ?? 20) },
+        ...(process.env.SCALE_STAY ? { departure: { kind: 'stay' as const } } : {}),
       },
     ],
     // The lab's cost knobs (docs/sim.md): 256 KiB blocks between these bttkit peers and 64 KiB

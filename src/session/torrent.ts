@@ -351,6 +351,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     const id = formatPeerAddress(addr);
     if (this.#banned.has(addr.host) || this.#known.has(id)) return;
     this.#known.set(id, { addr, failures: 0, retryAt: 0 });
+    this.#dialIdleUntil = 0;
     if (!this.#paused && this.#state !== 'destroyed') queueMicrotask(() => void this.#connect(id));
   }
 
@@ -364,6 +365,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   resume(): void {
     if (!this.#paused || this.#state === 'destroyed') return;
     this.#paused = false;
+    this.#dialIdleUntil = 0;
     for (const [id, k] of this.#known) {
       k.retryAt = 0;
       void this.#connect(id);
@@ -455,7 +457,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       this.#connecting.delete(id);
       this.#ctx.connectionClosed();
       this.#failed(id);
-      this.#warn(new SessionError('SESSION_CONNECT_FAILED', `cannot connect to ${id}`, { cause: err }));
+      if (this.listenerCount('warning') > 0)
+        this.#warn(new SessionError('SESSION_CONNECT_FAILED', `cannot connect to ${id}`, { cause: err }));
       return;
     } finally {
       timer.cancel();
@@ -490,6 +493,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     k.retryAt =
       this.#ctx.clock.now() + this.#ctx.settings.reconnectBackoffMs * 2 ** Math.min(k.failures - 1, 6);
     if (k.failures > 8) this.#known.delete(id);
+    else if (k.retryAt < this.#dialIdleUntil) this.#dialIdleUntil = k.retryAt;
   }
 
   #setupWire(wire: PeerWire, id: string, incoming: boolean, counted = false): void {
@@ -588,7 +592,14 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     wire.on('close', (err) => {
       this.#ctx.connectionClosed();
       if (this.#peers.get(id) === peer) this.#peers.delete(id);
-      if (incoming) for (const [k, p] of this.#byListen) if (p === peer) this.#byListen.delete(k);
+      if (incoming) {
+        for (const [k, p] of this.#byListen) {
+          if (p !== peer) continue;
+          this.#byListen.delete(k);
+          // Its listen address, skipped while it was connected, may be dialled again.
+          if (this.#known.has(k)) this.#dialIdleUntil = 0;
+        }
+      }
       if (registered) {
         this.#picker?.removePeer(id);
         for (const key of peer.inflight.keys()) peer.inflight.delete(key);
@@ -596,7 +607,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       // Back off before dialling this peer again, however the connection ended (a peer at its
       // connection limit closes us cleanly; redialling at once would loop at the round-trip time).
       if (!incoming && err?.code !== 'WIRE_DUPLICATE_CONNECTION') this.#failed(id);
-      if (err && err.code !== 'WIRE_DUPLICATE_CONNECTION') {
+      else if (!incoming) this.#dialIdleUntil = 0;
+      if (err && err.code !== 'WIRE_DUPLICATE_CONNECTION' && this.listenerCount('warning') > 0) {
         this.#warn(
           new SessionError('SESSION_PEER_DROPPED', `peer ${id} dropped: ${err.message}`, { cause: err }),
         );
@@ -751,13 +763,32 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     }
   }
 
+  /**
+   * No known peer can be dialled before this time: `#connectMore` skips its walk over every
+   * known address until then (it runs on each closed connection and each second; a large swarm
+   * knows hundreds of addresses, mostly backing off). Lowered whenever an address may become
+   * dialable sooner: a new one, a failure's retry time, a peer that dialled us leaving.
+   */
+  #dialIdleUntil = 0;
+
   #connectMore(): void {
     const now = this.#ctx.clock.now();
+    if (now < this.#dialIdleUntil) return;
+    let next = Number.POSITIVE_INFINITY;
+    let tried = false;
     for (const [id, k] of this.#known) {
       if (this.#peers.size + this.#connecting.size >= this.#ctx.settings.maxConnectionsPerTorrent) return;
       if (k.seed && this.done) continue;
-      if (!this.#isConnected(id) && !this.#connecting.has(id) && k.retryAt <= now) void this.#connect(id);
+      if (this.#isConnected(id) || this.#connecting.has(id)) continue;
+      if (k.retryAt > now) {
+        if (k.retryAt < next) next = k.retryAt;
+        continue;
+      }
+      tried = true;
+      void this.#connect(id);
     }
+    // Walked everything without finding a dialable address: nothing to do before `next`.
+    if (!tried) this.#dialIdleUntil = next;
   }
 
   /** Connected to the peer listening at `id`: we dialled it, or it dialled us and told its port. */
@@ -1144,7 +1175,6 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       this.#isSeedPeer(p)
     );
   }
-
 
   #maybeQuickUnchoke(): void {
     // A newly interested peer gets a free slot at once instead of waiting for the next round.
