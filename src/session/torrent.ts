@@ -721,10 +721,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     const store = this.#store;
     if (!picker || !store || this.#paused || peer.wire.closed || peer.wire.peerChoking) return;
     if (!peer.interestedSent || this.#pendingWrite > this.#ctx.settings.maxPendingWriteBytes) return;
-    // Refill in batches (once a quarter of the queue has drained): fewer, larger writes of
+    // Refill in batches (once an eighth of the queue has drained): fewer, larger writes of
     // request messages than one write per arriving block.
     const want = peer.queueTarget - peer.inflight.size;
-    if (want <= 0 || (peer.inflight.size > 0 && want < Math.max(4, peer.queueTarget >> 2))) return;
+    if (want <= 0 || (peer.inflight.size > 0 && want < Math.max(4, peer.queueTarget >> 3))) return;
     const reqs = picker.pick(peer.id, want);
     const now = this.#ctx.clock.now();
     for (const r of reqs) {
