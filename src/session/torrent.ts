@@ -804,7 +804,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     const store = this.#store;
     if (!picker || !store || this.#paused || peer.wire.closed || peer.wire.peerChoking) return;
     if (!peer.interestedSent || this.#pendingWrite > this.#ctx.settings.maxPendingWriteBytes) return;
-    // Refill in batches (once a quarter of the queue has drained): fewer, larger writes of
+    // Refill in batches (once an eighth of the queue has drained): fewer, larger writes of
     // request messages than one write per arriving block.
     const want = peer.queueTarget - peer.inflight.size;
     if (want <= 0 || (peer.inflight.size > 0 && want < Math.max(4, peer.queueTarget >> 3))) return;
