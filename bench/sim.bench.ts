@@ -31,6 +31,12 @@ function scenario(name: string): ScenarioInput {
       ],
     };
   }
+  // The 1,000-peer case. Its cost knobs (docs/sim.md): 1 MiB blocks between these bttkit peers
+  // (64× fewer block messages than the wire's 16 KiB) in segments of one block message, 1 MiB
+  // pieces, 30 connections per peer (as many as the swarm uses: results barely move, the cost of
+  // connections falls by a third), leechers stay to share once done (SCALE_LEAVE=1: they leave).
+  const block = Number(process.env.SCALE_BLOCK ?? 1024 * 1024);
+  const segment = Number(process.env.SCALE_SEGMENT ?? block + 13);
   return {
     name: `swarm-${process.env.SCALE_PEERS ?? 1000}`,
     file: {
@@ -45,19 +51,15 @@ function scenario(name: string): ScenarioInput {
         upload: process.env.SCALE_UP ?? '1 MiB/s',
         download: process.env.SCALE_DOWN ?? '8 MiB/s',
         arrival: { kind: 'poisson', ratePerSecond: Number(process.env.SCALE_ARRIVALS ?? 20) },
-        ...(process.env.SCALE_STAY ? { departure: { kind: 'stay' as const } } : {}),
+        ...(process.env.SCALE_LEAVE ? {} : { departure: { kind: 'stay' as const } }),
       },
     ],
-    // The lab's cost knobs (docs/sim.md): 256 KiB blocks between these bttkit peers and 64 KiB
-    // network segments — 16× fewer messages and 4× fewer link events than the wire's 16 KiB.
     settings: {
-      blockSize: Number(process.env.SCALE_BLOCK ?? 256 * 1024),
-      minRequestQueue: Math.max(2, Math.round((1024 * 1024) / Number(process.env.SCALE_BLOCK ?? 256 * 1024))),
+      maxConnectionsPerTorrent: Number(process.env.SCALE_CONNS ?? 30),
+      blockSize: block,
+      minRequestQueue: Math.max(2, Math.round((1024 * 1024) / block)),
     },
-    network: {
-      segmentBytes: Number(process.env.SCALE_SEGMENT ?? 64 * 1024 + 13),
-      windowBytes: Math.max(256 * 1024, 2 * Number(process.env.SCALE_SEGMENT ?? 0)),
-    },
+    network: { segmentBytes: segment, windowBytes: Math.max(256 * 1024, 2 * segment) },
     sampleSeconds: 10,
   };
 }
