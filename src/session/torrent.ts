@@ -1146,7 +1146,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
         uploadRate: p.up.rate(),
         unchoked: p.unchoked,
         connectedAt: p.connectedAt,
-        seed: this.#isSeedPeerCheap(p),
+        seed: this.#isSeedPeer(p),
       });
     }
     const unchoke = this.#choker.rechoke(peers, {
@@ -1164,16 +1164,6 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
         p.wire.choke();
       }
     }
-  }
-
-  #isSeedPeerCheap(p: PeerConn): boolean {
-    const info = this.#info;
-    return (
-      info !== undefined &&
-      this.#picker !== undefined &&
-      !this.#picker.isInteresting(p.id) &&
-      this.#isSeedPeer(p)
-    );
   }
 
   #maybeQuickUnchoke(): void {

@@ -1,3 +1,4 @@
+import { concatBytes } from '../util/bytes.js';
 import { WireError } from './errors.js';
 import { MessageId, type WireLimits, type WireTorrent } from './limits.js';
 
@@ -265,16 +266,7 @@ export class FrameGuard {
     this.#part = undefined;
     this.#partFill = 0;
     this.#blockViews = undefined;
-    let block: Uint8Array;
-    if (views.length === 1) block = views[0] as Uint8Array;
-    else {
-      block = new Uint8Array(this.#blockLength);
-      let at = 0;
-      for (const v of views) {
-        block.set(v, at);
-        at += v.length;
-      }
-    }
+    const block = views.length === 1 ? (views[0] as Uint8Array) : concatBytes(views);
     (this.#pieces as (index: number, offset: number, block: Uint8Array) => void)(
       u32(head, 5),
       u32(head, 9),
@@ -325,9 +317,9 @@ export class FrameGuard {
     if (id === MessageId.extended) {
       this.sink.extended(body[1] as number, body.subarray(2));
     } else {
+      // (A piece message never gets here when the sink takes pieces apart: see #startBlock.)
       this.#checkBody(id, body);
-      if (id === MessageId.piece && this.#pieces) this.#pieces(u32(body, 1), u32(body, 5), body.subarray(9));
-      else this.sink.frames(part);
+      this.sink.frames(part);
     }
     return pos;
   }

@@ -1,6 +1,6 @@
 import Wire, { type WireRequest } from 'bittorrent-protocol';
 import { type BDict, decode } from '../metainfo/bencode.js';
-import { equalBytes, toHex } from '../util/bytes.js';
+import { concatBytes, equalBytes, toHex } from '../util/bytes.js';
 import { type Clock, realClock, type TimerHandle } from '../util/clock.js';
 import { ArgumentError } from '../util/errors.js';
 import type { Connection, Endpoint, TransportError } from '../util/transport.js';
@@ -862,21 +862,9 @@ function coalesce(chunks: Uint8Array[]): Uint8Array[] {
       i++;
       continue;
     }
-    let j = i;
-    let bytes = 0;
-    while (j < n && (chunks[j] as Uint8Array).length <= SMALL_CHUNK)
-      bytes += (chunks[j++] as Uint8Array).length;
-    if (j - i === 1) out.push(c);
-    else {
-      const joined = new Uint8Array(bytes);
-      let at = 0;
-      for (let k = i; k < j; k++) {
-        const s = chunks[k] as Uint8Array;
-        joined.set(s, at);
-        at += s.length;
-      }
-      out.push(joined);
-    }
+    let j = i + 1;
+    while (j < n && (chunks[j] as Uint8Array).length <= SMALL_CHUNK) j++;
+    out.push(j - i === 1 ? c : concatBytes(chunks.slice(i, j)));
     i = j;
   }
   return out;

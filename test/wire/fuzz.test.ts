@@ -211,6 +211,35 @@ describe('fuzzing the peer wire', () => {
   });
 });
 
+/**
+ * Feeds a handshake and `msgs` to a FrameGuard in pieces of the sizes in `cuts` (cycled) and
+ * returns what comes out, re-encoded: with `pieces`, the sink takes piece messages apart.
+ */
+function reframe(msgs: readonly Uint8Array[], cuts: readonly number[], pieces: boolean) {
+  const stream = concatBytes([rawHandshake(rnd(20), rnd(20)), ...msgs]);
+  const out: Uint8Array[] = [];
+  const sink: GuardSink = {
+    stopped: false,
+    handshake: () => true,
+    frames: (run) => out.push(run.slice()),
+    extended: () => {},
+    ...(pieces
+      ? {
+          piece: (index: number, offset: number, block: Uint8Array) =>
+            out.push(rawMessage(7, [index, offset], block.slice())),
+        }
+      : {}),
+  };
+  const guard = new FrameGuard(sink, DEFAULT_WIRE_LIMITS, torrent);
+  let at = 0;
+  for (let i = 0; at < stream.length; i++) {
+    const n = cuts[i % cuts.length] ?? 1;
+    guard.push(stream.subarray(at, at + n));
+    at += n;
+  }
+  return { out: concatBytes(out), want: stream.subarray(68) };
+}
+
 describe('FrameGuard framing is independent of how the stream is cut', () => {
   it('any split of a legal stream yields the same messages', () => {
     fc.assert(
@@ -218,22 +247,8 @@ describe('FrameGuard framing is independent of how the stream is cut', () => {
         fc.array(arbLegalMessage, { minLength: 1, maxLength: 30 }),
         fc.array(fc.integer({ min: 1, max: 3000 }), { minLength: 1, maxLength: 10 }),
         (msgs, cuts) => {
-          const stream = concatBytes([rawHandshake(rnd(20), rnd(20)), ...msgs]);
-          const out: Uint8Array[] = [];
-          const sink: GuardSink = {
-            stopped: false,
-            handshake: () => true,
-            frames: (run) => out.push(run.slice()),
-            extended: () => {},
-          };
-          const guard = new FrameGuard(sink, DEFAULT_WIRE_LIMITS, torrent);
-          let at = 0;
-          for (let i = 0; at < stream.length; i++) {
-            const n = cuts[i % cuts.length] ?? 1;
-            guard.push(stream.subarray(at, at + n));
-            at += n;
-          }
-          expect(concatBytes(out)).toEqual(stream.subarray(68));
+          const { out, want } = reframe(msgs, cuts, false);
+          expect(out).toEqual(want);
         },
       ),
       { numRuns: 300 },
@@ -250,23 +265,8 @@ describe('FrameGuard framing is independent of how the stream is cut', () => {
         fc.array(fc.oneof(arbLegalMessage, arbPiece, arbPiece), { minLength: 1, maxLength: 30 }),
         fc.array(fc.integer({ min: 1, max: 20000 }), { minLength: 1, maxLength: 10 }),
         (msgs, cuts) => {
-          const stream = concatBytes([rawHandshake(rnd(20), rnd(20)), ...msgs]);
-          const out: Uint8Array[] = [];
-          const sink: GuardSink = {
-            stopped: false,
-            handshake: () => true,
-            frames: (run) => out.push(run.slice()),
-            extended: () => {},
-            piece: (index, offset, block) => out.push(rawMessage(7, [index, offset], block.slice())),
-          };
-          const guard = new FrameGuard(sink, DEFAULT_WIRE_LIMITS, torrent);
-          let at = 0;
-          for (let i = 0; at < stream.length; i++) {
-            const n = cuts[i % cuts.length] ?? 1;
-            guard.push(stream.subarray(at, at + n));
-            at += n;
-          }
-          expect(concatBytes(out)).toEqual(stream.subarray(68));
+          const { out, want } = reframe(msgs, cuts, true);
+          expect(out).toEqual(want);
         },
       ),
       { numRuns: 300 },
