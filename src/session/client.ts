@@ -22,7 +22,11 @@ import { Torrent, type TorrentContext } from './torrent.js';
 export interface ClientOptions {
   /** Our 20-byte peer id. Default: `-BK0100-` and 12 random bytes (Azureus style). */
   peerId?: Uint8Array;
-  /** How connections are made. Default TCP. */
+  /**
+   * How connections are made. Default TCP, reading into a shared reused buffer (`new
+   * TcpTransport({ lendReadBuffer: true })`): wires of the session hand blocks on as views valid
+   * during the call only (`lendBlocks`).
+   */
   transport?: Transport;
   /** Timer source. Default the wall clock. */
   clock?: Clock;
@@ -149,7 +153,8 @@ export class Client {
     this.peerId = options.peerId ?? defaultPeerId();
     if (this.peerId.length !== 20) throw new ArgumentError('BAD_PEER_ID', 'peer id must be 20 bytes');
     this.clock = options.clock ?? realClock;
-    this.transport = options.transport ?? new TcpTransport();
+    // Our wires honour lent read buffers (see TcpTransportOptions.lendReadBuffer).
+    this.transport = options.transport ?? new TcpTransport({ lendReadBuffer: true });
     this.settings = Object.freeze({ ...DEFAULT_SETTINGS, ...options.settings });
     const bs = this.settings.blockSize;
     if (!(Number.isInteger(bs) && bs >= 16384 && bs <= 4 * 1024 * 1024 && (bs & (bs - 1)) === 0))
@@ -205,6 +210,7 @@ export class Client {
         peerId: this.peerId,
         clock: this.clock,
         limits: { maxBlockLength: this.settings.blockSize },
+        lendBlocks: true,
         ...(listenPort !== undefined ? { listenPort } : {}),
       });
       let handed = false;

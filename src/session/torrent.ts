@@ -141,6 +141,8 @@ interface PieceWork {
 
 /** Spare piece buffers kept for the next upload read (see {@link UploadRead}). */
 const MAX_SPARE_READ_BUFFERS = 4;
+/** While peers are not read because the store is full, how often to look whether it drained, ms. */
+const READS_POLL_MS = 5;
 
 /**
  * A whole piece read for upload, shared by the blocks sent from it. Its buffer goes back to the
@@ -186,6 +188,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   #work = new Map<number, PieceWork>();
   #smartBan = new SmartBan();
   #pendingWrite = 0;
+  /** Peers are not read while the store catches up (see #onBlock). */
+  #readsPaused = false;
   #hashFailures = 0;
   #downloaded = 0;
   #uploaded = 0;
@@ -481,6 +485,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       infoHash: this.infoHash,
       clock: this.#ctx.clock,
       limits: { maxBlockLength: this.#blockSize },
+      // Blocks go into the store, which copies them (or gets a copy, below).
+      lendBlocks: true,
       ...(this.#info ? { torrent: this.#info } : {}),
       ...(port !== undefined ? { listenPort: port } : {}),
     };
@@ -554,6 +560,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       this.#peers.set(id, peer);
       this.#peersSeen.add(id);
       registered = true;
+      if (this.#readsPaused) wire.pauseReading();
       const k = this.#known.get(id);
       if (k) k.failures = 0;
       this.#picker?.addPeer(id);
@@ -845,10 +852,11 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
         this.#work.set(piece, work);
       }
       work.senders.set(offset, peer.id);
-      // The store copies a view into a larger buffer (the wire's receive chunk) itself.
+      // The block may be a view into the connection's reused read buffer (the wire lends it):
+      // a store that does not copy on put gets a copy it can keep.
       const size = block.length;
       this.#pendingWrite += size;
-      store.put(piece, offset, block).then(
+      store.put(piece, offset, store.copiesOnPut === true ? block : block.slice()).then(
         () => {
           this.#pendingWrite -= size;
           if (receipt.pieceComplete) void this.#verify(piece);
@@ -859,6 +867,11 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
           this.#storeFailed(err);
         },
       );
+      // The disk is behind — the store holds most of what it may, or puts pile up unresolved
+      // (a put the store accepts resolves within microtasks): stop reading from peers until
+      // it catches up, as libtorrent does. The data waits in the network buffers, TCP slows the
+      // senders, and the store never falls back to queueing blocks one by one.
+      if (!this.#readsPaused && this.#storeFull(store, false)) this.#pauseReads();
     }
     // Pipelining sized to the rate: keep `requestQueueSeconds` of this peer's rate in flight.
     const s = this.#ctx.settings;
@@ -866,6 +879,36 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     const reqq = peer.wire.peerExtendedHandshake?.reqq ?? 250;
     peer.queueTarget = Math.max(s.minRequestQueue, Math.min(s.maxRequestQueue, reqq, byRate));
     this.#fill(peer);
+  }
+
+  /**
+   * Whether the store is too full to read from peers (see #onBlock): it holds over 3/4 of
+   * `maxPendingWriteBytes` (the built-in file store's cap), or puts of over 4 MiB (at most a
+   * quarter of that) are unresolved. Reading resumes below half of each (`resume`): the file
+   * store assembles pieces in at most half its cap, so that level is always reached once its
+   * queued writes are done.
+   */
+  #storeFull(store: ChunkStore, resume: boolean): boolean {
+    const cap = this.#ctx.settings.maxPendingWriteBytes;
+    const puts = Math.min(4 * 1024 * 1024, cap / 4);
+    return resume
+      ? store.pendingBytes > cap / 2 || this.#pendingWrite > puts / 2
+      : store.pendingBytes > cap * 0.75 || this.#pendingWrite > puts;
+  }
+
+  #pauseReads(): void {
+    this.#readsPaused = true;
+    for (const p of this.#peers.values()) p.wire.pauseReading();
+    // The store has no event for "written": look again shortly.
+    const poll = () => {
+      if (!this.#readsPaused) return;
+      const store = this.#store;
+      if (this.#state === 'destroyed' || !store || store.closed || !this.#storeFull(store, true)) {
+        this.#readsPaused = false;
+        for (const p of this.#peers.values()) p.wire.resumeReading();
+      } else this.#ctx.clock.setTimeout(poll, READS_POLL_MS);
+    };
+    this.#ctx.clock.setTimeout(poll, READS_POLL_MS);
   }
 
   #fillAll(): void {

@@ -123,6 +123,8 @@ export class SimPieces {
  */
 export class SimStore implements ChunkStore {
   readonly meta: InfoDictionary;
+  /** `put()` is done with the block before it returns. */
+  readonly copiesOnPut = true;
   readonly pendingBytes = 0;
   readonly #pieces: SimPieces;
   readonly #skipped: boolean[];

@@ -152,6 +152,8 @@ function unsafe(message: string, details: Record<string, string> = {}): StorageE
  */
 export class FsChunkStore implements ChunkStore {
   readonly meta: InfoDictionary;
+  /** `put()` copies the block before it returns (into a piece being assembled, or a copy). */
+  readonly copiesOnPut = true;
   /** Absolute path of the download folder. */
   readonly root: string;
   readonly #layout: Layout;
@@ -238,8 +240,9 @@ export class FsChunkStore implements ChunkStore {
       this.#fill(asm, offset, bytes);
       return;
     }
-    // Never pin a larger buffer than the bytes counted against the cap.
-    const owned = bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+    // A copy (`copiesOnPut`): the caller may reuse `bytes` (a view into a network read buffer)
+    // once this returns, and a view would pin a larger buffer than the bytes counted here.
+    const owned = bytes.slice();
     while (this.#pendingBytes > 0 && this.#pendingBytes + owned.length > this.#cap) {
       // Only assemblies left, nothing being written that would free space: write one out.
       if (this.#pendingBytes === this.#assembledBytes) this.#spill(this.#oldestAssembly());
@@ -247,9 +250,10 @@ export class FsChunkStore implements ChunkStore {
       this.#state.check(options.signal);
     }
     if (this.#state.has(piece) || this.#verifying.has(piece)) return;
-    const late = this.#assemblies.get(piece);
+    // The piece began assembling while this block waited, or can begin now: the block joins
+    // the assembly (queueing it alone would cost a write per block and a read to hash).
+    const late = this.#assemblies.get(piece) ?? this.#startAssembly(piece, true);
     if (late) {
-      // The piece began assembling while this block waited: it joins the assembly.
       this.#fill(late, offset, owned);
       return;
     }
@@ -609,13 +613,16 @@ export class FsChunkStore implements ChunkStore {
   // --- pieces assembled in memory ----------------------------------------------------------
 
   /**
-   * Starts assembling `piece` in memory when that fits: assembling is on, no write of the piece
-   * is queued (a whole-piece write must not race older writes of it), the piece is at most half
-   * the cap, and assemblies stay within half the cap (one left behind by a vanished peer is
-   * written out to make room) without pushing the total over the cap.
+   * Starts assembling `piece` in memory when that fits: assembling is on, no put waits for room
+   * (unless this is one, `waited`), no write of the piece is queued (a whole-piece write must
+   * not race older writes of it), the piece is at most half the cap, and assemblies stay within
+   * half the cap (one left behind by a vanished peer is written out to make room) without
+   * pushing the total over the cap.
    */
-  #startAssembly(piece: number): Assembly | undefined {
-    if (!this.#assemble || this.#perPiece.has(piece) || this.#spaceWaiters.length > 0) return undefined;
+  #startAssembly(piece: number, waited = false): Assembly | undefined {
+    if (!this.#assemble || this.#perPiece.has(piece)) return undefined;
+    // Room goes to waiting puts first, in order (`waited`: this is one of them).
+    if (!waited && this.#spaceWaiters.length > 0) return undefined;
     const size = this.#layout.pieceSize(piece);
     const half = this.#cap / 2;
     if (size > half) return undefined;

@@ -18,6 +18,8 @@ export interface MemoryChunkStoreOptions {
  */
 export class MemoryChunkStore implements ChunkStore {
   readonly meta: InfoDictionary;
+  /** `put()` is done with the block before it returns. */
+  readonly copiesOnPut = true;
   readonly pendingBytes = 0;
   readonly #layout: Layout;
   readonly #state: StoreState;

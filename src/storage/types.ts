@@ -57,10 +57,17 @@ export interface ChunkStore {
   readonly pendingBytes: number;
 
   /**
+   * True when `put()` copies `bytes` before it returns (before its first `await`), so the
+   * caller may reuse them at once. The session then puts blocks as views into its network read
+   * buffer; to a store without it, it hands a copy. True for the built-in stores.
+   */
+  readonly copiesOnPut?: boolean;
+
+  /**
    * Stores a block of `piece` at `offset`. Resolves once the block is accepted — for the file
    * store that means queued, not yet on disk; when the queue is at its byte cap, `put()` waits
-   * (backpressure) until it drains. The store takes ownership of `bytes`: do not modify them
-   * afterwards. Bytes that fall in BEP 47 padding files are dropped (padding reads as zeros).
+   * (backpressure) until it drains. Unless the store `copiesOnPut`, it takes ownership of
+   * `bytes`: do not modify them afterwards. Bytes that fall in BEP 47 padding files are dropped (padding reads as zeros).
    * A block for a piece that already verified (`has(piece)`), or that arrives while the file
    * store verifies the piece from memory, is ignored, so a late duplicate (endgame) can never
    * overwrite good data.

@@ -9,7 +9,10 @@ export interface Endpoint {
 
 /** What a {@link Connection} reports to its one consumer. */
 export interface ConnectionHandlers {
-  /** Bytes arrived. The chunk is only valid during the call unless copied. */
+  /**
+   * Bytes arrived. The chunk is only valid during the call unless copied: a connection that
+   * {@link Connection.lendsReadBuffer | lends its read buffer} overwrites it with the next read.
+   */
   onData(chunk: Uint8Array): void;
   /** The write buffer fell below its high-water mark after a `write` returned `false`. */
   onDrain(): void;
@@ -28,6 +31,13 @@ export interface Connection {
   readonly local: Endpoint;
   /** True once closed. */
   readonly closed: boolean;
+  /**
+   * True when the chunks given to `onData` are views into a buffer reused for later reads (the
+   * TCP transport's dialled connections read into one buffer shared by all of them): a consumer
+   * must copy any bytes it keeps past the call. When false or absent a chunk is never reused,
+   * so views into it stay valid (consumers still must not modify it).
+   */
+  readonly lendsReadBuffer?: boolean;
   /**
    * Attaches the consumer; data is held until then. A second call replaces the handlers.
    * If the connection already closed, `onClose` runs on the next tick.
@@ -88,28 +98,53 @@ export const DEFAULT_HIGH_WATER_MARK = 256 * 1024;
 /* TCP                                                                                         */
 /* ------------------------------------------------------------------------------------------ */
 
+/**
+ * Bytes read per system call by dialled TCP connections, into one buffer shared by all of them
+ * (reads and their `onData` calls run one at a time on the event loop, and consumers copy what
+ * they keep). Node's default read path allocates a fresh 64 KiB buffer per read: at a few
+ * hundred MB/s that is thousands of buffers a second for the GC, which a lent buffer avoids.
+ * Not larger: libuv reads up to 32 times per readiness event, and 32 reads of a bigger buffer
+ * keep the event loop from write completions long enough for a fast download to fill the
+ * store's queue (measured: 256 KiB and up made it slower; bench/README.md, "read path").
+ */
+export const TCP_READ_BUFFER_SIZE = 64 * 1024;
+let sharedReadBuffer: Uint8Array | undefined;
+
+function tcpReadBuffer(): Uint8Array {
+  sharedReadBuffer ??= new Uint8Array(TCP_READ_BUFFER_SIZE);
+  return sharedReadBuffer;
+}
+
 class TcpConnection implements Connection {
   readonly remote: Endpoint;
   readonly local: Endpoint;
+  readonly lendsReadBuffer: boolean;
   #socket: net.Socket;
   #handlers: ConnectionHandlers | undefined;
   #held: Uint8Array[] = [];
   #closed = false;
   #closeError: TransportError | undefined;
 
-  constructor(socket: net.Socket) {
+  /**
+   * `lent`: the socket reads into the shared buffer (`onread`) and its reads arrive through
+   * {@link onLentRead}; otherwise through `data` events, each a fresh buffer.
+   */
+  constructor(socket: net.Socket, lent = false) {
     this.#socket = socket;
+    this.lendsReadBuffer = lent;
     this.remote = { host: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
     this.local = { host: socket.localAddress ?? '', port: socket.localPort ?? 0 };
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => {
-      const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      if (this.#handlers) this.#handlers.onData(bytes);
-      else {
-        this.#held.push(bytes);
-        socket.pause();
-      }
-    });
+    if (!lent) {
+      socket.on('data', (chunk: Buffer) => {
+        const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+        if (this.#handlers) this.#handlers.onData(bytes);
+        else {
+          this.#held.push(bytes);
+          socket.pause();
+        }
+      });
+    }
     socket.on('drain', () => this.#handlers?.onDrain());
     socket.on('error', (err: NodeJS.ErrnoException) => {
       this.#closeError = new TransportError('TRANSPORT_ERROR', `socket error: ${err.code ?? err.message}`, {
@@ -127,6 +162,17 @@ class TcpConnection implements Connection {
 
   get bufferedAmount(): number {
     return this.#socket.writableLength;
+  }
+
+  /** `nread` bytes arrived in the shared read buffer `buf`. */
+  onLentRead(nread: number, buf: Uint8Array): void {
+    const bytes = buf.subarray(0, nread);
+    if (this.#handlers) this.#handlers.onData(bytes);
+    else {
+      // Not attached yet: keep a copy (the buffer is reused) and stop reading until then.
+      this.#held.push(bytes.slice());
+      this.#socket.pause();
+    }
   }
 
   attach(handlers: ConnectionHandlers): void {
@@ -186,16 +232,50 @@ class TcpConnection implements Connection {
   }
 }
 
+/** Options of a {@link TcpTransport}. */
+export interface TcpTransportOptions {
+  /**
+   * Connections this transport dials read into one shared, reused buffer
+   * ({@link Connection.lendsReadBuffer}, {@link TCP_READ_BUFFER_SIZE}) instead of a fresh buffer
+   * per read. Only for consumers that honour the flag (`PeerWire` does); a wrapper around these
+   * connections must pass `lendsReadBuffer` on. Default false; a `Client` creates its default
+   * transport with it on.
+   */
+  lendReadBuffer?: boolean;
+}
+
 /** BitTorrent over TCP (`node:net`). Sockets have Nagle off; writes are batched by the caller. */
 export class TcpTransport implements Transport {
+  readonly #lend: boolean;
+
+  constructor(options: TcpTransportOptions = {}) {
+    this.#lend = options.lendReadBuffer === true;
+  }
+
   connect(to: Endpoint, options: ConnectOptions = {}): Promise<Connection> {
+    const lend = this.#lend;
     return new Promise((resolve, reject) => {
       const { signal } = options;
       if (signal?.aborted) {
         reject(new TransportError('ABORTED', 'connect aborted', { cause: signal.reason }));
         return;
       }
-      const socket = net.connect({ host: to.host, port: to.port });
+      let conn: TcpConnection | undefined;
+      const early: Uint8Array[] = [];
+      const socket = lend
+        ? net.connect({
+            host: to.host,
+            port: to.port,
+            onread: {
+              buffer: tcpReadBuffer(),
+              callback: (nread: number, buf: Uint8Array) => {
+                if (conn) conn.onLentRead(nread, buf);
+                else early.push(buf.slice(0, nread));
+                return true; // pausing goes through `socket.pause()`
+              },
+            },
+          })
+        : net.connect({ host: to.host, port: to.port });
       const onAbort = () => {
         socket.destroy();
         reject(new TransportError('ABORTED', 'connect aborted', { cause: signal?.reason }));
@@ -204,7 +284,9 @@ export class TcpTransport implements Transport {
       socket.once('connect', () => {
         signal?.removeEventListener('abort', onAbort);
         socket.removeAllListeners('error');
-        resolve(new TcpConnection(socket));
+        conn = new TcpConnection(socket, lend);
+        for (const chunk of early.splice(0)) conn.onLentRead(chunk.length, chunk);
+        resolve(conn);
       });
       socket.once('error', (err: NodeJS.ErrnoException) => {
         signal?.removeEventListener('abort', onAbort);
@@ -269,10 +351,17 @@ class MemoryConnection implements Connection {
   #notified = false;
   #wantDrain = false;
 
+  readonly lendsReadBuffer: boolean;
+  /** The reused buffer chunks are delivered in, when lending. */
+  #scratch: Uint8Array | undefined;
+
   constructor(
     readonly local: Endpoint,
     readonly remote: Endpoint,
-  ) {}
+    lend = false,
+  ) {
+    this.lendsReadBuffer = lend;
+  }
 
   get closed(): boolean {
     return this.#closed;
@@ -354,6 +443,7 @@ class MemoryConnection implements Connection {
     }
     const h = this.#handlers;
     if (!h) return;
+    if (this.lendsReadBuffer) this.#deliverLent(h);
     while (!this.#paused && !this.#closed && this.#inbox.length > 0) {
       const chunk = this.#inbox.shift() as Uint8Array;
       this.#inboxBytes -= chunk.length;
@@ -374,6 +464,31 @@ class MemoryConnection implements Connection {
     }
   }
 
+  /**
+   * Delivers the inbox the way a lending TCP connection does: reads of up to
+   * {@link LENT_READ_BYTES} (an odd size), each taking what is queued regardless of how it was
+   * written (so messages are cut anywhere), into one reused buffer that is scribbled over after
+   * each `onData` call — a consumer that kept a view instead of copying reads garbage (tests).
+   */
+  #deliverLent(h: ConnectionHandlers): void {
+    this.#scratch ??= new Uint8Array(LENT_READ_BYTES);
+    while (!this.#paused && !this.#closed && this.#inbox.length > 0) {
+      let n = 0;
+      while (n < LENT_READ_BYTES && this.#inbox.length > 0) {
+        const c = this.#inbox[0] as Uint8Array;
+        const take = Math.min(c.length, LENT_READ_BYTES - n);
+        this.#scratch.set(c.subarray(0, take), n);
+        n += take;
+        if (take === c.length) this.#inbox.shift();
+        else this.#inbox[0] = c.subarray(take);
+      }
+      this.#inboxBytes -= n;
+      const view = this.#scratch.subarray(0, n);
+      h.onData(view);
+      view.fill(0xee);
+    }
+  }
+
   #finish(error: TransportError | undefined): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -389,6 +504,19 @@ class MemoryConnection implements Connection {
 }
 
 let memoryPort = 40000;
+/** Largest read of a lending in-memory connection (see `lendReadBuffer`). */
+const LENT_READ_BYTES = 40_009;
+
+/** Options of {@link createMemoryPair} and {@link MemoryTransport}. */
+export interface MemoryConnectionOptions {
+  /**
+   * Deliver received bytes in reads of at most 40,009 bytes into a buffer reused for every read
+   * and scribbled over after each `onData` call, as a lending TCP connection would
+   * ({@link Connection.lendsReadBuffer}): a test of consumers that must copy what they keep.
+   * Default false.
+   */
+  lendReadBuffer?: boolean;
+}
 
 /**
  * Two connected in-memory {@link Connection}s. Delivery is asynchronous (one `setImmediate`
@@ -397,9 +525,11 @@ let memoryPort = 40000;
 export function createMemoryPair(
   a: Endpoint = { host: '127.0.0.1', port: ++memoryPort },
   b: Endpoint = { host: '127.0.0.1', port: ++memoryPort },
+  options: MemoryConnectionOptions = {},
 ): [Connection, Connection] {
-  const ca = new MemoryConnection(a, b);
-  const cb = new MemoryConnection(b, a);
+  const lend = options.lendReadBuffer === true;
+  const ca = new MemoryConnection(a, b, lend);
+  const cb = new MemoryConnection(b, a, lend);
   ca.peer = cb;
   cb.peer = ca;
   return [ca, cb];
@@ -412,6 +542,11 @@ export function createMemoryPair(
 export class MemoryTransport implements Transport {
   #listeners = new Map<string, (c: Connection) => void>();
   #nextPort = 10000;
+  readonly #options: MemoryConnectionOptions;
+
+  constructor(options: MemoryConnectionOptions = {}) {
+    this.#options = options;
+  }
 
   async connect(to: Endpoint, options: ConnectOptions = {}): Promise<Connection> {
     if (options.signal?.aborted) throw new TransportError('ABORTED', 'connect aborted');
@@ -421,7 +556,11 @@ export class MemoryTransport implements Transport {
         details: { host: to.host, port: to.port },
       });
     }
-    const [mine, theirs] = createMemoryPair({ host: '127.0.0.1', port: this.#nextPort++ }, { ...to });
+    const [mine, theirs] = createMemoryPair(
+      { host: '127.0.0.1', port: this.#nextPort++ },
+      { ...to },
+      this.#options,
+    );
     accept(theirs);
     return mine;
   }

@@ -19,13 +19,18 @@ export interface Handshake {
 export interface GuardSink {
   /** The peer's handshake (68 bytes, `frame`). Return `false` to hold further parsing until `resume()`. */
   handshake(frame: Uint8Array, handshake: Handshake): boolean;
-  /** One or more whole, validated core messages, back to back (length prefixes included). */
+  /**
+   * One or more whole, validated core messages, back to back (length prefixes included). A view
+   * into received data, or a copy when the chunks are lent (see {@link FrameGuardOptions}): the
+   * sink may keep it.
+   */
   frames(run: Uint8Array): void;
-  /** One BEP 10 message (id 20): extended id and payload. */
+  /** One BEP 10 message (id 20): extended id and payload (which the sink may keep, as `frames`). */
   extended(id: number, payload: Uint8Array): void;
   /**
-   * One validated `piece` message, when the sink takes them apart from `frames` (the block is a
-   * view into received data). Messages before it were handed on first: the order is the stream's.
+   * One validated `piece` message, when the sink takes them apart from `frames`: the block is a
+   * view into received data — with lent chunks valid only during the call. Messages before it
+   * were handed on first: the order is the stream's.
    */
   piece?(index: number, offset: number, block: Uint8Array): void;
   /** True once the sink has closed the peer: the guard stops. */
@@ -44,6 +49,17 @@ function u32(b: Uint8Array, at: number): number {
 
 function fail(code: string, message: string, details?: Record<string, number | string>): never {
   throw new WireError(code, message, details ? { details } : undefined);
+}
+
+/** Options of a {@link FrameGuard}. */
+export interface FrameGuardOptions {
+  /**
+   * The chunks given to `push` are lent: their bytes are overwritten once `push` returns (see
+   * `Connection.lendsReadBuffer`). The guard then copies what it keeps or hands on for keeping —
+   * runs of messages, extended payloads, the part of a piece message that spans chunks — and
+   * still hands whole blocks on as views. Default false: everything is handed on as views.
+   */
+  lentChunks?: boolean;
 }
 
 /** Most bitfield / have-all / have-none messages one peer may send (each replaces the last). */
@@ -78,15 +94,18 @@ export class FrameGuard {
   #blockLength = 0;
   /** The sink's `piece`, if it takes piece messages apart. */
   readonly #pieces: ((index: number, offset: number, block: Uint8Array) => void) | undefined;
+  readonly #lent: boolean;
 
   constructor(
     private readonly sink: GuardSink,
     limits: WireLimits,
     torrent?: WireTorrent,
+    options: FrameGuardOptions = {},
   ) {
     this.#limits = limits;
     this.#torrent = torrent;
     this.#pieces = sink.piece?.bind(sink);
+    this.#lent = options.lentChunks === true;
   }
 
   /** True while parsing is held after the peer's handshake. */
@@ -180,7 +199,7 @@ export class FrameGuard {
       if (id === MessageId.extended) {
         this.#flush(chunk, runStart, pos);
         if (this.sink.stopped) return;
-        this.sink.extended(body[1] as number, body.subarray(2));
+        this.sink.extended(body[1] as number, this.#lent ? body.slice(2) : body.subarray(2));
         if (this.sink.stopped) return;
         runStart = end;
       } else if (id === MessageId.piece && this.#pieces) {
@@ -199,7 +218,7 @@ export class FrameGuard {
   }
 
   #flush(chunk: Uint8Array, start: number, end: number): void {
-    if (end > start) this.sink.frames(chunk.subarray(start, end));
+    if (end > start) this.sink.frames(this.#lent ? chunk.slice(start, end) : chunk.subarray(start, end));
   }
 
   #startPart(rest: Uint8Array): void {
@@ -239,11 +258,21 @@ export class FrameGuard {
     this.#checkBlock(u32(p, 5), u32(p, 9), this.#blockLength);
   }
 
-  /** Takes block bytes from `chunk` at `pos`; returns the position after them. */
+  /**
+   * Takes block bytes from `chunk` at `pos`; returns the position after them. With lent chunks
+   * a block that is not whole in this chunk is copied into one buffer of its own as it arrives
+   * (the chunk is overwritten once `push` returns); a whole one stays a view.
+   */
   #gather(chunk: Uint8Array, pos: number): number {
     const take = Math.min(this.#blockLength - this.#blockFill, chunk.length - pos);
     if (take > 0) {
-      (this.#blockViews as Uint8Array[]).push(chunk.subarray(pos, pos + take));
+      const views = this.#blockViews as Uint8Array[];
+      if (!this.#lent || (this.#blockFill === 0 && take === this.#blockLength)) {
+        views.push(chunk.subarray(pos, pos + take));
+      } else {
+        if (views.length === 0) views.push(new Uint8Array(this.#blockLength));
+        (views[0] as Uint8Array).set(chunk.subarray(pos, pos + take), this.#blockFill);
+      }
       this.#blockFill += take;
     }
     return pos + take;

@@ -42,6 +42,7 @@ export { WireError, type WireErrorCode } from './errors.js';
 export type { ExtensionContext, ExtensionFactory, HandshakeValue, WireExtension } from './extension.js';
 export {
   FrameGuard,
+  type FrameGuardOptions,
   type GuardSink,
   HANDSHAKE_LENGTH,
   type Handshake,

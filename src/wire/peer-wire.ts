@@ -60,7 +60,11 @@ export type RespondFn = (result: Uint8Array | Error, onSent?: () => void) => voi
 /** Called once with the block, or a {@link WireError}. */
 export type RequestCallback = (error: WireError | null, block?: Uint8Array) => void;
 
-/** Events of a {@link PeerWire}. Byte arrays are views into received data: copy to keep them apart. */
+/**
+ * Events of a {@link PeerWire}. Byte arrays are views into received data: copy to keep them
+ * apart. With {@link PeerWireOptions.lendBlocks} the block of `piece` (and of a request's
+ * callback) is valid only during the call.
+ */
 export interface PeerWireEvents {
   [event: string]: unknown[];
   handshake: [PeerHandshake];
@@ -117,6 +121,14 @@ export interface PeerWireOptions {
   handshakeTimeoutMs?: number;
   /** Batch outgoing messages into one write per event-loop turn. Default true. */
   batchWrites?: boolean;
+  /**
+   * Hand received blocks (the `piece` event, request callbacks) on as views into the
+   * connection's read buffer, valid only during the call, when the connection lends it
+   * ({@link Connection.lendsReadBuffer}): no copy per block for a consumer that copies anyway,
+   * like the session, which puts blocks into its store. Default false: such a block is copied
+   * first, so it may be kept.
+   */
+  lendBlocks?: boolean;
 }
 
 class BatchingWire extends Wire {
@@ -211,8 +223,11 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
   #outSent: (() => void)[] = [];
   #flushScheduled = false;
   #batch: boolean;
+  /** Copy each received block before handing it on (lent reads, `lendBlocks` off). */
+  readonly #copyBlocks: boolean;
   #lastSent: number;
   #lastRecv: number;
+  #readPaused = false;
   #keepAliveTimer: TimerHandle | undefined;
   #timeoutTimer: TimerHandle | undefined;
   #created: number;
@@ -234,7 +249,9 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
     this.#batch = options.batchWrites ?? true;
     this.#created = this.#lastRecv = this.#lastSent = this.clock.now();
 
-    this.#guard = new FrameGuard(this.#sink(), this.limits, options.torrent);
+    const lentChunks = connection.lendsReadBuffer === true;
+    this.#copyBlocks = lentChunks && options.lendBlocks !== true;
+    this.#guard = new FrameGuard(this.#sink(), this.limits, options.torrent, { lentChunks });
     this.#wire.sink = (data) => this.#enqueue(data);
     this.#bindWire();
     this.#armTimeout();
@@ -412,10 +429,34 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
     w.handshake(ih, this.#opts.peerId, { dht: this.#opts.dht ?? false, fast: this.#opts.fast ?? true });
     if (this.#guard.holding && !this.#closed) {
       this.#guard.setFast(w.hasFast);
-      this.connection.resume();
+      if (!this.#readPaused) this.connection.resume();
       this.#run(() => this.#guard.resume(), 'WIRE_HANDLER_ERROR');
     }
     this.#armTimeout();
+  }
+
+  /**
+   * Stops reading from the peer until {@link resumeReading} (backpressure: what it sends waits in
+   * the network buffers, and TCP slows it down). Messages already read are still delivered.
+   * The silence timeout does not count the time paused.
+   */
+  pauseReading(): void {
+    if (this.#readPaused || this.#closed) return;
+    this.#readPaused = true;
+    this.connection.pause();
+  }
+
+  /** Reads from the peer again after {@link pauseReading}. */
+  resumeReading(): void {
+    if (!this.#readPaused) return;
+    this.#readPaused = false;
+    this.#lastRecv = this.clock.now();
+    if (!this.#closed && !this.#guard.holding) this.connection.resume();
+  }
+
+  /** True between {@link pauseReading} and {@link resumeReading}. */
+  get readingPaused(): boolean {
+    return this.#readPaused;
   }
 
   choke(): void {
@@ -612,7 +653,8 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
    * before it first): what `Wire._onPiece` does, without its parser, debug log, speed meter and
    * two events per block.
    */
-  #onPiece(index: number, offset: number, block: Uint8Array): void {
+  #onPiece(index: number, offset: number, lent: Uint8Array): void {
+    const block = this.#copyBlocks ? lent.slice() : lent;
     const w = this.#wire;
     w._callback(w._pull(w.requests, index, offset, block.length), null, block);
     w.downloaded += block.length;
@@ -765,6 +807,11 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
       if (this.#closed) return;
       const nowReady = this.#handshakeSent && this.#peer !== undefined;
       if (nowReady !== ready) return this.#armTimeout();
+      if (ready && this.#readPaused) {
+        // We are not reading: the peer's silence is ours.
+        this.#lastRecv = this.clock.now();
+        return this.#armTimeout();
+      }
       const since = this.clock.now() - (ready ? this.#lastRecv : this.#created);
       if (since < limit) return this.#armTimeout();
       this.#drop(

@@ -3,7 +3,8 @@ import type { Connection } from '../../src/util/transport.js';
 import { createMemoryPair, TcpTransport } from '../../src/util/transport.js';
 import { PeerWire, type PeerWireEvents, type PeerWireOptions } from '../../src/wire/index.js';
 
-export type PairKind = 'memory' | 'tcp';
+/** In memory, over TCP (the dialled end lends its read buffer), in memory with lent reads. */
+export type PairKind = 'memory' | 'tcp' | 'lent';
 
 export function rnd(n: number): Uint8Array {
   return new Uint8Array(randomBytes(n));
@@ -34,11 +35,12 @@ export async function until(cond: () => boolean, ms = 5000, what = 'condition'):
 }
 
 export async function connections(kind: PairKind): Promise<[Connection, Connection, () => Promise<void>]> {
-  if (kind === 'memory') {
-    const [a, b] = createMemoryPair();
+  if (kind !== 'tcp') {
+    const [a, b] = createMemoryPair(undefined, undefined, { lendReadBuffer: kind === 'lent' });
     return [a, b, async () => {}];
   }
-  const t = new TcpTransport();
+  // As a Client does: the dialled end lends its read buffer.
+  const t = new TcpTransport({ lendReadBuffer: true });
   let accepted: (c: Connection) => void = () => {};
   const got = new Promise<Connection>((r) => {
     accepted = r;

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { concatBytes } from '../../src/util/bytes.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { createMemoryPair } from '../../src/util/transport.js';
 import { PeerWire, type WireError, type WireTorrent } from '../../src/wire/index.js';
@@ -11,7 +12,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
 
-for (const kind of ['memory', 'tcp'] as PairKind[]) {
+for (const kind of ['memory', 'tcp', 'lent'] as PairKind[]) {
   describe(`PeerWire over ${kind}`, () => {
     it('negotiates the reserved bits and the extended handshake', async () => {
       const p = await wirePair(kind, { torrent, dht: true, client: 'A/1' }, { torrent, listenPort: 6881 });
@@ -155,6 +156,63 @@ for (const kind of ['memory', 'tcp'] as PairKind[]) {
       expect(got.every((g) => g.length === 16384 && g.every((x) => x === 7))).toBe(true);
       await until(() => sent.length === 2, 5000, 'onSent');
       expect(sent.sort((x, y) => x - y)).toEqual([0, 16384]);
+    });
+
+    it('blocks may be kept (copies where the connection lends its read buffer), or lent with lendBlocks', async () => {
+      for (const lendBlocks of [false, true]) {
+        const { a, b, done } = await wirePair(kind, { torrent, lendBlocks }, { torrent });
+        cleanups.push(done);
+        const data = rnd(9 * 32 * 1024 + 1000);
+        b.on('request', (req, respond) => {
+          const at = req.index * 32 * 1024 + req.offset;
+          respond(data.slice(at, at + req.length));
+        });
+        const un = next(a, 'unchoke');
+        b.unchoke();
+        await un;
+        const kept: Uint8Array[] = [];
+        const copied: Uint8Array[] = [];
+        const events: Uint8Array[] = [];
+        a.on('piece', (_i, _o, block) => events.push(block));
+        await Promise.all(
+          Array.from(
+            { length: 18 },
+            (_, k) =>
+              new Promise<void>((resolve, reject) =>
+                a.request(k >> 1, (k & 1) * 16384, 16384, (err, blk) => {
+                  if (err || !blk) return reject(err);
+                  kept[k] = blk;
+                  copied[k] = blk.slice();
+                  resolve();
+                }),
+              ),
+          ),
+        );
+        // Every block was right during the call; kept ones stay right unless they were lent.
+        expect(concatBytes(copied)).toEqual(data.subarray(0, 18 * 16384));
+        const lentView = lendBlocks && a.connection.lendsReadBuffer === true;
+        if (!lentView) {
+          expect(concatBytes(kept)).toEqual(data.subarray(0, 18 * 16384));
+          expect(concatBytes(events)).toEqual(data.subarray(0, 18 * 16384));
+        }
+        await done();
+      }
+    });
+
+    it('pauseReading holds what the peer sends until resumeReading', async () => {
+      const { a, b, done } = await wirePair(kind, { torrent }, { torrent });
+      cleanups.push(done);
+      const haves: number[] = [];
+      a.on('have', (i) => haves.push(i));
+      a.pauseReading();
+      expect(a.readingPaused).toBe(true);
+      for (let i = 0; i < 5; i++) b.have(i);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(haves).toEqual([]);
+      a.resumeReading();
+      await until(() => haves.length === 5, 5000, 'haves after resume');
+      expect(haves).toEqual([0, 1, 2, 3, 4]);
+      expect(a.closed || b.closed).toBe(false);
     });
 
     it('reports an unknown message type without dropping the peer', async () => {

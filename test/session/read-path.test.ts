@@ -1,0 +1,158 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createTorrent } from '../../src/metainfo/index.js';
+import { Client } from '../../src/session/index.js';
+import { type ChunkStore, MemoryChunkStore } from '../../src/storage/index.js';
+import { MemoryTransport } from '../../src/util/transport.js';
+import type { PeerWire } from '../../src/wire/index.js';
+import { pseudoRandomBytes, tempDir } from '../helpers/run.js';
+
+const tmp = tempDir('bttkit-readpath-');
+afterAll(tmp.cleanup);
+
+function waitFor<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) =>
+      setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms).unref(),
+    ),
+  ]);
+}
+
+/** A seeder of one 1.5 MB file on a transport that lends read buffers (scribbled after each read). */
+async function lentSwarm(name: string) {
+  const transport = new MemoryTransport({ lendReadBuffer: true });
+  const src = join(tmp.path, name);
+  mkdirSync(src, { recursive: true });
+  const data = pseudoRandomBytes(1_500_000, 7);
+  writeFileSync(join(src, 'f.bin'), data);
+  const { torrent } = await createTorrent(join(src, 'f.bin'), { pieceLength: 65536 });
+  const seeder = new Client({ transport });
+  const addr = await seeder.listen(0, '127.0.0.1');
+  const st = seeder.add(torrent, { path: src });
+  await waitFor(new Promise<void>((r) => st.once('ready', r)), 10_000, 'seeder ready');
+  const leecher = new Client({ transport });
+  await leecher.listen(0, '127.0.0.1');
+  return { transport, seeder, leecher, torrent, data, peers: [{ host: '127.0.0.1', port: addr.port }] };
+}
+
+/** `inner`, with `put` taken over (and `copiesOnPut` hidden when `put` is). */
+function wrap(inner: ChunkStore, put: ChunkStore['put'] | undefined, pending?: () => number): ChunkStore {
+  return new Proxy(inner, {
+    get(target, prop) {
+      if (prop === 'put' && put) return put;
+      if (prop === 'copiesOnPut' && put) return undefined;
+      if (prop === 'pendingBytes' && pending) return pending();
+      const v = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
+describe('read buffers lent by the connection (blocks handed on as views)', () => {
+  it('a download over connections that reuse their read buffer is byte-identical (file store)', async () => {
+    const s = await lentSwarm('lent-fs');
+    try {
+      const dir = join(tmp.path, 'lent-fs-out');
+      const t = s.leecher.add(s.torrent, { path: dir, peers: s.peers });
+      await waitFor(new Promise<void>((r) => t.once('done', r)), 30_000, 'download');
+      expect(Buffer.compare(readFileSync(join(dir, 'f.bin')), s.data)).toBe(0);
+    } finally {
+      await Promise.all([s.seeder.destroy(), s.leecher.destroy()]);
+    }
+  });
+
+  it('a store that keeps the bytes it is given (no copiesOnPut) gets copies, not views of the read buffer', async () => {
+    const s = await lentSwarm('lent-keep');
+    try {
+      let stores = 0;
+      const t = s.leecher.add(s.torrent, {
+        peers: s.peers,
+        store: (info) => {
+          stores++;
+          const inner = new MemoryChunkStore(info);
+          // Holds on to `bytes` across a turn of the event loop before storing them: a view
+          // into the lent buffer would have been scribbled over by then.
+          return wrap(inner, async (piece, offset, bytes, options) => {
+            await new Promise((r) => setImmediate(r));
+            return inner.put(piece, offset, bytes, options);
+          });
+        },
+      });
+      const failures: string[] = [];
+      t.on('warning', (w) => {
+        if (w.code === 'SESSION_HASH_FAILED') failures.push(w.message);
+      });
+      await waitFor(new Promise<void>((r) => t.once('done', r)), 30_000, 'download');
+      expect(stores).toBe(1);
+      expect(failures).toEqual([]);
+      const store = t.store as ChunkStore;
+      const got = await store.get(0, 0, 65536);
+      expect(Buffer.compare(got, s.data.subarray(0, 65536))).toBe(0);
+    } finally {
+      await Promise.all([s.seeder.destroy(), s.leecher.destroy()]);
+    }
+  });
+});
+
+describe('backpressure from the store', () => {
+  it('peers are not read while puts pile up unresolved, and reading resumes once the store drains', async () => {
+    const s = await lentSwarm('gate');
+    // Settings of the leecher only matter; the swarm helper made a default one: make another.
+    await s.leecher.destroy();
+    const leecher = new Client({
+      transport: s.transport,
+      settings: { maxPendingWriteBytes: 1024 * 1024 },
+    });
+    try {
+      let open = false;
+      const waiting: (() => void)[] = [];
+      let unresolved = 0;
+      let mostUnresolved = 0;
+      const wires: PeerWire[] = [];
+      const t = leecher.add(s.torrent, {
+        peers: s.peers,
+        store: (info) => {
+          const inner = new MemoryChunkStore(info);
+          return wrap(
+            inner,
+            async (piece, offset, bytes, options) => {
+              const copy = bytes.slice();
+              unresolved += copy.length;
+              mostUnresolved = Math.max(mostUnresolved, unresolved);
+              if (!open) await new Promise<void>((r) => waiting.push(r));
+              unresolved -= copy.length;
+              return inner.put(piece, offset, copy, options);
+            },
+            () => unresolved,
+          );
+        },
+      });
+      t.on('wire', (w) => wires.push(w));
+      // With the gate shut the leecher reads until the unresolved puts pass a quarter of the
+      // cap (256 KiB), then stops; what it already read is the rest.
+      await waitFor(
+        (async () => {
+          while (!wires.some((w) => w.readingPaused)) await new Promise((r) => setTimeout(r, 5));
+        })(),
+        10_000,
+        'reading paused',
+      );
+      const atPause = mostUnresolved;
+      await new Promise((r) => setTimeout(r, 300));
+      // Nothing more was read meanwhile: the data waits in the connection.
+      expect(mostUnresolved).toBe(atPause);
+      expect(mostUnresolved).toBeGreaterThan(256 * 1024);
+      expect(mostUnresolved).toBeLessThan(1024 * 1024);
+      open = true;
+      for (const w of waiting.splice(0)) w();
+      await waitFor(new Promise<void>((r) => t.once('done', r)), 30_000, 'download after the gate opened');
+      expect(wires.every((w) => w.closed || !w.readingPaused)).toBe(true);
+      const got = await (t.store as ChunkStore).get(22, 0, 1_500_000 - 22 * 65536);
+      expect(Buffer.compare(got, s.data.subarray(22 * 65536))).toBe(0);
+    } finally {
+      await Promise.all([s.seeder.destroy(), leecher.destroy()]);
+    }
+  });
+});
