@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import { MAINLINE_ROUTERS } from '../dht/dht.js';
+import { MAINLINE_ROUTERS } from '../dht/routers.js';
 import { type PeerAddress, parseMagnet, parsePeerAddress } from '../metainfo/magnet.js';
 import { parseTorrent } from '../metainfo/torrent.js';
 import { Client } from '../session/client.js';

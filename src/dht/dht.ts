@@ -8,17 +8,12 @@ import { fromHex, toHex } from '../util/bytes.js';
 import { AbortError, BttkitError } from '../util/errors.js';
 import type { Endpoint } from '../util/transport.js';
 import { TypedEmitter } from '../wire/emitter.js';
+import { MAINLINE_ROUTERS } from './routers.js';
 
 /** A DHT failure or a hostile message dropped (surfaced as a `warning`). */
 export class DhtError extends BttkitError {}
 
-/** The public mainline routers: the default bootstrap. Tests pass their own, local nodes. */
-export const MAINLINE_ROUTERS: readonly string[] = Object.freeze([
-  'router.bittorrent.com:6881',
-  'router.utorrent.com:6881',
-  'dht.transmissionbt.com:6881',
-  'dht.libtorrent.org:25401',
-]);
+export { MAINLINE_ROUTERS } from './routers.js';
 
 /** Options of {@link Dht.create}. */
 export interface DhtOptions {

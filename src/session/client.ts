@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Dht, type DhtOptions } from '../dht/dht.js';
+import type { Dht, DhtOptions } from '../dht/dht.js';
 import { type PeerAddress, parseInfoHash, parseMagnet } from '../metainfo/magnet.js';
 import { type InfoDictionary, type Metainfo, parseTorrent } from '../metainfo/torrent.js';
 import type { Priority } from '../picker/picker.js';
@@ -51,6 +51,11 @@ export interface ClientOptions {
    * `Math.random`; the swarm lab passes a seeded generator so that runs repeat exactly.
    */
   random?: () => number;
+}
+
+/** A {@link Dht} instance, as opposed to options for one (without loading the DHT module). */
+function isDht(d: Dht | DhtOptions | undefined): d is Dht {
+  return d !== undefined && typeof (d as Dht).lookup === 'function';
 }
 
 /** Extends every torrent of a client: registers listeners, extensions, its own choker. */
@@ -159,7 +164,7 @@ export class Client {
     const bs = this.settings.blockSize;
     if (!(Number.isInteger(bs) && bs >= 16384 && bs <= 4 * 1024 * 1024 && (bs & (bs - 1)) === 0))
       throw new ArgumentError('BAD_SETTINGS', 'blockSize must be a power of two from 16 KiB to 4 MiB');
-    if (options.dht instanceof Dht) this.#dht = options.dht;
+    if (isDht(options.dht)) this.#dht = options.dht;
     const limit = this.settings.uploadRateLimit;
     if (limit > 0) this.#uploadLimiter = new RateLimiter(limit, this.clock);
   }
@@ -188,7 +193,9 @@ export class Client {
   async listen(port = 0, host = '0.0.0.0'): Promise<Endpoint> {
     if (this.#listener) return this.#listener.address;
     const dhtOptions = this.#options.dht;
-    if (dhtOptions && !(dhtOptions instanceof Dht) && !this.#dht) {
+    if (dhtOptions && !isDht(dhtOptions) && !this.#dht) {
+      // Loaded on demand: the DHT and its crypto are a good part of start-up time.
+      const { Dht } = await import('../dht/dht.js');
       this.#dht = await Dht.create({ host, ...dhtOptions });
       this.#ownsDht = true;
       this.#dht.on('warning', () => {});
