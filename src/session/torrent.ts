@@ -1210,26 +1210,34 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   }
 
   #maybeQuickUnchoke(): void {
-    // A newly interested peer gets a free slot at once instead of waiting for the next round.
-    if (this.#rechokePending) return;
+    // A newly interested peer gets a free slot at once (after the events of this moment, which
+    // share the round) instead of waiting for the next round — even if a round ran a moment ago:
+    // a leecher that connects just after we started seeding must not wait a second to be served.
+    if (this.#rechokePending && this.#rechokeAt <= this.#ctx.clock.now()) return;
     let unchoked = 0;
     for (const p of this.#peers.values()) if (p.unchoked) unchoked++;
     if (unchoked >= this.#ctx.settings.uploadSlots) return;
-    this.#rechokeSoon();
+    this.#rechokePending?.cancel();
+    this.#rechokePending = undefined;
+    this.#rechokeSoon(0);
   }
 
   #lastRechoke = Number.NEGATIVE_INFINITY;
   #rechokePending: TimerHandle | undefined;
+  /** When the pending round runs. */
+  #rechokeAt = 0;
 
   /**
    * A choking round soon: at once (after the events of this moment, which share it) if the last
-   * round was a second ago or more, else a second after it. Slots freed by a peer leaving or
-   * losing interest are refilled without a round per event — in a large swarm interest flaps
-   * constantly (libtorrent's trigger_unchoke likewise waits for its next tick).
+   * round was `minGapMs` (a second) ago or more, else that long after it. Slots freed by a peer
+   * leaving or losing interest are refilled without a round per event — in a large swarm
+   * interest flaps constantly (libtorrent's trigger_unchoke likewise waits for its next tick).
    */
-  #rechokeSoon(): void {
+  #rechokeSoon(minGapMs = 1000): void {
     if (this.#rechokePending || this.#state === 'destroyed') return;
-    const wait = Math.max(0, this.#lastRechoke + 1000 - this.#ctx.clock.now());
+    const now = this.#ctx.clock.now();
+    const wait = Math.max(0, this.#lastRechoke + minGapMs - now);
+    this.#rechokeAt = now + wait;
     this.#rechokePending = this.#ctx.clock.setTimeout(() => {
       this.#rechokePending = undefined;
       this.#rechoke();

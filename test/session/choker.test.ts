@@ -1,7 +1,12 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createTorrent } from '../../src/metainfo/index.js';
 import { type ChokerPeer, TitForTatChoker } from '../../src/session/choker.js';
+import { Client } from '../../src/session/index.js';
 import { RateMeter } from '../../src/session/rate.js';
-import { ManualClock } from '../../src/util/index.js';
+import { ManualClock, MemoryTransport } from '../../src/util/index.js';
+import { pseudoRandomBytes, tempDir } from '../helpers/run.js';
 
 function peer(id: string, over: Partial<ChokerPeer> = {}): ChokerPeer {
   return {
@@ -93,5 +98,37 @@ describe('RateMeter', () => {
     clock.advance(20_000);
     expect(m.rate()).toBe(0);
     expect(m.total).toBe(11_000);
+  });
+});
+
+describe('choking in the session', () => {
+  it('a peer that becomes interested while a slot is free is unchoked at once, even just after a round', async () => {
+    // The seeder ran a round when it started (virtual time 0). A leecher that is interested a
+    // moment later gets the free slot within the moment, not when rounds may run again (1 s).
+    const tmp = tempDir('bttkit-quick-unchoke-');
+    const clock = new ManualClock(0);
+    const transport = new MemoryTransport();
+    const seeder = new Client({ transport, clock });
+    const leecher = new Client({ transport });
+    try {
+      writeFileSync(join(tmp.path, 'f.bin'), pseudoRandomBytes(200_000, 3));
+      const { torrent } = await createTorrent(join(tmp.path, 'f.bin'), { pieceLength: 32768 });
+      const addr = await seeder.listen(0, '127.0.0.1');
+      const st = seeder.add(torrent, { path: tmp.path });
+      await new Promise<void>((r) => st.once('ready', r));
+      let unchokedAt: number | undefined;
+      const lt = leecher.add(torrent, { peers: [{ host: '127.0.0.1', port: addr.port }] });
+      lt.on('wire', (w) => w.once('unchoke', () => (unchokedAt ??= clock.now())));
+      // Virtual time moves 1 ms per real turn of the event loop, for 500 ms at most.
+      for (let i = 0; i < 500 && unchokedAt === undefined; i++) {
+        await new Promise((r) => setTimeout(r, 2));
+        clock.advance(1);
+      }
+      expect(unchokedAt).toBeDefined();
+      expect(unchokedAt).toBeLessThan(100);
+    } finally {
+      await Promise.all([seeder.destroy(), leecher.destroy()]);
+      tmp.cleanup();
+    }
   });
 });
