@@ -46,7 +46,11 @@ export interface TorrentEvents {
   peer: [PeerInfo];
   /** A peer connection closed. */
   'peer-closed': [id: string, error: WireError | undefined];
-  /** A new wire, before its handshake is answered: register extensions here (see `extensions`). */
+  /**
+   * A new wire, before its handshake is answered: register extensions here (see `extensions`).
+   * The session's wires lend blocks (`PeerWireOptions.lendBlocks`): a block from its `piece`
+   * event is valid during the call only — copy it to keep it.
+   */
   wire: [PeerWire, { id: string; incoming: boolean }];
   /** Something went wrong that the torrent survives. */
   warning: [BttkitError];
