@@ -147,6 +147,8 @@ interface PieceWork {
 const MAX_SPARE_READ_BUFFERS = 4;
 /** While peers are not read because the store is full, how often to look whether it drained, ms. */
 const READS_POLL_MS = 5;
+/** Looks in a row with nothing leaving the store (and no put waiting) after which reading resumes. */
+const READS_STUCK_POLLS = 4;
 
 /**
  * A whole piece read for upload, shared by the blocks sent from it. Its buffer goes back to the
@@ -886,14 +888,12 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   }
 
   /**
-   * Whether the store is too full to read from peers (see #onBlock): it holds over 3/4 of
-   * `maxPendingWriteBytes` (the built-in file store's cap), or puts of over 4 MiB (at most a
-   * quarter of that) are unresolved. Reading resumes below half of each (`resume`): the file
-   * store assembles pieces in at most half its cap, so that level is always reached once its
-   * queued writes are done.
+   * Whether the store is too full to read from peers (see #onBlock): it holds over 3/4 of its
+   * cap (`maxPendingBytes`, else `maxPendingWriteBytes`), or puts of over 4 MiB (at most a
+   * quarter of the cap) are unresolved. Reading resumes below half of each (`resume`).
    */
   #storeFull(store: ChunkStore, resume: boolean): boolean {
-    const cap = this.#ctx.settings.maxPendingWriteBytes;
+    const cap = store.maxPendingBytes ?? this.#ctx.settings.maxPendingWriteBytes;
     const puts = Math.min(4 * 1024 * 1024, cap / 4);
     return resume
       ? store.pendingBytes > cap / 2 || this.#pendingWrite > puts / 2
@@ -903,11 +903,25 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   #pauseReads(): void {
     this.#readsPaused = true;
     for (const p of this.#peers.values()) p.wire.pauseReading();
-    // The store has no event for "written": look again shortly.
+    // The store has no event for "written": look again shortly. What it holds may not drain
+    // without reading — pieces it assembles wait for their other blocks (the file store keeps
+    // them within half its cap, but a store may do otherwise): when no put waits and nothing
+    // left the store for a few looks, reading resumes anyway.
+    let last = Number.POSITIVE_INFINITY;
+    let still = 0;
     const poll = () => {
       if (!this.#readsPaused) return;
       const store = this.#store;
-      if (this.#state === 'destroyed' || !store || store.closed || !this.#storeFull(store, true)) {
+      const pending = store?.pendingBytes ?? 0;
+      still = this.#pendingWrite === 0 && pending >= last ? still + 1 : 0;
+      last = pending;
+      if (
+        this.#state === 'destroyed' ||
+        !store ||
+        store.closed ||
+        !this.#storeFull(store, true) ||
+        still >= READS_STUCK_POLLS
+      ) {
         this.#readsPaused = false;
         for (const p of this.#peers.values()) p.wire.resumeReading();
       } else this.#ctx.clock.setTimeout(poll, READS_POLL_MS);
@@ -1201,6 +1215,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       now,
       slots: this.#ctx.settings.uploadSlots,
     });
+    this.#slotsIdle = unchoke.size < this.#ctx.settings.uploadSlots;
     for (const p of this.#peers.values()) {
       const want = unchoke.has(p.id) && !this.#paused;
       if (want && !p.unchoked) {
@@ -1215,18 +1230,31 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
 
   #maybeQuickUnchoke(): void {
     // A newly interested peer gets a free slot at once (after the events of this moment, which
-    // share the round) instead of waiting for the next round — even if a round ran a moment ago:
-    // a leecher that connects just after we started seeding must not wait a second to be served.
+    // share the round) when the last round left slots unused for want of candidates — even if
+    // it ran a moment ago: a leecher that connects just after we started seeding must not wait
+    // a second to be served. A slot freed since (a peer left or lost interest) is refilled by
+    // the coalesced round as before, not by a round per event.
+    if (!this.#slotsIdle) {
+      if (!this.#rechokePending && this.#unchokedCount() < this.#ctx.settings.uploadSlots)
+        this.#rechokeSoon();
+      return;
+    }
     if (this.#rechokePending && this.#rechokeAt <= this.#ctx.clock.now()) return;
-    let unchoked = 0;
-    for (const p of this.#peers.values()) if (p.unchoked) unchoked++;
-    if (unchoked >= this.#ctx.settings.uploadSlots) return;
+    if (this.#unchokedCount() >= this.#ctx.settings.uploadSlots) return;
     this.#rechokePending?.cancel();
     this.#rechokePending = undefined;
     this.#rechokeSoon(0);
   }
 
+  #unchokedCount(): number {
+    let n = 0;
+    for (const p of this.#peers.values()) if (p.unchoked) n++;
+    return n;
+  }
+
   #lastRechoke = Number.NEGATIVE_INFINITY;
+  /** The last round unchoked fewer peers than there are slots (not enough candidates). */
+  #slotsIdle = true;
   #rechokePending: TimerHandle | undefined;
   /** When the pending round runs. */
   #rechokeAt = 0;

@@ -161,6 +161,10 @@ export class FsChunkStore implements ChunkStore {
   readonly #pool: HashPool;
   readonly #fds: FdCache;
   readonly #cap: number;
+  /** The cap of {@link pendingBytes} (`maxQueuedBytes`). */
+  get maxPendingBytes(): number {
+    return this.#cap;
+  }
   readonly #concurrency: number;
   readonly #paths: string[];
   readonly #partPath: string;
@@ -250,9 +254,9 @@ export class FsChunkStore implements ChunkStore {
       this.#state.check(options.signal);
     }
     if (this.#state.has(piece) || this.#verifying.has(piece)) return;
-    // The piece began assembling while this block waited, or can begin now: the block joins
-    // the assembly (queueing it alone would cost a write per block and a read to hash).
-    const late = this.#assemblies.get(piece) ?? this.#startAssembly(piece, true);
+    // The piece began assembling while this block waited, or can begin now (no put waits any
+    // more): the block joins the assembly (queued alone it costs a write and a read to hash).
+    const late = this.#assemblies.get(piece) ?? this.#startAssembly(piece);
     if (late) {
       this.#fill(late, offset, owned);
       return;
@@ -613,16 +617,15 @@ export class FsChunkStore implements ChunkStore {
   // --- pieces assembled in memory ----------------------------------------------------------
 
   /**
-   * Starts assembling `piece` in memory when that fits: assembling is on, no put waits for room
-   * (unless this is one, `waited`), no write of the piece is queued (a whole-piece write must
+   * Starts assembling `piece` in memory when that fits: assembling is on, no put waits for room,
+   * no write of the piece is queued (a whole-piece write must
    * not race older writes of it), the piece is at most half the cap, and assemblies stay within
    * half the cap (one left behind by a vanished peer is written out to make room) without
    * pushing the total over the cap.
    */
-  #startAssembly(piece: number, waited = false): Assembly | undefined {
-    if (!this.#assemble || this.#perPiece.has(piece)) return undefined;
-    // Room goes to waiting puts first, in order (`waited`: this is one of them).
-    if (!waited && this.#spaceWaiters.length > 0) return undefined;
+  #startAssembly(piece: number): Assembly | undefined {
+    // Room goes to waiting puts first, in order.
+    if (!this.#assemble || this.#perPiece.has(piece) || this.#spaceWaiters.length > 0) return undefined;
     const size = this.#layout.pieceSize(piece);
     const half = this.#cap / 2;
     if (size > half) return undefined;
@@ -630,6 +633,8 @@ export class FsChunkStore implements ChunkStore {
       const old = this.#oldestAssembly();
       if (!old || this.#putBytes - old.touched <= this.#cap) return undefined;
       this.#spill(old);
+      // The one spilled may have been smaller (the last piece): still within half?
+      if (this.#assembledBytes + size > half) return undefined;
     }
     if (this.#pendingBytes + size > this.#cap) return undefined;
     const buf = (size === this.#layout.pieceLength ? this.#spare.pop() : undefined) ?? new Uint8Array(size);

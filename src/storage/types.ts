@@ -55,6 +55,11 @@ export interface ChunkStore {
    * memory store.
    */
   readonly pendingBytes: number;
+  /**
+   * The cap of `pendingBytes`, for a store that has one (the file store's `maxQueuedBytes`): the
+   * session stops reading from peers as the store nears it.
+   */
+  readonly maxPendingBytes?: number;
 
   /**
    * True when `put()` copies `bytes` before it returns (before its first `await`), so the

@@ -444,10 +444,12 @@ class MemoryConnection implements Connection {
     const h = this.#handlers;
     if (!h) return;
     if (this.lendsReadBuffer) this.#deliverLent(h);
-    while (!this.#paused && !this.#closed && this.#inbox.length > 0) {
-      const chunk = this.#inbox.shift() as Uint8Array;
-      this.#inboxBytes -= chunk.length;
-      h.onData(chunk);
+    else {
+      while (!this.#paused && !this.#closed && this.#inbox.length > 0) {
+        const chunk = this.#inbox.shift() as Uint8Array;
+        this.#inboxBytes -= chunk.length;
+        h.onData(chunk);
+      }
     }
     const writer = this.peer;
     if (
@@ -465,28 +467,29 @@ class MemoryConnection implements Connection {
   }
 
   /**
-   * Delivers the inbox the way a lending TCP connection does: reads of up to
-   * {@link LENT_READ_BYTES} (an odd size), each taking what is queued regardless of how it was
+   * Delivers the inbox the way a lending TCP connection does: one read per turn of the event
+   * loop (promise callbacks run between reads, as between socket reads), of up to
+   * {@link LENT_READ_BYTES} (an odd size) taken from what is queued regardless of how it was
    * written (so messages are cut anywhere), into one reused buffer that is scribbled over after
-   * each `onData` call — a consumer that kept a view instead of copying reads garbage (tests).
+   * the `onData` call — a consumer that kept a view instead of copying reads garbage (tests).
    */
   #deliverLent(h: ConnectionHandlers): void {
+    if (this.#paused || this.#closed || this.#inbox.length === 0) return;
     this.#scratch ??= new Uint8Array(LENT_READ_BYTES);
-    while (!this.#paused && !this.#closed && this.#inbox.length > 0) {
-      let n = 0;
-      while (n < LENT_READ_BYTES && this.#inbox.length > 0) {
-        const c = this.#inbox[0] as Uint8Array;
-        const take = Math.min(c.length, LENT_READ_BYTES - n);
-        this.#scratch.set(c.subarray(0, take), n);
-        n += take;
-        if (take === c.length) this.#inbox.shift();
-        else this.#inbox[0] = c.subarray(take);
-      }
-      this.#inboxBytes -= n;
-      const view = this.#scratch.subarray(0, n);
-      h.onData(view);
-      view.fill(0xee);
+    let n = 0;
+    while (n < LENT_READ_BYTES && this.#inbox.length > 0) {
+      const c = this.#inbox[0] as Uint8Array;
+      const take = Math.min(c.length, LENT_READ_BYTES - n);
+      this.#scratch.set(c.subarray(0, take), n);
+      n += take;
+      if (take === c.length) this.#inbox.shift();
+      else this.#inbox[0] = c.subarray(take);
     }
+    this.#inboxBytes -= n;
+    const view = this.#scratch.subarray(0, n);
+    h.onData(view);
+    view.fill(0xee);
+    if (this.#inbox.length > 0) this.#schedule();
   }
 
   #finish(error: TransportError | undefined): void {

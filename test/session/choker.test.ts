@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createTorrent } from '../../src/metainfo/index.js';
 import { type ChokerPeer, TitForTatChoker } from '../../src/session/choker.js';
-import { Client } from '../../src/session/index.js';
+import { Client, type Torrent } from '../../src/session/index.js';
 import { RateMeter } from '../../src/session/rate.js';
 import { ManualClock, MemoryTransport } from '../../src/util/index.js';
 import { pseudoRandomBytes, tempDir } from '../helpers/run.js';
@@ -128,6 +128,72 @@ describe('choking in the session', () => {
       expect(unchokedAt).toBeLessThan(100);
     } finally {
       await Promise.all([seeder.destroy(), leecher.destroy()]);
+      tmp.cleanup();
+    }
+  });
+
+  it('a slot freed by a peer leaving is refilled by the coalesced round, not by a round per interested peer', async () => {
+    // Slots are full; one unchoked peer leaves (a round is due a second after the last one); a
+    // new peer becomes interested meanwhile: no extra round for it — in a large swarm that is
+    // nearly every departure, and a round per event was a measurable share of a simulation.
+    const tmp = tempDir('bttkit-coalesce-');
+    const clock = new ManualClock(0);
+    const transport = new MemoryTransport();
+    let rounds = 0;
+    const seeder = new Client({
+      transport,
+      clock,
+      settings: { uploadSlots: 2 },
+      choker: () => {
+        const inner = new TitForTatChoker();
+        return {
+          rechoke: (peers, ctx) => {
+            rounds++;
+            return inner.rechoke(peers, ctx);
+          },
+        };
+      },
+    });
+    const leechers = [0, 1, 2].map(() => new Client({ transport }));
+    const step = async (until: () => boolean, maxMs: number) => {
+      for (let i = 0; i < maxMs && !until(); i++) {
+        await new Promise((r) => setTimeout(r, 2));
+        clock.advance(1);
+      }
+    };
+    try {
+      writeFileSync(join(tmp.path, 'f.bin'), pseudoRandomBytes(200_000, 4));
+      const { torrent } = await createTorrent(join(tmp.path, 'f.bin'), { pieceLength: 32768 });
+      const addr = await seeder.listen(0, '127.0.0.1');
+      const st = seeder.add(torrent, { path: tmp.path });
+      await new Promise<void>((r) => st.once('ready', r));
+      const peers = [{ host: '127.0.0.1', port: addr.port }];
+      const unchoked = [false, false, false];
+      const add = (i: number) => {
+        // A store that never completes a piece keeps the leecher interested.
+        const t = leechers[i]?.add(torrent, { peers }) as Torrent;
+        t.on('wire', (w) => w.on('unchoke', () => (unchoked[i] = true)));
+      };
+      add(0);
+      add(1);
+      await step(() => unchoked[0] === true && unchoked[1] === true, 200);
+      expect(unchoked).toEqual([true, true, false]);
+      const before = rounds;
+      expect(before).toBeLessThanOrEqual(3); // the start-up round, then one per free slot at most
+      const left = new Promise<void>((r) => st.once('peer-closed', () => r()));
+      await leechers[0]?.destroy();
+      await left;
+      const leftAt = clock.now();
+      add(2);
+      await step(() => false, 600);
+      expect(unchoked[2]).toBe(false);
+      expect(rounds).toBe(before);
+      await step(() => unchoked[2] === true, 1000);
+      expect(unchoked[2]).toBe(true);
+      expect(rounds).toBe(before + 1);
+      expect(clock.now() - leftAt).toBeLessThan(1100);
+    } finally {
+      await Promise.all([seeder.destroy(), ...leechers.map((c) => c.destroy())]);
       tmp.cleanup();
     }
   });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTorrent } from '../../src/metainfo/index.js';
 import { Client } from '../../src/session/index.js';
-import { type ChunkStore, MemoryChunkStore } from '../../src/storage/index.js';
+import { type ChunkStore, FsChunkStore, MemoryChunkStore } from '../../src/storage/index.js';
 import { MemoryTransport } from '../../src/util/transport.js';
 import type { PeerWire } from '../../src/wire/index.js';
 import { pseudoRandomBytes, tempDir } from '../helpers/run.js';
@@ -63,6 +63,22 @@ describe('read buffers lent by the connection (blocks handed on as views)', () =
     }
   });
 
+  it('a file store that writes block by block (no assembly) keeps copies of lent blocks', async () => {
+    const s = await lentSwarm('lent-blocks');
+    try {
+      const dir = join(tmp.path, 'lent-blocks-out');
+      const t = s.leecher.add(s.torrent, {
+        peers: s.peers,
+        store: (info) =>
+          new FsChunkStore(info, { path: dir, assemblePieces: false, maxQueuedBytes: 256 * 1024 }),
+      });
+      await waitFor(new Promise<void>((r) => t.once('done', r)), 30_000, 'download');
+      expect(Buffer.compare(readFileSync(join(dir, 'f.bin')), s.data)).toBe(0);
+    } finally {
+      await Promise.all([s.seeder.destroy(), s.leecher.destroy()]);
+    }
+  });
+
   it('a store that keeps the bytes it is given (no copiesOnPut) gets copies, not views of the read buffer', async () => {
     const s = await lentSwarm('lent-keep');
     try {
@@ -97,6 +113,40 @@ describe('read buffers lent by the connection (blocks handed on as views)', () =
 });
 
 describe('backpressure from the store', () => {
+  it('reading resumes when what the store holds cannot drain without it (no put waiting, nothing written)', async () => {
+    // A store that always reports more pending than the torrent lets it hold (as pieces being
+    // assembled would, waiting for their other blocks): waiting for it to drain would be forever.
+    const s = await lentSwarm('stuck');
+    await s.leecher.destroy();
+    const leecher = new Client({ transport: s.transport, settings: { maxPendingWriteBytes: 1024 * 1024 } });
+    try {
+      const wires: PeerWire[] = [];
+      let paused = 0;
+      const t = leecher.add(s.torrent, {
+        peers: s.peers,
+        store: (info) => wrap(new MemoryChunkStore(info), undefined, () => 1024 * 1024),
+      });
+      t.on('wire', (w) => {
+        wires.push(w);
+        const pause = w.pauseReading.bind(w);
+        w.pauseReading = () => {
+          paused++;
+          pause();
+        };
+      });
+      await waitFor(
+        new Promise<void>((r) => t.once('done', r)),
+        30_000,
+        'download with a store that never drains',
+      );
+      expect(paused).toBeGreaterThan(0);
+      const got = await (t.store as ChunkStore).get(0, 0, 65536);
+      expect(Buffer.compare(got, s.data.subarray(0, 65536))).toBe(0);
+    } finally {
+      await Promise.all([s.seeder.destroy(), leecher.destroy()]);
+    }
+  });
+
   it('peers are not read while puts pile up unresolved, and reading resumes once the store drains', async () => {
     const s = await lentSwarm('gate');
     // Settings of the leecher only matter; the swarm helper made a default one: make another.
