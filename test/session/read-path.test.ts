@@ -155,6 +155,7 @@ describe('backpressure from the store', () => {
       transport: s.transport,
       settings: { maxPendingWriteBytes: 1024 * 1024 },
     });
+    const extra: Client[] = [];
     try {
       let open = false;
       const waiting: (() => void)[] = [];
@@ -195,6 +196,17 @@ describe('backpressure from the store', () => {
       expect(mostUnresolved).toBe(atPause);
       expect(mostUnresolved).toBeGreaterThan(256 * 1024);
       expect(mostUnresolved).toBeLessThan(1024 * 1024);
+      // A peer that joins meanwhile is not read either.
+      const second = new Client({ transport: s.transport });
+      extra.push(second);
+      const addr2 = await second.listen(0, '127.0.0.1');
+      const st2 = second.add(s.torrent, { path: join(tmp.path, 'gate') });
+      await waitFor(new Promise<void>((r) => st2.once('ready', r)), 10_000, 'second seeder ready');
+      const joined = new Promise<void>((r) => t.once('peer', () => r()));
+      t.addPeer({ host: '127.0.0.1', port: addr2.port });
+      await waitFor(joined, 10_000, 'second seeder connected');
+      expect(wires).toHaveLength(2);
+      expect(wires[1]?.readingPaused).toBe(true);
       open = true;
       for (const w of waiting.splice(0)) w();
       await waitFor(new Promise<void>((r) => t.once('done', r)), 30_000, 'download after the gate opened');
@@ -202,7 +214,7 @@ describe('backpressure from the store', () => {
       const got = await (t.store as ChunkStore).get(22, 0, 1_500_000 - 22 * 65536);
       expect(Buffer.compare(got, s.data.subarray(22 * 65536))).toBe(0);
     } finally {
-      await Promise.all([s.seeder.destroy(), leecher.destroy()]);
+      await Promise.all([s.seeder.destroy(), leecher.destroy(), ...extra.map((c) => c.destroy())]);
     }
   });
 });
