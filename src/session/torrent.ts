@@ -1233,17 +1233,9 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     // share the round) when the last round left slots unused for want of candidates — even if
     // it ran a moment ago: a leecher that connects just after we started seeding must not wait
     // a second to be served. A slot freed since (a peer left or lost interest) is refilled by
-    // the coalesced round as before, not by a round per event.
-    if (!this.#slotsIdle) {
-      if (!this.#rechokePending && this.#unchokedCount() < this.#ctx.settings.uploadSlots)
-        this.#rechokeSoon();
-      return;
-    }
-    if (this.#rechokePending && this.#rechokeAt <= this.#ctx.clock.now()) return;
+    // the coalesced round, not by a round per event.
     if (this.#unchokedCount() >= this.#ctx.settings.uploadSlots) return;
-    this.#rechokePending?.cancel();
-    this.#rechokePending = undefined;
-    this.#rechokeSoon(0);
+    this.#rechokeSoon(this.#slotsIdle ? 0 : 1000);
   }
 
   #unchokedCount(): number {
@@ -1261,19 +1253,24 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
 
   /**
    * A choking round soon: at once (after the events of this moment, which share it) if the last
-   * round was `minGapMs` (a second) ago or more, else that long after it. Slots freed by a peer
-   * leaving or losing interest are refilled without a round per event — in a large swarm
-   * interest flaps constantly (libtorrent's trigger_unchoke likewise waits for its next tick).
+   * round was `minGapMs` (a second) ago or more, else that long after it; a round already due
+   * sooner stands. Slots freed by a peer leaving or losing interest are refilled without a round
+   * per event — in a large swarm interest flaps constantly (libtorrent's trigger_unchoke likewise
+   * waits for its next tick).
    */
   #rechokeSoon(minGapMs = 1000): void {
-    if (this.#rechokePending || this.#state === 'destroyed') return;
+    if (this.#state === 'destroyed') return;
     const now = this.#ctx.clock.now();
-    const wait = Math.max(0, this.#lastRechoke + minGapMs - now);
-    this.#rechokeAt = now + wait;
+    const at = Math.max(now, this.#lastRechoke + minGapMs);
+    if (this.#rechokePending) {
+      if (this.#rechokeAt <= at) return;
+      this.#rechokePending.cancel();
+    }
+    this.#rechokeAt = at;
     this.#rechokePending = this.#ctx.clock.setTimeout(() => {
       this.#rechokePending = undefined;
       this.#rechoke();
-    }, wait);
+    }, at - now);
   }
 
   #tick(): void {

@@ -161,10 +161,6 @@ export class FsChunkStore implements ChunkStore {
   readonly #pool: HashPool;
   readonly #fds: FdCache;
   readonly #cap: number;
-  /** The cap of {@link pendingBytes} (`maxQueuedBytes`). */
-  get maxPendingBytes(): number {
-    return this.#cap;
-  }
   readonly #concurrency: number;
   readonly #paths: string[];
   readonly #partPath: string;
@@ -221,6 +217,11 @@ export class FsChunkStore implements ChunkStore {
 
   get pendingBytes(): number {
     return this.#pendingBytes;
+  }
+
+  /** The cap of {@link pendingBytes} (`maxQueuedBytes`). */
+  get maxPendingBytes(): number {
+    return this.#cap;
   }
 
   /** Absolute path of file `index` (whether or not it exists). */
@@ -618,10 +619,9 @@ export class FsChunkStore implements ChunkStore {
 
   /**
    * Starts assembling `piece` in memory when that fits: assembling is on, no put waits for room,
-   * no write of the piece is queued (a whole-piece write must
-   * not race older writes of it), the piece is at most half the cap, and assemblies stay within
-   * half the cap (one left behind by a vanished peer is written out to make room) without
-   * pushing the total over the cap.
+   * no write of the piece is queued (a whole-piece write must not race older writes of it), the
+   * piece is at most half the cap, and assemblies stay within half the cap (one left behind by a
+   * vanished peer is written out to make room) without pushing the total over the cap.
    */
   #startAssembly(piece: number): Assembly | undefined {
     // Room goes to waiting puts first, in order.

@@ -72,7 +72,8 @@ export interface ChunkStore {
    * Stores a block of `piece` at `offset`. Resolves once the block is accepted — for the file
    * store that means queued, not yet on disk; when the queue is at its byte cap, `put()` waits
    * (backpressure) until it drains. Unless the store `copiesOnPut`, it takes ownership of
-   * `bytes`: do not modify them afterwards. Bytes that fall in BEP 47 padding files are dropped (padding reads as zeros).
+   * `bytes`: do not modify them afterwards. Bytes that fall in BEP 47 padding files are dropped
+   * (padding reads as zeros).
    * A block for a piece that already verified (`has(piece)`), or that arrives while the file
    * store verifies the piece from memory, is ignored, so a late duplicate (endgame) can never
    * overwrite good data.

@@ -260,8 +260,8 @@ export class TcpTransport implements Transport {
         reject(new TransportError('ABORTED', 'connect aborted', { cause: signal.reason }));
         return;
       }
+      // Node starts reading only after the `connect` listeners ran, so `conn` is set by then.
       let conn: TcpConnection | undefined;
-      const early: Uint8Array[] = [];
       const socket = lend
         ? net.connect({
             host: to.host,
@@ -269,8 +269,7 @@ export class TcpTransport implements Transport {
             onread: {
               buffer: tcpReadBuffer(),
               callback: (nread: number, buf: Uint8Array) => {
-                if (conn) conn.onLentRead(nread, buf);
-                else early.push(buf.slice(0, nread));
+                conn?.onLentRead(nread, buf);
                 return true; // pausing goes through `socket.pause()`
               },
             },
@@ -285,7 +284,6 @@ export class TcpTransport implements Transport {
         signal?.removeEventListener('abort', onAbort);
         socket.removeAllListeners('error');
         conn = new TcpConnection(socket, lend);
-        for (const chunk of early.splice(0)) conn.onLentRead(chunk.length, chunk);
         resolve(conn);
       });
       socket.once('error', (err: NodeJS.ErrnoException) => {

@@ -44,6 +44,16 @@ export function runOk(
   return r.stdout;
 }
 
+/** `p`, or a rejection naming `what` after `ms` (the timer does not keep the process alive). */
+export function waitFor<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) =>
+      setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms).unref(),
+    ),
+  ]);
+}
+
 /** A temporary folder, removed by the returned function. */
 export function tempDir(prefix = 'bttkit-'): { path: string; cleanup: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix));

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createTorrent } from '../../src/metainfo/index.js';
 import { type ChokerPeer, TitForTatChoker } from '../../src/session/choker.js';
-import { Client, type Torrent } from '../../src/session/index.js';
+import { Client, type ClientOptions } from '../../src/session/index.js';
 import { RateMeter } from '../../src/session/rate.js';
 import { ManualClock, MemoryTransport } from '../../src/util/index.js';
 import { pseudoRandomBytes, tempDir } from '../helpers/run.js';
@@ -101,34 +101,65 @@ describe('RateMeter', () => {
   });
 });
 
+/**
+ * A seeder of a 200 kB file on a {@link ManualClock} (virtual time 0 at start-up, when it runs
+ * its first round) and an in-memory transport for its leechers. Clean up with `close()`.
+ */
+async function virtualSeeder(options: Pick<ClientOptions, 'settings' | 'choker'> = {}) {
+  const tmp = tempDir('bttkit-choking-');
+  const clock = new ManualClock(0);
+  const transport = new MemoryTransport();
+  const seeder = new Client({ ...options, transport, clock });
+  const clients: Client[] = [seeder];
+  try {
+    writeFileSync(join(tmp.path, 'f.bin'), pseudoRandomBytes(200_000, 3));
+    const { torrent } = await createTorrent(join(tmp.path, 'f.bin'), { pieceLength: 32768 });
+    const addr = await seeder.listen(0, '127.0.0.1');
+    const st = seeder.add(torrent, { path: tmp.path });
+    await new Promise<void>((r) => st.once('ready', r));
+    return {
+      clock,
+      st,
+      /** A leecher of the torrent, on real time; `onUnchoke` when the seeder unchokes it. */
+      leecher(onUnchoke: () => void): Client {
+        const c = new Client({ transport });
+        clients.push(c);
+        const t = c.add(torrent, { peers: [{ host: '127.0.0.1', port: addr.port }] });
+        t.on('wire', (w) => w.on('unchoke', onUnchoke));
+        return c;
+      },
+      /** Moves virtual time 1 ms per real turn of the event loop until `done()`, `maxMs` at most. */
+      async advance(done: () => boolean, maxMs: number): Promise<void> {
+        for (let i = 0; i < maxMs && !done(); i++) {
+          await new Promise((r) => setTimeout(r, 2));
+          clock.advance(1);
+        }
+      },
+      async close(): Promise<void> {
+        await Promise.all(clients.map((c) => c.destroy()));
+        tmp.cleanup();
+      },
+    };
+  } catch (e) {
+    await seeder.destroy();
+    tmp.cleanup();
+    throw e;
+  }
+}
+
 describe('choking in the session', () => {
   it('a peer that becomes interested while a slot is free is unchoked at once, even just after a round', async () => {
     // The seeder ran a round when it started (virtual time 0). A leecher that is interested a
     // moment later gets the free slot within the moment, not when rounds may run again (1 s).
-    const tmp = tempDir('bttkit-quick-unchoke-');
-    const clock = new ManualClock(0);
-    const transport = new MemoryTransport();
-    const seeder = new Client({ transport, clock });
-    const leecher = new Client({ transport });
+    const v = await virtualSeeder();
     try {
-      writeFileSync(join(tmp.path, 'f.bin'), pseudoRandomBytes(200_000, 3));
-      const { torrent } = await createTorrent(join(tmp.path, 'f.bin'), { pieceLength: 32768 });
-      const addr = await seeder.listen(0, '127.0.0.1');
-      const st = seeder.add(torrent, { path: tmp.path });
-      await new Promise<void>((r) => st.once('ready', r));
       let unchokedAt: number | undefined;
-      const lt = leecher.add(torrent, { peers: [{ host: '127.0.0.1', port: addr.port }] });
-      lt.on('wire', (w) => w.once('unchoke', () => (unchokedAt ??= clock.now())));
-      // Virtual time moves 1 ms per real turn of the event loop, for 500 ms at most.
-      for (let i = 0; i < 500 && unchokedAt === undefined; i++) {
-        await new Promise((r) => setTimeout(r, 2));
-        clock.advance(1);
-      }
+      v.leecher(() => (unchokedAt ??= v.clock.now()));
+      await v.advance(() => unchokedAt !== undefined, 500);
       expect(unchokedAt).toBeDefined();
       expect(unchokedAt).toBeLessThan(100);
     } finally {
-      await Promise.all([seeder.destroy(), leecher.destroy()]);
-      tmp.cleanup();
+      await v.close();
     }
   });
 
@@ -136,13 +167,8 @@ describe('choking in the session', () => {
     // Slots are full; one unchoked peer leaves (a round is due a second after the last one); a
     // new peer becomes interested meanwhile: no extra round for it — in a large swarm that is
     // nearly every departure, and a round per event was a measurable share of a simulation.
-    const tmp = tempDir('bttkit-coalesce-');
-    const clock = new ManualClock(0);
-    const transport = new MemoryTransport();
     let rounds = 0;
-    const seeder = new Client({
-      transport,
-      clock,
+    const v = await virtualSeeder({
       settings: { uploadSlots: 2 },
       choker: () => {
         const inner = new TitForTatChoker();
@@ -154,47 +180,28 @@ describe('choking in the session', () => {
         };
       },
     });
-    const leechers = [0, 1, 2].map(() => new Client({ transport }));
-    const step = async (until: () => boolean, maxMs: number) => {
-      for (let i = 0; i < maxMs && !until(); i++) {
-        await new Promise((r) => setTimeout(r, 2));
-        clock.advance(1);
-      }
-    };
     try {
-      writeFileSync(join(tmp.path, 'f.bin'), pseudoRandomBytes(200_000, 4));
-      const { torrent } = await createTorrent(join(tmp.path, 'f.bin'), { pieceLength: 32768 });
-      const addr = await seeder.listen(0, '127.0.0.1');
-      const st = seeder.add(torrent, { path: tmp.path });
-      await new Promise<void>((r) => st.once('ready', r));
-      const peers = [{ host: '127.0.0.1', port: addr.port }];
       const unchoked = [false, false, false];
-      const add = (i: number) => {
-        // A store that never completes a piece keeps the leecher interested.
-        const t = leechers[i]?.add(torrent, { peers }) as Torrent;
-        t.on('wire', (w) => w.on('unchoke', () => (unchoked[i] = true)));
-      };
-      add(0);
-      add(1);
-      await step(() => unchoked[0] === true && unchoked[1] === true, 200);
+      const first = v.leecher(() => (unchoked[0] = true));
+      v.leecher(() => (unchoked[1] = true));
+      await v.advance(() => unchoked[0] === true && unchoked[1] === true, 200);
       expect(unchoked).toEqual([true, true, false]);
       const before = rounds;
       expect(before).toBeLessThanOrEqual(3); // the start-up round, then one per free slot at most
-      const left = new Promise<void>((r) => st.once('peer-closed', () => r()));
-      await leechers[0]?.destroy();
+      const left = new Promise<void>((r) => v.st.once('peer-closed', () => r()));
+      await first.destroy();
       await left;
-      const leftAt = clock.now();
-      add(2);
-      await step(() => false, 600);
+      const leftAt = v.clock.now();
+      v.leecher(() => (unchoked[2] = true));
+      await v.advance(() => false, 600);
       expect(unchoked[2]).toBe(false);
       expect(rounds).toBe(before);
-      await step(() => unchoked[2] === true, 1000);
+      await v.advance(() => unchoked[2] === true, 1000);
       expect(unchoked[2]).toBe(true);
       expect(rounds).toBe(before + 1);
-      expect(clock.now() - leftAt).toBeLessThan(1100);
+      expect(v.clock.now() - leftAt).toBeLessThan(1100);
     } finally {
-      await Promise.all([seeder.destroy(), ...leechers.map((c) => c.destroy())]);
-      tmp.cleanup();
+      await v.close();
     }
   });
 });

@@ -3,19 +3,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTorrent, formatMagnet } from '../../src/metainfo/index.js';
 import { Client } from '../../src/session/index.js';
-import { pseudoRandomBytes, tempDir } from '../helpers/run.js';
+import { pseudoRandomBytes, tempDir, waitFor } from '../helpers/run.js';
 
 const tmp = tempDir('bttkit-swarm-');
 afterAll(tmp.cleanup);
-
-function waitFor<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([
-    p,
-    new Promise<T>((_, reject) =>
-      setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms).unref(),
-    ),
-  ]);
-}
 
 describe('bttkit to bttkit', () => {
   it('one seeder, four leechers joining at once: all finish byte-identical', async () => {

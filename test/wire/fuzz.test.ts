@@ -249,60 +249,51 @@ function reframe(msgs: readonly Uint8Array[], cuts: readonly number[], pieces: b
   return { out: concatBytes(out.map((o) => (typeof o === 'function' ? o() : o))), want: stream.subarray(68) };
 }
 
+/** A piece message of random content (index 0–8, offset 0). */
+const arbPiece = fc
+  .record({ i: fc.integer({ min: 0, max: 8 }), block: fc.uint8Array({ minLength: 1, maxLength: 16384 }) })
+  .map(({ i, block }) => rawMessage(7, [i, 0], block));
+/** A BEP 10 message with a random id and payload. */
+const arbExtended = fc
+  .record({ id: fc.integer({ min: 1, max: 9 }), payload: fc.uint8Array({ maxLength: 300 }) })
+  .map(({ id, payload }) => rawMessage(20, [], concatBytes([Uint8Array.of(id), payload])));
+
+/** Property: `msgs` cut anywhere (cuts up to `maxCut`) come out of the guard as they went in. */
+function assertReframes(
+  msgs: fc.Arbitrary<Uint8Array>,
+  maxCut: number,
+  pieces: fc.Arbitrary<boolean>,
+  lent: boolean,
+): void {
+  fc.assert(
+    fc.property(
+      fc.array(msgs, { minLength: 1, maxLength: 30 }),
+      fc.array(fc.integer({ min: 1, max: maxCut }), { minLength: 1, maxLength: 10 }),
+      pieces,
+      (m, cuts, p) => {
+        const { out, want } = reframe(m, cuts, p, lent);
+        expect(out).toEqual(want);
+      },
+    ),
+    { numRuns: 300 },
+  );
+}
+
 describe('FrameGuard framing is independent of how the stream is cut', () => {
   it('any split of a legal stream yields the same messages', () => {
-    fc.assert(
-      fc.property(
-        fc.array(arbLegalMessage, { minLength: 1, maxLength: 30 }),
-        fc.array(fc.integer({ min: 1, max: 3000 }), { minLength: 1, maxLength: 10 }),
-        (msgs, cuts) => {
-          const { out, want } = reframe(msgs, cuts, false);
-          expect(out).toEqual(want);
-        },
-      ),
-      { numRuns: 300 },
-    );
+    assertReframes(arbLegalMessage, 3000, fc.constant(false), false);
   });
+
   it('piece messages taken apart (GuardSink.piece) carry the same blocks, whole, in stream order, however cut', () => {
-    // Blocks of random content with random cuts: a split block is gathered from views of the
-    // reads (copied once only if it spans several) — the bytes and the order must not change.
-    const arbPiece = fc
-      .record({ i: fc.integer({ min: 0, max: 8 }), block: fc.uint8Array({ minLength: 1, maxLength: 16384 }) })
-      .map(({ i, block }) => rawMessage(7, [i, 0], block));
-    fc.assert(
-      fc.property(
-        fc.array(fc.oneof(arbLegalMessage, arbPiece, arbPiece), { minLength: 1, maxLength: 30 }),
-        fc.array(fc.integer({ min: 1, max: 20000 }), { minLength: 1, maxLength: 10 }),
-        (msgs, cuts) => {
-          const { out, want } = reframe(msgs, cuts, true);
-          expect(out).toEqual(want);
-        },
-      ),
-      { numRuns: 300 },
-    );
+    // A split block is gathered from views of the reads (copied once only if it spans several):
+    // the bytes and the order must not change.
+    assertReframes(fc.oneof(arbLegalMessage, arbPiece, arbPiece), 20000, fc.constant(true), false);
   });
 
   it('with lent chunks (reused and overwritten after each push) runs, extended payloads and blocks still come out intact, however cut', () => {
     // The guard must copy what it hands on for keeping, and a block that spans chunks: a view
     // kept into a lent chunk reads the scribble.
-    const arbPiece = fc
-      .record({ i: fc.integer({ min: 0, max: 8 }), block: fc.uint8Array({ minLength: 1, maxLength: 16384 }) })
-      .map(({ i, block }) => rawMessage(7, [i, 0], block));
-    const arbExtended = fc
-      .record({ id: fc.integer({ min: 1, max: 9 }), payload: fc.uint8Array({ maxLength: 300 }) })
-      .map(({ id, payload }) => rawMessage(20, [], concatBytes([Uint8Array.of(id), payload])));
-    fc.assert(
-      fc.property(
-        fc.array(fc.oneof(arbLegalMessage, arbPiece, arbExtended), { minLength: 1, maxLength: 30 }),
-        fc.array(fc.integer({ min: 1, max: 20000 }), { minLength: 1, maxLength: 10 }),
-        fc.boolean(),
-        (msgs, cuts, pieces) => {
-          const { out, want } = reframe(msgs, cuts, pieces, true);
-          expect(out).toEqual(want);
-        },
-      ),
-      { numRuns: 300 },
-    );
+    assertReframes(fc.oneof(arbLegalMessage, arbPiece, arbExtended), 20000, fc.boolean(), true);
   });
 
   it('a split piece message whose header names a block outside the torrent is refused as soon as the header is in', () => {
