@@ -14,9 +14,11 @@ import { WireError } from '../wire/errors.js';
 import type { ExtensionFactory, WireExtension } from '../wire/extension.js';
 import { PeerWire } from '../wire/peer-wire.js';
 import { type Choker, TitForTatChoker } from './choker.js';
+import { checkFilePriorities } from './downloader.js';
 import { SessionError } from './errors.js';
 import { DEFAULT_SETTINGS, type Settings } from './settings.js';
-import { checkFilePriorities, Torrent, type TorrentContext } from './torrent.js';
+import { Torrent } from './torrent.js';
+import type { TorrentContext } from './torrent-types.js';
 
 /** Options of a {@link Client}. */
 export interface ClientOptions {

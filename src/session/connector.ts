@@ -2,8 +2,10 @@ import type { InfoDictionary } from '../metainfo/torrent.js';
 import type { Clock } from '../util/clock.js';
 import type { BttkitError } from '../util/errors.js';
 import type { Connection, Transport } from '../util/transport.js';
+import type { WireError } from '../wire/errors.js';
 import { PeerWire, type PeerWireOptions } from '../wire/peer-wire.js';
 import { SessionError } from './errors.js';
+import type { PeerConn } from './peer.js';
 import type { PeerBook } from './peer-book.js';
 import type { Settings } from './settings.js';
 
@@ -97,6 +99,21 @@ export class Connector {
     host.attach(wire, id, true);
     wire.handshake(host.infoHash);
     return true;
+  }
+
+  /**
+   * A connection closed: it leaves the client's count and the book, and we back off before
+   * dialling the peer again however the connection ended (a peer at its connection limit closes
+   * us cleanly; redialling at once would loop at the round-trip time) — except for the loser of
+   * a duplicate connection, whose peer is still connected.
+   */
+  closed(peer: PeerConn, err: WireError | undefined): void {
+    const book = this.#host.book;
+    this.#host.connectionClosed();
+    book.closed(peer);
+    if (peer.incoming) return;
+    if (err?.code === 'WIRE_DUPLICATE_CONNECTION') book.wake();
+    else book.failed(peer.id);
   }
 
   /** Below the torrent's connection limit (connected peers only, as the client asks it). */

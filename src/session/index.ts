@@ -22,11 +22,11 @@ export { SESSION_ERROR_CODES, SessionError, type SessionErrorCode } from './erro
 export type { PeerInfo } from './peer.js';
 export { RateMeter } from './rate.js';
 export { DEFAULT_SETTINGS, SETTINGS_PRESETS, type Settings } from './settings.js';
-export {
-  Torrent,
-  type TorrentContext,
-  type TorrentEvents,
-  type TorrentInit,
-  type TorrentState,
-  type TorrentStats,
-} from './torrent.js';
+export { Torrent } from './torrent.js';
+export type {
+  TorrentContext,
+  TorrentEvents,
+  TorrentInit,
+  TorrentState,
+  TorrentStats,
+} from './torrent-types.js';

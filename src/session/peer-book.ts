@@ -209,11 +209,16 @@ export class PeerBook {
     }
   }
 
-  /** Bans `host`: its addresses are forgotten and never taken again. False if it already was. */
-  ban(host: string): boolean {
+  /**
+   * Bans `host`: its connections close, its addresses are forgotten and never taken again.
+   * False if it already was.
+   */
+  ban(host: string, why: string): boolean {
     if (this.#banned.has(host)) return false;
     this.#banned.add(host);
     for (const [id, k] of this.#known) if (k.addr.host === host) this.#known.delete(id);
+    for (const peer of [...this.connected.values()])
+      if (peer.wire.remote.host === host) peer.wire.close(new WireError('WIRE_BANNED', `banned: ${why}`));
     return true;
   }
 

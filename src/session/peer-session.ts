@@ -1,4 +1,4 @@
-import { formatPeerAddress } from '../metainfo/magnet.js';
+import { formatPeerAddress, type PeerAddress } from '../metainfo/magnet.js';
 import type { InfoDictionary } from '../metainfo/torrent.js';
 import { toHex } from '../util/bytes.js';
 import type { Clock } from '../util/clock.js';
@@ -35,7 +35,7 @@ export interface PeerSessionHost {
   /** Metadata fetched from a peer (BEP 9). */
   metadata(info: InfoDictionary): void;
   /** A peer told us of an address (PEX). */
-  addPeer(host: string, port: number): void;
+  addPeer(addr: PeerAddress): void;
   /** A peer told its DHT port (BEP 5 `port` message). */
   dhtNode(host: string, port: number): void;
   /** A request to answer (the uploader's job). */
@@ -71,7 +71,7 @@ export function attachPeer(host: PeerSessionHost, wire: PeerWire, id: string, in
     peer.pex = pex;
     pex.on('peers', (m) => {
       if (host.info()?.private) return;
-      for (const a of m.added.slice(0, PEX_MAX_PEERS)) host.addPeer(a.host, a.port);
+      for (const a of m.added.slice(0, PEX_MAX_PEERS)) host.addPeer({ host: a.host, port: a.port });
     });
   }
   for (const ext of host.extensions()) wire.use(ext);

@@ -32,6 +32,11 @@ export class PexGossip {
     this.#isSeed = isSeed;
   }
 
+  /** Once a second: a message to each peer whose PEX interval (a minute) has passed. */
+  tick(peers: ReadonlyMap<string, PeerConn>): void {
+    for (const p of peers.values()) if (p.pex?.waitMs === 0) this.send(p, peers);
+  }
+
   /** Sends `peer` the changes in `peers` since the last message to it, if there are any. */
   send(peer: PeerConn, peers: ReadonlyMap<string, PeerConn>): void {
     const pex = peer.pex;

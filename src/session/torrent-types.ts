@@ -9,11 +9,16 @@ import type { Transport } from '../util/transport.js';
 import type { WireError } from '../wire/errors.js';
 import type { ExtensionFactory, WireExtension } from '../wire/extension.js';
 import type { PeerWire } from '../wire/peer-wire.js';
+import type { ChokeHost } from './choke-scheduler.js';
 import type { Choker } from './choker.js';
+import type { ConnectorHost } from './connector.js';
+import type { DiscoveryHost } from './discovery.js';
+import type { DownloadHost } from './downloader.js';
 import type { PeerInfo } from './peer.js';
+import type { PeerSessionHost } from './peer-session.js';
 import type { Settings } from './settings.js';
 import type { Torrent } from './torrent.js';
-import type { UploadLimiter } from './uploader.js';
+import type { UploadHost, UploadLimiter } from './uploader.js';
 
 /** Events of a {@link Torrent}. */
 export interface TorrentEvents {
@@ -120,3 +125,15 @@ export interface TorrentInit {
   /** Tracker tiers (BEP 12): from the .torrent or the magnet, plus any added. */
   trackers?: readonly (readonly string[])[];
 }
+
+/**
+ * The torrent as its parts see it: one object, of which each part's host interface
+ * (`ChokeHost`, `UploadHost`, `DiscoveryHost`, `ConnectorHost`, `PeerSessionHost`, `DownloadHost`)
+ * is a slice — so each part can be tested alone with a small fake of its slice.
+ */
+export type TorrentCore = ChokeHost &
+  UploadHost &
+  DiscoveryHost &
+  ConnectorHost &
+  PeerSessionHost &
+  DownloadHost;

@@ -1,40 +1,32 @@
 import { formatPeerAddress, type PeerAddress } from '../metainfo/magnet.js';
 import type { InfoDictionary } from '../metainfo/torrent.js';
-import { filePiecePriorities, PiecePicker, type Priority } from '../picker/picker.js';
+import type { PiecePicker, Priority } from '../picker/picker.js';
 import type { ChunkStore } from '../storage/types.js';
-import { Bitfield } from '../util/bitfield.js';
 import { toHex } from '../util/bytes.js';
 import type { TimerHandle } from '../util/clock.js';
 import { BttkitError } from '../util/errors.js';
 import { TypedEmitter } from '../wire/emitter.js';
-import { WireError } from '../wire/errors.js';
+import type { WireError } from '../wire/errors.js';
 import type { PeerWire } from '../wire/peer-wire.js';
 import { ChokeScheduler } from './choke-scheduler.js';
 import type { Choker } from './choker.js';
 import { Connector } from './connector.js';
 import { Discovery } from './discovery.js';
-import { Downloader } from './downloader.js';
+import { applyFilePriorities, checkFilePriorities, Downloader, openPicker } from './downloader.js';
 import { SessionError } from './errors.js';
 import type { PeerConn, PeerInfo } from './peer.js';
 import { PeerBook } from './peer-book.js';
-import { attachPeer, type PeerSessionHost } from './peer-session.js';
+import { attachPeer } from './peer-session.js';
 import { PexGossip } from './pex.js';
 import type {
   TorrentContext,
+  TorrentCore,
   TorrentEvents,
   TorrentInit,
   TorrentState,
   TorrentStats,
 } from './torrent-types.js';
 import { Uploader } from './uploader.js';
-
-export type {
-  TorrentContext,
-  TorrentEvents,
-  TorrentInit,
-  TorrentState,
-  TorrentStats,
-} from './torrent-types.js';
 
 /**
  * One torrent in a {@link Client}: created by `client.add()`. It holds the torrent's state,
@@ -55,7 +47,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   readonly #uploader: Uploader;
   readonly #discovery: Discovery;
   readonly #connector: Connector;
-  readonly #peerHost: PeerSessionHost;
+  /** What the parts see of the torrent (one object: each part's host interface is a slice of it). */
+  readonly #parts: TorrentCore;
   readonly #tick: TimerHandle;
   #info: InfoDictionary | undefined;
   #name: string | undefined;
@@ -79,99 +72,16 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#filePriorities = init.filePriorities;
     this.#paused = init.paused ?? false;
     this.#state = init.info ? 'checking' : 'metadata';
-    const { clock, settings } = ctx;
-    const idle = () => this.#paused || this.#state === 'destroyed';
-    const warn = (err: BttkitError) => this.#warn(err);
-    this.#book = new PeerBook(clock, settings, ctx.peerId);
-    this.#pex = new PexGossip(clock, (p) => this.#isSeed(p));
-    this.#choke = new ChokeScheduler({
-      clock,
-      settings,
-      peers: () => this.#book.connected.values(),
-      choker: () => this.#choker,
-      seeding: () => this.done,
-      isSeed: (p) => this.#isSeed(p),
-      paused: () => this.#paused,
-    });
-    this.#uploader = new Uploader({
-      clock,
-      settings,
-      limiter: ctx.uploadLimiter,
-      uploaded: (peer, bytes) => {
-        peer.up.add(bytes);
-        this.#uploaded += bytes;
-        if (this.listenerCount('uploaded') > 0) this.emit('uploaded', peer.id, bytes);
-      },
-      storeFailed: (err) => this.#storeFailed(err),
-    });
-    this.#discovery = new Discovery(
-      {
-        infoHash: this.infoHash,
-        infoHashHex: this.infoHashHex,
-        peerId: ctx.peerId,
-        clock,
-        listenPort: ctx.listenPort,
-        dht: () => ctx.dht,
-        isPrivate: () => this.#info?.private === true,
-        idle,
-        done: () => this.done,
-        peerCount: () => this.#book.connected.size,
-        totals: () => {
-          const st = this.stats();
-          return {
-            uploaded: st.uploaded,
-            downloaded: st.downloaded,
-            left: Math.max(0, (st.length ?? 1) - st.verified),
-          };
-        },
-        addPeer: (addr) => this.addPeer(addr),
-        warn,
-      },
-      init.trackers ?? [],
-    );
-    this.#peerHost = {
-      infoHash: this.infoHash,
-      clock,
-      settings,
-      book: this.#book,
-      choke: this.#choke,
-      pex: this.#pex,
-      extensions: () => ctx.extensions.map((make) => make(this)),
-      info: () => this.#info,
-      downloader: () => this.#downloader,
-      metadata: (info) => void this.setInfo(info),
-      addPeer: (host, port) => this.addPeer({ host, port }),
-      dhtNode: (host, port) => ctx.dht?.addNode({ host, port }),
-      request: (peer, req, respond) => {
-        const store = this.#store;
-        if (!store?.has(req.index) || !peer.unchoked)
-          respond(new SessionError('SESSION_CANNOT_SERVE', 'not available'));
-        else this.#uploader.serve(peer, store, req.index, req.offset, req.length, respond);
-      },
-      onWire: (wire, meta) => this.emit('wire', wire, meta),
-      onPeer: (peer) => this.emit('peer', peer.info()),
-      onClosed: (peer, err) => this.#onClosed(peer, err),
-      warn,
-    };
-    this.#connector = new Connector({
-      infoHash: this.infoHash,
-      peerId: ctx.peerId,
-      clock,
-      transport: ctx.transport,
-      settings,
-      book: this.#book,
-      listenPort: ctx.listenPort,
-      info: () => this.#info,
-      canConnect: ctx.canConnect,
-      connectionOpened: ctx.connectionOpened,
-      connectionClosed: ctx.connectionClosed,
-      idle,
-      attach: (wire, id, incoming) => void attachPeer(this.#peerHost, wire, id, incoming),
-      warn,
-      wantsWarnings: () => this.listenerCount('warning') > 0,
-    });
+    this.#book = new PeerBook(ctx.clock, ctx.settings, ctx.peerId);
+    this.#pex = new PexGossip(ctx.clock, (p) => this.#downloader?.isSeed(p) ?? false);
+    const core = this.#core();
+    this.#choke = new ChokeScheduler(core);
+    this.#uploader = new Uploader(core);
+    this.#discovery = new Discovery(core, init.trackers ?? []);
+    this.#connector = new Connector(core);
+    this.#parts = core;
     for (const p of init.peers ?? []) this.addPeer(p);
-    this.#tick = clock.setInterval(() => this.#onTick(), 1000);
+    this.#tick = ctx.clock.setInterval(() => this.#onTick(), 1000);
     if (init.info) {
       const info = init.info;
       queueMicrotask(() => void this.#setInfo(info));
@@ -287,7 +197,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     if (this.#info) checkFilePriorities(this.#info, priorities);
     this.#filePriorities = priorities;
     const d = this.#downloader;
-    if (d) await this.#applyFilePriorities(d.info, d.picker, d.store);
+    if (d) await applyFilePriorities(d.info, d.picker, d.store, priorities);
   }
 
   /** Closes every connection and the store. Resolves when everything is released. */
@@ -353,31 +263,18 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       );
       this.#filePriorities = undefined;
     }
+    let picker: PiecePicker<string>;
     let store: ChunkStore;
     try {
       store = this.#ctx.createStore(info);
       this.#store = store;
+      const { blockSize } = this.#ctx.settings;
+      picker = await openPicker(info, store, blockSize, this.#filePriorities, this.#ctx.random);
     } catch (err) {
-      this.#storeFailed(err);
-      return;
+      return this.#storeFailed(err);
     }
-    const picker = new PiecePicker<string>({
-      pieceCount: info.pieceCount,
-      pieceLength: info.pieceLength,
-      lastPieceLength: info.lastPieceLength,
-      blockSize: this.#ctx.settings.blockSize,
-      ...(this.#ctx.random ? { random: this.#ctx.random } : {}),
-    });
-    try {
-      await this.#applyFilePriorities(info, picker, store);
-      const have = new Bitfield(info.pieceCount, await store.recheck());
-      for (let i = 0; i < info.pieceCount; i++) if (have.get(i)) picker.markHave(i);
-    } catch (err) {
-      this.#storeFailed(err);
-      return;
-    }
-    if (this.#isDestroyed()) return;
-    const d = new Downloader(this.#downloadHost(), info, picker, store);
+    if ((this.#state as TorrentState) === 'destroyed') return;
+    const d = new Downloader(this.#parts, info, picker, store);
     this.#downloader = d;
     this.#state = picker.done ? 'seeding' : 'downloading';
     for (const p of this.#book.connected.values()) d.addPeer(p, true);
@@ -387,16 +284,68 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     d.fillAll();
   }
 
-  #downloadHost(): ConstructorParameters<typeof Downloader>[0] {
+  /** The torrent as its parts see it (see {@link TorrentCore}). */
+  #core(): TorrentCore {
+    const ctx = this.#ctx;
+    const torrent = this;
+    const warn = (err: BttkitError) => this.#warn(err);
     return {
-      clock: this.#ctx.clock,
-      settings: this.#ctx.settings,
+      infoHash: this.infoHash,
+      infoHashHex: this.infoHashHex,
+      peerId: ctx.peerId,
+      clock: ctx.clock,
+      transport: ctx.transport,
+      settings: ctx.settings,
+      limiter: ctx.uploadLimiter,
+      book: this.#book,
+      get choke() {
+        return torrent.#choke;
+      },
+      pex: this.#pex,
+      listenPort: ctx.listenPort,
+      canConnect: ctx.canConnect,
+      connectionOpened: ctx.connectionOpened,
+      connectionClosed: ctx.connectionClosed,
+      dht: () => ctx.dht,
+      extensions: () => ctx.extensions.map((make) => make(this)),
+      info: () => this.#info,
+      isPrivate: () => this.#info?.private === true,
+      downloader: () => this.#downloader,
+      choker: () => this.#choker,
       peers: () => this.#book.connected.values(),
       peer: (id) => this.#book.connected.get(id),
+      peerCount: () => this.#book.connected.size,
+      isSeed: (p) => this.#downloader?.isSeed(p) ?? false,
+      done: () => this.done,
+      seeding: () => this.done,
       paused: () => this.#paused,
       stopped: () => this.#state === 'destroyed',
+      idle: () => this.#paused || this.#state === 'destroyed',
+      totals: () => {
+        const st = this.stats();
+        return {
+          uploaded: st.uploaded,
+          downloaded: st.downloaded,
+          left: Math.max(0, (st.length ?? 1) - st.verified),
+        };
+      },
+      addPeer: (addr) => this.addPeer(addr),
+      dhtNode: (host, port) => ctx.dht?.addNode({ host, port }),
+      metadata: (info) => void this.setInfo(info),
+      attach: (wire, id, incoming) => void attachPeer(this.#parts, wire, id, incoming),
+      request: (peer, req, respond) => {
+        const store = this.#store;
+        if (!store?.has(req.index) || !peer.unchoked)
+          respond(new SessionError('SESSION_CANNOT_SERVE', 'not available'));
+        else this.#uploader.serve(peer, store, req.index, req.offset, req.length, respond);
+      },
       received: (_peer, bytes) => {
         this.#downloaded += bytes;
+      },
+      uploaded: (peer, bytes) => {
+        peer.up.add(bytes);
+        this.#uploaded += bytes;
+        if (this.listenerCount('uploaded') > 0) this.emit('uploaded', peer.id, bytes);
       },
       wantsSources: () => this.listenerCount('verified') > 0,
       pieceVerified: (piece, sources) => {
@@ -404,42 +353,27 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
         this.emit('piece', piece);
         this.#checkDone();
       },
+      onWire: (wire, meta) => this.emit('wire', wire, meta),
+      onPeer: (peer) => this.emit('peer', peer.info()),
+      onClosed: (peer, err) => this.#onClosed(peer, err),
       ban: (id, why) => this.#ban(id, why),
       storeFailed: (err) => this.#storeFailed(err),
-      warn: (err) => this.#warn(err),
+      wantsWarnings: () => this.listenerCount('warning') > 0,
+      warn,
     };
-  }
-
-  async #applyFilePriorities(
-    info: InfoDictionary,
-    picker: PiecePicker<string>,
-    store: ChunkStore,
-  ): Promise<void> {
-    const prios = this.#filePriorities;
-    if (!prios) return;
-    picker.setPriorities(filePiecePriorities(info.files, prios, info.pieceLength, info.pieceCount));
-    for (let i = 0; i < prios.length; i++) await store.setFileSkipped(i, prios[i] === 0);
   }
 
   #onTick(): void {
     if (this.#state === 'destroyed' || this.#paused) return;
     this.#downloader?.tick();
-    if (!this.#info?.private)
-      for (const p of this.#book.connected.values())
-        if (p.pex?.waitMs === 0) this.#pex.send(p, this.#book.connected);
+    if (!this.#info?.private) this.#pex.tick(this.#book.connected);
     this.#discovery.tick();
     this.#connector.connectMore(this.done);
   }
 
   #onClosed(peer: PeerConn, err: WireError | undefined): void {
-    this.#ctx.connectionClosed();
-    this.#book.closed(peer);
-    const duplicate = err?.code === 'WIRE_DUPLICATE_CONNECTION';
-    // Back off before dialling this peer again, however the connection ended (a peer at its
-    // connection limit closes us cleanly; redialling at once would loop at the round-trip time).
-    if (!peer.incoming && !duplicate) this.#book.failed(peer.id);
-    else if (!peer.incoming) this.#book.wake();
-    if (err && !duplicate && this.listenerCount('warning') > 0)
+    this.#connector.closed(peer, err);
+    if (err && err.code !== 'WIRE_DUPLICATE_CONNECTION' && this.listenerCount('warning') > 0)
       this.#warn(
         new SessionError('SESSION_PEER_DROPPED', `peer ${peer.id} dropped: ${err.message}`, { cause: err }),
       );
@@ -448,16 +382,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#connector.connectMore(this.done);
   }
 
-  #isSeed(p: PeerConn): boolean {
-    return this.#downloader?.isSeed(p) ?? false;
-  }
-
   #ban(id: string, why: string): void {
     const host = this.#book.hostOf(id);
-    if (!this.#book.ban(host)) return;
-    this.#warn(new SessionError('SESSION_PEER_BANNED', `banned ${host}: ${why}`, { details: { host } }));
-    for (const peer of [...this.#book.connected.values()])
-      if (peer.wire.remote.host === host) peer.wire.close(new WireError('WIRE_BANNED', `banned: ${why}`));
+    if (this.#book.ban(host, why))
+      this.#warn(new SessionError('SESSION_PEER_BANNED', `banned ${host}: ${why}`, { details: { host } }));
   }
 
   #checkDone(): void {
@@ -490,20 +418,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     void this.destroy();
   }
 
-  /** (A method: TypeScript narrows `#state` across awaits otherwise.) */
-  #isDestroyed(): boolean {
-    return this.#state === 'destroyed';
-  }
-
   #warn(err: BttkitError): void {
     if (this.listenerCount('warning') > 0) this.emit('warning', err);
   }
-}
-
-/** Throws unless `priorities` has one entry per file of `info`. */
-export function checkFilePriorities(info: InfoDictionary, priorities: readonly Priority[]): void {
-  if (priorities.length !== info.files.length)
-    throw new SessionError('SESSION_BAD_FILE_PRIORITIES', 'one priority per file is needed', {
-      details: { files: info.files.length, priorities: priorities.length },
-    });
 }
