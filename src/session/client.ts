@@ -8,15 +8,17 @@ import { MemoryChunkStore } from '../storage/memory-store.js';
 import type { ChunkStore } from '../storage/types.js';
 import { toHex, utf8 } from '../util/bytes.js';
 import { type Clock, realClock } from '../util/clock.js';
-import { ArgumentError } from '../util/errors.js';
 import { type Endpoint, type Listener, TcpTransport, type Transport } from '../util/transport.js';
 import { VERSION } from '../version.js';
 import { WireError } from '../wire/errors.js';
 import type { ExtensionFactory, WireExtension } from '../wire/extension.js';
 import { PeerWire } from '../wire/peer-wire.js';
 import { type Choker, TitForTatChoker } from './choker.js';
+import { checkFilePriorities } from './downloader.js';
+import { SessionError } from './errors.js';
 import { DEFAULT_SETTINGS, type Settings } from './settings.js';
-import { Torrent, type TorrentContext } from './torrent.js';
+import { Torrent } from './torrent.js';
+import type { TorrentContext } from './torrent-types.js';
 
 /** Options of a {@link Client}. */
 export interface ClientOptions {
@@ -76,7 +78,8 @@ export class RateLimiter {
     readonly clock: Clock,
     readonly burst = Math.max(65536, bytesPerSecond / 4),
   ) {
-    if (!(bytesPerSecond > 0)) throw new RangeError('bytesPerSecond must be positive');
+    if (!(bytesPerSecond > 0))
+      throw new SessionError('SESSION_BAD_RATE', 'bytesPerSecond must be a positive number');
   }
 
   /** How long `bytes` would wait now, without booking them. */
@@ -156,14 +159,14 @@ export class Client {
   constructor(options: ClientOptions = {}) {
     this.#options = options;
     this.peerId = options.peerId ?? defaultPeerId();
-    if (this.peerId.length !== 20) throw new ArgumentError('BAD_PEER_ID', 'peer id must be 20 bytes');
+    if (this.peerId.length !== 20) throw new SessionError('SESSION_BAD_PEER_ID', 'peer id must be 20 bytes');
     this.clock = options.clock ?? realClock;
     // Our wires honour lent read buffers (see TcpTransportOptions.lendReadBuffer).
     this.transport = options.transport ?? new TcpTransport({ lendReadBuffer: true });
     this.settings = Object.freeze({ ...DEFAULT_SETTINGS, ...options.settings });
     const bs = this.settings.blockSize;
     if (!(Number.isInteger(bs) && bs >= 16384 && bs <= 4 * 1024 * 1024 && (bs & (bs - 1)) === 0))
-      throw new ArgumentError('BAD_SETTINGS', 'blockSize must be a power of two from 16 KiB to 4 MiB');
+      throw new SessionError('SESSION_BAD_SETTINGS', 'blockSize must be a power of two from 16 KiB to 4 MiB');
     if (isDht(options.dht)) this.#dht = options.dht;
     const limit = this.settings.uploadRateLimit;
     if (limit > 0) this.#uploadLimiter = new RateLimiter(limit, this.clock);
@@ -240,7 +243,7 @@ export class Client {
 
   /** Adds a torrent. Adding one that is already there returns the existing torrent. */
   add(source: TorrentSource, options: AddTorrentOptions = {}): Torrent {
-    if (this.#destroyed) throw new ArgumentError('CLIENT_DESTROYED', 'the client is destroyed');
+    if (this.#destroyed) throw new SessionError('SESSION_CLIENT_DESTROYED', 'the client is destroyed');
     let infoHash: Uint8Array;
     let info: InfoDictionary | undefined;
     let name: string | undefined;
@@ -267,6 +270,7 @@ export class Client {
       if ('announce' in source) for (const t of source.announce) tiers.push([...t]);
     }
     for (const t of options.trackers ?? []) if (!tiers.some((tier) => tier.includes(t))) tiers.push([t]);
+    if (info && options.filePriorities) checkFilePriorities(info, options.filePriorities);
     const key = toHex(infoHash);
     const existing = this.#torrents.get(key);
     if (existing) {

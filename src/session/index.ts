@@ -18,15 +18,15 @@ export {
   type TorrentPlugin,
   type TorrentSource,
 } from './client.js';
+export { SESSION_ERROR_CODES, SessionError, type SessionErrorCode } from './errors.js';
 export type { PeerInfo } from './peer.js';
 export { RateMeter } from './rate.js';
 export { DEFAULT_SETTINGS, SETTINGS_PRESETS, type Settings } from './settings.js';
-export {
-  SessionError,
-  Torrent,
-  type TorrentContext,
-  type TorrentEvents,
-  type TorrentInit,
-  type TorrentState,
-  type TorrentStats,
-} from './torrent.js';
+export { Torrent } from './torrent.js';
+export type {
+  TorrentContext,
+  TorrentEvents,
+  TorrentInit,
+  TorrentState,
+  TorrentStats,
+} from './torrent-types.js';

@@ -33,8 +33,12 @@ export class PeerConn {
   readonly down: RateMeter;
   readonly up: RateMeter;
   readonly connectedAt: number;
-  /** Requests in flight: key `piece × 65536 + offset / 16 KiB` → time sent. */
-  readonly inflight = new Map<number, number>();
+  /**
+   * Since when the peer owes us a block: the time of its last block, or of the first request
+   * sent while none was outstanding. The downloader times a silent peer's requests out from it.
+   * (The requests themselves are the picker's: which blocks are asked of whom.)
+   */
+  waitingSince = 0;
   /** Pieces whose hash failed with this peer as the only source. */
   soleFailures = 0;
   unchoked = false;
@@ -79,7 +83,7 @@ export class PeerConn {
       uploaded: this.up.total,
       amChoking: this.wire.amChoking,
       peerChoking: this.wire.peerChoking,
-      requests: this.inflight.size,
+      requests: this.wire.outstandingRequests,
     };
   }
 }

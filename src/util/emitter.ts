@@ -7,7 +7,7 @@ type Listener<A extends unknown[]> = (...args: A) => void;
  * A minimal synchronous typed event emitter. Listeners run in registration order; a listener that
  * throws propagates to the emitter (the wire turns that into `WIRE_HANDLER_ERROR`).
  */
-export class TypedEmitter<E extends EventMap> {
+export class TypedEmitter<E extends { [K in keyof E]: unknown[] }> {
   #listeners: { [K in keyof E]?: Listener<E[K]>[] } = {};
 
   /** Adds a listener. Returns `this`. */

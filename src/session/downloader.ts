@@ -1,0 +1,415 @@
+import { type InfoDictionary, pieceLengthAt } from '../metainfo/torrent.js';
+import { filePiecePriorities, PiecePicker, type Priority } from '../picker/picker.js';
+import type { ChunkStore } from '../storage/types.js';
+import { Bitfield } from '../util/bitfield.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
+import type { BttkitError } from '../util/errors.js';
+import { SessionError } from './errors.js';
+import type { PeerConn } from './peer.js';
+import type { Settings } from './settings.js';
+import { SmartBan } from './smart-ban.js';
+
+/**
+ * While peers are not read because the store is full: reading resumes anyway when nothing left
+ * the store for this long and no put waits — what it holds may be pieces that wait for their
+ * other blocks, which only reading brings.
+ */
+const READS_STUCK_MS = 20;
+/** Most puts unresolved before reading pauses (at most a quarter of the store's cap). */
+const MAX_UNRESOLVED_PUTS = 4 * 1024 * 1024;
+
+/** (Until the storage change lands.) */
+type DrainingStore = ChunkStore & { onDrain?(listener: () => void): () => void };
+
+/** What the {@link Downloader} needs from its torrent. */
+export interface DownloadHost {
+  readonly clock: Clock;
+  readonly settings: Readonly<Settings>;
+  /** The connected peers. */
+  peers(): Iterable<PeerConn>;
+  peer(id: string): PeerConn | undefined;
+  /** No requests while paused. */
+  paused(): boolean;
+  /** The torrent is destroyed. */
+  stopped(): boolean;
+  /** A block arrived (payload bytes, duplicates included). */
+  received(peer: PeerConn, bytes: number): void;
+  /** Whether {@link pieceVerified} wants the sources (someone listens). */
+  wantsSources(): boolean;
+  /** A piece passed its hash check; `sources`: peer id → bytes of it (empty unless wanted). */
+  pieceVerified(piece: number, sources: ReadonlyMap<string, number>): void;
+  /** Bans the host of peer `id`. */
+  ban(id: string, why: string): void;
+  /** The store failed: the torrent stops. */
+  storeFailed(err: unknown): void;
+  warn(err: BttkitError): void;
+}
+
+/**
+ * Gets the torrent's missing pieces from its peers, from the moment its metadata and store
+ * exist: asks the picker what to request of whom, keeps each peer's pipeline at `requestQueueSeconds`
+ * of its rate, hands arriving blocks to the store, has complete pieces verified, tells peers
+ * what we have, and blames and bans senders of bad data (smart-ban).
+ *
+ * Outstanding requests have one owner: the picker knows which blocks are asked of whom; the
+ * wire's queue holds their callbacks and gives the pipeline depth (`outstandingRequests`).
+ *
+ * Disk backpressure: when the store holds over ¾ of its cap (`maxPendingBytes`, else
+ * `maxPendingWriteBytes`) or over 4 MiB of puts are unresolved, peers are no longer read (the
+ * data waits in the network buffers and TCP slows the senders, as in libtorrent); reading
+ * resumes on the store's drain signal once both are under half.
+ */
+export class Downloader {
+  readonly picker: PiecePicker<string>;
+  readonly store: ChunkStore;
+  readonly info: InfoDictionary;
+  readonly #host: DownloadHost;
+  /** Block offset → peer id that sent it, per piece being received (for blame). */
+  readonly #senders = new Map<number, Map<number, string>>();
+  readonly #smartBan = new SmartBan();
+  #hashFailures = 0;
+  /** Bytes put and not yet accepted by the store. */
+  #unresolvedPuts = 0;
+  #readsPaused = false;
+  #drainOff: (() => void) | undefined;
+  #stuck: TimerHandle | undefined;
+
+  constructor(host: DownloadHost, info: InfoDictionary, picker: PiecePicker<string>, store: ChunkStore) {
+    this.#host = host;
+    this.info = info;
+    this.picker = picker;
+    this.store = store;
+  }
+
+  get hashFailures(): number {
+    return this.#hashFailures;
+  }
+
+  /** Peers are not read while the store catches up. */
+  get readsPaused(): boolean {
+    return this.#readsPaused;
+  }
+
+  /** Bytes of verified pieces. */
+  get verifiedBytes(): number {
+    const { info, picker } = this;
+    let bytes = picker.have.count * info.pieceLength;
+    if (picker.have.get(info.pieceCount - 1)) bytes -= info.pieceLength - info.lastPieceLength;
+    return bytes;
+  }
+
+  /**
+   * A peer joins: we tell it what we have. `replay`: it connected before the metadata came —
+   * the pieces it told its wire go to the picker, and interest follows.
+   */
+  addPeer(peer: PeerConn, replay = false): void {
+    this.picker.addPeer(peer.id);
+    if (this.#readsPaused) peer.wire.pauseReading();
+    if (replay)
+      for (let i = 0; i < this.info.pieceCount; i++)
+        if (peer.wire.peerHas(i)) this.picker.peerHave(peer.id, i);
+    this.statePieces(peer);
+    if (replay) this.updateInterest(peer);
+  }
+
+  /** A peer left: its pieces and requests leave the picker. */
+  removePeer(peer: PeerConn): void {
+    this.picker.removePeer(peer.id);
+  }
+
+  /** The peer told us about its pieces (`update` tells the picker), then interest and requests. */
+  peerPieces(peer: PeerConn, update: (picker: PiecePicker<string>) => void): void {
+    update(this.picker);
+    this.updateInterest(peer);
+    this.fill(peer);
+  }
+
+  /** Tells a peer what we have: once a bitfield / have-all / have-none, later `have`s. */
+  statePieces(peer: PeerConn): void {
+    const w = peer.wire;
+    const have = this.picker.have;
+    if (peer.stated) {
+      for (let i = 0; i < this.picker.pieceCount; i++) if (have.get(i)) w.have(i);
+      return;
+    }
+    if (w.fast && have.full) w.haveAll();
+    else if (w.fast && have.count === 0) w.haveNone();
+    else if (have.count > 0) w.bitfield(have.bytes);
+    else return;
+    peer.stated = true;
+  }
+
+  /** Sends interested / not interested when the picker's view of the peer changed. */
+  updateInterest(peer: PeerConn): void {
+    const want = this.picker.isInteresting(peer.id);
+    if (want && !peer.interestedSent) {
+      peer.interestedSent = true;
+      peer.wire.interested();
+    } else if (!want && peer.interestedSent) {
+      peer.interestedSent = false;
+      peer.wire.uninterested();
+    }
+  }
+
+  /** True when the peer has every piece. */
+  isSeed(peer: PeerConn): boolean {
+    if (this.picker.hasPeer(peer.id)) return this.picker.peerIsSeed(peer.id);
+    for (let i = 0; i < this.info.pieceCount; i++) if (!peer.wire.peerHas(i)) return false;
+    return true;
+  }
+
+  /** Tops up the peer's request pipeline. */
+  fill(peer: PeerConn): void {
+    const { picker, store } = this;
+    const host = this.#host;
+    if (host.paused() || peer.wire.closed || peer.wire.peerChoking || !peer.interestedSent) return;
+    if (this.#unresolvedPuts > host.settings.maxPendingWriteBytes) return;
+    // Refill in batches (once an eighth of the queue has drained): fewer, larger writes of
+    // request messages than one write per arriving block.
+    const outstanding = peer.wire.outstandingRequests;
+    const want = peer.queueTarget - outstanding;
+    if (want <= 0 || (outstanding > 0 && want < Math.max(4, peer.queueTarget >> 3))) return;
+    const reqs = picker.pick(peer.id, want);
+    if (reqs.length === 0) return;
+    if (outstanding === 0) peer.waitingSince = host.clock.now();
+    for (const r of reqs) {
+      peer.wire.request(r.piece, r.offset, r.length, (err, block) => {
+        if (err || !block) picker.requestFailed(peer.id, r.piece, r.offset);
+        else if (!store.closed) this.#onBlock(peer, r.piece, r.offset, block);
+      });
+    }
+  }
+
+  fillAll(): void {
+    for (const p of this.#host.peers()) this.fill(p);
+  }
+
+  /**
+   * Once a second: a peer that owes blocks and sent none for `requestTimeoutMs` has its requests
+   * given back to the picker (for other peers) and cancelled on the wire (libtorrent's request
+   * timeout works so too: a slow peer still delivering keeps its queue).
+   */
+  tick(): void {
+    const host = this.#host;
+    const now = host.clock.now();
+    const limit = host.settings.requestTimeoutMs;
+    for (const p of host.peers()) {
+      if (p.wire.outstandingRequests === 0 || now - p.waitingSince < limit) continue;
+      p.waitingSince = now;
+      for (const r of this.picker.requestsOf(p.id)) {
+        this.picker.requestFailed(p.id, r.piece, r.offset);
+        p.wire.cancel(r.piece, r.offset, r.length);
+      }
+    }
+    this.fillAll();
+  }
+
+  /** Stops the backpressure timer and listener (the torrent is going away). */
+  stop(): void {
+    this.#stuck?.cancel();
+    this.#stuck = undefined;
+    this.#drainOff?.();
+    this.#drainOff = undefined;
+  }
+
+  #onBlock(peer: PeerConn, piece: number, offset: number, block: Uint8Array): void {
+    const { picker, store } = this;
+    const host = this.#host;
+    peer.down.add(block.length);
+    peer.waitingSince = host.clock.now();
+    host.received(peer, block.length);
+    const receipt = picker.blockReceived(peer.id, piece, offset);
+    for (const c of receipt.cancel) host.peer(c.peer)?.wire.cancel(c.piece, c.offset, c.length);
+    if (!receipt.duplicate) {
+      let senders = this.#senders.get(piece);
+      if (!senders) {
+        senders = new Map();
+        this.#senders.set(piece, senders);
+      }
+      senders.set(offset, peer.id);
+      // The block may be a view into the connection's reused read buffer (the wire lends it):
+      // a store that does not copy on put gets a copy it can keep.
+      const size = block.length;
+      this.#unresolvedPuts += size;
+      store.put(piece, offset, store.copiesOnPut === true ? block : block.slice()).then(
+        () => {
+          this.#unresolvedPuts -= size;
+          if (receipt.pieceComplete) void this.#verify(piece);
+          this.#maybeResume();
+          this.fillAll();
+        },
+        (err: unknown) => {
+          this.#unresolvedPuts -= size;
+          host.storeFailed(err);
+        },
+      );
+      if (!this.#readsPaused && this.#storeFull(false)) this.#pauseReads();
+    }
+    // Pipelining sized to the rate: keep `requestQueueSeconds` of this peer's rate in flight.
+    const s = host.settings;
+    const byRate = Math.ceil((peer.down.rate() * s.requestQueueSeconds) / s.blockSize);
+    const reqq = peer.wire.peerExtendedHandshake?.reqq ?? 250;
+    peer.queueTarget = Math.max(s.minRequestQueue, Math.min(s.maxRequestQueue, reqq, byRate));
+    this.fill(peer);
+  }
+
+  /** The store is too full to read from peers (`resume`: the lower threshold, to resume). */
+  #storeFull(resume: boolean): boolean {
+    const cap = this.store.maxPendingBytes ?? this.#host.settings.maxPendingWriteBytes;
+    const puts = Math.min(MAX_UNRESOLVED_PUTS, cap / 4);
+    const pending = this.store.pendingBytes;
+    return resume
+      ? pending > cap / 2 || this.#unresolvedPuts > puts / 2
+      : pending > cap * 0.75 || this.#unresolvedPuts > puts;
+  }
+
+  #pauseReads(): void {
+    this.#readsPaused = true;
+    for (const p of this.#host.peers()) p.wire.pauseReading();
+    this.#drainOff = (this.store as DrainingStore).onDrain?.(() => this.#maybeResume());
+    this.#armStuck();
+  }
+
+  /** The store drained or a put resolved: resume under the low thresholds. */
+  #maybeResume(): void {
+    if (!this.#readsPaused) return;
+    if (this.#host.stopped() || this.store.closed || !this.#storeFull(true)) this.#resumeReads();
+    else this.#armStuck();
+  }
+
+  #armStuck(): void {
+    this.#stuck?.cancel();
+    this.#stuck = this.#host.clock.setTimeout(() => {
+      this.#stuck = undefined;
+      // Nothing left the store for a while; with no put waiting either, only reading can help.
+      // (With a put waiting, its resolution looks again.)
+      if (this.#unresolvedPuts === 0) this.#resumeReads();
+    }, READS_STUCK_MS);
+  }
+
+  #resumeReads(): void {
+    this.#readsPaused = false;
+    this.stop();
+    for (const p of this.#host.peers()) p.wire.resumeReading();
+  }
+
+  async #verify(piece: number): Promise<void> {
+    const { picker, store } = this;
+    const host = this.#host;
+    let ok: boolean;
+    try {
+      ok = await store.verify(piece);
+    } catch (err) {
+      host.storeFailed(err);
+      return;
+    }
+    if (host.stopped()) return;
+    const senders = this.#senders.get(piece);
+    this.#senders.delete(piece);
+    picker.pieceVerified(piece, ok);
+    if (!ok) return this.#failed(piece, senders);
+    if (this.#smartBan.pending(piece)) void this.#resolveSmartBan(piece);
+    for (const p of host.peers()) {
+      // No `have` to a peer that has the piece (libtorrent's `send_redundant_have` off): it
+      // learns nothing from it, and in a large swarm most haves would be such.
+      if (!picker.peerHas(p.id, piece)) p.wire.have(piece);
+      this.updateInterest(p);
+    }
+    const sources = new Map<string, number>();
+    if (host.wantsSources()) {
+      const size = pieceLengthAt(this.info, piece);
+      const bs = host.settings.blockSize;
+      for (const [offset, id] of senders ?? [])
+        sources.set(id, (sources.get(id) ?? 0) + Math.min(bs, size - offset));
+    }
+    host.pieceVerified(piece, sources);
+  }
+
+  /** A piece failed its hash check: blame its senders, remember its blocks for smart-ban. */
+  #failed(piece: number, senders: Map<number, string> | undefined): void {
+    const host = this.#host;
+    this.#hashFailures++;
+    const who = new Set(senders?.values() ?? []);
+    host.warn(
+      new SessionError('SESSION_HASH_FAILED', `piece ${piece} failed its hash check`, {
+        details: { piece, senders: [...who].join(',') },
+      }),
+    );
+    if (who.size === 1) {
+      const [only] = who;
+      const p = only === undefined ? undefined : host.peer(only);
+      if (p && ++p.soleFailures >= host.settings.banAfterHashFailures) host.ban(p.id, 'sent corrupt pieces');
+    }
+    if (senders) void this.#recordSmartBan(piece, senders);
+    this.fillAll();
+  }
+
+  async #recordSmartBan(piece: number, senders: Map<number, string>): Promise<void> {
+    const bs = this.#host.settings.blockSize;
+    try {
+      const data = await this.store.get(piece, 0, pieceLengthAt(this.info, piece));
+      const blocks = new Map<number, { peer: string; data: Uint8Array }>();
+      for (const [offset, peer] of senders)
+        blocks.set(offset, { peer, data: data.subarray(offset, offset + bs) });
+      this.#smartBan.recordFailure(piece, blocks);
+    } catch {
+      // The data is gone (store closed): nothing to compare later.
+    }
+  }
+
+  async #resolveSmartBan(piece: number): Promise<void> {
+    try {
+      const good = await this.store.get(piece, 0, pieceLengthAt(this.info, piece));
+      for (const culprit of this.#smartBan.resolve(piece, good, this.#host.settings.blockSize))
+        this.#host.ban(culprit, 'sent corrupt blocks');
+    } catch {
+      this.#smartBan.forget(piece);
+    }
+  }
+}
+
+/**
+ * The picker of a torrent whose metadata just came: file priorities applied (skipped files
+ * marked in the store), and what the store already holds (its recheck) marked as ours.
+ */
+export async function openPicker(
+  info: InfoDictionary,
+  store: ChunkStore,
+  blockSize: number,
+  priorities: readonly Priority[] | undefined,
+  random: (() => number) | undefined,
+): Promise<PiecePicker<string>> {
+  const picker = new PiecePicker<string>({
+    pieceCount: info.pieceCount,
+    pieceLength: info.pieceLength,
+    lastPieceLength: info.lastPieceLength,
+    blockSize,
+    ...(random ? { random } : {}),
+  });
+  if (priorities) await applyFilePriorities(info, picker, store, priorities);
+  const have = new Bitfield(info.pieceCount, await store.recheck());
+  for (let i = 0; i < info.pieceCount; i++) if (have.get(i)) picker.markHave(i);
+  return picker;
+}
+
+/** Per-file priorities (0 = skip; one per file, checked by the caller) to the picker and store. */
+export async function applyFilePriorities(
+  info: InfoDictionary,
+  picker: PiecePicker<string>,
+  store: ChunkStore,
+  priorities: readonly Priority[],
+): Promise<void> {
+  picker.setPriorities(filePiecePriorities(info.files, priorities, info.pieceLength, info.pieceCount));
+  for (let i = 0; i < priorities.length; i++) await store.setFileSkipped(i, priorities[i] === 0);
+}
+
+/**
+ * Throws unless `priorities` has one entry per file of `info`.
+ * @throws {SessionError} `SESSION_BAD_FILE_PRIORITIES`
+ */
+export function checkFilePriorities(info: InfoDictionary, priorities: readonly Priority[]): void {
+  if (priorities.length !== info.files.length)
+    throw new SessionError('SESSION_BAD_FILE_PRIORITIES', 'one priority per file is needed', {
+      details: { files: info.files.length, priorities: priorities.length },
+    });
+}

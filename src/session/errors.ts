@@ -1,0 +1,55 @@
+import { BttkitError, type BttkitErrorOptions } from '../util/errors.js';
+
+/**
+ * Every code a {@link SessionError} carries. Most are warnings (the torrent goes on: a peer
+ * dropped, a bad piece, a tracker's complaint); `SESSION_STORE_FAILED` stops the torrent;
+ * `SESSION_BAD_*` and `SESSION_CLIENT_DESTROYED` are thrown to a caller.
+ */
+export const SESSION_ERROR_CODES = [
+  /** A 20-byte peer id was expected. */
+  'SESSION_BAD_PEER_ID',
+  /** `Settings` that cannot work (a block size that is not a power of two in 16 KiB–4 MiB…). */
+  'SESSION_BAD_SETTINGS',
+  /** File priorities that do not match the torrent's files (one per file). */
+  'SESSION_BAD_FILE_PRIORITIES',
+  /** A rate that is not a positive number. */
+  'SESSION_BAD_RATE',
+  /** `add()` on a destroyed client. */
+  'SESSION_CLIENT_DESTROYED',
+  /** A tracker warned or failed (the cause is a `TrackerError`). */
+  'SESSION_TRACKER_WARNING',
+  /** A DHT lookup or announce failed. */
+  'SESSION_DHT_FAILED',
+  /** A dial failed or timed out. */
+  'SESSION_CONNECT_FAILED',
+  /** Fetching the info dictionary from a peer failed (BEP 9). */
+  'SESSION_METADATA_FAILED',
+  /** Metadata whose hash is not this torrent's info-hash was ignored. */
+  'SESSION_WRONG_METADATA',
+  /** A connected peer dropped (the cause is its `WireError`). */
+  'SESSION_PEER_DROPPED',
+  /** A peer was banned for sending corrupt data. */
+  'SESSION_PEER_BANNED',
+  /** A piece failed its hash check. */
+  'SESSION_HASH_FAILED',
+  /** A request we do not serve (choked, piece missing, out of range): the peer is rejected. */
+  'SESSION_CANNOT_SERVE',
+  /** A request refused because the upload cap would make it wait too long. */
+  'SESSION_UPLOAD_BUSY',
+  /** The store failed: the torrent stops (`error` event). */
+  'SESSION_STORE_FAILED',
+  /** Closing the store on `destroy()` failed. */
+  'SESSION_STORE_CLOSE_FAILED',
+] as const;
+
+/** A code of {@link SessionError}: one of {@link SESSION_ERROR_CODES}. */
+export type SessionErrorCode = (typeof SESSION_ERROR_CODES)[number];
+
+/** An error of the session: a problem the torrent survives (a `warning`), or one a caller made. */
+export class SessionError extends BttkitError {
+  declare readonly code: SessionErrorCode;
+
+  constructor(code: SessionErrorCode, message: string, options?: BttkitErrorOptions) {
+    super(code, message, options);
+  }
+}

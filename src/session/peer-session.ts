@@ -1,0 +1,128 @@
+import { formatPeerAddress, type PeerAddress } from '../metainfo/magnet.js';
+import type { InfoDictionary } from '../metainfo/torrent.js';
+import { toHex } from '../util/bytes.js';
+import type { Clock } from '../util/clock.js';
+import type { BttkitError } from '../util/errors.js';
+import type { WireError } from '../wire/errors.js';
+import type { ExtensionFactory, WireExtension } from '../wire/extension.js';
+import type { BlockRequest, PeerWire, RespondFn } from '../wire/peer-wire.js';
+import { utMetadata } from '../wire/ut-metadata.js';
+import { utPex } from '../wire/ut-pex.js';
+import type { ChokeScheduler } from './choke-scheduler.js';
+import type { Downloader } from './downloader.js';
+import { SessionError } from './errors.js';
+import { PeerConn } from './peer.js';
+import type { PeerBook } from './peer-book.js';
+import { listenAddress, PEX_MAX_PEERS, type PexGossip } from './pex.js';
+import type { Settings } from './settings.js';
+
+/** Delay of the first PEX message after the extended handshake, ms (then once a minute). */
+const FIRST_PEX_MS = 500;
+
+/** What a peer's session needs from its torrent. */
+export interface PeerSessionHost {
+  readonly infoHash: Uint8Array;
+  readonly clock: Clock;
+  readonly settings: Readonly<Settings>;
+  readonly book: PeerBook;
+  readonly choke: ChokeScheduler;
+  readonly pex: PexGossip;
+  /** Extensions to register on a new wire, made for this torrent. */
+  extensions(): readonly ExtensionFactory<WireExtension>[];
+  info(): InfoDictionary | undefined;
+  /** The downloader, once metadata and store exist. */
+  downloader(): Downloader | undefined;
+  /** Metadata fetched from a peer (BEP 9). */
+  metadata(info: InfoDictionary): void;
+  /** A peer told us of an address (PEX). */
+  addPeer(addr: PeerAddress): void;
+  /** A peer told its DHT port (BEP 5 `port` message). */
+  dhtNode(host: string, port: number): void;
+  /** A request to answer (the uploader's job). */
+  request(peer: PeerConn, req: BlockRequest, respond: RespondFn): void;
+  /** The torrent's events. */
+  onWire(wire: PeerWire, meta: { id: string; incoming: boolean }): void;
+  onPeer(peer: PeerConn): void;
+  /** The connection closed (the client's count, the book, back-off and events). */
+  onClosed(peer: PeerConn, err: WireError | undefined): void;
+  warn(err: BttkitError): void;
+}
+
+/**
+ * Joins one connection to its torrent: registers the extensions (BEP 9 metadata on every wire,
+ * BEP 11 PEX unless the torrent is private, then the client's), admits the peer into the book
+ * once its handshake arrives, and routes the wire's events to the parts that own them — pieces
+ * and unchoke to the downloader, interest to the choke scheduler, requests to the uploader.
+ */
+export function attachPeer(host: PeerSessionHost, wire: PeerWire, id: string, incoming: boolean): PeerConn {
+  const s = host.settings;
+  const peer = new PeerConn(id, wire, incoming, host.clock, s.minRequestQueue);
+  const info = host.info();
+  const meta = wire.use(utMetadata({ infoHash: host.infoHash, ...(info ? { info } : {}) }));
+  peer.metadata = meta;
+  meta.on('metadata', (i) => host.metadata(i));
+  meta.on('failed', (err) =>
+    host.warn(
+      new SessionError('SESSION_METADATA_FAILED', `metadata from ${id}: ${err.message}`, { cause: err }),
+    ),
+  );
+  if (!info?.private) {
+    const pex = wire.use(utPex());
+    peer.pex = pex;
+    pex.on('peers', (m) => {
+      if (host.info()?.private) return;
+      for (const a of m.added.slice(0, PEX_MAX_PEERS)) host.addPeer({ host: a.host, port: a.port });
+    });
+  }
+  for (const ext of host.extensions()) wire.use(ext);
+  host.onWire(wire, { id, incoming });
+  if (info) wire.setTorrent(info);
+  let registered = false;
+
+  const register = () => {
+    const remoteId = wire.peerHandshake ? toHex(wire.peerHandshake.peerId) : undefined;
+    if (!host.book.admit(peer, remoteId)) return;
+    registered = true;
+    const d = host.downloader();
+    if (d) d.addPeer(peer);
+    else if (wire.fast) {
+      wire.haveNone();
+      peer.stated = true;
+    }
+  };
+  // An incoming wire has its peer's handshake already: register now; else on arrival.
+  if (wire.peerHandshake) queueMicrotask(register);
+  else wire.on('handshake', register);
+  wire.on('extended-handshake', () => {
+    if (incoming && !wire.closed) {
+      // (Often before `register`: the handshake and this message can arrive in one read.)
+      const a = listenAddress(peer);
+      if (a) host.book.listensAt(formatPeerAddress(a), peer);
+    }
+    if (registered) host.onPeer(peer);
+    if (peer.pex?.active)
+      host.clock.setTimeout(() => {
+        if (!host.info()?.private) host.pex.send(peer, host.book.connected);
+      }, FIRST_PEX_MS);
+  });
+  wire.on('port', (port) => {
+    if (!host.info()?.private) host.dhtNode(wire.remote.host, port);
+  });
+  // Before the metadata the wire keeps the peer's pieces; the downloader replays them.
+  wire.on('bitfield', (bits) => host.downloader()?.peerPieces(peer, (p) => p.peerBitfield(id, bits)));
+  wire.on('have', (i) => host.downloader()?.peerPieces(peer, (p) => p.peerHave(id, i)));
+  wire.on('have-all', () => host.downloader()?.peerPieces(peer, (p) => p.peerHaveAll(id)));
+  wire.on('have-none', () => host.downloader()?.peerPieces(peer, (p) => p.peerHaveNone(id)));
+  wire.on('unchoke', () => host.downloader()?.fill(peer));
+  // The wire fails each outstanding request on choke (their callbacks give them back).
+  wire.on('choke', () => host.downloader()?.picker.peerChoked(id));
+  wire.on('interested', () => host.choke.peerInterested());
+  wire.on('uninterested', () => host.choke.slotFreed(peer));
+  wire.on('request', (req, respond) => host.request(peer, req, respond));
+  wire.on('close', (err) => {
+    // (Only a registered peer: a duplicate shares its address id with the one kept.)
+    if (registered) host.downloader()?.removePeer(peer);
+    host.onClosed(peer, err);
+  });
+  return peer;
+}

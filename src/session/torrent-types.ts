@@ -1,0 +1,139 @@
+import type { Dht } from '../dht/dht.js';
+import type { PeerAddress } from '../metainfo/magnet.js';
+import type { InfoDictionary } from '../metainfo/torrent.js';
+import type { Priority } from '../picker/picker.js';
+import type { ChunkStore } from '../storage/types.js';
+import type { Clock } from '../util/clock.js';
+import type { BttkitError } from '../util/errors.js';
+import type { Transport } from '../util/transport.js';
+import type { WireError } from '../wire/errors.js';
+import type { ExtensionFactory, WireExtension } from '../wire/extension.js';
+import type { PeerWire } from '../wire/peer-wire.js';
+import type { ChokeHost } from './choke-scheduler.js';
+import type { Choker } from './choker.js';
+import type { ConnectorHost } from './connector.js';
+import type { DiscoveryHost } from './discovery.js';
+import type { DownloadHost } from './downloader.js';
+import type { PeerInfo } from './peer.js';
+import type { PeerSessionHost } from './peer-session.js';
+import type { Settings } from './settings.js';
+import type { Torrent } from './torrent.js';
+import type { UploadHost, UploadLimiter } from './uploader.js';
+
+/** Events of a {@link Torrent}. */
+export interface TorrentEvents {
+  /** The info dictionary is known (at once for a .torrent; after BEP 9 for a magnet). */
+  metadata: [InfoDictionary];
+  /** Storage was checked; transfers start. */
+  ready: [];
+  /** A piece passed its hash check. */
+  piece: [index: number];
+  /**
+   * A piece passed its hash check, with who sent its bytes (peer id → bytes of this piece).
+   * Emitted just before `piece`; payment plug-ins pay from it (never for a piece that failed).
+   */
+  verified: [index: number, sources: ReadonlyMap<string, number>];
+  /** We sent `bytes` of payload to a peer. */
+  uploaded: [peer: string, bytes: number];
+  /** Every wanted piece is verified. */
+  done: [];
+  /** A peer finished both handshakes. */
+  peer: [PeerInfo];
+  /** A peer connection closed. */
+  'peer-closed': [id: string, error: WireError | undefined];
+  /**
+   * A new wire, before its handshake is answered: register extensions here (see `extensions`).
+   * The session's wires lend blocks (`PeerWireOptions.lendBlocks`): a block from its `piece`
+   * event is valid during the call only — copy it to keep it.
+   */
+  wire: [PeerWire, { id: string; incoming: boolean }];
+  /** Something went wrong that the torrent survives. */
+  warning: [BttkitError];
+  /** Something went wrong that stopped the torrent. */
+  error: [BttkitError];
+  /** The torrent was destroyed. */
+  close: [];
+}
+
+/** A snapshot of a torrent's numbers. */
+export interface TorrentStats {
+  infoHash: string;
+  name: string | undefined;
+  state: TorrentState;
+  /** 0..1 of the wanted bytes. */
+  progress: number;
+  /** Payload bytes received / sent (including discarded duplicates and failed pieces). */
+  downloaded: number;
+  uploaded: number;
+  /** Bytes of verified pieces. */
+  verified: number;
+  length: number | undefined;
+  downloadRate: number;
+  uploadRate: number;
+  peers: number;
+  /** Seconds to completion at the current rate, `Infinity` when stalled. */
+  eta: number;
+  hashFailures: number;
+  bannedPeers: number;
+  /** Distinct peers that completed a handshake since the torrent was added. */
+  peersSeen: number;
+}
+
+/** Where a torrent is in its life. */
+export type TorrentState =
+  | 'metadata'
+  | 'checking'
+  | 'downloading'
+  | 'seeding'
+  | 'paused'
+  | 'destroyed'
+  | 'error';
+
+/** What a torrent needs from its client. */
+export interface TorrentContext {
+  readonly peerId: Uint8Array;
+  readonly clock: Clock;
+  readonly transport: Transport;
+  readonly settings: Readonly<Settings>;
+  readonly listenPort: () => number | undefined;
+  /** Whether the client-wide connection limit allows one more. */
+  readonly canConnect: () => boolean;
+  readonly connectionOpened: () => void;
+  readonly connectionClosed: () => void;
+  readonly createChoker: (torrent: Torrent) => Choker;
+  /** Random source in [0, 1) for the picker. */
+  readonly random?: () => number;
+  readonly createStore: (info: InfoDictionary) => ChunkStore;
+  /** Upload rate limit shared by the client's torrents, if any. */
+  readonly uploadLimiter: UploadLimiter | undefined;
+  /** The client's DHT, if any (not used for private torrents). */
+  readonly dht: Dht | undefined;
+  /** Extensions to register on every wire of this torrent (BEP 10). */
+  readonly extensions: readonly ((torrent: Torrent) => ExtensionFactory<WireExtension>)[];
+  readonly onDestroy: (torrent: Torrent) => void;
+}
+
+/** Options when adding a torrent. */
+export interface TorrentInit {
+  infoHash: Uint8Array;
+  info?: InfoDictionary;
+  name?: string;
+  peers?: readonly PeerAddress[];
+  paused?: boolean;
+  /** Per-file priorities (0 = skip), in torrent file order. */
+  filePriorities?: readonly Priority[];
+  /** Tracker tiers (BEP 12): from the .torrent or the magnet, plus any added. */
+  trackers?: readonly (readonly string[])[];
+}
+
+/**
+ * The torrent as its parts see it: one object, of which each part's host interface
+ * (`ChokeHost`, `UploadHost`, `DiscoveryHost`, `ConnectorHost`, `PeerSessionHost`, `DownloadHost`)
+ * is a slice — so each part can be tested alone with a small fake of its slice.
+ */
+export type TorrentCore = ChokeHost &
+  UploadHost &
+  DiscoveryHost &
+  ConnectorHost &
+  PeerSessionHost &
+  DownloadHost;
