@@ -5,7 +5,7 @@ import { type PeerAddress, parseMagnet, parsePeerAddress } from '../metainfo/mag
 import { parseTorrent } from '../metainfo/torrent.js';
 import { Client } from '../session/client.js';
 import type { Torrent } from '../session/torrent.js';
-import { ArgumentError } from '../util/errors.js';
+import { CliError } from './errors.js';
 import { formatBytes } from './format.js';
 import { readTorrentFile } from './info.js';
 
@@ -154,10 +154,10 @@ export async function seedCommand(
   // `dataPath` is either the content itself (named like the torrent) or the folder holding it.
   const abs = resolve(dataPath);
   const st = await stat(abs).catch(() => undefined);
-  if (!st) throw new ArgumentError('CLI_NO_DATA', `${dataPath} does not exist`);
+  if (!st) throw new CliError('CLI_NO_DATA', `${dataPath} does not exist`);
   const named = basename(abs) === meta.name && (meta.multiFile ? st.isDirectory() : st.isFile());
   if (!named && !st.isDirectory()) {
-    throw new ArgumentError(
+    throw new CliError(
       'CLI_NO_DATA',
       `${dataPath} is a file, but the torrent's content is named ${meta.name}`,
     );
@@ -173,7 +173,7 @@ export async function seedCommand(
     });
     if (!torrent.done) {
       const s = torrent.stats();
-      throw new ArgumentError(
+      throw new CliError(
         'CLI_INCOMPLETE_DATA',
         `the data in ${folder} does not match the torrent (${(s.progress * 100).toFixed(1)}% verified)`,
       );

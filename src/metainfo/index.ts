@@ -33,6 +33,17 @@ export {
   parseMagnet,
   parsePeerAddress,
 } from './magnet.js';
+export {
+  BENCODE_ERROR_CODES,
+  BencodeError,
+  type BencodeErrorCode,
+  MAGNET_ERROR_CODES,
+  MagnetError,
+  type MagnetErrorCode,
+  METAINFO_ERROR_CODES,
+  MetainfoError,
+  type MetainfoErrorCode,
+} from '../util/errors.js';
 export { assertSafePath, MAX_PATH_DEPTH, type UnsafePathReason, unsafePathReason } from './paths.js';
 export {
   encodeTorrent,
