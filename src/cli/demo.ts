@@ -199,7 +199,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<boolean> {
     await Promise.race([
       finished,
       new Promise((_, reject) =>
-        setTimeout(() => reject(new CliError('CLI_DEMO_TIMEOUT', 'the demo swarm did not finish in 120 s')), 120_000).unref(),
+        setTimeout(
+          () => reject(new CliError('CLI_DEMO_TIMEOUT', 'the demo swarm did not finish in 120 s')),
+          120_000,
+        ).unref(),
       ),
     ]);
     clearInterval(timer);

@@ -210,7 +210,10 @@ async function hashPieces(
         throwIfAborted(options.signal);
         const { bytesRead } = await fh.read(buf, 0, Math.min(readSize, left), null);
         if (bytesRead === 0) {
-          throw new MetainfoError('METAINFO_CREATE_FILE_CHANGED', `${f.abs} shrank while it was being hashed`);
+          throw new MetainfoError(
+            'METAINFO_CREATE_FILE_CHANGED',
+            `${f.abs} shrank while it was being hashed`,
+          );
         }
         left -= bytesRead;
         let off = 0;
@@ -229,7 +232,10 @@ async function hashPieces(
   }
   if (inPiece > 0) finishPiece();
   if (bytesHashed !== totalBytes) {
-    throw new MetainfoError('METAINFO_CREATE_FILE_CHANGED', 'files changed size while they were being hashed');
+    throw new MetainfoError(
+      'METAINFO_CREATE_FILE_CHANGED',
+      'files changed size while they were being hashed',
+    );
   }
   return out;
 }

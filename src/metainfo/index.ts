@@ -2,6 +2,18 @@
  * Metainfo: strict bounded bencode, .torrent v1 parse and create, magnet URIs, path safety.
  * @module metainfo
  */
+
+export {
+  BENCODE_ERROR_CODES,
+  BencodeError,
+  type BencodeErrorCode,
+  MAGNET_ERROR_CODES,
+  MagnetError,
+  type MagnetErrorCode,
+  METAINFO_ERROR_CODES,
+  MetainfoError,
+  type MetainfoErrorCode,
+} from '../util/errors.js';
 export {
   type BDict,
   type BEncodable,
@@ -33,17 +45,6 @@ export {
   parseMagnet,
   parsePeerAddress,
 } from './magnet.js';
-export {
-  BENCODE_ERROR_CODES,
-  BencodeError,
-  type BencodeErrorCode,
-  MAGNET_ERROR_CODES,
-  MagnetError,
-  type MagnetErrorCode,
-  METAINFO_ERROR_CODES,
-  MetainfoError,
-  type MetainfoErrorCode,
-} from '../util/errors.js';
 export { assertSafePath, MAX_PATH_DEPTH, type UnsafePathReason, unsafePathReason } from './paths.js';
 export {
   encodeTorrent,

@@ -174,8 +174,10 @@ export class TrackerClient extends IsolatedEmitter<TrackerClientEvents> {
 
   constructor(options: TrackerClientOptions) {
     super();
-    if (options.infoHash.length !== 20) throw new TrackerError('TRACKER_BAD_INFOHASH', 'info-hash must be 20 bytes');
-    if (options.peerId.length !== 20) throw new TrackerError('TRACKER_BAD_PEER_ID', 'peer id must be 20 bytes');
+    if (options.infoHash.length !== 20)
+      throw new TrackerError('TRACKER_BAD_INFOHASH', 'info-hash must be 20 bytes');
+    if (options.peerId.length !== 20)
+      throw new TrackerError('TRACKER_BAD_PEER_ID', 'peer id must be 20 bytes');
     if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) {
       throw new TrackerError('TRACKER_BAD_PORT', 'port must be an integer in 1..65535');
     }

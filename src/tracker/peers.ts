@@ -96,7 +96,8 @@ export function encodeCompactPeers(peers: readonly PeerAddress[], family: 4 | 6)
     const o = k * size;
     if (family === 4) {
       const parts = p.host.split('.').map(Number);
-      if (parts.length !== 4 || isIP(p.host) !== 4) throw new TrackerError('TRACKER_BAD_ADDRESS', `not an IPv4 address: ${p.host}`);
+      if (parts.length !== 4 || isIP(p.host) !== 4)
+        throw new TrackerError('TRACKER_BAD_ADDRESS', `not an IPv4 address: ${p.host}`);
       out.set(parts, o);
     } else {
       out.set(ipv6Bytes(p.host), o);
@@ -108,7 +109,8 @@ export function encodeCompactPeers(peers: readonly PeerAddress[], family: 4 | 6)
 }
 
 function ipv6Bytes(host: string): Uint8Array {
-  if (isIP(host) !== 6 || host.includes('.')) throw new TrackerError('TRACKER_BAD_ADDRESS', `not a plain IPv6 address: ${host}`);
+  if (isIP(host) !== 6 || host.includes('.'))
+    throw new TrackerError('TRACKER_BAD_ADDRESS', `not a plain IPv6 address: ${host}`);
   const [head = '', tail] = host.split('::');
   const h = head ? head.split(':') : [];
   const t = tail ? tail.split(':') : [];
