@@ -167,10 +167,10 @@ export async function seedCommand(
   try {
     const addr = await client.listen(o.port ?? 0);
     const torrent = client.add(meta, { path: folder, peers: peers(o.peers), trackers: o.trackers });
-    await new Promise<void>((res, rej) => {
-      torrent.once('ready', res);
-      torrent.once('error', rej);
-    });
+    // A fatal error of the torrent (its store failed) ends the command, before or after `ready`.
+    const failed = new Promise<never>((_, rej) => torrent.once('error', rej));
+    failed.catch(() => {}); // observed below; never an unhandled rejection
+    await Promise.race([new Promise<void>((res) => torrent.once('ready', res)), failed]);
     if (!torrent.done) {
       const s = torrent.stats();
       throw new CliError(
@@ -182,8 +182,7 @@ export async function seedCommand(
     else io.out(`seeding ${meta.name} (${meta.infoHash}) on port ${addr.port}`);
     const timer = setInterval(() => io.status(statusLine(torrent)), 1000);
     timer.unref();
-    const why = await io.stopSignal;
-    clearInterval(timer);
+    const why = await Promise.race([io.stopSignal, failed]).finally(() => clearInterval(timer));
     io.status(undefined);
     const s = torrent.stats();
     if (o.json) io.out(JSON.stringify({ infoHash: meta.infoHash, stopped: why, uploaded: s.uploaded }));
