@@ -14,7 +14,7 @@ const SRC = join(ROOT, 'src');
 /** Where each module's list lives, and the prefix its codes carry. */
 const MODULES = [
   { module: 'util', file: 'src/util/errors.ts', list: 'UTIL_ERROR_CODES', prefix: 'UTIL_' },
-  { module: 'transport', file: 'src/util/transport.ts', list: 'TRANSPORT_ERROR_CODES', prefix: 'TRANSPORT_' },
+  { module: 'transport', file: 'src/util/errors.ts', list: 'TRANSPORT_ERROR_CODES', prefix: 'TRANSPORT_' },
   { module: 'bencode', file: 'src/util/errors.ts', list: 'BENCODE_ERROR_CODES', prefix: 'BENCODE_' },
   { module: 'metainfo', file: 'src/util/errors.ts', list: 'METAINFO_ERROR_CODES', prefix: 'METAINFO_' },
   { module: 'magnet', file: 'src/util/errors.ts', list: 'MAGNET_ERROR_CODES', prefix: 'MAGNET_' },

@@ -238,6 +238,37 @@ export class AbortError extends BttkitError {
   }
 }
 
+/**
+ * The codes of {@link TransportError}. Every code is stable:
+ *
+ * | code | meaning |
+ * |---|---|
+ * | `TRANSPORT_CONNECT_FAILED` | the dial failed: refused, unreachable, nothing listening (see `cause`) |
+ * | `TRANSPORT_LISTEN_FAILED` | cannot listen on the address (in use, not ours; see `cause`) |
+ * | `TRANSPORT_ERROR` | the socket failed after it was connected (see `cause` and its errno `code`) |
+ * | `TRANSPORT_RESET` | the remote end reset the connection |
+ *
+ * A dial aborted through its signal rejects with a `TransportError` whose code is the
+ * package-wide `ABORTED` (listed with util's codes, not here).
+ */
+export const TRANSPORT_ERROR_CODES = [
+  'TRANSPORT_CONNECT_FAILED',
+  'TRANSPORT_LISTEN_FAILED',
+  'TRANSPORT_ERROR',
+  'TRANSPORT_RESET',
+] as const;
+/** One of {@link TRANSPORT_ERROR_CODES}, or `ABORTED`. */
+export type TransportErrorCode = (typeof TRANSPORT_ERROR_CODES)[number] | 'ABORTED';
+
+/** A failure of the transport itself: refused, reset, unreachable. `code` is a {@link TransportErrorCode}. */
+export class TransportError extends BttkitError {
+  declare readonly code: TransportErrorCode;
+
+  constructor(code: TransportErrorCode, message: string, options?: BttkitErrorOptions) {
+    super(code, message, options);
+  }
+}
+
 /** Throws {@link AbortError} if `signal` is aborted. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });

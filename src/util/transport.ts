@@ -1,5 +1,5 @@
 import * as net from 'node:net';
-import { BttkitError, type BttkitErrorOptions } from './errors.js';
+import { TransportError } from './errors.js';
 
 /** A network endpoint: an IPv4 or IPv6 address (IPv6 without brackets) and a port. */
 export interface Endpoint {
@@ -88,36 +88,8 @@ export interface Transport {
   listen(on: Endpoint, onConnection: (connection: Connection) => void): Promise<Listener>;
 }
 
-/**
- * The codes of {@link TransportError}. Every code is stable:
- *
- * | code | meaning |
- * |---|---|
- * | `TRANSPORT_CONNECT_FAILED` | the dial failed: refused, unreachable, nothing listening (see `cause`) |
- * | `TRANSPORT_LISTEN_FAILED` | cannot listen on the address (in use, not ours; see `cause`) |
- * | `TRANSPORT_ERROR` | the socket failed after it was connected (see `cause` and its errno `code`) |
- * | `TRANSPORT_RESET` | the remote end reset the connection |
- *
- * A dial aborted through its signal rejects with a `TransportError` whose code is the
- * package-wide `ABORTED` (listed with util's codes, not here).
- */
-export const TRANSPORT_ERROR_CODES = [
-  'TRANSPORT_CONNECT_FAILED',
-  'TRANSPORT_LISTEN_FAILED',
-  'TRANSPORT_ERROR',
-  'TRANSPORT_RESET',
-] as const;
-/** One of {@link TRANSPORT_ERROR_CODES}, or `ABORTED`. */
-export type TransportErrorCode = (typeof TRANSPORT_ERROR_CODES)[number] | 'ABORTED';
-
-/** A failure of the transport itself: refused, reset, unreachable. `code` is a {@link TransportErrorCode}. */
-export class TransportError extends BttkitError {
-  declare readonly code: TransportErrorCode;
-
-  constructor(code: TransportErrorCode, message: string, options?: BttkitErrorOptions) {
-    super(code, message, options);
-  }
-}
+// Defined beside util's other errors (this file is near the 600-line limit); importable from here too.
+export { TRANSPORT_ERROR_CODES, TransportError, type TransportErrorCode } from './errors.js';
 
 /** High-water mark of the write buffer, in bytes, for both built-in transports. */
 export const DEFAULT_HIGH_WATER_MARK = 256 * 1024;
