@@ -146,6 +146,14 @@ describe('module map', () => {
     ]);
   });
 
+  it('no file in src/ is over 600 lines', () => {
+    const long = sourceFiles(SRC)
+      .map((f) => [relative(ROOT, f), readFileSync(f, 'utf8').split('\n').length - 1] as const)
+      .filter(([, lines]) => lines > 600)
+      .map(([f, lines]) => `${f}: ${lines} lines`);
+    expect(long).toEqual([]);
+  });
+
   it('every relative import in src/ follows the table', () => {
     expect(violations(imports, table)).toEqual([]);
   });
