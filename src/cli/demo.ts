@@ -12,6 +12,7 @@ import { LocalChain } from '../settlement/local-chain.js';
 import { Settler } from '../settlement/settler.js';
 import { type SpeedPlugin, speed } from '../speed/plugin.js';
 import { AutoBid, NoBid } from '../speed/strategy.js';
+import { CliError } from './errors.js';
 import { formatBytes } from './format.js';
 
 /** Options of the demo (the CLI and `npm run demo` use the defaults). */
@@ -198,7 +199,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<boolean> {
     await Promise.race([
       finished,
       new Promise((_, reject) =>
-        setTimeout(() => reject(new Error('the demo swarm did not finish in 120 s')), 120_000).unref(),
+        setTimeout(
+          () => reject(new CliError('CLI_DEMO_TIMEOUT', 'the demo swarm did not finish in 120 s')),
+          120_000,
+        ).unref(),
       ),
     ]);
     clearInterval(timer);

@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { formatPeerAddress, parseMagnet } from '../metainfo/magnet.js';
 import { type Metainfo, parseTorrent } from '../metainfo/torrent.js';
-import { ArgumentError } from '../util/errors.js';
+import { CliError } from './errors.js';
 import { formatBytes } from './format.js';
 
 const MAX_TORRENT_FILE = 64 * 1024 * 1024;
@@ -27,9 +27,9 @@ export function metainfoJson(m: Metainfo): Record<string, unknown> {
 
 export async function readTorrentFile(path: string): Promise<Uint8Array> {
   const st = await stat(path);
-  if (!st.isFile()) throw new ArgumentError('CLI_NOT_A_FILE', `${path} is not a file`);
+  if (!st.isFile()) throw new CliError('CLI_NOT_A_FILE', `${path} is not a file`);
   if (st.size > MAX_TORRENT_FILE) {
-    throw new ArgumentError('CLI_FILE_TOO_LARGE', `${path} is larger than ${MAX_TORRENT_FILE} bytes`);
+    throw new CliError('CLI_FILE_TOO_LARGE', `${path} is larger than ${MAX_TORRENT_FILE} bytes`);
   }
   return new Uint8Array(await readFile(path));
 }

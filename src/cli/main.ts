@@ -3,6 +3,7 @@ import { parsePeerAddress } from '../metainfo/magnet.js';
 import { BttkitError } from '../util/errors.js';
 import { VERSION } from '../version.js';
 import { createCommand } from './create.js';
+import { CliError } from './errors.js';
 import { infoCommand } from './info.js';
 import { downloadCommand, seedCommand, type TransferIo } from './transfer.js';
 
@@ -23,11 +24,14 @@ Usage:
   bttkit --version | --help
 `;
 
-class UsageError extends Error {}
+/** A bad command line: printed with the usage text, exit status 2. */
+function usage(message: string): CliError {
+  return new CliError('CLI_USAGE', message);
+}
 
 function parseSize(text: string): number {
   const m = /^(\d+)\s*([kKmM](?:i?[bB])?)?$/.exec(text.trim());
-  if (!m) throw new UsageError(`bad size: ${text}`);
+  if (!m) throw usage(`bad size: ${text}`);
   const unit = (m[2] ?? '').toLowerCase()[0];
   return Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 * 1024 : 1);
 }
@@ -49,7 +53,7 @@ async function run(argv: string[]): Promise<number> {
       allowPositionals: true,
       options: { json: { type: 'boolean' } },
     });
-    if (positionals.length !== 1) throw new UsageError('info takes one <file.torrent | magnet>');
+    if (positionals.length !== 1) throw usage('info takes one <file.torrent | magnet>');
     await infoCommand(positionals[0] as string, values.json ?? false, out);
     return 0;
   }
@@ -71,7 +75,7 @@ async function run(argv: string[]): Promise<number> {
     for (const b of values['dht-bootstrap'] ?? []) parsePeerAddress(b);
     const port = values.port === undefined ? undefined : Number(values.port);
     if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) {
-      throw new UsageError(`bad port: ${values.port}`);
+      throw usage(`bad port: ${values.port}`);
     }
     const tty = process.stderr.isTTY === true && !values.json;
     const io: TransferIo = {
@@ -93,11 +97,11 @@ async function run(argv: string[]): Promise<number> {
       ...(port !== undefined ? { port } : {}),
     };
     if (command === 'download') {
-      if (positionals.length !== 1) throw new UsageError('download takes one <magnet | file.torrent>');
-      if (values.output === undefined) throw new UsageError('download needs -o <dir>');
+      if (positionals.length !== 1) throw usage('download takes one <magnet | file.torrent>');
+      if (values.output === undefined) throw usage('download needs -o <dir>');
       return downloadCommand(positionals[0] as string, { ...common, output: values.output }, io);
     }
-    if (positionals.length !== 2) throw new UsageError('seed takes <file.torrent> <path>');
+    if (positionals.length !== 2) throw usage('seed takes <file.torrent> <path>');
     return seedCommand(positionals[0] as string, positionals[1] as string, common, io);
   }
   if (command === 'swarm') {
@@ -106,10 +110,10 @@ async function run(argv: string[]): Promise<number> {
       allowPositionals: true,
       options: { out: { type: 'string', short: 'o' }, seed: { type: 'string' }, json: { type: 'boolean' } },
     });
-    if (positionals.length !== 1) throw new UsageError('swarm takes one <scenario.json>');
+    if (positionals.length !== 1) throw usage('swarm takes one <scenario.json>');
     const seed = values.seed === undefined ? undefined : Number(values.seed);
     if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32))
-      throw new UsageError(`bad seed: ${values.seed}`);
+      throw usage(`bad seed: ${values.seed}`);
     const tty = process.stderr.isTTY === true && !values.json;
     const { swarmCommand } = await import('./swarm.js');
     const code = await swarmCommand(
@@ -146,7 +150,7 @@ async function run(argv: string[]): Promise<number> {
         json: { type: 'boolean' },
       },
     });
-    if (positionals.length !== 1) throw new UsageError('create takes one <path>');
+    if (positionals.length !== 1) throw usage('create takes one <path>');
     const tty = process.stderr.isTTY && !values.json;
     await createCommand(
       positionals[0] as string,
@@ -167,7 +171,7 @@ async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'ledger') return (await import('./ledger.js')).ledgerCommand(rest);
-  throw new UsageError(`unknown command: ${command}`);
+  throw usage(`unknown command: ${command}`);
 }
 
 function oneLine(err: unknown): string {
@@ -185,7 +189,7 @@ run(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     if (
-      err instanceof UsageError ||
+      (err instanceof CliError && err.code === 'CLI_USAGE') ||
       (err instanceof Error && (err as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION')
     ) {
       process.stderr.write(`bttkit: ${err.message}\n${USAGE}`);

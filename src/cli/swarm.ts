@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { SimError } from '../sim/network.js';
 import { summary, writeResults } from '../sim/output.js';
 import { runSwarm } from '../sim/run.js';
 import { normalizeScenario } from '../sim/scenario.js';
+import { CliError } from './errors.js';
 
 /** Options of `bttkit swarm`. */
 export interface SwarmCommandOptions {
@@ -25,7 +25,7 @@ export async function swarmCommand(
   try {
     input = JSON.parse(await readFile(path, 'utf8'));
   } catch (cause) {
-    throw new SimError('SIM_BAD_SCENARIO', `cannot read scenario ${path}: ${(cause as Error).message}`, {
+    throw new CliError('CLI_BAD_SCENARIO_FILE', `cannot read scenario ${path}: ${(cause as Error).message}`, {
       cause,
     });
   }

@@ -5,7 +5,7 @@ import { type PeerAddress, parseMagnet, parsePeerAddress } from '../metainfo/mag
 import { parseTorrent } from '../metainfo/torrent.js';
 import { Client } from '../session/client.js';
 import type { Torrent } from '../session/torrent.js';
-import { ArgumentError } from '../util/errors.js';
+import { CliError } from './errors.js';
 import { formatBytes } from './format.js';
 import { readTorrentFile } from './info.js';
 
@@ -154,10 +154,10 @@ export async function seedCommand(
   // `dataPath` is either the content itself (named like the torrent) or the folder holding it.
   const abs = resolve(dataPath);
   const st = await stat(abs).catch(() => undefined);
-  if (!st) throw new ArgumentError('CLI_NO_DATA', `${dataPath} does not exist`);
+  if (!st) throw new CliError('CLI_NO_DATA', `${dataPath} does not exist`);
   const named = basename(abs) === meta.name && (meta.multiFile ? st.isDirectory() : st.isFile());
   if (!named && !st.isDirectory()) {
-    throw new ArgumentError(
+    throw new CliError(
       'CLI_NO_DATA',
       `${dataPath} is a file, but the torrent's content is named ${meta.name}`,
     );
@@ -167,13 +167,13 @@ export async function seedCommand(
   try {
     const addr = await client.listen(o.port ?? 0);
     const torrent = client.add(meta, { path: folder, peers: peers(o.peers), trackers: o.trackers });
-    await new Promise<void>((res, rej) => {
-      torrent.once('ready', res);
-      torrent.once('error', rej);
-    });
+    // A fatal error of the torrent (its store failed) ends the command, before or after `ready`.
+    const failed = new Promise<never>((_, rej) => torrent.once('error', rej));
+    failed.catch(() => {}); // observed below; never an unhandled rejection
+    await Promise.race([new Promise<void>((res) => torrent.once('ready', res)), failed]);
     if (!torrent.done) {
       const s = torrent.stats();
-      throw new ArgumentError(
+      throw new CliError(
         'CLI_INCOMPLETE_DATA',
         `the data in ${folder} does not match the torrent (${(s.progress * 100).toFixed(1)}% verified)`,
       );
@@ -182,8 +182,7 @@ export async function seedCommand(
     else io.out(`seeding ${meta.name} (${meta.infoHash}) on port ${addr.port}`);
     const timer = setInterval(() => io.status(statusLine(torrent)), 1000);
     timer.unref();
-    const why = await io.stopSignal;
-    clearInterval(timer);
+    const why = await Promise.race([io.stopSignal, failed]).finally(() => clearInterval(timer));
     io.status(undefined);
     const s = torrent.stats();
     if (o.json) io.out(JSON.stringify({ infoHash: meta.infoHash, stopped: why, uploaded: s.uploaded }));

@@ -5,13 +5,13 @@ import DHT from 'bittorrent-dht';
 import { decode } from '../metainfo/bencode.js';
 import { formatPeerAddress, type PeerAddress, parsePeerAddress } from '../metainfo/magnet.js';
 import { fromHex, toHex } from '../util/bytes.js';
-import { AbortError, BttkitError } from '../util/errors.js';
+import { TypedEmitter } from '../util/emitter.js';
+import { AbortError } from '../util/errors.js';
 import type { Endpoint } from '../util/transport.js';
-import { TypedEmitter } from '../wire/emitter.js';
+import { DhtError, type DhtErrorCode } from './errors.js';
 import { MAINLINE_ROUTERS } from './routers.js';
 
-/** A DHT failure or a hostile message dropped (surfaced as a `warning`). */
-export class DhtError extends BttkitError {}
+export { DHT_ERROR_CODES, DhtError, type DhtErrorCode } from './errors.js';
 
 export { MAINLINE_ROUTERS } from './routers.js';
 
@@ -52,7 +52,6 @@ export interface DhtKeyPair {
 
 /** Events of a {@link Dht}. */
 export interface DhtEvents {
-  [event: string]: unknown[];
   /** A peer for `infoHash` (hex), found by a lookup. */
   peer: [peer: PeerAddress, infoHash: string];
   /** Bootstrap finished. */
@@ -346,11 +345,11 @@ export class Dht extends TypedEmitter<DhtEvents> {
     return { secretKey, publicKey: ed25519.getPublicKey(secretKey) };
   }
 
-  #wrap(code: string, err: Error): DhtError {
+  #wrap(code: DhtErrorCode, err: Error): DhtError {
     return err instanceof DhtError ? err : new DhtError(code, err.message, { cause: err });
   }
 
-  #warn(code: string, message: string, cause?: unknown): void {
+  #warn(code: DhtErrorCode, message: string, cause?: unknown): void {
     if (this.listenerCount('warning') > 0)
       this.emit('warning', new DhtError(code, message, cause === undefined ? {} : { cause }));
   }

@@ -4,10 +4,10 @@
  */
 export {
   Dht,
-  DhtError,
   type DhtEvents,
   type DhtItem,
   type DhtKeyPair,
   type DhtOptions,
   MAINLINE_ROUTERS,
 } from './dht.js';
+export { DHT_ERROR_CODES, DhtError, type DhtErrorCode } from './errors.js';

@@ -1,5 +1,5 @@
 import { compareBytes, fromBinaryString, toBinaryString, utf8 } from '../util/bytes.js';
-import { BencodeError } from '../util/errors.js';
+import { BencodeError, type BencodeErrorCode } from '../util/errors.js';
 
 /**
  * A decoded bencode value. Integers are `bigint` (bencode integers are unbounded), byte strings
@@ -92,7 +92,7 @@ type Frame =
       valueStart: number;
     };
 
-function fail(code: string, message: string, offset: number): never {
+function fail(code: BencodeErrorCode, message: string, offset: number): never {
   throw new BencodeError(code, `${message} at offset ${offset}`, { details: { offset } });
 }
 

@@ -1,7 +1,7 @@
 import { open, readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { compareBytes, utf8 } from '../util/bytes.js';
-import { ArgumentError, throwIfAborted } from '../util/errors.js';
+import { MetainfoError, throwIfAborted } from '../util/errors.js';
 import { createSha1 } from '../util/hash.js';
 import { VERSION } from '../version.js';
 import { type BEncodable, encode } from './bencode.js';
@@ -120,30 +120,30 @@ export async function createTorrent(
     files = [];
     await walk(root, [], files, options.signal);
     files.sort((a, b) => compareBytes(pathKey(a.segments), pathKey(b.segments)));
-    if (files.length === 0) throw new ArgumentError('CREATE_NO_FILES', `no files in ${path}`);
+    if (files.length === 0) throw new MetainfoError('METAINFO_CREATE_NO_FILES', `no files in ${path}`);
     for (const f of files) assertSafePath(f.segments, f.segments.join('/'));
   } else if (st.isFile()) {
     multiFile = false;
     files = [{ abs: root, segments: [name], length: st.size }];
   } else {
-    throw new ArgumentError('CREATE_NOT_A_FILE', `${path} is neither a file nor a folder`);
+    throw new MetainfoError('METAINFO_CREATE_NOT_A_FILE', `${path} is neither a file nor a folder`);
   }
 
   const totalBytes = files.reduce((n, f) => n + f.length, 0);
-  if (totalBytes === 0) throw new ArgumentError('CREATE_EMPTY', `${path} holds no data (0 bytes)`);
+  if (totalBytes === 0) throw new MetainfoError('METAINFO_CREATE_EMPTY', `${path} holds no data (0 bytes)`);
   const pieceLength = options.pieceLength ?? choosePieceLength(totalBytes);
   if (
     !Number.isInteger(pieceLength) ||
     pieceLength < MIN_CREATE_PIECE ||
     (pieceLength & (pieceLength - 1)) !== 0
   ) {
-    throw new ArgumentError(
-      'CREATE_BAD_PIECE_LENGTH',
+    throw new MetainfoError(
+      'METAINFO_CREATE_BAD_PIECE_LENGTH',
       'piece length must be a power of two of at least 16 KiB',
     );
   }
   if (pieceLength > 256 * 1024 * 1024) {
-    throw new ArgumentError('CREATE_BAD_PIECE_LENGTH', 'piece length must be at most 256 MiB');
+    throw new MetainfoError('METAINFO_CREATE_BAD_PIECE_LENGTH', 'piece length must be at most 256 MiB');
   }
 
   const pieces = await hashPieces(files, pieceLength, totalBytes, options);
@@ -210,7 +210,10 @@ async function hashPieces(
         throwIfAborted(options.signal);
         const { bytesRead } = await fh.read(buf, 0, Math.min(readSize, left), null);
         if (bytesRead === 0) {
-          throw new ArgumentError('CREATE_FILE_CHANGED', `${f.abs} shrank while it was being hashed`);
+          throw new MetainfoError(
+            'METAINFO_CREATE_FILE_CHANGED',
+            `${f.abs} shrank while it was being hashed`,
+          );
         }
         left -= bytesRead;
         let off = 0;
@@ -229,7 +232,10 @@ async function hashPieces(
   }
   if (inPiece > 0) finishPiece();
   if (bytesHashed !== totalBytes) {
-    throw new ArgumentError('CREATE_FILE_CHANGED', 'files changed size while they were being hashed');
+    throw new MetainfoError(
+      'METAINFO_CREATE_FILE_CHANGED',
+      'files changed size while they were being hashed',
+    );
   }
   return out;
 }

@@ -2,6 +2,18 @@
  * Metainfo: strict bounded bencode, .torrent v1 parse and create, magnet URIs, path safety.
  * @module metainfo
  */
+
+export {
+  BENCODE_ERROR_CODES,
+  BencodeError,
+  type BencodeErrorCode,
+  MAGNET_ERROR_CODES,
+  MagnetError,
+  type MagnetErrorCode,
+  METAINFO_ERROR_CODES,
+  MetainfoError,
+  type MetainfoErrorCode,
+} from '../util/errors.js';
 export {
   type BDict,
   type BEncodable,

@@ -1,5 +1,5 @@
 import { fromBase32, fromHex, toHex } from '../util/bytes.js';
-import { MagnetError } from '../util/errors.js';
+import { MagnetError, type MagnetErrorCode } from '../util/errors.js';
 
 /** A peer address: IPv4, IPv6 (without brackets) or a host name, and a port. */
 export interface PeerAddress {
@@ -27,7 +27,7 @@ export interface Magnet {
 export const MAX_MAGNET_LENGTH = 64 * 1024;
 const MAX_ITEMS = 1000;
 
-function bad(code: string, message: string): never {
+function bad(code: MagnetErrorCode, message: string): never {
   throw new MagnetError(code, message);
 }
 

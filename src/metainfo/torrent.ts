@@ -1,5 +1,5 @@
 import { fromUtf8, toHex } from '../util/bytes.js';
-import { BencodeError, MetainfoError } from '../util/errors.js';
+import { BencodeError, MetainfoError, type MetainfoErrorCode } from '../util/errors.js';
 import { sha1 } from '../util/hash.js';
 import {
   type BDict,
@@ -84,7 +84,7 @@ export interface ParseTorrentOptions {
 export const MIN_PIECE_LENGTH = 1024;
 export const MAX_PIECE_LENGTH = 512 * 1024 * 1024;
 
-function bad(code: string, message: string, cause?: unknown): never {
+function bad(code: MetainfoErrorCode, message: string, cause?: unknown): never {
   throw new MetainfoError(code, message, cause === undefined ? {} : { cause });
 }
 
@@ -99,7 +99,7 @@ function textField(d: BDict, key: string): string | undefined {
   return raw === undefined ? undefined : fromUtf8(raw);
 }
 
-function intField(d: BDict, key: string, what: string, code: string): number | undefined {
+function intField(d: BDict, key: string, what: string, code: MetainfoErrorCode): number | undefined {
   const v = d.get(key);
   if (v === undefined) return undefined;
   if (typeof v !== 'bigint') bad(code, `${what} is not an integer`);
@@ -107,10 +107,12 @@ function intField(d: BDict, key: string, what: string, code: string): number | u
   return Number(v);
 }
 
-/** The 20-byte SHA-1 of piece `index`. */
+/** The 20-byte SHA-1 of piece `index`. Throws `METAINFO_BAD_PIECE_INDEX` outside the torrent. */
 export function pieceHash(meta: InfoDictionary, index: number): Uint8Array {
   if (!Number.isInteger(index) || index < 0 || index >= meta.pieceCount) {
-    throw new RangeError(`piece index ${index} out of range`);
+    throw new MetainfoError('METAINFO_BAD_PIECE_INDEX', `piece index ${index} out of range`, {
+      details: { index, pieceCount: meta.pieceCount },
+    });
   }
   return meta.pieceHashes.subarray(index * 20, index * 20 + 20);
 }

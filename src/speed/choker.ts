@@ -22,7 +22,7 @@ export interface SpeedChokerOptions {
 }
 
 /**
- * A provider's bid-aware choker (DESIGN §4): paid slots go to bidders through an auction; the
+ * A provider's bid-aware choker (docs/speed.md): paid slots go to bidders through an auction; the
  * remaining slots work as tit-for-tat (regular slots to the fastest reciprocating peers) plus a
  * round-robin optimistic unchoke where bids only break ties — so non-paying and non-BTT peers
  * still progress.

@@ -13,7 +13,8 @@ export {
 } from './auction.js';
 export { type BidBook, SpeedChoker, type SpeedChokerOptions } from './choker.js';
 export { SpeedClient, type SpeedClientOptions } from './client.js';
-export { SpeedError, type SpeedEvents, type SpeedOptions, SpeedPlugin, speed } from './plugin.js';
+export { SPEED_ERROR_CODES, SpeedError, type SpeedErrorCode } from './errors.js';
+export { type SpeedEvents, type SpeedOptions, SpeedPlugin, speed } from './plugin.js';
 export {
   AutoBid,
   type AutoBidOptions,

@@ -7,15 +7,14 @@ import type { TorrentPlugin } from '../session/client.js';
 import type { Torrent } from '../session/torrent.js';
 import { fromHex, toHex } from '../util/bytes.js';
 import { type Clock, realClock } from '../util/clock.js';
-import { BttkitError } from '../util/errors.js';
+import { TypedEmitter } from '../util/emitter.js';
 import { type BttHandshake, BttRejectCode, type BttSpeedExtension, bttSpeed } from '../wire/btt-speed.js';
-import { TypedEmitter } from '../wire/emitter.js';
 import type { SlotAllocator } from './auction.js';
 import { SpeedChoker } from './choker.js';
+import { SpeedError, type SpeedErrorCode } from './errors.js';
 import { AutoBid, type BidStrategy, MIB } from './strategy.js';
 
-/** A payment problem the torrent survives (surfaced as a `warning`). */
-export class SpeedError extends BttkitError {}
+export { SPEED_ERROR_CODES, SpeedError, type SpeedErrorCode } from './errors.js';
 
 /** Options of {@link speed}. */
 export interface SpeedOptions {
@@ -62,7 +61,6 @@ export interface SpeedOptions {
 
 /** Events of a {@link SpeedPlugin}. */
 export interface SpeedEvents {
-  [event: string]: unknown[];
   /** A bid: ours at a provider (`requester`), or a requester's at us (`provider`). */
   bid: [{ peer: string; price: bigint; role: 'requester' | 'provider' }];
   /** A provider granted us a slot (or we granted one): price per MiB and credit. */
@@ -450,7 +448,7 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
     return this.options.wallClock ? this.options.wallClock.now() : Date.now();
   }
 
-  #warn(code: string, message: string, cause?: unknown): void {
+  #warn(code: SpeedErrorCode, message: string, cause?: unknown): void {
     if (this.listenerCount('warning') > 0)
       this.emit('warning', new SpeedError(code, message, cause === undefined ? {} : { cause }));
   }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { PeerAddress } from '../metainfo/magnet.js';
 import { type Clock, realClock, type TimerHandle } from '../util/clock.js';
 import { IsolatedEmitter } from '../util/emitter.js';
-import { AbortError, ArgumentError, isBttkitError } from '../util/errors.js';
+import { AbortError, isBttkitError } from '../util/errors.js';
 import { announce, scrape, trackerProtocol } from './announce.js';
 import { TrackerError } from './errors.js';
 import { type RandomSource, TrackerTiers } from './tiers.js';
@@ -174,10 +174,12 @@ export class TrackerClient extends IsolatedEmitter<TrackerClientEvents> {
 
   constructor(options: TrackerClientOptions) {
     super();
-    if (options.infoHash.length !== 20) throw new ArgumentError('BAD_INFOHASH', 'info-hash must be 20 bytes');
-    if (options.peerId.length !== 20) throw new ArgumentError('BAD_PEER_ID', 'peer id must be 20 bytes');
+    if (options.infoHash.length !== 20)
+      throw new TrackerError('TRACKER_BAD_INFOHASH', 'info-hash must be 20 bytes');
+    if (options.peerId.length !== 20)
+      throw new TrackerError('TRACKER_BAD_PEER_ID', 'peer id must be 20 bytes');
     if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) {
-      throw new ArgumentError('BAD_PORT', 'port must be an integer in 1..65535');
+      throw new TrackerError('TRACKER_BAD_PORT', 'port must be an integer in 1..65535');
     }
     this.#o = options;
     this.#clock = options.clock ?? realClock;

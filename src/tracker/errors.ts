@@ -18,21 +18,32 @@ import { BttkitError, type BttkitErrorOptions } from '../util/errors.js';
  * | `TRACKER_UDP_NO_REPLY` | a UDP tracker did not answer after every retransmission (BEP 15) |
  * | `TRACKER_NETWORK` | a socket, DNS or HTTP protocol error (see `cause`) |
  * | `TRACKER_ALL_FAILED` | no tracker of any tier answered ({@link TrackerClient}) |
+ * | `TRACKER_BAD_INFOHASH` | {@link TrackerClient}: an info-hash that is not 20 bytes |
+ * | `TRACKER_BAD_PEER_ID` | {@link TrackerClient}: a peer id that is not 20 bytes |
+ * | `TRACKER_BAD_PORT` | {@link TrackerClient}: a port outside 1..65535 |
+ * | `TRACKER_BAD_ADDRESS` | encoding compact peers: a host that is not a plain IPv4 (or IPv6) address |
  */
-export type TrackerErrorCode =
-  | 'TRACKER_BAD_URL'
-  | 'TRACKER_SCRAPE_UNSUPPORTED'
-  | 'TRACKER_FAILURE'
-  | 'TRACKER_WARNING'
-  | 'TRACKER_HTTP_STATUS'
-  | 'TRACKER_TOO_MANY_REDIRECTS'
-  | 'TRACKER_BODY_TOO_LARGE'
-  | 'TRACKER_BAD_RESPONSE'
-  | 'TRACKER_BAD_PEERS'
-  | 'TRACKER_TIMEOUT'
-  | 'TRACKER_UDP_NO_REPLY'
-  | 'TRACKER_NETWORK'
-  | 'TRACKER_ALL_FAILED';
+export const TRACKER_ERROR_CODES = [
+  'TRACKER_BAD_URL',
+  'TRACKER_SCRAPE_UNSUPPORTED',
+  'TRACKER_FAILURE',
+  'TRACKER_WARNING',
+  'TRACKER_HTTP_STATUS',
+  'TRACKER_TOO_MANY_REDIRECTS',
+  'TRACKER_BODY_TOO_LARGE',
+  'TRACKER_BAD_RESPONSE',
+  'TRACKER_BAD_PEERS',
+  'TRACKER_TIMEOUT',
+  'TRACKER_UDP_NO_REPLY',
+  'TRACKER_NETWORK',
+  'TRACKER_ALL_FAILED',
+  'TRACKER_BAD_INFOHASH',
+  'TRACKER_BAD_PEER_ID',
+  'TRACKER_BAD_PORT',
+  'TRACKER_BAD_ADDRESS',
+] as const;
+/** One of {@link TRACKER_ERROR_CODES}. */
+export type TrackerErrorCode = (typeof TRACKER_ERROR_CODES)[number];
 
 /** A tracker request that failed, or a tracker's warning. `code` is one of {@link TrackerErrorCode}. */
 export class TrackerError extends BttkitError {

@@ -17,7 +17,7 @@ export {
   type TrackerStats,
   type TrackerWarning,
 } from './client.js';
-export { MAX_TRACKER_TEXT, TrackerError, type TrackerErrorCode } from './errors.js';
+export { MAX_TRACKER_TEXT, TRACKER_ERROR_CODES, TrackerError, type TrackerErrorCode } from './errors.js';
 export {
   DEFAULT_HTTP_TIMEOUT_MS,
   DEFAULT_MAX_BODY_BYTES,

@@ -85,7 +85,10 @@ export function parseCompactPeers(bytes: Uint8Array, family: 4 | 6, maxPeers = 2
   return c.peers;
 }
 
-/** Compact form of peers (the inverse of {@link parseCompactPeers}); IP literals only. */
+/**
+ * Compact form of peers (the inverse of {@link parseCompactPeers}); IP literals only (another host
+ * throws {@link TrackerError} `TRACKER_BAD_ADDRESS`).
+ */
 export function encodeCompactPeers(peers: readonly PeerAddress[], family: 4 | 6): Uint8Array {
   const size = family === 4 ? 6 : 18;
   const out = new Uint8Array(peers.length * size);
@@ -93,7 +96,8 @@ export function encodeCompactPeers(peers: readonly PeerAddress[], family: 4 | 6)
     const o = k * size;
     if (family === 4) {
       const parts = p.host.split('.').map(Number);
-      if (parts.length !== 4 || isIP(p.host) !== 4) throw new RangeError(`not an IPv4 address: ${p.host}`);
+      if (parts.length !== 4 || isIP(p.host) !== 4)
+        throw new TrackerError('TRACKER_BAD_ADDRESS', `not an IPv4 address: ${p.host}`);
       out.set(parts, o);
     } else {
       out.set(ipv6Bytes(p.host), o);
@@ -105,7 +109,8 @@ export function encodeCompactPeers(peers: readonly PeerAddress[], family: 4 | 6)
 }
 
 function ipv6Bytes(host: string): Uint8Array {
-  if (isIP(host) !== 6 || host.includes('.')) throw new RangeError(`not a plain IPv6 address: ${host}`);
+  if (isIP(host) !== 6 || host.includes('.'))
+    throw new TrackerError('TRACKER_BAD_ADDRESS', `not a plain IPv6 address: ${host}`);
   const [head = '', tail] = host.split('::');
   const h = head ? head.split(':') : [];
   const t = tail ? tail.split(':') : [];

@@ -12,10 +12,10 @@ export function toHex(bytes: Uint8Array): string {
   return s;
 }
 
-/** Parses hex (either case). Throws `ArgumentError` (`BAD_HEX`) on odd length or a non-hex digit. */
+/** Parses hex (either case). Throws `ArgumentError` (`UTIL_BAD_HEX`) on odd length or a non-hex digit. */
 export function fromHex(hex: string): Uint8Array {
   if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) {
-    throw new ArgumentError('BAD_HEX', 'not a hex string');
+    throw new ArgumentError('UTIL_BAD_HEX', 'not a hex string');
   }
   const out = new Uint8Array(hex.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
@@ -65,7 +65,7 @@ export function fromBinaryString(s: string): Uint8Array {
   const out = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c > 0xff) throw new ArgumentError('BAD_BINARY_STRING', 'code unit above 0xff in binary string');
+    if (c > 0xff) throw new ArgumentError('UTIL_BAD_BINARY_STRING', 'code unit above 0xff in binary string');
     out[i] = c;
   }
   return out;
@@ -121,7 +121,7 @@ export function toBase32(bytes: Uint8Array): string {
 }
 
 /**
- * RFC 4648 base32, case-insensitive, padding optional. Throws `ArgumentError` (`BAD_BASE32`) on
+ * RFC 4648 base32, case-insensitive, padding optional. Throws `ArgumentError` (`UTIL_BAD_BASE32`) on
  * a character outside the alphabet or non-zero trailing bits.
  */
 export function fromBase32(s: string): Uint8Array {
@@ -132,7 +132,7 @@ export function fromBase32(s: string): Uint8Array {
   let o = 0;
   for (const ch of clean) {
     const v = B32.indexOf(ch);
-    if (v < 0) throw new ArgumentError('BAD_BASE32', 'not a base32 string');
+    if (v < 0) throw new ArgumentError('UTIL_BAD_BASE32', 'not a base32 string');
     value = ((value << 5) | v) & 0xffff;
     bits += 5;
     if (bits >= 8) {
@@ -141,7 +141,7 @@ export function fromBase32(s: string): Uint8Array {
     }
   }
   if (bits > 0 && (value & ((1 << bits) - 1)) !== 0) {
-    throw new ArgumentError('BAD_BASE32', 'base32 string has non-zero trailing bits');
+    throw new ArgumentError('UTIL_BAD_BASE32', 'base32 string has non-zero trailing bits');
   }
   return out;
 }

@@ -1,3 +1,5 @@
+import { ArgumentError } from './errors.js';
+
 /** An opaque timer handle returned by a {@link Clock}. */
 export interface TimerHandle {
   /** Cancels the timer; calling it twice is harmless. */
@@ -103,9 +105,12 @@ export class ManualClock implements Clock {
     return best;
   }
 
-  /** Moves time forward by `ms`, firing every timer that falls due, in order. */
+  /**
+   * Moves time forward by `ms`, firing every timer that falls due, in order. A negative `ms`
+   * throws {@link ArgumentError} `UTIL_OUT_OF_RANGE`.
+   */
   advance(ms: number): void {
-    if (!(ms >= 0)) throw new RangeError('ManualClock.advance: ms must be >= 0');
+    if (!(ms >= 0)) throw new ArgumentError('UTIL_OUT_OF_RANGE', 'ManualClock.advance: ms must be >= 0');
     const target = this.#now + ms;
     for (;;) {
       const next = this.#popDue(target);

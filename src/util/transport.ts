@@ -1,5 +1,5 @@
 import * as net from 'node:net';
-import { BttkitError } from './errors.js';
+import { TransportError } from './errors.js';
 
 /** A network endpoint: an IPv4 or IPv6 address (IPv6 without brackets) and a port. */
 export interface Endpoint {
@@ -88,8 +88,8 @@ export interface Transport {
   listen(on: Endpoint, onConnection: (connection: Connection) => void): Promise<Listener>;
 }
 
-/** A failure of the transport itself: refused, reset, unreachable. */
-export class TransportError extends BttkitError {}
+// Defined beside util's other errors (this file is near the 600-line limit); importable from here too.
+export { TRANSPORT_ERROR_CODES, TransportError, type TransportErrorCode } from './errors.js';
 
 /** High-water mark of the write buffer, in bytes, for both built-in transports. */
 export const DEFAULT_HIGH_WATER_MARK = 256 * 1024;

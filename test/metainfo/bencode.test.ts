@@ -210,8 +210,10 @@ describe('bencode properties', () => {
 
   it('work is linear in the input, including on adversarial shapes', () => {
     // Count the decoder's work by the bytes it consumes: a run over n bytes of each shape must
-    // cost about 8 times a run over n/8 bytes. Time is the only observable, so compare the best
-    // of several runs with a wide margin (quadratic behaviour would show as ≈64×).
+    // cost about 32 times a run over n/32 bytes. Time is the only observable: this process's CPU
+    // time (not wall time, which other processes on a loaded machine stretch), the best of
+    // several runs, with a wide margin — the garbage collector makes the large runs up to ~5×
+    // dearer per byte (ratios up to ~145 seen), while quadratic behaviour would show as ≈1024×.
     const shapes: Record<string, (n: number) => Uint8Array> = {
       'many small ints': (n) => b(`l${'i1e'.repeat(n / 3)}e`),
       'many empty lists': (n) => b(`l${'le'.repeat(n / 2)}e`),
@@ -224,20 +226,21 @@ describe('bencode properties', () => {
       'long digits': (n) => b(`l${`i${'9'.repeat(39)}e`.repeat(n / 41)}e`),
     };
     for (const [name, make] of Object.entries(shapes)) {
-      const small = make(1 << 16);
+      const small = make(1 << 14);
       const large = make(1 << 19);
       const best = (data: Uint8Array) => {
         let t = Number.POSITIVE_INFINITY;
-        for (let k = 0; k < 5; k++) {
-          const t0 = performance.now();
+        for (let k = 0; k < 7; k++) {
+          const c0 = process.cpuUsage();
           decode(data);
-          t = Math.min(t, performance.now() - t0);
+          const c = process.cpuUsage(c0);
+          t = Math.min(t, (c.user + c.system) / 1000);
         }
         return t;
       };
       best(small);
       const ratio = best(large) / Math.max(best(small), 0.05);
-      expect(ratio, name).toBeLessThan(32);
+      expect(ratio, name).toBeLessThan(400);
     }
   });
 });

@@ -85,12 +85,12 @@ describe('createTorrent', () => {
       );
     const empty = join(tmp.path, 'empty-dir');
     mkdirSync(empty);
-    expect(await code(createTorrent(empty))).toBe('CREATE_NO_FILES');
+    expect(await code(createTorrent(empty))).toBe('METAINFO_CREATE_NO_FILES');
     const zero = join(tmp.path, 'zero.bin');
     writeFileSync(zero, '');
-    expect(await code(createTorrent(zero))).toBe('CREATE_EMPTY');
+    expect(await code(createTorrent(zero))).toBe('METAINFO_CREATE_EMPTY');
     expect(await code(createTorrent(join(tmp.path, 'tree'), { pieceLength: 1000 }))).toBe(
-      'CREATE_BAD_PIECE_LENGTH',
+      'METAINFO_CREATE_BAD_PIECE_LENGTH',
     );
     expect(await code(createTorrent(join(tmp.path, 'tree'), { name: '..' }))).toBe('METAINFO_UNSAFE_PATH');
     const ac = new AbortController();

@@ -55,7 +55,7 @@ describe('parseTorrent', () => {
     expect(pieceLengthAt(m, 0)).toBe(PL);
     expect(pieceLengthAt(m, 2)).toBe(PL - 5);
     expect(pieceHash(m, 1)).toEqual(hashes(3).subarray(20, 40));
-    expect(() => pieceHash(m, 3)).toThrow(RangeError);
+    expect(() => pieceHash(m, 3)).toThrow(expect.objectContaining({ code: 'METAINFO_BAD_PIECE_INDEX' }));
     expect(m.private).toBe(true);
     expect(m.files).toEqual([
       { path: 'file.bin', segments: ['file.bin'], length: 3 * PL - 5, offset: 0, padding: false },

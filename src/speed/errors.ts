@@ -1,0 +1,37 @@
+import { BttkitError, type BttkitErrorOptions } from '../util/errors.js';
+
+/**
+ * The codes of {@link SpeedError}. Every code is stable:
+ *
+ * | code | meaning |
+ * |---|---|
+ * | `SPEED_BAD_OPTION` | an option out of range (a share outside [0, 1], a negative price) |
+ * | `SPEED_BAD_CHANNEL` | a peer's payment channel is unknown, not from it to us, or expires too soon |
+ * | `SPEED_BAD_VOUCHER` | a voucher that does not verify or does not increase |
+ * | `SPEED_GRANT_ABOVE_BID` | a provider granted a slot at a price above our bid (ignored) |
+ * | `SPEED_CHANNEL_FAILED` | we could not open a channel to a provider (see `cause`) |
+ * | `SPEED_PAY_FAILED` | signing or sending a payment failed (see `cause`) |
+ * | `SPEED_REDEEM_FAILED` | redeeming a voucher at the ledger failed (see `cause`) |
+ *
+ * All but `SPEED_BAD_OPTION` reach the application as the plug-in's `warning` event.
+ */
+export const SPEED_ERROR_CODES = [
+  'SPEED_BAD_OPTION',
+  'SPEED_BAD_CHANNEL',
+  'SPEED_BAD_VOUCHER',
+  'SPEED_GRANT_ABOVE_BID',
+  'SPEED_CHANNEL_FAILED',
+  'SPEED_PAY_FAILED',
+  'SPEED_REDEEM_FAILED',
+] as const;
+/** One of {@link SPEED_ERROR_CODES}. */
+export type SpeedErrorCode = (typeof SPEED_ERROR_CODES)[number];
+
+/** A payment problem the torrent survives (surfaced as a `warning`). `code` is a {@link SpeedErrorCode}. */
+export class SpeedError extends BttkitError {
+  declare readonly code: SpeedErrorCode;
+
+  constructor(code: SpeedErrorCode, message: string, options?: BttkitErrorOptions) {
+    super(code, message, options);
+  }
+}
