@@ -1,8 +1,8 @@
 import { encode } from '../metainfo/bencode.js';
 import { type InfoDictionary, parseInfoDictionary, pieceLengthAt } from '../metainfo/torrent.js';
-import { bitfieldGet, bitfieldSet, createBitfield } from '../util/bitfield.js';
 import { closedError, StorageError } from '../storage/errors.js';
 import type { ChunkStore, RecheckOptions, StorageAbortOptions } from '../storage/types.js';
+import { bitfieldGet, bitfieldSet, createBitfield } from '../util/bitfield.js';
 import { throwIfAborted } from '../util/errors.js';
 import { createSha1 } from '../util/hash.js';
 import { SimError } from './errors.js';

@@ -43,7 +43,7 @@ export function bitfieldCount(bits: Uint8Array): number {
  * O(bytes + set bits) without allocating.
  */
 export function nextSetBit(bits: Uint8Array, length: number, from: number): number {
-  let i = from < 0 ? 0 : from;
+  let i = Math.max(from, 0);
   while (i < length) {
     const byte = (bits[i >> 3] ?? 0) & (0xff >> (i & 7));
     if (byte === 0) {
