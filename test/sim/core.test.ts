@@ -4,6 +4,7 @@ import { SimError, SimNetwork } from '../../src/sim/network.js';
 import { SimRandom } from '../../src/sim/random.js';
 import { formatBtt, normalizeScenario, parseBtt, parseRate, parseSize } from '../../src/sim/scenario.js';
 import { VirtualClock } from '../../src/sim/scheduler.js';
+import { SimContent } from '../../src/sim/store.js';
 import type { Connection } from '../../src/util/transport.js';
 
 const MiB = 1024 * 1024;
@@ -61,10 +62,15 @@ describe('fluidBound', () => {
     ).toBe(0);
     expect(() =>
       fluidBound({ fileBytes: 5, seedUpload: 0, leecherUploads: [], leecherDownloads: [] }),
-    ).toThrow(RangeError);
+    ).toThrow(expect.objectContaining({ name: 'SimError', code: 'SIM_BAD_ARGUMENT' }));
     expect(() =>
       fluidBound({ fileBytes: 5, seedUpload: 1, leecherUploads: [1], leecherDownloads: [0] }),
-    ).toThrow(RangeError);
+    ).toThrow(expect.objectContaining({ name: 'SimError', code: 'SIM_BAD_ARGUMENT' }));
+    expect(() =>
+      fluidBound({ fileBytes: 5, seedUpload: 1, leecherUploads: [1, 2], leecherDownloads: [3] }),
+    ).toThrow(SimError);
+    expect(() => new VirtualClock({ quantumMs: 0 })).toThrow(SimError);
+    expect(() => new SimContent(0, 1024, new SimRandom(1))).toThrow(SimError);
   });
 });
 
