@@ -28,9 +28,10 @@ export class SimContent {
       throw new SimError('SIM_BAD_ARGUMENT', 'SimContent: size must be a positive integer');
     this.#pattern = random.bytes(pieceLength);
     const count = Math.ceil(size / pieceLength);
+    const geometry = { pieceCount: count, pieceLength, lastPieceLength: size - (count - 1) * pieceLength };
     const hashes = new Uint8Array(count * 20);
     for (let i = 0; i < count; i++) {
-      const len = i === count - 1 ? size - i * pieceLength : pieceLength;
+      const len = pieceLengthAt(geometry, i);
       const h = createSha1();
       const head = this.#header(i);
       if (len <= HEADER) h.update(head.subarray(0, len));
