@@ -1,4 +1,4 @@
-import type { BttkitErrorOptions } from '../util/errors.js';
+import { AbortError, type BttkitErrorOptions } from '../util/errors.js';
 import {
   type Connection,
   type ConnectionHandlers,
@@ -427,7 +427,7 @@ export class SimNetwork {
         return;
       }
       if (signal?.aborted) {
-        reject(new TransportError('ABORTED', 'connect aborted', { cause: signal.reason }));
+        reject(new AbortError('connect aborted', { cause: signal.reason }));
         return;
       }
       const target = this.#nodes.get(to.host);
@@ -437,7 +437,7 @@ export class SimNetwork {
         if (done) return;
         done = true;
         timer.cancel();
-        reject(new TransportError('ABORTED', 'connect aborted', { cause: signal?.reason }));
+        reject(new AbortError('connect aborted', { cause: signal?.reason }));
       };
       const timer = this.clock.setTimeout(() => {
         if (done) return;

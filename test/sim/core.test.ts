@@ -5,6 +5,7 @@ import { SimRandom } from '../../src/sim/random.js';
 import { formatBtt, normalizeScenario, parseBtt, parseRate, parseSize } from '../../src/sim/scenario.js';
 import { VirtualClock } from '../../src/sim/scheduler.js';
 import { SimContent } from '../../src/sim/store.js';
+import { AbortError } from '../../src/util/errors.js';
 import type { Connection } from '../../src/util/transport.js';
 
 const MiB = 1024 * 1024;
@@ -210,6 +211,28 @@ describe('SimNetwork', () => {
       );
     await clock.run({ endAt: clock.now() + 1000 });
     expect(await failed).toBe('TRANSPORT_CONNECT_FAILED');
+  });
+
+  it('an aborted dial rejects with AbortError (ABORTED), before and during the connect', async () => {
+    const clock = new VirtualClock();
+    const net = new SimNetwork(clock, new SimRandom(4));
+    net.addNode({ host: 'a', upload: MiB, download: MiB, latencyMs: 50 });
+    net.addNode({ host: 'b', upload: MiB, download: MiB, latencyMs: 50 });
+    await net.transport('b').listen({ host: 'b', port: 6881 }, () => {});
+    const outcome = (p: Promise<unknown>) =>
+      p.then(
+        () => 'connected',
+        (e: unknown) => (e instanceof AbortError ? e.code : String(e)),
+      );
+    const early = new AbortController();
+    early.abort();
+    const before = outcome(net.transport('a').connect({ host: 'b', port: 6881 }, { signal: early.signal }));
+    const late = new AbortController();
+    const during = outcome(net.transport('a').connect({ host: 'b', port: 6881 }, { signal: late.signal }));
+    late.abort();
+    await clock.run({ endAt: clock.now() + 1000 });
+    expect(await before).toBe('ABORTED');
+    expect(await during).toBe('ABORTED');
   });
 });
 
