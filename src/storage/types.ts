@@ -65,8 +65,9 @@ export interface ChunkStore {
    * Subscribes to the drain signal: `listener` is called (synchronously, from the store) each
    * time `pendingBytes` falls — a queued write finished, or a piece assembled in memory left it.
    * A writer held back by backpressure waits for it instead of polling `pendingBytes`. Returns
-   * the unsubscribe function (calling it twice is harmless). A listener that throws does not
-   * disturb the store; its error is rethrown asynchronously.
+   * the unsubscribe function (calling it twice is harmless). The built-in stores call listeners
+   * after their own bookkeeping and rethrow a listener's error asynchronously, so a listener
+   * cannot disturb them.
    *
    * Required for any store whose `pendingBytes` can be above 0 (the file store); a store whose
    * `pendingBytes` is always 0 may omit it or return a no-op (the memory and swarm-lab stores
