@@ -117,8 +117,15 @@ export function pieceHash(meta: InfoDictionary, index: number): Uint8Array {
   return meta.pieceHashes.subarray(index * 20, index * 20 + 20);
 }
 
-/** Length of piece `index` (the last piece may be shorter). */
-export function pieceLengthAt(meta: InfoDictionary, index: number): number {
+/**
+ * Length of piece `index`: `pieceLength`, except the last piece, which may be shorter. The one
+ * place bttkit computes it. Takes anything with the three geometry fields (an
+ * {@link InfoDictionary}, the storage layout, the picker). `index` is not range-checked.
+ */
+export function pieceLengthAt(
+  meta: Pick<InfoDictionary, 'pieceCount' | 'pieceLength' | 'lastPieceLength'>,
+  index: number,
+): number {
   return index === meta.pieceCount - 1 ? meta.lastPieceLength : meta.pieceLength;
 }
 

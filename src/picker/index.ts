@@ -4,14 +4,15 @@
  * @module picker
  */
 export { Bitfield } from '../util/bitfield.js';
+export { PICKER_ERROR_CODES, PickerError, type PickerErrorCode } from './errors.js';
+export { PiecePicker } from './picker.js';
+export { filePiecePriorities } from './priorities.js';
 export {
   type BlockReceipt,
-  type BlockRequest,
-  filePiecePriorities,
   type PeerBlock,
+  type PickedBlock,
   type PickerOptions,
   type PickMode,
-  PiecePicker,
   PRIORITY,
   type Priority,
-} from './picker.js';
+} from './types.js';

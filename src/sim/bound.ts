@@ -1,3 +1,5 @@
+import { SimError } from './errors.js';
+
 /** Inputs of {@link fluidBound}: bytes and bytes/s. */
 export interface FluidBoundInput {
   /** File size F, bytes. */
@@ -40,19 +42,19 @@ export interface FluidBound {
 export function fluidBound(input: FluidBoundInput): FluidBound {
   const { fileBytes: F, seedUpload: us, leecherUploads, leecherDownloads } = input;
   if (!(F >= 0) || !(us > 0))
-    throw new RangeError('fluidBound: fileBytes >= 0 and seedUpload > 0 are required');
+    throw new SimError('SIM_BAD_ARGUMENT', 'fluidBound: fileBytes >= 0 and seedUpload > 0 are required');
   const n = leecherDownloads.length;
   if (leecherUploads.length !== n)
-    throw new RangeError('fluidBound: one upload and one download per leecher');
+    throw new SimError('SIM_BAD_ARGUMENT', 'fluidBound: one upload and one download per leecher');
   if (n === 0) return { seconds: 0, terms: { seed: 0, download: 0, swarm: 0 }, binding: 'seed' };
   let dmin = Number.POSITIVE_INFINITY;
   for (const d of leecherDownloads) {
-    if (!(d > 0)) throw new RangeError('fluidBound: download capacities must be > 0');
+    if (!(d > 0)) throw new SimError('SIM_BAD_ARGUMENT', 'fluidBound: download capacities must be > 0');
     if (d < dmin) dmin = d;
   }
   let sum = us;
   for (const u of leecherUploads) {
-    if (!(u >= 0)) throw new RangeError('fluidBound: upload capacities must be >= 0');
+    if (!(u >= 0)) throw new SimError('SIM_BAD_ARGUMENT', 'fluidBound: upload capacities must be >= 0');
     sum += u;
   }
   const terms = { seed: F / us, download: F / dmin, swarm: (n * F) / sum };

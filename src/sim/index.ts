@@ -5,8 +5,8 @@
  * @packageDocumentation
  */
 export { type FluidBound, type FluidBoundInput, fluidBound } from './bound.js';
+export { SIM_ERROR_CODES, SimError, type SimErrorCode } from './errors.js';
 export {
-  SimError,
   SimNetwork,
   type SimNetworkOptions,
   type SimNodeOptions,

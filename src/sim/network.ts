@@ -1,4 +1,4 @@
-import { BttkitError, type BttkitErrorOptions } from '../util/errors.js';
+import { AbortError, type BttkitErrorOptions } from '../util/errors.js';
 import {
   type Connection,
   type ConnectionHandlers,
@@ -9,6 +9,7 @@ import {
   type Transport,
   TransportError,
 } from '../util/transport.js';
+import { SimError } from './errors.js';
 import type { SimRandom } from './random.js';
 import type { VirtualClock } from './scheduler.js';
 
@@ -91,8 +92,7 @@ class SimNode {
   }
 }
 
-/** A configuration or use error of the swarm lab. */
-export class SimError extends BttkitError {}
+export { SimError } from './errors.js';
 
 /**
  * One end of a simulated TCP connection. Bytes written go through the sender's uplink (a
@@ -324,7 +324,11 @@ const EMPTY = new Uint8Array(0);
  * trace, which would be most of its cost — a large swarm makes hundreds of thousands of them,
  * and a stack into the scheduler tells nothing.
  */
-function routine(code: string, message: string, options?: BttkitErrorOptions): TransportError {
+function routine(
+  code: ConstructorParameters<typeof TransportError>[0],
+  message: string,
+  options?: BttkitErrorOptions,
+): TransportError {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {
@@ -423,7 +427,7 @@ export class SimNetwork {
         return;
       }
       if (signal?.aborted) {
-        reject(new TransportError('ABORTED', 'connect aborted', { cause: signal.reason }));
+        reject(new AbortError('connect aborted', { cause: signal.reason }));
         return;
       }
       const target = this.#nodes.get(to.host);
@@ -433,7 +437,7 @@ export class SimNetwork {
         if (done) return;
         done = true;
         timer.cancel();
-        reject(new TransportError('ABORTED', 'connect aborted', { cause: signal?.reason }));
+        reject(new AbortError('connect aborted', { cause: signal?.reason }));
       };
       const timer = this.clock.setTimeout(() => {
         if (done) return;

@@ -1,4 +1,5 @@
 import type { Clock, TimerHandle } from '../util/clock.js';
+import { SimError } from './errors.js';
 
 interface SimEvent {
   at: number;
@@ -51,7 +52,7 @@ export class VirtualClock implements Clock {
 
   constructor(options: { quantumMs?: number } = {}) {
     this.quantumMs = options.quantumMs ?? 1;
-    if (!(this.quantumMs > 0)) throw new RangeError('VirtualClock: quantumMs must be > 0');
+    if (!(this.quantumMs > 0)) throw new SimError('SIM_BAD_ARGUMENT', 'VirtualClock: quantumMs must be > 0');
   }
 
   now(): number {

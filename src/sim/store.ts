@@ -1,13 +1,15 @@
 import { encode } from '../metainfo/bencode.js';
-import { type InfoDictionary, parseInfoDictionary } from '../metainfo/torrent.js';
-import { bitfieldGet, bitfieldSet, createBitfield } from '../storage/bitfield.js';
+import { type InfoDictionary, parseInfoDictionary, pieceLengthAt } from '../metainfo/torrent.js';
 import { closedError, StorageError } from '../storage/errors.js';
 import type { ChunkStore, RecheckOptions, StorageAbortOptions } from '../storage/types.js';
+import { bitfieldGet, bitfieldSet, createBitfield } from '../util/bitfield.js';
 import { throwIfAborted } from '../util/errors.js';
 import { createSha1 } from '../util/hash.js';
+import { SimError } from './errors.js';
 import type { SimRandom } from './random.js';
 
 const HEADER = 8;
+const noop = (): void => {};
 
 /**
  * The content a simulated swarm shares, generated rather than stored: piece `i` is one random
@@ -23,12 +25,13 @@ export class SimContent {
 
   constructor(size: number, pieceLength: number, random: SimRandom, name = 'swarm-lab.bin') {
     if (!Number.isSafeInteger(size) || size <= 0)
-      throw new RangeError('SimContent: size must be a positive integer');
+      throw new SimError('SIM_BAD_ARGUMENT', 'SimContent: size must be a positive integer');
     this.#pattern = random.bytes(pieceLength);
     const count = Math.ceil(size / pieceLength);
+    const geometry = { pieceCount: count, pieceLength, lastPieceLength: size - (count - 1) * pieceLength };
     const hashes = new Uint8Array(count * 20);
     for (let i = 0; i < count; i++) {
-      const len = i === count - 1 ? size - i * pieceLength : pieceLength;
+      const len = pieceLengthAt(geometry, i);
       const h = createSha1();
       const head = this.#header(i);
       if (len <= HEADER) h.update(head.subarray(0, len));
@@ -54,7 +57,7 @@ export class SimContent {
     if (offset >= HEADER) return this.#pattern.subarray(offset, offset + length);
     let whole = this.#pieces[piece];
     if (!whole) {
-      const size = piece === this.info.pieceCount - 1 ? this.info.lastPieceLength : this.info.pieceLength;
+      const size = pieceLengthAt(this.info, piece);
       whole = this.#pattern.slice(0, size);
       whole.set(this.#header(piece).subarray(0, Math.min(HEADER, size)));
       this.#pieces[piece] = whole;
@@ -138,6 +141,11 @@ export class SimStore implements ChunkStore {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** `pendingBytes` is always 0 here, so the listener is never called. */
+  onDrain(_listener: () => void): () => void {
+    return noop;
   }
 
   async put(piece: number, offset: number, bytes: Uint8Array, options?: StorageAbortOptions): Promise<void> {
@@ -232,7 +240,7 @@ export class SimStore implements ChunkStore {
     const m = this.meta;
     if (!Number.isInteger(piece) || piece < 0 || piece >= m.pieceCount)
       throw new StorageError('STORAGE_OUT_OF_RANGE', `piece ${piece} outside the torrent`);
-    const size = piece === m.pieceCount - 1 ? m.lastPieceLength : m.pieceLength;
+    const size = pieceLengthAt(m, piece);
     if (!Number.isInteger(offset) || offset < 0 || length < 0 || offset + length > size)
       throw new StorageError('STORAGE_OUT_OF_RANGE', `bytes ${offset}+${length} outside piece ${piece}`);
     return size;

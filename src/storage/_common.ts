@@ -1,8 +1,8 @@
 import type { InfoDictionary } from '../metainfo/torrent.js';
 import { pieceHash } from '../metainfo/torrent.js';
+import { bitfieldGet, bitfieldSet, createBitfield } from '../util/bitfield.js';
 import { equalBytes } from '../util/bytes.js';
 import { AbortError, throwIfAborted } from '../util/errors.js';
-import { bitfieldGet, bitfieldSet, createBitfield } from './bitfield.js';
 import { closedError, StorageError } from './errors.js';
 import type { Layout } from './layout.js';
 

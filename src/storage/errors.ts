@@ -8,17 +8,23 @@ import { BttkitError, type BttkitErrorOptions } from '../util/errors.js';
  * | `STORAGE_OUT_OF_RANGE` | a piece index, offset or length outside the torrent (or a negative / empty block) |
  * | `STORAGE_UNSAFE_PATH` | a file would land outside the download folder, or a path element inside it is a symlink |
  * | `STORAGE_BAD_LAYOUT` | the info dictionary is inconsistent (offsets, lengths, piece count, duplicate paths) |
+ * | `STORAGE_BAD_OPTIONS` | an option out of range (e.g. a hash pool size that is not a natural number) |
  * | `STORAGE_CLOSED` | the store was closed or destroyed |
  * | `STORAGE_IO` | the file system failed (see `cause`) |
  * | `STORAGE_HASH_FAILED` | the hash worker failed (see `cause`) |
  */
-export type StorageErrorCode =
-  | 'STORAGE_OUT_OF_RANGE'
-  | 'STORAGE_UNSAFE_PATH'
-  | 'STORAGE_BAD_LAYOUT'
-  | 'STORAGE_CLOSED'
-  | 'STORAGE_IO'
-  | 'STORAGE_HASH_FAILED';
+export const STORAGE_ERROR_CODES = [
+  'STORAGE_OUT_OF_RANGE',
+  'STORAGE_UNSAFE_PATH',
+  'STORAGE_BAD_LAYOUT',
+  'STORAGE_BAD_OPTIONS',
+  'STORAGE_CLOSED',
+  'STORAGE_IO',
+  'STORAGE_HASH_FAILED',
+] as const;
+
+/** One of {@link STORAGE_ERROR_CODES}. */
+export type StorageErrorCode = (typeof STORAGE_ERROR_CODES)[number];
 
 /** An error of a {@link ChunkStore} or of the hash pool. `code` is one of {@link StorageErrorCode}. */
 export class StorageError extends BttkitError {

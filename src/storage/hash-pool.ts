@@ -116,11 +116,14 @@ export class HashPool {
   #seq = 0;
   #closed = false;
 
+  /** @throws {StorageError} `STORAGE_BAD_OPTIONS` when `size` is not a natural number. */
   constructor(options: HashPoolOptions = {}) {
     const wt = builtin<WorkerThreadsLike>('node:worker_threads');
     this.#wt = wt;
     const size = options.size ?? defaultSize();
-    if (!Number.isInteger(size) || size < 0) throw new RangeError(`bad hash pool size ${size}`);
+    if (!Number.isInteger(size) || size < 0) {
+      throw new StorageError('STORAGE_BAD_OPTIONS', `bad hash pool size ${size}`, { details: { size } });
+    }
     this.size = wt ? size : 0;
     this.#depth = Math.max(1, options.depth ?? 2);
   }

@@ -4,8 +4,8 @@
  * verification in a worker pool, and resume by recheck.
  * @module storage
  */
-export { bitfieldCount, bitfieldGet, bitfieldSet, createBitfield } from './bitfield.js';
-export { StorageError, type StorageErrorCode } from './errors.js';
+export { bitfieldCount, bitfieldGet, bitfieldSet, createBitfield } from '../util/bitfield.js';
+export { STORAGE_ERROR_CODES, StorageError, type StorageErrorCode } from './errors.js';
 export { FsChunkStore, type FsChunkStoreOptions } from './fs-store.js';
 export {
   HashPool,

@@ -1,5 +1,5 @@
 import { assertSafePath } from '../metainfo/paths.js';
-import type { InfoDictionary } from '../metainfo/torrent.js';
+import { type InfoDictionary, pieceLengthAt } from '../metainfo/torrent.js';
 import { StorageError } from './errors.js';
 
 /** One contiguous part of a block or piece that lies in one file. */
@@ -81,9 +81,9 @@ export class Layout {
     this.lastPieceLength = lastPieceLength;
   }
 
-  /** Length of piece `index`. */
+  /** Length of piece `index` ({@link pieceLengthAt}). */
   pieceSize(index: number): number {
-    return index === this.pieceCount - 1 ? this.lastPieceLength : this.pieceLength;
+    return pieceLengthAt(this, index);
   }
 
   /** Throws `STORAGE_OUT_OF_RANGE` unless `piece` is a piece index. */

@@ -4,6 +4,8 @@ import { type HashPool, sharedHashPool } from './hash-pool.js';
 import { Layout } from './layout.js';
 import type { ChunkStore, RecheckOptions, StorageAbortOptions, StorageGetOptions } from './types.js';
 
+const noop = (): void => {};
+
 /** Options of {@link MemoryChunkStore}. */
 export interface MemoryChunkStoreOptions {
   /** Pool that hashes pieces. Default: the shared pool ({@link sharedHashPool}). */
@@ -36,6 +38,11 @@ export class MemoryChunkStore implements ChunkStore {
 
   get closed(): boolean {
     return this.#state.closed;
+  }
+
+  /** `pendingBytes` is always 0 here, so the listener is never called. */
+  onDrain(_listener: () => void): () => void {
+    return noop;
   }
 
   async put(

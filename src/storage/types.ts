@@ -62,6 +62,20 @@ export interface ChunkStore {
   readonly maxPendingBytes?: number;
 
   /**
+   * Subscribes to the drain signal: `listener` is called (synchronously, from the store) each
+   * time `pendingBytes` falls — a queued write finished, or a piece assembled in memory left it.
+   * A writer held back by backpressure waits for it instead of polling `pendingBytes`. Returns
+   * the unsubscribe function (calling it twice is harmless). The built-in stores call listeners
+   * after their own bookkeeping and rethrow a listener's error asynchronously, so a listener
+   * cannot disturb them.
+   *
+   * Required for any store whose `pendingBytes` can be above 0 (the file store); a store whose
+   * `pendingBytes` is always 0 may omit it or return a no-op (the memory and swarm-lab stores
+   * do the latter).
+   */
+  onDrain?(listener: () => void): () => void;
+
+  /**
    * True when `put()` copies `bytes` before it returns (before its first `await`), so the
    * caller may reuse them at once. The session then puts blocks as views into its network read
    * buffer; to a store without it, it hands a copy. True for the built-in stores.

@@ -1,6 +1,25 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Bitfield, filePiecePriorities, PiecePicker, type Priority } from '../../src/picker/index.js';
+import {
+  Bitfield,
+  filePiecePriorities,
+  PICKER_ERROR_CODES,
+  PickerError,
+  PiecePicker,
+  type Priority,
+} from '../../src/picker/index.js';
+import { ArgumentError, bitfieldSpareBitsClear, nextSetBit } from '../../src/util/index.js';
+
+/** The code of the error `fn` throws, asserting it is a typed one (never a bare RangeError). */
+function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof PickerError || e instanceof ArgumentError) return e.code;
+    throw e;
+  }
+  return 'OK';
+}
 
 /** A seeded random source (mulberry32) so each picker is reproducible. */
 function rng(seed: number): () => number {
@@ -50,7 +69,37 @@ describe('Bitfield', () => {
     b.setAll();
     expect(b.full).toBe(true);
     expect(b.bytes[1]).toBe(0b1100_0000);
-    expect(() => b.set(10)).toThrow(RangeError);
+    expect(codeOf(() => b.set(10))).toBe('UTIL_BITFIELD_OUT_OF_RANGE');
+    expect(codeOf(() => b.set(-1))).toBe('UTIL_BITFIELD_OUT_OF_RANGE');
+    expect(codeOf(() => b.set(Number.NaN))).toBe('UTIL_BITFIELD_OUT_OF_RANGE');
+    expect(codeOf(() => new Bitfield(-1))).toBe('UTIL_BITFIELD_BAD_LENGTH');
+    expect(codeOf(() => new Bitfield(1.5))).toBe('UTIL_BITFIELD_BAD_LENGTH');
+  });
+
+  it('nextSetBit visits exactly the set bits, in order, never past the length', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 40 }), fc.nat(330), (bytes, n) => {
+        const length = Math.min(n, bytes.length * 8);
+        const b = new Bitfield(length, bytes);
+        const seen: number[] = [];
+        for (let i = b.nextSet(0); i >= 0; i = b.nextSet(i + 1)) seen.push(i);
+        const want = [...Array(length).keys()].filter((i) => b.get(i));
+        expect(seen).toEqual(want);
+        expect(seen.length).toBe(b.count);
+        // Unclean bytes (spare bits set): still nothing at or past `length`.
+        const raw: number[] = [];
+        for (let i = nextSetBit(bytes, length, 0); i >= 0; i = nextSetBit(bytes, length, i + 1)) raw.push(i);
+        expect(raw).toEqual(want);
+      }),
+    );
+  });
+
+  it('bitfieldSpareBitsClear tells a clean bitfield from one with spare bits set', () => {
+    expect(bitfieldSpareBitsClear(new Uint8Array([0xff, 0b1100_0000]), 10)).toBe(true);
+    expect(bitfieldSpareBitsClear(new Uint8Array([0xff, 0b1110_0000]), 10)).toBe(false);
+    expect(bitfieldSpareBitsClear(new Uint8Array([0xff, 0x01]), 10)).toBe(false);
+    expect(bitfieldSpareBitsClear(new Uint8Array([0xff]), 8)).toBe(true);
+    expect(bitfieldSpareBitsClear(new Uint8Array(0), 0)).toBe(true);
   });
 });
 
@@ -247,12 +296,25 @@ describe('PiecePicker', () => {
     pk.checkInvariant();
   });
 
-  it('refuses out-of-range input', () => {
+  it('refuses out-of-range input with typed errors', () => {
     const pk = picker(10);
-    expect(() => pk.peerHave('p', 10)).toThrow(RangeError);
-    expect(() => pk.peerHave('p', -1)).toThrow(RangeError);
-    expect(() => pk.peerBitfield('p', new Uint8Array(3))).toThrow(RangeError);
-    expect(() => pk.setPiecePriority(0, 9 as Priority)).toThrow(RangeError);
+    expect(codeOf(() => pk.peerHave('p', 10))).toBe('PICKER_OUT_OF_RANGE');
+    expect(codeOf(() => pk.peerHave('p', -1))).toBe('PICKER_OUT_OF_RANGE');
+    expect(codeOf(() => pk.peerHave('p', 0.5))).toBe('PICKER_OUT_OF_RANGE');
+    expect(codeOf(() => pk.peerBitfield('p', new Uint8Array(3)))).toBe('PICKER_BAD_BITFIELD');
+    expect(codeOf(() => pk.setPiecePriority(0, 9 as Priority))).toBe('PICKER_BAD_PRIORITY');
+    expect(codeOf(() => pk.setPiecePriority(10, 4))).toBe('PICKER_OUT_OF_RANGE');
+    expect(codeOf(() => pk.setPriorities([4, 4]))).toBe('PICKER_WRONG_LENGTH');
+    expect(codeOf(() => filePiecePriorities([{ offset: 0, length: 5 }], [], 4, 2))).toBe(
+      'PICKER_WRONG_LENGTH',
+    );
+    expect(codeOf(() => picker(-1))).toBe('PICKER_BAD_OPTIONS');
+    expect(codeOf(() => picker(4, { pieceLength: 0 }))).toBe('PICKER_BAD_OPTIONS');
+    expect(codeOf(() => picker(4, { lastPieceLength: 5 * 16384 }))).toBe('PICKER_BAD_OPTIONS');
+    expect(codeOf(() => picker(4, { lastPieceLength: 0 }))).toBe('PICKER_BAD_OPTIONS');
+    for (const code of ['PICKER_OUT_OF_RANGE', 'PICKER_BAD_BITFIELD', 'PICKER_BAD_PRIORITY']) {
+      expect(PICKER_ERROR_CODES).toContain(code);
+    }
     expect(pk.blockReceived('p', 0, 5).duplicate).toBe(true);
     expect(pk.blockReceived('p', 99, 0).duplicate).toBe(true);
     pk.checkInvariant();

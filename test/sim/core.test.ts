@@ -4,6 +4,8 @@ import { SimError, SimNetwork } from '../../src/sim/network.js';
 import { SimRandom } from '../../src/sim/random.js';
 import { formatBtt, normalizeScenario, parseBtt, parseRate, parseSize } from '../../src/sim/scenario.js';
 import { VirtualClock } from '../../src/sim/scheduler.js';
+import { SimContent } from '../../src/sim/store.js';
+import { AbortError } from '../../src/util/errors.js';
 import type { Connection } from '../../src/util/transport.js';
 
 const MiB = 1024 * 1024;
@@ -61,10 +63,15 @@ describe('fluidBound', () => {
     ).toBe(0);
     expect(() =>
       fluidBound({ fileBytes: 5, seedUpload: 0, leecherUploads: [], leecherDownloads: [] }),
-    ).toThrow(RangeError);
+    ).toThrow(expect.objectContaining({ name: 'SimError', code: 'SIM_BAD_ARGUMENT' }));
     expect(() =>
       fluidBound({ fileBytes: 5, seedUpload: 1, leecherUploads: [1], leecherDownloads: [0] }),
-    ).toThrow(RangeError);
+    ).toThrow(expect.objectContaining({ name: 'SimError', code: 'SIM_BAD_ARGUMENT' }));
+    expect(() =>
+      fluidBound({ fileBytes: 5, seedUpload: 1, leecherUploads: [1, 2], leecherDownloads: [3] }),
+    ).toThrow(SimError);
+    expect(() => new VirtualClock({ quantumMs: 0 })).toThrow(SimError);
+    expect(() => new SimContent(0, 1024, new SimRandom(1))).toThrow(SimError);
   });
 });
 
@@ -204,6 +211,28 @@ describe('SimNetwork', () => {
       );
     await clock.run({ endAt: clock.now() + 1000 });
     expect(await failed).toBe('TRANSPORT_CONNECT_FAILED');
+  });
+
+  it('an aborted dial rejects with AbortError (ABORTED), before and during the connect', async () => {
+    const clock = new VirtualClock();
+    const net = new SimNetwork(clock, new SimRandom(4));
+    net.addNode({ host: 'a', upload: MiB, download: MiB, latencyMs: 50 });
+    net.addNode({ host: 'b', upload: MiB, download: MiB, latencyMs: 50 });
+    await net.transport('b').listen({ host: 'b', port: 6881 }, () => {});
+    const outcome = (p: Promise<unknown>) =>
+      p.then(
+        () => 'connected',
+        (e: unknown) => (e instanceof AbortError ? e.code : String(e)),
+      );
+    const early = new AbortController();
+    early.abort();
+    const before = outcome(net.transport('a').connect({ host: 'b', port: 6881 }, { signal: early.signal }));
+    const late = new AbortController();
+    const during = outcome(net.transport('a').connect({ host: 'b', port: 6881 }, { signal: late.signal }));
+    late.abort();
+    await clock.run({ endAt: clock.now() + 1000 });
+    expect(await before).toBe('ABORTED');
+    expect(await during).toBe('ABORTED');
   });
 });
 

@@ -348,6 +348,111 @@ export function chunkStoreCompliance(h: StoreHarness): void {
       for (let i = 0; i < fx.meta.pieceCount; i++) expect(await store.verify(i)).toBe(true);
     });
 
+    it('signals every fall of pendingBytes through onDrain (a writer waiting on it never stalls)', async () => {
+      const fx = singleFile(512 * 1024, 16 * 1024);
+      const cap = 64 * 1024;
+      const block = 4096;
+      const store = openStore(fx.meta, { maxQueuedBytes: cap });
+      // `last` is pendingBytes as last seen: after each put() call (puts are only made with room
+      // under the cap, so they never wait and charge synchronously) and at each drain signal.
+      // A fall that is not signalled shows as pendingBytes below `last` at the next put or at
+      // the end; a signal without a fall is counted in `notFalling`.
+      let last = store.pendingBytes;
+      let signals = 0;
+      let notFalling = 0;
+      let unsignalled = 0;
+      let peak = 0;
+      const off = store.onDrain?.(() => {
+        signals++;
+        if (!(store.pendingBytes < last)) notFalling++;
+        last = store.pendingBytes;
+      });
+      if (!store.onDrain) expect(store.pendingBytes).toBe(0);
+      // Waits for the next signal; a missed one fails here in 10 s, not at the test's timeout.
+      const drained = () =>
+        new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => {
+            stop?.();
+            reject(new Error(`no drain signal in 10 s, pendingBytes ${store.pendingBytes}`));
+          }, 10_000);
+          const stop = store.onDrain?.(() => {
+            stop?.();
+            clearTimeout(timer);
+            resolve();
+          });
+          if (!stop) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      const work: Promise<unknown>[] = [];
+      // Blocks of 8 pieces at a time interleaved (as from several peers): a file store
+      // assembles some pieces in memory and queues the others' blocks one by one.
+      const group = 8;
+      const pieceLength = fx.meta.pieceLength;
+      for (let first = 0; first < fx.meta.pieceCount; first += group) {
+        for (let o = 0; o < pieceLength; o += block) {
+          for (let i = first; i < first + group; i++) {
+            // The session's way: stop before the cap, wait for the signal (no polling).
+            while (store.pendingBytes + block > cap) await drained();
+            if (store.pendingBytes !== last) unsignalled++;
+            work.push(store.put(i, o, pieceBytes(fx, i).slice(o, o + block)));
+            last = store.pendingBytes;
+            peak = Math.max(peak, last);
+          }
+        }
+        for (let i = first; i < first + group; i++) work.push(store.verify(i));
+      }
+      const verdicts = await Promise.all(work);
+      await store.flush();
+      expect(verdicts.filter((v) => v === true)).toHaveLength(fx.meta.pieceCount);
+      expect(store.pendingBytes).toBe(0);
+      if (store.pendingBytes !== last) unsignalled++;
+      expect(unsignalled).toBe(0);
+      expect(notFalling).toBe(0);
+      expect(peak).toBeLessThanOrEqual(cap);
+      // A store that ever held bytes must have signalled (the last signal saw them all gone).
+      if (peak > 0) {
+        expect(signals).toBeGreaterThan(0);
+        expect(last).toBe(0);
+      } else expect(signals).toBe(0);
+      off?.();
+    });
+
+    it('onDrain: unsubscribing stops the calls, twice is harmless, others keep theirs', async () => {
+      const fx = singleFile(256 * 1024, 16 * 1024);
+      const store = openStore(fx.meta, { maxQueuedBytes: 64 * 1024 });
+      if (!store.onDrain) {
+        expect(store.pendingBytes).toBe(0);
+        return;
+      }
+      let a = 0;
+      let b = 0;
+      let self = 0;
+      const offA = store.onDrain(() => a++);
+      store.onDrain(() => b++);
+      const offSelf = store.onDrain(() => {
+        self++;
+        offSelf(); // unsubscribing from inside a call must not skip the others
+      });
+      await writeAll(store, fx, 4096, [0, 1, 2, 3]);
+      await store.flush();
+      const aBefore = a;
+      offA();
+      offA();
+      await writeAll(store, fx, 4096, [4, 5, 6, 7, 8, 9, 10, 11]);
+      await store.flush();
+      expect(a).toBe(aBefore);
+      expect(self).toBeLessThanOrEqual(1);
+      if (b > 0) {
+        // The store holds bytes at times (a file store): every listener heard the first falls.
+        expect(aBefore).toBeGreaterThan(0);
+        expect(self).toBe(1);
+        expect(b).toBeGreaterThan(aBefore);
+      }
+      for (let i = 0; i < 12; i++) expect(await store.verify(i)).toBe(true);
+    });
+
     it('close: later calls throw STORAGE_CLOSED; data written before close is kept', async () => {
       const fx = singleFile(5000, 1024);
       const store = openStore(fx.meta);
