@@ -116,7 +116,7 @@ function loadTronWeb(): Promise<TronWebModule> {
     (cause: unknown) => {
       tronwebModule = undefined;
       throw new SettlementError(
-        'TRONWEB_MISSING',
+        'SETTLEMENT_TRONWEB_MISSING',
         'TronSettlement needs tronweb 6.5.1: npm install tronweb@6.5.1',
         {
           cause,
@@ -128,19 +128,19 @@ function loadTronWeb(): Promise<TronWebModule> {
 }
 
 const BROADCAST_CODES: Record<string, SettlementErrorCode> = {
-  SIGERROR: 'TX_BAD_SIGNATURE',
-  TRANSACTION_EXPIRATION_ERROR: 'TX_EXPIRED',
-  TAPOS_ERROR: 'TX_TAPOS',
-  CONTRACT_VALIDATE_ERROR: 'TX_REJECTED',
-  CONTRACT_EXE_ERROR: 'TX_REJECTED',
-  TOO_BIG_TRANSACTION_ERROR: 'TX_REJECTED',
-  TOO_BIG_TRANSACTION_RESULT_ERROR: 'TX_REJECTED',
-  BANDWITH_ERROR: 'TX_REJECTED',
-  SERVER_BUSY: 'NODE_ERROR',
-  NO_CONNECTION: 'NODE_ERROR',
-  NOT_ENOUGH_EFFECTIVE_CONNECTION: 'NODE_ERROR',
-  BLOCK_UNSOLIDIFIED: 'NODE_ERROR',
-  OTHER_ERROR: 'NODE_ERROR',
+  SIGERROR: 'SETTLEMENT_TX_BAD_SIGNATURE',
+  TRANSACTION_EXPIRATION_ERROR: 'SETTLEMENT_TX_EXPIRED',
+  TAPOS_ERROR: 'SETTLEMENT_TX_TAPOS',
+  CONTRACT_VALIDATE_ERROR: 'SETTLEMENT_TX_REJECTED',
+  CONTRACT_EXE_ERROR: 'SETTLEMENT_TX_REJECTED',
+  TOO_BIG_TRANSACTION_ERROR: 'SETTLEMENT_TX_REJECTED',
+  TOO_BIG_TRANSACTION_RESULT_ERROR: 'SETTLEMENT_TX_REJECTED',
+  BANDWITH_ERROR: 'SETTLEMENT_TX_REJECTED',
+  SERVER_BUSY: 'SETTLEMENT_NODE_ERROR',
+  NO_CONNECTION: 'SETTLEMENT_NODE_ERROR',
+  NOT_ENOUGH_EFFECTIVE_CONNECTION: 'SETTLEMENT_NODE_ERROR',
+  BLOCK_UNSOLIDIFIED: 'SETTLEMENT_NODE_ERROR',
+  OTHER_ERROR: 'SETTLEMENT_NODE_ERROR',
 };
 
 /** Decodes a node's hex message (bounded), falling back to the text itself. */
@@ -156,7 +156,7 @@ function asJson(v: unknown, what: string): JsonObject {
   try {
     text = JSON.stringify(v) ?? 'null';
   } catch (cause) {
-    throw new SettlementError('NODE_BAD_RESPONSE', `${what}: not JSON`, { cause });
+    throw new SettlementError('SETTLEMENT_NODE_BAD_RESPONSE', `${what}: not JSON`, { cause });
   }
   return readObject(parseJson(text), what);
 }
@@ -167,7 +167,7 @@ function asJson(v: unknown, what: string): JsonObject {
  * and exact HTTP reads of its own (tronweb parses int64 JSON numbers into doubles). Each built
  * transaction is decoded and re-encoded by bttkit's own protobuf code before it is signed: it must
  * be exactly the transfer asked for. TRC-10 amounts above 2⁵³ − 1 are refused
- * (`AMOUNT_OUT_OF_RANGE`) before tronweb sees them.
+ * (`SETTLEMENT_AMOUNT_OUT_OF_RANGE`) before tronweb sees them.
  */
 export class TronSettlement implements SettlementAdapter {
   readonly token: TokenProfile;
@@ -217,15 +217,18 @@ export class TronSettlement implements SettlementAdapter {
   static async connect(options: TronSettlementOptions, opts?: AbortOptions): Promise<TronSettlement> {
     const fee = options.feeLimit ?? DEFAULT_FEE_LIMIT;
     if (!Number.isSafeInteger(fee) || fee <= 0 || fee > MAX_FEE_LIMIT) {
-      throw new SettlementError('BAD_OPTIONS', `feeLimit must be an integer in [1, ${MAX_FEE_LIMIT}] sun`);
+      throw new SettlementError(
+        'SETTLEMENT_BAD_OPTIONS',
+        `feeLimit must be an integer in [1, ${MAX_FEE_LIMIT}] sun`,
+      );
     }
     const t = options.token;
     if (t.standard === 'trc20' ? !t.contract : !(t.tokenId && /^[0-9]{1,19}$/.test(t.tokenId))) {
-      throw new SettlementError('BAD_OPTIONS', 'token profile lacks its contract or token id');
+      throw new SettlementError('SETTLEMENT_BAD_OPTIONS', 'token profile lacks its contract or token id');
     }
     for (const url of [options.fullNode, options.solidityNode ?? options.fullNode]) {
       if (!/^https?:\/\/[^\s]+$/.test(url))
-        throw new SettlementError('BAD_OPTIONS', 'node endpoints must be http(s) URLs');
+        throw new SettlementError('SETTLEMENT_BAD_OPTIONS', 'node endpoints must be http(s) URLs');
     }
     const mod = await loadTronWeb();
     const tw = new mod.TronWeb({
@@ -258,12 +261,13 @@ export class TronSettlement implements SettlementAdapter {
       });
     } catch (cause) {
       if (signal?.aborted) throw new AbortError(undefined, { cause });
-      if (timeout.aborted) throw new SettlementError('TIMEOUT', `${path}: no answer in time`, { cause });
-      throw new SettlementError('HTTP_ERROR', `${path}: request failed`, { cause });
+      if (timeout.aborted)
+        throw new SettlementError('SETTLEMENT_TIMEOUT', `${path}: no answer in time`, { cause });
+      throw new SettlementError('SETTLEMENT_HTTP_ERROR', `${path}: request failed`, { cause });
     }
     if (!res.ok) {
       await res.body?.cancel();
-      throw new SettlementError('HTTP_ERROR', `${path}: HTTP ${res.status}`, {
+      throw new SettlementError('SETTLEMENT_HTTP_ERROR', `${path}: HTTP ${res.status}`, {
         details: { status: res.status },
       });
     }
@@ -278,7 +282,7 @@ export class TronSettlement implements SettlementAdapter {
         if (size > this.#maxResponse) {
           await reader.cancel();
           throw new SettlementError(
-            'NODE_BAD_RESPONSE',
+            'SETTLEMENT_NODE_BAD_RESPONSE',
             `${path}: response above ${this.#maxResponse} bytes`,
           );
         }
@@ -293,7 +297,7 @@ export class TronSettlement implements SettlementAdapter {
       typeof v !== 'bigint' &&
       v.Error !== undefined
     ) {
-      throw new SettlementError('NODE_ERROR', `${path}: ${nodeMessage(v.Error)}`.slice(0, 300));
+      throw new SettlementError('SETTLEMENT_NODE_ERROR', `${path}: ${nodeMessage(v.Error)}`.slice(0, 300));
     }
     return v;
   }
@@ -320,22 +324,22 @@ export class TronSettlement implements SettlementAdapter {
       if (err instanceof AbortError || err instanceof SettlementError) throw err;
       const msg = err instanceof Error ? err.message : typeof err === 'string' ? err : 'failed';
       const code: SettlementErrorCode = /balance is not sufficient/i.test(msg)
-        ? 'INSUFFICIENT_BALANCE'
+        ? 'SETTLEMENT_INSUFFICIENT_BALANCE'
         : /validate|contract|invalid/i.test(msg)
-          ? 'TX_REJECTED'
-          : 'HTTP_ERROR';
+          ? 'SETTLEMENT_TX_REJECTED'
+          : 'SETTLEMENT_HTTP_ERROR';
       throw new SettlementError(code, `${what}: ${msg}`.slice(0, 300), { cause: err });
     }
   }
 
   /** Decodes `tx` with bttkit's own codec and checks it is exactly the transfer asked for. */
   #verifyBuilt(tx: JsonObject, to: string, amount: bigint): RawTransaction {
-    const raw = rawTransactionFromJson(tx.raw_data, 'TX_MISMATCH');
+    const raw = rawTransactionFromJson(tx.raw_data, 'SETTLEMENT_TX_MISMATCH');
     const bytes = encodeRawTransaction(raw);
-    const hex = readOptString(tx, 'raw_data_hex', 1 << 20, 'TX_MISMATCH');
-    const txid = readString(tx, 'txID', 64, 'TX_MISMATCH').toLowerCase();
+    const hex = readOptString(tx, 'raw_data_hex', 1 << 20, 'SETTLEMENT_TX_MISMATCH');
+    const txid = readString(tx, 'txID', 64, 'SETTLEMENT_TX_MISMATCH').toLowerCase();
     if ((hex !== undefined && hex.toLowerCase() !== toHex(bytes)) || txid !== txidOf(bytes)) {
-      throw new SettlementError('TX_MISMATCH', 'transaction bytes do not match its JSON');
+      throw new SettlementError('SETTLEMENT_TX_MISMATCH', 'transaction bytes do not match its JSON');
     }
     const c = raw.contract;
     const toHexAddr = toHex(addressBytes(to));
@@ -350,7 +354,11 @@ export class TronSettlement implements SettlementAdapter {
       ok &&=
         c.callValue === 0n && c.callTokenValue === 0n && c.tokenId === 0n && raw.feeLimit === this.#feeLimit;
     }
-    if (!ok) throw new SettlementError('TX_MISMATCH', 'the built transaction is not the transfer asked for');
+    if (!ok)
+      throw new SettlementError(
+        'SETTLEMENT_TX_MISMATCH',
+        'the built transaction is not the transfer asked for',
+      );
     return raw;
   }
 
@@ -358,7 +366,7 @@ export class TronSettlement implements SettlementAdapter {
     const dest = checkAddress(to, 'to');
     const value = checkTransferAmount(amount, this.token);
     if (dest === this.address)
-      throw new SettlementError('SAME_ACCOUNT', 'cannot transfer to the same account');
+      throw new SettlementError('SETTLEMENT_SAME_ACCOUNT', 'cannot transfer to the same account');
     const destHex = toHex(addressBytes(dest));
     const signal = opts?.signal;
     let built: unknown;
@@ -411,12 +419,16 @@ export class TronSettlement implements SettlementAdapter {
 
   async broadcast(tx: PreparedTransfer, opts?: AbortOptions): Promise<void> {
     if (typeof tx.payload !== 'string' || tx.payload.length > 1 << 20) {
-      throw new SettlementError('TX_MISMATCH', 'not a prepared TRON transaction');
+      throw new SettlementError('SETTLEMENT_TX_MISMATCH', 'not a prepared TRON transaction');
     }
-    const signed = readObject(parseJson(tx.payload, { code: 'TX_MISMATCH' }), 'payload', 'TX_MISMATCH');
+    const signed = readObject(
+      parseJson(tx.payload, { code: 'SETTLEMENT_TX_MISMATCH' }),
+      'payload',
+      'SETTLEMENT_TX_MISMATCH',
+    );
     const raw = this.#verifyBuilt(signed, tx.to, tx.amount);
     if (txidOf(encodeRawTransaction(raw)) !== checkTxid(tx.txid)) {
-      throw new SettlementError('TX_MISMATCH', 'txid does not match the payload');
+      throw new SettlementError('SETTLEMENT_TX_MISMATCH', 'txid does not match the payload');
     }
     const res = asJson(
       await this.#tronweb(
@@ -428,12 +440,16 @@ export class TronSettlement implements SettlementAdapter {
     );
     if (res.result === true) return;
     if (res.Error !== undefined)
-      throw new SettlementError('NODE_ERROR', `broadcast: ${nodeMessage(res.Error)}`.slice(0, 300));
+      throw new SettlementError(
+        'SETTLEMENT_NODE_ERROR',
+        `broadcast: ${nodeMessage(res.Error)}`.slice(0, 300),
+      );
     const nodeCode = typeof res.code === 'string' ? res.code.slice(0, 64) : 'UNKNOWN';
     if (nodeCode === 'DUP_TRANSACTION_ERROR') return;
     const message = nodeMessage(res.message);
-    let code: SettlementErrorCode = BROADCAST_CODES[nodeCode] ?? 'NODE_ERROR';
-    if (code === 'TX_REJECTED' && /balance is not sufficient/i.test(message)) code = 'INSUFFICIENT_BALANCE';
+    let code: SettlementErrorCode = BROADCAST_CODES[nodeCode] ?? 'SETTLEMENT_NODE_ERROR';
+    if (code === 'SETTLEMENT_TX_REJECTED' && /balance is not sufficient/i.test(message))
+      code = 'SETTLEMENT_INSUFFICIENT_BALANCE';
     throw new SettlementError(code, `broadcast refused: ${nodeCode} ${message}`.slice(0, 300), {
       details: { txid: tx.txid, nodeCode },
     });
@@ -539,7 +555,7 @@ export class TronSettlement implements SettlementAdapter {
     );
     const out = readArray(res.constant_result, 'constant_result', 4);
     if (typeof out[0] !== 'string' || !/^[0-9a-fA-F]{64}$/.test(out[0])) {
-      throw new SettlementError('NODE_BAD_RESPONSE', 'balanceOf: not a uint256');
+      throw new SettlementError('SETTLEMENT_NODE_BAD_RESPONSE', 'balanceOf: not a uint256');
     }
     return BigInt(`0x${out[0]}`);
   }
@@ -548,7 +564,7 @@ export class TronSettlement implements SettlementAdapter {
     let from = this.#startBlock;
     if (cursor !== undefined) {
       if (!/^[0-9]{1,15}$/.test(cursor))
-        throw new SettlementError('BAD_CURSOR', 'cursor must be a block number');
+        throw new SettlementError('SETTLEMENT_BAD_CURSOR', 'cursor must be a block number');
       from = Number(cursor);
     }
     const signal = opts?.signal;
@@ -599,7 +615,7 @@ export class TronSettlement implements SettlementAdapter {
         }
         const data = readString(log, 'data', 64);
         if (!/^[0-9a-fA-F]{64}$/.test(data))
-          throw new SettlementError('NODE_BAD_RESPONSE', 'Transfer log data is not a uint256');
+          throw new SettlementError('SETTLEMENT_NODE_BAD_RESPONSE', 'Transfer log data is not a uint256');
         const from = checkAddress(`41${t1.slice(24).toLowerCase()}`);
         const k = `${txid}:${from}`;
         const prev = sums.get(k);
@@ -644,7 +660,7 @@ export class TronSettlement implements SettlementAdapter {
       const ret = tx.ret === undefined ? [] : readArray(tx.ret, 'ret', 16);
       const r0 = ret[0] === undefined ? {} : readObject(ret[0], 'ret');
       if (r0.contractRet !== 'SUCCESS') continue;
-      const parsed = rawTransactionFromJson(rd, 'NODE_BAD_RESPONSE');
+      const parsed = rawTransactionFromJson(rd, 'SETTLEMENT_NODE_BAD_RESPONSE');
       const pc = parsed.contract;
       if (pc.type !== 'TransferAssetContract' || toHex(pc.assetName) !== asset || toHex(pc.to) !== this.#hex)
         continue;

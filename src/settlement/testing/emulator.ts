@@ -170,7 +170,7 @@ export class TronNodeEmulator {
     this.#trc10 = new Set(options.trc10Assets ?? [BTTOLD.tokenId ?? '']);
     const genesisNumber = options.genesisNumber ?? 1000;
     if (!Number.isSafeInteger(genesisNumber) || genesisNumber < 1) {
-      throw new SettlementError('BAD_OPTIONS', 'genesisNumber must be a positive integer');
+      throw new SettlementError('SETTLEMENT_BAD_OPTIONS', 'genesisNumber must be a positive integer');
     }
     const ts =
       options.genesisTimestamp ?? Math.floor(Date.now() / this.blockIntervalMs) * this.blockIntervalMs;
@@ -220,7 +220,7 @@ export class TronNodeEmulator {
   /** Sets how many blocks the solidity node trails the head. */
   setSolidityLag(blocks: number): void {
     if (!Number.isInteger(blocks) || blocks < 0)
-      throw new SettlementError('BAD_OPTIONS', 'lag must be a natural number');
+      throw new SettlementError('SETTLEMENT_BAD_OPTIONS', 'lag must be a natural number');
     this.#solidityLag = blocks;
   }
 
@@ -486,8 +486,8 @@ export class TronNodeEmulator {
   }
 
   #broadcast(body: JsonValue): JsonObject {
-    const o = readObject(body, 'transaction', 'BAD_OPTIONS');
-    const raw = rawTransactionFromJson(o.raw_data, 'BAD_OPTIONS');
+    const o = readObject(body, 'transaction', 'SETTLEMENT_BAD_OPTIONS');
+    const raw = rawTransactionFromJson(o.raw_data, 'SETTLEMENT_BAD_OPTIONS');
     const bytes = encodeRawTransaction(raw);
     const txid = txidOf(bytes);
     try {
@@ -502,7 +502,7 @@ export class TronNodeEmulator {
       if (this.#index.has(txid) || this.#pool.some((p) => p.txid === txid)) {
         throw new Refusal('DUP_TRANSACTION_ERROR', 'Dup transaction.');
       }
-      const sigs = readArray(o.signature, 'signature', 5, 'BAD_OPTIONS');
+      const sigs = readArray(o.signature, 'signature', 5, 'SETTLEMENT_BAD_OPTIONS');
       if (sigs.length !== 1)
         throw new Refusal('SIGERROR', 'Validate signature error: want exactly one signature');
       const sig =
@@ -569,19 +569,19 @@ export class TronNodeEmulator {
   }
 
   #buildTrigger(body: JsonValue, constant: boolean, solidity = false): JsonObject {
-    const o = readObject(body, 'request', 'BAD_OPTIONS');
-    const owner = addressBytes(readString(o, 'owner_address', 64, 'BAD_OPTIONS'));
-    const contract = addressBytes(readString(o, 'contract_address', 64, 'BAD_OPTIONS'));
+    const o = readObject(body, 'request', 'SETTLEMENT_BAD_OPTIONS');
+    const owner = addressBytes(readString(o, 'owner_address', 64, 'SETTLEMENT_BAD_OPTIONS'));
+    const contract = addressBytes(readString(o, 'contract_address', 64, 'SETTLEMENT_BAD_OPTIONS'));
     let data: string;
     if (typeof o.data === 'string') data = o.data;
     else {
-      const selector = readString(o, 'function_selector', 256, 'BAD_OPTIONS');
+      const selector = readString(o, 'function_selector', 256, 'SETTLEMENT_BAD_OPTIONS');
       data = selectorOf(selector) + (typeof o.parameter === 'string' ? o.parameter : '');
     }
     if (!/^(?:[0-9a-fA-F]{2})*$/.test(data) || data.length > 128 * 1024) {
-      throw new SettlementError('BAD_OPTIONS', 'data is not hex');
+      throw new SettlementError('SETTLEMENT_BAD_OPTIONS', 'data is not hex');
     }
-    const feeLimit = constant ? 0 : Number(readOptBig(o, 'fee_limit', 'BAD_OPTIONS'));
+    const feeLimit = constant ? 0 : Number(readOptBig(o, 'fee_limit', 'SETTLEMENT_BAD_OPTIONS'));
     const raw: RawTransaction = {
       ...this.#refFields(),
       data: new Uint8Array(0),
@@ -591,10 +591,10 @@ export class TronNodeEmulator {
         type: 'TriggerSmartContract',
         owner,
         contract,
-        callValue: readOptBig(o, 'call_value', 'BAD_OPTIONS'),
+        callValue: readOptBig(o, 'call_value', 'SETTLEMENT_BAD_OPTIONS'),
         data: fromHex(data),
-        callTokenValue: readOptBig(o, 'call_token_value', 'BAD_OPTIONS'),
-        tokenId: readOptBig(o, 'token_id', 'BAD_OPTIONS'),
+        callTokenValue: readOptBig(o, 'call_token_value', 'SETTLEMENT_BAD_OPTIONS'),
+        tokenId: readOptBig(o, 'token_id', 'SETTLEMENT_BAD_OPTIONS'),
       },
     };
     const cHex = toHex(contract);
@@ -627,8 +627,8 @@ export class TronNodeEmulator {
   }
 
   #buildTransferAsset(body: JsonValue): JsonObject {
-    const o = readObject(body, 'request', 'BAD_OPTIONS');
-    const nameField = readString(o, 'asset_name', 64, 'BAD_OPTIONS');
+    const o = readObject(body, 'request', 'SETTLEMENT_BAD_OPTIONS');
+    const nameField = readString(o, 'asset_name', 64, 'SETTLEMENT_BAD_OPTIONS');
     const visible = o.visible === true;
     const assetName = visible
       ? utf8(nameField)
@@ -643,9 +643,9 @@ export class TronNodeEmulator {
       contract: {
         type: 'TransferAssetContract',
         assetName,
-        owner: addressBytes(readString(o, 'owner_address', 64, 'BAD_OPTIONS')),
-        to: addressBytes(readString(o, 'to_address', 64, 'BAD_OPTIONS')),
-        amount: readOptBig(o, 'amount', 'BAD_OPTIONS'),
+        owner: addressBytes(readString(o, 'owner_address', 64, 'SETTLEMENT_BAD_OPTIONS')),
+        to: addressBytes(readString(o, 'to_address', 64, 'SETTLEMENT_BAD_OPTIONS')),
+        amount: readOptBig(o, 'amount', 'SETTLEMENT_BAD_OPTIONS'),
       },
     };
     try {
@@ -698,16 +698,17 @@ export class TronNodeEmulator {
   #route(path: string, body: JsonValue): JsonValue {
     const solidity = path.startsWith('/walletsolidity/');
     const name = path.replace(/^\/wallet(solidity)?\//, '');
-    const req = (): JsonObject => readObject(body, 'request', 'BAD_OPTIONS');
+    const req = (): JsonObject => readObject(body, 'request', 'SETTLEMENT_BAD_OPTIONS');
     const txidArg = (): string => {
-      const v = readString(req(), 'value', 64, 'BAD_OPTIONS').toLowerCase();
-      if (!/^[0-9a-f]{64}$/.test(v)) throw new SettlementError('BAD_OPTIONS', 'value must be a txid');
+      const v = readString(req(), 'value', 64, 'SETTLEMENT_BAD_OPTIONS').toLowerCase();
+      if (!/^[0-9a-f]{64}$/.test(v))
+        throw new SettlementError('SETTLEMENT_BAD_OPTIONS', 'value must be a txid');
       return v;
     };
     const numArg = (): number => {
       const v = req().num;
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
-        throw new SettlementError('BAD_OPTIONS', 'num must be a natural number');
+        throw new SettlementError('SETTLEMENT_BAD_OPTIONS', 'num must be a natural number');
       return v;
     };
     const inView = (txid: string): Included | undefined => {
@@ -735,7 +736,7 @@ export class TronNodeEmulator {
         return b ? b.txs.map((t) => t.info) : [];
       }
       case 'getaccount':
-        return this.#account(readString(req(), 'address', 64, 'BAD_OPTIONS'), solidity);
+        return this.#account(readString(req(), 'address', 64, 'SETTLEMENT_BAD_OPTIONS'), solidity);
       case 'gettransactionbyid':
         return inView(txidArg())?.tx ?? {};
       case 'gettransactioninfobyid':
@@ -777,7 +778,8 @@ export class TronNodeEmulator {
     let body: JsonValue = {};
     try {
       const text = Buffer.concat(chunks).toString('utf8');
-      if (text.trim().length > 0) body = parseJson(text, { code: 'BAD_OPTIONS', maxLength: this.#maxBody });
+      if (text.trim().length > 0)
+        body = parseJson(text, { code: 'SETTLEMENT_BAD_OPTIONS', maxLength: this.#maxBody });
       send(200, this.#route(path, body));
     } catch (err) {
       if (err instanceof Refusal && err.code === 'NOT_FOUND') return send(404, { Error: 'not found' });
