@@ -457,7 +457,7 @@ export class PidLock {
       const { live, pid } = lockIsLive(abs, text);
       if (live) throw locked(pid);
       // Stale: move it aside, and make sure what was moved is the file judged stale.
-      const aside = `${abs}.${suffix}.stale`;
+      const aside = `${abs}.${suffix}.stale.tmp`;
       try {
         await rename(abs, aside);
       } catch (err) {

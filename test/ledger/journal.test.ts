@@ -194,6 +194,11 @@ describe('FileStore', () => {
     await writeFile(join(dir, 'LOCK'), '999999999');
     const { ledger: l } = await reopen();
     await l.close();
+    // A lock naming this process that it does not hold was left by an earlier process with its pid.
+    await writeFile(join(dir, 'LOCK'), String(process.pid));
+    const { ledger: own } = await reopen();
+    expect(await codeOf(() => reopen())).toBe('LEDGER_STORE_LOCKED');
+    await own.close();
   });
 
   it('refuses a different ledger id', async () => {

@@ -1,6 +1,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  errorFromResponse,
+  LEDGER_ERROR_CODES,
+  LEDGER_ERROR_STATUS,
   Ledger,
   type LedgerApi,
   LedgerClient,
@@ -214,5 +217,23 @@ describe('LedgerService: signed requests', () => {
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('error codes on the HTTP API', () => {
+  it('are listed once each, LEDGER_-prefixed, each with an HTTP status', () => {
+    expect(new Set(LEDGER_ERROR_CODES).size).toBe(LEDGER_ERROR_CODES.length);
+    for (const c of LEDGER_ERROR_CODES) expect(c).toMatch(/^LEDGER_[A-Z0-9_]+$/);
+    expect(Object.keys(LEDGER_ERROR_STATUS).sort()).toEqual([...LEDGER_ERROR_CODES].sort());
+  });
+
+  it('map back to the same code on the client, also the unprefixed codes of an older service', () => {
+    const reply = (code: unknown) => ({ error: { code, message: 'm' } });
+    expect(errorFromResponse(409, reply('LEDGER_INSUFFICIENT_FUNDS')).code).toBe('LEDGER_INSUFFICIENT_FUNDS');
+    expect(errorFromResponse(409, reply('INSUFFICIENT_FUNDS')).code).toBe('LEDGER_INSUFFICIENT_FUNDS');
+    expect(errorFromResponse(503, reply('LEDGER_CLOSED')).code).toBe('LEDGER_CLOSED');
+    for (const unknown of ['NOPE', 'LEDGER_NOPE', 42, undefined, 'x'.repeat(100)]) {
+      expect(errorFromResponse(500, reply(unknown)).code).toBe('LEDGER_HTTP_ERROR');
+    }
   });
 });
