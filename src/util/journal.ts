@@ -297,7 +297,8 @@ export class AppendJournal {
    * Moves on to a new file at `nextPath`. Records appended before this call are written to the
    * current file and made durable; then `between` runs (e.g. writes a snapshot of them); then the
    * new file is created (magic, fsync'd, directory fsync'd) and later records go there. Records
-   * appended meanwhile wait, then go to the new file. Any failure fails the journal. The old file is left in place for the caller to remove.
+   * appended meanwhile wait, then go to the new file. Any failure fails the journal. The old
+   * file is left in place for the caller to remove.
    */
   async rotate(nextPath: string, between: () => Promise<void>): Promise<void> {
     if (this.#barrier) throw this.#errors.failed('rotation already running');
