@@ -8,16 +8,17 @@ const DECIMAL = /^(0|[1-9][0-9]{0,77})$/;
 /**
  * Parses a decimal string of base units (the wire form of every amount). Refuses signs,
  * leading zeros, fractions, exponents, and values above {@link MAX_AMOUNT}.
- * @throws {LedgerError} `BAD_AMOUNT`
+ * @throws {LedgerError} `LEDGER_BAD_AMOUNT`
  */
 export function parseAmount(text: unknown, field = 'amount'): bigint {
   if (typeof text !== 'string' || !DECIMAL.test(text)) {
-    throw new LedgerError('BAD_AMOUNT', `${field} must be a decimal string of base units`, {
+    throw new LedgerError('LEDGER_BAD_AMOUNT', `${field} must be a decimal string of base units`, {
       details: { field },
     });
   }
   const v = BigInt(text);
-  if (v > MAX_AMOUNT) throw new LedgerError('BAD_AMOUNT', `${field} above 2^256-1`, { details: { field } });
+  if (v > MAX_AMOUNT)
+    throw new LedgerError('LEDGER_BAD_AMOUNT', `${field} above 2^256-1`, { details: { field } });
   return v;
 }
 
@@ -28,11 +29,11 @@ export function formatAmount(v: bigint): string {
 
 /**
  * Checks that `v` is a bigint in [min, {@link MAX_AMOUNT}].
- * @throws {LedgerError} `BAD_AMOUNT`
+ * @throws {LedgerError} `LEDGER_BAD_AMOUNT`
  */
 export function checkAmount(v: unknown, field = 'amount', min = 1n): bigint {
   if (typeof v !== 'bigint' || v < min || v > MAX_AMOUNT) {
-    throw new LedgerError('BAD_AMOUNT', `${field} must be a bigint in [${min}, 2^256-1]`, {
+    throw new LedgerError('LEDGER_BAD_AMOUNT', `${field} must be a bigint in [${min}, 2^256-1]`, {
       details: { field },
     });
   }

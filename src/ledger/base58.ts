@@ -20,16 +20,16 @@ export function toBase58(bytes: Uint8Array): string {
 
 /**
  * Decodes base58 (at most `maxLength` characters).
- * @throws {LedgerError} `BAD_ADDRESS` on a character outside the alphabet or an over-long input.
+ * @throws {LedgerError} `LEDGER_BAD_ADDRESS` on a character outside the alphabet or an over-long input.
  */
 export function fromBase58(text: string, maxLength = 128): Uint8Array {
-  if (text.length > maxLength) throw new LedgerError('BAD_ADDRESS', 'base58 string too long');
+  if (text.length > maxLength) throw new LedgerError('LEDGER_BAD_ADDRESS', 'base58 string too long');
   let zeros = 0;
   while (zeros < text.length && text[zeros] === '1') zeros++;
   let n = 0n;
   for (const c of text) {
     const v = INDEX.get(c);
-    if (v === undefined) throw new LedgerError('BAD_ADDRESS', 'not a base58 string');
+    if (v === undefined) throw new LedgerError('LEDGER_BAD_ADDRESS', 'not a base58 string');
     n = n * 58n + BigInt(v);
   }
   const body: number[] = [];
@@ -53,16 +53,16 @@ export function toBase58Check(payload: Uint8Array): string {
 
 /**
  * Decodes base58check and verifies its 4-byte checksum.
- * @throws {LedgerError} `BAD_ADDRESS`
+ * @throws {LedgerError} `LEDGER_BAD_ADDRESS`
  */
 export function fromBase58Check(text: string): Uint8Array {
   const all = fromBase58(text);
-  if (all.length < 5) throw new LedgerError('BAD_ADDRESS', 'base58check string too short');
+  if (all.length < 5) throw new LedgerError('LEDGER_BAD_ADDRESS', 'base58check string too short');
   const payload = all.subarray(0, all.length - 4);
   const check = sha256(sha256(payload));
   for (let i = 0; i < 4; i++) {
     if (check[i] !== all[payload.length + i])
-      throw new LedgerError('BAD_ADDRESS', 'bad base58check checksum');
+      throw new LedgerError('LEDGER_BAD_ADDRESS', 'bad base58check checksum');
   }
   return payload;
 }

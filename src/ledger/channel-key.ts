@@ -36,15 +36,15 @@ export class ChannelKey {
     return new ChannelKey(randomBytes(32));
   }
 
-  /** A channel key from its 32-byte seed (bytes or 64 hex digits). @throws {LedgerError} `BAD_KEY` */
+  /** A channel key from its 32-byte seed (bytes or 64 hex digits). @throws {LedgerError} `LEDGER_BAD_KEY` */
   static fromSeed(seed: Uint8Array | string): ChannelKey {
     let bytes: Uint8Array;
     try {
       bytes = typeof seed === 'string' ? fromHex(seed) : Uint8Array.from(seed);
     } catch (cause) {
-      throw new LedgerError('BAD_KEY', 'channel key seed is not hex', { cause });
+      throw new LedgerError('LEDGER_BAD_KEY', 'channel key seed is not hex', { cause });
     }
-    if (bytes.length !== 32) throw new LedgerError('BAD_KEY', 'channel key seed must be 32 bytes');
+    if (bytes.length !== 32) throw new LedgerError('LEDGER_BAD_KEY', 'channel key seed must be 32 bytes');
     return new ChannelKey(bytes);
   }
 

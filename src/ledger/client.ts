@@ -43,8 +43,8 @@ export interface LedgerClientOptions {
   url: string;
   /** The account key that signs every mutating request. */
   key: TronKey;
-  /** Epoch-ms clock for request expiries. Default: the system clock. */
-  clock?: WallClock;
+  /** Epoch-ms wall clock for request expiries. Default: the system clock. */
+  wallClock?: WallClock;
   /** How long a signed request stays valid. Default 60 s (the service accepts up to 5 min). */
   validityMs?: number;
   /** Per-request timeout. Default 30 s. */
@@ -70,7 +70,7 @@ const MAX_RESPONSE = 1024 * 1024;
 export class LedgerClient implements LedgerApi {
   readonly #url: string;
   readonly #key: TronKey;
-  readonly #clock: WallClock;
+  readonly #wallClock: WallClock;
   readonly #validity: number;
   readonly #timeout: number;
   #ledgerId: string | undefined;
@@ -78,7 +78,7 @@ export class LedgerClient implements LedgerApi {
   constructor(options: LedgerClientOptions) {
     this.#url = options.url.replace(/\/+$/, '');
     this.#key = options.key;
-    this.#clock = options.clock ?? systemClock;
+    this.#wallClock = options.wallClock ?? systemClock;
     this.#validity = options.validityMs ?? 60_000;
     this.#timeout = options.timeoutMs ?? 30_000;
     this.#ledgerId = options.ledgerId;
@@ -98,21 +98,21 @@ export class LedgerClient implements LedgerApi {
     try {
       res = await fetch(`${this.#url}${path}`, { ...init, signal });
       const len = Number(res.headers.get('content-length') ?? '0');
-      if (len > MAX_RESPONSE) throw new LedgerError('HTTP_ERROR', 'response too large');
+      if (len > MAX_RESPONSE) throw new LedgerError('LEDGER_HTTP_ERROR', 'response too large');
       text = await res.text();
     } catch (err) {
       if (opts?.signal?.aborted) throw new AbortError(undefined, { cause: opts.signal.reason });
       if (err instanceof LedgerError) throw err;
-      throw new LedgerError('HTTP_ERROR', `ledger service unreachable: ${(err as Error).message}`, {
+      throw new LedgerError('LEDGER_HTTP_ERROR', `ledger service unreachable: ${(err as Error).message}`, {
         cause: err,
       });
     }
-    if (text.length > MAX_RESPONSE) throw new LedgerError('HTTP_ERROR', 'response too large');
+    if (text.length > MAX_RESPONSE) throw new LedgerError('LEDGER_HTTP_ERROR', 'response too large');
     let body: unknown;
     try {
       body = JSON.parse(text);
     } catch {
-      throw new LedgerError('HTTP_ERROR', `non-JSON response (HTTP ${res.status})`, {
+      throw new LedgerError('LEDGER_HTTP_ERROR', `non-JSON response (HTTP ${res.status})`, {
         details: { status: res.status },
       });
     }
@@ -144,7 +144,7 @@ export class LedgerClient implements LedgerApi {
       ledger: await this.#ledger(opts),
       signer: this.#key.address,
       nonce: toHex(randomBytes(16)),
-      expires: Math.floor(this.#clock.now()) + this.#validity,
+      expires: Math.floor(this.#wallClock.now()) + this.#validity,
       params: toJson(params) as Json,
     };
     const path = `/v1/${type}`;
@@ -166,7 +166,7 @@ export class LedgerClient implements LedgerApi {
     try {
       return parseResult(kind, body);
     } catch (cause) {
-      throw new LedgerError('HTTP_ERROR', `malformed ${kind} response`, { cause });
+      throw new LedgerError('LEDGER_HTTP_ERROR', `malformed ${kind} response`, { cause });
     }
   }
 
@@ -220,7 +220,7 @@ export class LedgerClient implements LedgerApi {
         await this.#get(`/v1/channels/${channelId}`, opts),
       ) as unknown as ChannelView;
     } catch (err) {
-      if (err instanceof LedgerError && err.code === 'CHANNEL_NOT_FOUND') return undefined;
+      if (err instanceof LedgerError && err.code === 'LEDGER_CHANNEL_NOT_FOUND') return undefined;
       throw err;
     }
   }
@@ -232,7 +232,7 @@ export class LedgerClient implements LedgerApi {
         await this.#get(`/v1/withdrawals/${encodeURIComponent(withdrawalId)}`, opts),
       ) as unknown as WithdrawalView;
     } catch (err) {
-      if (err instanceof LedgerError && err.code === 'WITHDRAWAL_NOT_FOUND') return undefined;
+      if (err instanceof LedgerError && err.code === 'LEDGER_WITHDRAWAL_NOT_FOUND') return undefined;
       throw err;
     }
   }

@@ -1,72 +1,24 @@
 import { type BDict, type BValue, decode, encode } from '../metainfo/bencode.js';
 import { fromUtf8Strict, toBinaryString } from '../util/bytes.js';
+import { MAX_RECORD } from '../util/journal.js';
 import type { ChannelRecord, LedgerCommand, LedgerEvent, LedgerResult, LedgerStateData } from './core.js';
 import { LedgerError } from './errors.js';
 import type { WithdrawalView } from './types.js';
 
-/** Largest journal record payload accepted (bytes). */
-export const MAX_RECORD = 1024 * 1024;
-/** Bytes before each record's payload: u32 length ‖ u32 CRC-32. */
-export const RECORD_HEADER = 8;
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-/** CRC-32 (IEEE 802.3, as in zlib) of `data`. */
-export function crc32(data: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < data.length; i++)
-    c = (CRC_TABLE[(c ^ (data[i] as number)) & 0xff] as number) ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-/** Frames a payload: u32 BE length ‖ u32 BE CRC-32(payload) ‖ payload. */
-export function frameRecord(payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(RECORD_HEADER + payload.length);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, payload.length);
-  dv.setUint32(4, crc32(payload));
-  out.set(payload, RECORD_HEADER);
-  return out;
-}
-
-/** The result of {@link readRecord}. */
-export type RecordRead =
-  | { kind: 'ok'; payload: Uint8Array; end: number }
-  | { kind: 'end' }
-  | { kind: 'torn'; reason: string }
-  | { kind: 'bad'; reason: string; end: number };
-
-/**
- * Reads the record at `offset`. `torn`: the data ends inside it (a write cut short). `bad`: it is
- * complete but its length is absurd or its checksum fails.
- */
-export function readRecord(data: Uint8Array, offset: number, maxRecord = MAX_RECORD): RecordRead {
-  if (offset === data.length) return { kind: 'end' };
-  if (data.length - offset < RECORD_HEADER) return { kind: 'torn', reason: 'truncated header' };
-  const dv = new DataView(data.buffer, data.byteOffset + offset, RECORD_HEADER);
-  const len = dv.getUint32(0);
-  const sum = dv.getUint32(4);
-  if (len === 0 || len > maxRecord)
-    return { kind: 'bad', reason: `record length ${len} out of range`, end: -1 };
-  const end = offset + RECORD_HEADER + len;
-  if (end > data.length) return { kind: 'torn', reason: 'truncated payload' };
-  const payload = data.subarray(offset + RECORD_HEADER, end);
-  if (crc32(payload) !== sum) return { kind: 'bad', reason: 'checksum mismatch', end };
-  return { kind: 'ok', payload, end };
-}
+// The journal framing is the package's one implementation, shared with the settlement journal.
+export {
+  crc32,
+  frameRecord,
+  MAX_RECORD,
+  RECORD_HEADER,
+  type RecordRead,
+  readRecord,
+} from '../util/journal.js';
 
 // ---- field readers over a decoded, hostile dictionary ----
 
 function corrupt(message: string): never {
-  throw new LedgerError('JOURNAL_CORRUPT', message);
+  throw new LedgerError('LEDGER_JOURNAL_CORRUPT', message);
 }
 
 function dict(v: BValue | undefined, what: string): BDict {
@@ -238,14 +190,14 @@ function decodeHostile(payload: Uint8Array, maxBytes: number): BValue {
       maxIntegerDigits: 80,
     });
   } catch (cause) {
-    throw new LedgerError('JOURNAL_CORRUPT', 'record is not canonical bencode', { cause });
+    throw new LedgerError('LEDGER_JOURNAL_CORRUPT', 'record is not canonical bencode', { cause });
   }
 }
 
 /**
  * Decodes a journal payload into an event. Shapes are checked; values (addresses, amounts,
  * signatures) are checked again when the event is replayed.
- * @throws {LedgerError} `JOURNAL_CORRUPT`
+ * @throws {LedgerError} `LEDGER_JOURNAL_CORRUPT`
  */
 export function decodeEvent(payload: Uint8Array): LedgerEvent {
   const d = dict(decodeHostile(payload, MAX_RECORD), 'event');
@@ -367,7 +319,7 @@ function tuple(v: BValue | undefined, n: number, what: string): BValue[] {
 }
 
 /**
- * Decodes a snapshot payload. @throws {LedgerError} `JOURNAL_CORRUPT`
+ * Decodes a snapshot payload. @throws {LedgerError} `LEDGER_JOURNAL_CORRUPT`
  */
 export function decodeState(payload: Uint8Array): LedgerStateData {
   const d = dict(decodeHostile(payload, payload.length), 'snapshot');

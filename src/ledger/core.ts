@@ -120,28 +120,33 @@ function fail(code: ConstructorParameters<typeof LedgerError>[0], message: strin
   throw new LedgerError(code, message);
 }
 
-/** Checks an idempotency key (1–128 printable ASCII). @throws {LedgerError} `BAD_IDEMPOTENCY_KEY` */
+/** Checks an idempotency key (1–128 printable ASCII). @throws {LedgerError} `LEDGER_BAD_IDEMPOTENCY_KEY` */
 export function checkIdempotencyKey(key: unknown): string {
   if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) {
-    fail('BAD_IDEMPOTENCY_KEY', 'idempotency key must be 1-128 printable ASCII characters');
+    fail('LEDGER_BAD_IDEMPOTENCY_KEY', 'idempotency key must be 1-128 printable ASCII characters');
   }
   return key;
 }
 
-/** Checks and lower-cases an on-chain txid (64 hex digits). @throws {LedgerError} `BAD_TXID` */
+/** Checks and lower-cases an on-chain txid (64 hex digits). @throws {LedgerError} `LEDGER_BAD_TXID` */
 export function checkTxid(txid: unknown): string {
-  if (typeof txid !== 'string' || !TXID.test(txid)) fail('BAD_TXID', 'txid must be 64 hex digits');
+  if (typeof txid !== 'string' || !TXID.test(txid)) fail('LEDGER_BAD_TXID', 'txid must be 64 hex digits');
   return txid.toLowerCase();
 }
 
 function checkTime(t: unknown, field: string): number {
   if (typeof t !== 'number' || !Number.isSafeInteger(t) || t < 0) {
-    fail('BAD_EXPIRY', `${field} must be a non-negative safe integer (ms since the epoch)`);
+    fail('LEDGER_BAD_EXPIRY', `${field} must be a non-negative safe integer (ms since the epoch)`);
   }
   return t;
 }
 
-function checkBytes(b: unknown, length: number, code: 'BAD_KEY' | 'BAD_SIGNATURE_FORMAT', what: string) {
+function checkBytes(
+  b: unknown,
+  length: number,
+  code: 'LEDGER_BAD_KEY' | 'LEDGER_BAD_SIGNATURE_FORMAT',
+  what: string,
+) {
   if (!(b instanceof Uint8Array) || b.length !== length) fail(code, `${what} must be ${length} bytes`);
   return b;
 }
@@ -165,8 +170,9 @@ export function normalizeCommand(c: LedgerCommand): LedgerCommand {
     case 'open': {
       const payer = normalizeAddress(c.payer);
       const payee = normalizeAddress(c.payee);
-      if (payer === payee) fail('SAME_PARTY', 'payer and payee must differ');
-      if (!isEd25519PublicKey(c.channelKey)) fail('BAD_KEY', 'channelKey is not an ed25519 public key');
+      if (payer === payee) fail('LEDGER_SAME_PARTY', 'payer and payee must differ');
+      if (!isEd25519PublicKey(c.channelKey))
+        fail('LEDGER_BAD_KEY', 'channelKey is not an ed25519 public key');
       return {
         type: 'open',
         idempotencyKey,
@@ -176,13 +182,18 @@ export function normalizeCommand(c: LedgerCommand): LedgerCommand {
         expiresAt: checkTime(c.expiresAt, 'expiresAt'),
         channelKey: Uint8Array.from(c.channelKey),
         authorization: Uint8Array.from(
-          checkBytes(c.authorization, ACCOUNT_SIGNATURE_LENGTH, 'BAD_SIGNATURE_FORMAT', 'authorization'),
+          checkBytes(
+            c.authorization,
+            ACCOUNT_SIGNATURE_LENGTH,
+            'LEDGER_BAD_SIGNATURE_FORMAT',
+            'authorization',
+          ),
         ),
       };
     }
     case 'redeem': {
       const v = c.voucher;
-      if (typeof v !== 'object' || v === null) fail('BAD_REQUEST', 'voucher missing');
+      if (typeof v !== 'object' || v === null) fail('LEDGER_BAD_REQUEST', 'voucher missing');
       return {
         type: 'redeem',
         idempotencyKey,
@@ -192,7 +203,7 @@ export function normalizeCommand(c: LedgerCommand): LedgerCommand {
           channelId: checkChannelId(v.channelId),
           cumulative: checkAmount(v.cumulative, 'cumulative'),
           signature: Uint8Array.from(
-            checkBytes(v.signature, 64, 'BAD_SIGNATURE_FORMAT', 'voucher signature'),
+            checkBytes(v.signature, 64, 'LEDGER_BAD_SIGNATURE_FORMAT', 'voucher signature'),
           ),
         },
       };
@@ -214,9 +225,9 @@ export function normalizeCommand(c: LedgerCommand): LedgerCommand {
       };
     case 'settle': {
       if (c.outcome !== 'sent' && c.outcome !== 'failed')
-        fail('BAD_REQUEST', "outcome must be 'sent' or 'failed'");
+        fail('LEDGER_BAD_REQUEST', "outcome must be 'sent' or 'failed'");
       if (typeof c.withdrawalId !== 'string' || !/^w-[0-9]{1,16}$/.test(c.withdrawalId)) {
-        fail('BAD_REQUEST', 'bad withdrawal id');
+        fail('LEDGER_BAD_REQUEST', 'bad withdrawal id');
       }
       if (c.outcome === 'sent') {
         return {
@@ -227,11 +238,11 @@ export function normalizeCommand(c: LedgerCommand): LedgerCommand {
           txid: checkTxid(c.txid),
         };
       }
-      if (c.txid !== undefined) fail('BAD_REQUEST', 'a failed withdrawal has no txid');
+      if (c.txid !== undefined) fail('LEDGER_BAD_REQUEST', 'a failed withdrawal has no txid');
       return { type: 'settle', idempotencyKey, withdrawalId: c.withdrawalId, outcome: 'failed' };
     }
     default:
-      return fail('BAD_REQUEST', 'unknown command type');
+      return fail('LEDGER_BAD_REQUEST', 'unknown command type');
   }
 }
 
@@ -313,7 +324,7 @@ export class LedgerState {
     const prior = this.data.idempotency.get(scope);
     if (prior) {
       if (prior.fingerprint !== fingerprint) {
-        fail('IDEMPOTENCY_MISMATCH', 'idempotency key already used with other parameters');
+        fail('LEDGER_IDEMPOTENCY_MISMATCH', 'idempotency key already used with other parameters');
       }
       return { kind: 'repeat', result: prior.result };
     }
@@ -325,31 +336,31 @@ export class LedgerState {
   }
 
   /**
-   * Re-applies a journaled event. @throws {LedgerError} `JOURNAL_CORRUPT` if it does not follow
+   * Re-applies a journaled event. @throws {LedgerError} `LEDGER_JOURNAL_CORRUPT` if it does not follow
    * (wrong sequence number, or refused by the state).
    */
   replay(event: LedgerEvent): void {
     if (event.seq !== this.data.seq + 1) {
-      fail('JOURNAL_CORRUPT', `journal event ${event.seq} does not follow ${this.data.seq}`);
+      fail('LEDGER_JOURNAL_CORRUPT', `journal event ${event.seq} does not follow ${this.data.seq}`);
     }
     if (event.type === 'init') {
-      if (this.data.ledgerId !== undefined) fail('JOURNAL_CORRUPT', 'second init event');
+      if (this.data.ledgerId !== undefined) fail('LEDGER_JOURNAL_CORRUPT', 'second init event');
       this.data.ledgerId = event.ledgerId;
       this.data.seq = event.seq;
       return;
     }
-    if (this.data.ledgerId === undefined) fail('JOURNAL_CORRUPT', 'command before init');
+    if (this.data.ledgerId === undefined) fail('LEDGER_JOURNAL_CORRUPT', 'command before init');
     let c: LedgerCommand;
     try {
       c = normalizeCommand(event.command);
       const scope = `${commandActor(c)}\n${c.idempotencyKey}`;
-      if (this.data.idempotency.has(scope)) fail('JOURNAL_CORRUPT', 'idempotency key repeated');
+      if (this.data.idempotency.has(scope)) fail('LEDGER_JOURNAL_CORRUPT', 'idempotency key repeated');
       const fingerprint = fingerprintOf(c);
       const result = this.#apply(c, event.at, event.seq, false);
       this.data.idempotency.set(scope, { fingerprint, result });
     } catch (cause) {
-      if (cause instanceof LedgerError && cause.code === 'JOURNAL_CORRUPT') throw cause;
-      throw new LedgerError('JOURNAL_CORRUPT', `journal event ${event.seq} does not apply`, { cause });
+      if (cause instanceof LedgerError && cause.code === 'LEDGER_JOURNAL_CORRUPT') throw cause;
+      throw new LedgerError('LEDGER_JOURNAL_CORRUPT', `journal event ${event.seq} does not apply`, { cause });
     }
     this.data.seq = event.seq;
   }
@@ -365,7 +376,7 @@ export class LedgerState {
 
   #channel(id: string): ChannelRecord {
     const ch = this.data.channels.get(id);
-    if (!ch) fail('CHANNEL_NOT_FOUND', 'no such channel');
+    if (!ch) fail('LEDGER_CHANNEL_NOT_FOUND', 'no such channel');
     return ch;
   }
 
@@ -374,7 +385,7 @@ export class LedgerState {
     const ledgerId = this.data.ledgerId as string;
     switch (c.type) {
       case 'deposit': {
-        if (this.data.deposits.has(c.txid)) fail('DUPLICATE_DEPOSIT', 'deposit already credited');
+        if (this.data.deposits.has(c.txid)) fail('LEDGER_DUPLICATE_DEPOSIT', 'deposit already credited');
         this.data.deposits.set(c.txid, { account: c.account, amount: c.amount });
         this.#account(c.account).balance += c.amount;
         this.data.totalDeposits += c.amount;
@@ -382,15 +393,15 @@ export class LedgerState {
       }
       case 'open': {
         const id = channelIdFor(ledgerId, c.channelKey);
-        if (this.data.channels.has(id)) fail('CHANNEL_EXISTS', 'a channel with this key exists');
-        if (c.expiresAt <= at) fail('BAD_EXPIRY', 'expiresAt is not in the future');
+        if (this.data.channels.has(id)) fail('LEDGER_CHANNEL_EXISTS', 'a channel with this key exists');
+        if (c.expiresAt <= at) fail('LEDGER_BAD_EXPIRY', 'expiresAt is not in the future');
         const terms = { ledgerId, ...c };
         if (verify && !verifyAuthorization(terms, c.authorization)) {
-          fail('BAD_AUTHORIZATION', "channel key not authorized by the payer's key");
+          fail('LEDGER_BAD_AUTHORIZATION', "channel key not authorized by the payer's key");
         }
         const payer = this.data.accounts.get(c.payer);
         if (!payer || payer.balance < c.amount)
-          fail('INSUFFICIENT_FUNDS', 'balance below the channel amount');
+          fail('LEDGER_INSUFFICIENT_FUNDS', 'balance below the channel amount');
         payer.balance -= c.amount;
         payer.locked += c.amount;
         this.data.channels.set(id, {
@@ -408,19 +419,20 @@ export class LedgerState {
       }
       case 'redeem': {
         const v = c.voucher;
-        if (v.ledgerId !== ledgerId) fail('VOUCHER_WRONG_LEDGER', 'voucher is for another ledger');
+        if (v.ledgerId !== ledgerId) fail('LEDGER_VOUCHER_WRONG_LEDGER', 'voucher is for another ledger');
         const ch = this.#channel(v.channelId);
-        if (c.by !== ch.payee) fail('NOT_PAYEE', 'only the payee redeems');
-        if (ch.status !== 'open') fail('CHANNEL_CLOSED', 'channel is closed');
+        if (c.by !== ch.payee) fail('LEDGER_NOT_PAYEE', 'only the payee redeems');
+        if (ch.status !== 'open') fail('LEDGER_CHANNEL_CLOSED', 'channel is closed');
         if (v.cumulative <= ch.redeemed)
-          fail('VOUCHER_NOT_INCREASING', 'voucher not above what was redeemed');
-        if (v.cumulative > ch.amount) fail('VOUCHER_EXCEEDS_LOCKED', 'voucher above the locked amount');
+          fail('LEDGER_VOUCHER_NOT_INCREASING', 'voucher not above what was redeemed');
+        if (v.cumulative > ch.amount)
+          fail('LEDGER_VOUCHER_EXCEEDS_LOCKED', 'voucher above the locked amount');
         if (verify && !verifyVoucherSignature(ch.key, v)) {
-          fail('VOUCHER_BAD_SIGNATURE', 'voucher not signed by the channel key');
+          fail('LEDGER_VOUCHER_BAD_SIGNATURE', 'voucher not signed by the channel key');
         }
         const credited = v.cumulative - ch.redeemed;
         const payer = this.#account(ch.payer);
-        if (payer.locked < credited) fail('JOURNAL_CORRUPT', 'locked funds missing');
+        if (payer.locked < credited) fail('LEDGER_JOURNAL_CORRUPT', 'locked funds missing');
         payer.locked -= credited;
         this.#account(ch.payee).balance += credited;
         ch.redeemed = v.cumulative;
@@ -428,13 +440,13 @@ export class LedgerState {
       }
       case 'close': {
         const ch = this.#channel(c.channelId);
-        if (c.by !== ch.payee && c.by !== ch.payer) fail('NOT_PARTY', 'not a party to this channel');
-        if (ch.status !== 'open') fail('CHANNEL_CLOSED', 'channel is closed');
+        if (c.by !== ch.payee && c.by !== ch.payer) fail('LEDGER_NOT_PARTY', 'not a party to this channel');
+        if (ch.status !== 'open') fail('LEDGER_CHANNEL_CLOSED', 'channel is closed');
         if (c.by === ch.payer && at < ch.expiresAt)
-          fail('CHANNEL_NOT_EXPIRED', 'payer may close only after expiry');
+          fail('LEDGER_CHANNEL_NOT_EXPIRED', 'payer may close only after expiry');
         const refunded = ch.amount - ch.redeemed;
         const payer = this.#account(ch.payer);
-        if (payer.locked < refunded) fail('JOURNAL_CORRUPT', 'locked funds missing');
+        if (payer.locked < refunded) fail('LEDGER_JOURNAL_CORRUPT', 'locked funds missing');
         payer.locked -= refunded;
         payer.balance += refunded;
         ch.status = 'closed';
@@ -444,7 +456,7 @@ export class LedgerState {
       }
       case 'withdraw': {
         const a = this.data.accounts.get(c.account);
-        if (!a || a.balance < c.amount) fail('INSUFFICIENT_FUNDS', 'balance below the withdrawal');
+        if (!a || a.balance < c.amount) fail('LEDGER_INSUFFICIENT_FUNDS', 'balance below the withdrawal');
         const id = `w-${seq}`;
         a.balance -= c.amount;
         this.data.totalWithdrawals += c.amount;
@@ -460,8 +472,8 @@ export class LedgerState {
       }
       case 'settle': {
         const w = this.data.withdrawals.get(c.withdrawalId);
-        if (!w) fail('WITHDRAWAL_NOT_FOUND', 'no such withdrawal');
-        if (w.status !== 'pending') fail('WITHDRAWAL_NOT_PENDING', 'withdrawal already settled');
+        if (!w) fail('LEDGER_WITHDRAWAL_NOT_FOUND', 'no such withdrawal');
+        if (w.status !== 'pending') fail('LEDGER_WITHDRAWAL_NOT_PENDING', 'withdrawal already settled');
         if (c.outcome === 'failed') {
           this.#account(w.account).balance += w.amount;
           this.data.totalWithdrawals -= w.amount;

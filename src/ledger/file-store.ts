@@ -1,15 +1,8 @@
-import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { concatBytes, equalBytes, utf8 } from '../util/bytes.js';
-import {
-  decodeEvent,
-  decodeState,
-  encodeEvent,
-  encodeState,
-  frameRecord,
-  RECORD_HEADER,
-  readRecord,
-} from './codec.js';
+import { AppendJournal, type JournalErrors, PidLock, syncDir } from '../util/journal.js';
+import { decodeEvent, decodeState, encodeEvent, encodeState, frameRecord, readRecord } from './codec.js';
 import type { LedgerEvent, LedgerStateData } from './core.js';
 import { LedgerError } from './errors.js';
 import type { LedgerStore, StoreContents } from './store.js';
@@ -27,20 +20,17 @@ export interface FileStoreOptions {
   unsafeNoSync?: boolean;
 }
 
-interface Pending {
-  bytes: Uint8Array;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
-
-/** Directories this process holds the lock of. */
-const heldDirs = new Set<string>();
-
 const journalName = (gen: number) => `journal-${gen}.log`;
 const snapshotName = (gen: number) => `snapshot-${gen}.bin`;
 
 // The payload of every event record starts with these bytes (canonical bencode, first key "at").
 const EVENT_PREFIX = utf8('d2:ati');
+
+const JOURNAL_ERRORS: JournalErrors = {
+  corrupt: (message, details) => new LedgerError('LEDGER_JOURNAL_CORRUPT', message, { details }),
+  failed: (message, cause) => new LedgerError('LEDGER_JOURNAL_FAILED', message, { cause }),
+  closed: (message) => new LedgerError('LEDGER_CLOSED', message),
+};
 
 /** What {@link FileStore} found and repaired when it opened. */
 export interface RecoveryReport {
@@ -58,20 +48,20 @@ export interface RecoveryReport {
  *   generation g−1; written to a temporary file, fsync'd, renamed, directory fsync'd.
  * On open the newest snapshot is loaded and its journal replayed; a torn tail (a record cut
  * short, or garbage with no valid record after it) is truncated; a bad record followed by a valid
- * one is corruption and refuses to open (`JOURNAL_CORRUPT`). A `LOCK` file holds the owner's pid.
+ * one is corruption and refuses to open (`LEDGER_JOURNAL_CORRUPT`). A `LOCK` file holds the
+ * owner's pid (`LEDGER_STORE_LOCKED` while a live process holds it). The journal and the lock are
+ * the package's one implementation (`src/util/journal.ts`), shared with the settlement journal.
  */
 export class FileStore implements LedgerStore {
   readonly dir: string;
   readonly #sync: boolean;
   #gen = 0;
-  #fh: FileHandle | undefined;
-  #queue: Pending[] = [];
-  #flushing: Promise<void> | undefined;
-  #barrier = false;
-  #failed: unknown;
+  #journal: AppendJournal | undefined;
+  #lock: PidLock | undefined;
   #since = 0;
+  /** Events appended since load (to count those that land in the next generation). */
+  #appended = 0;
   #closed = false;
-  #idle: (() => void)[] = [];
   /** What the last {@link FileStore.load} found. */
   recovery: RecoveryReport | undefined;
 
@@ -84,45 +74,28 @@ export class FileStore implements LedgerStore {
     return this.#since;
   }
 
-  async #syncDir(): Promise<void> {
-    if (!this.#sync) return;
-    const d = await open(this.dir, 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
-  }
-
-  async #lock(): Promise<void> {
-    const path = join(this.dir, 'LOCK');
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        await writeFile(path, String(process.pid), { flag: 'wx' });
-        heldDirs.add(resolve(this.dir));
-        return;
-      } catch (err) {
-        if ((err as { code?: string }).code !== 'EEXIST') throw err;
-      }
-      const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-      let alive = pid === process.pid && heldDirs.has(resolve(this.dir));
-      if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid) {
-        try {
-          process.kill(pid, 0);
-          alive = true;
-        } catch (err) {
-          alive = (err as { code?: string }).code === 'EPERM';
-        }
-      }
-      if (alive) throw new LedgerError('STORE_LOCKED', `ledger directory in use by process ${pid}`);
-      await rm(path, { force: true });
-    }
-    throw new LedgerError('STORE_LOCKED', 'cannot take the ledger directory lock');
-  }
-
   async load(): Promise<StoreContents> {
     await mkdir(this.dir, { recursive: true });
-    await this.#lock();
+    this.#lock = await PidLock.acquire(
+      join(this.dir, 'LOCK'),
+      (pid) =>
+        new LedgerError(
+          'LEDGER_STORE_LOCKED',
+          pid === undefined
+            ? 'cannot take the ledger directory lock'
+            : `ledger directory in use by process ${pid}`,
+        ),
+    );
+    this.#closed = false;
+    try {
+      return await this.#load();
+    } catch (err) {
+      await this.#lock.release();
+      throw err;
+    }
+  }
+
+  async #load(): Promise<StoreContents> {
     const names = await readdir(this.dir);
     const gens = (re: RegExp) =>
       names.flatMap((n) => {
@@ -135,148 +108,63 @@ export class FileStore implements LedgerStore {
     if (snapGens.length > 0) {
       const data = new Uint8Array(await readFile(join(this.dir, snapshotName(gen))));
       if (!equalBytes(data.subarray(0, 8), SNAPSHOT_MAGIC))
-        throw new LedgerError('JOURNAL_CORRUPT', 'bad snapshot magic');
+        throw new LedgerError('LEDGER_JOURNAL_CORRUPT', 'bad snapshot magic');
       const r = readRecord(data, 8, MAX_SNAPSHOT);
       if (r.kind !== 'ok' || r.end !== data.length)
-        throw new LedgerError('JOURNAL_CORRUPT', 'bad snapshot record');
+        throw new LedgerError('LEDGER_JOURNAL_CORRUPT', 'bad snapshot record');
       state = decodeState(r.payload);
     }
     for (const g of gens(/^journal-(\d{1,15})\.log$/)) {
       if (g > gen)
-        throw new LedgerError('JOURNAL_CORRUPT', `journal ${g} newer than the newest snapshot ${gen}`);
+        throw new LedgerError('LEDGER_JOURNAL_CORRUPT', `journal ${g} newer than the newest snapshot ${gen}`);
     }
     // Remove what an interrupted compaction left behind, and older generations.
     for (const n of names) {
       const m = /^(snapshot|journal)-(\d{1,15})\.(bin|log)$/.exec(n);
       if (n.endsWith('.tmp') || (m && Number(m[2]) < gen)) await rm(join(this.dir, n), { force: true });
     }
-    const { events, truncatedBytes } = await this.#openJournal(gen);
+    const { journal, records, truncatedBytes } = await AppendJournal.open(join(this.dir, journalName(gen)), {
+      magic: JOURNAL_MAGIC,
+      errors: JOURNAL_ERRORS,
+      recordPrefix: EVENT_PREFIX,
+      sync: this.#sync,
+    });
+    let events: LedgerEvent[];
+    try {
+      events = records.map(decodeEvent);
+    } catch (err) {
+      await journal.close();
+      throw err;
+    }
+    this.#journal = journal;
     this.#gen = gen;
     this.#since = events.length;
     this.recovery = { generation: gen, events: events.length, truncatedBytes };
     return { state, events };
   }
 
-  async #openJournal(gen: number): Promise<{ events: LedgerEvent[]; truncatedBytes: number }> {
-    const path = join(this.dir, journalName(gen));
-    let data: Uint8Array;
-    try {
-      data = new Uint8Array(await readFile(path));
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'ENOENT') throw err;
-      data = new Uint8Array(0);
-    }
-    const events: LedgerEvent[] = [];
-    let truncatedBytes = 0;
-    let good = 8;
-    if (data.length < 8 || !equalBytes(data.subarray(0, 8), JOURNAL_MAGIC)) {
-      // A journal whose header never reached the disk holds nothing.
-      if (data.length >= 8) throw new LedgerError('JOURNAL_CORRUPT', 'bad journal magic');
-      truncatedBytes = data.length;
-      const fh = await open(path, 'w');
-      await fh.write(JOURNAL_MAGIC);
-      if (this.#sync) await fh.datasync();
-      await fh.close();
-      await this.#syncDir();
-    } else {
-      for (;;) {
-        const r = readRecord(data, good);
-        if (r.kind === 'end') break;
-        if (r.kind === 'ok') {
-          events.push(decodeEvent(r.payload));
-          good = r.end;
-          continue;
-        }
-        if (r.kind === 'bad' && hasValidRecordAfter(data, good + 1)) {
-          throw new LedgerError('JOURNAL_CORRUPT', `bad journal record at offset ${good} (${r.reason})`, {
-            details: { offset: good },
-          });
-        }
-        break;
-      }
-      if (good < data.length) {
-        truncatedBytes = data.length - good;
-        const fh = await open(path, 'r+');
-        await fh.truncate(good);
-        if (this.#sync) await fh.sync();
-        await fh.close();
-      }
-    }
-    this.#fh = await open(path, 'a');
-    return { events, truncatedBytes };
-  }
-
   append(event: LedgerEvent): Promise<void> {
-    if (this.#failed !== undefined) {
-      return Promise.reject(
-        new LedgerError('JOURNAL_FAILED', 'journal failed earlier', { cause: this.#failed }),
-      );
+    const journal = this.#journal;
+    if (this.#closed || !journal) return Promise.reject(new LedgerError('LEDGER_CLOSED', 'store is closed'));
+    const done = journal.append(encodeEvent(event));
+    if (!journal.failed) {
+      this.#appended++;
+      this.#since++;
     }
-    if (this.#closed || !this.#fh) return Promise.reject(new LedgerError('LEDGER_CLOSED', 'store is closed'));
-    const bytes = frameRecord(encodeEvent(event));
-    this.#since++;
-    return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ bytes, resolve, reject });
-      this.#kick();
-    });
-  }
-
-  #kick(): void {
-    if (this.#flushing || this.#barrier) return;
-    this.#flushing = this.#flushLoop().finally(() => {
-      this.#flushing = undefined;
-      if (this.#queue.length > 0 && !this.#barrier && this.#failed === undefined) this.#kick();
-      else for (const f of this.#idle.splice(0)) f();
-    });
-  }
-
-  async #writeBatch(batch: Pending[]): Promise<void> {
-    const fh = this.#fh;
-    try {
-      if (!fh) throw new LedgerError('LEDGER_CLOSED', 'store is closed');
-      const buf = batch.length === 1 ? (batch[0] as Pending).bytes : concatBytes(batch.map((p) => p.bytes));
-      let off = 0;
-      while (off < buf.length) {
-        const { bytesWritten } = await fh.write(buf, off, buf.length - off);
-        off += bytesWritten;
-      }
-      if (this.#sync) await fh.datasync();
-    } catch (err) {
-      this.#failed = err;
-      const e = new LedgerError('JOURNAL_FAILED', 'journal write failed', { cause: err });
-      for (const p of batch) p.reject(e);
-      for (const p of this.#queue.splice(0)) p.reject(e);
-      throw e;
-    }
-    for (const p of batch) p.resolve();
-  }
-
-  async #flushLoop(): Promise<void> {
-    while (this.#queue.length > 0 && !this.#barrier && this.#failed === undefined) {
-      await this.#writeBatch(this.#queue.splice(0)).catch(() => undefined);
-    }
+    return done;
   }
 
   flush(): Promise<void> {
-    if (this.#failed !== undefined) {
-      return Promise.reject(
-        new LedgerError('JOURNAL_FAILED', 'journal failed earlier', { cause: this.#failed }),
-      );
-    }
-    if (!this.#flushing && this.#queue.length === 0 && !this.#barrier) return Promise.resolve();
-    return new Promise<void>((resolve) => this.#idle.push(resolve)).then(() => this.flush());
+    return this.#journal?.flush() ?? Promise.resolve();
   }
 
   async compact(state: LedgerStateData): Promise<void> {
-    if (this.#barrier) throw new LedgerError('JOURNAL_FAILED', 'compaction already running');
+    const journal = this.#journal;
+    if (this.#closed || !journal) throw new LedgerError('LEDGER_CLOSED', 'store is closed');
     const snap = concatBytes([SNAPSHOT_MAGIC, frameRecord(encodeState(state))]);
-    const older = this.#queue.splice(0);
-    this.#barrier = true;
     const next = this.#gen + 1;
-    try {
-      while (this.#flushing) await this.#flushing;
-      if (this.#failed !== undefined) throw new LedgerError('JOURNAL_FAILED', 'journal failed earlier');
-      if (older.length > 0) await this.#writeBatch(older);
+    const covered = this.#appended;
+    await journal.rotate(join(this.dir, journalName(next)), async () => {
       const tmp = join(this.dir, `${snapshotName(next)}.tmp`);
       const sf = await open(tmp, 'w');
       try {
@@ -286,53 +174,20 @@ export class FileStore implements LedgerStore {
         await sf.close();
       }
       await rename(tmp, join(this.dir, snapshotName(next)));
-      await this.#syncDir();
-      const jf = await open(join(this.dir, journalName(next)), 'w');
-      await jf.write(JOURNAL_MAGIC);
-      if (this.#sync) await jf.datasync();
-      await jf.close();
-      await this.#syncDir();
-      await this.#fh?.close();
-      this.#fh = await open(join(this.dir, journalName(next)), 'a');
-      const prev = this.#gen;
-      this.#gen = next;
-      this.#since = this.#queue.length;
-      await rm(join(this.dir, journalName(prev)), { force: true });
-      await rm(join(this.dir, snapshotName(prev)), { force: true });
-    } catch (err) {
-      if (this.#failed === undefined) this.#failed = err;
-      const e = new LedgerError('JOURNAL_FAILED', 'compaction failed', { cause: err });
-      for (const p of this.#queue.splice(0)) p.reject(e);
-      throw e;
-    } finally {
-      this.#barrier = false;
-      this.#kick();
-    }
+      if (this.#sync) await syncDir(this.dir);
+    });
+    const prev = this.#gen;
+    this.#gen = next;
+    this.#since = this.#appended - covered;
+    await rm(join(this.dir, journalName(prev)), { force: true });
+    await rm(join(this.dir, snapshotName(prev)), { force: true });
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    await this.flush().catch(() => undefined);
     this.#closed = true;
-    await this.#fh?.close();
-    this.#fh = undefined;
-    await rm(join(this.dir, 'LOCK'), { force: true });
-    heldDirs.delete(resolve(this.dir));
+    await this.#journal?.close();
+    this.#journal = undefined;
+    await this.#lock?.release();
   }
-}
-
-/** True if some offset ≥ `from` starts a record with a valid checksum and an event payload. */
-function hasValidRecordAfter(data: Uint8Array, from: number): boolean {
-  const last = data.length - RECORD_HEADER - EVENT_PREFIX.length;
-  for (let i = from; i <= last; i++) {
-    let match = true;
-    for (let k = 0; k < EVENT_PREFIX.length; k++) {
-      if (data[i + RECORD_HEADER + k] !== EVENT_PREFIX[k]) {
-        match = false;
-        break;
-      }
-    }
-    if (match && readRecord(data, i).kind === 'ok') return true;
-  }
-  return false;
 }

@@ -19,7 +19,14 @@ export {
   type LedgerStateData,
 } from './core.js';
 export { type SignatureBackend, setSignatureBackend, signatureBackend } from './crypto-backend.js';
-export { isLedgerErrorCode, LEDGER_ERROR_STATUS, LedgerError, type LedgerErrorCode } from './errors.js';
+export {
+  isLedgerErrorCode,
+  LEDGER_ERROR_CODES,
+  LEDGER_ERROR_STATUS,
+  LedgerError,
+  type LedgerErrorCode,
+  ledgerErrorCodeOf,
+} from './errors.js';
 export { FileStore, type FileStoreOptions, type RecoveryReport } from './file-store.js';
 export {
   type AccountSignature,

@@ -16,7 +16,7 @@ const HALF_N = secp256k1.Point.CURVE().n >> 1n;
 /**
  * The 21 address bytes (0x41 ‖ last 20 bytes of keccak256(x ‖ y)) of a secp256k1 public key,
  * compressed (33 bytes) or uncompressed (65 bytes).
- * @throws {LedgerError} `BAD_KEY`
+ * @throws {LedgerError} `LEDGER_BAD_KEY`
  */
 export function addressBytesFromPublicKey(publicKey: Uint8Array): Uint8Array {
   let full: Uint8Array;
@@ -24,7 +24,7 @@ export function addressBytesFromPublicKey(publicKey: Uint8Array): Uint8Array {
     full = publicKey.length === 65 ? publicKey : secp256k1.Point.fromBytes(publicKey).toBytes(false);
     if (full.length !== 65 || full[0] !== 4) throw new Error('not an uncompressed point');
   } catch (cause) {
-    throw new LedgerError('BAD_KEY', 'not a secp256k1 public key', { cause });
+    throw new LedgerError('LEDGER_BAD_KEY', 'not a secp256k1 public key', { cause });
   }
   const h = keccak_256(full.subarray(1));
   const out = new Uint8Array(21);
@@ -41,35 +41,35 @@ export function addressFromPublicKey(publicKey: Uint8Array): string {
 /**
  * The 21 bytes of an address given as base58check (`T…`) or hex (`41…`, 42 hex digits).
  * Checks the checksum and the 0x41 prefix.
- * @throws {LedgerError} `BAD_ADDRESS`
+ * @throws {LedgerError} `LEDGER_BAD_ADDRESS`
  */
 export function addressBytes(address: string): Uint8Array {
   if (typeof address !== 'string' || address.length > 64) {
-    throw new LedgerError('BAD_ADDRESS', 'not a TRON address');
+    throw new LedgerError('LEDGER_BAD_ADDRESS', 'not a TRON address');
   }
   let bytes: Uint8Array;
   if (/^41[0-9a-fA-F]{40}$/.test(address)) bytes = fromHex(address);
   else bytes = fromBase58Check(address);
   if (bytes.length !== 21 || bytes[0] !== TRON_ADDRESS_PREFIX) {
-    throw new LedgerError('BAD_ADDRESS', 'not a TRON address (want 21 bytes starting with 0x41)');
+    throw new LedgerError('LEDGER_BAD_ADDRESS', 'not a TRON address (want 21 bytes starting with 0x41)');
   }
   return bytes;
 }
 
 /**
  * The canonical base58check form (`T…`) of an address given as base58check or hex.
- * @throws {LedgerError} `BAD_ADDRESS`
+ * @throws {LedgerError} `LEDGER_BAD_ADDRESS`
  */
 export function normalizeAddress(address: string): string {
   return toBase58Check(addressBytes(address));
 }
 
-/** The hex form (`41…`, lower case) of an address. @throws {LedgerError} `BAD_ADDRESS` */
+/** The hex form (`41…`, lower case) of an address. @throws {LedgerError} `LEDGER_BAD_ADDRESS` */
 export function toHexAddress(address: string): string {
   return toHex(addressBytes(address));
 }
 
-/** The base58check form of a hex address (`41…`). @throws {LedgerError} `BAD_ADDRESS` */
+/** The base58check form of a hex address (`41…`). @throws {LedgerError} `LEDGER_BAD_ADDRESS` */
 export function fromHexAddress(hex: string): string {
   return normalizeAddress(hex);
 }
@@ -123,17 +123,17 @@ export class TronKey {
 
   /**
    * Imports a 32-byte private key (bytes, or 64 hex digits with an optional `0x`).
-   * @throws {LedgerError} `BAD_KEY`
+   * @throws {LedgerError} `LEDGER_BAD_KEY`
    */
   static fromPrivateKey(key: Uint8Array | string): TronKey {
     let bytes: Uint8Array;
     try {
       bytes = typeof key === 'string' ? fromHex(key.replace(/^0x/, '')) : Uint8Array.from(key);
     } catch (cause) {
-      throw new LedgerError('BAD_KEY', 'private key is not hex', { cause });
+      throw new LedgerError('LEDGER_BAD_KEY', 'private key is not hex', { cause });
     }
     if (bytes.length !== 32 || !secp256k1.utils.isValidSecretKey(bytes)) {
-      throw new LedgerError('BAD_KEY', 'not a secp256k1 private key');
+      throw new LedgerError('LEDGER_BAD_KEY', 'not a secp256k1 private key');
     }
     return new TronKey(bytes);
   }

@@ -28,7 +28,11 @@ import type {
 } from './types.js';
 import { checkChannelId } from './voucher.js';
 
-/** A source of wall-clock time in milliseconds since the Unix epoch. */
+/**
+ * A source of wall-clock time in milliseconds since the Unix epoch (expiries, journal
+ * timestamps). Not the monotonic `Clock` of `bttkit/util` that the rest of the package
+ * calls `clock`: the ledger's option for it is named `wallClock` everywhere.
+ */
 export interface WallClock {
   now(): number;
 }
@@ -43,6 +47,11 @@ export interface LedgerOptions {
   /** The ledger's id; required to match if the store already has one; random if new and omitted. */
   ledgerId?: string;
   /** Epoch-millisecond time source for expiries and journal timestamps. Default {@link systemClock}. */
+  wallClock?: WallClock;
+  /**
+   * @deprecated Use {@link LedgerOptions.wallClock} (`clock` names a monotonic `Clock` elsewhere
+   * in the package). Accepted until every caller has moved; `wallClock` wins if both are given.
+   */
   clock?: WallClock;
   /** Snapshot and compact the journal after this many events. Default 10,000; 0 disables. */
   snapshotEvery?: number;
@@ -53,7 +62,7 @@ export interface LedgerOptions {
  * validated and applied in memory synchronously, appended to the journal, and acknowledged (its
  * promise resolves) only once the journal is durable; concurrent mutations share one fsync (group
  * commit). Reads see applied state, which may include mutations still being made durable. If the
- * journal fails, the ledger refuses everything after (`JOURNAL_FAILED`); reopen it to recover.
+ * journal fails, the ledger refuses everything after (`LEDGER_JOURNAL_FAILED`); reopen it to recover.
  *
  * The embedded ledger trusts its caller with roles (no request signatures: that is the service's
  * job) but still checks everything that concerns money: channel authorizations, voucher
@@ -68,7 +77,7 @@ export interface LedgerOptions {
 export class Ledger implements LedgerApi {
   readonly #state: LedgerState;
   readonly #store: LedgerStore;
-  readonly #clock: WallClock;
+  readonly #wallClock: WallClock;
   readonly #snapshotEvery: number;
   #compacting: Promise<void> | undefined;
   #failed: unknown;
@@ -77,14 +86,14 @@ export class Ledger implements LedgerApi {
   private constructor(state: LedgerState, store: LedgerStore, clock: WallClock, snapshotEvery: number) {
     this.#state = state;
     this.#store = store;
-    this.#clock = clock;
+    this.#wallClock = clock;
     this.#snapshotEvery = snapshotEvery;
   }
 
   /** Opens a ledger: loads the store's snapshot, replays its journal, and names a new ledger. */
   static async open(options: LedgerOptions = {}): Promise<Ledger> {
     const store = options.store ?? new MemoryStore();
-    const clock = options.clock ?? systemClock;
+    const clock = options.wallClock ?? options.clock ?? systemClock;
     let ledger: Ledger;
     try {
       const contents = await store.load();
@@ -92,7 +101,7 @@ export class Ledger implements LedgerApi {
       for (const e of contents.events) state.replay(e);
       const errors = state.checkInvariants();
       if (errors.length > 0) {
-        throw new LedgerError('JOURNAL_CORRUPT', `replayed state breaks an invariant: ${errors[0]}`);
+        throw new LedgerError('LEDGER_JOURNAL_CORRUPT', `replayed state breaks an invariant: ${errors[0]}`);
       }
       ledger = new Ledger(state, store, clock, options.snapshotEvery ?? 10_000);
       if (state.ledgerId === undefined) {
@@ -124,7 +133,7 @@ export class Ledger implements LedgerApi {
     throwIfAborted(opts?.signal);
     if (this.#closed) throw new LedgerError('LEDGER_CLOSED', 'ledger is closed');
     if (this.#failed !== undefined) {
-      throw new LedgerError('JOURNAL_FAILED', 'ledger stopped after a journal failure', {
+      throw new LedgerError('LEDGER_JOURNAL_FAILED', 'ledger stopped after a journal failure', {
         cause: this.#failed,
       });
     }
@@ -136,7 +145,7 @@ export class Ledger implements LedgerApi {
    */
   async execute(command: LedgerCommand, opts?: AbortOptions): Promise<LedgerResult> {
     this.#check(opts);
-    const ex = this.#state.execute(command, this.#clock.now());
+    const ex = this.#state.execute(command, this.#wallClock.now());
     try {
       if (ex.kind === 'applied') {
         const durable = this.#store.append(ex.event);
@@ -150,7 +159,7 @@ export class Ledger implements LedgerApi {
       this.#failed ??= err;
       throw err instanceof LedgerError
         ? err
-        : new LedgerError('JOURNAL_FAILED', 'journal write failed', { cause: err });
+        : new LedgerError('LEDGER_JOURNAL_FAILED', 'journal write failed', { cause: err });
     }
     return ex.result;
   }

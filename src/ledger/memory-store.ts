@@ -18,7 +18,7 @@ export class MemoryStore implements LedgerStore {
     const events: LedgerEvent[] = [];
     for (const rec of this.#records) {
       const r = readRecord(rec, 0);
-      if (r.kind !== 'ok') throw new LedgerError('JOURNAL_CORRUPT', 'bad record in memory store');
+      if (r.kind !== 'ok') throw new LedgerError('LEDGER_JOURNAL_CORRUPT', 'bad record in memory store');
       events.push(decodeEvent(r.payload));
     }
     return { state, events };

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { concatBytes, fromHex, utf8 } from '../util/bytes.js';
 import { BttkitError } from '../util/errors.js';
 import { commandActor, type LedgerCommand, normalizeCommand } from './core.js';
-import { isLedgerErrorCode, LedgerError } from './errors.js';
+import { LedgerError, ledgerErrorCodeOf } from './errors.js';
 import { ACCOUNT_SIGNATURE_LENGTH, isAddress, normalizeAddress, verifyAccountSignature } from './keys.js';
 import { type Ledger, systemClock, type WallClock } from './ledger.js';
 import { isCommandType, type Json, parseCommand, parseEnvelope, toJson } from './wire.js';
@@ -28,8 +28,8 @@ export function requestMessage(method: string, path: string, body: Uint8Array): 
 export interface LedgerServiceOptions {
   /** Addresses allowed to credit deposits and settle withdrawals. */
   operators: readonly string[];
-  /** Epoch-ms clock for request expiry. Default: the system clock. */
-  clock?: WallClock;
+  /** Epoch-ms wall clock for request expiry. Default: the system clock. */
+  wallClock?: WallClock;
   /** Largest request body accepted. Default 64 KiB. */
   maxBodyBytes?: number;
   /** Longest a request may be valid for (expiry − now). Default 5 minutes. */
@@ -58,7 +58,7 @@ const errorReply = (e: LedgerError): Reply => ({
 export class LedgerService {
   readonly #ledger: Ledger;
   readonly #operators: Set<string>;
-  readonly #clock: WallClock;
+  readonly #wallClock: WallClock;
   readonly #maxBody: number;
   readonly #maxValidity: number;
   readonly #maxNonces: number;
@@ -69,7 +69,7 @@ export class LedgerService {
   constructor(ledger: Ledger, options: LedgerServiceOptions) {
     this.#ledger = ledger;
     this.#operators = new Set(options.operators.map((a) => normalizeAddress(a)));
-    this.#clock = options.clock ?? systemClock;
+    this.#wallClock = options.wallClock ?? systemClock;
     this.#maxBody = options.maxBodyBytes ?? 64 * 1024;
     this.#maxValidity = options.maxValidityMs ?? 5 * 60_000;
     this.#maxNonces = options.maxNonces ?? 1_000_000;
@@ -117,8 +117,8 @@ export class LedgerService {
         err instanceof LedgerError
           ? err
           : err instanceof BttkitError && err.code === 'ABORTED'
-            ? new LedgerError('BAD_REQUEST', 'aborted')
-            : new LedgerError('INTERNAL', 'internal error'),
+            ? new LedgerError('LEDGER_BAD_REQUEST', 'aborted')
+            : new LedgerError('LEDGER_INTERNAL', 'internal error'),
       );
     }
     const body = JSON.stringify(reply.body);
@@ -132,10 +132,10 @@ export class LedgerService {
 
   async #route(req: IncomingMessage): Promise<Reply> {
     const url = req.url ?? '/';
-    if (url.length > 512) throw new LedgerError('BAD_REQUEST', 'URL too long');
+    if (url.length > 512) throw new LedgerError('LEDGER_BAD_REQUEST', 'URL too long');
     const path = url.split('?')[0] ?? '/';
     const parts = path.split('/').filter((p) => p !== '');
-    if (parts[0] !== 'v1') throw new LedgerError('NOT_FOUND', 'no such endpoint');
+    if (parts[0] !== 'v1') throw new LedgerError('LEDGER_NOT_FOUND', 'no such endpoint');
     const ledger = this.#ledger;
     if (req.method === 'GET') {
       req.resume();
@@ -146,21 +146,21 @@ export class LedgerService {
         if (what === 'accounts') return ok(await ledger.getAccount(id));
         if (what === 'channels') {
           const ch = await ledger.getChannel(id);
-          if (!ch) throw new LedgerError('CHANNEL_NOT_FOUND', 'no such channel');
+          if (!ch) throw new LedgerError('LEDGER_CHANNEL_NOT_FOUND', 'no such channel');
           return ok(ch);
         }
         if (what === 'withdrawals') {
           const w = await ledger.getWithdrawal(id);
-          if (!w) throw new LedgerError('WITHDRAWAL_NOT_FOUND', 'no such withdrawal');
+          if (!w) throw new LedgerError('LEDGER_WITHDRAWAL_NOT_FOUND', 'no such withdrawal');
           return ok(w);
         }
       }
-      throw new LedgerError('NOT_FOUND', 'no such endpoint');
+      throw new LedgerError('LEDGER_NOT_FOUND', 'no such endpoint');
     }
     const type = parts[1];
     if (req.method !== 'POST' || parts.length !== 2 || type === undefined || !isCommandType(type)) {
       req.resume();
-      throw new LedgerError('NOT_FOUND', 'no such endpoint');
+      throw new LedgerError('LEDGER_NOT_FOUND', 'no such endpoint');
     }
     const body = await this.#readBody(req);
     const command = this.#authenticate(req, path, body, type);
@@ -179,39 +179,40 @@ export class LedgerService {
       !/^[0-9a-f]+$/.test(sigHex) ||
       sigHex.length !== ACCOUNT_SIGNATURE_LENGTH * 2
     ) {
-      throw new LedgerError('BAD_SIGNATURE', `missing or malformed ${SIGNATURE_HEADER} header`);
+      throw new LedgerError('LEDGER_BAD_SIGNATURE', `missing or malformed ${SIGNATURE_HEADER} header`);
     }
     let json: unknown;
     try {
       json = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
     } catch {
-      throw new LedgerError('BAD_REQUEST', 'body is not JSON');
+      throw new LedgerError('LEDGER_BAD_REQUEST', 'body is not JSON');
     }
     const env = parseEnvelope(json);
-    if (!isAddress(env.signer)) throw new LedgerError('BAD_ADDRESS', 'signer is not an address');
+    if (!isAddress(env.signer)) throw new LedgerError('LEDGER_BAD_ADDRESS', 'signer is not an address');
     const signer = normalizeAddress(env.signer);
     if (!verifyAccountSignature(signer, requestMessage('POST', path, body), fromHex(sigHex))) {
-      throw new LedgerError('BAD_SIGNATURE', 'request signature does not verify');
+      throw new LedgerError('LEDGER_BAD_SIGNATURE', 'request signature does not verify');
     }
     if (env.ledger !== this.#ledger.ledgerId)
       throw new LedgerError('LEDGER_ID_MISMATCH', 'request is for another ledger');
-    const now = this.#clock.now();
-    if (env.expires <= now) throw new LedgerError('REQUEST_EXPIRED', 'request expired');
+    const now = this.#wallClock.now();
+    if (env.expires <= now) throw new LedgerError('LEDGER_REQUEST_EXPIRED', 'request expired');
     if (env.expires > now + this.#maxValidity) {
-      throw new LedgerError('BAD_EXPIRY', `request expiry more than ${this.#maxValidity} ms ahead`);
+      throw new LedgerError('LEDGER_BAD_EXPIRY', `request expiry more than ${this.#maxValidity} ms ahead`);
     }
     this.#sweep(now);
     const nonceKey = `${signer}:${env.nonce}`;
-    if (this.#nonces.has(nonceKey)) throw new LedgerError('REQUEST_REPLAYED', 'request already seen');
+    if (this.#nonces.has(nonceKey)) throw new LedgerError('LEDGER_REQUEST_REPLAYED', 'request already seen');
     if (this.#nonces.size >= this.#maxNonces)
-      throw new LedgerError('JOURNAL_FAILED', 'too many requests in flight');
+      throw new LedgerError('LEDGER_JOURNAL_FAILED', 'too many requests in flight');
     this.#nonces.set(nonceKey, env.expires);
     const command = normalizeCommand(parseCommand(type, env.params));
     const actor = commandActor(command);
     if (actor === '@operator') {
-      if (!this.#operators.has(signer)) throw new LedgerError('NOT_OPERATOR', 'only an operator may do this');
+      if (!this.#operators.has(signer))
+        throw new LedgerError('LEDGER_NOT_OPERATOR', 'only an operator may do this');
     } else if (actor !== signer) {
-      throw new LedgerError('NOT_YOURS', 'the signer is not the account this request acts for');
+      throw new LedgerError('LEDGER_NOT_YOURS', 'the signer is not the account this request acts for');
     }
     return command;
   }
@@ -227,7 +228,7 @@ export class LedgerService {
     const declared = Number(req.headers['content-length'] ?? '0');
     if (declared > max) {
       req.resume();
-      return Promise.reject(new LedgerError('BODY_TOO_LARGE', `body larger than ${max} bytes`));
+      return Promise.reject(new LedgerError('LEDGER_BODY_TOO_LARGE', `body larger than ${max} bytes`));
     }
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
@@ -238,7 +239,7 @@ export class LedgerService {
         size += c.length;
         if (size > max) {
           done = true;
-          reject(new LedgerError('BODY_TOO_LARGE', `body larger than ${max} bytes`));
+          reject(new LedgerError('LEDGER_BODY_TOO_LARGE', `body larger than ${max} bytes`));
           req.resume();
           return;
         }
@@ -252,7 +253,7 @@ export class LedgerService {
       req.on('error', (err) => {
         if (done) return;
         done = true;
-        reject(new LedgerError('BAD_REQUEST', 'request body failed', { cause: err }));
+        reject(new LedgerError('LEDGER_BAD_REQUEST', 'request body failed', { cause: err }));
       });
     });
   }
@@ -272,6 +273,7 @@ export function errorFromResponse(status: number, body: unknown): LedgerError {
   const e = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
   const code = e?.code;
   const message = typeof e?.message === 'string' ? e.message.slice(0, 500) : `HTTP ${status}`;
-  if (isLedgerErrorCode(code)) return new LedgerError(code, message, { details: { status } });
-  return new LedgerError('HTTP_ERROR', message, { details: { status } });
+  const known = ledgerErrorCodeOf(code);
+  if (known !== undefined) return new LedgerError(known, message, { details: { status } });
+  return new LedgerError('LEDGER_HTTP_ERROR', message, { details: { status } });
 }

@@ -65,7 +65,7 @@ export interface LedgerInfo {
 /**
  * Every mutation carries an idempotency key (1–128 printable ASCII characters), scoped to the
  * acting account: a repeat with the same key and the same parameters returns the first result
- * without doing anything; the same key with other parameters is refused (`IDEMPOTENCY_MISMATCH`).
+ * without doing anything; the same key with other parameters is refused (`LEDGER_IDEMPOTENCY_MISMATCH`).
  */
 export interface Idempotent {
   idempotencyKey: string;

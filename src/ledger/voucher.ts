@@ -15,18 +15,18 @@ export const CHANNEL_ID_DOMAIN = 'bttkit/channel-id/v1';
 const LEDGER_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 const CHANNEL_ID = /^[0-9a-f]{32}$/;
 
-/** Checks a ledger id: 1–64 characters of `A–Z a–z 0–9 . _ : -`. @throws {LedgerError} `BAD_LEDGER_ID` */
+/** Checks a ledger id: 1–64 characters of `A–Z a–z 0–9 . _ : -`. @throws {LedgerError} `LEDGER_BAD_LEDGER_ID` */
 export function checkLedgerId(id: unknown): string {
   if (typeof id !== 'string' || !LEDGER_ID.test(id)) {
-    throw new LedgerError('BAD_LEDGER_ID', 'ledger id must be 1-64 characters of A-Z a-z 0-9 . _ : -');
+    throw new LedgerError('LEDGER_BAD_LEDGER_ID', 'ledger id must be 1-64 characters of A-Z a-z 0-9 . _ : -');
   }
   return id;
 }
 
-/** Checks a channel id: 32 lower-case hex digits. @throws {LedgerError} `BAD_CHANNEL_ID` */
+/** Checks a channel id: 32 lower-case hex digits. @throws {LedgerError} `LEDGER_BAD_CHANNEL_ID` */
 export function checkChannelId(id: unknown): string {
   if (typeof id !== 'string' || !CHANNEL_ID.test(id)) {
-    throw new LedgerError('BAD_CHANNEL_ID', 'channel id must be 32 lower-case hex digits');
+    throw new LedgerError('LEDGER_BAD_CHANNEL_ID', 'channel id must be 32 lower-case hex digits');
   }
   return id;
 }
@@ -134,7 +134,7 @@ export interface ChannelTerms {
 export function authorizationMessage(terms: ChannelTerms): Uint8Array {
   checkAmount(terms.amount);
   if (!Number.isSafeInteger(terms.expiresAt) || terms.expiresAt < 0) {
-    throw new LedgerError('BAD_EXPIRY', 'expiresAt must be a non-negative safe integer (ms)');
+    throw new LedgerError('LEDGER_BAD_EXPIRY', 'expiresAt must be a non-negative safe integer (ms)');
   }
   return concatBytes([
     AUTH_TAG,
@@ -151,7 +151,7 @@ export function authorizationMessage(terms: ChannelTerms): Uint8Array {
 /** The payer's TRON-key signature ({@link AccountSignature}) authorizing a channel key. */
 export function authorizeChannel(payerKey: TronKey, terms: ChannelTerms): Uint8Array {
   if (payerKey.address !== terms.payer) {
-    throw new LedgerError('NOT_YOURS', 'the authorizing key is not the payer');
+    throw new LedgerError('LEDGER_NOT_YOURS', 'the authorizing key is not the payer');
   }
   return payerKey.sign(authorizationMessage(terms));
 }
@@ -194,12 +194,12 @@ export class VoucherSigner {
     return this.#cumulative;
   }
 
-  /** A voucher promising `amount` more. @throws {LedgerError} `VOUCHER_EXCEEDS_LOCKED`, `BAD_AMOUNT` */
+  /** A voucher promising `amount` more. @throws {LedgerError} `LEDGER_VOUCHER_EXCEEDS_LOCKED`, `LEDGER_BAD_AMOUNT` */
   pay(amount: bigint): Voucher {
     checkAmount(amount);
     const next = this.#cumulative + amount;
     if (next > this.locked)
-      throw new LedgerError('VOUCHER_EXCEEDS_LOCKED', 'payment beyond the locked amount');
+      throw new LedgerError('LEDGER_VOUCHER_EXCEEDS_LOCKED', 'payment beyond the locked amount');
     const v = signVoucher(this.key, this.ledgerId, this.channelId, next);
     this.#cumulative = next;
     return v;
@@ -241,16 +241,16 @@ export class VoucherVerifier {
 
   #checkFields(voucher: Voucher, above: bigint): void {
     if (voucher.ledgerId !== this.ledgerId) {
-      throw new LedgerError('VOUCHER_WRONG_LEDGER', 'voucher is for another ledger');
+      throw new LedgerError('LEDGER_VOUCHER_WRONG_LEDGER', 'voucher is for another ledger');
     }
     if (voucher.channelId !== this.channelId) {
-      throw new LedgerError('VOUCHER_BAD_SIGNATURE', 'voucher is for another channel');
+      throw new LedgerError('LEDGER_VOUCHER_BAD_SIGNATURE', 'voucher is for another channel');
     }
     if (typeof voucher.cumulative !== 'bigint' || voucher.cumulative <= above) {
-      throw new LedgerError('VOUCHER_NOT_INCREASING', 'voucher cumulative amount does not increase');
+      throw new LedgerError('LEDGER_VOUCHER_NOT_INCREASING', 'voucher cumulative amount does not increase');
     }
     if (voucher.cumulative > this.locked) {
-      throw new LedgerError('VOUCHER_EXCEEDS_LOCKED', 'voucher above the locked amount');
+      throw new LedgerError('LEDGER_VOUCHER_EXCEEDS_LOCKED', 'voucher above the locked amount');
     }
   }
 
@@ -268,14 +268,14 @@ export class VoucherVerifier {
   /**
    * Verifies the newest offered voucher and makes it the best; returns the verified cumulative
    * amount. A bad signature means the payer cheated: the pending voucher is dropped and
-   * `VOUCHER_BAD_SIGNATURE` thrown (stop serving that peer).
+   * `LEDGER_VOUCHER_BAD_SIGNATURE` thrown (stop serving that peer).
    */
   verifyNewest(): bigint {
     const v = this.#pending;
     if (!v) return this.cumulative;
     this.#pending = undefined;
     if (!verifyVoucherSignature(this.channelKey, v)) {
-      throw new LedgerError('VOUCHER_BAD_SIGNATURE', 'voucher signature does not verify');
+      throw new LedgerError('LEDGER_VOUCHER_BAD_SIGNATURE', 'voucher signature does not verify');
     }
     this.#best = v;
     return v.cumulative;
@@ -283,14 +283,14 @@ export class VoucherVerifier {
 
   /**
    * Accepts `voucher` and returns the increment it adds.
-   * @throws {LedgerError} `VOUCHER_WRONG_LEDGER`, `VOUCHER_BAD_SIGNATURE` (also for another
-   * channel's voucher), `VOUCHER_NOT_INCREASING`, `VOUCHER_EXCEEDS_LOCKED`.
+   * @throws {LedgerError} `LEDGER_VOUCHER_WRONG_LEDGER`, `LEDGER_VOUCHER_BAD_SIGNATURE` (also for another
+   * channel's voucher), `LEDGER_VOUCHER_NOT_INCREASING`, `LEDGER_VOUCHER_EXCEEDS_LOCKED`.
    */
   accept(voucher: Voucher): bigint {
     const prev = this.cumulative;
     this.#checkFields(voucher, prev);
     if (!verifyVoucherSignature(this.channelKey, voucher)) {
-      throw new LedgerError('VOUCHER_BAD_SIGNATURE', 'voucher signature does not verify');
+      throw new LedgerError('LEDGER_VOUCHER_BAD_SIGNATURE', 'voucher signature does not verify');
     }
     this.#best = voucher;
     if (this.#pending && this.#pending.cumulative <= voucher.cumulative) this.#pending = undefined;

@@ -19,7 +19,7 @@ interface Spec {
 const MAX_STRING = 4096;
 
 function bad(message: string): never {
-  throw new LedgerError('BAD_REQUEST', message);
+  throw new LedgerError('LEDGER_BAD_REQUEST', message);
 }
 
 function parseField(v: unknown, kind: Kind, name: string): unknown {
@@ -142,7 +142,7 @@ export const RESULT_SPECS = {
   info: { ledgerId: 'str', seq: 'int' },
 } satisfies Record<string, Spec>;
 
-/** Parses a response body object by spec. @throws {LedgerError} `BAD_REQUEST` (as `HTTP_ERROR` by the client) */
+/** Parses a response body object by spec. @throws {LedgerError} `LEDGER_BAD_REQUEST` (as `LEDGER_HTTP_ERROR` by the client) */
 export function parseResult(kind: keyof typeof RESULT_SPECS, v: unknown): Record<string, unknown> {
   return parseObject(v, RESULT_SPECS[kind], kind);
 }
@@ -163,7 +163,7 @@ export interface RequestEnvelope {
   params: Json;
 }
 
-/** Parses an envelope. @throws {LedgerError} `BAD_REQUEST` */
+/** Parses an envelope. @throws {LedgerError} `LEDGER_BAD_REQUEST` */
 export function parseEnvelope(v: unknown): RequestEnvelope {
   const e = parseObject(
     v,

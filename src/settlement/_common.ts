@@ -15,41 +15,48 @@ import type {
 const TXID = /^[0-9a-fA-F]{64}$/;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
 
-/** The `T…` form of an address. @throws {SettlementError} `BAD_ADDRESS` */
+/** The `T…` form of an address. @throws {SettlementError} `SETTLEMENT_BAD_ADDRESS` */
 export function checkAddress(address: unknown, field = 'address'): string {
   try {
     if (typeof address !== 'string') throw new Error('not a string');
     return normalizeAddress(address);
   } catch (cause) {
-    throw new SettlementError('BAD_ADDRESS', `${field} is not a TRON address`, { cause, details: { field } });
+    throw new SettlementError('SETTLEMENT_BAD_ADDRESS', `${field} is not a TRON address`, {
+      cause,
+      details: { field },
+    });
   }
 }
 
-/** Checks a transfer amount for `token`. @throws {SettlementError} `BAD_AMOUNT`, `AMOUNT_OUT_OF_RANGE` */
+/** Checks a transfer amount for `token`. @throws {SettlementError} `SETTLEMENT_BAD_AMOUNT`, `SETTLEMENT_AMOUNT_OUT_OF_RANGE` */
 export function checkTransferAmount(amount: unknown, token: TokenProfile): bigint {
   if (typeof amount !== 'bigint')
-    throw new SettlementError('BAD_AMOUNT', 'amount must be a bigint of base units');
+    throw new SettlementError('SETTLEMENT_BAD_AMOUNT', 'amount must be a bigint of base units');
   const max = maxTransferAmount(token);
   if (amount < 1n || amount > max) {
-    throw new SettlementError('AMOUNT_OUT_OF_RANGE', `${token.symbol} amount must be in [1, ${max}]`, {
-      details: { token: token.symbol, max: max.toString() },
-    });
+    throw new SettlementError(
+      'SETTLEMENT_AMOUNT_OUT_OF_RANGE',
+      `${token.symbol} amount must be in [1, ${max}]`,
+      {
+        details: { token: token.symbol, max: max.toString() },
+      },
+    );
   }
   return amount;
 }
 
-/** Lower-cased txid. @throws {SettlementError} `BAD_TXID` */
+/** Lower-cased txid. @throws {SettlementError} `SETTLEMENT_BAD_TXID` */
 export function checkTxid(txid: unknown): string {
   if (typeof txid !== 'string' || !TXID.test(txid))
-    throw new SettlementError('BAD_TXID', 'txid must be 64 hex digits');
+    throw new SettlementError('SETTLEMENT_BAD_TXID', 'txid must be 64 hex digits');
   return txid.toLowerCase();
 }
 
-/** @throws {SettlementError} `BAD_IDEMPOTENCY_KEY` */
+/** @throws {SettlementError} `SETTLEMENT_BAD_IDEMPOTENCY_KEY` */
 export function checkIdempotencyKey(key: unknown): string {
   if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) {
     throw new SettlementError(
-      'BAD_IDEMPOTENCY_KEY',
+      'SETTLEMENT_BAD_IDEMPOTENCY_KEY',
       'idempotency key must be 1-128 printable ASCII characters',
     );
   }
@@ -106,12 +113,12 @@ export async function pollConfirm(
     const s = await status(txid, opts);
     if (s.state === 'confirmed') return s;
     if (s.state === 'failed') {
-      throw new SettlementError('TX_FAILED', `transaction failed on chain (${s.reason})`, {
+      throw new SettlementError('SETTLEMENT_TX_FAILED', `transaction failed on chain (${s.reason})`, {
         details: { txid, reason: s.reason, blockNumber: s.blockNumber },
       });
     }
     if (clock.now() >= deadline) {
-      throw new SettlementError('TIMEOUT', 'transaction not confirmed in time', {
+      throw new SettlementError('SETTLEMENT_TIMEOUT', 'transaction not confirmed in time', {
         details: { txid, state: s.state },
       });
     }
@@ -152,7 +159,10 @@ export class IdempotentTransfers {
     const seen = this.#sent.get(key);
     if (seen) {
       if (seen.to !== dest || seen.amount !== value) {
-        throw new SettlementError('BAD_IDEMPOTENCY_KEY', 'idempotency key reused with other parameters');
+        throw new SettlementError(
+          'SETTLEMENT_BAD_IDEMPOTENCY_KEY',
+          'idempotency key reused with other parameters',
+        );
       }
       return seen.result;
     }

@@ -1,45 +1,54 @@
 import { BttkitError, type BttkitErrorOptions } from '../util/errors.js';
 
 /**
- * Every code a {@link SettlementError} carries:
- * - input: `BAD_ADDRESS`, `BAD_AMOUNT`, `AMOUNT_OUT_OF_RANGE`, `BAD_TXID`, `BAD_CURSOR`, `BAD_OPTIONS`,
- *   `BAD_IDEMPOTENCY_KEY`, `SAME_ACCOUNT`;
- * - refused by the chain: `TX_BAD_SIGNATURE` (SIGERROR), `TX_EXPIRED` (TRANSACTION_EXPIRATION_ERROR),
- *   `TX_TAPOS` (TAPOS_ERROR), `INSUFFICIENT_BALANCE`, `TX_REJECTED` (another CONTRACT_VALIDATE_ERROR),
- *   `TX_FAILED` (included but failed on chain, e.g. a TRC-20 REVERT);
- * - node and transport: `NODE_ERROR` (the node answered with an error worth retrying), `NODE_BAD_RESPONSE`
- *   (an answer that does not parse or breaks a bound), `HTTP_ERROR`, `TIMEOUT`, `TRONWEB_MISSING`,
- *   `TX_MISMATCH` (a built transaction is not the one asked for);
- * - journal: `JOURNAL_CORRUPT`, `JOURNAL_LOCKED`, `JOURNAL_FAILED`, `CLOSED`;
- * - policy: `OVER_LIMIT` (a withdrawal above the hot-wallet limit, left pending for review).
+ * Every code a {@link SettlementError} carries (all `SETTLEMENT_…`):
+ * - input: `SETTLEMENT_BAD_ADDRESS`, `SETTLEMENT_BAD_AMOUNT`, `SETTLEMENT_AMOUNT_OUT_OF_RANGE`,
+ *   `SETTLEMENT_BAD_TXID`, `SETTLEMENT_BAD_CURSOR`, `SETTLEMENT_BAD_OPTIONS`,
+ *   `SETTLEMENT_BAD_IDEMPOTENCY_KEY`, `SETTLEMENT_SAME_ACCOUNT`;
+ * - refused by the chain: `SETTLEMENT_TX_BAD_SIGNATURE` (SIGERROR), `SETTLEMENT_TX_EXPIRED`
+ *   (TRANSACTION_EXPIRATION_ERROR), `SETTLEMENT_TX_TAPOS` (TAPOS_ERROR), `SETTLEMENT_TX_DUPLICATE`
+ *   (reserved: a duplicate broadcast is taken as accepted), `SETTLEMENT_INSUFFICIENT_BALANCE`,
+ *   `SETTLEMENT_TX_REJECTED` (another CONTRACT_VALIDATE_ERROR), `SETTLEMENT_TX_FAILED` (included
+ *   but failed on chain, e.g. a TRC-20 REVERT);
+ * - node and transport: `SETTLEMENT_NODE_ERROR` (the node answered with an error worth retrying),
+ *   `SETTLEMENT_NODE_BAD_RESPONSE` (an answer that does not parse or breaks a bound),
+ *   `SETTLEMENT_HTTP_ERROR`, `SETTLEMENT_TIMEOUT`, `SETTLEMENT_TRONWEB_MISSING`,
+ *   `SETTLEMENT_TX_MISMATCH` (a built transaction is not the one asked for);
+ * - journal: `SETTLEMENT_JOURNAL_CORRUPT`, `SETTLEMENT_JOURNAL_LOCKED`, `SETTLEMENT_JOURNAL_FAILED`,
+ *   `SETTLEMENT_CLOSED`;
+ * - policy: `SETTLEMENT_OVER_LIMIT` (a withdrawal above the hot-wallet limit, left pending for review).
  */
-export type SettlementErrorCode =
-  | 'BAD_ADDRESS'
-  | 'BAD_AMOUNT'
-  | 'AMOUNT_OUT_OF_RANGE'
-  | 'BAD_TXID'
-  | 'BAD_CURSOR'
-  | 'BAD_OPTIONS'
-  | 'BAD_IDEMPOTENCY_KEY'
-  | 'SAME_ACCOUNT'
-  | 'TX_BAD_SIGNATURE'
-  | 'TX_EXPIRED'
-  | 'TX_TAPOS'
-  | 'TX_DUPLICATE'
-  | 'INSUFFICIENT_BALANCE'
-  | 'TX_REJECTED'
-  | 'TX_FAILED'
-  | 'NODE_ERROR'
-  | 'NODE_BAD_RESPONSE'
-  | 'HTTP_ERROR'
-  | 'TIMEOUT'
-  | 'TRONWEB_MISSING'
-  | 'TX_MISMATCH'
-  | 'JOURNAL_CORRUPT'
-  | 'JOURNAL_LOCKED'
-  | 'JOURNAL_FAILED'
-  | 'CLOSED'
-  | 'OVER_LIMIT';
+export const SETTLEMENT_ERROR_CODES = [
+  'SETTLEMENT_BAD_ADDRESS',
+  'SETTLEMENT_BAD_AMOUNT',
+  'SETTLEMENT_AMOUNT_OUT_OF_RANGE',
+  'SETTLEMENT_BAD_TXID',
+  'SETTLEMENT_BAD_CURSOR',
+  'SETTLEMENT_BAD_OPTIONS',
+  'SETTLEMENT_BAD_IDEMPOTENCY_KEY',
+  'SETTLEMENT_SAME_ACCOUNT',
+  'SETTLEMENT_TX_BAD_SIGNATURE',
+  'SETTLEMENT_TX_EXPIRED',
+  'SETTLEMENT_TX_TAPOS',
+  'SETTLEMENT_TX_DUPLICATE',
+  'SETTLEMENT_INSUFFICIENT_BALANCE',
+  'SETTLEMENT_TX_REJECTED',
+  'SETTLEMENT_TX_FAILED',
+  'SETTLEMENT_NODE_ERROR',
+  'SETTLEMENT_NODE_BAD_RESPONSE',
+  'SETTLEMENT_HTTP_ERROR',
+  'SETTLEMENT_TIMEOUT',
+  'SETTLEMENT_TRONWEB_MISSING',
+  'SETTLEMENT_TX_MISMATCH',
+  'SETTLEMENT_JOURNAL_CORRUPT',
+  'SETTLEMENT_JOURNAL_LOCKED',
+  'SETTLEMENT_JOURNAL_FAILED',
+  'SETTLEMENT_CLOSED',
+  'SETTLEMENT_OVER_LIMIT',
+] as const;
+
+/** A stable settlement error code (one of {@link SETTLEMENT_ERROR_CODES}). */
+export type SettlementErrorCode = (typeof SETTLEMENT_ERROR_CODES)[number];
 
 /** An error from settlement: a refused transfer, a node failure, a bad input, a corrupt journal. */
 export class SettlementError extends BttkitError {
@@ -51,6 +60,10 @@ export class SettlementError extends BttkitError {
 
   /** True for failures worth retrying as they are (node busy, transport, timeouts). */
   get retryable(): boolean {
-    return this.code === 'NODE_ERROR' || this.code === 'HTTP_ERROR' || this.code === 'TIMEOUT';
+    return (
+      this.code === 'SETTLEMENT_NODE_ERROR' ||
+      this.code === 'SETTLEMENT_HTTP_ERROR' ||
+      this.code === 'SETTLEMENT_TIMEOUT'
+    );
   }
 }

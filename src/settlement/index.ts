@@ -24,7 +24,7 @@ export {
   TX_LIFETIME_MS,
   unitsPerToken,
 } from './constants.js';
-export { SettlementError, type SettlementErrorCode } from './errors.js';
+export { SETTLEMENT_ERROR_CODES, SettlementError, type SettlementErrorCode } from './errors.js';
 export {
   type JournaledWithdrawal,
   MAX_SETTLEMENT_RECORD,

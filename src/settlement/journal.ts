@@ -1,7 +1,7 @@
-import { type FileHandle, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { frameRecord, readRecord } from '../ledger/codec.js';
-import { equalBytes, fromUtf8Strict, utf8 } from '../util/bytes.js';
+import { fromUtf8Strict, utf8 } from '../util/bytes.js';
+import { AppendJournal, type JournalErrors, PidLock } from '../util/journal.js';
 import { SettlementError } from './errors.js';
 import { type JsonObject, parseJson, readInt, readObject, readOptString, readString } from './json.js';
 import type { PreparedTransfer } from './types.js';
@@ -11,6 +11,14 @@ export const SETTLEMENT_JOURNAL_MAGIC = utf8('BTTKSET1');
 /** Largest record payload (bytes). */
 export const MAX_SETTLEMENT_RECORD = 256 * 1024;
 const FILE = 'settlement.log';
+// Every record is a JSON object whose first key is its type.
+const RECORD_PREFIX = utf8('{"t":"');
+
+const JOURNAL_ERRORS: JournalErrors = {
+  corrupt: (message, details) => new SettlementError('SETTLEMENT_JOURNAL_CORRUPT', message, { details }),
+  failed: (message, cause) => new SettlementError('SETTLEMENT_JOURNAL_FAILED', message, { cause }),
+  closed: (message) => new SettlementError('SETTLEMENT_CLOSED', message),
+};
 
 /** What the journal knows of one withdrawal. */
 export interface JournaledWithdrawal {
@@ -50,15 +58,20 @@ function encode(r: Rec): Uint8Array {
 
 function decode(payload: Uint8Array): Rec {
   const text = fromUtf8Strict(payload);
-  if (text === undefined) throw new SettlementError('JOURNAL_CORRUPT', 'record is not UTF-8');
-  const o: JsonObject = readObject(parseJson(text, { code: 'JOURNAL_CORRUPT' }), 'record', 'JOURNAL_CORRUPT');
-  const s = (k: string, max = 256) => readString(o, k, max, 'JOURNAL_CORRUPT');
+  if (text === undefined) throw new SettlementError('SETTLEMENT_JOURNAL_CORRUPT', 'record is not UTF-8');
+  const o: JsonObject = readObject(
+    parseJson(text, { code: 'SETTLEMENT_JOURNAL_CORRUPT' }),
+    'record',
+    'SETTLEMENT_JOURNAL_CORRUPT',
+  );
+  const s = (k: string, max = 256) => readString(o, k, max, 'SETTLEMENT_JOURNAL_CORRUPT');
   switch (o.t) {
     case 'cursor':
       return { t: 'cursor', cursor: s('cursor') };
     case 'attempt': {
       const amount = s('amount', 80);
-      if (!/^[1-9][0-9]{0,77}$/.test(amount)) throw new SettlementError('JOURNAL_CORRUPT', 'bad amount');
+      if (!/^[1-9][0-9]{0,77}$/.test(amount))
+        throw new SettlementError('SETTLEMENT_JOURNAL_CORRUPT', 'bad amount');
       return {
         t: 'attempt',
         w: s('w'),
@@ -67,7 +80,7 @@ function decode(payload: Uint8Array): Rec {
           from: s('from', 64),
           to: s('to', 64),
           amount: BigInt(amount),
-          expiration: readInt(o, 'expiration', 'JOURNAL_CORRUPT'),
+          expiration: readInt(o, 'expiration', 'SETTLEMENT_JOURNAL_CORRUPT'),
           payload: s('payload', MAX_SETTLEMENT_RECORD),
         },
       };
@@ -77,14 +90,14 @@ function decode(payload: Uint8Array): Rec {
     case 'settled': {
       const outcome = o.outcome;
       if (outcome !== 'sent' && outcome !== 'failed')
-        throw new SettlementError('JOURNAL_CORRUPT', 'bad outcome');
-      const txid = readOptString(o, 'txid', 64, 'JOURNAL_CORRUPT');
+        throw new SettlementError('SETTLEMENT_JOURNAL_CORRUPT', 'bad outcome');
+      const txid = readOptString(o, 'txid', 64, 'SETTLEMENT_JOURNAL_CORRUPT');
       return txid === undefined
         ? { t: 'settled', w: s('w'), outcome }
         : { t: 'settled', w: s('w'), outcome, txid };
     }
     default:
-      throw new SettlementError('JOURNAL_CORRUPT', 'unknown record type');
+      throw new SettlementError('SETTLEMENT_JOURNAL_CORRUPT', 'unknown record type');
   }
 }
 
@@ -94,108 +107,55 @@ function decode(payload: Uint8Array): Rec {
  * the final settlement. One append-only file `settlement.log` in `dir`: `BTTKSET1`, then records in
  * the ledger journal's framing (`u32 length ‖ u32 CRC-32 ‖ payload`, payload UTF-8 JSON), each
  * fsync'd before `append` resolves. On open, a torn tail is truncated; a bad record followed by a
- * good one refuses to open (`JOURNAL_CORRUPT`). A `LOCK` file holds the owner's pid.
+ * good one refuses to open (`SETTLEMENT_JOURNAL_CORRUPT`). A `LOCK` file holds the owner's pid
+ * (`SETTLEMENT_JOURNAL_LOCKED` while a live process holds it). The journal and the lock are the
+ * package's one implementation (`src/util/journal.ts`), shared with the ledger's file store.
  */
 export class SettlementJournal {
   readonly dir: string;
-  #fh: FileHandle | undefined;
-  #chain: Promise<void> = Promise.resolve();
-  #failed: unknown;
+  readonly #journal: AppendJournal;
+  readonly #lock: PidLock;
   #cursor: string | undefined;
   readonly #withdrawals = new Map<string, JournaledWithdrawal>();
   /** Bytes cut from a torn tail when it opened. */
-  truncatedBytes = 0;
+  truncatedBytes: number;
 
-  private constructor(dir: string) {
+  private constructor(dir: string, journal: AppendJournal, lock: PidLock, truncatedBytes: number) {
     this.dir = dir;
+    this.#journal = journal;
+    this.#lock = lock;
+    this.truncatedBytes = truncatedBytes;
   }
 
   /** Opens (creating if needed) the journal in `dir` and replays it. */
   static async open(dir: string): Promise<SettlementJournal> {
-    const j = new SettlementJournal(dir);
     await mkdir(dir, { recursive: true });
-    await j.#lock();
+    const lock = await PidLock.acquire(
+      join(dir, 'LOCK'),
+      (pid) =>
+        new SettlementError(
+          'SETTLEMENT_JOURNAL_LOCKED',
+          pid === undefined
+            ? 'cannot take the settlement journal lock'
+            : `settlement journal in use by process ${pid}`,
+        ),
+    );
+    let opened: Awaited<ReturnType<typeof AppendJournal.open>> | undefined;
     try {
-      await j.#load();
+      opened = await AppendJournal.open(join(dir, FILE), {
+        magic: SETTLEMENT_JOURNAL_MAGIC,
+        errors: JOURNAL_ERRORS,
+        maxRecord: MAX_SETTLEMENT_RECORD,
+        recordPrefix: RECORD_PREFIX,
+      });
+      const j = new SettlementJournal(dir, opened.journal, lock, opened.truncatedBytes);
+      for (const payload of opened.records) j.#apply(decode(payload));
+      return j;
     } catch (err) {
-      await rm(join(dir, 'LOCK'), { force: true });
+      await opened?.journal.close();
+      await lock.release();
       throw err;
     }
-    return j;
-  }
-
-  async #lock(): Promise<void> {
-    const path = join(this.dir, 'LOCK');
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        await writeFile(path, String(process.pid), { flag: 'wx' });
-        return;
-      } catch (err) {
-        if ((err as { code?: string }).code !== 'EEXIST') throw err;
-      }
-      const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-      let alive = false;
-      if (Number.isSafeInteger(pid) && pid > 0) {
-        try {
-          process.kill(pid, 0);
-          alive = true;
-        } catch (err) {
-          alive = (err as { code?: string }).code === 'EPERM';
-        }
-      }
-      if (alive) throw new SettlementError('JOURNAL_LOCKED', `settlement journal in use by process ${pid}`);
-      await rm(path, { force: true });
-    }
-    throw new SettlementError('JOURNAL_LOCKED', 'cannot take the settlement journal lock');
-  }
-
-  async #load(): Promise<void> {
-    const path = join(this.dir, FILE);
-    let data: Uint8Array;
-    try {
-      data = new Uint8Array(await readFile(path));
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'ENOENT') throw err;
-      data = new Uint8Array(0);
-    }
-    if (data.length < 8) {
-      this.truncatedBytes = data.length;
-      const fh = await open(path, 'w');
-      await fh.write(SETTLEMENT_JOURNAL_MAGIC);
-      await fh.datasync();
-      await fh.close();
-      const d = await open(this.dir, 'r');
-      await d.sync();
-      await d.close();
-    } else {
-      if (!equalBytes(data.subarray(0, 8), SETTLEMENT_JOURNAL_MAGIC)) {
-        throw new SettlementError('JOURNAL_CORRUPT', 'bad settlement journal magic');
-      }
-      let good = 8;
-      for (;;) {
-        const r = readRecord(data, good, MAX_SETTLEMENT_RECORD);
-        if (r.kind === 'end') break;
-        if (r.kind === 'ok') {
-          this.#apply(decode(r.payload));
-          good = r.end;
-          continue;
-        }
-        for (let i = good + 1; i < data.length; i++) {
-          if (readRecord(data, i, MAX_SETTLEMENT_RECORD).kind === 'ok') {
-            throw new SettlementError('JOURNAL_CORRUPT', `bad record at offset ${good} (${r.reason})`);
-          }
-        }
-        break;
-      }
-      if (good < data.length) {
-        this.truncatedBytes = data.length - good;
-        const fh = await open(path, 'r+');
-        await fh.truncate(good);
-        await fh.sync();
-        await fh.close();
-      }
-    }
-    this.#fh = await open(path, 'a');
   }
 
   #apply(r: Rec): void {
@@ -218,31 +178,10 @@ export class SettlementJournal {
     return w;
   }
 
-  #append(r: Rec): Promise<void> {
-    if (this.#failed !== undefined) {
-      return Promise.reject(
-        new SettlementError('JOURNAL_FAILED', 'journal failed earlier', { cause: this.#failed }),
-      );
-    }
-    const fh = this.#fh;
-    if (!fh) return Promise.reject(new SettlementError('CLOSED', 'journal is closed'));
-    const bytes = frameRecord(encode(r));
-    if (bytes.length - 8 > MAX_SETTLEMENT_RECORD) {
-      return Promise.reject(new SettlementError('JOURNAL_FAILED', 'record too large'));
-    }
-    const done = this.#chain.then(async () => {
-      try {
-        let off = 0;
-        while (off < bytes.length) off += (await fh.write(bytes, off, bytes.length - off)).bytesWritten;
-        await fh.datasync();
-      } catch (err) {
-        this.#failed ??= err;
-        throw new SettlementError('JOURNAL_FAILED', 'journal write failed', { cause: err });
-      }
-      this.#apply(r);
-    });
-    this.#chain = done.catch(() => undefined);
-    return done;
+  /** Appends `r`; once it is durable, applies it (so the views only show what survives a crash). */
+  async #append(r: Rec): Promise<void> {
+    await this.#journal.append(encode(r));
+    this.#apply(r);
   }
 
   /** The deposit cursor last journaled. */
@@ -281,10 +220,9 @@ export class SettlementJournal {
       .map((w) => w.id);
   }
 
+  /** Waits for the appends in flight, closes the file and releases the lock. */
   async close(): Promise<void> {
-    await this.#chain;
-    await this.#fh?.close();
-    this.#fh = undefined;
-    await rm(join(this.dir, 'LOCK'), { force: true });
+    await this.#journal.close();
+    await this.#lock.release();
   }
 }

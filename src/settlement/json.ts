@@ -13,7 +13,7 @@ export interface JsonLimits {
   maxLength?: number;
   /** Deepest nesting. Default 64. */
   maxDepth?: number;
-  /** Error code to throw. Default `NODE_BAD_RESPONSE`. */
+  /** Error code to throw. Default `SETTLEMENT_NODE_BAD_RESPONSE`. */
   code?: SettlementErrorCode;
 }
 
@@ -33,10 +33,10 @@ const ESCAPES: Record<string, string> = {
 /**
  * Parses JSON from an untrusted source, bounded in length and depth. Integers outside the safe
  * range come back as `bigint` (TRON nodes write int64 amounts as bare JSON numbers).
- * @throws {SettlementError} with `limits.code` (default `NODE_BAD_RESPONSE`).
+ * @throws {SettlementError} with `limits.code` (default `SETTLEMENT_NODE_BAD_RESPONSE`).
  */
 export function parseJson(text: string, limits: JsonLimits = {}): JsonValue {
-  const code = limits.code ?? 'NODE_BAD_RESPONSE';
+  const code = limits.code ?? 'SETTLEMENT_NODE_BAD_RESPONSE';
   const maxDepth = limits.maxDepth ?? 64;
   if (text.length > (limits.maxLength ?? 4 * 1024 * 1024)) throw new SettlementError(code, 'JSON too long');
   let i = 0;
@@ -205,7 +205,7 @@ function bad(code: Code, message: string): never {
 export function readObject(
   v: JsonValue | undefined,
   what: string,
-  code: Code = 'NODE_BAD_RESPONSE',
+  code: Code = 'SETTLEMENT_NODE_BAD_RESPONSE',
 ): JsonObject {
   if (typeof v !== 'object' || v === null || Array.isArray(v) || typeof v === 'bigint')
     bad(code, `${what}: not an object`);
@@ -217,7 +217,7 @@ export function readArray(
   v: JsonValue | undefined,
   what: string,
   max = 100_000,
-  code: Code = 'NODE_BAD_RESPONSE',
+  code: Code = 'SETTLEMENT_NODE_BAD_RESPONSE',
 ) {
   if (!Array.isArray(v)) bad(code, `${what}: not an array`);
   if (v.length > max) bad(code, `${what}: more than ${max} items`);
@@ -229,7 +229,7 @@ export function readString(
   o: JsonObject,
   key: string,
   maxLength = 4096,
-  code: Code = 'NODE_BAD_RESPONSE',
+  code: Code = 'SETTLEMENT_NODE_BAD_RESPONSE',
 ): string {
   const v = o[key];
   if (typeof v !== 'string' || v.length > maxLength)
@@ -242,25 +242,30 @@ export function readOptString(
   o: JsonObject,
   key: string,
   maxLength = 4096,
-  code: Code = 'NODE_BAD_RESPONSE',
+  code: Code = 'SETTLEMENT_NODE_BAD_RESPONSE',
 ) {
   return o[key] === undefined ? undefined : readString(o, key, maxLength, code);
 }
 
 /** A non-negative safe-integer field. */
-export function readInt(o: JsonObject, key: string, code: Code = 'NODE_BAD_RESPONSE'): number {
+export function readInt(o: JsonObject, key: string, code: Code = 'SETTLEMENT_NODE_BAD_RESPONSE'): number {
   const v = o[key];
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) bad(code, `${key}: not a natural number`);
   return v;
 }
 
 /** An optional non-negative safe-integer field (absent: `dflt`; proto3 JSON omits zeros). */
-export function readOptInt(o: JsonObject, key: string, dflt = 0, code: Code = 'NODE_BAD_RESPONSE'): number {
+export function readOptInt(
+  o: JsonObject,
+  key: string,
+  dflt = 0,
+  code: Code = 'SETTLEMENT_NODE_BAD_RESPONSE',
+): number {
   return o[key] === undefined ? dflt : readInt(o, key, code);
 }
 
 /** A non-negative integer field of any size (a JSON number or a decimal string). */
-export function readBig(o: JsonObject, key: string, code: Code = 'NODE_BAD_RESPONSE'): bigint {
+export function readBig(o: JsonObject, key: string, code: Code = 'SETTLEMENT_NODE_BAD_RESPONSE'): bigint {
   const v = o[key];
   if (typeof v === 'bigint' && v >= 0n) return v;
   if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
@@ -269,6 +274,6 @@ export function readBig(o: JsonObject, key: string, code: Code = 'NODE_BAD_RESPO
 }
 
 /** An optional big field; absent is 0. */
-export function readOptBig(o: JsonObject, key: string, code: Code = 'NODE_BAD_RESPONSE'): bigint {
+export function readOptBig(o: JsonObject, key: string, code: Code = 'SETTLEMENT_NODE_BAD_RESPONSE'): bigint {
   return o[key] === undefined ? 0n : readBig(o, key, code);
 }

@@ -102,7 +102,7 @@ export class LocalChain {
     this.#solidityLag = options.solidityLag ?? 0;
     if (!(this.blockIntervalMs > 0) || !(this.#solidityLag >= 0) || !Number.isInteger(this.#solidityLag)) {
       throw new SettlementError(
-        'BAD_OPTIONS',
+        'SETTLEMENT_BAD_OPTIONS',
         'blockIntervalMs must be > 0 and solidityLag a natural number',
       );
     }
@@ -142,7 +142,7 @@ export class LocalChain {
   /** Changes how far the solid view trails the head. */
   setSolidityLag(blocks: number): void {
     if (!Number.isInteger(blocks) || blocks < 0)
-      throw new SettlementError('BAD_OPTIONS', 'lag must be a natural number');
+      throw new SettlementError('SETTLEMENT_BAD_OPTIONS', 'lag must be a natural number');
     this.#solidityLag = blocks;
   }
 
@@ -150,7 +150,7 @@ export class LocalChain {
   mint(address: string, amount: bigint): void {
     const a = checkAddress(address);
     if (typeof amount !== 'bigint' || amount < 1n)
-      throw new SettlementError('BAD_AMOUNT', 'amount must be a positive bigint');
+      throw new SettlementError('SETTLEMENT_BAD_AMOUNT', 'amount must be a positive bigint');
     this.#balances.set(a, (this.#balances.get(a) ?? 0n) + amount);
   }
 
@@ -215,17 +215,20 @@ export class LocalChain {
   /** @internal */
   _broadcast(sender: string, tx: PreparedTransfer): void {
     const parsed = decodePayload(tx.payload);
-    if (parsed.txid !== tx.txid) throw new SettlementError('TX_MISMATCH', 'txid does not match the payload');
+    if (parsed.txid !== tx.txid)
+      throw new SettlementError('SETTLEMENT_TX_MISMATCH', 'txid does not match the payload');
     if (parsed.from !== sender)
-      throw new SettlementError('TX_BAD_SIGNATURE', 'transaction is not from this wallet');
+      throw new SettlementError('SETTLEMENT_TX_BAD_SIGNATURE', 'transaction is not from this wallet');
     if (this.#included.has(parsed.txid) || this.#pool.some((p) => p.txid === parsed.txid)) return;
     if (parsed.expiration <= this.head.timestamp) {
-      throw new SettlementError('TX_EXPIRED', 'transaction expired', { details: { txid: parsed.txid } });
+      throw new SettlementError('SETTLEMENT_TX_EXPIRED', 'transaction expired', {
+        details: { txid: parsed.txid },
+      });
     }
     let committed = 0n;
     for (const p of this.#pool) if (p.from === parsed.from) committed += p.amount;
     if ((this.#balances.get(parsed.from) ?? 0n) - committed < parsed.amount) {
-      throw new SettlementError('INSUFFICIENT_BALANCE', 'balance is not sufficient', {
+      throw new SettlementError('SETTLEMENT_INSUFFICIENT_BALANCE', 'balance is not sufficient', {
         details: { txid: parsed.txid },
       });
     }
@@ -261,7 +264,7 @@ export class LocalChain {
     let from = 0;
     if (cursor !== undefined) {
       if (!/^[0-9]{1,15}$/.test(cursor))
-        throw new SettlementError('BAD_CURSOR', 'cursor must be a block number');
+        throw new SettlementError('SETTLEMENT_BAD_CURSOR', 'cursor must be a block number');
       from = Number(cursor);
     }
     const solid = this.solid.number;
@@ -289,19 +292,23 @@ export class LocalChain {
 
 function decodePayload(payload: unknown): LocalTx {
   if (typeof payload !== 'string' || payload.length > MAX_PAYLOAD) {
-    throw new SettlementError('BAD_OPTIONS', 'not a LocalChain transaction');
+    throw new SettlementError('SETTLEMENT_BAD_OPTIONS', 'not a LocalChain transaction');
   }
-  const o = readObject(parseJson(payload, { code: 'BAD_OPTIONS' }), 'transaction', 'BAD_OPTIONS');
-  const amountText = readString(o, 'amount', 80, 'BAD_OPTIONS');
+  const o = readObject(
+    parseJson(payload, { code: 'SETTLEMENT_BAD_OPTIONS' }),
+    'transaction',
+    'SETTLEMENT_BAD_OPTIONS',
+  );
+  const amountText = readString(o, 'amount', 80, 'SETTLEMENT_BAD_OPTIONS');
   if (!/^[1-9][0-9]{0,77}$/.test(amountText))
-    throw new SettlementError('BAD_OPTIONS', 'bad amount in transaction');
+    throw new SettlementError('SETTLEMENT_BAD_OPTIONS', 'bad amount in transaction');
   const amount = BigInt(amountText);
   return {
     txid: toHex(sha256(utf8(payload))),
-    from: checkAddress(readString(o, 'from', 64, 'BAD_OPTIONS'), 'from'),
-    to: checkAddress(readString(o, 'to', 64, 'BAD_OPTIONS'), 'to'),
+    from: checkAddress(readString(o, 'from', 64, 'SETTLEMENT_BAD_OPTIONS'), 'from'),
+    to: checkAddress(readString(o, 'to', 64, 'SETTLEMENT_BAD_OPTIONS'), 'to'),
     amount,
-    expiration: readInt(o, 'expiration', 'BAD_OPTIONS'),
+    expiration: readInt(o, 'expiration', 'SETTLEMENT_BAD_OPTIONS'),
   };
 }
 
@@ -336,7 +343,7 @@ class LocalWallet implements SettlementAdapter {
     const dest = checkAddress(to, 'to');
     const value = checkTransferAmount(amount, this.token);
     if (dest === this.address)
-      throw new SettlementError('SAME_ACCOUNT', 'cannot transfer to the same account');
+      throw new SettlementError('SETTLEMENT_SAME_ACCOUNT', 'cannot transfer to the same account');
     return this.#chain._prepare(this.address, dest, value);
   }
 

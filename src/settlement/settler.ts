@@ -29,7 +29,7 @@ export interface SettlerOptions {
   pollMs?: number;
   /** Transactions tried per withdrawal (each only after the previous provably expired) before it is refunded. Default 3. */
   maxAttempts?: number;
-  /** Largest withdrawal paid automatically (the hot-wallet limit); larger ones stay pending (`OVER_LIMIT`). */
+  /** Largest withdrawal paid automatically (the hot-wallet limit); larger ones stay pending (`SETTLEMENT_OVER_LIMIT`). */
   maxWithdrawal?: bigint;
   /** Called as each phase is passed (metrics, tests). Awaited. */
   onPhase?: (phase: SettlerPhase, withdrawalId: string, txid: string) => void | Promise<void>;
@@ -53,15 +53,15 @@ export interface WithdrawalOutcome {
 
 /** Options of {@link Settler.payWithdrawal}. */
 export interface PayOptions extends AbortOptions {
-  /** Give up waiting after this many clock ms (`TIMEOUT`); the withdrawal resumes on the next call. */
+  /** Give up waiting after this many clock ms (`SETTLEMENT_TIMEOUT`); the withdrawal resumes on the next call. */
   timeoutMs?: number;
 }
 
 const NOT_RETRYABLE_AT_PREPARE = new Set([
-  'AMOUNT_OUT_OF_RANGE',
-  'BAD_ADDRESS',
-  'SAME_ACCOUNT',
-  'BAD_AMOUNT',
+  'SETTLEMENT_AMOUNT_OUT_OF_RANGE',
+  'SETTLEMENT_BAD_ADDRESS',
+  'SETTLEMENT_SAME_ACCOUNT',
+  'SETTLEMENT_BAD_AMOUNT',
 ]);
 
 /**
@@ -113,7 +113,7 @@ export class Settler {
         } catch (err) {
           if (
             err instanceof LedgerError &&
-            (err.code === 'DUPLICATE_DEPOSIT' || err.code === 'IDEMPOTENCY_MISMATCH')
+            (err.code === 'LEDGER_DUPLICATE_DEPOSIT' || err.code === 'LEDGER_IDEMPOTENCY_MISMATCH')
           ) {
             refused.push(d);
           } else throw err;
@@ -164,7 +164,7 @@ export class Settler {
     try {
       await this.#ledger.settleWithdrawal(params, opts);
     } catch (err) {
-      if (!(err instanceof LedgerError && err.code === 'WITHDRAWAL_NOT_PENDING')) throw err;
+      if (!(err instanceof LedgerError && err.code === 'LEDGER_WITHDRAWAL_NOT_PENDING')) throw err;
     }
     await this.#journal.recordSettled(id, outcome, txid);
     await this.#phase('settled', id, txid ?? '');
@@ -176,7 +176,7 @@ export class Settler {
     const deadline =
       opts.timeoutMs === undefined ? Number.POSITIVE_INFINITY : this.#clock.now() + opts.timeoutMs;
     const w = await this.#ledger.getWithdrawal(id, { signal });
-    if (!w) throw new LedgerError('WITHDRAWAL_NOT_FOUND', 'no such withdrawal');
+    if (!w) throw new LedgerError('LEDGER_WITHDRAWAL_NOT_FOUND', 'no such withdrawal');
     const rec = this.#journal.withdrawal(id);
     if (w.status !== 'pending') {
       if (!rec?.settled) await this.#journal.recordSettled(id, w.status, w.txid);
@@ -207,7 +207,7 @@ export class Settler {
         if (attempts.length >= this.#maxAttempts) return this.#settle(id, 'failed', undefined, { signal });
         if (this.#max !== undefined && w.amount > this.#max) {
           throw new SettlementError(
-            'OVER_LIMIT',
+            'SETTLEMENT_OVER_LIMIT',
             'withdrawal above the hot-wallet limit: left pending for review',
             {
               details: { withdrawalId: id, amount: w.amount.toString(), limit: this.#max.toString() },
@@ -230,7 +230,7 @@ export class Settler {
       }
       if (this.#clock.now() >= deadline) {
         throw new SettlementError(
-          'TIMEOUT',
+          'SETTLEMENT_TIMEOUT',
           'withdrawal not confirmed in time; it resumes on the next call',
           {
             details: { withdrawalId: id },

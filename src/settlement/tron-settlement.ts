@@ -1,21 +1,12 @@
 import type { TronKey } from '../ledger/keys.js';
 import { addressBytes } from '../ledger/keys.js';
-import { fromHex, fromUtf8, toHex, utf8 } from '../util/bytes.js';
+import { fromUtf8, toHex, utf8 } from '../util/bytes.js';
 import { type Clock, realClock } from '../util/clock.js';
-import { AbortError, throwIfAborted } from '../util/errors.js';
-import {
-  checkAddress,
-  checkTransferAmount,
-  checkTxid,
-  IdempotentTransfers,
-  pollConfirm,
-  withSignal,
-} from './_common.js';
+import { checkAddress, checkTransferAmount, checkTxid, IdempotentTransfers, pollConfirm } from './_common.js';
 import { DEFAULT_FEE_LIMIT, MAX_FEE_LIMIT, type TokenProfile, TRANSFER_TOPIC } from './constants.js';
 import { SettlementError, type SettlementErrorCode } from './errors.js';
 import {
   type JsonObject,
-  type JsonValue,
   parseJson,
   readArray,
   readBig,
@@ -31,9 +22,10 @@ import {
   rawTransactionFromJson,
   txidOf,
 } from './protobuf.js';
+import { nodeMessage, TronHttp } from './tron-http.js';
+import { asJson, BROADCAST_CODES, callTronweb, loadTronWeb, type TronWebLike } from './tronweb.js';
 import type {
   AbortOptions,
-  BlockRef,
   ChainTime,
   ConfirmOptions,
   Deposit,
@@ -74,100 +66,13 @@ export interface TronSettlementOptions {
   maxBlocksPerPage?: number;
 }
 
-/** The part of tronweb 6.5.1 this adapter calls: kept out of the public types. */
-interface TronWebLike {
-  transactionBuilder: {
-    sendToken(to: string, amount: number, tokenId: string, from: string): Promise<unknown>;
-    triggerSmartContract(
-      contract: string,
-      selector: string,
-      options: { feeLimit: number; callValue: number },
-      parameters: { type: string; value: string }[],
-      issuer: string,
-    ): Promise<unknown>;
-    triggerConfirmedConstantContract(
-      contract: string,
-      selector: string,
-      options: Record<string, never>,
-      parameters: { type: string; value: string }[],
-      issuer: string,
-    ): Promise<unknown>;
-  };
-  trx: {
-    sign(tx: unknown, privateKey: string): Promise<unknown>;
-    sendRawTransaction(tx: unknown): Promise<unknown>;
-  };
-}
-
-interface TronWebModule {
-  TronWeb: new (options: {
-    fullNode: string;
-    solidityNode: string;
-    headers?: Record<string, string>;
-  }) => unknown;
-}
-
-let tronwebModule: Promise<TronWebModule> | undefined;
-
-/** Loads tronweb once, on first use (it is an optional peer dependency of ~46 MB). */
-function loadTronWeb(): Promise<TronWebModule> {
-  tronwebModule ??= import('tronweb').then(
-    (m) => m as unknown as TronWebModule,
-    (cause: unknown) => {
-      tronwebModule = undefined;
-      throw new SettlementError(
-        'TRONWEB_MISSING',
-        'TronSettlement needs tronweb 6.5.1: npm install tronweb@6.5.1',
-        {
-          cause,
-        },
-      );
-    },
-  );
-  return tronwebModule;
-}
-
-const BROADCAST_CODES: Record<string, SettlementErrorCode> = {
-  SIGERROR: 'TX_BAD_SIGNATURE',
-  TRANSACTION_EXPIRATION_ERROR: 'TX_EXPIRED',
-  TAPOS_ERROR: 'TX_TAPOS',
-  CONTRACT_VALIDATE_ERROR: 'TX_REJECTED',
-  CONTRACT_EXE_ERROR: 'TX_REJECTED',
-  TOO_BIG_TRANSACTION_ERROR: 'TX_REJECTED',
-  TOO_BIG_TRANSACTION_RESULT_ERROR: 'TX_REJECTED',
-  BANDWITH_ERROR: 'TX_REJECTED',
-  SERVER_BUSY: 'NODE_ERROR',
-  NO_CONNECTION: 'NODE_ERROR',
-  NOT_ENOUGH_EFFECTIVE_CONNECTION: 'NODE_ERROR',
-  BLOCK_UNSOLIDIFIED: 'NODE_ERROR',
-  OTHER_ERROR: 'NODE_ERROR',
-};
-
-/** Decodes a node's hex message (bounded), falling back to the text itself. */
-function nodeMessage(v: unknown): string {
-  if (typeof v !== 'string') return '';
-  const s = v.slice(0, 2048);
-  if (/^(?:[0-9a-fA-F]{2})+$/.test(s)) return fromUtf8(fromHex(s));
-  return s;
-}
-
-function asJson(v: unknown, what: string): JsonObject {
-  let text: string;
-  try {
-    text = JSON.stringify(v) ?? 'null';
-  } catch (cause) {
-    throw new SettlementError('NODE_BAD_RESPONSE', `${what}: not JSON`, { cause });
-  }
-  return readObject(parseJson(text), what);
-}
-
 /**
  * A {@link SettlementAdapter} for one TRON wallet on a real node (or a `TronNodeEmulator`), through
  * tronweb 6.5.1 for building, signing (offline, with the wallet's {@link TronKey}) and broadcasting,
  * and exact HTTP reads of its own (tronweb parses int64 JSON numbers into doubles). Each built
  * transaction is decoded and re-encoded by bttkit's own protobuf code before it is signed: it must
  * be exactly the transfer asked for. TRC-10 amounts above 2⁵³ − 1 are refused
- * (`AMOUNT_OUT_OF_RANGE`) before tronweb sees them.
+ * (`SETTLEMENT_AMOUNT_OUT_OF_RANGE`) before tronweb sees them.
  */
 export class TronSettlement implements SettlementAdapter {
   readonly token: TokenProfile;
@@ -177,12 +82,10 @@ export class TronSettlement implements SettlementAdapter {
   readonly #tw: TronWebLike;
   readonly #full: string;
   readonly #solid: string;
-  readonly #headers: Record<string, string>;
   readonly #feeLimit: number;
   readonly #pollMs: number;
   readonly #confirmTimeout: number;
-  readonly #requestTimeout: number;
-  readonly #maxResponse: number;
+  readonly #http: TronHttp;
   readonly #clock: Clock;
   readonly #maxBlocks: number;
   readonly #contractHex: string;
@@ -202,12 +105,14 @@ export class TronSettlement implements SettlementAdapter {
     this.#tw = tw;
     this.#full = options.fullNode.replace(/\/+$/, '');
     this.#solid = (options.solidityNode ?? options.fullNode).replace(/\/+$/, '');
-    this.#headers = { ...options.headers };
     this.#feeLimit = options.feeLimit ?? DEFAULT_FEE_LIMIT;
     this.#pollMs = options.pollMs ?? 3000;
     this.#confirmTimeout = options.confirmTimeoutMs ?? 180_000;
-    this.#requestTimeout = options.requestTimeoutMs ?? 30_000;
-    this.#maxResponse = options.maxResponseBytes ?? 16 * 1024 * 1024;
+    this.#http = new TronHttp({
+      headers: options.headers,
+      requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+      maxResponseBytes: options.maxResponseBytes ?? 16 * 1024 * 1024,
+    });
     this.#clock = options.clock ?? realClock;
     this.#maxBlocks = options.maxBlocksPerPage ?? 100;
     this.#contractHex = this.token.standard === 'trc20' ? toHex(addressBytes(this.token.contract ?? '')) : '';
@@ -217,15 +122,18 @@ export class TronSettlement implements SettlementAdapter {
   static async connect(options: TronSettlementOptions, opts?: AbortOptions): Promise<TronSettlement> {
     const fee = options.feeLimit ?? DEFAULT_FEE_LIMIT;
     if (!Number.isSafeInteger(fee) || fee <= 0 || fee > MAX_FEE_LIMIT) {
-      throw new SettlementError('BAD_OPTIONS', `feeLimit must be an integer in [1, ${MAX_FEE_LIMIT}] sun`);
+      throw new SettlementError(
+        'SETTLEMENT_BAD_OPTIONS',
+        `feeLimit must be an integer in [1, ${MAX_FEE_LIMIT}] sun`,
+      );
     }
     const t = options.token;
     if (t.standard === 'trc20' ? !t.contract : !(t.tokenId && /^[0-9]{1,19}$/.test(t.tokenId))) {
-      throw new SettlementError('BAD_OPTIONS', 'token profile lacks its contract or token id');
+      throw new SettlementError('SETTLEMENT_BAD_OPTIONS', 'token profile lacks its contract or token id');
     }
     for (const url of [options.fullNode, options.solidityNode ?? options.fullNode]) {
       if (!/^https?:\/\/[^\s]+$/.test(url))
-        throw new SettlementError('BAD_OPTIONS', 'node endpoints must be http(s) URLs');
+        throw new SettlementError('SETTLEMENT_BAD_OPTIONS', 'node endpoints must be http(s) URLs');
     }
     const mod = await loadTronWeb();
     const tw = new mod.TronWeb({
@@ -238,104 +146,20 @@ export class TronSettlement implements SettlementAdapter {
     return s;
   }
 
-  // ---- HTTP reads ----
-
-  async #post(
-    base: string,
-    path: string,
-    body: JsonObject,
-    signal: AbortSignal | undefined,
-  ): Promise<JsonValue> {
-    throwIfAborted(signal);
-    const timeout = AbortSignal.timeout(this.#requestTimeout);
-    let res: Response;
-    try {
-      res = await fetch(`${base}${path}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...this.#headers },
-        body: JSON.stringify({ ...body, visible: false }),
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-      });
-    } catch (cause) {
-      if (signal?.aborted) throw new AbortError(undefined, { cause });
-      if (timeout.aborted) throw new SettlementError('TIMEOUT', `${path}: no answer in time`, { cause });
-      throw new SettlementError('HTTP_ERROR', `${path}: request failed`, { cause });
-    }
-    if (!res.ok) {
-      await res.body?.cancel();
-      throw new SettlementError('HTTP_ERROR', `${path}: HTTP ${res.status}`, {
-        details: { status: res.status },
-      });
-    }
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    const reader = res.body?.getReader();
-    if (reader) {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        size += value.length;
-        if (size > this.#maxResponse) {
-          await reader.cancel();
-          throw new SettlementError(
-            'NODE_BAD_RESPONSE',
-            `${path}: response above ${this.#maxResponse} bytes`,
-          );
-        }
-        chunks.push(value);
-      }
-    }
-    const v = parseJson(Buffer.concat(chunks).toString('utf8'), { maxLength: this.#maxResponse });
-    if (
-      typeof v === 'object' &&
-      v !== null &&
-      !Array.isArray(v) &&
-      typeof v !== 'bigint' &&
-      v.Error !== undefined
-    ) {
-      throw new SettlementError('NODE_ERROR', `${path}: ${nodeMessage(v.Error)}`.slice(0, 300));
-    }
-    return v;
-  }
-
-  async #block(base: string, path: string, signal?: AbortSignal): Promise<BlockRef> {
-    const b = readObject(await this.#post(base, path, {}, signal), 'block');
-    const raw = readObject(readObject(b.block_header, 'block_header').raw_data, 'block_header.raw_data');
-    return { number: readInt(raw, 'number'), timestamp: readInt(raw, 'timestamp') };
-  }
-
   async chainTime(opts?: AbortOptions): Promise<ChainTime> {
-    const head = await this.#block(this.#full, '/wallet/getnowblock', opts?.signal);
-    const solid = await this.#block(this.#solid, '/walletsolidity/getnowblock', opts?.signal);
+    const head = await this.#http.block(this.#full, '/wallet/getnowblock', opts?.signal);
+    const solid = await this.#http.block(this.#solid, '/walletsolidity/getnowblock', opts?.signal);
     return { head, solid };
-  }
-
-  // ---- tronweb calls ----
-
-  async #tronweb<T>(what: string, call: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-    throwIfAborted(signal);
-    try {
-      return await withSignal(call(), signal);
-    } catch (err) {
-      if (err instanceof AbortError || err instanceof SettlementError) throw err;
-      const msg = err instanceof Error ? err.message : typeof err === 'string' ? err : 'failed';
-      const code: SettlementErrorCode = /balance is not sufficient/i.test(msg)
-        ? 'INSUFFICIENT_BALANCE'
-        : /validate|contract|invalid/i.test(msg)
-          ? 'TX_REJECTED'
-          : 'HTTP_ERROR';
-      throw new SettlementError(code, `${what}: ${msg}`.slice(0, 300), { cause: err });
-    }
   }
 
   /** Decodes `tx` with bttkit's own codec and checks it is exactly the transfer asked for. */
   #verifyBuilt(tx: JsonObject, to: string, amount: bigint): RawTransaction {
-    const raw = rawTransactionFromJson(tx.raw_data, 'TX_MISMATCH');
+    const raw = rawTransactionFromJson(tx.raw_data, 'SETTLEMENT_TX_MISMATCH');
     const bytes = encodeRawTransaction(raw);
-    const hex = readOptString(tx, 'raw_data_hex', 1 << 20, 'TX_MISMATCH');
-    const txid = readString(tx, 'txID', 64, 'TX_MISMATCH').toLowerCase();
+    const hex = readOptString(tx, 'raw_data_hex', 1 << 20, 'SETTLEMENT_TX_MISMATCH');
+    const txid = readString(tx, 'txID', 64, 'SETTLEMENT_TX_MISMATCH').toLowerCase();
     if ((hex !== undefined && hex.toLowerCase() !== toHex(bytes)) || txid !== txidOf(bytes)) {
-      throw new SettlementError('TX_MISMATCH', 'transaction bytes do not match its JSON');
+      throw new SettlementError('SETTLEMENT_TX_MISMATCH', 'transaction bytes do not match its JSON');
     }
     const c = raw.contract;
     const toHexAddr = toHex(addressBytes(to));
@@ -350,7 +174,11 @@ export class TronSettlement implements SettlementAdapter {
       ok &&=
         c.callValue === 0n && c.callTokenValue === 0n && c.tokenId === 0n && raw.feeLimit === this.#feeLimit;
     }
-    if (!ok) throw new SettlementError('TX_MISMATCH', 'the built transaction is not the transfer asked for');
+    if (!ok)
+      throw new SettlementError(
+        'SETTLEMENT_TX_MISMATCH',
+        'the built transaction is not the transfer asked for',
+      );
     return raw;
   }
 
@@ -358,20 +186,20 @@ export class TronSettlement implements SettlementAdapter {
     const dest = checkAddress(to, 'to');
     const value = checkTransferAmount(amount, this.token);
     if (dest === this.address)
-      throw new SettlementError('SAME_ACCOUNT', 'cannot transfer to the same account');
+      throw new SettlementError('SETTLEMENT_SAME_ACCOUNT', 'cannot transfer to the same account');
     const destHex = toHex(addressBytes(dest));
     const signal = opts?.signal;
     let built: unknown;
     if (this.token.standard === 'trc10') {
       // value ≤ 2^53 − 1 (checked above), so the Number is exact and tronweb's parseInt keeps it.
-      built = await this.#tronweb(
+      built = await callTronweb(
         'sendToken',
         () =>
           this.#tw.transactionBuilder.sendToken(destHex, Number(value), this.token.tokenId ?? '', this.#hex),
         signal,
       );
     } else {
-      const res = await this.#tronweb(
+      const res = await callTronweb(
         'triggerSmartContract',
         () =>
           this.#tw.transactionBuilder.triggerSmartContract(
@@ -391,7 +219,7 @@ export class TronSettlement implements SettlementAdapter {
     const tx = asJson(built, 'transaction');
     const raw = this.#verifyBuilt(tx, dest, value);
     const signed = asJson(
-      await this.#tronweb(
+      await callTronweb(
         'sign',
         () => this.#tw.trx.sign(JSON.parse(JSON.stringify(tx)), this.#key.exportPrivateKey()),
         signal,
@@ -411,15 +239,19 @@ export class TronSettlement implements SettlementAdapter {
 
   async broadcast(tx: PreparedTransfer, opts?: AbortOptions): Promise<void> {
     if (typeof tx.payload !== 'string' || tx.payload.length > 1 << 20) {
-      throw new SettlementError('TX_MISMATCH', 'not a prepared TRON transaction');
+      throw new SettlementError('SETTLEMENT_TX_MISMATCH', 'not a prepared TRON transaction');
     }
-    const signed = readObject(parseJson(tx.payload, { code: 'TX_MISMATCH' }), 'payload', 'TX_MISMATCH');
+    const signed = readObject(
+      parseJson(tx.payload, { code: 'SETTLEMENT_TX_MISMATCH' }),
+      'payload',
+      'SETTLEMENT_TX_MISMATCH',
+    );
     const raw = this.#verifyBuilt(signed, tx.to, tx.amount);
     if (txidOf(encodeRawTransaction(raw)) !== checkTxid(tx.txid)) {
-      throw new SettlementError('TX_MISMATCH', 'txid does not match the payload');
+      throw new SettlementError('SETTLEMENT_TX_MISMATCH', 'txid does not match the payload');
     }
     const res = asJson(
-      await this.#tronweb(
+      await callTronweb(
         'sendRawTransaction',
         () => this.#tw.trx.sendRawTransaction(JSON.parse(tx.payload)),
         opts?.signal,
@@ -428,12 +260,16 @@ export class TronSettlement implements SettlementAdapter {
     );
     if (res.result === true) return;
     if (res.Error !== undefined)
-      throw new SettlementError('NODE_ERROR', `broadcast: ${nodeMessage(res.Error)}`.slice(0, 300));
+      throw new SettlementError(
+        'SETTLEMENT_NODE_ERROR',
+        `broadcast: ${nodeMessage(res.Error)}`.slice(0, 300),
+      );
     const nodeCode = typeof res.code === 'string' ? res.code.slice(0, 64) : 'UNKNOWN';
     if (nodeCode === 'DUP_TRANSACTION_ERROR') return;
     const message = nodeMessage(res.message);
-    let code: SettlementErrorCode = BROADCAST_CODES[nodeCode] ?? 'NODE_ERROR';
-    if (code === 'TX_REJECTED' && /balance is not sufficient/i.test(message)) code = 'INSUFFICIENT_BALANCE';
+    let code: SettlementErrorCode = BROADCAST_CODES[nodeCode] ?? 'SETTLEMENT_NODE_ERROR';
+    if (code === 'SETTLEMENT_TX_REJECTED' && /balance is not sufficient/i.test(message))
+      code = 'SETTLEMENT_INSUFFICIENT_BALANCE';
     throw new SettlementError(code, `broadcast refused: ${nodeCode} ${message}`.slice(0, 300), {
       details: { txid: tx.txid, nodeCode },
     });
@@ -452,12 +288,12 @@ export class TronSettlement implements SettlementAdapter {
     const id = checkTxid(txid);
     const signal = opts?.signal;
     const info = readObject(
-      await this.#post(this.#solid, '/walletsolidity/gettransactioninfobyid', { value: id }, signal),
+      await this.#http.post(this.#solid, '/walletsolidity/gettransactioninfobyid', { value: id }, signal),
       'info',
     );
     if (info.id === undefined) {
       const head = readObject(
-        await this.#post(this.#full, '/wallet/gettransactioninfobyid', { value: id }, signal),
+        await this.#http.post(this.#full, '/wallet/gettransactioninfobyid', { value: id }, signal),
         'info',
       );
       if (head.id === undefined) return { state: 'unknown', txid: id };
@@ -485,7 +321,7 @@ export class TronSettlement implements SettlementAdapter {
       else if (!hasTransfer) reason = 'NO_TRANSFER_LOG';
     } else if (reason === undefined) {
       const tx = readObject(
-        await this.#post(this.#solid, '/walletsolidity/gettransactionbyid', { value: id }, signal),
+        await this.#http.post(this.#solid, '/walletsolidity/gettransactionbyid', { value: id }, signal),
         'tx',
       );
       const ret = tx.ret === undefined ? [] : readArray(tx.ret, 'ret', 16);
@@ -512,7 +348,7 @@ export class TronSettlement implements SettlementAdapter {
     const hex = toHex(addressBytes(checkAddress(address)));
     if (this.token.standard === 'trc10') {
       const acct = readObject(
-        await this.#post(this.#solid, '/walletsolidity/getaccount', { address: hex }, opts?.signal),
+        await this.#http.post(this.#solid, '/walletsolidity/getaccount', { address: hex }, opts?.signal),
         'account',
       );
       if (acct.assetV2 === undefined) return 0n;
@@ -523,7 +359,7 @@ export class TronSettlement implements SettlementAdapter {
       return 0n;
     }
     const res = asJson(
-      await this.#tronweb(
+      await callTronweb(
         'balanceOf',
         () =>
           this.#tw.transactionBuilder.triggerConfirmedConstantContract(
@@ -539,7 +375,7 @@ export class TronSettlement implements SettlementAdapter {
     );
     const out = readArray(res.constant_result, 'constant_result', 4);
     if (typeof out[0] !== 'string' || !/^[0-9a-fA-F]{64}$/.test(out[0])) {
-      throw new SettlementError('NODE_BAD_RESPONSE', 'balanceOf: not a uint256');
+      throw new SettlementError('SETTLEMENT_NODE_BAD_RESPONSE', 'balanceOf: not a uint256');
     }
     return BigInt(`0x${out[0]}`);
   }
@@ -548,11 +384,11 @@ export class TronSettlement implements SettlementAdapter {
     let from = this.#startBlock;
     if (cursor !== undefined) {
       if (!/^[0-9]{1,15}$/.test(cursor))
-        throw new SettlementError('BAD_CURSOR', 'cursor must be a block number');
+        throw new SettlementError('SETTLEMENT_BAD_CURSOR', 'cursor must be a block number');
       from = Number(cursor);
     }
     const signal = opts?.signal;
-    const solid = (await this.#block(this.#solid, '/walletsolidity/getnowblock', signal)).number;
+    const solid = (await this.#http.block(this.#solid, '/walletsolidity/getnowblock', signal)).number;
     const last = Math.min(solid, from + this.#maxBlocks - 1);
     const deposits: Deposit[] = [];
     let n = from;
@@ -569,7 +405,7 @@ export class TronSettlement implements SettlementAdapter {
 
   async #trc20Deposits(num: number, signal?: AbortSignal): Promise<Deposit[] | undefined> {
     const infos = readArray(
-      await this.#post(this.#solid, '/walletsolidity/gettransactioninfobyblocknum', { num }, signal),
+      await this.#http.post(this.#solid, '/walletsolidity/gettransactioninfobyblocknum', { num }, signal),
       'infos',
     );
     const sums = new Map<string, Deposit>();
@@ -599,7 +435,7 @@ export class TronSettlement implements SettlementAdapter {
         }
         const data = readString(log, 'data', 64);
         if (!/^[0-9a-fA-F]{64}$/.test(data))
-          throw new SettlementError('NODE_BAD_RESPONSE', 'Transfer log data is not a uint256');
+          throw new SettlementError('SETTLEMENT_NODE_BAD_RESPONSE', 'Transfer log data is not a uint256');
         const from = checkAddress(`41${t1.slice(24).toLowerCase()}`);
         const k = `${txid}:${from}`;
         const prev = sums.get(k);
@@ -617,7 +453,7 @@ export class TronSettlement implements SettlementAdapter {
     if (infos.length === 0) {
       // An empty answer is also what a node says for a block it does not have: make sure it exists.
       const b = readObject(
-        await this.#post(this.#solid, '/walletsolidity/getblockbynum', { num }, signal),
+        await this.#http.post(this.#solid, '/walletsolidity/getblockbynum', { num }, signal),
         'block',
       );
       if (b.blockID === undefined) return undefined;
@@ -627,7 +463,7 @@ export class TronSettlement implements SettlementAdapter {
 
   async #trc10Deposits(num: number, signal?: AbortSignal): Promise<Deposit[] | undefined> {
     const b = readObject(
-      await this.#post(this.#solid, '/walletsolidity/getblockbynum', { num }, signal),
+      await this.#http.post(this.#solid, '/walletsolidity/getblockbynum', { num }, signal),
       'block',
     );
     if (b.blockID === undefined) return undefined;
@@ -644,7 +480,7 @@ export class TronSettlement implements SettlementAdapter {
       const ret = tx.ret === undefined ? [] : readArray(tx.ret, 'ret', 16);
       const r0 = ret[0] === undefined ? {} : readObject(ret[0], 'ret');
       if (r0.contractRet !== 'SUCCESS') continue;
-      const parsed = rawTransactionFromJson(rd, 'NODE_BAD_RESPONSE');
+      const parsed = rawTransactionFromJson(rd, 'SETTLEMENT_NODE_BAD_RESPONSE');
       const pc = parsed.contract;
       if (pc.type !== 'TransferAssetContract' || toHex(pc.assetName) !== asset || toHex(pc.to) !== this.#hex)
         continue;

@@ -86,7 +86,7 @@ export interface TransferResult {
 
 /** Options of {@link SettlementAdapter.confirm}. */
 export interface ConfirmOptions extends AbortOptions {
-  /** Give up after this many milliseconds of the adapter's clock (`TIMEOUT`). Default: the adapter's. */
+  /** Give up after this many milliseconds of the adapter's clock (`SETTLEMENT_TIMEOUT`). Default: the adapter's. */
   timeoutMs?: number;
 }
 
@@ -113,7 +113,7 @@ export interface SettlementAdapter {
   broadcast(tx: PreparedTransfer, opts?: AbortOptions): Promise<void>;
   /** What became of `txid`. */
   status(txid: string, opts?: AbortOptions): Promise<TxStatus>;
-  /** Polls {@link status} until `txid` is confirmed; throws `TX_FAILED` if it failed on chain. */
+  /** Polls {@link status} until `txid` is confirmed; throws `SETTLEMENT_TX_FAILED` if it failed on chain. */
   confirm(txid: string, opts?: ConfirmOptions): Promise<TxStatus & { state: 'confirmed' }>;
   /** The token balance of `address` in the solid view. */
   balance(address: string, opts?: AbortOptions): Promise<bigint>;

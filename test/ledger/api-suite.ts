@@ -83,7 +83,7 @@ export function ledgerApiSuite(name: string, make: () => Promise<ApiEnv>): void 
         await codeOf(() =>
           env.operator.deposit({ account: alice.address, amount: big, txid: t, idempotencyKey: 'other' }),
         ),
-      ).toBe('DUPLICATE_DEPOSIT');
+      ).toBe('LEDGER_DUPLICATE_DEPOSIT');
       const again = await env.operator.deposit({
         account: alice.address,
         amount: big,
@@ -140,7 +140,7 @@ export function ledgerApiSuite(name: string, make: () => Promise<ApiEnv>): void 
       const other = ch.signer.pay(1n);
       expect(
         await codeOf(() => env.as(bob).redeem({ by: bob.address, voucher: other, idempotencyKey: k })),
-      ).toBe('IDEMPOTENCY_MISMATCH');
+      ).toBe('LEDGER_IDEMPOTENCY_MISMATCH');
     });
 
     it('a retried open (same key, same terms) returns the first channel', async () => {
@@ -176,7 +176,7 @@ export function ledgerApiSuite(name: string, make: () => Promise<ApiEnv>): void 
         await codeOf(() =>
           env.as(bob).redeem({ by: bob.address, voucher: forged, idempotencyKey: key('r') }),
         ),
-      ).toBe('VOUCHER_BAD_SIGNATURE');
+      ).toBe('LEDGER_VOUCHER_BAD_SIGNATURE');
       expect((await env.as(bob).getAccount(bob.address)).balance).toBe(0n);
     });
 
@@ -190,13 +190,13 @@ export function ledgerApiSuite(name: string, make: () => Promise<ApiEnv>): void 
         await codeOf(() =>
           env.as(bob).redeem({ by: bob.address, voucher: relabelled, idempotencyKey: key('r') }),
         ),
-      ).toBe('VOUCHER_BAD_SIGNATURE');
+      ).toBe('LEDGER_VOUCHER_BAD_SIGNATURE');
       const crossSigned = signVoucher(a.ck, env.ledgerId, b.channelId, 100n);
       expect(
         await codeOf(() =>
           env.as(bob).redeem({ by: bob.address, voucher: crossSigned, idempotencyKey: key('r') }),
         ),
-      ).toBe('VOUCHER_BAD_SIGNATURE');
+      ).toBe('LEDGER_VOUCHER_BAD_SIGNATURE');
     });
 
     it('rejects a voucher for another ledger', async () => {
@@ -205,13 +205,13 @@ export function ledgerApiSuite(name: string, make: () => Promise<ApiEnv>): void 
       const v = signVoucher(ch.ck, 'some-other-ledger', ch.channelId, 100n);
       expect(
         await codeOf(() => env.as(bob).redeem({ by: bob.address, voucher: v, idempotencyKey: key('r') })),
-      ).toBe('VOUCHER_WRONG_LEDGER');
+      ).toBe('LEDGER_VOUCHER_WRONG_LEDGER');
       const relabelled = { ...v, ledgerId: env.ledgerId };
       expect(
         await codeOf(() =>
           env.as(bob).redeem({ by: bob.address, voucher: relabelled, idempotencyKey: key('r') }),
         ),
-      ).toBe('VOUCHER_BAD_SIGNATURE');
+      ).toBe('LEDGER_VOUCHER_BAD_SIGNATURE');
     });
 
     it('rejects a replayed voucher (same voucher, new idempotency key)', async () => {
@@ -221,7 +221,7 @@ export function ledgerApiSuite(name: string, make: () => Promise<ApiEnv>): void 
       await env.as(bob).redeem({ by: bob.address, voucher: v, idempotencyKey: key('r') });
       expect(
         await codeOf(() => env.as(bob).redeem({ by: bob.address, voucher: v, idempotencyKey: key('r') })),
-      ).toBe('VOUCHER_NOT_INCREASING');
+      ).toBe('LEDGER_VOUCHER_NOT_INCREASING');
       expect((await env.as(bob).getAccount(bob.address)).balance).toBe(100n);
     });
 
@@ -236,7 +236,7 @@ export function ledgerApiSuite(name: string, make: () => Promise<ApiEnv>): void 
       const lower = signVoucher(ch.ck, env.ledgerId, ch.channelId, 150n);
       expect(
         await codeOf(() => env.as(bob).redeem({ by: bob.address, voucher: lower, idempotencyKey: key('r') })),
-      ).toBe('VOUCHER_NOT_INCREASING');
+      ).toBe('LEDGER_VOUCHER_NOT_INCREASING');
     });
 
     it('rejects a voucher above the locked amount', async () => {
@@ -245,7 +245,7 @@ export function ledgerApiSuite(name: string, make: () => Promise<ApiEnv>): void 
       const v = signVoucher(ch.ck, env.ledgerId, ch.channelId, 301n);
       expect(
         await codeOf(() => env.as(bob).redeem({ by: bob.address, voucher: v, idempotencyKey: key('r') })),
-      ).toBe('VOUCHER_EXCEEDS_LOCKED');
+      ).toBe('LEDGER_VOUCHER_EXCEEDS_LOCKED');
       const exact = signVoucher(ch.ck, env.ledgerId, ch.channelId, 300n);
       expect(
         (await env.as(bob).redeem({ by: bob.address, voucher: exact, idempotencyKey: key('r') })).credited,
@@ -259,14 +259,14 @@ export function ledgerApiSuite(name: string, make: () => Promise<ApiEnv>): void 
       await env.as(bob).closeChannel({ by: bob.address, channelId: ch.channelId, idempotencyKey: key('c') });
       expect(
         await codeOf(() => env.as(bob).redeem({ by: bob.address, voucher: v, idempotencyKey: key('r') })),
-      ).toBe('CHANNEL_CLOSED');
+      ).toBe('LEDGER_CHANNEL_CLOSED');
       expect((await env.as(alice).getAccount(alice.address)).balance).toBe(1000n);
     });
 
     it('rejects opening a channel with insufficient balance', async () => {
       await fund(alice, 100n);
-      expect(await codeOf(() => open(alice, bob, 101n))).toBe('INSUFFICIENT_FUNDS');
-      expect(await codeOf(() => open(carol, bob, 1n))).toBe('INSUFFICIENT_FUNDS');
+      expect(await codeOf(() => open(alice, bob, 101n))).toBe('LEDGER_INSUFFICIENT_FUNDS');
+      expect(await codeOf(() => open(carol, bob, 1n))).toBe('LEDGER_INSUFFICIENT_FUNDS');
       expect(await env.as(alice).getAccount(alice.address)).toEqual({
         address: alice.address,
         balance: 100n,
@@ -290,13 +290,13 @@ export function ledgerApiSuite(name: string, make: () => Promise<ApiEnv>): void 
         await codeOf(() =>
           env.as(alice).openChannel({ ...terms, authorization: auth, idempotencyKey: key('o') }),
         ),
-      ).toBe('BAD_AUTHORIZATION');
+      ).toBe('LEDGER_BAD_AUTHORIZATION');
       const forOtherTerms = authorizeChannel(alice, { ...terms, amount: 1n });
       expect(
         await codeOf(() =>
           env.as(alice).openChannel({ ...terms, authorization: forOtherTerms, idempotencyKey: key('o') }),
         ),
-      ).toBe('BAD_AUTHORIZATION');
+      ).toBe('LEDGER_BAD_AUTHORIZATION');
       expect(channelIdFor(env.ledgerId, ck.publicKey)).toMatch(/^[0-9a-f]{32}$/);
     });
 
@@ -306,21 +306,21 @@ export function ledgerApiSuite(name: string, make: () => Promise<ApiEnv>): void 
       const v = ch.signer.pay(100n);
       expect(
         await codeOf(() => env.as(alice).redeem({ by: alice.address, voucher: v, idempotencyKey: key('r') })),
-      ).toBe('NOT_PAYEE');
+      ).toBe('LEDGER_NOT_PAYEE');
       expect(
         await codeOf(() =>
           env
             .as(carol)
             .closeChannel({ by: carol.address, channelId: ch.channelId, idempotencyKey: key('c') }),
         ),
-      ).toBe('NOT_PARTY');
+      ).toBe('LEDGER_NOT_PARTY');
       expect(
         await codeOf(() =>
           env
             .as(alice)
             .closeChannel({ by: alice.address, channelId: ch.channelId, idempotencyKey: key('c') }),
         ),
-      ).toBe('CHANNEL_NOT_EXPIRED');
+      ).toBe('LEDGER_CHANNEL_NOT_EXPIRED');
       await env.as(bob).redeem({ by: bob.address, voucher: v, idempotencyKey: key('r') });
       env.advance(10_000);
       const c = await env
@@ -331,7 +331,7 @@ export function ledgerApiSuite(name: string, make: () => Promise<ApiEnv>): void 
         await codeOf(() =>
           env.as(bob).closeChannel({ by: bob.address, channelId: ch.channelId, idempotencyKey: key('c') }),
         ),
-      ).toBe('CHANNEL_CLOSED');
+      ).toBe('LEDGER_CHANNEL_CLOSED');
     });
 
     it('withdrawals debit at once, and a failed one is refunded', async () => {
@@ -345,7 +345,7 @@ export function ledgerApiSuite(name: string, make: () => Promise<ApiEnv>): void 
         await codeOf(() =>
           env.as(alice).requestWithdrawal({ account: alice.address, amount: 601n, idempotencyKey: key('w') }),
         ),
-      ).toBe('INSUFFICIENT_FUNDS');
+      ).toBe('LEDGER_INSUFFICIENT_FUNDS');
       await env.operator.settleWithdrawal({
         withdrawalId: w.withdrawalId,
         outcome: 'failed',
@@ -375,7 +375,7 @@ export function ledgerApiSuite(name: string, make: () => Promise<ApiEnv>): void 
             idempotencyKey: key('s'),
           }),
         ),
-      ).toBe('WITHDRAWAL_NOT_PENDING');
+      ).toBe('LEDGER_WITHDRAWAL_NOT_PENDING');
       expect(await env.operator.totals()).toEqual({
         deposits: 1000n,
         withdrawals: 1000n,
@@ -389,17 +389,17 @@ export function ledgerApiSuite(name: string, make: () => Promise<ApiEnv>): void 
         await codeOf(() =>
           env.operator.deposit({ account: 'Tnope', amount: 1n, txid: txid('x'), idempotencyKey: 'k' }),
         ),
-      ).toBe('BAD_ADDRESS');
+      ).toBe('LEDGER_BAD_ADDRESS');
       expect(
         await codeOf(() =>
           env.operator.deposit({ account: alice.address, amount: 0n, txid: txid('x'), idempotencyKey: 'k' }),
         ),
-      ).toBe('BAD_AMOUNT');
+      ).toBe('LEDGER_BAD_AMOUNT');
       expect(
         await codeOf(() =>
           env.operator.deposit({ account: alice.address, amount: -5n, txid: txid('x'), idempotencyKey: 'k' }),
         ),
-      ).toBe('BAD_AMOUNT');
+      ).toBe('LEDGER_BAD_AMOUNT');
       expect(
         await codeOf(() =>
           env.operator.deposit({
@@ -409,18 +409,18 @@ export function ledgerApiSuite(name: string, make: () => Promise<ApiEnv>): void 
             idempotencyKey: 'k',
           }),
         ),
-      ).toBe('BAD_AMOUNT');
+      ).toBe('LEDGER_BAD_AMOUNT');
       expect(
         await codeOf(() =>
           env.operator.deposit({ account: alice.address, amount: 1n, txid: 'abc', idempotencyKey: 'k' }),
         ),
-      ).toBe('BAD_TXID');
+      ).toBe('LEDGER_BAD_TXID');
       expect(
         await codeOf(() =>
           env.operator.deposit({ account: alice.address, amount: 1n, txid: txid('x'), idempotencyKey: '' }),
         ),
-      ).toBe('BAD_IDEMPOTENCY_KEY');
-      expect(await codeOf(() => env.as(bob).getChannel('zz'))).toBe('BAD_CHANNEL_ID');
+      ).toBe('LEDGER_BAD_IDEMPOTENCY_KEY');
+      expect(await codeOf(() => env.as(bob).getChannel('zz'))).toBe('LEDGER_BAD_CHANNEL_ID');
       expect(await env.as(bob).getChannel('0'.repeat(32))).toBeUndefined();
       expect(await env.as(bob).getWithdrawal('w-999')).toBeUndefined();
     });

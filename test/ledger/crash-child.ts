@@ -43,7 +43,7 @@ await new Promise<void>((resolve) => process.stdin.once('data', () => resolve())
 const ledger = await Ledger.open({
   store: new FileStore(dir),
   ledgerId: LEDGER_ID,
-  clock: { now: () => now },
+  wallClock: { now: () => now },
   snapshotEvery: 40,
 });
 const world = new World();
@@ -68,7 +68,7 @@ for (;;) {
       ledger.execute(command).then(
         () => out(`A ${i}`),
         (err: unknown) => {
-          if (!(err instanceof LedgerError) || err.code === 'JOURNAL_FAILED') throw err;
+          if (!(err instanceof LedgerError) || err.code === 'LEDGER_JOURNAL_FAILED') throw err;
           out(`R ${i}`);
         },
       ),

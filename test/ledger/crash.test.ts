@@ -150,7 +150,7 @@ describe('crash safety: SIGKILL at random moments', () => {
             totalAcked += log.acked.size;
 
             const store = new FileStore(dir);
-            const ledger = await Ledger.open({ store, ledgerId: LEDGER_ID, clock: { now: () => T0 } });
+            const ledger = await Ledger.open({ store, ledgerId: LEDGER_ID, wallClock: { now: () => T0 } });
             if ((store.recovery?.truncatedBytes ?? 0) > 0) tornRepairs++;
             const state = ledger.state;
             expectSound(state);

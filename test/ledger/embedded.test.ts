@@ -7,7 +7,7 @@ import { LEDGER_ID, T0 } from './world.js';
 
 async function embedded(store: LedgerStore, cleanup: () => Promise<void> = async () => {}) {
   let now = T0;
-  const ledger = await Ledger.open({ store, ledgerId: LEDGER_ID, clock: { now: () => now } });
+  const ledger = await Ledger.open({ store, ledgerId: LEDGER_ID, wallClock: { now: () => now } });
   return {
     ledgerId: ledger.ledgerId,
     as: () => ledger,

@@ -30,7 +30,7 @@ async function populate(n: number, snapshotEvery = 0, seed = 5) {
   const ledger = await Ledger.open({
     store: new FileStore(dir),
     ledgerId: LEDGER_ID,
-    clock: { now: () => now },
+    wallClock: { now: () => now },
     snapshotEvery,
   });
   const world = new World();
@@ -48,7 +48,7 @@ async function populate(n: number, snapshotEvery = 0, seed = 5) {
 
 const reopen = async () => {
   const store = new FileStore(dir);
-  const ledger = await Ledger.open({ store, ledgerId: LEDGER_ID, clock: { now: () => T0 } });
+  const ledger = await Ledger.open({ store, ledgerId: LEDGER_ID, wallClock: { now: () => T0 } });
   return { ledger, store };
 };
 
@@ -58,7 +58,7 @@ describe('journal record format', () => {
     expect(toHex(frameRecord(utf8('abc')))).toBe('00000003352441c2616263');
   });
 
-  it('decoders never crash or hang on hostile bytes: only LedgerError JOURNAL_CORRUPT', () => {
+  it('decoders never crash or hang on hostile bytes: only LedgerError LEDGER_JOURNAL_CORRUPT', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
         for (const fn of [() => decodeEvent(bytes), () => decodeState(bytes)]) {
@@ -66,7 +66,7 @@ describe('journal record format', () => {
             fn();
           } catch (e) {
             expect(e).toBeInstanceOf(LedgerError);
-            expect((e as LedgerError).code).toBe('JOURNAL_CORRUPT');
+            expect((e as LedgerError).code).toBe('LEDGER_JOURNAL_CORRUPT');
           }
         }
         const r = readRecord(bytes, 0);
@@ -146,7 +146,7 @@ describe('FileStore', () => {
     const data = new Uint8Array(await readFile(path));
     data[8 + 8 + 5] = (data[8 + 8 + 5] as number) ^ 0x01; // inside the first record's payload
     await writeFile(path, data);
-    expect(await codeOf(() => reopen())).toBe('JOURNAL_CORRUPT');
+    expect(await codeOf(() => reopen())).toBe('LEDGER_JOURNAL_CORRUPT');
   });
 
   it('refuses a journal with a bad magic', async () => {
@@ -156,7 +156,7 @@ describe('FileStore', () => {
     const data = new Uint8Array(await readFile(path));
     data[0] = 0x58;
     await writeFile(path, data);
-    expect(await codeOf(() => reopen())).toBe('JOURNAL_CORRUPT');
+    expect(await codeOf(() => reopen())).toBe('LEDGER_JOURNAL_CORRUPT');
   });
 
   it('snapshots and compacts periodically, keeping one generation, and reopens identically', async () => {
@@ -189,11 +189,16 @@ describe('FileStore', () => {
 
   it('refuses a second opener while the first holds the lock, and takes over a dead owner’s lock', async () => {
     const { ledger } = await populate(2);
-    expect(await codeOf(() => reopen())).toBe('STORE_LOCKED');
+    expect(await codeOf(() => reopen())).toBe('LEDGER_STORE_LOCKED');
     await ledger.close();
     await writeFile(join(dir, 'LOCK'), '999999999');
     const { ledger: l } = await reopen();
     await l.close();
+    // A lock naming this process that it does not hold was left by an earlier process with its pid.
+    await writeFile(join(dir, 'LOCK'), String(process.pid));
+    const { ledger: own } = await reopen();
+    expect(await codeOf(() => reopen())).toBe('LEDGER_STORE_LOCKED');
+    await own.close();
   });
 
   it('refuses a different ledger id', async () => {
@@ -201,7 +206,7 @@ describe('FileStore', () => {
     await ledger.close();
     expect(
       await codeOf(() =>
-        Ledger.open({ store: new FileStore(dir), ledgerId: 'another', clock: { now: () => T0 } }),
+        Ledger.open({ store: new FileStore(dir), ledgerId: 'another', wallClock: { now: () => T0 } }),
       ),
     ).toBe('LEDGER_ID_MISMATCH');
     const { ledger: l } = await reopen();
@@ -213,7 +218,7 @@ describe('FileStore', () => {
     const ledger = await Ledger.open({
       store: new FileStore(dir),
       ledgerId: LEDGER_ID,
-      clock: { now: () => now },
+      wallClock: { now: () => now },
     });
     const world = new World();
     const acks: Promise<unknown>[] = [];

@@ -90,7 +90,7 @@ describe('ledger state machine: properties over random operation sequences', () 
           const ledger = await Ledger.open({
             store,
             ledgerId: LEDGER_ID,
-            clock: { now: () => now },
+            wallClock: { now: () => now },
             snapshotEvery: 0,
           });
           const world = new World();
@@ -104,7 +104,7 @@ describe('ledger state machine: properties over random operation sequences', () 
           }
           const live = fingerprint(ledger.state);
           await ledger.close();
-          const reopened = await Ledger.open({ store, ledgerId: LEDGER_ID, clock: { now: () => now } });
+          const reopened = await Ledger.open({ store, ledgerId: LEDGER_ID, wallClock: { now: () => now } });
           expect(fingerprint(reopened.state)).toBe(live);
           expectSound(reopened.state);
           await reopened.close();

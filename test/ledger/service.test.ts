@@ -1,6 +1,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  errorFromResponse,
+  LEDGER_ERROR_CODES,
+  LEDGER_ERROR_STATUS,
   Ledger,
   type LedgerApi,
   LedgerClient,
@@ -20,14 +23,14 @@ const operatorKey = account(1000);
 async function startService() {
   let now = T0;
   const clock = { now: () => now };
-  const ledger = await Ledger.open({ store: new MemoryStore(), ledgerId: LEDGER_ID, clock });
-  const service = new LedgerService(ledger, { operators: [operatorKey.address], clock });
+  const ledger = await Ledger.open({ store: new MemoryStore(), ledgerId: LEDGER_ID, wallClock: clock });
+  const service = new LedgerService(ledger, { operators: [operatorKey.address], wallClock: clock });
   const url = await service.listen(0);
   const clients = new Map<string, LedgerApi>();
   const as = (key: TronKey): LedgerApi => {
     let c = clients.get(key.address);
     if (!c) {
-      c = new LedgerClient({ url, key, clock });
+      c = new LedgerClient({ url, key, wallClock: clock });
       clients.set(key.address, c);
     }
     return c;
@@ -118,18 +121,18 @@ describe('LedgerService: signed requests', () => {
     await send(signed(operatorKey, 'deposit', depositParams('fund-a')));
     const params = { account: alice.address, amount: '10', idempotencyKey: 'steal' };
     const r = await send(signed(mallory, 'withdraw', params));
-    expect(r).toMatchObject({ status: 403, code: 'NOT_YOURS' });
-    const client = new LedgerClient({ url: s.url, key: mallory, clock: s.clock });
+    expect(r).toMatchObject({ status: 403, code: 'LEDGER_NOT_YOURS' });
+    const client = new LedgerClient({ url: s.url, key: mallory, wallClock: s.clock });
     expect(
       await codeOf(() =>
         client.requestWithdrawal({ account: alice.address, amount: 10n, idempotencyKey: 'steal-2' }),
       ),
-    ).toBe('NOT_YOURS');
+    ).toBe('LEDGER_NOT_YOURS');
     expect(
       await codeOf(() =>
         client.deposit({ account: mallory.address, amount: 10n, txid: txid('fake'), idempotencyKey: 'f' }),
       ),
-    ).toBe('NOT_OPERATOR');
+    ).toBe('LEDGER_NOT_OPERATOR');
     expect((await s.ledger.getAccount(alice.address)).balance).toBeGreaterThanOrEqual(1000n);
     expect((await s.ledger.getAccount(mallory.address)).balance).toBe(0n);
   });
@@ -143,7 +146,7 @@ describe('LedgerService: signed requests', () => {
     await send(signed(operatorKey, 'deposit', depositParams('fund-r')));
     expect((await send(req)).status).toBe(200);
     const again = await send(req);
-    expect(again).toMatchObject({ status: 401, code: 'REQUEST_REPLAYED' });
+    expect(again).toMatchObject({ status: 401, code: 'LEDGER_REQUEST_REPLAYED' });
   });
 
   it('refuses an expired request (401), and one valid too far ahead (400)', async () => {
@@ -153,28 +156,31 @@ describe('LedgerService: signed requests', () => {
       { account: alice.address, amount: '1', idempotencyKey: 'exp' },
       { expires: s.clock.now() - 1 },
     );
-    expect(await send(expired)).toMatchObject({ status: 401, code: 'REQUEST_EXPIRED' });
+    expect(await send(expired)).toMatchObject({ status: 401, code: 'LEDGER_REQUEST_EXPIRED' });
     const late = signed(alice, 'withdraw', { account: alice.address, amount: '1', idempotencyKey: 'exp2' });
     s.advance(31_000);
-    expect(await send(late)).toMatchObject({ status: 401, code: 'REQUEST_EXPIRED' });
+    expect(await send(late)).toMatchObject({ status: 401, code: 'LEDGER_REQUEST_EXPIRED' });
     const far = signed(
       alice,
       'withdraw',
       { account: alice.address, amount: '1', idempotencyKey: 'far' },
       { expires: s.clock.now() + 3_600_000 },
     );
-    expect(await send(far)).toMatchObject({ status: 400, code: 'BAD_EXPIRY' });
+    expect(await send(far)).toMatchObject({ status: 400, code: 'LEDGER_BAD_EXPIRY' });
   });
 
   it('refuses a forged or tampered signature (401)', async () => {
     const req = signed(operatorKey, 'deposit', depositParams('forge'));
     const tampered = { ...req, body: utf8(new TextDecoder().decode(req.body).replace('"1000"', '"9000"')) };
-    expect(await send(tampered)).toMatchObject({ status: 401, code: 'BAD_SIGNATURE' });
+    expect(await send(tampered)).toMatchObject({ status: 401, code: 'LEDGER_BAD_SIGNATURE' });
     const otherPath = { ...req, path: '/v1/withdraw' };
     expect((await send(otherPath)).status).toBe(401);
     const claimed = signed(mallory, 'deposit', depositParams('forge2'), { signer: operatorKey.address });
-    expect(await send(claimed)).toMatchObject({ status: 401, code: 'BAD_SIGNATURE' });
-    expect(await send({ ...req, signature: 'zz' })).toMatchObject({ status: 401, code: 'BAD_SIGNATURE' });
+    expect(await send(claimed)).toMatchObject({ status: 401, code: 'LEDGER_BAD_SIGNATURE' });
+    expect(await send({ ...req, signature: 'zz' })).toMatchObject({
+      status: 401,
+      code: 'LEDGER_BAD_SIGNATURE',
+    });
     expect(
       await send(signed(operatorKey, 'deposit', depositParams('wrong-ledger'), { ledger: 'other' })),
     ).toMatchObject({
@@ -185,13 +191,13 @@ describe('LedgerService: signed requests', () => {
 
   it('caps the body size (413) and refuses malformed bodies (400)', async () => {
     const big = signed(operatorKey, 'deposit', { ...depositParams('big'), pad: 'x'.repeat(70_000) });
-    expect(await send(big)).toMatchObject({ status: 413, code: 'BODY_TOO_LARGE' });
+    expect(await send(big)).toMatchObject({ status: 413, code: 'LEDGER_BODY_TOO_LARGE' });
     const notJson = { path: '/v1/deposit', body: utf8('{nope'), signature: '00'.repeat(97) };
-    expect(await send(notJson)).toMatchObject({ status: 400, code: 'BAD_REQUEST' });
+    expect(await send(notJson)).toMatchObject({ status: 400, code: 'LEDGER_BAD_REQUEST' });
     const extra = signed(operatorKey, 'deposit', { ...depositParams('extra'), extra: 1 });
-    expect(await send(extra)).toMatchObject({ status: 400, code: 'BAD_REQUEST' });
+    expect(await send(extra)).toMatchObject({ status: 400, code: 'LEDGER_BAD_REQUEST' });
     const badAmount = signed(operatorKey, 'deposit', { ...depositParams('amt'), amount: 1000 });
-    expect(await send(badAmount)).toMatchObject({ status: 400, code: 'BAD_AMOUNT' });
+    expect(await send(badAmount)).toMatchObject({ status: 400, code: 'LEDGER_BAD_AMOUNT' });
     const res = await fetch(`${s.url}/v1/nothing`);
     expect(res.status).toBe(404);
   });
@@ -211,5 +217,23 @@ describe('LedgerService: signed requests', () => {
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('error codes on the HTTP API', () => {
+  it('are listed once each, LEDGER_-prefixed, each with an HTTP status', () => {
+    expect(new Set(LEDGER_ERROR_CODES).size).toBe(LEDGER_ERROR_CODES.length);
+    for (const c of LEDGER_ERROR_CODES) expect(c).toMatch(/^LEDGER_[A-Z0-9_]+$/);
+    expect(Object.keys(LEDGER_ERROR_STATUS).sort()).toEqual([...LEDGER_ERROR_CODES].sort());
+  });
+
+  it('map back to the same code on the client, also the unprefixed codes of an older service', () => {
+    const reply = (code: unknown) => ({ error: { code, message: 'm' } });
+    expect(errorFromResponse(409, reply('LEDGER_INSUFFICIENT_FUNDS')).code).toBe('LEDGER_INSUFFICIENT_FUNDS');
+    expect(errorFromResponse(409, reply('INSUFFICIENT_FUNDS')).code).toBe('LEDGER_INSUFFICIENT_FUNDS');
+    expect(errorFromResponse(503, reply('LEDGER_CLOSED')).code).toBe('LEDGER_CLOSED');
+    for (const unknown of ['NOPE', 'LEDGER_NOPE', 42, undefined, 'x'.repeat(100)]) {
+      expect(errorFromResponse(500, reply(unknown)).code).toBe('LEDGER_HTTP_ERROR');
+    }
   });
 });

@@ -91,15 +91,21 @@ describe('vouchers', () => {
       }
       return 'none';
     };
-    expect(code(() => verifier.accept(v1))).toBe('VOUCHER_NOT_INCREASING');
-    expect(code(() => verifier.accept(v2))).toBe('VOUCHER_NOT_INCREASING');
-    expect(code(() => signer.pay(51n))).toBe('VOUCHER_EXCEEDS_LOCKED');
-    expect(code(() => verifier.accept(signVoucher(ck, 'L1', id, 101n)))).toBe('VOUCHER_EXCEEDS_LOCKED');
-    expect(code(() => verifier.accept(signVoucher(ck, 'L2', id, 60n)))).toBe('VOUCHER_WRONG_LEDGER');
+    expect(code(() => verifier.accept(v1))).toBe('LEDGER_VOUCHER_NOT_INCREASING');
+    expect(code(() => verifier.accept(v2))).toBe('LEDGER_VOUCHER_NOT_INCREASING');
+    expect(code(() => signer.pay(51n))).toBe('LEDGER_VOUCHER_EXCEEDS_LOCKED');
+    expect(code(() => verifier.accept(signVoucher(ck, 'L1', id, 101n)))).toBe(
+      'LEDGER_VOUCHER_EXCEEDS_LOCKED',
+    );
+    expect(code(() => verifier.accept(signVoucher(ck, 'L2', id, 60n)))).toBe('LEDGER_VOUCHER_WRONG_LEDGER');
     const other = ChannelKey.generate();
     const otherId = channelIdFor('L1', other.publicKey);
-    expect(code(() => verifier.accept(signVoucher(other, 'L1', otherId, 60n)))).toBe('VOUCHER_BAD_SIGNATURE');
-    expect(code(() => verifier.accept(signVoucher(other, 'L1', id, 60n)))).toBe('VOUCHER_BAD_SIGNATURE');
+    expect(code(() => verifier.accept(signVoucher(other, 'L1', otherId, 60n)))).toBe(
+      'LEDGER_VOUCHER_BAD_SIGNATURE',
+    );
+    expect(code(() => verifier.accept(signVoucher(other, 'L1', id, 60n)))).toBe(
+      'LEDGER_VOUCHER_BAD_SIGNATURE',
+    );
     expect(verifier.best?.cumulative).toBe(50n);
   });
 

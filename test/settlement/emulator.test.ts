@@ -44,7 +44,7 @@ describe('TronNodeEmulator refusals reach tronweb in TRON shape and the adapter 
       expect(raw).toMatchObject({ code: 'SIGERROR', txid: tx.txid });
       expect(hexMessage(raw.message)).toMatch(/signature/);
       expect(raw.result).toBeUndefined();
-      await expect(s.broadcast(tx)).rejects.toMatchObject({ code: 'TX_BAD_SIGNATURE' });
+      await expect(s.broadcast(tx)).rejects.toMatchObject({ code: 'SETTLEMENT_TX_BAD_SIGNATURE' });
       node.mine(3);
       expect((await s.status(tx.txid)).state).toBe('unknown');
     });
@@ -58,7 +58,7 @@ describe('TronNodeEmulator refusals reach tronweb in TRON shape and the adapter 
         unknown
       >;
       expect(raw).toMatchObject({ code: 'TRANSACTION_EXPIRATION_ERROR', txid: tx.txid });
-      await expect(s.broadcast(tx)).rejects.toMatchObject({ code: 'TX_EXPIRED' });
+      await expect(s.broadcast(tx)).rejects.toMatchObject({ code: 'SETTLEMENT_TX_EXPIRED' });
     });
   }
 
@@ -71,7 +71,7 @@ describe('TronNodeEmulator refusals reach tronweb in TRON shape and the adapter 
     >;
     expect(raw).toMatchObject({ code: 'CONTRACT_VALIDATE_ERROR' });
     expect(hexMessage(raw.message)).toMatch(/balance is not sufficient/i);
-    await expect(s.broadcast(tx)).rejects.toMatchObject({ code: 'INSUFFICIENT_BALANCE' });
+    await expect(s.broadcast(tx)).rejects.toMatchObject({ code: 'SETTLEMENT_INSUFFICIENT_BALANCE' });
   });
 
   it('BTT overdraft: reverts in its block (receipt REVERT, result FAILED) / TX_FAILED', async () => {
@@ -80,16 +80,21 @@ describe('TronNodeEmulator refusals reach tronweb in TRON shape and the adapter 
     node.mine(2);
     const info = (await tronWeb.trx.getTransactionInfo(txid)) as unknown as Record<string, unknown>;
     expect(info).toMatchObject({ result: 'FAILED', receipt: { result: 'REVERT' } });
-    await expect(s.confirm(txid)).rejects.toMatchObject({ code: 'TX_FAILED', details: { reason: 'REVERT' } });
+    await expect(s.confirm(txid)).rejects.toMatchObject({
+      code: 'SETTLEMENT_TX_FAILED',
+      details: { reason: 'REVERT' },
+    });
     expect(node.balanceOf(other.address, BTT)).toBe(0n);
   });
 
   it('a TRC-10 amount above 2^53-1 is refused before tronweb sees it', async () => {
     const s = await TronSettlement.connect({ key: owner, token: BTTOLD, fullNode: node.url });
     const before = new Map(node.requests);
-    await expect(s.prepare(other.address, 2n ** 53n)).rejects.toMatchObject({ code: 'AMOUNT_OUT_OF_RANGE' });
+    await expect(s.prepare(other.address, 2n ** 53n)).rejects.toMatchObject({
+      code: 'SETTLEMENT_AMOUNT_OUT_OF_RANGE',
+    });
     await expect(s.transfer(other.address, 9007199254740993n, 'too-big')).rejects.toMatchObject({
-      code: 'AMOUNT_OUT_OF_RANGE',
+      code: 'SETTLEMENT_AMOUNT_OUT_OF_RANGE',
     });
     expect(node.requests).toEqual(before);
   });

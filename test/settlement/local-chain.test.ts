@@ -56,7 +56,7 @@ describe('LocalChain', () => {
     await expect(
       chain.wallet(TronKey.generate().address).prepare(TronKey.generate().address, 2n ** 53n, {}),
     ).rejects.toMatchObject({
-      code: 'AMOUNT_OUT_OF_RANGE',
+      code: 'SETTLEMENT_AMOUNT_OUT_OF_RANGE',
     });
   });
 });

@@ -244,7 +244,9 @@ describe('Settler: ledger integration against the real tronweb client and the em
       to: w.dest,
       idempotencyKey: 'w-big',
     });
-    await expect(limited.payWithdrawal(big.withdrawalId)).rejects.toMatchObject({ code: 'OVER_LIMIT' });
+    await expect(limited.payWithdrawal(big.withdrawalId)).rejects.toMatchObject({
+      code: 'SETTLEMENT_OVER_LIMIT',
+    });
     expect((await a.ledger.getWithdrawal(big.withdrawalId))?.status).toBe('pending');
     await a.close();
   });

@@ -65,7 +65,7 @@ export function settlementSuite(name: string, make: () => Promise<Harness>): voi
       const a = await h.hot.transfer(to, 5n, 'suite-idem');
       const b = await h.hot.transfer(to, 5n, 'suite-idem');
       expect(b.txid).toBe(a.txid);
-      await rejectsWith(h.hot.transfer(to, 6n, 'suite-idem'), 'BAD_IDEMPOTENCY_KEY');
+      await rejectsWith(h.hot.transfer(to, 6n, 'suite-idem'), 'SETTLEMENT_BAD_IDEMPOTENCY_KEY');
       h.mine(h.confirmBlocks);
       await h.hot.confirm(a.txid);
       expect(await h.hot.balance(to)).toBe(5n);
@@ -127,11 +127,11 @@ export function settlementSuite(name: string, make: () => Promise<Harness>): voi
       try {
         txid = (await h.poor.transfer(to, have + 1n, 'suite-overdraw')).txid;
       } catch (err) {
-        expect(err).toMatchObject({ code: 'INSUFFICIENT_BALANCE' });
+        expect(err).toMatchObject({ code: 'SETTLEMENT_INSUFFICIENT_BALANCE' });
       }
       if (txid !== undefined) {
         h.mine(h.confirmBlocks);
-        await rejectsWith(h.poor.confirm(txid), 'TX_FAILED');
+        await rejectsWith(h.poor.confirm(txid), 'SETTLEMENT_TX_FAILED');
       }
       expect(await h.poor.balance(to)).toBe(0n);
       expect(await h.poor.balance(h.poor.address)).toBe(have);
@@ -140,7 +140,7 @@ export function settlementSuite(name: string, make: () => Promise<Harness>): voi
     it('an expired transfer is refused (TX_EXPIRED) and provably expired', async () => {
       const tx = await h.hot.prepare(TronKey.generate().address, 4n);
       h.mine(25 + h.confirmBlocks);
-      await rejectsWith(h.hot.broadcast(tx), 'TX_EXPIRED');
+      await rejectsWith(h.hot.broadcast(tx), 'SETTLEMENT_TX_EXPIRED');
       const time = await h.hot.chainTime();
       const status = await h.hot.status(tx.txid);
       expect(status.state).toBe('unknown');
@@ -153,12 +153,12 @@ export function settlementSuite(name: string, make: () => Promise<Harness>): voi
     });
 
     it('refuses bad input with typed errors', async () => {
-      await rejectsWith(h.hot.transfer('T-not-an-address', 1n, 'k1'), 'BAD_ADDRESS');
-      await rejectsWith(h.hot.prepare(TronKey.generate().address, 0n), 'AMOUNT_OUT_OF_RANGE');
-      await rejectsWith(h.hot.prepare(h.hot.address, 1n), 'SAME_ACCOUNT');
-      await rejectsWith(h.hot.status('xyz'), 'BAD_TXID');
-      await rejectsWith(h.hot.depositsSince('-1'), 'BAD_CURSOR');
-      await rejectsWith(h.hot.balance('nope'), 'BAD_ADDRESS');
+      await rejectsWith(h.hot.transfer('T-not-an-address', 1n, 'k1'), 'SETTLEMENT_BAD_ADDRESS');
+      await rejectsWith(h.hot.prepare(TronKey.generate().address, 0n), 'SETTLEMENT_AMOUNT_OUT_OF_RANGE');
+      await rejectsWith(h.hot.prepare(h.hot.address, 1n), 'SETTLEMENT_SAME_ACCOUNT');
+      await rejectsWith(h.hot.status('xyz'), 'SETTLEMENT_BAD_TXID');
+      await rejectsWith(h.hot.depositsSince('-1'), 'SETTLEMENT_BAD_CURSOR');
+      await rejectsWith(h.hot.balance('nope'), 'SETTLEMENT_BAD_ADDRESS');
     });
 
     it('honours an aborted signal', async () => {

@@ -1,19 +1,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { keccak_256 } from '@noble/hashes/sha3.js';
-import { addressBytes, addressBytesFromPublicKey } from '../../ledger/keys.js';
-import { concatBytes, equalBytes, fromHex, toHex, utf8 } from '../../util/bytes.js';
+import { addressBytes } from '../../ledger/keys.js';
+import { fromHex, toHex, utf8 } from '../../util/bytes.js';
 import { type Clock, realClock, type TimerHandle } from '../../util/clock.js';
-import { sha256 } from '../../util/hash.js';
 import {
   BALANCE_OF_SELECTOR,
   BLOCK_INTERVAL_MS,
   BTT,
   BTTOLD,
-  MAX_FEE_LIMIT,
   type TokenProfile,
-  TRANSFER_TOPIC,
   TX_LIFETIME_MS,
 } from '../constants.js';
 import { SettlementError } from '../errors.js';
@@ -21,22 +17,31 @@ import {
   type JsonObject,
   type JsonValue,
   parseJson,
-  readArray,
   readObject,
   readOptBig,
   readString,
   toJson,
 } from '../json.js';
 import {
-  decodeTransferCall,
   encodeRawTransaction,
   type RawTransaction,
-  rawTransactionFromJson,
   rawTransactionToJson,
   txidOf,
   word,
 } from '../protobuf.js';
 import type { BlockRef } from '../types.js';
+import {
+  type Block,
+  bkey,
+  EmulatedChain,
+  type EmulatedTransfer,
+  type Included,
+  Refusal,
+  TRX,
+  ZERO32,
+} from './chain.js';
+
+export type { EmulatedTransfer } from './chain.js';
 
 /** Options of {@link TronNodeEmulator.start}. */
 export interface TronNodeEmulatorOptions {
@@ -57,61 +62,6 @@ export interface TronNodeEmulatorOptions {
   /** Largest request body. Default 1 MiB. */
   maxBodyBytes?: number;
 }
-
-/** One transaction in an emulator block, decoded. */
-export interface EmulatedTransfer {
-  readonly txid: string;
-  readonly kind: 'trc10' | 'trc20';
-  /** The TRC-10 asset id or the TRC-20 contract (`T…`-less hex `41…`). */
-  readonly token: string;
-  /** Hex addresses (`41…`). */
-  readonly from: string;
-  readonly to: string;
-  readonly amount: bigint;
-  readonly success: boolean;
-  readonly blockNumber: number;
-}
-
-interface Included {
-  txid: string;
-  tx: JsonObject;
-  info: JsonObject;
-  transfer: EmulatedTransfer | undefined;
-}
-
-interface Block {
-  number: number;
-  timestamp: number;
-  blockID: string;
-  parentHash: string;
-  txs: Included[];
-  /** Balances after this block. */
-  state: Map<string, bigint>;
-}
-
-interface Pooled {
-  txid: string;
-  raw: RawTransaction;
-  tx: JsonObject;
-}
-
-/** A TRON-shaped broadcast refusal. */
-class Refusal extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-const TRX = 'trx';
-const ZERO32 = '0'.repeat(64);
-const MAX_REF_DISTANCE = 65_536;
-const MAX_EXPIRATION_AHEAD = 24 * 3600 * 1000;
-
-/** Balance key: `<kind>:<token>:<hex address>`. */
-const bkey = (kind: string, token: string, hex: string) => `${kind}:${token}:${hex}`;
 
 function selectorOf(signature: string): string {
   return toHex(keccak_256(utf8(signature.replace(/\s+/g, ''))).subarray(0, 4));
@@ -146,15 +96,7 @@ export class TronNodeEmulator {
   readonly blockIntervalMs: number;
   readonly #server: Server;
   readonly #maxBody: number;
-  readonly #trc20: Set<string>;
-  readonly #trc10: Set<string>;
-  #solidityLag: number;
-  #blocks: Block[] = [];
-  #pool: Pooled[] = [];
-  #index = new Map<string, Included>();
-  #blockOf = new Map<string, number>();
-  #state = new Map<string, bigint>();
-  #accounts = new Set<string>();
+  readonly #chain: EmulatedChain;
   #timer: TimerHandle | undefined;
   #url = '';
   /** Requests served, by path. */
@@ -162,19 +104,20 @@ export class TronNodeEmulator {
 
   private constructor(options: TronNodeEmulatorOptions) {
     this.blockIntervalMs = options.blockIntervalMs ?? BLOCK_INTERVAL_MS;
-    this.#solidityLag = options.solidityLag ?? 0;
     this.#maxBody = options.maxBodyBytes ?? 1024 * 1024;
-    this.#trc20 = new Set(
-      (options.trc20Contracts ?? [BTT.contract ?? '']).map((a) => toHex(addressBytes(a))),
-    );
-    this.#trc10 = new Set(options.trc10Assets ?? [BTTOLD.tokenId ?? '']);
     const genesisNumber = options.genesisNumber ?? 1000;
     if (!Number.isSafeInteger(genesisNumber) || genesisNumber < 1) {
-      throw new SettlementError('BAD_OPTIONS', 'genesisNumber must be a positive integer');
+      throw new SettlementError('SETTLEMENT_BAD_OPTIONS', 'genesisNumber must be a positive integer');
     }
-    const ts =
-      options.genesisTimestamp ?? Math.floor(Date.now() / this.blockIntervalMs) * this.blockIntervalMs;
-    this.#blocks.push(this.#makeBlock(genesisNumber, ts, ZERO32, [], new Map()));
+    this.#chain = new EmulatedChain({
+      blockIntervalMs: this.blockIntervalMs,
+      solidityLag: options.solidityLag ?? 0,
+      trc20: new Set((options.trc20Contracts ?? [BTT.contract ?? '']).map((a) => toHex(addressBytes(a)))),
+      trc10: new Set(options.trc10Assets ?? [BTTOLD.tokenId ?? '']),
+      genesisNumber,
+      genesisTimestamp:
+        options.genesisTimestamp ?? Math.floor(Date.now() / this.blockIntervalMs) * this.blockIntervalMs,
+    });
     this.#server = createServer((req, res) => {
       this.#handle(req, res).catch(() => {
         if (!res.headersSent) res.writeHead(500);
@@ -208,71 +151,45 @@ export class TronNodeEmulator {
   }
 
   get head(): BlockRef {
-    const b = this.#head();
+    const b = this.#chain.head();
     return { number: b.number, timestamp: b.timestamp };
   }
 
   get solid(): BlockRef {
-    const b = this.#solid();
+    const b = this.#chain.solid();
     return { number: b.number, timestamp: b.timestamp };
   }
 
   /** Sets how many blocks the solidity node trails the head. */
   setSolidityLag(blocks: number): void {
     if (!Number.isInteger(blocks) || blocks < 0)
-      throw new SettlementError('BAD_OPTIONS', 'lag must be a natural number');
-    this.#solidityLag = blocks;
+      throw new SettlementError('SETTLEMENT_BAD_OPTIONS', 'lag must be a natural number');
+    this.#chain.solidityLag = blocks;
   }
 
   /** Transactions waiting for a block. */
   get pending(): number {
-    return this.#pool.length;
+    return this.#chain.pool.length;
   }
 
   /** Credits `amount` of `token` (a profile, or `'TRX'` in sun) to `address` out of nothing, at once (head and solid). */
   mint(address: string, token: TokenProfile | 'TRX', amount: bigint): void {
-    const hex = toHex(addressBytes(address));
-    const k = this.#tokenKey(token, hex);
-    this.#state.set(k, (this.#state.get(k) ?? 0n) + amount);
-    this.#accounts.add(hex);
-    for (const b of this.#blocks) b.state.set(k, (b.state.get(k) ?? 0n) + amount);
+    this.#chain.mint(address, token, amount);
   }
 
   /** Head-state balance. */
   balanceOf(address: string, token: TokenProfile | 'TRX'): bigint {
-    return this.#state.get(this.#tokenKey(token, toHex(addressBytes(address)))) ?? 0n;
+    return this.#chain.balanceOf(address, token);
   }
 
   /** Every transfer included in a block so far, oldest first. */
   transfers(): EmulatedTransfer[] {
-    return this.#blocks.flatMap((b) => b.txs.flatMap((t) => (t.transfer ? [t.transfer] : [])));
+    return this.#chain.transfers();
   }
 
   /** Mines `count` blocks; the first takes the pool's still-valid transactions. */
   mine(count = 1): BlockRef[] {
-    const out: BlockRef[] = [];
-    for (let i = 0; i < count; i++) {
-      const parent = this.#head();
-      const number = parent.number + 1;
-      const timestamp = parent.timestamp + this.blockIntervalMs;
-      const txs: Included[] = [];
-      for (const p of this.#pool.splice(0)) {
-        if (p.raw.expiration <= parent.timestamp) continue;
-        const inc = this.#execute(p, number, timestamp);
-        if (inc) txs.push(inc);
-      }
-      const block = this.#makeBlock(number, timestamp, parent.blockID, txs, new Map(this.#state));
-      this.#blocks.push(block);
-      for (const t of txs) {
-        this.#index.set(t.txid, t);
-        this.#blockOf.set(t.txid, number);
-      }
-      // Keep balance snapshots only as far back as the solidity node may look.
-      const old = this.#blocks[this.#blocks.length - 1 - (this.#solidityLag + 64)];
-      if (old) old.state = new Map();
-      out.push({ number, timestamp });
-    }
-    return out;
+    return this.#chain.mine(count);
   }
 
   /** Mines a block every `everyMs` of `clock` until {@link stopMining}. */
@@ -286,133 +203,10 @@ export class TronNodeEmulator {
     this.#timer = undefined;
   }
 
-  // ---- chain ----
-
-  #tokenKey(token: TokenProfile | 'TRX', hex: string): string {
-    if (token === 'TRX') return bkey(TRX, '', hex);
-    if (token.standard === 'trc10') return bkey('trc10', token.tokenId ?? '', hex);
-    return bkey('trc20', toHex(addressBytes(token.contract ?? '')), hex);
-  }
-
-  #head(): Block {
-    return this.#blocks[this.#blocks.length - 1] as Block;
-  }
-
-  #solid(): Block {
-    return this.#blocks[Math.max(0, this.#blocks.length - 1 - this.#solidityLag)] as Block;
-  }
-
-  #block(num: number, solid: boolean): Block | undefined {
-    const first = (this.#blocks[0] as Block).number;
-    const b = this.#blocks[num - first];
-    if (!b || (solid && b.number > this.#solid().number)) return undefined;
-    return b;
-  }
-
-  #makeBlock(
-    number: number,
-    timestamp: number,
-    parentHash: string,
-    txs: Included[],
-    state: Map<string, bigint>,
-  ): Block {
-    const n = new Uint8Array(8);
-    new DataView(n.buffer).setBigUint64(0, BigInt(number));
-    const h = sha256(
-      concatBytes([fromHex(parentHash), n, utf8(String(timestamp)), ...txs.map((t) => fromHex(t.txid))]),
-    );
-    const blockID = toHex(n) + toHex(h.subarray(8));
-    return { number, timestamp, blockID, parentHash, txs, state };
-  }
-
-  #move(kind: string, token: string, from: string, to: string, amount: bigint): boolean {
-    const fk = bkey(kind, token, from);
-    const bal = this.#state.get(fk) ?? 0n;
-    if (bal < amount) return false;
-    this.#state.set(fk, bal - amount);
-    const tk = bkey(kind, token, to);
-    this.#state.set(tk, (this.#state.get(tk) ?? 0n) + amount);
-    this.#accounts.add(to);
-    return true;
-  }
-
-  #execute(p: Pooled, blockNumber: number, blockTimeStamp: number): Included | undefined {
-    const c = p.raw.contract;
-    const owner = toHex(c.owner);
-    const base: JsonObject = { id: p.txid, blockNumber, blockTimeStamp, contractResult: [''] };
-    if (c.type === 'TransferAssetContract') {
-      const id = new TextDecoder().decode(c.assetName);
-      const to = toHex(c.to);
-      if (!this.#move('trc10', id, owner, to, c.amount)) return undefined;
-      return {
-        txid: p.txid,
-        tx: { ...p.tx, ret: [{ contractRet: 'SUCCESS' }] },
-        info: { ...base, receipt: { net_usage: 283 } },
-        transfer: {
-          txid: p.txid,
-          kind: 'trc10',
-          token: id,
-          from: owner,
-          to,
-          amount: c.amount,
-          success: true,
-          blockNumber,
-        },
-      };
-    }
-    const contract = toHex(c.contract);
-    const call = decodeTransferCall(c.data);
-    let ok = call !== undefined && c.callValue === 0n && c.callTokenValue === 0n;
-    if (call && ok) ok = this.#move('trc20', contract, owner, toHex(call.to), call.value);
-    const transfer: EmulatedTransfer | undefined = call
-      ? {
-          txid: p.txid,
-          kind: 'trc20',
-          token: contract,
-          from: owner,
-          to: toHex(call.to),
-          amount: call.value,
-          success: ok,
-          blockNumber,
-        }
-      : undefined;
-    const info: JsonObject = ok
-      ? {
-          ...base,
-          contractResult: [word(1n)],
-          contract_address: contract,
-          receipt: { energy_usage_total: 13_045, net_usage: 345, result: 'SUCCESS' },
-          log: [
-            {
-              address: contract.slice(2),
-              topics: [
-                TRANSFER_TOPIC,
-                word(BigInt(`0x${owner.slice(2)}`)),
-                word(BigInt(`0x${toHex(call?.to ?? new Uint8Array(21)).slice(2)}`)),
-              ],
-              data: word(call?.value ?? 0n),
-            },
-          ],
-        }
-      : {
-          ...base,
-          contract_address: contract,
-          receipt: { energy_usage_total: 1_000, net_usage: 345, result: 'REVERT' },
-          result: 'FAILED',
-          resMessage: toHex(utf8('REVERT opcode executed')),
-        };
-    return {
-      txid: p.txid,
-      tx: { ...p.tx, ret: [{ contractRet: ok ? 'SUCCESS' : 'REVERT' }] },
-      info,
-      transfer,
-    };
-  }
-
   // ---- transactions ----
 
   #refFields(): Pick<RawTransaction, 'refBlockBytes' | 'refBlockHash' | 'expiration' | 'timestamp'> {
-    const h = this.#head();
+    const h = this.#chain.head();
     return {
       refBlockBytes: fromHex(h.blockID.slice(12, 16)),
       refBlockHash: fromHex(h.blockID.slice(16, 32)),
@@ -431,157 +225,20 @@ export class TronNodeEmulator {
     };
   }
 
-  /** Validates a transaction's contract against the head state and the pool (broadcast and build). */
-  #validate(raw: RawTransaction): void {
-    const c = raw.contract;
-    const owner = toHex(c.owner);
-    if (c.type === 'TransferAssetContract') {
-      const id = new TextDecoder().decode(c.assetName);
-      if (!this.#trc10.has(id))
-        throw new Refusal('CONTRACT_VALIDATE_ERROR', 'Contract validate error : No asset!');
-      if (c.amount <= 0n)
-        throw new Refusal(
-          'CONTRACT_VALIDATE_ERROR',
-          'Contract validate error : Amount must be greater than 0.',
-        );
-      if (equalBytes(c.owner, c.to)) {
-        throw new Refusal(
-          'CONTRACT_VALIDATE_ERROR',
-          'Contract validate error : Cannot transfer asset to yourself.',
-        );
-      }
-      if (!this.#accounts.has(owner))
-        throw new Refusal('CONTRACT_VALIDATE_ERROR', 'Contract validate error : No owner account!');
-      let committed = 0n;
-      for (const p of this.#pool) {
-        const pc = p.raw.contract;
-        if (
-          pc.type === 'TransferAssetContract' &&
-          equalBytes(pc.owner, c.owner) &&
-          equalBytes(pc.assetName, c.assetName)
-        ) {
-          committed += pc.amount;
-        }
-      }
-      if ((this.#state.get(bkey('trc10', id, owner)) ?? 0n) - committed < c.amount) {
-        throw new Refusal(
-          'CONTRACT_VALIDATE_ERROR',
-          'Contract validate error : assetBalance is not sufficient.',
-        );
-      }
-      return;
-    }
-    if (!this.#trc20.has(toHex(c.contract))) {
-      throw new Refusal(
-        'CONTRACT_VALIDATE_ERROR',
-        'Contract validate error : No contract or not a smart contract',
-      );
-    }
-    if (raw.feeLimit < 0 || raw.feeLimit > MAX_FEE_LIMIT) {
-      throw new Refusal(
-        'CONTRACT_VALIDATE_ERROR',
-        'Contract validate error : feeLimit must be >= 0 and <= 15000000000',
-      );
-    }
-  }
-
-  #broadcast(body: JsonValue): JsonObject {
-    const o = readObject(body, 'transaction', 'BAD_OPTIONS');
-    const raw = rawTransactionFromJson(o.raw_data, 'BAD_OPTIONS');
-    const bytes = encodeRawTransaction(raw);
-    const txid = txidOf(bytes);
-    try {
-      const rawHex = o.raw_data_hex;
-      if (rawHex !== undefined && (typeof rawHex !== 'string' || rawHex.toLowerCase() !== toHex(bytes))) {
-        throw new Refusal('OTHER_ERROR', 'raw_data_hex does not match raw_data');
-      }
-      const given = o.txID;
-      if (given !== undefined && (typeof given !== 'string' || given.toLowerCase() !== txid)) {
-        throw new Refusal('OTHER_ERROR', 'txID does not match raw_data');
-      }
-      if (this.#index.has(txid) || this.#pool.some((p) => p.txid === txid)) {
-        throw new Refusal('DUP_TRANSACTION_ERROR', 'Dup transaction.');
-      }
-      const sigs = readArray(o.signature, 'signature', 5, 'BAD_OPTIONS');
-      if (sigs.length !== 1)
-        throw new Refusal('SIGERROR', 'Validate signature error: want exactly one signature');
-      const sig =
-        typeof sigs[0] === 'string' && /^[0-9a-fA-F]{130}$/.test(sigs[0]) ? fromHex(sigs[0]) : undefined;
-      const v = sig?.[64] ?? -1;
-      const rec = v >= 27 ? v - 27 : v;
-      let signer: Uint8Array | undefined;
-      if (sig && (rec === 0 || rec === 1)) {
-        try {
-          const recovered = concatBytes([Uint8Array.of(rec), sig.subarray(0, 64)]);
-          signer = addressBytesFromPublicKey(
-            secp256k1.recoverPublicKey(recovered, fromHex(txid), { prehash: false }),
-          );
-        } catch {
-          signer = undefined;
-        }
-      }
-      if (!signer || !equalBytes(signer, raw.contract.owner)) {
-        throw new Refusal(
-          'SIGERROR',
-          `Validate signature error: ${txid} is signed by ${signer ? toHex(signer) : 'nobody'} but it is not contained of permission.`,
-        );
-      }
-      const head = this.#head();
-      const refNum =
-        raw.refBlockBytes.length === 2
-          ? ((raw.refBlockBytes[0] as number) << 8) | (raw.refBlockBytes[1] as number)
-          : -1;
-      let refBlock: Block | undefined;
-      if (refNum >= 0) {
-        let n = head.number - ((head.number - refNum) & 0xffff);
-        if (n > head.number) n -= 0x10000;
-        refBlock = head.number - n < MAX_REF_DISTANCE ? this.#block(n, false) : undefined;
-      }
-      if (!refBlock || refBlock.blockID.slice(16, 32) !== toHex(raw.refBlockHash)) {
-        throw new Refusal(
-          'TAPOS_ERROR',
-          `Tapos check error: ref block ${toHex(raw.refBlockBytes)} not found`,
-        );
-      }
-      if (raw.expiration <= head.timestamp) {
-        throw new Refusal(
-          'TRANSACTION_EXPIRATION_ERROR',
-          `Transaction expiration, transaction expiration time is ${raw.expiration}, but latest block time is ${head.timestamp}`,
-        );
-      }
-      if (raw.expiration > head.timestamp + MAX_EXPIRATION_AHEAD) {
-        throw new Refusal('TRANSACTION_EXPIRATION_ERROR', 'Transaction expiration time is too far ahead');
-      }
-      this.#validate(raw);
-    } catch (err) {
-      if (err instanceof Refusal) return { code: err.code, txid, message: toHex(utf8(err.message)) };
-      throw err;
-    }
-    const tx: JsonObject = {
-      visible: false,
-      txID: txid,
-      raw_data: rawTransactionToJson(raw),
-      raw_data_hex: toHex(bytes),
-      signature: [...(o.signature as JsonValue[])],
-    };
-    this.#pool.push({ txid, raw, tx });
-    return { result: true, txid };
-  }
-
   #buildTrigger(body: JsonValue, constant: boolean, solidity = false): JsonObject {
-    const o = readObject(body, 'request', 'BAD_OPTIONS');
-    const owner = addressBytes(readString(o, 'owner_address', 64, 'BAD_OPTIONS'));
-    const contract = addressBytes(readString(o, 'contract_address', 64, 'BAD_OPTIONS'));
+    const o = readObject(body, 'request', 'SETTLEMENT_BAD_OPTIONS');
+    const owner = addressBytes(readString(o, 'owner_address', 64, 'SETTLEMENT_BAD_OPTIONS'));
+    const contract = addressBytes(readString(o, 'contract_address', 64, 'SETTLEMENT_BAD_OPTIONS'));
     let data: string;
     if (typeof o.data === 'string') data = o.data;
     else {
-      const selector = readString(o, 'function_selector', 256, 'BAD_OPTIONS');
+      const selector = readString(o, 'function_selector', 256, 'SETTLEMENT_BAD_OPTIONS');
       data = selectorOf(selector) + (typeof o.parameter === 'string' ? o.parameter : '');
     }
     if (!/^(?:[0-9a-fA-F]{2})*$/.test(data) || data.length > 128 * 1024) {
-      throw new SettlementError('BAD_OPTIONS', 'data is not hex');
+      throw new SettlementError('SETTLEMENT_BAD_OPTIONS', 'data is not hex');
     }
-    const feeLimit = constant ? 0 : Number(readOptBig(o, 'fee_limit', 'BAD_OPTIONS'));
+    const feeLimit = constant ? 0 : Number(readOptBig(o, 'fee_limit', 'SETTLEMENT_BAD_OPTIONS'));
     const raw: RawTransaction = {
       ...this.#refFields(),
       data: new Uint8Array(0),
@@ -591,14 +248,14 @@ export class TronNodeEmulator {
         type: 'TriggerSmartContract',
         owner,
         contract,
-        callValue: readOptBig(o, 'call_value', 'BAD_OPTIONS'),
+        callValue: readOptBig(o, 'call_value', 'SETTLEMENT_BAD_OPTIONS'),
         data: fromHex(data),
-        callTokenValue: readOptBig(o, 'call_token_value', 'BAD_OPTIONS'),
-        tokenId: readOptBig(o, 'token_id', 'BAD_OPTIONS'),
+        callTokenValue: readOptBig(o, 'call_token_value', 'SETTLEMENT_BAD_OPTIONS'),
+        tokenId: readOptBig(o, 'token_id', 'SETTLEMENT_BAD_OPTIONS'),
       },
     };
     const cHex = toHex(contract);
-    if (!this.#trc20.has(cHex)) {
+    if (!this.#chain.trc20.has(cHex)) {
       return {
         result: {
           code: 'CONTRACT_VALIDATE_ERROR',
@@ -613,7 +270,7 @@ export class TronNodeEmulator {
     let out: string | undefined;
     if (sel === BALANCE_OF_SELECTOR && bytes.length === 36) {
       const who = `41${toHex(bytes.subarray(16, 36))}`;
-      const state = solidity ? this.#solid().state : this.#state;
+      const state = solidity ? this.#chain.solid().state : this.#chain.state;
       out = word(state.get(bkey('trc20', cHex, who)) ?? 0n);
     } else if (sel === selectorOf('decimals()')) out = word(18n);
     if (out === undefined) {
@@ -627,8 +284,8 @@ export class TronNodeEmulator {
   }
 
   #buildTransferAsset(body: JsonValue): JsonObject {
-    const o = readObject(body, 'request', 'BAD_OPTIONS');
-    const nameField = readString(o, 'asset_name', 64, 'BAD_OPTIONS');
+    const o = readObject(body, 'request', 'SETTLEMENT_BAD_OPTIONS');
+    const nameField = readString(o, 'asset_name', 64, 'SETTLEMENT_BAD_OPTIONS');
     const visible = o.visible === true;
     const assetName = visible
       ? utf8(nameField)
@@ -643,13 +300,13 @@ export class TronNodeEmulator {
       contract: {
         type: 'TransferAssetContract',
         assetName,
-        owner: addressBytes(readString(o, 'owner_address', 64, 'BAD_OPTIONS')),
-        to: addressBytes(readString(o, 'to_address', 64, 'BAD_OPTIONS')),
-        amount: readOptBig(o, 'amount', 'BAD_OPTIONS'),
+        owner: addressBytes(readString(o, 'owner_address', 64, 'SETTLEMENT_BAD_OPTIONS')),
+        to: addressBytes(readString(o, 'to_address', 64, 'SETTLEMENT_BAD_OPTIONS')),
+        amount: readOptBig(o, 'amount', 'SETTLEMENT_BAD_OPTIONS'),
       },
     };
     try {
-      this.#validate(raw);
+      this.#chain.validate(raw);
     } catch (err) {
       if (err instanceof Refusal)
         return { Error: `class org.tron.core.exception.ContractValidateException : ${err.message}` };
@@ -681,13 +338,13 @@ export class TronNodeEmulator {
 
   #account(address: string, solid: boolean): JsonObject {
     const hex = toHex(addressBytes(address));
-    const state = solid ? this.#solid().state : this.#state;
-    if (!this.#accounts.has(hex)) return {};
+    const state = solid ? this.#chain.solid().state : this.#chain.state;
+    if (!this.#chain.accounts.has(hex)) return {};
     const out: JsonObject = { address: hex };
     const trx = state.get(bkey(TRX, '', hex)) ?? 0n;
     if (trx > 0n) out.balance = trx;
     const assets: JsonObject[] = [];
-    for (const id of this.#trc10) {
+    for (const id of this.#chain.trc10) {
       const v = state.get(bkey('trc10', id, hex)) ?? 0n;
       if (v > 0n) assets.push({ key: id, value: v });
     }
@@ -698,51 +355,52 @@ export class TronNodeEmulator {
   #route(path: string, body: JsonValue): JsonValue {
     const solidity = path.startsWith('/walletsolidity/');
     const name = path.replace(/^\/wallet(solidity)?\//, '');
-    const req = (): JsonObject => readObject(body, 'request', 'BAD_OPTIONS');
+    const req = (): JsonObject => readObject(body, 'request', 'SETTLEMENT_BAD_OPTIONS');
     const txidArg = (): string => {
-      const v = readString(req(), 'value', 64, 'BAD_OPTIONS').toLowerCase();
-      if (!/^[0-9a-f]{64}$/.test(v)) throw new SettlementError('BAD_OPTIONS', 'value must be a txid');
+      const v = readString(req(), 'value', 64, 'SETTLEMENT_BAD_OPTIONS').toLowerCase();
+      if (!/^[0-9a-f]{64}$/.test(v))
+        throw new SettlementError('SETTLEMENT_BAD_OPTIONS', 'value must be a txid');
       return v;
     };
     const numArg = (): number => {
       const v = req().num;
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
-        throw new SettlementError('BAD_OPTIONS', 'num must be a natural number');
+        throw new SettlementError('SETTLEMENT_BAD_OPTIONS', 'num must be a natural number');
       return v;
     };
     const inView = (txid: string): Included | undefined => {
-      const n = this.#blockOf.get(txid);
-      if (n === undefined || (solidity && n > this.#solid().number)) return undefined;
-      return this.#index.get(txid);
+      const n = this.#chain.blockOf.get(txid);
+      if (n === undefined || (solidity && n > this.#chain.solid().number)) return undefined;
+      return this.#chain.index.get(txid);
     };
     switch (name) {
       case 'getnowblock':
-        return this.#blockJson(solidity ? this.#solid() : this.#head(), true);
+        return this.#blockJson(solidity ? this.#chain.solid() : this.#chain.head(), true);
       case 'getblock': {
         const detail =
           typeof body === 'object' &&
           body !== null &&
           !Array.isArray(body) &&
           (body as JsonObject).detail === true;
-        return this.#blockJson(solidity ? this.#solid() : this.#head(), detail);
+        return this.#blockJson(solidity ? this.#chain.solid() : this.#chain.head(), detail);
       }
       case 'getblockbynum': {
-        const b = this.#block(numArg(), solidity);
+        const b = this.#chain.block(numArg(), solidity);
         return b ? this.#blockJson(b, true) : {};
       }
       case 'gettransactioninfobyblocknum': {
-        const b = this.#block(numArg(), solidity);
+        const b = this.#chain.block(numArg(), solidity);
         return b ? b.txs.map((t) => t.info) : [];
       }
       case 'getaccount':
-        return this.#account(readString(req(), 'address', 64, 'BAD_OPTIONS'), solidity);
+        return this.#account(readString(req(), 'address', 64, 'SETTLEMENT_BAD_OPTIONS'), solidity);
       case 'gettransactionbyid':
         return inView(txidArg())?.tx ?? {};
       case 'gettransactioninfobyid':
         return inView(txidArg())?.info ?? {};
       case 'broadcasttransaction':
         if (solidity) break;
-        return this.#broadcast(body);
+        return this.#chain.broadcast(body);
       case 'triggersmartcontract':
         if (solidity) break;
         return this.#buildTrigger(body, false);
@@ -777,7 +435,8 @@ export class TronNodeEmulator {
     let body: JsonValue = {};
     try {
       const text = Buffer.concat(chunks).toString('utf8');
-      if (text.trim().length > 0) body = parseJson(text, { code: 'BAD_OPTIONS', maxLength: this.#maxBody });
+      if (text.trim().length > 0)
+        body = parseJson(text, { code: 'SETTLEMENT_BAD_OPTIONS', maxLength: this.#maxBody });
       send(200, this.#route(path, body));
     } catch (err) {
       if (err instanceof Refusal && err.code === 'NOT_FOUND') return send(404, { Error: 'not found' });
