@@ -7,7 +7,7 @@ type Listener<A extends unknown[]> = (...args: A) => void;
  * A minimal synchronous typed event emitter. Listeners run in registration order; a listener that
  * throws propagates to the emitter (the wire turns that into `WIRE_HANDLER_ERROR`).
  */
-export class TypedEmitter<E extends EventMap> {
+export class TypedEmitter<E extends { [K in keyof E]: unknown[] }> {
   #listeners: { [K in keyof E]?: Listener<E[K]>[] } = {};
 
   /** Adds a listener. Returns `this`. */
@@ -59,7 +59,7 @@ export class TypedEmitter<E extends EventMap> {
  * throws has its error rethrown on a microtask (an uncaught error, like anywhere else), and the
  * other listeners still run. For emitters that emit from inside their own loops (the tracker).
  */
-export class IsolatedEmitter<E extends EventMap> extends TypedEmitter<E> {
+export class IsolatedEmitter<E extends { [K in keyof E]: unknown[] }> extends TypedEmitter<E> {
   protected override emit<K extends keyof E>(event: K, ...args: E[K]): void {
     for (const fn of this.listenersOf(event)) {
       try {

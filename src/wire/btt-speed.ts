@@ -121,7 +121,7 @@ export type BttDecoded =
 /** Formats base units as a canonical decimal string (no sign, no leading zeros). */
 export function formatAmount(value: bigint): string {
   if (value < 0n || value > BTT_MAX_AMOUNT) {
-    throw new WireError('BTT_BAD_AMOUNT', 'amount must be in 0 .. 2^256 - 1');
+    throw new WireError('WIRE_BTT_BAD_AMOUNT', 'amount must be in 0 .. 2^256 - 1');
   }
   return value.toString(10);
 }
@@ -179,10 +179,10 @@ const ADDR = /^T[1-9A-HJ-NP-Za-km-z]{33}$/;
 const LEDGER = /^[A-Za-z0-9._:-]{1,64}$/;
 const TOKEN = /^[A-Z0-9_]{1,16}$/;
 
-/** Encodes a message (canonical bencoding). Throws `WireError` `BTT_BAD_MESSAGE` on an invalid field. */
+/** Encodes a message (canonical bencoding). Throws `WireError` `WIRE_BTT_BAD_MESSAGE` on an invalid field. */
 export function encodeBttMessage(m: BttMessage): Uint8Array {
   const check = (ok: boolean, what: string) => {
-    if (!ok) throw new WireError('BTT_BAD_MESSAGE', `invalid ${what} in ${m.t}`);
+    if (!ok) throw new WireError('WIRE_BTT_BAD_MESSAGE', `invalid ${what} in ${m.t}`);
   };
   const ch = (c: Uint8Array) => check(c.length === BTT_CHANNEL_ID_LENGTH, 'ch');
   const counter = (n: number, what: string) => check(Number.isSafeInteger(n) && n >= 0, what);
@@ -294,7 +294,7 @@ export function bttHandshakeFields(h: BttHandshake): { [key: string]: HandshakeV
     LEDGER.test(h.ledger) &&
     TOKEN.test(h.token) &&
     h.reserve >= 0n;
-  if (!ok) throw new WireError('BTT_BAD_HANDSHAKE', 'invalid btt handshake fields');
+  if (!ok) throw new WireError('WIRE_BTT_BAD_HANDSHAKE', 'invalid btt handshake fields');
   return { v: h.v, addr: h.addr, ledger: h.ledger, token: h.token, reserve: formatAmount(h.reserve) };
 }
 
@@ -332,7 +332,6 @@ export function parseBttHandshake(
 
 /** Events of a {@link BttSpeedExtension}. */
 export interface BttSpeedEvents {
-  [event: string]: unknown[];
   /** The peer's `btt` handshake (valid, version 1). */
   handshake: [BttHandshake];
   bid: [BttBid];
@@ -397,7 +396,7 @@ export class BttSpeedExtension extends TypedEmitter<BttSpeedEvents> implements W
       this.#malformed++;
       this.emit('malformed', r.code, r.reason);
       if (this.#malformed >= (this.#opts.maxMalformed ?? BTT_MAX_MALFORMED)) {
-        throw new WireError('BTT_MALFORMED', `${this.#malformed} malformed btt_speed messages`, {
+        throw new WireError('WIRE_BTT_MALFORMED', `${this.#malformed} malformed btt_speed messages`, {
           details: { code: r.code },
         });
       }
