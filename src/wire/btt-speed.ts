@@ -135,12 +135,13 @@ export function parseAmount(text: string | Uint8Array): bigint | undefined {
   return v <= BTT_MAX_AMOUNT ? v : undefined;
 }
 
-class Malformed extends Error {
+/** A received message that breaks the spec: answered with a reject of `rejectCode`, never thrown out. */
+class Malformed extends WireError {
   constructor(
-    readonly code: number,
+    readonly rejectCode: number,
     reason: string,
   ) {
-    super(reason);
+    super('WIRE_BTT_BAD_MESSAGE', reason);
   }
 }
 
@@ -280,7 +281,7 @@ export function decodeBttMessage(payload: Uint8Array): BttDecoded {
         return { ok: true, message: undefined, type };
     }
   } catch (err) {
-    if (err instanceof Malformed) return { ok: false, code: err.code, reason: err.message };
+    if (err instanceof Malformed) return { ok: false, code: err.rejectCode, reason: err.message };
     return { ok: false, code: BttRejectCode.MALFORMED, reason: 'malformed' };
   }
 }
@@ -325,7 +326,7 @@ export function parseBttHandshake(
       reserve: amountField(b, 'reserve'),
     };
   } catch (err) {
-    const code = err instanceof Malformed ? err.code : BttRejectCode.MALFORMED;
+    const code = err instanceof Malformed ? err.rejectCode : BttRejectCode.MALFORMED;
     return { error: err instanceof Malformed ? err.message : 'invalid btt handshake', code };
   }
 }

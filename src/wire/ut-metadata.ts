@@ -160,10 +160,12 @@ export class UtMetadataExtension extends TypedEmitter<UtMetadataEvents> implemen
         maxItems: 32,
         maxIntegerDigits: 12,
       });
-      if (!(r.value instanceof Map)) throw new Error('not a dictionary');
+      if (!(r.value instanceof Map))
+        throw new WireError('WIRE_METADATA_MALFORMED', 'ut_metadata message is not a dictionary');
       dict = r.value;
       end = r.end;
     } catch (err) {
+      if (err instanceof WireError) throw err;
       throw new WireError('WIRE_METADATA_MALFORMED', 'malformed ut_metadata message', { cause: err });
     }
     const type = dict.get('msg_type');

@@ -110,9 +110,10 @@ export function decodePex(payload: Uint8Array): PexMessage {
   let d: BDict;
   try {
     const v = decode(payload, { maxBytes: payload.length, maxDepth: 2, maxItems: 64 });
-    if (!(v instanceof Map)) throw new Error('not a dictionary');
+    if (!(v instanceof Map)) throw new WireError('WIRE_PEX_MALFORMED', 'ut_pex message is not a dictionary');
     d = v;
   } catch (err) {
+    if (err instanceof WireError) throw err;
     throw new WireError('WIRE_PEX_MALFORMED', 'malformed ut_pex message', { cause: err });
   }
   const flags = (k: string) => {
