@@ -41,7 +41,14 @@ describe('the wire keeps its upstream seams in one file', () => {
     const seam = /\._(push|pull|write|callback|finished|on[A-Z]\w*)\b|\.extendedMapping\b/;
     const touching = wire.filter((f) => f.path !== ADAPTER && seam.test(f.text)).map((f) => f.path);
     expect(touching).toEqual([]);
-    expect(seam.test(readFileSync(join(root, ADAPTER), 'utf8'))).toBe(true); // the scan can see a seam
+    const adapter = readFileSync(join(root, ADAPTER), 'utf8');
+    expect(seam.test(adapter)).toBe(true); // the scan can see a seam
+  });
+
+  it("Wire's parser is never fed: the guard is the only parser (no frame parsed twice)", () => {
+    // `_write` is the Duplex hook that runs Wire's parser; `.write(` would feed it through streamx.
+    const feeds = /\._write\b|#w\.write\(|\bw\.write\(/;
+    expect(feeds.test(readFileSync(join(root, ADAPTER), 'utf8'))).toBe(false);
   });
 
   it('no error is classified by its message text', () => {

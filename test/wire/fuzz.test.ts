@@ -241,6 +241,7 @@ function reframe(msgs: readonly Uint8Array[], cuts: readonly number[], lent = fa
     unknown: (id, payload) => out.push(() => rawMessage(id, [], payload)),
   };
   const guard = new FrameGuard(sink, DEFAULT_WIRE_LIMITS, torrent, { lentChunks: lent });
+  guard.setFast(true);
   const scratch = new Uint8Array(stream.length);
   let at = 0;
   for (let i = 0; at < stream.length; i++) {
@@ -260,6 +261,21 @@ function reframe(msgs: readonly Uint8Array[], cuts: readonly number[], lent = fa
 const arbPiece = fc
   .record({ i: fc.integer({ min: 0, max: 8 }), block: fc.uint8Array({ minLength: 1, maxLength: 16384 }) })
   .map(({ i, block }) => rawMessage(7, [i, 0], block));
+/** Cancel and the BEP 6 messages (the guard is told both sides set the bit). */
+const arbOtherMessage = fc.oneof(
+  fc.constantFrom(rawMessage(0x0e), rawMessage(0x0f)),
+  fc
+    .record({ id: fc.constantFrom(0x0d, 0x11), i: fc.integer({ min: 0, max: 9 }) })
+    .map(({ id, i }) => rawMessage(id, [i])),
+  fc
+    .record({
+      id: fc.constantFrom(8, 0x10),
+      i: fc.integer({ min: 0, max: 9 }),
+      o: fc.nat(),
+      l: fc.integer({ min: 0, max: 16384 }),
+    })
+    .map(({ id, i, o, l }) => rawMessage(id, [i, o, l])),
+);
 /** A bitfield of the torrent's size (10 pieces: 2 bytes, the 6 spare bits clear). */
 const arbBitfield = fc
   .tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 3 }))
@@ -277,7 +293,7 @@ function assertReframes(msgs: fc.Arbitrary<Uint8Array>, maxCut: number, lent: bo
       fc.array(fc.integer({ min: 1, max: maxCut }), { minLength: 1, maxLength: 10 }),
       (m, cuts) => {
         // More piece statements than allowed is a flood, refused: not a legal stream.
-        fc.pre(m.filter((x) => x[4] === 5).length <= MAX_PIECE_STATEMENTS);
+        fc.pre(m.filter((x) => x[4] === 5 || x[4] === 0x0e || x[4] === 0x0f).length <= MAX_PIECE_STATEMENTS);
         const { out, want } = reframe(m, cuts, lent);
         expect(out).toEqual(want);
       },
@@ -288,7 +304,7 @@ function assertReframes(msgs: fc.Arbitrary<Uint8Array>, maxCut: number, lent: bo
 
 describe('FrameGuard framing is independent of how the stream is cut', () => {
   it('any split of a legal stream yields the same messages', () => {
-    assertReframes(arbLegalMessage, 3000, false);
+    assertReframes(fc.oneof(arbLegalMessage, arbOtherMessage, arbBitfield), 3000, false);
   });
 
   it('piece messages carry the same blocks, whole, in stream order, however cut', () => {
@@ -300,7 +316,11 @@ describe('FrameGuard framing is independent of how the stream is cut', () => {
   it('with lent chunks (reused and overwritten after each push) bitfields, extended and unknown payloads and blocks still come out intact, however cut', () => {
     // The guard must copy what it hands on for keeping, and a block that spans chunks: a view
     // kept into a lent chunk reads the scribble.
-    assertReframes(fc.oneof(arbLegalMessage, arbPiece, arbExtended, arbBitfield), 20000, true);
+    assertReframes(
+      fc.oneof(arbLegalMessage, arbOtherMessage, arbPiece, arbExtended, arbBitfield),
+      20000,
+      true,
+    );
   });
 
   it('a split piece message whose header names a block outside the torrent is refused as soon as the header is in', () => {
