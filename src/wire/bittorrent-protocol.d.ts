@@ -1,14 +1,10 @@
 /**
- * The part of `bittorrent-protocol` 5.0.9 that bttkit uses. The package ships no types and the
- * DefinitelyTyped ones describe v3. Internal: never mention these types in public ones.
+ * The documented surface of `bittorrent-protocol` 5.0.9 that bttkit uses (the package ships no
+ * types, and the DefinitelyTyped ones describe v3). Only `src/wire/upstream.ts` imports the
+ * package; the private members it relies on are declared there, not here. Internal: never
+ * mention these types in public ones.
  */
 declare module 'bittorrent-protocol' {
-  interface WireExtensionsFlags {
-    dht: boolean;
-    fast: boolean;
-    extended: boolean;
-  }
-
   interface WireBitField {
     get(index: number): boolean;
     readonly buffer: Uint8Array;
@@ -24,27 +20,22 @@ declare module 'bittorrent-protocol' {
 
   class Wire {
     constructor(type?: string, peEnabled?: number);
-    peerId: string | null;
     amChoking: boolean;
     amInterested: boolean;
     peerChoking: boolean;
     peerInterested: boolean;
     peerPieces: WireBitField;
     hasFast: boolean;
-    extensions: Partial<WireExtensionsFlags>;
-    peerExtensions: Partial<WireExtensionsFlags>;
+    /** Extended id → name: what our extended handshake's `m` lists. */
     extendedMapping: Record<number, string>;
+    /** Our extended handshake, less `m`. */
     extendedHandshake: Record<string, unknown>;
-    allowedFastSet: number[];
     peerAllowedFastSet: number[];
     requests: WireRequest[];
     peerRequests: WireRequest[];
     uploaded: number;
-    downloaded: number;
-    destroyed: boolean;
 
     on(event: string, fn: (...args: never[]) => void): this;
-    removeAllListeners(event?: string): this;
     destroy(): this | undefined;
 
     handshake(infoHash: Uint8Array, peerId: Uint8Array, extensions?: { dht?: boolean; fast?: boolean }): void;
@@ -65,16 +56,6 @@ declare module 'bittorrent-protocol' {
     reject(index: number, offset: number, length: number): void;
     allowedFast(index: number): void;
     extended(ext: number, payload: Uint8Array): void;
-
-    /** streamx's write hook; bttkit feeds it whole, validated frames synchronously. */
-    _write(data: Uint8Array, cb: (err?: Error | null) => void): void;
-    /** Every outgoing message goes through here; bttkit overrides it to batch writes. */
-    _push(data: Uint8Array): boolean | undefined;
-    _finished: boolean;
-    /** Removes (unordered: the last one takes its place) and returns the first match, or null. */
-    _pull(requests: WireRequest[], piece: number, offset: number, length: number): WireRequest | null;
-    /** Runs `request`'s callback (nothing for null) after re-arming the request timeout. */
-    _callback(request: WireRequest | null, err: Error | null, buffer: Uint8Array | null): void;
   }
 
   export default Wire;

@@ -121,7 +121,7 @@ export type BttDecoded =
 /** Formats base units as a canonical decimal string (no sign, no leading zeros). */
 export function formatAmount(value: bigint): string {
   if (value < 0n || value > BTT_MAX_AMOUNT) {
-    throw new WireError('BTT_BAD_AMOUNT', 'amount must be in 0 .. 2^256 - 1');
+    throw new WireError('WIRE_BTT_BAD_AMOUNT', 'amount must be in 0 .. 2^256 - 1');
   }
   return value.toString(10);
 }
@@ -135,12 +135,13 @@ export function parseAmount(text: string | Uint8Array): bigint | undefined {
   return v <= BTT_MAX_AMOUNT ? v : undefined;
 }
 
-class Malformed extends Error {
+/** A received message that breaks the spec: answered with a reject of `rejectCode`, never thrown out. */
+class Malformed extends WireError {
   constructor(
-    readonly code: number,
+    readonly rejectCode: number,
     reason: string,
   ) {
-    super(reason);
+    super('WIRE_BTT_BAD_MESSAGE', reason);
   }
 }
 
@@ -179,10 +180,10 @@ const ADDR = /^T[1-9A-HJ-NP-Za-km-z]{33}$/;
 const LEDGER = /^[A-Za-z0-9._:-]{1,64}$/;
 const TOKEN = /^[A-Z0-9_]{1,16}$/;
 
-/** Encodes a message (canonical bencoding). Throws `WireError` `BTT_BAD_MESSAGE` on an invalid field. */
+/** Encodes a message (canonical bencoding). Throws `WireError` `WIRE_BTT_BAD_MESSAGE` on an invalid field. */
 export function encodeBttMessage(m: BttMessage): Uint8Array {
   const check = (ok: boolean, what: string) => {
-    if (!ok) throw new WireError('BTT_BAD_MESSAGE', `invalid ${what} in ${m.t}`);
+    if (!ok) throw new WireError('WIRE_BTT_BAD_MESSAGE', `invalid ${what} in ${m.t}`);
   };
   const ch = (c: Uint8Array) => check(c.length === BTT_CHANNEL_ID_LENGTH, 'ch');
   const counter = (n: number, what: string) => check(Number.isSafeInteger(n) && n >= 0, what);
@@ -280,7 +281,7 @@ export function decodeBttMessage(payload: Uint8Array): BttDecoded {
         return { ok: true, message: undefined, type };
     }
   } catch (err) {
-    if (err instanceof Malformed) return { ok: false, code: err.code, reason: err.message };
+    if (err instanceof Malformed) return { ok: false, code: err.rejectCode, reason: err.message };
     return { ok: false, code: BttRejectCode.MALFORMED, reason: 'malformed' };
   }
 }
@@ -294,7 +295,7 @@ export function bttHandshakeFields(h: BttHandshake): { [key: string]: HandshakeV
     LEDGER.test(h.ledger) &&
     TOKEN.test(h.token) &&
     h.reserve >= 0n;
-  if (!ok) throw new WireError('BTT_BAD_HANDSHAKE', 'invalid btt handshake fields');
+  if (!ok) throw new WireError('WIRE_BTT_BAD_HANDSHAKE', 'invalid btt handshake fields');
   return { v: h.v, addr: h.addr, ledger: h.ledger, token: h.token, reserve: formatAmount(h.reserve) };
 }
 
@@ -325,14 +326,13 @@ export function parseBttHandshake(
       reserve: amountField(b, 'reserve'),
     };
   } catch (err) {
-    const code = err instanceof Malformed ? err.code : BttRejectCode.MALFORMED;
+    const code = err instanceof Malformed ? err.rejectCode : BttRejectCode.MALFORMED;
     return { error: err instanceof Malformed ? err.message : 'invalid btt handshake', code };
   }
 }
 
 /** Events of a {@link BttSpeedExtension}. */
 export interface BttSpeedEvents {
-  [event: string]: unknown[];
   /** The peer's `btt` handshake (valid, version 1). */
   handshake: [BttHandshake];
   bid: [BttBid];
@@ -397,7 +397,7 @@ export class BttSpeedExtension extends TypedEmitter<BttSpeedEvents> implements W
       this.#malformed++;
       this.emit('malformed', r.code, r.reason);
       if (this.#malformed >= (this.#opts.maxMalformed ?? BTT_MAX_MALFORMED)) {
-        throw new WireError('BTT_MALFORMED', `${this.#malformed} malformed btt_speed messages`, {
+        throw new WireError('WIRE_BTT_MALFORMED', `${this.#malformed} malformed btt_speed messages`, {
           details: { code: r.code },
         });
       }

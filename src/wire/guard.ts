@@ -1,40 +1,53 @@
+import { type InfoDictionary, pieceLengthAt } from '../metainfo/torrent.js';
 import { concatBytes } from '../util/bytes.js';
-import { WireError } from './errors.js';
+import { WireError, type WireErrorCode } from './errors.js';
 import { MessageId, type WireLimits, type WireTorrent } from './limits.js';
 
 const PROTOCOL = 'BitTorrent protocol';
+/** Bytes of a bitfield of `pieces` bits. */
+function bitfieldBytes(pieces: number): number {
+  return Math.ceil(pieces / 8);
+}
+
 /** Length of the BitTorrent handshake. */
 export const HANDSHAKE_LENGTH = 68;
 /** Length prefix, id, index and offset of a piece message. */
 const PIECE_HEADER = 13;
 
-/** The fields of a peer's handshake. */
+/** The fields of a peer's handshake: views of the guard's own buffer (not lent). */
 export interface Handshake {
   infoHash: Uint8Array;
   peerId: Uint8Array;
   reserved: Uint8Array;
 }
 
-/** Where {@link FrameGuard} sends what it has validated. Calls are synchronous and in stream order. */
+/**
+ * Where {@link FrameGuard} sends each message it has framed, validated and decoded — the only
+ * parse of the stream. Calls are synchronous and in stream order; the guard stops as soon as
+ * `stopped` is true. Byte arrays the sink may keep are its own (copied from lent chunks, see
+ * {@link FrameGuardOptions}), except a `piece` block.
+ */
 export interface GuardSink {
-  /** The peer's handshake (68 bytes, `frame`). Return `false` to hold further parsing until `resume()`. */
-  handshake(frame: Uint8Array, handshake: Handshake): boolean;
-  /**
-   * One or more whole, validated core messages, back to back (length prefixes included). A view
-   * into received data, or a copy when the chunks are lent (see {@link FrameGuardOptions}): the
-   * sink may keep it.
-   */
-  frames(run: Uint8Array): void;
-  /** One BEP 10 message (id 20): extended id and payload (which the sink may keep, as `frames`). */
-  extended(id: number, payload: Uint8Array): void;
-  /**
-   * One validated `piece` message, when the sink takes them apart from `frames`: the block is a
-   * view into received data — with lent chunks valid only during the call. Messages before it
-   * were handed on first: the order is the stream's.
-   */
-  piece?(index: number, offset: number, block: Uint8Array): void;
   /** True once the sink has closed the peer: the guard stops. */
   readonly stopped: boolean;
+  /** The peer's handshake. Return `false` to hold further parsing until `resume()`. */
+  handshake(handshake: Handshake): boolean;
+  keepAlive(): void;
+  /**
+   * A fixed-size core message with its fields decoded (unused ones 0): choke, unchoke,
+   * interested, uninterested, have-all, have-none (`id` alone); have, suggest, allowed-fast
+   * (`a` = index); request, cancel, reject (`a` = index, `b` = offset, `c` = length); port
+   * (`a` = port).
+   */
+  message(id: number, a: number, b: number, c: number): void;
+  /** A bitfield (checked against the torrent when known, else when it becomes known). */
+  bitfield(bits: Uint8Array): void;
+  /** A block: a view into received data — with lent chunks valid only during the call. */
+  piece(index: number, offset: number, block: Uint8Array): void;
+  /** One BEP 10 message (id 20): extended id and payload. */
+  extended(id: number, payload: Uint8Array): void;
+  /** A message of a type the protocol does not define (at most `maxUnknownMessage` bytes). */
+  unknown(id: number, payload: Uint8Array): void;
 }
 
 function u32(b: Uint8Array, at: number): number {
@@ -47,7 +60,7 @@ function u32(b: Uint8Array, at: number): number {
   );
 }
 
-function fail(code: string, message: string, details?: Record<string, number | string>): never {
+function fail(code: WireErrorCode, message: string, details?: Record<string, number | string>): never {
   throw new WireError(code, message, details ? { details } : undefined);
 }
 
@@ -55,9 +68,9 @@ function fail(code: string, message: string, details?: Record<string, number | s
 export interface FrameGuardOptions {
   /**
    * The chunks given to `push` are lent: their bytes are overwritten once `push` returns (see
-   * `Connection.lendsReadBuffer`). The guard then copies what it keeps or hands on for keeping —
-   * runs of messages, extended payloads, the part of a piece message that spans chunks — and
-   * still hands whole blocks on as views. Default false: everything is handed on as views.
+   * `Connection.lendsReadBuffer`). The guard then copies what it hands on for keeping —
+   * bitfields, extended and unknown payloads, a block that spans chunks — and still hands a
+   * whole block on as a view. Default false: everything is handed on as views.
    */
   lentChunks?: boolean;
 }
@@ -66,16 +79,22 @@ export interface FrameGuardOptions {
 export const MAX_PIECE_STATEMENTS = 16;
 
 /**
- * The framing guard in front of `bittorrent-protocol`'s parser. It frames the byte stream itself,
+ * The framing guard: the one parser of a peer's byte stream. It frames the stream itself,
  * refuses a message the moment its length prefix or type makes it illegal (before buffering it),
- * validates indices, sizes and ordering, and hands whole messages on: runs of messages that sit in
- * one chunk are passed as one zero-copy view; only a message split across chunks is copied.
+ * validates indices, sizes and ordering, decodes each message and hands it to its
+ * {@link GuardSink}. A message whole in one chunk is handled in place (a block is handed on as a
+ * view); only a message split across chunks is gathered, once.
  *
  * Throws {@link WireError} from `push` on the first violation; the caller drops the peer.
  */
 export class FrameGuard {
   #limits: WireLimits;
   #torrent: WireTorrent | undefined;
+  /**
+   * The torrent's piece geometry as `pieceLengthAt` reads it. (The cast where it is used goes
+   * once `pieceLengthAt` takes any object with these three fields.)
+   */
+  #geometry: Pick<InfoDictionary, 'pieceCount' | 'pieceLength' | 'lastPieceLength'> | undefined;
   #fast = false;
   #handshakeDone = false;
   #held: Uint8Array | undefined;
@@ -85,26 +104,20 @@ export class FrameGuard {
   #pieceInfoCount = 0;
   #pendingBitfield: Uint8Array | undefined;
   /**
-   * A piece message split across reads, when the sink takes pieces apart: `#part` holds its
-   * 13-byte header, these the block's bytes as views of the reads (no assembly buffer: a block
-   * that arrives whole after its header is handed on without a copy).
+   * A piece message split across reads: `#part` holds its 13-byte header, these the block's
+   * bytes as views of the reads (no assembly buffer: a block that arrives whole after its
+   * header is handed on without a copy).
    */
   #blockViews: Uint8Array[] | undefined;
   #blockFill = 0;
   #blockLength = 0;
-  /** The sink's `piece`, if it takes piece messages apart. */
-  readonly #pieces: ((index: number, offset: number, block: Uint8Array) => void) | undefined;
+  readonly #sink: GuardSink;
   readonly #lent: boolean;
 
-  constructor(
-    private readonly sink: GuardSink,
-    limits: WireLimits,
-    torrent?: WireTorrent,
-    options: FrameGuardOptions = {},
-  ) {
+  constructor(sink: GuardSink, limits: WireLimits, torrent?: WireTorrent, options: FrameGuardOptions = {}) {
+    this.#sink = sink;
     this.#limits = limits;
-    this.#torrent = torrent;
-    this.#pieces = sink.piece?.bind(sink);
+    if (torrent) this.#setGeometry(torrent);
     this.#lent = options.lentChunks === true;
   }
 
@@ -120,16 +133,22 @@ export class FrameGuard {
 
   /** Sets the torrent geometry; a bitfield received before is checked now (throws if wrong). */
   setTorrent(torrent: WireTorrent): void {
-    this.#torrent = torrent;
+    this.#setGeometry(torrent);
     const bf = this.#pendingBitfield;
     this.#pendingBitfield = undefined;
     if (bf) this.#checkBitfield(bf, torrent);
   }
 
+  #setGeometry(t: WireTorrent): void {
+    this.#torrent = t;
+    const { pieceCount, pieceLength } = t;
+    this.#geometry = { pieceCount, pieceLength, lastPieceLength: t.length - (pieceCount - 1) * pieceLength };
+  }
+
   /** The largest message (length prefix value) legal now. */
   maxMessageLength(): number {
     const l = this.#limits;
-    const bitfield = this.#torrent ? Math.ceil(this.#torrent.pieceCount / 8) : l.maxBitfieldBytes;
+    const bitfield = this.#torrent ? bitfieldBytes(this.#torrent.pieceCount) : l.maxBitfieldBytes;
     return Math.max(1 + bitfield, 9 + l.maxBlockLength, 2 + l.maxExtendedPayload, l.maxUnknownMessage);
   }
 
@@ -154,10 +173,11 @@ export class FrameGuard {
   }
 
   #process(chunk: Uint8Array): void {
+    const sink = this.#sink;
     let pos = 0;
     if (!this.#handshakeDone) {
       pos = this.#handshake(chunk);
-      if (pos < 0 || this.sink.stopped) return;
+      if (pos < 0 || sink.stopped) return;
       if (this.#held) {
         this.#held = chunk.slice(pos);
         return;
@@ -167,58 +187,38 @@ export class FrameGuard {
     // Finish a message split across chunks.
     if (this.#part) {
       pos = this.#continuePart(chunk, pos);
-      if (pos < 0 || this.sink.stopped) return;
+      if (pos < 0 || sink.stopped) return;
     }
-    let runStart = pos;
+    const lent = this.#lent;
     while (pos < n) {
       if (n - pos < 5) {
         if (n - pos >= 4 && u32(chunk, pos) === 0) {
-          pos += 4; // keep-alive: stays in the run
+          pos += 4;
+          sink.keepAlive();
+          if (sink.stopped) return;
           continue;
         }
-        this.#flush(chunk, runStart, pos);
-        if (this.sink.stopped) return;
         this.#startPart(chunk.subarray(pos));
         return;
       }
       const len = u32(chunk, pos);
       if (len === 0) {
         pos += 4;
+        sink.keepAlive();
+        if (sink.stopped) return;
         continue;
       }
       const id = chunk[pos + 4] as number;
       this.#checkHeader(len, id);
       const end = pos + 4 + len;
       if (end > n) {
-        this.#flush(chunk, runStart, pos);
-        if (this.sink.stopped) return;
         this.#startPart(chunk.subarray(pos));
         return;
       }
-      const body = chunk.subarray(pos + 4, end);
-      if (id === MessageId.extended) {
-        this.#flush(chunk, runStart, pos);
-        if (this.sink.stopped) return;
-        this.sink.extended(body[1] as number, this.#lent ? body.slice(2) : body.subarray(2));
-        if (this.sink.stopped) return;
-        runStart = end;
-      } else if (id === MessageId.piece && this.#pieces) {
-        this.#checkBody(id, body);
-        this.#flush(chunk, runStart, pos);
-        if (this.sink.stopped) return;
-        this.#pieces(u32(body, 1), u32(body, 5), body.subarray(9));
-        if (this.sink.stopped) return;
-        runStart = end;
-      } else {
-        this.#checkBody(id, body);
-      }
+      this.#deliver(id, chunk.subarray(pos + 4, end), lent);
+      if (sink.stopped) return;
       pos = end;
     }
-    this.#flush(chunk, runStart, pos);
-  }
-
-  #flush(chunk: Uint8Array, start: number, end: number): void {
-    if (end > start) this.sink.frames(this.#lent ? chunk.slice(start, end) : chunk.subarray(start, end));
   }
 
   #startPart(rest: Uint8Array): void {
@@ -230,7 +230,7 @@ export class FrameGuard {
       return;
     }
     const len = u32(rest, 0);
-    if (rest[4] === MessageId.piece && this.#pieces) {
+    if (rest[4] === MessageId.piece) {
       const head = Math.min(PIECE_HEADER, rest.length);
       this.#startBlock(len, rest.subarray(0, head));
       if (rest.length > head) this.#gather(rest, head);
@@ -296,11 +296,7 @@ export class FrameGuard {
     this.#partFill = 0;
     this.#blockViews = undefined;
     const block = views.length === 1 ? (views[0] as Uint8Array) : concatBytes(views);
-    (this.#pieces as (index: number, offset: number, block: Uint8Array) => void)(
-      u32(head, 5),
-      u32(head, 9),
-      block,
-    );
+    this.#sink.piece(u32(head, 5), u32(head, 9), block);
     return pos;
   }
 
@@ -319,13 +315,13 @@ export class FrameGuard {
         const extra = this.#partFill - 4;
         this.#part = undefined;
         this.#partFill = 0;
-        this.sink.frames(new Uint8Array(4));
+        this.#sink.keepAlive();
         return pos - extra;
       }
       if (this.#partFill < 5) return -1;
       const len = u32(part, 0);
       this.#checkHeader(len, part[4] as number);
-      if (part[4] === MessageId.piece && this.#pieces) {
+      if (part[4] === MessageId.piece) {
         this.#startBlock(len, part);
         return this.#continueBlock(chunk, pos);
       }
@@ -341,15 +337,8 @@ export class FrameGuard {
     if (this.#partFill < part.length) return -1;
     this.#part = undefined;
     this.#partFill = 0;
-    const id = part[4] as number;
-    const body = part.subarray(4);
-    if (id === MessageId.extended) {
-      this.sink.extended(body[1] as number, body.subarray(2));
-    } else {
-      // (A piece message never gets here when the sink takes pieces apart: see #startBlock.)
-      this.#checkBody(id, body);
-      this.sink.frames(part);
-    }
+    // (A piece message never gets here: see #startBlock.) The assembly buffer is ours to give.
+    this.#deliver(part[4] as number, part.subarray(4), false);
     return pos;
   }
 
@@ -380,7 +369,7 @@ export class FrameGuard {
       infoHash: part.subarray(28, 48),
       peerId: part.subarray(48, 68),
     };
-    const go = this.sink.handshake(part, hs);
+    const go = this.#sink.handshake(hs);
     if (!go) this.#held = new Uint8Array(0);
     return take;
   }
@@ -413,7 +402,7 @@ export class FrameGuard {
         exact(5);
         return;
       case MessageId.bitfield: {
-        const want = this.#torrent ? 1 + Math.ceil(this.#torrent.pieceCount / 8) : undefined;
+        const want = this.#torrent ? 1 + bitfieldBytes(this.#torrent.pieceCount) : undefined;
         if (want !== undefined && len !== want) {
           fail('WIRE_BAD_BITFIELD', `bitfield of ${len - 1} bytes, expected ${want - 1}`, { length: len });
         } else if (len > 1 + this.#limits.maxBitfieldBytes) {
@@ -473,7 +462,7 @@ export class FrameGuard {
     const t = this.#torrent;
     if (!t) fail('WIRE_OUT_OF_RANGE', 'block message before the torrent is known', { index });
     this.#checkIndex(index);
-    const pieceLen = index === t.pieceCount - 1 ? t.length - index * t.pieceLength : t.pieceLength;
+    const pieceLen = pieceLengthAt(this.#geometry as InfoDictionary, index);
     if (offset + length > pieceLen) {
       fail('WIRE_OUT_OF_RANGE', `block ${offset}+${length} outside piece ${index}`, {
         index,
@@ -497,7 +486,7 @@ export class FrameGuard {
   }
 
   #checkBitfield(bf: Uint8Array, t: WireTorrent): void {
-    const want = Math.ceil(t.pieceCount / 8);
+    const want = bitfieldBytes(t.pieceCount);
     if (bf.length !== want) {
       fail('WIRE_BAD_BITFIELD', `bitfield of ${bf.length} bytes for ${t.pieceCount} pieces`, {
         length: bf.length,
@@ -510,23 +499,43 @@ export class FrameGuard {
     }
   }
 
-  #checkBody(id: number, body: Uint8Array): void {
+  /**
+   * Validates and decodes one whole message (`body`: id and payload) and hands it on. `copy`:
+   * `body` is a view of a lent chunk, so what the sink may keep is copied first.
+   */
+  #deliver(id: number, body: Uint8Array, copy: boolean): void {
+    const sink = this.#sink;
     switch (id) {
-      case MessageId.have:
-        this.#checkIndex(u32(body, 1));
+      case MessageId.choke:
+      case MessageId.unchoke:
+      case MessageId.interested:
+      case MessageId.uninterested:
+        sink.message(id, 0, 0, 0);
         return;
+      case MessageId.have:
+      case MessageId.suggest:
+      case MessageId.allowedFast: {
+        const index = u32(body, 1);
+        this.#checkIndex(index);
+        sink.message(id, index, 0, 0);
+        return;
+      }
       case MessageId.bitfield: {
         this.#pieceInfo(id);
         const bf = body.subarray(1);
         if (this.#torrent) this.#checkBitfield(bf, this.#torrent);
         else this.#pendingBitfield = bf.slice();
+        sink.bitfield(copy ? bf.slice() : bf);
         return;
       }
       case MessageId.haveAll:
       case MessageId.haveNone:
         this.#pieceInfo(id);
+        sink.message(id, 0, 0, 0);
         return;
       case MessageId.request: {
+        const index = u32(body, 1);
+        const offset = u32(body, 5);
         const length = u32(body, 9);
         if (length === 0 || length > this.#limits.maxBlockLength) {
           fail(
@@ -537,23 +546,33 @@ export class FrameGuard {
             },
           );
         }
-        this.#checkBlock(u32(body, 1), u32(body, 5), length);
+        this.#checkBlock(index, offset, length);
+        sink.message(id, index, offset, length);
         return;
       }
-      case MessageId.piece:
-        this.#checkBlock(u32(body, 1), u32(body, 5), body.length - 9);
+      case MessageId.piece: {
+        const index = u32(body, 1);
+        const offset = u32(body, 5);
+        this.#checkBlock(index, offset, body.length - 9);
+        sink.piece(index, offset, body.subarray(9));
         return;
+      }
       case MessageId.cancel:
       case MessageId.reject: {
         const length = u32(body, 9);
         if (length > this.#limits.maxBlockLength)
           fail('WIRE_REQUEST_TOO_LARGE', `${id} for ${length} bytes`, { length });
+        sink.message(id, u32(body, 1), u32(body, 5), length);
         return;
       }
-      case MessageId.suggest:
-      case MessageId.allowedFast:
-        this.#checkIndex(u32(body, 1));
+      case MessageId.port:
+        sink.message(id, ((body[1] as number) << 8) | (body[2] as number), 0, 0);
         return;
+      case MessageId.extended:
+        sink.extended(body[1] as number, copy ? body.slice(2) : body.subarray(2));
+        return;
+      default:
+        sink.unknown(id, copy ? body.slice(1) : body.subarray(1));
     }
   }
 }

@@ -1,7 +1,7 @@
 /**
- * The peer wire: {@link PeerWire} (BitTorrent on `bittorrent-protocol`'s `Wire`, behind a framing
- * guard), a typed BEP 10 extension framework, and the `ut_metadata` (BEP 9), `ut_pex` (BEP 11) and
- * `btt_speed` extensions.
+ * The peer wire: {@link PeerWire} (BitTorrent: our framing guard parses, `bittorrent-protocol`'s
+ * `Wire` keeps the protocol state), a typed BEP 10 extension framework, and the `ut_metadata`
+ * (BEP 9), `ut_pex` (BEP 11) and `btt_speed` extensions.
  * @module wire
  */
 
@@ -38,8 +38,9 @@ export {
   parseBttHandshake,
 } from './btt-speed.js';
 export { type EventMap, TypedEmitter } from './emitter.js';
-export { WireError, type WireErrorCode } from './errors.js';
+export { WIRE_ERROR_CODES, WireError, type WireErrorCode } from './errors.js';
 export type { ExtensionContext, ExtensionFactory, HandshakeValue, WireExtension } from './extension.js';
+export type { ExtendedHandshakeInfo } from './extension-registry.js';
 export {
   FrameGuard,
   type FrameGuardOptions,
@@ -48,11 +49,10 @@ export {
   type Handshake,
   MAX_PIECE_STATEMENTS,
 } from './guard.js';
+export { ipBytes } from './ip.js';
 export { BLOCK_SIZE, DEFAULT_WIRE_LIMITS, MessageId, type WireLimits, type WireTorrent } from './limits.js';
 export {
   type BlockRequest,
-  type ExtendedHandshakeInfo,
-  ipBytes,
   type PeerCapabilities,
   type PeerHandshake,
   PeerWire,

@@ -18,7 +18,6 @@ const REJECT = 2;
 
 /** Events of a {@link UtMetadataExtension}. */
 export interface UtMetadataEvents {
-  [event: string]: unknown[];
   /** The info dictionary was fetched and verified against the info-hash. */
   metadata: [info: InfoDictionary];
   /** The peer rejected a request: it does not have (or will not give) the metadata. */
@@ -47,7 +46,7 @@ export interface UtMetadataOptions {
  * BEP 9 on one wire: fetches the info dictionary in 16 KiB pieces (bounds-checked, size-capped,
  * verified by SHA-1 against the info-hash) and serves it when we have it, rejecting otherwise.
  * A peer sending unsolicited, misplaced or mis-sized pieces, or metadata that does not hash to
- * the info-hash, is dropped (`UT_METADATA_*` codes).
+ * the info-hash, is dropped (`WIRE_METADATA_*` codes).
  */
 export class UtMetadataExtension extends TypedEmitter<UtMetadataEvents> implements WireExtension {
   readonly name = 'ut_metadata';
@@ -67,7 +66,7 @@ export class UtMetadataExtension extends TypedEmitter<UtMetadataEvents> implemen
   constructor(ctx: ExtensionContext, options: UtMetadataOptions) {
     super();
     if (options.infoHash.length !== 20)
-      throw new WireError('UT_METADATA_BAD_OPTIONS', 'info-hash must be 20 bytes');
+      throw new WireError('WIRE_METADATA_BAD_OPTIONS', 'info-hash must be 20 bytes');
     this.#ctx = ctx;
     this.#opts = options;
     if (options.info) this.setMetadata(options.info);
@@ -86,13 +85,13 @@ export class UtMetadataExtension extends TypedEmitter<UtMetadataEvents> implemen
   setMetadata(info: Uint8Array | InfoDictionary): void {
     if (!(info instanceof Uint8Array)) {
       if (!equalBytes(info.infoHashBytes, this.#opts.infoHash))
-        throw new WireError('UT_METADATA_HASH_MISMATCH', 'info dictionary does not match the info-hash');
+        throw new WireError('WIRE_METADATA_HASH_MISMATCH', 'info dictionary does not match the info-hash');
       this.#parsed = info;
       this.#info = info.infoBytes;
       return;
     }
     if (!equalBytes(sha1(info), this.#opts.infoHash)) {
-      throw new WireError('UT_METADATA_HASH_MISMATCH', 'info dictionary does not match the info-hash');
+      throw new WireError('WIRE_METADATA_HASH_MISMATCH', 'info dictionary does not match the info-hash');
     }
     this.#parsed = parseInfoDictionary(info);
     this.#info = info;
@@ -108,7 +107,10 @@ export class UtMetadataExtension extends TypedEmitter<UtMetadataEvents> implemen
     if (typeof size !== 'bigint') return;
     if (size <= 0n) return;
     if (size > BigInt(this.#opts.maxSize ?? DEFAULT_MAX_METADATA_SIZE)) {
-      this.emit('failed', new WireError('UT_METADATA_TOO_LARGE', `peer announces ${size} bytes of metadata`));
+      this.emit(
+        'failed',
+        new WireError('WIRE_METADATA_TOO_LARGE', `peer announces ${size} bytes of metadata`),
+      );
       return;
     }
     this.#size = Number(size);
@@ -135,7 +137,7 @@ export class UtMetadataExtension extends TypedEmitter<UtMetadataEvents> implemen
     if (this.#inFlight.size > 0) {
       const ms = this.#opts.pieceTimeoutMs ?? 30_000;
       this.#timer = this.#ctx.clock.setTimeout(
-        () => this.#fail(new WireError('UT_METADATA_TIMEOUT', 'metadata piece timed out')),
+        () => this.#fail(new WireError('WIRE_METADATA_TIMEOUT', 'metadata piece timed out')),
         ms,
       );
     }
@@ -158,16 +160,21 @@ export class UtMetadataExtension extends TypedEmitter<UtMetadataEvents> implemen
         maxItems: 32,
         maxIntegerDigits: 12,
       });
-      if (!(r.value instanceof Map)) throw new Error('not a dictionary');
+      if (!(r.value instanceof Map))
+        throw new WireError('WIRE_METADATA_MALFORMED', 'ut_metadata message is not a dictionary');
       dict = r.value;
       end = r.end;
     } catch (err) {
-      throw new WireError('UT_METADATA_MALFORMED', 'malformed ut_metadata message', { cause: err });
+      if (err instanceof WireError) throw err;
+      throw new WireError('WIRE_METADATA_MALFORMED', 'malformed ut_metadata message', { cause: err });
     }
     const type = dict.get('msg_type');
     const pieceV = dict.get('piece');
     if (typeof type !== 'bigint' || typeof pieceV !== 'bigint' || pieceV < 0n || pieceV > 100_000n) {
-      throw new WireError('UT_METADATA_MALFORMED', 'ut_metadata message without a valid msg_type and piece');
+      throw new WireError(
+        'WIRE_METADATA_MALFORMED',
+        'ut_metadata message without a valid msg_type and piece',
+      );
     }
     const piece = Number(pieceV);
     if (type === BigInt(REQUEST)) {
@@ -176,26 +183,26 @@ export class UtMetadataExtension extends TypedEmitter<UtMetadataEvents> implemen
     }
     if (type === BigInt(REJECT)) {
       if (this.#inFlight.has(piece))
-        this.#fail(new WireError('UT_METADATA_REJECTED', 'the peer rejected the request'));
+        this.#fail(new WireError('WIRE_METADATA_REJECTED', 'the peer rejected the request'));
       this.emit('rejected', piece);
       return;
     }
     if (type !== BigInt(DATA)) return; // unknown types are ignored (BEP 9)
     const data = payload.subarray(end);
     if (!this.#fetching || !this.#inFlight.has(piece)) {
-      throw new WireError('UT_METADATA_UNEXPECTED', `unrequested metadata piece ${piece}`, {
+      throw new WireError('WIRE_METADATA_UNEXPECTED', `unrequested metadata piece ${piece}`, {
         details: { piece },
       });
     }
     const total = dict.get('total_size');
     if (total !== undefined && total !== BigInt(this.#size)) {
-      throw new WireError('UT_METADATA_BAD_PIECE', 'total_size differs from metadata_size');
+      throw new WireError('WIRE_METADATA_BAD_PIECE', 'total_size differs from metadata_size');
     }
     const want =
       piece === this.#pieces.length - 1 ? this.#size - piece * METADATA_PIECE_SIZE : METADATA_PIECE_SIZE;
     if (data.length !== want) {
       throw new WireError(
-        'UT_METADATA_BAD_PIECE',
+        'WIRE_METADATA_BAD_PIECE',
         `metadata piece ${piece} of ${data.length} bytes, expected ${want}`,
         {
           details: { piece, length: data.length, want },
@@ -211,7 +218,7 @@ export class UtMetadataExtension extends TypedEmitter<UtMetadataEvents> implemen
       this.#pieces = [];
       if (!equalBytes(sha1(info), this.#opts.infoHash)) {
         throw new WireError(
-          'UT_METADATA_HASH_MISMATCH',
+          'WIRE_METADATA_HASH_MISMATCH',
           'metadata from the peer does not match the info-hash',
         );
       }
@@ -222,7 +229,7 @@ export class UtMetadataExtension extends TypedEmitter<UtMetadataEvents> implemen
         // It hashes right, so the torrent itself is bad: not the peer's fault.
         this.emit(
           'failed',
-          new WireError('UT_METADATA_INVALID', 'the info dictionary is invalid', { cause: err }),
+          new WireError('WIRE_METADATA_INVALID', 'the info dictionary is invalid', { cause: err }),
         );
         return;
       }

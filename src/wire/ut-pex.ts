@@ -40,7 +40,6 @@ export const PEX_INTERVAL_MS = 60_000;
 
 /** Events of a {@link UtPexExtension}. */
 export interface UtPexEvents {
-  [event: string]: unknown[];
   peers: [message: PexMessage];
 }
 
@@ -65,7 +64,7 @@ function compact(peers: readonly { ip: Uint8Array; port: number }[], v6: boolean
 function parseCompact(v: unknown, size: number, flags: Uint8Array | undefined, out: PexPeer[]): void {
   if (v === undefined) return;
   if (!(v instanceof Uint8Array) || v.length % size !== 0) {
-    throw new WireError('UT_PEX_MALFORMED', `peer list is not a multiple of ${size} bytes`);
+    throw new WireError('WIRE_PEX_MALFORMED', `peer list is not a multiple of ${size} bytes`);
   }
   const n = Math.min(v.length / size, PEX_MAX_RECEIVE);
   for (let i = 0; i < n; i++) {
@@ -106,15 +105,16 @@ export function encodePex(m: PexMessage): Uint8Array {
   return encode(dict);
 }
 
-/** Decodes a PEX message; at most {@link PEX_MAX_RECEIVE} peers per list. Throws `UT_PEX_MALFORMED`. */
+/** Decodes a PEX message; at most {@link PEX_MAX_RECEIVE} peers per list. Throws `WIRE_PEX_MALFORMED`. */
 export function decodePex(payload: Uint8Array): PexMessage {
   let d: BDict;
   try {
     const v = decode(payload, { maxBytes: payload.length, maxDepth: 2, maxItems: 64 });
-    if (!(v instanceof Map)) throw new Error('not a dictionary');
+    if (!(v instanceof Map)) throw new WireError('WIRE_PEX_MALFORMED', 'ut_pex message is not a dictionary');
     d = v;
   } catch (err) {
-    throw new WireError('UT_PEX_MALFORMED', 'malformed ut_pex message', { cause: err });
+    if (err instanceof WireError) throw err;
+    throw new WireError('WIRE_PEX_MALFORMED', 'malformed ut_pex message', { cause: err });
   }
   const flags = (k: string) => {
     const f = d.get(k);

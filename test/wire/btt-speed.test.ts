@@ -304,7 +304,7 @@ describe('btt_speed hostile and legacy peers', () => {
     expect(p.b.closed).toBe(false);
     const closed = next(p.b, 'close');
     raw(new Uint8Array([0x64]));
-    expect((await closed)[0]?.code).toBe('BTT_MALFORMED');
+    expect((await closed)[0]?.code).toBe('WIRE_BTT_MALFORMED');
     expect(bids).toBe(0);
   });
 

@@ -72,7 +72,7 @@ describe('ut_metadata between PeerWires', () => {
     cleanups.push(p.done);
     expect(mb?.metadata).toBe(info);
     expect(mb?.handshakeFields()).toEqual({ metadata_size: info.infoBytes.length });
-    expect(refused).toMatchObject({ code: 'UT_METADATA_HASH_MISMATCH' });
+    expect(refused).toMatchObject({ code: 'WIRE_METADATA_HASH_MISMATCH' });
   });
 
   it('a peer without the metadata rejects; the fetcher reports it and keeps the peer', async () => {
@@ -94,20 +94,24 @@ describe('ut_metadata between PeerWires', () => {
     [
       'an unsolicited piece',
       () => concatBytes([encode({ msg_type: 1, piece: 5, total_size: 100 }), rnd(100)]),
-      'UT_METADATA_UNEXPECTED',
+      'WIRE_METADATA_UNEXPECTED',
     ],
     [
       'a piece of the wrong size',
       (t) => concatBytes([encode({ msg_type: 1, piece: 0, total_size: t }), rnd(t - 1)]),
-      'UT_METADATA_BAD_PIECE',
+      'WIRE_METADATA_BAD_PIECE',
     ],
     [
       'metadata that does not hash right',
       (t) => concatBytes([encode({ msg_type: 1, piece: 0, total_size: t }), rnd(t)]),
-      'UT_METADATA_HASH_MISMATCH',
+      'WIRE_METADATA_HASH_MISMATCH',
     ],
-    ['a message that is not a dictionary', () => encode([1, 2]), 'UT_METADATA_MALFORMED'],
-    ['a piece index out of range', () => encode({ msg_type: 1, piece: 10n ** 12n }), 'UT_METADATA_MALFORMED'],
+    ['a message that is not a dictionary', () => encode([1, 2]), 'WIRE_METADATA_MALFORMED'],
+    [
+      'a piece index out of range',
+      () => encode({ msg_type: 1, piece: 10n ** 12n }),
+      'WIRE_METADATA_MALFORMED',
+    ],
   ];
   for (const [what, payload, code] of hostile) {
     it(`drops a peer that sends ${what}`, async () => {
@@ -167,10 +171,10 @@ describe('ut_pex', () => {
     const big = encode({ added: new Uint8Array(6 * 300).fill(1) });
     expect(decodePex(big).added.length).toBe(200);
     expect(() => decodePex(encode({ added: new Uint8Array(7) }))).toThrow(
-      expect.objectContaining({ code: 'UT_PEX_MALFORMED' }),
+      expect.objectContaining({ code: 'WIRE_PEX_MALFORMED' }),
     );
     expect(() => decodePex(new Uint8Array([1, 2, 3]))).toThrow(
-      expect.objectContaining({ code: 'UT_PEX_MALFORMED' }),
+      expect.objectContaining({ code: 'WIRE_PEX_MALFORMED' }),
     );
   });
 
