@@ -1,11 +1,84 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+
+/**
+ * The suite in four projects, by what a test file starts (README "Tests"):
+ * - unit: in-process only — pure code, fakes, ManualClock, in-memory transports, at most a
+ *   trivial loopback server; no child process. Under a minute on 2 cores. Every test file not
+ *   listed below is a unit test, so a new one lands here by default.
+ * - integration: real sockets on 127.0.0.1, real-time swarms of our own code, the CLI and other
+ *   child processes of our own code.
+ * - interop: other implementations — Debian's libtorrent, aria2, mktorrent, opentracker (checked
+ *   by the project's global setup, installed by `npm test`'s pretest) and the npm
+ *   bittorrent-tracker server.
+ * - slow: SIGKILL loops, the packed-tarball install, big simulations.
+ * `npm test` runs all four; `npm run test:<project>` one.
+ */
+const INTEGRATION = [
+  'test/cli.test.ts',
+  'test/dht/dht.test.ts',
+  'test/ledger/cli.test.ts',
+  'test/ledger/service.test.ts',
+  'test/session/ban.test.ts',
+  'test/session/read-path.test.ts',
+  'test/session/swarm.test.ts',
+  'test/settlement/settler.test.ts',
+  'test/sim/loopback.test.ts',
+  'test/sim/swarm.test.ts',
+  'test/storage/pool.test.ts',
+  'test/tracker/hostile.test.ts',
+];
+const INTEROP = [
+  'test/interop/**/*.test.ts',
+  'test/session/discovery.test.ts',
+  'test/speed/swarm.test.ts',
+  'test/tracker/bittorrent-tracker.test.ts',
+  'test/tracker/opentracker.test.ts',
+  'test/wire/libtorrent.test.ts',
+];
+const SLOW = ['test/ledger/crash.test.ts', 'test/package.test.ts'];
+
+// A listed file that does not exist (renamed, removed) would silently send its successor to unit.
+for (const f of [...INTEGRATION, ...INTEROP, ...SLOW]) {
+  if (!f.includes('*') && !existsSync(fileURLToPath(new URL(f, import.meta.url)))) {
+    throw new Error(`vitest.config.ts lists ${f}, which does not exist: update the project lists`);
+  }
+}
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 300_000,
     pool: 'forks',
     reporters: ['default', './test/helpers/summary-reporter.ts'],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['test/**/*.test.ts'],
+          exclude: [...INTEGRATION, ...INTEROP, ...SLOW],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        extends: true,
+        test: { name: 'integration', include: INTEGRATION, testTimeout: 60_000, hookTimeout: 120_000 },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'interop',
+          include: INTEROP,
+          globalSetup: ['./test/helpers/system-deps.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        extends: true,
+        test: { name: 'slow', include: SLOW, testTimeout: 300_000, hookTimeout: 300_000 },
+      },
+    ],
   },
 });

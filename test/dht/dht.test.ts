@@ -5,6 +5,7 @@ import { Dht } from '../../src/dht/index.js';
 import { encode } from '../../src/metainfo/index.js';
 import { toHex } from '../../src/util/index.js';
 import { tempDir } from '../helpers/run.js';
+import { waitFor } from '../helpers/wait.js';
 
 const tmp = tempDir('bttkit-dht-');
 const nodes: Dht[] = [];
@@ -67,8 +68,9 @@ describe('Dht on a local 20-node network', () => {
     await send(new Uint8Array(9000)); // oversized
     await send(new TextEncoder().encode('d1:ai1ee')); // no y/t
     await send(crypto.getRandomValues(new Uint8Array(200)));
-    await new Promise((r) => setTimeout(r, 200));
     sock.close();
+    // Sent is not yet received: wait for the count (bounded), then check it is exactly four.
+    await waitFor(() => victim.droppedDatagrams - before >= 4, 10_000, 'four dropped datagrams');
     expect(victim.droppedDatagrams - before).toBe(4);
     const ih = randomHash();
     await (nodes[2] as Dht).announce(ih, 6000);

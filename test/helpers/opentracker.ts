@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toHex } from '../../src/util/bytes.js';
 import { freePort, Procs, waitForPort } from './procs.js';
-import { tempDir } from './run.js';
+import { INSTALL_HINT, tempDir } from './run.js';
 
 export interface Opentracker {
   port: number;
@@ -24,9 +24,20 @@ export async function startOpentracker(
   writeFileSync(join(dir, 'whitelist'), infoHashes.map((h) => `${toHex(h)}\n`).join(''));
   port ??= await freePort();
   const args = ['-i', '127.0.0.1', '-p', String(port), '-P', String(port), '-d', dir, '-w', '/whitelist'];
-  procs.start('opentracker', args);
+  const child = procs.start('opentracker', args);
+  // Fails at once, naming the cause, when opentracker cannot start or exits early.
+  const failed = new Promise<never>((_, reject) => {
+    const stderr = () => (child as typeof child & { stderrText?: () => string }).stderrText?.() ?? '';
+    child.once('error', (e) =>
+      reject(new Error(`opentracker could not start (${e.message}): ${INSTALL_HINT}`)),
+    );
+    child.once('exit', (code, signal) =>
+      reject(new Error(`opentracker exited (${code ?? signal})\n${stderr()}`)),
+    );
+  });
+  failed.catch(() => {}); // after a start, the kill in stop() is expected
   try {
-    await waitForPort(port, 10_000);
+    await Promise.race([waitForPort(port, 10_000), failed]);
   } catch (err) {
     procs.killAll();
     tmp.cleanup();

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 import { createInterface } from 'node:readline';
+import { INSTALL_HINT } from './run.js';
 
 /** Child processes started by a test, all killed by `killAll()` (call it in afterAll). */
 export class Procs {
@@ -11,6 +12,10 @@ export class Procs {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     child.stderr?.setEncoding('utf8');
     let err = '';
+    // A program that cannot start (not installed): say so in what the waits report, never crash.
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      err += e.code === 'ENOENT' ? `${cmd} is not installed: ${INSTALL_HINT}\n` : `${cmd}: ${e.message}\n`;
+    });
     child.stderr?.on('data', (d: string) => {
       if (err.length < 20_000) err += d;
     });
@@ -53,6 +58,10 @@ export function waitForLine(
       clearTimeout(timer);
       reject(new Error(`${what}: process exited (${code ?? signal})\n${stderr()}`));
     });
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`${what}: could not start (${e.message})\n${stderr()}`));
+    });
   });
 }
 
@@ -71,6 +80,10 @@ export function waitForExit(child: ChildProcess, ms: number, what: string): Prom
     child.once('exit', (code) => {
       clearTimeout(timer);
       resolve(code);
+    });
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`${what}: could not start (${e.message})`));
     });
   });
 }

@@ -3,8 +3,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+/** The suite's one wait helper lives in wait.ts; re-exported for the files that import it from here. */
+export { waitFor } from './wait.js';
+
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const CLI = join(ROOT, 'dist/cli/main.js');
+/** What installs the programs the interop tests start. */
+export const INSTALL_HINT = 'run `npm run test:deps` (Debian packages, see README "Tests")';
 /** Debian's python3-libtorrent is importable only by the system interpreter. */
 export const SYSTEM_PYTHON = '/usr/bin/python3';
 
@@ -27,7 +32,11 @@ export function run(
     maxBuffer: 64 * 1024 * 1024,
     env: { ...process.env, NO_COLOR: '1' },
   });
-  if (r.error) throw r.error;
+  if (r.error) {
+    const code = (r.error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new Error(`${cmd} is not installed: ${INSTALL_HINT}`);
+    throw r.error;
+  }
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -42,16 +51,6 @@ export function runOk(
     throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}\n${r.stdout}\n${r.stderr}`);
   }
   return r.stdout;
-}
-
-/** `p`, or a rejection naming `what` after `ms` (the timer does not keep the process alive). */
-export function waitFor<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([
-    p,
-    new Promise<T>((_, reject) =>
-      setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms).unref(),
-    ),
-  ]);
 }
 
 /** A temporary folder, removed by the returned function. */

@@ -1,7 +1,8 @@
 /**
  * Interop with real tools: torrents made by mktorrent and by libtorrent parse in bttkit exactly as
  * libtorrent reads them; torrents made by bttkit load in libtorrent with the same info-hash and
- * verify against the data. Needs Debian's mktorrent and python3-libtorrent (installed by .ci/run).
+ * verify against the data. Needs Debian's mktorrent and python3-libtorrent (`npm test`'s pretest
+ * installs them).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,7 +37,7 @@ beforeAll(() => {
     const r = run(cmd, args);
     if (r.status !== 0 && !(cmd === 'mktorrent' && r.stdout.includes('mktorrent'))) {
       throw new Error(
-        `${cmd} is missing: run .ci/run (it installs mktorrent and python3-libtorrent)\n${r.stderr}`,
+        `${cmd} is missing: run npm run test:deps (it installs mktorrent and python3-libtorrent)\n${r.stderr}`,
       );
     }
   }

@@ -4,9 +4,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createTorrent } from '../../src/metainfo/index.js';
 import { Client } from '../../src/session/index.js';
 import { type ChunkStore, FsChunkStore, MemoryChunkStore } from '../../src/storage/index.js';
-import { MemoryTransport } from '../../src/util/transport.js';
+import {
+  type Connection,
+  type ConnectionHandlers,
+  MemoryTransport,
+  type Transport,
+} from '../../src/util/transport.js';
 import type { PeerWire } from '../../src/wire/index.js';
-import { pseudoRandomBytes, tempDir, waitFor } from '../helpers/run.js';
+import { pseudoRandomBytes, tempDir } from '../helpers/run.js';
+import { waitFor } from '../helpers/wait.js';
 
 const tmp = tempDir('bttkit-readpath-');
 afterAll(tmp.cleanup);
@@ -39,6 +45,38 @@ function wrap(inner: ChunkStore, put: ChunkStore['put'] | undefined, pending?: (
       return typeof v === 'function' ? v.bind(target) : v;
     },
   });
+}
+
+/** `inner`, counting the bytes each of its connections hands to its consumer (`read`). */
+function countingReads(inner: Transport): { transport: Transport; read: Map<Connection, number> } {
+  const read = new Map<Connection, number>();
+  const wrap = (c: Connection): Connection => {
+    const counted: Connection = new Proxy(c, {
+      get(target, prop) {
+        if (prop === 'attach') {
+          return (h: ConnectionHandlers) =>
+            target.attach({
+              onData: (chunk) => {
+                read.set(counted, (read.get(counted) ?? 0) + chunk.length);
+                h.onData(chunk);
+              },
+              onDrain: () => h.onDrain(),
+              onClose: (err) => h.onClose(err),
+            });
+        }
+        const v = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    return counted;
+  };
+  return {
+    read,
+    transport: {
+      connect: async (to, options) => wrap(await inner.connect(to, options)),
+      listen: (on, onConnection) => inner.listen(on, (c) => onConnection(wrap(c))),
+    },
+  };
 }
 
 describe('read buffers lent by the connection (blocks handed on as views)', () => {
@@ -137,10 +175,8 @@ describe('backpressure from the store', () => {
     const s = await lentSwarm('gate');
     // Settings of the leecher only matter; the swarm helper made a default one: make another.
     await s.leecher.destroy();
-    const leecher = new Client({
-      transport: s.transport,
-      settings: { maxPendingWriteBytes: 1024 * 1024 },
-    });
+    const { transport, read } = countingReads(s.transport);
+    const leecher = new Client({ transport, settings: { maxPendingWriteBytes: 1024 * 1024 } });
     const extra: Client[] = [];
     try {
       let open = false;
@@ -169,19 +205,10 @@ describe('backpressure from the store', () => {
       t.on('wire', (w) => wires.push(w));
       // With the gate shut the leecher reads until the unresolved puts pass a quarter of the
       // cap (256 KiB), then stops; what it already read is the rest.
-      await waitFor(
-        (async () => {
-          while (!wires.some((w) => w.readingPaused)) await new Promise((r) => setTimeout(r, 5));
-        })(),
-        10_000,
-        'reading paused',
-      );
-      const atPause = mostUnresolved;
-      await new Promise((r) => setTimeout(r, 300));
-      // Nothing more was read meanwhile: the data waits in the connection.
-      expect(mostUnresolved).toBe(atPause);
-      expect(mostUnresolved).toBeGreaterThan(256 * 1024);
-      expect(mostUnresolved).toBeLessThan(1024 * 1024);
+      await waitFor(() => wires.some((w) => w.readingPaused), 10_000, 'reading paused');
+      const first = wires[0]?.connection;
+      const readAtPause = first && read.get(first);
+      expect(readAtPause).toBeGreaterThan(256 * 1024);
       // A peer that joins meanwhile is not read either.
       const second = new Client({ transport: s.transport });
       extra.push(second);
@@ -193,6 +220,11 @@ describe('backpressure from the store', () => {
       await waitFor(joined, 10_000, 'second seeder connected');
       expect(wires).toHaveLength(2);
       expect(wires[1]?.readingPaused).toBe(true);
+      // Nothing more was read from the first peer all that time (a second seeder started, checked
+      // its data and connected): its data waits in the connection.
+      expect(first && read.get(first)).toBe(readAtPause);
+      expect(mostUnresolved).toBeGreaterThan(256 * 1024);
+      expect(mostUnresolved).toBeLessThan(1024 * 1024);
       open = true;
       for (const w of waiting.splice(0)) w();
       await waitFor(new Promise<void>((r) => t.once('done', r)), 30_000, 'download after the gate opened');
