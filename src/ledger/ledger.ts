@@ -48,11 +48,6 @@ export interface LedgerOptions {
   ledgerId?: string;
   /** Epoch-millisecond time source for expiries and journal timestamps. Default {@link systemClock}. */
   wallClock?: WallClock;
-  /**
-   * @deprecated Use {@link LedgerOptions.wallClock} (`clock` names a monotonic `Clock` elsewhere
-   * in the package). Accepted until every caller has moved; `wallClock` wins if both are given.
-   */
-  clock?: WallClock;
   /** Snapshot and compact the journal after this many events. Default 10,000; 0 disables. */
   snapshotEvery?: number;
 }
@@ -93,7 +88,7 @@ export class Ledger implements LedgerApi {
   /** Opens a ledger: loads the store's snapshot, replays its journal, and names a new ledger. */
   static async open(options: LedgerOptions = {}): Promise<Ledger> {
     const store = options.store ?? new MemoryStore();
-    const clock = options.wallClock ?? options.clock ?? systemClock;
+    const clock = options.wallClock ?? systemClock;
     let ledger: Ledger;
     try {
       const contents = await store.load();

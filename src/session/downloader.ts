@@ -18,9 +18,6 @@ const READS_STUCK_MS = 20;
 /** Most puts unresolved before reading pauses (at most a quarter of the store's cap). */
 const MAX_UNRESOLVED_PUTS = 4 * 1024 * 1024;
 
-/** (Until the storage change lands.) */
-type DrainingStore = ChunkStore & { onDrain?(listener: () => void): () => void };
-
 /** What the {@link Downloader} needs from its torrent. */
 export interface DownloadHost {
   readonly clock: Clock;
@@ -266,7 +263,7 @@ export class Downloader {
   #pauseReads(): void {
     this.#readsPaused = true;
     for (const p of this.#host.peers()) p.wire.pauseReading();
-    this.#drainOff = (this.store as DrainingStore).onDrain?.(() => this.#maybeResume());
+    this.#drainOff = this.store.onDrain?.(() => this.#maybeResume());
     this.#armStuck();
   }
 

@@ -196,7 +196,7 @@ export async function runSwarm(
   const content = new SimContent(sc.fileSize, sc.pieceLength, rng.fork());
   const paying = sc.groups.some((g) => g.strategy === 'auction' || g.strategy === 'propshare');
   const ledger = paying
-    ? await Ledger.open({ ledgerId: 'bttkit:sim', clock: { now: () => EPOCH + Math.floor(clock.now()) } })
+    ? await Ledger.open({ ledgerId: 'bttkit:sim', wallClock: { now: () => EPOCH + Math.floor(clock.now()) } })
     : undefined;
 
   // Peers, their arrival times and identities, all drawn up front from the seed.

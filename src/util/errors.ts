@@ -51,6 +51,8 @@ export class BttkitError extends Error {
  * | `UTIL_BAD_BASE32` | `fromBase32`: a character outside RFC 4648 base32, or non-zero trailing bits |
  * | `UTIL_BAD_BINARY_STRING` | `fromBinaryString`: a code unit above 0xff |
  * | `UTIL_OUT_OF_RANGE` | a number outside its allowed range (e.g. `ManualClock.advance` by a negative time) |
+ * | `UTIL_BITFIELD_BAD_LENGTH` | a bitfield length that is not a natural number |
+ * | `UTIL_BITFIELD_OUT_OF_RANGE` | a bit index outside the bitfield |
  * | `UTIL_UNHANDLED_ERROR` | an `'error'` event with no listener carried a value that is not an `Error` (rethrown wrapped) |
  * | `ABORTED` | an operation was aborted through its `AbortSignal` ({@link AbortError}; the one code without a module prefix, used package-wide) |
  */
@@ -59,6 +61,8 @@ export const UTIL_ERROR_CODES = [
   'UTIL_BAD_BASE32',
   'UTIL_BAD_BINARY_STRING',
   'UTIL_OUT_OF_RANGE',
+  'UTIL_BITFIELD_BAD_LENGTH',
+  'UTIL_BITFIELD_OUT_OF_RANGE',
   'UTIL_UNHANDLED_ERROR',
   'ABORTED',
 ] as const;

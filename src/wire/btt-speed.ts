@@ -127,7 +127,7 @@ export function formatAmount(value: bigint): string {
 }
 
 /** Parses a canonical decimal string of base units, or returns `undefined`. */
-export function parseAmount(text: string | Uint8Array): bigint | undefined {
+export function tryParseAmount(text: string | Uint8Array): bigint | undefined {
   const s = typeof text === 'string' ? text : fromUtf8Strict(text);
   if (s === undefined || s.length === 0 || s.length > BTT_MAX_DIGITS) return undefined;
   if (!/^(0|[1-9][0-9]*)$/.test(s)) return undefined;
@@ -166,7 +166,7 @@ function textField(d: BDict, key: string, pattern: RegExp): string {
 }
 function amountField(d: BDict, key: string): bigint {
   const v = field(d, key);
-  const n = v instanceof Uint8Array ? parseAmount(v) : undefined;
+  const n = v instanceof Uint8Array ? tryParseAmount(v) : undefined;
   if (n === undefined) bad(`bad ${key}`);
   return n;
 }

@@ -34,8 +34,8 @@ export {
   encodeBttHandshake,
   encodeBttMessage,
   formatAmount,
-  parseAmount,
   parseBttHandshake,
+  tryParseAmount,
 } from './btt-speed.js';
 export { type EventMap, TypedEmitter } from './emitter.js';
 export { WIRE_ERROR_CODES, WireError, type WireErrorCode } from './errors.js';
