@@ -22,7 +22,7 @@ export function addressBytesFromPublicKey(publicKey: Uint8Array): Uint8Array {
   let full: Uint8Array;
   try {
     full = publicKey.length === 65 ? publicKey : secp256k1.Point.fromBytes(publicKey).toBytes(false);
-    if (full.length !== 65 || full[0] !== 4) throw new Error('not an uncompressed point');
+    if (full.length !== 65 || full[0] !== 4) throw new Error('not an uncompressed point'); // internal: caught below
   } catch (cause) {
     throw new LedgerError('LEDGER_BAD_KEY', 'not a secp256k1 public key', { cause });
   }

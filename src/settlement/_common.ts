@@ -18,7 +18,7 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
 /** The `T…` form of an address. @throws {SettlementError} `SETTLEMENT_BAD_ADDRESS` */
 export function checkAddress(address: unknown, field = 'address'): string {
   try {
-    if (typeof address !== 'string') throw new Error('not a string');
+    if (typeof address !== 'string') throw new Error('not a string'); // internal: caught below
     return normalizeAddress(address);
   } catch (cause) {
     throw new SettlementError('SETTLEMENT_BAD_ADDRESS', `${field} is not a TRON address`, {

@@ -2,6 +2,8 @@
  * Requester-side bidding: how much to offer each provider. Prices are base units per MiB.
  */
 
+import { SpeedError } from './errors.js';
+
 /** 2²⁰: prices are per MiB of verified payload. */
 export const MIB = 1_048_576n;
 
@@ -43,7 +45,7 @@ export interface AutoBidOptions {
 const PPM = 1_000_000n;
 
 function ppm(x: number, what: string): bigint {
-  if (!(x >= 0 && x <= 1)) throw new RangeError(`${what} must be in [0, 1]`);
+  if (!(x >= 0 && x <= 1)) throw new SpeedError('SPEED_BAD_OPTION', `${what} must be in [0, 1]`);
   return BigInt(Math.round(x * 1e6));
 }
 
@@ -101,7 +103,7 @@ function abs(x: bigint): bigint {
 export class FixedBid implements BidStrategy {
   readonly name = 'fixed';
   constructor(readonly price: bigint) {
-    if (price < 0n) throw new RangeError('price must be >= 0');
+    if (price < 0n) throw new SpeedError('SPEED_BAD_OPTION', 'price must be >= 0');
   }
 
   bids(context: BidContext): Map<string, bigint> {

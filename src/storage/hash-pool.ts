@@ -236,7 +236,7 @@ export class HashPool {
       if (!this.#closed) this.#pump();
     };
     worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`exit ${code}`)));
+    worker.on('exit', (code) => fail(new Error(`exit ${code}`))); // internal: wrapped by fail()
     this.#slots.push(slot);
     return slot;
   }

@@ -92,7 +92,9 @@ describe('bid strategies', () => {
     expect(s.bids({ remainingBalance: 0n, remainingBytes: MIB, providers }).size).toBe(0);
     expect(new FixedBid(5n).bids({ remainingBalance: 0n, remainingBytes: MIB, providers }).size).toBe(0);
     expect(new NoBid().bids().size).toBe(0);
-    expect(() => new AutoBid({ spendingRate: 1.5 })).toThrow(RangeError);
+    expect(() => new AutoBid({ spendingRate: 1.5 })).toThrow(
+      expect.objectContaining({ code: 'SPEED_BAD_OPTION' }),
+    );
   });
 });
 

@@ -59,6 +59,7 @@ export interface Pooled {
 }
 
 /** A TRON-shaped broadcast refusal. */
+// internal: turned into the emulated node's JSON answer, never thrown to a caller
 export class Refusal extends Error {
   constructor(
     readonly code: string,
