@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Connection } from '../../src/util/transport.js';
 import { createMemoryPair, TcpTransport } from '../../src/util/transport.js';
 import { PeerWire, type PeerWireEvents, type PeerWireOptions } from '../../src/wire/index.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** In memory, over TCP (the dialled end lends its read buffer), in memory with lent reads. */
 export type PairKind = 'memory' | 'tcp' | 'lent';
@@ -25,13 +26,9 @@ export function next<K extends keyof PeerWireEvents & string>(
   });
 }
 
-/** Waits until `cond()` holds, polling, or rejects after `ms`. */
-export async function until(cond: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timeout waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+/** Waits until `cond()` holds, or rejects after `ms` (the suite's one wait helper, `waitFor`). */
+export function until(cond: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
+  return waitFor(cond, ms, what);
 }
 
 export async function connections(kind: PairKind): Promise<[Connection, Connection, () => Promise<void>]> {
