@@ -11,8 +11,8 @@ export interface ChokeHost {
   peers(): Iterable<PeerConn>;
   /** The choker deciding each round (it may be replaced between rounds). */
   choker(): Choker;
-  /** We have every wanted piece. */
-  seeding(): boolean;
+  /** We have every wanted piece (we are seeding). */
+  done(): boolean;
   /** The peer has every piece. */
   isSeed(peer: PeerConn): boolean;
   /** Paused torrents unchoke nobody. */
@@ -66,7 +66,7 @@ export class ChokeScheduler {
       });
     }
     const slots = host.settings.uploadSlots;
-    const unchoke = host.choker().rechoke(peers, { seeding: host.seeding(), now, slots });
+    const unchoke = host.choker().rechoke(peers, { seeding: host.done(), now, slots });
     this.#slotsIdle = unchoke.size < slots;
     const paused = host.paused();
     for (const p of host.peers()) {

@@ -201,7 +201,7 @@ export class Downloader {
     this.fillAll();
   }
 
-  /** Stops the backpressure timer and listener (the torrent is going away). */
+  /** Stops the backpressure timer and drain listener (on resume, and when the torrent goes away). */
   stop(): void {
     this.#stuck?.cancel();
     this.#stuck = undefined;

@@ -317,7 +317,6 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       peerCount: () => this.#book.connected.size,
       isSeed: (p) => this.#downloader?.isSeed(p) ?? false,
       done: () => this.done,
-      seeding: () => this.done,
       paused: () => this.#paused,
       stopped: () => this.#state === 'destroyed',
       idle: () => this.#paused || this.#state === 'destroyed',

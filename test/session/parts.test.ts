@@ -116,7 +116,7 @@ describe('ChokeScheduler', () => {
       settings: testSettings({ uploadSlots: slots, rechokeIntervalMs: 10_000 }),
       peers: () => peers,
       choker: () => choker,
-      seeding: () => true,
+      done: () => true,
       isSeed: () => false,
       paused: () => false,
     });
