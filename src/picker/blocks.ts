@@ -109,6 +109,31 @@ export class BlockTracker<K> {
   }
 
   /**
+   * A late piece: up to `max - out.length` of its missing blocks requested from `peer` too —
+   * free ones, and ones outstanding elsewhere (fewer than `endgameMax + 1` requesters, not
+   * `peer` already).
+   */
+  hurry(peer: K, p: PeerState, prog: Progress<K>, max: number, out: PickedBlock[]): void {
+    const bpp = this.#geo.blocksPerPiece;
+    for (let b = 0; b < prog.state.length && out.length < max; b++) {
+      const st = prog.state[b];
+      if (st === RECEIVED) continue;
+      const key = prog.piece * bpp + b;
+      if (st === FREE) {
+        prog.state[b] = REQUESTED;
+        prog.requesters[b] = [peer];
+        prog.free--;
+      } else {
+        const r = prog.requesters[b] as K[];
+        if (r.length > this.#endgameMax || r.includes(peer)) continue;
+        r.push(peer);
+      }
+      this.#addReq(p, key);
+      out.push(this.blockOf(key));
+    }
+  }
+
+  /**
    * Records block `block` of `prog` received from `peer` (state `p`, if known). A complete
    * piece leaves `downloading`. Other requesters of the block are returned to cancel.
    */

@@ -13,6 +13,7 @@ export {
   type PickedBlock,
   type PickerOptions,
   type PickMode,
+  type PickOptions,
   PRIORITY,
   type Priority,
 } from './types.js';

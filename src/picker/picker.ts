@@ -2,12 +2,15 @@ import { pieceLengthAt } from '../metainfo/torrent.js';
 import { Bitfield, bitfieldByteLength } from '../util/bitfield.js';
 import { AvailabilityIndex } from './availability.js';
 import { BlockTracker, type PeerState, type Progress } from './blocks.js';
+import { DeadlineSet } from './deadlines.js';
 import { PickerError } from './errors.js';
+import { checkPickerInvariant, DOWNLOADING, HAVE, UNTOUCHED, VERIFYING } from './invariant.js';
 import {
   type BlockReceipt,
   type PickedBlock,
   type PickerOptions,
   type PickMode,
+  type PickOptions,
   PRIORITY,
   type Priority,
 } from './types.js';
@@ -19,14 +22,10 @@ export {
   type PickedBlock,
   type PickerOptions,
   type PickMode,
+  type PickOptions,
   PRIORITY,
   type Priority,
 } from './types.js';
-
-const UNTOUCHED = 0; // wanted-or-skipped, no block requested or received
-const DOWNLOADING = 1; // some block requested or received
-const VERIFYING = 2; // every block received, waiting for the hash check
-const HAVE = 3;
 
 function outOfRange(piece: number): PickerError {
   return new PickerError('PICKER_OUT_OF_RANGE', `piece ${piece} out of range`, { details: { piece } });
@@ -79,6 +78,7 @@ export class PiecePicker<K = string> {
   readonly #peers = new Map<K, PeerState>();
   #seqCursor = 0;
   #window: { start: number; count: number } | undefined;
+  readonly #deadlines = new DeadlineSet();
 
   /** @throws {PickerError} `PICKER_BAD_OPTIONS` for a piece count or length out of range. */
   constructor(options: PickerOptions) {
@@ -255,24 +255,33 @@ export class PiecePicker<K = string> {
   // ---- picking -------------------------------------------------------------------------------
 
   /**
-   * Up to `max` blocks to request from `peer`, marked requested. Pieces being downloaded come
-   * first (streaming window before them), then new pieces by mode, then endgame duplicates.
+   * Up to `max` blocks to request from `peer`, marked requested. Pieces with a deadline come
+   * first, earliest first (only for a `critical` peer — see {@link PickOptions}), then the
+   * streaming window, pieces being downloaded, new pieces by mode, and endgame duplicates.
    */
-  pick(peer: K, max: number): PickedBlock[] {
+  pick(peer: K, max: number, options: PickOptions = {}): PickedBlock[] {
     const p = this.#peers.get(peer);
     const out: PickedBlock[] = [];
     if (!p || max <= 0 || this.#wantedMissing === 0) return out;
-    const has = (i: number) => p.seed || p.bits.get(i);
+    const deadlines = this.#deadlines;
+    const skipDeadlines = deadlines.size > 0 && options.critical === false;
+    const has = skipDeadlines
+      ? (i: number) => (p.seed || p.bits.get(i)) && !deadlines.has(i)
+      : (i: number) => p.seed || p.bits.get(i);
     const blocks = this.#blocks;
 
-    if (this.#window) {
-      const end = Math.min(this.pieceCount, this.#window.start + this.#window.count);
-      for (let i = this.#window.start; i < end && out.length < max; i++) {
-        if (!has(i) || this.#priority[i] === 0) continue;
-        const s = this.#state[i];
-        if (s === UNTOUCHED) blocks.take(peer, p, this.#startPiece(i), max, out);
-        else if (s === DOWNLOADING) blocks.take(peer, p, this.#progress(i), max, out);
-      }
+    if (deadlines.size > 0 && !skipDeadlines) this.#takeInOrder(peer, p, deadlines.ordered(), has, max, out);
+    const w = this.#window;
+    if (w) {
+      const end = Math.min(this.pieceCount, w.start + w.count);
+      this.#takeInOrder(
+        peer,
+        p,
+        Array.from({ length: Math.max(0, end - w.start) }, (_, k) => w.start + k),
+        has,
+        max,
+        out,
+      );
     }
     for (const prog of blocks.downloading.values()) {
       if (out.length >= max) break;
@@ -286,6 +295,22 @@ export class PiecePicker<K = string> {
     if (out.length < max && this.#index.bucketed === 0 && blocks.requestPairs > p.requests.size) {
       blocks.endgame(peer, p, max, out);
     }
+    return out;
+  }
+
+  /**
+   * A piece with a deadline is late: up to `max` of its blocks requested from `peer` — free ones,
+   * and ones outstanding elsewhere (a duplicate, cancelled when the first copy arrives; at most
+   * `endgameRequesters` + 1 peers per block). Nothing when `peer` lacks the piece or already has
+   * every missing block of it requested.
+   */
+  pickLate(peer: K, piece: number, max: number): PickedBlock[] {
+    const p = this.#peers.get(peer);
+    const out: PickedBlock[] = [];
+    if (!p || max <= 0 || !(p.seed || p.bits.get(piece)) || this.#priority[piece] === 0) return out;
+    const s = this.#state[piece];
+    if (s === UNTOUCHED) this.#blocks.take(peer, p, this.#startPiece(piece), max, out);
+    else if (s === DOWNLOADING) this.#blocks.hurry(peer, p, this.#progress(piece), max, out);
     return out;
   }
 
@@ -366,6 +391,32 @@ export class PiecePicker<K = string> {
   }
 
   /**
+   * Gives piece `i` a deadline (a time on the caller's clock; earlier is more urgent): pieces
+   * with a deadline are picked before all others, earliest first, by peers picked as `critical`.
+   * A piece of priority 0 is never picked, deadline or not: raise its priority too.
+   * @throws {PickerError} `PICKER_OUT_OF_RANGE`.
+   */
+  setDeadline(i: number, at: number): void {
+    if (!Number.isInteger(i) || i < 0 || i >= this.pieceCount) throw outOfRange(i);
+    this.#deadlines.set(i, at);
+  }
+
+  /** Removes the deadline of piece `i` (no-op without one). */
+  clearDeadline(i: number): void {
+    this.#deadlines.delete(i);
+  }
+
+  /** The deadline of piece `i`, if any. */
+  deadline(i: number): number | undefined {
+    return this.#deadlines.at(i);
+  }
+
+  /** Pieces with a deadline, earliest first (verified ones included until cleared). */
+  deadlinePieces(): readonly number[] {
+    return this.#deadlines.ordered();
+  }
+
+  /**
    * Sets the priority of one piece (0 = skip).
    * @throws {PickerError} `PICKER_OUT_OF_RANGE`, `PICKER_BAD_PRIORITY`.
    */
@@ -408,46 +459,16 @@ export class PiecePicker<K = string> {
    * @throws {PickerError} `PICKER_INVARIANT` naming the first broken invariant.
    */
   checkInvariant(): void {
-    const fail = (m: string): never => {
-      throw new PickerError('PICKER_INVARIANT', `picker invariant: ${m}`);
-    };
-    const index = this.#index;
-    const avail = new Uint32Array(this.pieceCount);
-    let seeds = 0;
-    for (const p of this.#peers.values()) {
-      if (p.seed) {
-        seeds++;
-        if (p.bits.count !== 0) fail('seed with a bitfield');
-        continue;
-      }
-      let wanted = 0;
-      for (let i = 0; i < this.pieceCount; i++) {
-        if (!p.bits.get(i)) continue;
-        avail[i] = (avail[i] as number) + 1;
-        if (this.#state[i] !== HAVE && this.#priority[i] !== 0) wanted++;
-      }
-      if (wanted !== p.wanted) fail(`peer wanted ${p.wanted} != ${wanted}`);
-    }
-    if (seeds !== index.seeds) fail('seed count');
-    let bucketed = 0;
-    let wantedMissing = 0;
-    for (let i = 0; i < this.pieceCount; i++) {
-      if (avail[i] !== index.avail[i]) fail(`availability of ${i}`);
-      const s = this.#state[i];
-      const inBucket = index.isBucketed(i);
-      const shouldBucket = s === UNTOUCHED && this.#priority[i] !== 0;
-      if (inBucket !== shouldBucket) fail(`bucket membership of ${i}`);
-      if (inBucket) {
-        bucketed++;
-        if (!index.placed(i, this.#priority[i] as number)) fail(`bucket position of ${i}`);
-      }
-      if ((s === HAVE) !== this.have.get(i)) fail(`have bit of ${i}`);
-      if (s !== HAVE && this.#priority[i] !== 0) wantedMissing++;
-      if ((s === DOWNLOADING) !== this.#blocks.downloading.has(i)) fail(`downloading set of ${i}`);
-    }
-    if (bucketed !== index.bucketed) fail('bucketed count');
-    if (wantedMissing !== this.#wantedMissing) fail('wanted count');
-    this.#blocks.checkInvariant(fail);
+    checkPickerInvariant({
+      pieceCount: this.pieceCount,
+      peers: this.#peers,
+      state: this.#state,
+      priority: this.#priority,
+      index: this.#index,
+      have: this.have,
+      blocks: this.#blocks,
+      wantedMissing: this.#wantedMissing,
+    });
   }
 
   // ---- internals -----------------------------------------------------------------------------
@@ -513,6 +534,24 @@ export class PiecePicker<K = string> {
       }
     }
     return index.first(has);
+  }
+
+  /** Blocks of `pieces` (in that order) that `peer` has and we want, into `out`. */
+  #takeInOrder(
+    peer: K,
+    p: PeerState,
+    pieces: readonly number[],
+    has: (i: number) => boolean,
+    max: number,
+    out: PickedBlock[],
+  ): void {
+    for (const i of pieces) {
+      if (out.length >= max) return;
+      if (!has(i) || this.#priority[i] === 0) continue;
+      const s = this.#state[i];
+      if (s === UNTOUCHED) this.#blocks.take(peer, p, this.#startPiece(i), max, out);
+      else if (s === DOWNLOADING) this.#blocks.take(peer, p, this.#progress(i), max, out);
+    }
   }
 
   #startPiece(i: number): Progress<K> {

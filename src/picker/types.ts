@@ -52,3 +52,12 @@ export interface PickerOptions {
   /** Random source in [0, 1) — injectable for reproducible tests and simulations. */
   random?: () => number;
 }
+
+/** Options of {@link PiecePicker.pick}. */
+export interface PickOptions {
+  /**
+   * Whether this peer may take pieces with a deadline (default true). The session passes false
+   * for its slower peers, so that the pieces a reader waits for go to the fastest ones.
+   */
+  critical?: boolean;
+}
