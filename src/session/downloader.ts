@@ -1,5 +1,5 @@
 import { type InfoDictionary, pieceLengthAt } from '../metainfo/torrent.js';
-import { filePiecePriorities, PiecePicker, type Priority } from '../picker/picker.js';
+import { filePiecePriorities, type PickedBlock, PiecePicker, type Priority } from '../picker/picker.js';
 import type { ChunkStore } from '../storage/types.js';
 import { Bitfield } from '../util/bitfield.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
@@ -17,6 +17,19 @@ import { SmartBan } from './smart-ban.js';
 const READS_STUCK_MS = 20;
 /** Most puts unresolved before reading pauses (at most a quarter of the store's cap). */
 const MAX_UNRESOLVED_PUTS = 4 * 1024 * 1024;
+/**
+ * While readers wait (pieces have deadlines): a peer's pipeline holds at most this many seconds
+ * of its rate (and at least {@link STREAMING_MIN_QUEUE} blocks), so that a newly wanted piece is
+ * not queued behind seconds of other requests.
+ */
+const STREAMING_QUEUE_SECONDS = 0.5;
+const STREAMING_MIN_QUEUE = 16;
+/** How often late pieces are looked for while readers wait, ms. */
+const LATE_CHECK_MS = 250;
+/** A peer is fast enough for pieces with a deadline at this share of the fastest peer's rate. */
+const FAST_SHARE = 0.5;
+/** Late pieces are asked of this many of the fastest peers. */
+const LATE_PEERS = 2;
 
 /** What the {@link Downloader} needs from its torrent. */
 export interface DownloadHost {
@@ -39,6 +52,8 @@ export interface DownloadHost {
   ban(id: string, why: string): void;
   /** The store failed: the torrent stops. */
   storeFailed(err: unknown): void;
+  /** Whether pieces have deadlines (streaming readers, `critical` ranges). */
+  critical(): boolean;
   warn(err: BttkitError): void;
 }
 
@@ -70,6 +85,10 @@ export class Downloader {
   #readsPaused = false;
   #drainOff: (() => void) | undefined;
   #stuck: TimerHandle | undefined;
+  #late: TimerHandle | undefined;
+  /** Rate a peer needs to take pieces with deadlines, and when it was computed. */
+  #fastRate = 0;
+  #fastAt = Number.NEGATIVE_INFINITY;
 
   constructor(host: DownloadHost, info: InfoDictionary, picker: PiecePicker<string>, store: ChunkStore) {
     this.#host = host;
@@ -155,25 +174,84 @@ export class Downloader {
     return true;
   }
 
-  /** Tops up the peer's request pipeline. */
+  /**
+   * Tops up the peer's request pipeline. While readers wait for pieces (deadlines), only the
+   * faster peers take those pieces, and pipelines are kept short so that new ones go out soon.
+   */
   fill(peer: PeerConn): void {
-    const { picker, store } = this;
     const host = this.#host;
     if (host.paused() || peer.wire.closed || peer.wire.peerChoking || !peer.interestedSent) return;
     if (this.#unresolvedPuts > host.settings.maxPendingWriteBytes) return;
+    const streaming = host.critical();
+    let target = peer.queueTarget;
+    if (streaming) {
+      this.#armLate();
+      const s = host.settings;
+      const byRate = Math.ceil((peer.down.rate() * STREAMING_QUEUE_SECONDS) / s.blockSize);
+      target = Math.min(target, Math.max(STREAMING_MIN_QUEUE, byRate));
+    }
     // Refill in batches (once an eighth of the queue has drained): fewer, larger writes of
-    // request messages than one write per arriving block.
+    // request messages than one write per arriving block. Not while readers wait.
     const outstanding = peer.wire.outstandingRequests;
-    const want = peer.queueTarget - outstanding;
-    if (want <= 0 || (outstanding > 0 && want < Math.max(4, peer.queueTarget >> 3))) return;
-    const reqs = picker.pick(peer.id, want);
+    const want = target - outstanding;
+    if (want <= 0 || (!streaming && outstanding > 0 && want < Math.max(4, target >> 3))) return;
+    const reqs = this.picker.pick(peer.id, want, { critical: !streaming || this.#fast(peer) });
+    this.#send(peer, reqs);
+  }
+
+  /** Sends requests picked for `peer`; arriving blocks go to {@link #onBlock}. */
+  #send(peer: PeerConn, reqs: readonly PickedBlock[]): void {
     if (reqs.length === 0) return;
-    if (outstanding === 0) peer.waitingSince = host.clock.now();
+    const { picker, store } = this;
+    if (peer.wire.outstandingRequests === 0) peer.waitingSince = this.#host.clock.now();
     for (const r of reqs) {
       peer.wire.request(r.piece, r.offset, r.length, (err, block) => {
         if (err || !block) picker.requestFailed(peer.id, r.piece, r.offset);
         else if (!store.closed) this.#onBlock(peer, r.piece, r.offset, block);
       });
+    }
+  }
+
+  /** Whether `peer` is among the fast ones (at least half the fastest rate; recomputed twice a second). */
+  #fast(peer: PeerConn): boolean {
+    const now = this.#host.clock.now();
+    if (now - this.#fastAt >= LATE_CHECK_MS * 2) {
+      let best = 0;
+      for (const p of this.#host.peers()) if (!p.wire.peerChoking) best = Math.max(best, p.down.rate());
+      this.#fastRate = best * FAST_SHARE;
+      this.#fastAt = now;
+    }
+    return peer.down.rate() >= this.#fastRate;
+  }
+
+  #armLate(): void {
+    if (this.#late) return;
+    this.#late = this.#host.clock.setTimeout(() => {
+      this.#late = undefined;
+      if (this.#host.stopped() || !this.#host.critical()) return;
+      this.#lateCheck();
+      this.#armLate();
+    }, LATE_CHECK_MS);
+  }
+
+  /**
+   * Pieces past their deadline and not yet here: their missing blocks are asked of the fastest
+   * peers that have them too (duplicates are cancelled when the first copy arrives).
+   */
+  #lateCheck(): void {
+    const host = this.#host;
+    const { picker } = this;
+    const now = host.clock.now();
+    const pieces = picker.deadlinePieces();
+    if (pieces.length === 0 || (picker.deadline(pieces[0] as number) ?? now) > now) return;
+    const fastest = [...host.peers()]
+      .filter((p) => !p.wire.closed && !p.wire.peerChoking && p.interestedSent)
+      .sort((a, b) => b.down.rate() - a.down.rate())
+      .slice(0, LATE_PEERS);
+    for (const piece of pieces) {
+      if ((picker.deadline(piece) ?? now) > now) break;
+      if (picker.have.get(piece)) continue;
+      for (const p of fastest) this.#send(p, picker.pickLate(p.id, piece, picker.blocksPerPiece));
     }
   }
 
@@ -201,8 +279,15 @@ export class Downloader {
     this.fillAll();
   }
 
-  /** Stops the backpressure timer and drain listener (on resume, and when the torrent goes away). */
+  /** Stops the timers and the drain listener (when the torrent goes away). */
   stop(): void {
+    this.#late?.cancel();
+    this.#late = undefined;
+    this.#stopBackpressure();
+  }
+
+  /** Stops the backpressure timer and drain listener (on resume, and in {@link stop}). */
+  #stopBackpressure(): void {
     this.#stuck?.cancel();
     this.#stuck = undefined;
     this.#drainOff?.();
@@ -286,7 +371,7 @@ export class Downloader {
 
   #resumeReads(): void {
     this.#readsPaused = false;
-    this.stop();
+    this.#stopBackpressure();
     for (const p of this.#host.peers()) p.wire.resumeReading();
   }
 

@@ -14,6 +14,12 @@ export const SESSION_ERROR_CODES = [
   'SESSION_BAD_FILE_PRIORITIES',
   /** A rate that is not a positive number. */
   'SESSION_BAD_RATE',
+  /** A byte range outside a file, or a piece range outside the torrent. */
+  'SESSION_BAD_RANGE',
+  /** A priority that is not an integer 0…7. */
+  'SESSION_BAD_PRIORITY',
+  /** The torrent was destroyed: its streams end with this error, and later reads fail with it. */
+  'SESSION_DESTROYED',
   /** `add()` on a destroyed client. */
   'SESSION_CLIENT_DESTROYED',
   /** A tracker warned or failed (the cause is a `TrackerError`). */

@@ -19,6 +19,7 @@ export {
   type TorrentSource,
 } from './client.js';
 export { SESSION_ERROR_CODES, SessionError, type SessionErrorCode } from './errors.js';
+export { type FileRange, TorrentFileHandle } from './file.js';
 export type { PeerInfo } from './peer.js';
 export { RateMeter } from './rate.js';
 export { DEFAULT_SETTINGS, SETTINGS_PRESETS, type Settings } from './settings.js';

@@ -11,9 +11,11 @@ import type { PeerWire } from '../wire/peer-wire.js';
 import { ChokeScheduler } from './choke-scheduler.js';
 import type { Choker } from './choker.js';
 import { Connector } from './connector.js';
+import { Content } from './content.js';
 import { Discovery } from './discovery.js';
-import { applyFilePriorities, checkFilePriorities, Downloader, openPicker } from './downloader.js';
+import { checkFilePriorities, Downloader, openPicker } from './downloader.js';
 import { SessionError } from './errors.js';
+import type { TorrentFileHandle } from './file.js';
 import type { PeerConn, PeerInfo } from './peer.js';
 import { PeerBook } from './peer-book.js';
 import { attachPeer } from './peer-session.js';
@@ -57,7 +59,9 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   #store: ChunkStore | undefined;
   #downloader: Downloader | undefined;
   #choker: Choker;
-  #filePriorities: readonly Priority[] | undefined;
+  /** Files, selections, streaming readers. */
+  readonly #content: Content;
+  #gone: Error | undefined;
   #doneEmitted = false;
   #downloaded = 0;
   #uploaded = 0;
@@ -69,11 +73,20 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.infoHashHex = toHex(init.infoHash);
     this.#name = init.name;
     this.#choker = ctx.createChoker(this);
-    this.#filePriorities = init.filePriorities;
     this.#paused = init.paused ?? false;
     this.#state = init.info ? 'checking' : 'metadata';
     this.#book = new PeerBook(ctx.clock, ctx.settings, ctx.peerId);
     this.#pex = new PexGossip(ctx.clock, (p) => this.#downloader?.isSeed(p) ?? false);
+    this.#content = new Content(
+      {
+        clock: ctx.clock,
+        store: () => this.#store,
+        gone: () => this.#gone,
+        changed: () => this.#wantsChanged(),
+        storeFailed: (err) => this.#storeFailed(err),
+      },
+      init.filePriorities,
+    );
     const core = this.#core();
     this.#choke = new ChokeScheduler(core);
     this.#uploader = new Uploader(core);
@@ -127,6 +140,50 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   /** Connected peers. */
   peers(): PeerInfo[] {
     return [...this.#book.connected.values()].map((p) => p.info());
+  }
+
+  /**
+   * The torrent's files, with progress, selection and streams ({@link TorrentFileHandle});
+   * empty until the metadata is known (`ready`).
+   */
+  get files(): readonly TorrentFileHandle[] {
+    return this.#content.files;
+  }
+
+  /**
+   * Wants pieces `start`…`end` (inclusive) at `priority` (default normal, 4) on top of the
+   * files' priorities: a piece is downloaded when anything wants it. Made before the metadata
+   * is known, a selection waits for it.
+   * @throws {SessionError} `SESSION_BAD_RANGE` for pieces outside the torrent, `SESSION_BAD_PRIORITY`.
+   */
+  select(start: number, end: number, priority: Priority = 4): void {
+    this.#content.select(start, end, priority);
+  }
+
+  /** Removes the selection made by {@link select} with the same `start` and `end`. */
+  deselect(start: number, end: number): void {
+    this.#content.deselect(start, end);
+  }
+
+  /**
+   * Pieces `start`…`end` (inclusive) are needed now: requested before all others, from the
+   * fastest peers, and from a second peer when late — until each is verified.
+   * @throws {SessionError} `SESSION_BAD_RANGE` for pieces outside the torrent.
+   */
+  critical(start: number, end: number): void {
+    this.#content.markCritical(start, end);
+  }
+
+  /**
+   * Strict sequential download (piece order) instead of rarest-first. Streams do not need it:
+   * they prioritise what they read.
+   */
+  get sequential(): boolean {
+    return this.#content.sequential;
+  }
+
+  set sequential(on: boolean) {
+    this.#content.sequential = on;
   }
 
   /** The wire of a connected peer (for extensions such as `btt_speed`). */
@@ -191,19 +248,19 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
    * Sets per-file priorities (0 = skip) in torrent file order.
    * @throws {SessionError} `SESSION_BAD_FILE_PRIORITIES` when the metadata is known and the
    *   list does not have one priority per file (before it is known, a wrong list is ignored
-   *   with a warning when the metadata arrives).
+   *   with a warning when the metadata arrives); `SESSION_BAD_PRIORITY`.
    */
   async setFilePriorities(priorities: readonly Priority[]): Promise<void> {
     if (this.#info) checkFilePriorities(this.#info, priorities);
-    this.#filePriorities = priorities;
-    const d = this.#downloader;
-    if (d) await applyFilePriorities(d.info, d.picker, d.store, priorities);
+    await this.#content.setFilePriorities(priorities);
   }
 
   /** Closes every connection and the store. Resolves when everything is released. */
   async destroy(): Promise<void> {
     if (this.#state === 'destroyed') return;
     this.#state = 'destroyed';
+    this.#gone ??= new SessionError('SESSION_DESTROYED', 'the torrent was destroyed');
+    this.#content.close(this.#gone);
     this.#tick.cancel();
     this.#choke.stop();
     this.#uploader.stop();
@@ -255,13 +312,14 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       p.wire.setTorrent(info);
       if (!p.metadata?.metadata) p.metadata?.setMetadata(info);
     }
-    if (this.#filePriorities && this.#filePriorities.length !== info.files.length) {
+    const priorities = this.#content.filePriorities;
+    if (priorities && priorities.length !== info.files.length) {
       this.#warn(
         new SessionError('SESSION_BAD_FILE_PRIORITIES', 'file priorities ignored: not one per file', {
-          details: { files: info.files.length, priorities: this.#filePriorities.length },
+          details: { files: info.files.length, priorities: priorities.length },
         }),
       );
-      this.#filePriorities = undefined;
+      this.#content.dropFilePriorities();
     }
     let picker: PiecePicker<string>;
     let store: ChunkStore;
@@ -269,11 +327,12 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       store = this.#ctx.createStore(info);
       this.#store = store;
       const { blockSize } = this.#ctx.settings;
-      picker = await openPicker(info, store, blockSize, this.#filePriorities, this.#ctx.random);
+      picker = await openPicker(info, store, blockSize, this.#content.filePriorities, this.#ctx.random);
     } catch (err) {
       return this.#storeFailed(err);
     }
     if ((this.#state as TorrentState) === 'destroyed') return;
+    this.#content.open(info, picker);
     const d = new Downloader(this.#parts, info, picker, store);
     this.#downloader = d;
     this.#state = picker.done ? 'seeding' : 'downloading';
@@ -348,6 +407,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       },
       wantsSources: () => this.listenerCount('verified') > 0,
       pieceVerified: (piece, sources) => {
+        this.#content.verified(piece);
         if (this.listenerCount('verified') > 0) this.emit('verified', piece, sources);
         this.emit('piece', piece);
         this.#checkDone();
@@ -358,8 +418,26 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       ban: (id, why) => this.#ban(id, why),
       storeFailed: (err) => this.#storeFailed(err),
       wantsWarnings: () => this.listenerCount('warning') > 0,
+      critical: () => this.#content.critical,
       warn,
     };
+  }
+
+  /**
+   * What we want changed (files, selections, readers): a finished torrent with new wants goes
+   * back to downloading (dialling again the seeds it dropped); interest and requests follow.
+   */
+  #wantsChanged(): void {
+    const d = this.#downloader;
+    if (!d || this.#state === 'destroyed' || this.#state === 'error') return;
+    if (!d.picker.done && this.#state === 'seeding') {
+      this.#state = 'downloading';
+      this.#doneEmitted = false;
+      if (!this.#paused) for (const id of this.#book.resetBackoff()) void this.#connector.connect(id);
+    }
+    for (const p of this.#book.connected.values()) d.updateInterest(p);
+    d.fillAll();
+    if (d.picker.done) this.#checkDone();
   }
 
   #onTick(): void {
@@ -413,6 +491,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
         : new SessionError('SESSION_STORE_FAILED', 'storage failed', { cause: err });
     if (e.code === 'STORAGE_CLOSED' || e.code === 'ABORTED') return;
     this.#state = 'error';
+    this.#gone = e;
+    this.#content.close(e);
     this.emit('error', e);
     void this.destroy();
   }

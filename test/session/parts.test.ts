@@ -191,6 +191,7 @@ describe('Downloader', () => {
       storeFailed: (err) => {
         throw err;
       },
+      critical: () => false,
       warn: () => {},
     };
     const d = new Downloader(host, info, picker, store.asStore());
