@@ -8,6 +8,7 @@ import { SessionError } from './errors.js';
 import type { PeerConn } from './peer.js';
 import type { Settings } from './settings.js';
 import { SmartBan } from './smart-ban.js';
+import type { DownloadGate } from './throttle.js';
 
 /**
  * While peers are not read because the store is full: reading resumes anyway when nothing left
@@ -40,6 +41,8 @@ export interface DownloadHost {
   /** The store failed: the torrent stops. */
   storeFailed(err: unknown): void;
   warn(err: BttkitError): void;
+  /** The download rate limit (throttle.ts), if any: requests go out as fast as it allows. */
+  readonly downloadGate?: DownloadGate | undefined;
 }
 
 /**
@@ -161,18 +164,27 @@ export class Downloader {
     const host = this.#host;
     if (host.paused() || peer.wire.closed || peer.wire.peerChoking || !peer.interestedSent) return;
     if (this.#unresolvedPuts > host.settings.maxPendingWriteBytes) return;
+    // Rate limit (throttle.ts): under a limit the pipeline is capped (half a second of it per
+    // peer) and requests go out only as the buckets allow; refused, the gate wakes us later.
+    const gate = host.downloadGate?.limited ? host.downloadGate : undefined;
+    const bs = host.settings.blockSize;
+    const target = gate ? Math.min(peer.queueTarget, gate.queueCap(bs)) : peer.queueTarget;
     // Refill in batches (once an eighth of the queue has drained): fewer, larger writes of
     // request messages than one write per arriving block.
     const outstanding = peer.wire.outstandingRequests;
-    const want = peer.queueTarget - outstanding;
-    if (want <= 0 || (outstanding > 0 && want < Math.max(4, peer.queueTarget >> 3))) return;
+    let want = target - outstanding;
+    if (want <= 0 || (outstanding > 0 && want < Math.min(Math.max(4, target >> 3), target >> 1))) return;
+    if (gate && (want = gate.grant(want, bs)) === 0) return;
     const reqs = picker.pick(peer.id, want);
+    if (gate) gate.refund(want * bs - reqs.reduce((sum, r) => sum + r.length, 0));
     if (reqs.length === 0) return;
     if (outstanding === 0) peer.waitingSince = host.clock.now();
     for (const r of reqs) {
       peer.wire.request(r.piece, r.offset, r.length, (err, block) => {
-        if (err || !block) picker.requestFailed(peer.id, r.piece, r.offset);
-        else if (!store.closed) this.#onBlock(peer, r.piece, r.offset, block);
+        if (err || !block) {
+          picker.requestFailed(peer.id, r.piece, r.offset);
+          gate?.refund(r.length);
+        } else if (!store.closed) this.#onBlock(peer, r.piece, r.offset, block);
       });
     }
   }
