@@ -174,9 +174,9 @@ export class Downloader {
     const outstanding = peer.wire.outstandingRequests;
     let want = target - outstanding;
     if (want <= 0 || (outstanding > 0 && want < Math.min(Math.max(4, target >> 3), target >> 1))) return;
-    if (gate && (want = gate.grant(want, bs)) === 0) return;
-    const reqs = picker.pick(peer.id, want);
-    if (gate) gate.refund(want * bs - reqs.reduce((sum, r) => sum + r.length, 0));
+    if (gate) want = gate.grant(want, bs);
+    const reqs = want > 0 ? picker.pick(peer.id, want) : [];
+    if (gate && want > 0) gate.refund(want * bs - reqs.reduce((sum, r) => sum + r.length, 0));
     if (reqs.length === 0) return;
     if (outstanding === 0) peer.waitingSince = host.clock.now();
     for (const r of reqs) {
