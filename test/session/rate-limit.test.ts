@@ -73,14 +73,14 @@ describe('download limit', () => {
 
       // Lowered at run time: from one second after the change, the rate is the new one.
       client.throttleDownload(1 * MiB);
-      await new Promise((r) => setTimeout(r, 1000));
+      expect(await measure(t, 1000)).toBeLessThan(1.6 * MiB); // the first second: 4 MiB unthrottled
       near(await measure(t, 2000), 1 * MiB, 0.15);
 
       // Raised, now by the torrent's own limit (the client's lifted): shows within a second too.
       client.throttleDownload(0);
       t.throttleDownload(8 * MiB);
       expect([client.downloadLimit, t.downloadLimit]).toEqual([0, 8 * MiB]);
-      await new Promise((r) => setTimeout(r, 1000));
+      expect(await measure(t, 1000)).toBeGreaterThan(5 * MiB); // the first second already
       near(await measure(t, 2000), 8 * MiB, 0.15);
       expect(t.done).toBe(false); // the windows above measured a transfer still going
     } finally {
@@ -109,7 +109,7 @@ describe('upload limit', () => {
       near(await measure(t, 4000), 2 * MiB, 0.1);
       // The client's bucket is passed too: the tighter one rules, at once.
       seeder.throttleUpload(1 * MiB);
-      await new Promise((r) => setTimeout(r, 1000));
+      expect(await measure(t, 1000)).toBeLessThan(1.6 * MiB); // what was queued goes at the new rate
       near(await measure(t, 3000), 1 * MiB, 0.15);
     } finally {
       seeder.throttleUpload(0);
