@@ -17,8 +17,11 @@ import { type Choker, TitForTatChoker } from './choker.js';
 import { checkFilePriorities } from './downloader.js';
 import { SessionError } from './errors.js';
 import { DEFAULT_SETTINGS, type Settings } from './settings.js';
+import { appRate, RateLimiter } from './throttle.js';
 import { Torrent } from './torrent.js';
 import type { TorrentContext } from './torrent-types.js';
+
+export { RateLimiter } from './throttle.js';
 
 /** Options of a {@link Client}. */
 export interface ClientOptions {
@@ -65,38 +68,6 @@ export interface TorrentPlugin {
   readonly name: string;
   /** Called once per torrent, before it connects to anyone. */
   attach(torrent: Torrent): void;
-}
-
-/**
- * A token bucket on the injected clock: `take(bytes)` returns how long (ms) to wait before those
- * bytes may go out, and books them.
- */
-export class RateLimiter {
-  #next = 0;
-  constructor(
-    readonly bytesPerSecond: number,
-    readonly clock: Clock,
-    readonly burst = Math.max(65536, bytesPerSecond / 4),
-  ) {
-    if (!(bytesPerSecond > 0))
-      throw new SessionError('SESSION_BAD_RATE', 'bytesPerSecond must be a positive number');
-  }
-
-  /** How long `bytes` would wait now, without booking them. */
-  wouldWait(bytes: number): number {
-    const now = this.clock.now();
-    const earliest = now - (this.burst / this.bytesPerSecond) * 1000;
-    const next = Math.max(this.#next, earliest) + (bytes / this.bytesPerSecond) * 1000;
-    return Math.max(0, next - now);
-  }
-
-  take(bytes: number): number {
-    const now = this.clock.now();
-    const earliest = now - (this.burst / this.bytesPerSecond) * 1000;
-    if (this.#next < earliest) this.#next = earliest;
-    this.#next += (bytes / this.bytesPerSecond) * 1000;
-    return Math.max(0, this.#next - now);
-  }
 }
 
 /** What can be added: .torrent bytes, parsed metainfo, a magnet URI or a hex/base32 info-hash. */
@@ -154,7 +125,9 @@ export class Client {
   #destroyed = false;
   #dht: Dht | undefined;
   #ownsDht = false;
-  #uploadLimiter: RateLimiter | undefined;
+  // Rate control (throttle.ts): the client's buckets, which every torrent's traffic also passes.
+  readonly #uploadLimiter: RateLimiter;
+  readonly #downloadLimiter: RateLimiter;
 
   constructor(options: ClientOptions = {}) {
     this.#options = options;
@@ -168,8 +141,8 @@ export class Client {
     if (!(Number.isInteger(bs) && bs >= 16384 && bs <= 4 * 1024 * 1024 && (bs & (bs - 1)) === 0))
       throw new SessionError('SESSION_BAD_SETTINGS', 'blockSize must be a power of two from 16 KiB to 4 MiB');
     if (isDht(options.dht)) this.#dht = options.dht;
-    const limit = this.settings.uploadRateLimit;
-    if (limit > 0) this.#uploadLimiter = new RateLimiter(limit, this.clock);
+    this.#uploadLimiter = new RateLimiter(this.settings.uploadRateLimit, this.clock);
+    this.#downloadLimiter = new RateLimiter(this.settings.downloadRateLimit, this.clock);
   }
 
   /** The DHT in use, if any. */
@@ -185,6 +158,37 @@ export class Client {
   /** Open connections over all torrents. */
   get connections(): number {
     return this.#connections + this.#pendingIncoming;
+  }
+
+  // ---- rate control (throttle.ts) ----
+
+  /**
+   * Caps the payload (block data) all torrents of this client download, bytes/s; 0 (or -1, as
+   * in WebTorrent) = unlimited. Takes effect at once; each torrent's own cap applies as well.
+   * Initially `settings.downloadRateLimit`.
+   * @throws {SessionError} `SESSION_BAD_RATE` for a negative or non-finite rate
+   */
+  throttleDownload(bytesPerSecond: number): void {
+    this.#downloadLimiter.setRate(appRate(bytesPerSecond, 'download limit'));
+  }
+
+  /**
+   * Caps the payload all torrents of this client upload, bytes/s; 0 (or -1) = unlimited. Takes
+   * effect at once. Initially `settings.uploadRateLimit`.
+   * @throws {SessionError} `SESSION_BAD_RATE` for a negative or non-finite rate
+   */
+  throttleUpload(bytesPerSecond: number): void {
+    this.#uploadLimiter.setRate(appRate(bytesPerSecond, 'upload limit'));
+  }
+
+  /** The client-wide download cap, bytes/s (0 = unlimited). */
+  get downloadLimit(): number {
+    return this.#downloadLimiter.bytesPerSecond;
+  }
+
+  /** The client-wide upload cap, bytes/s (0 = unlimited). */
+  get uploadLimit(): number {
+    return this.#uploadLimiter.bytesPerSecond;
   }
 
   /** Every torrent. */
@@ -301,6 +305,7 @@ export class Client {
       createChoker: this.#options.choker ?? (() => new TitForTatChoker({ random })),
       random,
       uploadLimiter: this.#uploadLimiter,
+      downloadLimiter: this.#downloadLimiter,
       createStore,
       get dht() {
         return client.#dht;

@@ -8,6 +8,7 @@ import { SessionError } from './errors.js';
 import type { PeerConn } from './peer.js';
 import type { Settings } from './settings.js';
 import { SmartBan } from './smart-ban.js';
+import type { DownloadGate } from './throttle.js';
 
 /**
  * While peers are not read because the store is full: reading resumes anyway when nothing left
@@ -55,6 +56,8 @@ export interface DownloadHost {
   /** Whether pieces have deadlines (streaming readers, `critical` ranges). */
   critical(): boolean;
   warn(err: BttkitError): void;
+  /** The download rate limit (throttle.ts), if any: requests go out as fast as it allows. */
+  readonly downloadGate?: DownloadGate | undefined;
 }
 
 /**
@@ -183,31 +186,46 @@ export class Downloader {
     if (host.paused() || peer.wire.closed || peer.wire.peerChoking || !peer.interestedSent) return;
     if (this.#unresolvedPuts > host.settings.maxPendingWriteBytes) return;
     const streaming = host.critical();
-    let target = peer.queueTarget;
+    // Rate limit (throttle.ts): under a limit the pipeline is capped (half a second of it per
+    // peer) and requests go out only as the buckets allow; refused, the gate wakes us later.
+    const gate = host.downloadGate?.limited ? host.downloadGate : undefined;
+    const bs = host.settings.blockSize;
+    let target = gate ? Math.min(peer.queueTarget, gate.queueCap(bs)) : peer.queueTarget;
     if (streaming) {
       this.#armLate();
-      const s = host.settings;
-      const byRate = Math.ceil((peer.down.rate() * STREAMING_QUEUE_SECONDS) / s.blockSize);
+      const byRate = Math.ceil((peer.down.rate() * STREAMING_QUEUE_SECONDS) / bs);
       target = Math.min(target, Math.max(STREAMING_MIN_QUEUE, byRate));
     }
     // Refill in batches (once an eighth of the queue has drained): fewer, larger writes of
     // request messages than one write per arriving block. Not while readers wait.
     const outstanding = peer.wire.outstandingRequests;
-    const want = target - outstanding;
-    if (want <= 0 || (!streaming && outstanding > 0 && want < Math.max(4, target >> 3))) return;
-    const reqs = this.picker.pick(peer.id, want, { critical: !streaming || this.#fast(peer) });
-    this.#send(peer, reqs);
+    let want = target - outstanding;
+    if (
+      want <= 0 ||
+      (!streaming && outstanding > 0 && want < Math.min(Math.max(4, target >> 3), target >> 1))
+    )
+      return;
+    if (gate) want = gate.grant(want, bs);
+    const reqs =
+      want > 0 ? this.picker.pick(peer.id, want, { critical: !streaming || this.#fast(peer) }) : [];
+    if (gate && want > 0) gate.refund(want * bs - reqs.reduce((sum, r) => sum + r.length, 0));
+    this.#send(peer, reqs, gate);
   }
 
-  /** Sends requests picked for `peer`; arriving blocks go to {@link #onBlock}. */
-  #send(peer: PeerConn, reqs: readonly PickedBlock[]): void {
+  /**
+   * Sends requests picked for `peer`; arriving blocks go to {@link #onBlock}. `gate`: the rate
+   * limit they were granted by (a failed request gives its bytes back).
+   */
+  #send(peer: PeerConn, reqs: readonly PickedBlock[], gate?: DownloadGate): void {
     if (reqs.length === 0) return;
     const { picker, store } = this;
     if (peer.wire.outstandingRequests === 0) peer.waitingSince = this.#host.clock.now();
     for (const r of reqs) {
       peer.wire.request(r.piece, r.offset, r.length, (err, block) => {
-        if (err || !block) picker.requestFailed(peer.id, r.piece, r.offset);
-        else if (!store.closed) this.#onBlock(peer, r.piece, r.offset, block);
+        if (err || !block) {
+          picker.requestFailed(peer.id, r.piece, r.offset);
+          gate?.refund(r.length);
+        } else if (!store.closed) this.#onBlock(peer, r.piece, r.offset, block);
       });
     }
   }

@@ -26,8 +26,16 @@ export interface Settings {
   maxPendingWriteBytes: number;
   /** Byte cap of whole pieces kept in memory for upload (one read serves all their blocks). */
   readCacheBytes: number;
-  /** Upload cap over all torrents, bytes/s; 0 = none. */
+  /**
+   * Upload cap over all torrents, bytes/s of payload; 0 = none. The initial value of the
+   * client's limit: `client.throttleUpload()` changes it at run time.
+   */
   uploadRateLimit: number;
+  /**
+   * Download cap over all torrents, bytes/s of payload; 0 = none. The initial value of the
+   * client's limit: `client.throttleDownload()` changes it at run time.
+   */
+  downloadRateLimit: number;
   /** Wait before reconnecting to a peer that failed, ms (doubles per failure). */
   reconnectBackoffMs: number;
   /**
@@ -54,6 +62,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   readCacheBytes: 32 * 1024 * 1024,
   reconnectBackoffMs: 5_000,
   uploadRateLimit: 0,
+  downloadRateLimit: 0,
   blockSize: 16 * 1024,
 });
 

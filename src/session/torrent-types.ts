@@ -17,8 +17,9 @@ import type { DownloadHost } from './downloader.js';
 import type { PeerInfo } from './peer.js';
 import type { PeerSessionHost } from './peer-session.js';
 import type { Settings } from './settings.js';
+import type { RateLimiter } from './throttle.js';
 import type { Torrent } from './torrent.js';
-import type { UploadHost, UploadLimiter } from './uploader.js';
+import type { UploadHost } from './uploader.js';
 
 /** Events of a {@link Torrent}. */
 export interface TorrentEvents {
@@ -104,8 +105,9 @@ export interface TorrentContext {
   /** Random source in [0, 1) for the picker. */
   readonly random?: () => number;
   readonly createStore: (info: InfoDictionary) => ChunkStore;
-  /** Upload rate limit shared by the client's torrents, if any. */
-  readonly uploadLimiter: UploadLimiter | undefined;
+  /** The client's upload and download buckets (rate 0: unlimited), passed by every torrent's traffic. */
+  readonly uploadLimiter: RateLimiter | undefined;
+  readonly downloadLimiter?: RateLimiter | undefined;
   /** The client's DHT, if any (not used for private torrents). */
   readonly dht: Dht | undefined;
   /** Extensions to register on every wire of this torrent (BEP 10). */

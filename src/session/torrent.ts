@@ -20,6 +20,7 @@ import type { PeerConn, PeerInfo } from './peer.js';
 import { PeerBook } from './peer-book.js';
 import { attachPeer } from './peer-session.js';
 import { PexGossip } from './pex.js';
+import { appRate, TorrentThrottle } from './throttle.js';
 import type {
   TorrentContext,
   TorrentCore,
@@ -52,6 +53,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   /** What the parts see of the torrent (one object: each part's host interface is a slice of it). */
   readonly #parts: TorrentCore;
   readonly #tick: TimerHandle;
+  /** Rate control: this torrent's buckets, chained with the client's (throttle.ts). */
+  readonly #throttle: TorrentThrottle;
   #info: InfoDictionary | undefined;
   #name: string | undefined;
   #state: TorrentState;
@@ -87,6 +90,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       },
       init.filePriorities,
     );
+    this.#throttle = new TorrentThrottle(ctx, () => this.#downloader?.fillAll());
     const core = this.#core();
     this.#choke = new ChokeScheduler(core);
     this.#uploader = new Uploader(core);
@@ -255,6 +259,36 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     await this.#content.setFilePriorities(priorities);
   }
 
+  // ---- rate control (throttle.ts) ----
+
+  /**
+   * Caps this torrent's download of payload (block data), bytes/s; 0 (or -1, as in WebTorrent)
+   * = unlimited. Takes effect at once; the client's cap applies as well.
+   * @throws {SessionError} `SESSION_BAD_RATE` for a negative or non-finite rate
+   */
+  throttleDownload(bytesPerSecond: number): void {
+    this.#throttle.download.setRate(appRate(bytesPerSecond, 'download limit'));
+  }
+
+  /**
+   * Caps this torrent's upload of payload, bytes/s; 0 (or -1) = unlimited. Takes effect at once;
+   * the client's cap applies as well.
+   * @throws {SessionError} `SESSION_BAD_RATE` for a negative or non-finite rate
+   */
+  throttleUpload(bytesPerSecond: number): void {
+    this.#throttle.upload.setRate(appRate(bytesPerSecond, 'upload limit'));
+  }
+
+  /** This torrent's own download cap, bytes/s (0 = unlimited; the client's is `client.downloadLimit`). */
+  get downloadLimit(): number {
+    return this.#throttle.download.bytesPerSecond;
+  }
+
+  /** This torrent's own upload cap, bytes/s (0 = unlimited; the client's is `client.uploadLimit`). */
+  get uploadLimit(): number {
+    return this.#throttle.upload.bytesPerSecond;
+  }
+
   /** Closes every connection and the store. Resolves when everything is released. */
   async destroy(): Promise<void> {
     if (this.#state === 'destroyed') return;
@@ -264,6 +298,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#tick.cancel();
     this.#choke.stop();
     this.#uploader.stop();
+    this.#throttle.stop();
     this.#downloader?.stop();
     for (const p of [...this.#book.connected.values()]) p.wire.close();
     this.#ctx.onDestroy(this);
@@ -355,7 +390,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       clock: ctx.clock,
       transport: ctx.transport,
       settings: ctx.settings,
-      limiter: ctx.uploadLimiter,
+      limiter: this.#throttle.uploadChain,
+      downloadGate: this.#throttle.gate,
       book: this.#book,
       get choke() {
         return torrent.#choke;

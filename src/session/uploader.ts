@@ -5,19 +5,18 @@ import type { RespondFn } from '../wire/peer-wire.js';
 import { SessionError } from './errors.js';
 import type { PeerConn } from './peer.js';
 import type { Settings } from './settings.js';
+import { PacedQueue, type PaceLimiter } from './throttle.js';
 
 /** Longest a block may wait behind the upload cap before its request is refused instead, ms. */
 const MAX_UPLOAD_WAIT_MS = 2000;
 /** Spare piece buffers kept for the next upload read (see {@link UploadRead}). */
 const MAX_SPARE_READ_BUFFERS = 4;
 
-/** An upload rate limit shared by a client's torrents (see `RateLimiter`). */
-export interface UploadLimiter {
-  /** Reserves `bytes`; returns how long to wait before sending them, ms. */
-  take(bytes: number): number;
-  /** How long `bytes` would wait if reserved now, ms. */
-  wouldWait(bytes: number): number;
-}
+/**
+ * An upload rate limit: the torrent's own bucket chained with its client's (a `Throttle`), or
+ * any limiter with `take` / `wouldWait`.
+ */
+export type UploadLimiter = PaceLimiter;
 
 /** What the {@link Uploader} needs from its torrent. */
 export interface UploadHost {
@@ -47,7 +46,8 @@ interface UploadRead {
 /**
  * Serves peers' requests: whole pieces are read once into a bounded cache of recycled buffers
  * (a peer asks for the blocks of a piece in a row, so one read serves them all), each block is
- * sent when the upload cap allows, and a request the cap would delay for over 2 s is refused
+ * sent when the upload cap allows (in order, through one paced queue: a rate changed at run time
+ * applies to what is still queued), and a request the cap would delay for over 2 s is refused
  * (BEP 6 reject) so the requester asks someone else.
  */
 export class Uploader {
@@ -59,6 +59,8 @@ export class Uploader {
   #spares: Uint8Array[] = [];
   #storeIgnoresInto = false;
   #stopped = false;
+  /** Blocks waiting for the upload cap (created on first use). */
+  #paced: PacedQueue | undefined;
 
   constructor(host: UploadHost) {
     this.#host = host;
@@ -99,15 +101,12 @@ export class Uploader {
           this.#host.uploaded(peer, block.length);
         };
         const limiter = this.#host.limiter;
-        if (!limiter) return send();
-        if (limiter.wouldWait(block.length) > MAX_UPLOAD_WAIT_MS) {
+        if (!limiter || this.#stopped) return send();
+        this.#paced ??= new PacedQueue(limiter, this.#host.clock, MAX_UPLOAD_WAIT_MS);
+        if (!this.#paced.push(block.length, send, release)) {
           release();
           respond(new SessionError('SESSION_UPLOAD_BUSY', 'upload queue full'));
-          return;
         }
-        const wait = limiter.take(block.length);
-        if (wait <= 0) send();
-        else this.#host.clock.setTimeout(send, wait);
       },
       (err: unknown) => {
         release();
@@ -117,10 +116,11 @@ export class Uploader {
     );
   }
 
-  /** Drops the spare buffers; reads in progress finish, nothing is recycled any more. */
+  /** Drops the spare buffers and the blocks waiting for the cap; reads in progress finish, nothing is recycled any more. */
   stop(): void {
     this.#stopped = true;
     this.#spares = [];
+    this.#paced?.stop();
   }
 
   /** The read of piece `index`, cached or new, with one more user: release it once. */
