@@ -3,6 +3,8 @@
  * choking joined together.
  * @module session
  */
+
+export { BYTE_EVENT_INTERVAL_MS } from './byte-events.js';
 export {
   type ChokeContext,
   type Choker,
@@ -13,15 +15,19 @@ export {
 export {
   type AddTorrentOptions,
   Client,
+  type ClientEvents,
   type ClientOptions,
   RateLimiter,
+  type RemoveOptions,
   type TorrentPlugin,
   type TorrentSource,
 } from './client.js';
 export { SESSION_ERROR_CODES, SessionError, type SessionErrorCode } from './errors.js';
 export type { PeerInfo } from './peer.js';
 export { RateMeter } from './rate.js';
+export type { SeedFile, SeedOptions, SeedSource } from './seed.js';
 export { DEFAULT_SETTINGS, SETTINGS_PRESETS, type Settings } from './settings.js';
+export { MAX_TORRENT_FILE_BYTES } from './source.js';
 export { Torrent } from './torrent.js';
 export type {
   TorrentContext,
