@@ -120,6 +120,11 @@ function parseSize(text: string): number {
 async function run(argv: string[]): Promise<number> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const [command, ...rest] = argv;
+  const topic = command === 'help' && rest[0] !== undefined ? HELP[rest[0]] : undefined;
+  if (topic !== undefined) {
+    process.stdout.write(topic);
+    return 0;
+  }
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(USAGE);
     return command === undefined ? 2 : 0;

@@ -285,7 +285,7 @@ export async function seedCommand(
       io.out(magnet);
     }
     const failed = new Promise<Error>((r) => torrent.once('error', r));
-    const stop = showProgress(torrent, io.progress, io, io.progressIntervalMs ?? 1000);
+    const stop = showProgress(torrent, io.progress, io, io.progressIntervalMs);
     const why = await Promise.race([io.stopSignal, failed]).finally(stop);
     if (why instanceof Error) throw why;
     const s = torrent.stats();

@@ -421,7 +421,7 @@ export class Client extends TypedEmitter<ClientEvents> {
    * ```
    * @throws {SessionError} `SESSION_BAD_SEED` (nothing to seed, a bad piece length, duplicate
    *   names), `SESSION_SEED_FAILED` (the data changed before it was checked),
-   *   `SESSION_CLIENT_DESTROYED`; `MetainfoError` from the creator (a missing path, unsafe names).
+   *   `SESSION_CLIENT_DESTROYED`; `MetainfoError` from the creator (unsafe names, an empty folder).
    */
   async seed(source: SeedSource, options: SeedOptions = {}): Promise<Torrent> {
     if (this.#destroyed) throw new SessionError('SESSION_CLIENT_DESTROYED', 'the client is destroyed');

@@ -45,7 +45,7 @@ export const SESSION_ERROR_CODES = [
    * (missing, not a file, larger than 64 MiB).
    */
   'SESSION_BAD_SOURCE',
-  /** `seed()` of nothing (no files, 0 bytes), a bad piece length, duplicate names. */
+  /** `seed()` of nothing (a missing path, no files, 0 bytes), a bad piece length, duplicate names. */
   'SESSION_BAD_SEED',
   /** `seed()`: the data does not verify against the torrent just made (it changed meanwhile). */
   'SESSION_SEED_FAILED',

@@ -86,14 +86,16 @@ function creatorOptions(o: SeedOptions): CreateTorrentOptions {
 
 /**
  * Creates the torrent of a seed and says where its data is (see {@link Client.seed}).
- * @throws {SessionError} `SESSION_BAD_SEED` (nothing to seed, a bad piece length, duplicate
- *   names, a name for a path); `MetainfoError` from the creator (a missing path, unsafe names).
+ * @throws {SessionError} `SESSION_BAD_SEED` (nothing to seed or a missing path, a bad piece length, duplicate
+ *   names, a name for a path); `MetainfoError` from the creator (unsafe names, an empty folder).
  */
 export async function prepareSeed(source: SeedSource, o: SeedOptions = {}): Promise<PreparedSeed> {
   if (typeof source === 'string') {
     const abs = resolve(source);
     if (o.name !== undefined && o.name !== basename(abs))
       bad('a path is seeded where it is, under its own name: `name` cannot change it');
+    const st = await stat(abs).catch(() => undefined);
+    if (!st) bad(`nothing to seed: ${source} does not exist`);
     const { torrent, metainfo } = await createTorrent(abs, creatorOptions(o));
     return { torrent, metainfo, path: dirname(abs) };
   }

@@ -137,7 +137,7 @@ describe('client.seed', () => {
     expect(await codeOf(c.seed([{ name: '../evil', data: new Uint8Array(1) }]))).toMatch(/^METAINFO_/);
     writeFileSync(join(tmp.path, 'one.bin'), 'x');
     expect(await codeOf(c.seed(join(tmp.path, 'one.bin'), { name: 'other' }))).toBe('SESSION_BAD_SEED');
-    expect(await codeOf(c.seed(join(tmp.path, 'missing')))).toBeDefined();
+    expect(await codeOf(c.seed(join(tmp.path, 'missing')))).toBe('SESSION_BAD_SEED');
     expect(c.torrents).toEqual([]);
   });
 });
