@@ -275,6 +275,13 @@ describe('bttkit help', () => {
     },
   );
 
+  it('help <command> is the same as <command> --help', () => {
+    const r = cli('help', 'download');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(cli('download', '--help').stdout);
+    expect(r.stdout).toMatch(/--select FILES/);
+  });
+
   it('refuses options a command does not take', () => {
     expect(cli('demo', '--bogus').status).toBe(2);
     expect(cli('download', 'x.torrent', '-o', 'd', '--comment', 'c').status).toBe(2);
