@@ -8,7 +8,6 @@ import { MemoryChunkStore } from '../storage/memory-store.js';
 import type { ChunkStore } from '../storage/types.js';
 import { toHex, utf8 } from '../util/bytes.js';
 import { type Clock, realClock } from '../util/clock.js';
-import type { BttkitError } from '../util/errors.js';
 import { type Endpoint, type Listener, TcpTransport, type Transport } from '../util/transport.js';
 import { VERSION } from '../version.js';
 import { TypedEmitter } from '../wire/emitter.js';
@@ -16,9 +15,10 @@ import { WireError } from '../wire/errors.js';
 import type { ExtensionFactory, WireExtension } from '../wire/extension.js';
 import { PeerWire } from '../wire/peer-wire.js';
 import { type Choker, TitForTatChoker } from './choker.js';
+import type { ClientEvents, RemoveOptions } from './client-types.js';
 import { checkFilePriorities } from './downloader.js';
 import { SessionError } from './errors.js';
-import { prepareSeed, type SeedOptions, type SeedSource } from './seed.js';
+import { prepareSeed, type SeedOptions, type SeedSource, whenSeeding } from './seed.js';
 import { DEFAULT_SETTINGS, type Settings } from './settings.js';
 import { isInfoHashText, isMagnetUri, readTorrentPath } from './source.js';
 import { Torrent } from './torrent.js';
@@ -102,34 +102,6 @@ export class RateLimiter {
     this.#next += (bytes / this.bytesPerSecond) * 1000;
     return Math.max(0, this.#next - now);
   }
-}
-
-/**
- * Events of a {@link Client}. As in WebTorrent, `torrent` is emitted when a torrent is ready to
- * use (metadata known and the data on disk checked), not when it is added (that is `add`).
- */
-export interface ClientEvents {
-  /** A torrent was added (`add()` or `seed()`); its metadata may not be known yet. */
-  add: [Torrent];
-  /** A torrent is ready: metadata known, existing data checked (its own `ready` event). */
-  torrent: [Torrent];
-  /** A torrent left the client: `remove()`, `torrent.destroy()` or `client.destroy()`. */
-  remove: [Torrent];
-  /**
-   * A torrent stopped on an error (its own `error` event). Such an error is rethrown as an
-   * uncaught error only when neither the torrent nor the client listens for `error`.
-   */
-  error: [BttkitError, Torrent];
-}
-
-/** Options of {@link Client.remove}. */
-export interface RemoveOptions {
-  /**
-   * Also delete the torrent's data: only the files the torrent names, in its store (never a
-   * file outside the download folder, never through a symlink), then the folders left empty.
-   * For a torrent seeded from a path, that deletes the original files. Default false.
-   */
-  deleteFiles?: boolean;
 }
 
 /**
@@ -433,25 +405,7 @@ export class Client extends TypedEmitter<ClientEvents> {
       ...(store ? { store: () => store } : prepared.path !== undefined ? { path: prepared.path } : {}),
       ...(options.peers ? { peers: options.peers } : {}),
     });
-    await new Promise<void>((resolve, reject) => {
-      if (t.state !== 'checking' && t.state !== 'metadata') return resolve();
-      const onError = (err: BttkitError) => reject(err);
-      t.once('error', onError);
-      t.once('ready', () => {
-        t.off('error', onError);
-        resolve();
-      });
-    });
-    if (!t.done) {
-      await t.destroy();
-      throw new SessionError(
-        'SESSION_SEED_FAILED',
-        `the data of ${t.name} does not match the torrent made from it`,
-        {
-          details: { progress: t.progress },
-        },
-      );
-    }
+    await whenSeeding(t);
     return t;
   }
 

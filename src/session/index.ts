@@ -15,13 +15,12 @@ export {
 export {
   type AddTorrentOptions,
   Client,
-  type ClientEvents,
   type ClientOptions,
   RateLimiter,
-  type RemoveOptions,
   type TorrentPlugin,
   type TorrentSource,
 } from './client.js';
+export type { ClientEvents, RemoveOptions } from './client-types.js';
 export { SESSION_ERROR_CODES, SessionError, type SessionErrorCode } from './errors.js';
 export type { PeerInfo } from './peer.js';
 export { RateMeter } from './rate.js';

@@ -10,6 +10,7 @@ import type { ChunkStore } from '../storage/types.js';
 import { createSha1 } from '../util/hash.js';
 import { VERSION } from '../version.js';
 import { SessionError } from './errors.js';
+import type { Torrent } from './torrent.js';
 
 /** One file of an in-memory seed: `name` may hold `/`-separated folders (`'img/a.png'`). */
 export interface SeedFile {
@@ -213,4 +214,30 @@ async function writeNew(root: string, meta: Metainfo, files: readonly SeedFile[]
     if (existing) continue;
     await writeFile(target, f.data, { flag: 'wx' });
   }
+}
+
+/**
+ * Resolves once a torrent just added by `seed()` is checked and seeding.
+ * @throws {SessionError} `SESSION_SEED_FAILED` when its data does not verify (the torrent is
+ *   destroyed); the torrent's own error when it stopped on one.
+ */
+export async function whenSeeding(t: Torrent): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    if (t.state !== 'checking' && t.state !== 'metadata') return resolve();
+    const onError = (err: Error) => reject(err);
+    t.once('error', onError);
+    t.once('ready', () => {
+      t.off('error', onError);
+      resolve();
+    });
+  });
+  if (t.done) return;
+  await t.destroy();
+  throw new SessionError(
+    'SESSION_SEED_FAILED',
+    `the data of ${t.name} does not match the torrent made from it`,
+    {
+      details: { progress: t.progress },
+    },
+  );
 }
