@@ -13,6 +13,9 @@ import { BttkitError, type BttkitErrorOptions } from '../util/errors.js';
  * | `CLI_INCOMPLETE_DATA` | `seed`: the data does not match the torrent (not every piece verifies) |
  * | `CLI_BAD_SCENARIO_FILE` | `swarm`: the scenario file cannot be read or is not JSON |
  * | `CLI_DEMO_TIMEOUT` | `demo`: the demo swarm did not finish in time |
+ * | `CLI_PORT_IN_USE` | `download` / `seed`: the `--port` is taken by another program (`EADDRINUSE`) |
+ * | `CLI_TIMEOUT` | `download`: `--timeout` elapsed before the download finished |
+ * | `CLI_BAD_SELECT` | `download --select`: an index out of range, or a pattern matching no file |
  */
 export const CLI_ERROR_CODES = [
   'CLI_USAGE',
@@ -22,6 +25,9 @@ export const CLI_ERROR_CODES = [
   'CLI_INCOMPLETE_DATA',
   'CLI_BAD_SCENARIO_FILE',
   'CLI_DEMO_TIMEOUT',
+  'CLI_PORT_IN_USE',
+  'CLI_TIMEOUT',
+  'CLI_BAD_SELECT',
 ] as const;
 /** One of {@link CLI_ERROR_CODES}. */
 export type CliErrorCode = (typeof CLI_ERROR_CODES)[number];

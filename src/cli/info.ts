@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { formatPeerAddress, parseMagnet } from '../metainfo/magnet.js';
+import { formatMagnet, formatPeerAddress, parseMagnet } from '../metainfo/magnet.js';
 import { type Metainfo, parseTorrent } from '../metainfo/torrent.js';
 import { CliError } from './errors.js';
 import { formatBytes } from './format.js';
@@ -22,7 +22,13 @@ export function metainfoJson(m: Metainfo): Record<string, unknown> {
     comment: m.comment ?? null,
     createdBy: m.createdBy ?? null,
     creationDate: m.creationDate ?? null,
+    magnet: magnetOf(m),
   };
+}
+
+/** The magnet link of a .torrent: info-hash, name and every tracker. */
+export function magnetOf(m: Metainfo): string {
+  return formatMagnet({ infoHash: m.infoHash, name: m.name, trackers: m.announce.flat() });
 }
 
 export async function readTorrentFile(path: string): Promise<Uint8Array> {
@@ -74,7 +80,12 @@ export async function infoCommand(input: string, json: boolean, out: (line: stri
     out(`tier ${String(i).padEnd(9)}${tier.join(' ')}`);
   });
   for (const u of meta.urlList) out(`web seed      ${u}`);
+  out(`magnet        ${magnetOf(meta)}`);
   out(`files (${meta.files.length}):`);
-  for (const f of meta.files)
-    out(`  ${formatBytes(f.length).padStart(10)}  ${f.path}${f.padding ? ' (padding)' : ''}`);
+  const width = String(meta.files.length - 1).length;
+  meta.files.forEach((f, i) => {
+    out(
+      `  ${String(i).padStart(width)}  ${formatBytes(f.length).padStart(10)}  ${f.path}${f.padding ? ' (padding)' : ''}`,
+    );
+  });
 }

@@ -15,14 +15,95 @@ Usage:
                 [--comment TEXT] [--web-seed URL]... [--json]
   bttkit download <magnet | file.torrent> -o <dir> [--peer host:port]... [--port N] [--json]
                 [--tracker URL]... [--dht | --no-dht] [--dht-bootstrap host:port]...
-  bttkit seed <file.torrent> <path> [--peer host:port]... [--port N] [--json] [--tracker URL]...
-                [--no-dht] [--dht-bootstrap host:port]...
+                [--select FILES]... [--keep-seeding] [--timeout SECONDS]
+  bttkit seed [file.torrent] <path> [--peer host:port]... [--port N] [--json] [--tracker URL]...
+                [--no-dht] [--dht-bootstrap host:port]... [-o out.torrent]
   bttkit ledger serve [--port N] [--data DIR] [--host H] [--ledger-id ID] [--operator ADDRESS]...
   bttkit demo                      a local swarm with BTT payments, ledger and local chain, in-process
   bttkit swarm <scenario.json> [--out DIR] [--seed N] [--json]
                                    the swarm lab: simulate a scenario on virtual time (docs/sim.md)
-  bttkit --version | --help
+  bttkit --version | --help | <command> --help
 `;
+
+const DISCOVERY_HELP = `  --peer host:port       connect to this peer (repeatable)
+  --port N               listen for peers on N (default: any free port)
+  --tracker URL          another tracker, its own tier (repeatable)
+  --dht | --no-dht       use the mainline DHT (default) or not
+  --dht-bootstrap H:P    DHT bootstrap node instead of the public routers (repeatable)
+  --json                 JSON lines on stdout: progress every second, then a summary
+  --progress-interval S  seconds between progress lines (JSON, or plain text when stderr
+                         is not a terminal; default 1 for JSON, 5 for text)`;
+
+/** `bttkit <command> --help`. */
+const HELP: Record<string, string> = {
+  info: `Usage: bttkit info <file.torrent | magnet> [--json]
+
+Prints what a .torrent or magnet holds: name, info-hash, size, pieces, trackers, files (with
+their indexes, for download --select) and a magnet link.
+  --json   one JSON object
+`,
+  create: `Usage: bttkit create <path> [-o out.torrent] [--tracker URL]... [--piece-length N] [--private]
+                [--comment TEXT] [--web-seed URL]... [--json]
+
+Makes a .torrent from a file or a folder.
+  -o, --output FILE        where to write it (default <name>.torrent)
+  -t, --tracker URL        a tracker, its own tier (repeatable)
+  -l, --piece-length N     bytes per piece, a power of two ≥ 16k (e.g. 256k, 1m); default ~2,048 pieces
+  -p, --private            BEP 27 private torrent (no DHT, no peer exchange)
+  -c, --comment TEXT       a comment
+  -w, --web-seed URL       a BEP 19 web seed (repeatable)
+  --json                   one JSON object
+`,
+  download: `Usage: bttkit download <magnet | file.torrent> -o <dir> [options]
+
+Downloads into <dir>, resuming what is already there, and exits 0 when every selected file is
+verified (130 when interrupted, 1 on an error).
+  -o, --output DIR       download folder (required)
+  --select FILES         only these files: indexes (0, 2-4, as "bttkit info" lists them) and/or
+                         globs on the path in the torrent ("*.mkv", "season1/**"); comma-separated
+                         or repeated
+  --keep-seeding         after the download, seed until interrupted (Ctrl-C)
+  --timeout SECONDS      give up (exit 1, CLI_TIMEOUT) after SECONDS without receiving data; a
+                         warning is printed when no peer answers for 15 s (or half the timeout)
+${DISCOVERY_HELP}
+`,
+  seed: `Usage: bttkit seed <file.torrent> <path> [options]
+       bttkit seed <path> [-o out.torrent] [--tracker URL]... [options]
+
+Seeds until interrupted. With a .torrent, <path> holds its content (the file or folder named like
+the torrent, or the folder holding it). Without, a torrent is made from <path> (the --tracker
+URLs written into it), its magnet link printed and, with -o, the .torrent written.
+  -o, --output FILE      (without a .torrent) write the .torrent made
+  --piece-length N       (without a .torrent) bytes per piece
+  --private              (without a .torrent) a private torrent
+  --comment TEXT         (without a .torrent) a comment
+${DISCOVERY_HELP}
+`,
+  swarm: `Usage: bttkit swarm <scenario.json> [--out DIR] [--seed N] [--json]
+
+The swarm lab: simulates a scenario on virtual time (docs/sim.md).
+  -o, --out DIR   write the run's results here
+  --seed N        random seed (the same seed repeats the run exactly)
+  --json          a JSON summary
+`,
+  demo: `Usage: bttkit demo
+
+Runs a local swarm with BTT payments, a ledger and a local chain, in-process, and prints what
+happens. Takes no options.
+`,
+  ledger: `Usage: bttkit ledger serve [--port N] [--data DIR] [--host H] [--ledger-id ID] [--operator ADDRESS]...
+
+Runs a BTT ledger service (docs/ledger.md).
+`,
+};
+
+/** `--progress-interval`: seconds (a decimal) → ms. */
+function parseSeconds(text: string | undefined, what: string): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!(Number.isFinite(n) && n > 0 && n <= 86_400 * 365)) throw usage(`bad ${what}: ${text}`);
+  return Math.round(n * 1000);
+}
 
 /** A bad command line: printed with the usage text, exit status 2. */
 function usage(message: string): CliError {
@@ -39,12 +120,22 @@ function parseSize(text: string): number {
 async function run(argv: string[]): Promise<number> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const [command, ...rest] = argv;
+  const topic = command === 'help' && rest[0] !== undefined ? HELP[rest[0]] : undefined;
+  if (topic !== undefined) {
+    process.stdout.write(topic);
+    return 0;
+  }
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(USAGE);
     return command === undefined ? 2 : 0;
   }
   if (command === '--version' || command === '-v') {
     out(VERSION);
+    return 0;
+  }
+  const help = HELP[command];
+  if (help !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(help);
     return 0;
   }
   if (command === 'info') {
@@ -70,8 +161,21 @@ async function run(argv: string[]): Promise<number> {
         'no-dht': { type: 'boolean' },
         'dht-bootstrap': { type: 'string', multiple: true },
         tracker: { type: 'string', multiple: true },
+        select: { type: 'string', multiple: true },
+        'keep-seeding': { type: 'boolean' },
+        timeout: { type: 'string' },
+        'progress-interval': { type: 'string' },
+        'piece-length': { type: 'string' },
+        private: { type: 'boolean' },
+        comment: { type: 'string' },
       },
     });
+    const downloadOnly = ['select', 'keep-seeding', 'timeout'] as const;
+    const seedOnly = ['piece-length', 'private', 'comment'] as const;
+    for (const k of command === 'download' ? seedOnly : downloadOnly)
+      if (values[k] !== undefined) throw usage(`--${k} is not an option of ${command}`);
+    const timeoutMs = parseSeconds(values.timeout, '--timeout');
+    const progressIntervalMs = parseSeconds(values['progress-interval'], '--progress-interval');
     for (const b of values['dht-bootstrap'] ?? []) parsePeerAddress(b);
     const port = values.port === undefined ? undefined : Number(values.port);
     if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) {
@@ -80,6 +184,9 @@ async function run(argv: string[]): Promise<number> {
     const tty = process.stderr.isTTY === true && !values.json;
     const io: TransferIo = {
       out,
+      warn: (line) => process.stderr.write(`${tty ? '\r\x1b[K' : ''}${line}\n`),
+      progress: values.json ? 'json' : tty ? 'tty' : 'plain',
+      ...(progressIntervalMs !== undefined ? { progressIntervalMs } : {}),
       status: (text) => {
         if (tty) process.stderr.write(text === undefined ? '\r\x1b[K' : `\r${text}\x1b[K`);
       },
@@ -99,9 +206,35 @@ async function run(argv: string[]): Promise<number> {
     if (command === 'download') {
       if (positionals.length !== 1) throw usage('download takes one <magnet | file.torrent>');
       if (values.output === undefined) throw usage('download needs -o <dir>');
-      return downloadCommand(positionals[0] as string, { ...common, output: values.output }, io);
+      return downloadCommand(
+        positionals[0] as string,
+        {
+          ...common,
+          output: values.output,
+          select: values.select ?? [],
+          keepSeeding: values['keep-seeding'] ?? false,
+          ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+        },
+        io,
+      );
     }
-    if (positionals.length !== 2) throw usage('seed takes <file.torrent> <path>');
+    if (positionals.length === 1)
+      return seedCommand(
+        undefined,
+        positionals[0] as string,
+        {
+          ...common,
+          private: values.private ?? false,
+          ...(values.output !== undefined ? { output: values.output } : {}),
+          ...(values.comment !== undefined ? { comment: values.comment } : {}),
+          ...(values['piece-length'] !== undefined ? { pieceLength: parseSize(values['piece-length']) } : {}),
+        },
+        io,
+      );
+    if (positionals.length !== 2) throw usage('seed takes [file.torrent] <path>');
+    for (const k of seedOnly)
+      if (values[k] !== undefined || values.output !== undefined)
+        throw usage(`--${values.output !== undefined ? 'output' : k} is for seed <path> without a .torrent`);
     return seedCommand(positionals[0] as string, positionals[1] as string, common, io);
   }
   if (command === 'swarm') {
@@ -132,6 +265,7 @@ async function run(argv: string[]): Promise<number> {
     return code;
   }
   if (command === 'demo') {
+    parseArgs({ args: rest, allowPositionals: false, options: {} });
     const { runDemo } = await import('./demo.js');
     const ok = await runDemo({ tty: process.stdout.isTTY === true });
     return ok ? 0 : 1;

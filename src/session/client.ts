@@ -10,15 +10,20 @@ import { toHex, utf8 } from '../util/bytes.js';
 import { type Clock, realClock } from '../util/clock.js';
 import { type Endpoint, type Listener, TcpTransport, type Transport } from '../util/transport.js';
 import { VERSION } from '../version.js';
+import { TypedEmitter } from '../wire/emitter.js';
 import { WireError } from '../wire/errors.js';
 import type { ExtensionFactory, WireExtension } from '../wire/extension.js';
 import { PeerWire } from '../wire/peer-wire.js';
 import { type Choker, TitForTatChoker } from './choker.js';
+import type { ClientEvents, RemoveOptions } from './client-types.js';
 import { checkFilePriorities } from './downloader.js';
 import { SessionError } from './errors.js';
+import { prepareSeed, type SeedOptions, type SeedSource, whenSeeding } from './seed.js';
 import { DEFAULT_SETTINGS, type Settings } from './settings.js';
+import { isInfoHashText, isMagnetUri, readTorrentPath } from './source.js';
 import { appRate, RateLimiter } from './throttle.js';
 import { Torrent } from './torrent.js';
+import { torrentFileOf } from './torrent-file.js';
 import type { TorrentContext } from './torrent-types.js';
 
 export { RateLimiter } from './throttle.js';
@@ -70,7 +75,10 @@ export interface TorrentPlugin {
   attach(torrent: Torrent): void;
 }
 
-/** What can be added: .torrent bytes, parsed metainfo, a magnet URI or a hex/base32 info-hash. */
+/**
+ * What can be added: .torrent bytes, parsed metainfo, a magnet URI, a hex/base32 info-hash, or
+ * the path of a .torrent file (any other string).
+ */
 export type TorrentSource = Uint8Array | Metainfo | InfoDictionary | string;
 
 /** Options of {@link Client.add}. */
@@ -112,7 +120,7 @@ function defaultPeerId(): Uint8Array {
  * t.on('done', () => client.destroy());
  * ```
  */
-export class Client {
+export class Client extends TypedEmitter<ClientEvents> {
   readonly peerId: Uint8Array;
   readonly clock: Clock;
   readonly transport: Transport;
@@ -130,6 +138,7 @@ export class Client {
   readonly #downloadLimiter: RateLimiter;
 
   constructor(options: ClientOptions = {}) {
+    super();
     this.#options = options;
     this.peerId = options.peerId ?? defaultPeerId();
     if (this.peerId.length !== 20) throw new SessionError('SESSION_BAD_PEER_ID', 'peer id must be 20 bytes');
@@ -196,6 +205,35 @@ export class Client {
     return [...this.#torrents.values()];
   }
 
+  /** Payload bytes/s received now, over every torrent. */
+  get downloadSpeed(): number {
+    let n = 0;
+    for (const t of this.#torrents.values()) n += t.downloadSpeed;
+    return n;
+  }
+
+  /** Payload bytes/s sent now, over every torrent. */
+  get uploadSpeed(): number {
+    let n = 0;
+    for (const t of this.#torrents.values()) n += t.uploadSpeed;
+    return n;
+  }
+
+  /**
+   * 0..1: the torrents' progress weighted by their size (torrents whose metadata is not known
+   * yet count as 0 of nothing); 0 without torrents.
+   */
+  get progress(): number {
+    let done = 0;
+    let total = 0;
+    for (const t of this.#torrents.values()) {
+      const length = t.info?.length ?? 0;
+      done += t.progress * length;
+      total += length;
+    }
+    return total > 0 ? done / total : 0;
+  }
+
   /** Listens for incoming peers (port 0: any free port). Resolves with the bound address. */
   async listen(port = 0, host = '0.0.0.0'): Promise<Endpoint> {
     if (this.#listener) return this.#listener.address;
@@ -245,9 +283,20 @@ export class Client {
     return this.#listener.address;
   }
 
-  /** Adds a torrent. Adding one that is already there returns the existing torrent. */
+  /**
+   * Adds a torrent. Adding one that is already there returns the existing torrent.
+   *
+   * A string is a magnet URI (`magnet:?…`), else an info-hash when it is 40 hex digits or 32
+   * base32 characters, else the path of a `.torrent` file, read at once (synchronously, at most
+   * 64 MiB).
+   * @throws {SessionError} `SESSION_BAD_SOURCE` for a path that is missing, not a file or too
+   *   large; `MagnetError` for a bad magnet; `MetainfoError` for a file that is not a torrent.
+   */
   add(source: TorrentSource, options: AddTorrentOptions = {}): Torrent {
     if (this.#destroyed) throw new SessionError('SESSION_CLIENT_DESTROYED', 'the client is destroyed');
+    if (typeof source === 'string' && !isMagnetUri(source) && !isInfoHashText(source))
+      source = readTorrentPath(source);
+    const original = source instanceof Uint8Array ? source.slice() : undefined;
     let infoHash: Uint8Array;
     let info: InfoDictionary | undefined;
     let name: string | undefined;
@@ -275,6 +324,7 @@ export class Client {
     }
     for (const t of options.trackers ?? []) if (!tiers.some((tier) => tier.includes(t))) tiers.push([t]);
     if (info && options.filePriorities) checkFilePriorities(info, options.filePriorities);
+    const torrentFile = original ?? torrentFileOf(info, tiers);
     const key = toHex(infoHash);
     const existing = this.#torrents.get(key);
     if (existing) {
@@ -312,7 +362,9 @@ export class Client {
       },
       extensions: this.#options.extensions ?? [],
       onDestroy: (t) => {
-        if (this.#torrents.get(t.infoHashHex) === t) this.#torrents.delete(t.infoHashHex);
+        if (this.#torrents.get(t.infoHashHex) !== t) return;
+        this.#torrents.delete(t.infoHashHex);
+        this.emit('remove', t);
       },
     };
     const torrent = new Torrent(ctx, {
@@ -323,10 +375,71 @@ export class Client {
       ...(options.paused !== undefined ? { paused: options.paused } : {}),
       ...(options.filePriorities ? { filePriorities: options.filePriorities } : {}),
       trackers: tiers,
+      ...(torrentFile ? { torrentFile } : {}),
     });
     this.#torrents.set(key, torrent);
     for (const plugin of this.#options.plugins ?? []) plugin.attach(torrent);
+    this.#watch(torrent);
     return torrent;
+  }
+
+  /**
+   * Creates a torrent from a path (a file, or a folder: multi-file), one buffer or a list of
+   * named buffers, adds it and seeds it. Resolves with the torrent once its data is checked and
+   * it is seeding (also emitted as `torrent`); `torrent.magnetURI` and `torrent.torrentFile` are
+   * what to share. A path is seeded where it is; buffers are kept in memory, or written under
+   * `options.path`. Seeding what the client already has returns that torrent.
+   *
+   * @example
+   * ```ts
+   * const t = await client.seed('./album', { announce: ['udp://tracker.example:6969'] });
+   * console.log(t.magnetURI);
+   * const m = await client.seed(new TextEncoder().encode('hello'), { name: 'hello.txt' });
+   * ```
+   * @throws {SessionError} `SESSION_BAD_SEED` (nothing to seed, a bad piece length, duplicate
+   *   names), `SESSION_SEED_FAILED` (the data changed before it was checked),
+   *   `SESSION_CLIENT_DESTROYED`; `MetainfoError` from the creator (unsafe names, an empty folder).
+   */
+  async seed(source: SeedSource, options: SeedOptions = {}): Promise<Torrent> {
+    if (this.#destroyed) throw new SessionError('SESSION_CLIENT_DESTROYED', 'the client is destroyed');
+    const prepared = await prepareSeed(source, options);
+    const existing = this.get(prepared.metainfo.infoHashBytes);
+    if (existing) return existing;
+    const { store } = prepared;
+    const t = this.add(prepared.torrent, {
+      ...(store ? { store: () => store } : prepared.path !== undefined ? { path: prepared.path } : {}),
+      ...(options.peers ? { peers: options.peers } : {}),
+    });
+    await whenSeeding(t);
+    return t;
+  }
+
+  /**
+   * Removes a torrent (the object, or its info-hash as hex, base32 or bytes): destroys it, emits
+   * `remove`, and with `deleteFiles` deletes its data (see {@link RemoveOptions}).
+   * @throws {SessionError} `SESSION_UNKNOWN_TORRENT` when the client does not hold it.
+   */
+  async remove(torrent: Torrent | string | Uint8Array, options: RemoveOptions = {}): Promise<void> {
+    const t = torrent instanceof Torrent ? torrent : this.get(torrent);
+    if (!t || this.#torrents.get(t.infoHashHex) !== t)
+      throw new SessionError('SESSION_UNKNOWN_TORRENT', 'no such torrent in this client');
+    const store = t.store;
+    await t.destroy();
+    if (options.deleteFiles && store) await store.destroy();
+  }
+
+  /** Client events of a torrent: `torrent` when it is ready, `error` when it stops. */
+  #watch(torrent: Torrent): void {
+    this.emit('add', torrent);
+    torrent.once('ready', () => this.emit('torrent', torrent));
+    torrent.on('error', (err) => {
+      if (this.listenerCount('error') > 0) this.emit('error', err, torrent);
+      else if (torrent.listenerCount('error') === 1)
+        // Nobody listens on either side: an uncaught error, as an unhandled 'error' is anywhere.
+        queueMicrotask(() => {
+          throw err;
+        });
+    });
   }
 
   /** The torrent with this info-hash (hex, base32 or bytes). */

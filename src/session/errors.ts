@@ -46,6 +46,17 @@ export const SESSION_ERROR_CODES = [
   'SESSION_STORE_FAILED',
   /** Closing the store on `destroy()` failed. */
   'SESSION_STORE_CLOSE_FAILED',
+  /**
+   * `add()` of a string that is neither a magnet URI, an info-hash nor a readable `.torrent` file
+   * (missing, not a file, larger than 64 MiB).
+   */
+  'SESSION_BAD_SOURCE',
+  /** `seed()` of nothing (a missing path, no files, 0 bytes), a bad piece length, duplicate names. */
+  'SESSION_BAD_SEED',
+  /** `seed()`: the data does not verify against the torrent just made (it changed meanwhile). */
+  'SESSION_SEED_FAILED',
+  /** `remove()` of a torrent that is not in the client. */
+  'SESSION_UNKNOWN_TORRENT',
 ] as const;
 
 /** A code of {@link SessionError}: one of {@link SESSION_ERROR_CODES}. */

@@ -3,6 +3,8 @@
  * choking joined together.
  * @module session
  */
+
+export { BYTE_EVENT_INTERVAL_MS } from './byte-events.js';
 export {
   type ChokeContext,
   type Choker,
@@ -18,11 +20,14 @@ export {
   type TorrentPlugin,
   type TorrentSource,
 } from './client.js';
+export type { ClientEvents, RemoveOptions } from './client-types.js';
 export { SESSION_ERROR_CODES, SessionError, type SessionErrorCode } from './errors.js';
 export { type FileRange, TorrentFileHandle } from './file.js';
 export type { PeerInfo } from './peer.js';
 export { RateMeter } from './rate.js';
+export type { SeedFile, SeedOptions, SeedSource } from './seed.js';
 export { DEFAULT_SETTINGS, SETTINGS_PRESETS, type Settings } from './settings.js';
+export { MAX_TORRENT_FILE_BYTES } from './source.js';
 export { Torrent } from './torrent.js';
 export type {
   TorrentContext,

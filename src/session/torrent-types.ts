@@ -54,6 +54,13 @@ export interface TorrentEvents {
   error: [BttkitError];
   /** The torrent was destroyed. */
   close: [];
+  /**
+   * Payload bytes received since the last `download` event, coalesced: at most one event every
+   * 200 ms (and one just before `done` and `close`). Costs nothing when nobody listens.
+   */
+  download: [bytes: number];
+  /** Payload bytes sent since the last `upload` event, coalesced like `download`. */
+  upload: [bytes: number];
 }
 
 /** A snapshot of a torrent's numbers. */
@@ -126,6 +133,8 @@ export interface TorrentInit {
   filePriorities?: readonly Priority[];
   /** Tracker tiers (BEP 12): from the .torrent or the magnet, plus any added. */
   trackers?: readonly (readonly string[])[];
+  /** The .torrent file's bytes, when the torrent was added from one (`torrent.torrentFile`). */
+  torrentFile?: Uint8Array;
 }
 
 /**

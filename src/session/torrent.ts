@@ -8,6 +8,7 @@ import { BttkitError } from '../util/errors.js';
 import { TypedEmitter } from '../wire/emitter.js';
 import type { WireError } from '../wire/errors.js';
 import type { PeerWire } from '../wire/peer-wire.js';
+import { ByteEvents } from './byte-events.js';
 import { ChokeScheduler } from './choke-scheduler.js';
 import type { Choker } from './choker.js';
 import { Connector } from './connector.js';
@@ -21,6 +22,7 @@ import { PeerBook } from './peer-book.js';
 import { attachPeer } from './peer-session.js';
 import { PexGossip } from './pex.js';
 import { appRate, TorrentThrottle } from './throttle.js';
+import { magnetOf, torrentFileOf } from './torrent-file.js';
 import type {
   TorrentContext,
   TorrentCore,
@@ -68,6 +70,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   #doneEmitted = false;
   #downloaded = 0;
   #uploaded = 0;
+  readonly #trackers: readonly (readonly string[])[];
+  readonly #torrentFile: Uint8Array | undefined;
+  readonly #downEvents: ByteEvents;
+  readonly #upEvents: ByteEvents;
 
   constructor(ctx: TorrentContext, init: TorrentInit) {
     super();
@@ -77,6 +83,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#name = init.name;
     this.#choker = ctx.createChoker(this);
     this.#paused = init.paused ?? false;
+    this.#trackers = init.trackers ?? [];
+    this.#torrentFile = init.torrentFile;
+    this.#downEvents = new ByteEvents(ctx.clock, (n) => this.emit('download', n));
+    this.#upEvents = new ByteEvents(ctx.clock, (n) => this.emit('upload', n));
     this.#state = init.info ? 'checking' : 'metadata';
     this.#book = new PeerBook(ctx.clock, ctx.settings, ctx.peerId);
     this.#pex = new PexGossip(ctx.clock, (p) => this.#downloader?.isSeed(p) ?? false);
@@ -119,6 +129,30 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
 
   get state(): TorrentState {
     return this.#paused && this.#state !== 'destroyed' ? 'paused' : this.#state;
+  }
+
+  /** A magnet URI: `xt`, `dn` (once known), a `tr` per tracker. Known before the metadata. */
+  get magnetURI(): string {
+    return magnetOf(this.infoHash, this.name, this.#trackers);
+  }
+
+  /**
+   * The .torrent: the original bytes (a copy) when added from a `.torrent`, else built from the
+   * info dictionary's exact bytes and the trackers. `undefined` until the metadata is known.
+   */
+  get torrentFile(): Uint8Array | undefined {
+    return this.#torrentFile?.slice() ?? torrentFileOf(this.#info, this.#trackers);
+  }
+
+  /** 0..1 of the wanted bytes verified; bytes/s received and sent now (as in `stats()`). */
+  get progress(): number {
+    return this.stats().progress;
+  }
+  get downloadSpeed(): number {
+    return this.stats().downloadRate;
+  }
+  get uploadSpeed(): number {
+    return this.stats().uploadRate;
   }
 
   /** Replaces the choker (a plug-in's bid-aware one, say); takes effect at the next round. */
@@ -313,6 +347,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
         );
       }
     }
+    this.#downEvents.flush();
+    this.#upEvents.flush();
     this.emit('close');
   }
 
@@ -435,11 +471,13 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       },
       received: (_peer, bytes) => {
         this.#downloaded += bytes;
+        if (this.listenerCount('download') > 0) this.#downEvents.add(bytes);
       },
       uploaded: (peer, bytes) => {
         peer.up.add(bytes);
         this.#uploaded += bytes;
         if (this.listenerCount('uploaded') > 0) this.emit('uploaded', peer.id, bytes);
+        if (this.listenerCount('upload') > 0) this.#upEvents.add(bytes);
       },
       wantsSources: () => this.listenerCount('verified') > 0,
       pieceVerified: (piece, sources) => {
@@ -516,6 +554,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       }
     }
     this.#discovery.completed();
+    this.#downEvents.flush();
     this.emit('done');
   }
 
