@@ -40,6 +40,10 @@ export const SESSION_ERROR_CODES = [
   'SESSION_STORE_FAILED',
   /** Closing the store on `destroy()` failed. */
   'SESSION_STORE_CLOSE_FAILED',
+  /** `createServer()`: a bad host, port or timeout option. */
+  'SESSION_HTTP_BAD_OPTION',
+  /** The HTTP server cannot listen (`details.code`, e.g. `EADDRINUSE`), or was closed. */
+  'SESSION_HTTP_LISTEN_FAILED',
 ] as const;
 
 /** A code of {@link SessionError}: one of {@link SESSION_ERROR_CODES}. */
