@@ -14,6 +14,7 @@ import { Connector } from './connector.js';
 import { Discovery } from './discovery.js';
 import { applyFilePriorities, checkFilePriorities, Downloader, openPicker } from './downloader.js';
 import { SessionError } from './errors.js';
+import { createTorrentServer, type TorrentServer, type TorrentServerOptions } from './http-server.js';
 import type { PeerConn, PeerInfo } from './peer.js';
 import { PeerBook } from './peer-book.js';
 import { attachPeer } from './peer-session.js';
@@ -198,6 +199,15 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#filePriorities = priorities;
     const d = this.#downloader;
     if (d) await applyFilePriorities(d.info, d.picker, d.store, priorities);
+  }
+
+  /**
+   * An HTTP server for this torrent's files, for players and `<video>` elements: `/` lists them,
+   * `/<file index>` and `/<url-encoded path>` serve each, with byte ranges, while the torrent
+   * downloads (see {@link createTorrentServer}). Bound to 127.0.0.1 by default; call `listen()`.
+   */
+  createServer(opts: TorrentServerOptions = {}): TorrentServer {
+    return createTorrentServer(this, opts);
   }
 
   /** Closes every connection and the store. Resolves when everything is released. */
