@@ -313,7 +313,7 @@ export class TorrentServer {
     });
   }
 
-  /** A short plain-text answer. */
+  /** @internal A short plain-text answer. */
   text(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
     res.writeHead(status, {
       'Content-Type': 'text/plain; charset=utf-8',
@@ -324,7 +324,7 @@ export class TorrentServer {
     res.end(res.req.method === 'HEAD' ? undefined : body);
   }
 
-  /** An HTML or JSON page. */
+  /** @internal An HTML or JSON page. */
   page(res: ServerResponse, body: string, json: boolean): void {
     res.writeHead(200, {
       'Content-Type': json ? 'application/json' : 'text/html; charset=utf-8',
@@ -336,7 +336,7 @@ export class TorrentServer {
     res.end(res.req.method === 'HEAD' ? undefined : body);
   }
 
-  /** Resolves true once the torrent's files are known; false after the timeout or on hang-up. */
+  /** @internal Resolves true once the torrent's files are known; false after the timeout or on hang-up. */
   waitForFiles(t: ServedTorrent, res: ServerResponse): Promise<boolean> {
     if (t.files.length > 0) return Promise.resolve(true);
     return new Promise((resolve) => {
@@ -354,7 +354,7 @@ export class TorrentServer {
     });
   }
 
-  /** Serves one file, honouring a single `Range`. */
+  /** @internal Serves one file, honouring a single `Range`. */
   serveFile(t: ServedTorrent, f: ServedFile, req: IncomingMessage, res: ServerResponse): void {
     const len = f.length;
     const etag = `"${t.infoHashHex}-${f.index}"`;
@@ -401,7 +401,7 @@ export class TorrentServer {
     if (this.#closed) stream.destroy();
   }
 
-  /** Answers for one torrent; `segs` is the path after the torrent's prefix, `base` that prefix. */
+  /** @internal Answers for one torrent; `segs` is the path after the torrent's prefix, `base` that prefix. */
   async serveTorrent(
     t: ServedTorrent,
     segs: readonly string[],
