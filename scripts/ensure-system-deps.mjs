@@ -31,6 +31,8 @@ const SYSTEM_DEPS = [
     usedBy:
       'test/tracker/opentracker.test.ts, test/session/discovery.test.ts, test/interop/session-interop.test.ts',
   },
+  { pkg: 'chromium', bin: 'chromium', usedBy: 'test/interop/browser.test.ts (driven by puppeteer-core)' },
+  { pkg: 'ffmpeg', bin: 'ffmpeg', usedBy: 'test/interop/browser.test.ts (makes the test video)' },
 ];
 const SYSTEM_PYTHON = '/usr/bin/python3';
 const SKIP_ENV = 'BTTKIT_SKIP_SYSTEM_DEPS';

@@ -18,6 +18,9 @@ Usage:
                 [--select FILES]... [--keep-seeding] [--timeout SECONDS]
   bttkit seed [file.torrent] <path> [--peer host:port]... [--port N] [--json] [--tracker URL]...
                 [--no-dht] [--dht-bootstrap host:port]... [-o out.torrent]
+  bttkit serve <magnet | file.torrent> -o <dir> [--http-port N] [--http-host H] [--peer host:port]...
+                [--port N] [--tracker URL]... [--no-dht] [--dht-bootstrap host:port]...
+                                   download and serve the files over HTTP meanwhile (players, <video>)
   bttkit ledger serve [--port N] [--data DIR] [--host H] [--ledger-id ID] [--operator ADDRESS]...
   bttkit demo                      a local swarm with BTT payments, ledger and local chain, in-process
   bttkit swarm <scenario.json> [--out DIR] [--seed N] [--json]
@@ -36,6 +39,16 @@ const DISCOVERY_HELP = `  --peer host:port       connect to this peer (repeatabl
 
 /** `bttkit <command> --help`. */
 const HELP: Record<string, string> = {
+  serve: `Usage: bttkit serve <magnet | file.torrent> -o <dir> [--http-port N] [--http-host H]
+                [--peer host:port]... [--port N] [--tracker URL]... [--no-dht] [--dht-bootstrap host:port]...
+
+Downloads into <dir> and serves the files over HTTP meanwhile: prints http://127.0.0.1:N/ (an
+index), each file at /<file index> and /<url-encoded path>, with Range requests for players
+and <video>. Runs until Ctrl-C.
+  --http-port N    HTTP port (default: any free one)
+  --http-host H    HTTP address (default 127.0.0.1)
+  --port N         BitTorrent listening port
+`,
   info: `Usage: bttkit info <file.torrent | magnet> [--json]
 
 Prints what a .torrent or magnet holds: name, info-hash, size, pieces, trackers, files (with
@@ -236,6 +249,62 @@ async function run(argv: string[]): Promise<number> {
       if (values[k] !== undefined || values.output !== undefined)
         throw usage(`--${values.output !== undefined ? 'output' : k} is for seed <path> without a .torrent`);
     return seedCommand(positionals[0] as string, positionals[1] as string, common, io);
+  }
+  if (command === 'serve') {
+    const { values, positionals } = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: {
+        output: { type: 'string', short: 'o' },
+        peer: { type: 'string', multiple: true },
+        port: { type: 'string' },
+        'http-port': { type: 'string' },
+        'http-host': { type: 'string' },
+        dht: { type: 'boolean' },
+        'no-dht': { type: 'boolean' },
+        'dht-bootstrap': { type: 'string', multiple: true },
+        tracker: { type: 'string', multiple: true },
+      },
+    });
+    if (positionals.length !== 1) throw usage('serve takes one <magnet | file.torrent>');
+    if (values.output === undefined) throw usage('serve needs -o <dir>');
+    for (const b of values['dht-bootstrap'] ?? []) parsePeerAddress(b);
+    const portOf = (text: string | undefined): number | undefined => {
+      if (text === undefined) return undefined;
+      const n = Number(text);
+      if (!(text.trim() !== '' && Number.isInteger(n) && n >= 0 && n < 65536))
+        throw usage(`bad port: ${text}`);
+      return n;
+    };
+    const port = portOf(values.port);
+    const httpPort = portOf(values['http-port']);
+    const tty = process.stderr.isTTY === true;
+    const { serveCommand } = await import('./serve.js');
+    return serveCommand(
+      positionals[0] as string,
+      {
+        output: values.output,
+        peers: values.peer ?? [],
+        trackers: values.tracker ?? [],
+        dht: !(values['no-dht'] ?? false),
+        dhtBootstrap: values['dht-bootstrap'] ?? [],
+        ...(port !== undefined ? { port } : {}),
+        ...(httpPort !== undefined ? { httpPort } : {}),
+        ...(values['http-host'] !== undefined ? { httpHost: values['http-host'] } : {}),
+      },
+      {
+        out,
+        status: (text) => {
+          if (tty) process.stderr.write(text === undefined ? '\r\x1b[K' : `\r${text}\x1b[K`);
+        },
+        warn: (line) => process.stderr.write(`${line}\n`),
+        stopSignal: new Promise<string>((resolve) => {
+          process.once('SIGINT', () => resolve('SIGINT'));
+          process.once('SIGTERM', () => resolve('SIGTERM'));
+        }),
+        progress: tty ? 'tty' : 'plain',
+      },
+    );
   }
   if (command === 'swarm') {
     const { values, positionals } = parseArgs({

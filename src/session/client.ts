@@ -18,6 +18,7 @@ import { type Choker, TitForTatChoker } from './choker.js';
 import type { ClientEvents, RemoveOptions } from './client-types.js';
 import { checkFilePriorities } from './downloader.js';
 import { SessionError } from './errors.js';
+import { createClientServer, type TorrentServer, type TorrentServerOptions } from './http-server.js';
 import { prepareSeed, type SeedOptions, type SeedSource, whenSeeding } from './seed.js';
 import { DEFAULT_SETTINGS, type Settings } from './settings.js';
 import { isInfoHashText, isMagnetUri, readTorrentPath } from './source.js';
@@ -446,6 +447,15 @@ export class Client extends TypedEmitter<ClientEvents> {
   get(infoHash: string | Uint8Array): Torrent | undefined {
     const key = typeof infoHash === 'string' ? toHex(parseInfoHash(infoHash)) : toHex(infoHash);
     return this.#torrents.get(key);
+  }
+
+  /**
+   * An HTTP server for every torrent of this client: `/` lists them, `/<infoHashHex>/…` serves
+   * one as `torrent.createServer()` does (see {@link createClientServer}). Bound to 127.0.0.1 by
+   * default; call `listen()`.
+   */
+  createServer(opts: TorrentServerOptions = {}): TorrentServer {
+    return createClientServer(this, opts);
   }
 
   /** Destroys every torrent and stops listening. */

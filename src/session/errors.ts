@@ -57,6 +57,10 @@ export const SESSION_ERROR_CODES = [
   'SESSION_SEED_FAILED',
   /** `remove()` of a torrent that is not in the client. */
   'SESSION_UNKNOWN_TORRENT',
+  /** `createServer()`: a bad host, port or timeout option. */
+  'SESSION_HTTP_BAD_OPTION',
+  /** The HTTP server cannot listen (`details.code`, e.g. `EADDRINUSE`), or was closed. */
+  'SESSION_HTTP_LISTEN_FAILED',
 ] as const;
 
 /** A code of {@link SessionError}: one of {@link SESSION_ERROR_CODES}. */

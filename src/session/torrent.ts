@@ -17,6 +17,7 @@ import { Discovery } from './discovery.js';
 import { checkFilePriorities, Downloader, openPicker } from './downloader.js';
 import { SessionError } from './errors.js';
 import type { TorrentFileHandle } from './file.js';
+import { createTorrentServer, type TorrentServer, type TorrentServerOptions } from './http-server.js';
 import type { PeerConn, PeerInfo } from './peer.js';
 import { PeerBook } from './peer-book.js';
 import { attachPeer } from './peer-session.js';
@@ -321,6 +322,15 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   /** This torrent's own upload cap, bytes/s (0 = unlimited; the client's is `client.uploadLimit`). */
   get uploadLimit(): number {
     return this.#throttle.upload.bytesPerSecond;
+  }
+
+  /**
+   * An HTTP server for this torrent's files, for players and `<video>` elements: `/` lists them,
+   * `/<file index>` and `/<url-encoded path>` serve each, with byte ranges, while the torrent
+   * downloads (see {@link createTorrentServer}). Bound to 127.0.0.1 by default; call `listen()`.
+   */
+  createServer(opts: TorrentServerOptions = {}): TorrentServer {
+    return createTorrentServer(this, opts);
   }
 
   /** Closes every connection and the store. Resolves when everything is released. */
