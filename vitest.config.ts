@@ -17,11 +17,16 @@ import { defineConfig } from 'vitest/config';
  */
 const INTEGRATION = [
   'test/cli.test.ts',
+  'test/cli-serve.test.ts',
   'test/dht/dht.test.ts',
   'test/ledger/cli.test.ts',
   'test/ledger/service.test.ts',
   'test/session/ban.test.ts',
+  'test/session/convenience-net.test.ts',
+  'test/session/http-server.test.ts',
+  'test/session/rate-limit.test.ts',
   'test/session/read-path.test.ts',
+  'test/session/streaming.test.ts',
   'test/session/swarm.test.ts',
   'test/settlement/settler.test.ts',
   'test/sim/loopback.test.ts',

@@ -12,7 +12,7 @@ export const SESSION_ERROR_CODES = [
   'SESSION_BAD_SETTINGS',
   /** File priorities that do not match the torrent's files (one per file). */
   'SESSION_BAD_FILE_PRIORITIES',
-  /** A rate that is not a positive number. */
+  /** A rate that is not a finite number of bytes/s ≥ 0 (0 = unlimited). */
   'SESSION_BAD_RATE',
   /** A byte range outside a file, or a piece range outside the torrent. */
   'SESSION_BAD_RANGE',

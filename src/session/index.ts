@@ -23,6 +23,20 @@ export {
 export type { ClientEvents, RemoveOptions } from './client-types.js';
 export { SESSION_ERROR_CODES, SessionError, type SessionErrorCode } from './errors.js';
 export { type FileRange, TorrentFileHandle } from './file.js';
+export {
+  createClientServer,
+  createTorrentServer,
+  encodePath,
+  escapeHtml,
+  parseRange,
+  type ServedClient,
+  type ServedFile,
+  type ServedTorrent,
+  TorrentServer,
+  type TorrentServerAddress,
+  type TorrentServerOptions,
+} from './http-server.js';
+export { contentType } from './mime.js';
 export type { PeerInfo } from './peer.js';
 export { RateMeter } from './rate.js';
 export type { SeedFile, SeedOptions, SeedSource } from './seed.js';
