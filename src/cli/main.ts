@@ -5,6 +5,7 @@ import { VERSION } from '../version.js';
 import { createCommand } from './create.js';
 import { CliError } from './errors.js';
 import { infoCommand } from './info.js';
+import { PLAYERS, type Player } from './serve.js';
 import { downloadCommand, seedCommand, type TransferIo } from './transfer.js';
 
 const USAGE = `bttkit ${VERSION} — BitTorrent with BTT incentives
@@ -15,7 +16,8 @@ Usage:
                 [--comment TEXT] [--web-seed URL]... [--json]
   bttkit download <magnet | file.torrent> -o <dir> [--peer host:port]... [--port N] [--json]
                 [--tracker URL]... [--dht | --no-dht] [--dht-bootstrap host:port]...
-                [--select FILES]... [--keep-seeding] [--timeout SECONDS]
+                [--select FILES]... [--keep-seeding] [--timeout SECONDS] [--play mpv|vlc]
+                [--download-limit RATE] [--upload-limit RATE]
   bttkit seed [file.torrent] <path> [--peer host:port]... [--port N] [--json] [--tracker URL]...
                 [--no-dht] [--dht-bootstrap host:port]... [-o out.torrent]
   bttkit serve <magnet | file.torrent> -o <dir> [--http-port N] [--http-host H] [--peer host:port]...
@@ -76,6 +78,9 @@ verified (130 when interrupted, 1 on an error).
                          globs on the path in the torrent ("*.mkv", "season1/**"); comma-separated
                          or repeated
   --keep-seeding         after the download, seed until interrupted (Ctrl-C)
+  --download-limit RATE  cap the download at RATE bytes/s of payload (e.g. 4M, 500k)
+  --upload-limit RATE    cap the upload at RATE bytes/s of payload
+  --play mpv|vlc         serve the files over HTTP and open the largest playable one in the player
   --timeout SECONDS      give up (exit 1, CLI_TIMEOUT) after SECONDS without receiving data; a
                          warning is printed when no peer answers for 15 s (or half the timeout)
 ${DISCOVERY_HELP}
@@ -178,12 +183,15 @@ async function run(argv: string[]): Promise<number> {
         'keep-seeding': { type: 'boolean' },
         timeout: { type: 'string' },
         'progress-interval': { type: 'string' },
+        'download-limit': { type: 'string' },
+        'upload-limit': { type: 'string' },
+        play: { type: 'string' },
         'piece-length': { type: 'string' },
         private: { type: 'boolean' },
         comment: { type: 'string' },
       },
     });
-    const downloadOnly = ['select', 'keep-seeding', 'timeout'] as const;
+    const downloadOnly = ['select', 'keep-seeding', 'timeout', 'play', 'download-limit'] as const;
     const seedOnly = ['piece-length', 'private', 'comment'] as const;
     for (const k of command === 'download' ? seedOnly : downloadOnly)
       if (values[k] !== undefined) throw usage(`--${k} is not an option of ${command}`);
@@ -215,7 +223,14 @@ async function run(argv: string[]): Promise<number> {
       dhtBootstrap: values['dht-bootstrap'] ?? [],
       trackers: values.tracker ?? [],
       ...(port !== undefined ? { port } : {}),
+      ...(values['download-limit'] !== undefined
+        ? { downloadLimit: parseSize(values['download-limit']) }
+        : {}),
+      ...(values['upload-limit'] !== undefined ? { uploadLimit: parseSize(values['upload-limit']) } : {}),
     };
+    const play = values.play;
+    if (play !== undefined && !(PLAYERS as readonly string[]).includes(play))
+      throw usage('--play takes mpv or vlc');
     if (command === 'download') {
       if (positionals.length !== 1) throw usage('download takes one <magnet | file.torrent>');
       if (values.output === undefined) throw usage('download needs -o <dir>');
@@ -226,6 +241,7 @@ async function run(argv: string[]): Promise<number> {
           output: values.output,
           select: values.select ?? [],
           keepSeeding: values['keep-seeding'] ?? false,
+          ...(play !== undefined ? { play: play as Player } : {}),
           ...(timeoutMs !== undefined ? { timeoutMs } : {}),
         },
         io,

@@ -13,6 +13,7 @@ import { formatBytes } from './format.js';
 import { readTorrentFile } from './info.js';
 import { type ProgressMode, showProgress } from './progress.js';
 import { selectedBytes, selectPriorities } from './select.js';
+import type { Playback, Player } from './serve.js';
 
 export { statusLine } from './progress.js';
 
@@ -42,6 +43,10 @@ export interface DiscoveryOptions {
   dhtBootstrap: string[];
   /** `--tracker URL`: more trackers (each its own tier) after the torrent's own. */
   trackers: string[];
+  /** `--download-limit`: bytes/s of payload (0 or absent: none). */
+  downloadLimit?: number;
+  /** `--upload-limit`: bytes/s of payload (0 or absent: none). */
+  uploadLimit?: number;
 }
 
 export interface DownloadOptions extends DiscoveryOptions {
@@ -57,11 +62,17 @@ export interface DownloadOptions extends DiscoveryOptions {
   timeoutMs?: number;
   /** Warn after this long without any connected peer (ms). Default 15 s (or half the timeout). */
   warnAfterMs?: number;
+  /** `--play mpv|vlc`: serve the torrent over HTTP and hand the largest playable file to the player. */
+  play?: Player;
 }
 
 function clientFor(o: DiscoveryOptions): Client {
-  if (!o.dht) return new Client();
-  return new Client({ dht: { bootstrap: o.dhtBootstrap.length > 0 ? o.dhtBootstrap : MAINLINE_ROUTERS } });
+  const settings = { downloadRateLimit: o.downloadLimit ?? 0, uploadRateLimit: o.uploadLimit ?? 0 };
+  if (!o.dht) return new Client({ settings });
+  return new Client({
+    settings,
+    dht: { bootstrap: o.dhtBootstrap.length > 0 ? o.dhtBootstrap : MAINLINE_ROUTERS },
+  });
 }
 
 /** `client.listen`, with a port taken by another program said plainly. */
@@ -141,6 +152,7 @@ export async function downloadCommand(input: string, o: DownloadOptions, io: Tra
     info && select.length > 0 ? selectPriorities(info, select) : undefined;
   const client = clientFor(o);
   const started = performance.now();
+  let playback: Playback | undefined;
   try {
     await listen(client, o.port);
     const torrent = client.add(source, {
@@ -149,6 +161,7 @@ export async function downloadCommand(input: string, o: DownloadOptions, io: Tra
       trackers: o.trackers,
       ...(priorities ? { filePriorities: priorities } : {}),
     });
+    playback = o.play ? (await import('./serve.js')).startPlayback(torrent, o.play, io.out) : undefined;
     let badSelect: ((e: Error) => void) | undefined;
     const selectFailed = new Promise<Error>((r) => {
       badSelect = r;
@@ -208,9 +221,12 @@ export async function downloadCommand(input: string, o: DownloadOptions, io: Tra
         `done: ${s.name} — ${formatBytes(bytes)} (${formatBytes(fetched)} fetched in ${seconds.toFixed(1)} s, ${formatBytes(speed)}/s${resumed})`,
       );
     }
+    // With a player: serve until it exits (or Ctrl-C), then stop.
+    if (playback) await Promise.race([playback.exited, io.stopSignal]);
     if (o.keepSeeding) return await keepSeeding(torrent, o, io);
     return 0;
   } finally {
+    await playback?.close();
     await client.destroy();
   }
 }
