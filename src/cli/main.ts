@@ -135,6 +135,33 @@ function parseSize(text: string): number {
   return Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 * 1024 : 1);
 }
 
+/** Options that download, seed and serve share. */
+const TRANSFER_OPTIONS = {
+  output: { type: 'string', short: 'o' },
+  peer: { type: 'string', multiple: true },
+  port: { type: 'string' },
+  dht: { type: 'boolean' },
+  'no-dht': { type: 'boolean' },
+  'dht-bootstrap': { type: 'string', multiple: true },
+  tracker: { type: 'string', multiple: true },
+} as const;
+
+/** A port number 0–65535 from the command line (`undefined` when absent). */
+function parsePort(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!(text.trim() !== '' && Number.isInteger(n) && n >= 0 && n < 65536)) throw usage(`bad port: ${text}`);
+  return n;
+}
+
+/** Resolves with the signal's name when the process is asked to stop. */
+function stopSignal(): Promise<string> {
+  return new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+}
+
 async function run(argv: string[]): Promise<number> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const [command, ...rest] = argv;
@@ -171,14 +198,8 @@ async function run(argv: string[]): Promise<number> {
       args: rest,
       allowPositionals: true,
       options: {
-        output: { type: 'string', short: 'o' },
-        peer: { type: 'string', multiple: true },
-        port: { type: 'string' },
+        ...TRANSFER_OPTIONS,
         json: { type: 'boolean' },
-        dht: { type: 'boolean' },
-        'no-dht': { type: 'boolean' },
-        'dht-bootstrap': { type: 'string', multiple: true },
-        tracker: { type: 'string', multiple: true },
         select: { type: 'string', multiple: true },
         'keep-seeding': { type: 'boolean' },
         timeout: { type: 'string' },
@@ -198,10 +219,7 @@ async function run(argv: string[]): Promise<number> {
     const timeoutMs = parseSeconds(values.timeout, '--timeout');
     const progressIntervalMs = parseSeconds(values['progress-interval'], '--progress-interval');
     for (const b of values['dht-bootstrap'] ?? []) parsePeerAddress(b);
-    const port = values.port === undefined ? undefined : Number(values.port);
-    if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) {
-      throw usage(`bad port: ${values.port}`);
-    }
+    const port = parsePort(values.port);
     const tty = process.stderr.isTTY === true && !values.json;
     const io: TransferIo = {
       out,
@@ -211,10 +229,7 @@ async function run(argv: string[]): Promise<number> {
       status: (text) => {
         if (tty) process.stderr.write(text === undefined ? '\r\x1b[K' : `\r${text}\x1b[K`);
       },
-      stopSignal: new Promise<string>((resolve) => {
-        process.once('SIGINT', () => resolve('SIGINT'));
-        process.once('SIGTERM', () => resolve('SIGTERM'));
-      }),
+      stopSignal: stopSignal(),
     };
     const common = {
       peers: values.peer ?? [],
@@ -271,29 +286,16 @@ async function run(argv: string[]): Promise<number> {
       args: rest,
       allowPositionals: true,
       options: {
-        output: { type: 'string', short: 'o' },
-        peer: { type: 'string', multiple: true },
-        port: { type: 'string' },
+        ...TRANSFER_OPTIONS,
         'http-port': { type: 'string' },
         'http-host': { type: 'string' },
-        dht: { type: 'boolean' },
-        'no-dht': { type: 'boolean' },
-        'dht-bootstrap': { type: 'string', multiple: true },
-        tracker: { type: 'string', multiple: true },
       },
     });
     if (positionals.length !== 1) throw usage('serve takes one <magnet | file.torrent>');
     if (values.output === undefined) throw usage('serve needs -o <dir>');
     for (const b of values['dht-bootstrap'] ?? []) parsePeerAddress(b);
-    const portOf = (text: string | undefined): number | undefined => {
-      if (text === undefined) return undefined;
-      const n = Number(text);
-      if (!(text.trim() !== '' && Number.isInteger(n) && n >= 0 && n < 65536))
-        throw usage(`bad port: ${text}`);
-      return n;
-    };
-    const port = portOf(values.port);
-    const httpPort = portOf(values['http-port']);
+    const port = parsePort(values.port);
+    const httpPort = parsePort(values['http-port']);
     const tty = process.stderr.isTTY === true;
     const { serveCommand } = await import('./serve.js');
     return serveCommand(
@@ -314,10 +316,7 @@ async function run(argv: string[]): Promise<number> {
           if (tty) process.stderr.write(text === undefined ? '\r\x1b[K' : `\r${text}\x1b[K`);
         },
         warn: (line) => process.stderr.write(`${line}\n`),
-        stopSignal: new Promise<string>((resolve) => {
-          process.once('SIGINT', () => resolve('SIGINT'));
-          process.once('SIGTERM', () => resolve('SIGTERM'));
-        }),
+        stopSignal: stopSignal(),
         progress: tty ? 'tty' : 'plain',
       },
     );
