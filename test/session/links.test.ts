@@ -162,3 +162,20 @@ describe('Dialer: the encryption policy', () => {
     expect(cryptoMethods('enabled')).toEqual(['plaintext', 'rc4']);
   });
 });
+
+describe('PeerBook: what sources say of a peer', () => {
+  it('keeps link hints per address; PEX flags raise them, failures lower them', async () => {
+    const { PeerBook } = await import('../../src/session/peer-book.js');
+    const book = new PeerBook(new ManualClock(), DEFAULT_SETTINGS, new Uint8Array(20));
+    const id = book.add({ host: '10.0.0.1', port: 1 });
+    expect(id).toBe('10.0.0.1:1');
+    const h = book.hints('10.0.0.1:1');
+    expect(h).toEqual({});
+    h.utp = false; // a failed uTP dial
+    expect(book.add({ host: '10.0.0.1', port: 1 }, { utp: true, encryption: true })).toBeUndefined();
+    expect(book.hints('10.0.0.1:1')).toEqual({ utp: true, encryption: true });
+    book.add({ host: '10.0.0.2', port: 2 }, { utp: true });
+    expect(book.hints('10.0.0.2:2')).toEqual({ utp: true });
+    expect(book.hints('10.9.9.9:9')).toEqual({});
+  });
+});
