@@ -10,10 +10,10 @@ import { TransportError } from '../util/errors.js';
 import type { Connection, ConnectionHandlers, Endpoint } from '../util/transport.js';
 import { DelayHistory, Ledbat, RttEstimator } from './congestion.js';
 import { UtpError, type UtpErrorCode } from './errors.js';
-import type { ResolvedUtpOptions } from './options.js';
+import { isLoopback, type ResolvedUtpOptions } from './options.js';
+import { Outbound, type OutPacket } from './outbound.js';
 import {
-  EXT_BTTKIT,
-  EXT_SACK,
+  controlPacket,
   HEADER_SIZE,
   refreshHeader,
   ST_DATA,
@@ -26,6 +26,7 @@ import {
   writeHeader,
 } from './packet.js';
 import { Receiver } from './receiver.js';
+import { SendQueue } from './send-queue.js';
 
 /** What a connection needs from its socket. */
 export interface UtpHost {
@@ -40,20 +41,6 @@ export interface UtpHost {
 }
 
 type State = 'syn-sent' | 'connected' | 'closing' | 'fin-sent' | 'closed';
-
-interface OutPacket {
-  buf: Uint8Array;
-  payload: number;
-  sentAt: number;
-  sends: number;
-  sacked: boolean;
-}
-
-interface QueuedChunk {
-  chunk: Uint8Array;
-  off: number;
-  cb: (() => void) | undefined;
-}
 
 /** Most times one packet is sent before the connection gives up. */
 const MAX_SENDS = 8;
@@ -82,13 +69,9 @@ export class UtpConnection implements Connection {
 
   // Send side.
   #seqNr: number;
-  #ackedSeq: number;
-  #out = new Map<number, OutPacket>();
-  #inFlight = 0;
-  #queue: QueuedChunk[] = [];
-  #queued = 0;
+  #out: Outbound;
+  #queue = new SendQueue();
   #wantDrain = false;
-  #finSeq = -1;
   #mss: number;
   #peerWnd: number;
   #dupAcks = 0;
@@ -120,7 +103,7 @@ export class UtpConnection implements Connection {
     this.incoming = init.incoming;
     this.confirmed = !init.incoming;
     this.#seqNr = init.seq & 0xffff;
-    this.#ackedSeq = (init.seq - 1) & 0xffff;
+    this.#out = new Outbound(init.seq - 1);
     this.#fastResendSeq = this.#seqNr;
     this.#mss = o.packetSize - HEADER_SIZE;
     this.#peerWnd = o.recvWindow;
@@ -148,12 +131,12 @@ export class UtpConnection implements Connection {
   }
 
   get bufferedAmount(): number {
-    return this.#queued;
+    return this.#queue.bytes;
   }
 
   /** Bytes sent and not yet acknowledged. */
   get inFlight(): number {
-    return this.#inFlight;
+    return this.#out.inFlight;
   }
 
   /** The congestion window (bytes). */
@@ -194,19 +177,9 @@ export class UtpConnection implements Connection {
 
   write(chunks: readonly Uint8Array[], onWritten?: () => void): boolean {
     if (this.#state !== 'connected' && this.#state !== 'syn-sent') return false;
-    let last: QueuedChunk | undefined;
-    for (const chunk of chunks) {
-      if (chunk.length === 0) continue;
-      last = { chunk, off: 0, cb: undefined };
-      this.#queue.push(last);
-      this.#queued += chunk.length;
-    }
-    if (onWritten) {
-      if (last) last.cb = onWritten;
-      else queueMicrotask(onWritten);
-    }
+    this.#queue.push(chunks, onWritten);
     this.#host.scheduleFlush(this);
-    const ok = this.#queued < this.#host.options.highWaterMark;
+    const ok = this.#queue.bytes < this.#host.options.highWaterMark;
     if (!ok) this.#wantDrain = true;
     return ok;
   }
@@ -246,20 +219,17 @@ export class UtpConnection implements Connection {
   start(connectTimeoutMs: number): void {
     const now = this.#host.now();
     this.#connectDeadline = now + connectTimeoutMs;
-    const large = this.#offerLarge();
-    const buf = new Uint8Array(HEADER_SIZE + (large ? 6 : 0));
-    writeHeader(
-      buf,
+    const buf = controlPacket(
       ST_SYN,
-      large ? EXT_BTTKIT : 0,
       this.recvId,
       this.#micros(),
       0,
       this.#rx.window(),
       this.#seqNr,
       0,
+      undefined,
+      this.#offerLarge(),
     );
-    if (large) buf.set([0, 4, 0x62, 0x74, (large >> 8) & 0xff, large & 0xff], HEADER_SIZE);
     this.#synBuf = buf;
     this.#seqNr = (this.#seqNr + 1) & 0xffff;
     this.#rtoAt = now + this.#rtt.rto;
@@ -268,21 +238,7 @@ export class UtpConnection implements Connection {
 
   /** Answers a SYN (again, for a resent one): a STATE, with the large-datagram offer if made. */
   answerSyn(offered: boolean): void {
-    const large = offered ? this.#offerLarge() : 0;
-    const buf = new Uint8Array(HEADER_SIZE + (large ? 6 : 0));
-    writeHeader(
-      buf,
-      ST_STATE,
-      large ? EXT_BTTKIT : 0,
-      this.sendId,
-      this.#micros(),
-      this.#replyMicro,
-      this.#rx.window(),
-      this.#seqNr,
-      this.#rx.ackNr,
-    );
-    if (large) buf.set([0, 4, 0x62, 0x74, (large >> 8) & 0xff, large & 0xff], HEADER_SIZE);
-    this.#sendRaw(buf);
+    this.#sendRaw(this.#control(ST_STATE, undefined, offered ? this.#offerLarge() : 0));
   }
 
   /** Sends what the windows allow, a FIN when closing, and an ack if one is owed. */
@@ -291,11 +247,11 @@ export class UtpConnection implements Connection {
     if (st === 'closed' || st === 'syn-sent') return;
     const now = this.#host.now();
     let sentData = false;
-    while (this.#queued > 0) {
+    while (this.#queue.bytes > 0) {
       const window = Math.min(this.#ledbat.cwnd, this.#peerWnd);
-      const n = Math.min(this.#mss, this.#queued);
-      if (this.#inFlight + n > window && this.#inFlight > 0) break;
-      if (this.#inFlight === 0 && window < n && now < this.#probeAt) break;
+      const n = Math.min(this.#mss, this.#queue.bytes);
+      if (this.#out.inFlight + n > window && this.#out.inFlight > 0) break;
+      if (this.#out.inFlight === 0 && window < n && now < this.#probeAt) break;
       if (this.#out.size >= MAX_OUT_PACKETS) break;
       this.#sendData(n, now);
       sentData = true;
@@ -305,15 +261,13 @@ export class UtpConnection implements Connection {
         break;
       }
     }
-    if (this.#wantDrain && this.#queued < this.#host.options.highWaterMark) {
+    if (this.#wantDrain && this.#queue.bytes < this.#host.options.highWaterMark) {
       this.#wantDrain = false;
       this.#handlers?.onDrain();
     }
-    if (this.#state === 'closing' && this.#queued === 0) {
+    if (this.#state === 'closing' && this.#queue.bytes === 0) {
       this.#state = 'fin-sent';
-      this.#finSeq = this.#seqNr;
-      const buf = new Uint8Array(HEADER_SIZE);
-      this.#stamp(buf, ST_FIN, 0, this.#seqNr);
+      const buf = this.#control(ST_FIN, undefined, 0);
       this.#seqNr = (this.#seqNr + 1) & 0xffff;
       this.#track(buf, 0, now);
       sentData = true;
@@ -324,20 +278,7 @@ export class UtpConnection implements Connection {
 
   #sendData(n: number, now: number): void {
     const buf = new Uint8Array(HEADER_SIZE + n);
-    let p = HEADER_SIZE;
-    const q = this.#queue;
-    while (p < buf.length) {
-      const head = q[0] as QueuedChunk;
-      const take = Math.min(head.chunk.length - head.off, buf.length - p);
-      buf.set(take === head.chunk.length ? head.chunk : head.chunk.subarray(head.off, head.off + take), p);
-      p += take;
-      head.off += take;
-      if (head.off === head.chunk.length) {
-        q.shift();
-        if (head.cb) queueMicrotask(head.cb);
-      }
-    }
-    this.#queued -= n;
+    this.#queue.take(buf, HEADER_SIZE, n);
     this.#stamp(buf, ST_DATA, 0, this.#seqNr);
     this.#seqNr = (this.#seqNr + 1) & 0xffff;
     this.#track(buf, n, now);
@@ -345,8 +286,7 @@ export class UtpConnection implements Connection {
 
   #track(buf: Uint8Array, payload: number, now: number): void {
     const seq = (this.#seqNr - 1) & 0xffff;
-    this.#out.set(seq, { buf, payload, sentAt: now, sends: 1, sacked: false });
-    this.#inFlight += payload;
+    this.#out.track(seq, buf, payload, now);
     if (this.#rtoAt === 0) this.#rtoAt = now + this.#rtt.rto;
     this.#sendRaw(buf);
   }
@@ -365,22 +305,28 @@ export class UtpConnection implements Connection {
     );
   }
 
+  #control(type: number, sack: Uint8Array | undefined, large: number): Uint8Array {
+    const rx = this.#rx;
+    const ts = this.#micros();
+    return controlPacket(
+      type,
+      this.sendId,
+      ts,
+      this.#replyMicro,
+      rx.window(),
+      this.#seqNr,
+      rx.ackNr,
+      sack,
+      large,
+    );
+  }
+
   #sendAck(): void {
-    const sack = this.#rx.sack();
-    const buf = new Uint8Array(HEADER_SIZE + (sack ? 2 + sack.length : 0));
-    this.#stamp(buf, ST_STATE, sack ? EXT_SACK : 0, this.#seqNr);
-    if (sack) {
-      buf[HEADER_SIZE] = 0;
-      buf[HEADER_SIZE + 1] = sack.length;
-      buf.set(sack, HEADER_SIZE + 2);
-    }
-    this.#sendRaw(buf);
+    this.#sendRaw(this.#control(ST_STATE, this.#rx.sack(), 0));
   }
 
   #sendControl(type: number): void {
-    const buf = new Uint8Array(HEADER_SIZE);
-    this.#stamp(buf, type, 0, this.#seqNr);
-    this.#sendRaw(buf);
+    this.#sendRaw(this.#control(type, undefined, 0));
   }
 
   #resend(seq: number, p: OutPacket, now: number): void {
@@ -429,7 +375,7 @@ export class UtpConnection implements Connection {
     if (st === 'syn-sent') {
       if (p.type !== ST_STATE || p.ack !== lastSent) return;
       this.#state = 'connected';
-      this.#ackedSeq = lastSent;
+      this.#out.ackedSeq = lastSent;
       this.#synBuf = undefined;
       this.#rtoAt = 0;
       this.#timeouts = 0;
@@ -458,39 +404,40 @@ export class UtpConnection implements Connection {
       this.#finish(undefined, Math.min(4 * this.#rtt.rto, 5000));
       return;
     }
-    if (this.#queued > 0 || this.#state === 'closing') this.#host.scheduleFlush(this);
+    if (this.#queue.bytes > 0 || this.#state === 'closing') this.#host.scheduleFlush(this);
   }
 
   #onAcks(p: UtpPacket, now: number): void {
-    const inFlightBefore = this.#inFlight;
+    const out = this.#out;
+    const inFlightBefore = out.inFlight;
     let acked = 0;
     let minRtt = Infinity;
-    const d = seqDiff(p.ack, this.#ackedSeq);
+    const d = seqDiff(p.ack, out.ackedSeq);
     if (d > 0) {
-      for (let s = (this.#ackedSeq + 1) & 0xffff, i = 0; i < d; i++, s = (s + 1) & 0xffff) {
-        const o = this.#out.get(s);
-        if (!o) continue;
-        this.#out.delete(s);
-        if (!o.sacked) {
-          acked += o.payload;
-          this.#inFlight -= o.payload;
-        }
-        if (o.sends === 1) minRtt = Math.min(minRtt, now - o.sentAt);
-      }
-      this.#ackedSeq = p.ack;
+      acked = out.ackTo(p.ack, now);
+      minRtt = out.minRtt;
       if (seqDiff(this.#fastResendSeq, p.ack) <= 0) this.#fastResendSeq = (p.ack + 1) & 0xffff;
       this.#dupAcks = 0;
       this.#timeouts = 0;
-      this.#rtoAt = this.#out.size > 0 ? now + this.#rtt.rto : 0;
-    } else if (d === 0 && p.type === ST_STATE && this.#out.size > 0) this.#dupAcks++;
-    if (p.sackLength > 0 && this.#out.size > 0) acked += this.#onSack(p, now);
+      this.#rtoAt = out.size > 0 ? now + this.#rtt.rto : 0;
+    } else if (d === 0 && p.type === ST_STATE && out.size > 0) this.#dupAcks++;
+    if (p.sackLength > 0 && out.size > 0) {
+      let lost = false;
+      acked += out.sack(p, this.#seqNr, now, this.#rtt.rtt, (seq, o) => {
+        lost = true;
+        this.#resend(seq, o, now);
+        return this.#state !== 'closed';
+      });
+      if (lost) this.#ledbat.onLoss(now, this.#rtt.rtt);
+      if (this.#state === 'closed') return;
+    }
     if (minRtt !== Infinity) this.#rtt.sample(minRtt);
-    if (this.#dupAcks >= 3 && this.#fastResendSeq === ((this.#ackedSeq + 1) & 0xffff)) {
-      const o = this.#out.get(this.#fastResendSeq);
+    if (this.#dupAcks >= 3 && this.#fastResendSeq === ((out.ackedSeq + 1) & 0xffff)) {
+      const o = out.get(this.#fastResendSeq);
       this.#fastResendSeq = (this.#fastResendSeq + 1) & 0xffff;
       if (o) {
         this.#ledbat.onLoss(now, this.#rtt.rtt);
-        this.#resend(this.#ackedSeq + 1, o, now);
+        this.#resend(out.ackedSeq + 1, o, now);
       }
     }
     if (acked > 0 && p.timestampDiff !== 0) {
@@ -498,44 +445,6 @@ export class UtpConnection implements Connection {
       const capped = minRtt === Infinity ? queuing : Math.min(queuing, minRtt * 1000);
       this.#ledbat.onAck(acked, capped, inFlightBefore);
     }
-  }
-
-  /** Applies a selective ack; resends holes with three or more acked packets above them. */
-  #onSack(p: UtpPacket, now: number): number {
-    const data = p.data;
-    const base = (p.ack + 2) & 0xffff;
-    const bits = p.sackLength * 8;
-    let acked = 0;
-    let above = 0;
-    let resends = 0;
-    let lost = false;
-    for (let i = bits - 1; i >= -1; i--) {
-      const seq = (base + i) & 0xffff;
-      if (seqDiff(seq, this.#seqNr) >= 0) continue;
-      const set = i >= 0 && ((data[p.sackOffset + (i >> 3)] as number) & (1 << (i & 7))) !== 0;
-      const o = this.#out.get(seq);
-      if (set) {
-        above++;
-        if (o && !o.sacked) {
-          o.sacked = true;
-          acked += o.payload;
-          this.#inFlight -= o.payload;
-        }
-      } else if (
-        o &&
-        !o.sacked &&
-        above >= 3 &&
-        resends < 4 &&
-        (o.sends === 1 || now - o.sentAt >= this.#rtt.rtt)
-      ) {
-        lost = true;
-        resends++;
-        this.#resend(seq, o, now);
-        if (this.#state === 'closed') return acked;
-      }
-    }
-    if (lost) this.#ledbat.onLoss(now, this.#rtt.rtt);
-    return acked;
   }
 
   /* ------------------------------------------------------------------ timers */
@@ -574,12 +483,13 @@ export class UtpConnection implements Connection {
       this.#ledbat.onTimeout();
       this.#dupAcks = 0;
       this.#rtoAt = now + this.#rtt.rto * 2 ** Math.min(this.#timeouts, 6);
-      const first = (this.#ackedSeq + 1) & 0xffff;
-      const p = this.#out.get(first) ?? this.#out.values().next().value;
+      const first = (this.#out.ackedSeq + 1) & 0xffff;
+      const p = this.#out.first();
       if (p) this.#resend(first, p, now);
       return;
     }
-    if (this.#queued > 0 && this.#inFlight === 0 && now >= this.#probeAt) this.#host.scheduleFlush(this);
+    if (this.#queue.bytes > 0 && this.#out.inFlight === 0 && now >= this.#probeAt)
+      this.#host.scheduleFlush(this);
     if (now - this.#lastSent > o.keepaliveMs) this.#sendAck();
   }
 
@@ -607,10 +517,9 @@ export class UtpConnection implements Connection {
     const wasConnecting = this.#state === 'syn-sent';
     this.#state = 'closed';
     this.#closeError = error;
-    this.#queue = [];
-    this.#queued = 0;
+    this.#queue.clear();
     this.#out.clear();
-    this.#inFlight = 0;
+    this.#out.inFlight = 0;
     this.#rx.clear();
     this.#host.release(this, lingerMs);
     if (wasConnecting) {
@@ -633,9 +542,7 @@ export class UtpConnection implements Connection {
   lingerPacket(p: UtpPacket): void {
     if (p.type === ST_FIN || p.type === ST_DATA) {
       if (seqDiff(p.seq, this.#rx.ackNr) === 1) this.#rx.ackNr = p.seq;
-      const buf = new Uint8Array(HEADER_SIZE);
-      writeHeader(buf, ST_STATE, 0, this.sendId, this.#micros(), 0, 0, this.#seqNr, this.#rx.ackNr);
-      this.#host.send(buf, this.remote);
+      this.#host.send(this.#control(ST_STATE, undefined, 0), this.remote);
     }
   }
 
@@ -651,15 +558,10 @@ export class UtpConnection implements Connection {
     return {
       state: this.#state,
       seq: this.#seqNr,
-      ackedSeq: this.#ackedSeq,
+      ackedSeq: this.#out.ackedSeq,
       ackNr: this.#rx.ackNr,
       outPackets: this.#out.size,
       peerWnd: this.#peerWnd,
     };
   }
-}
-
-/** 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
-export function isLoopback(host: string): boolean {
-  return host.startsWith('127.') || host === '::1' || host.startsWith('::ffff:127.') || host === 'localhost';
 }

@@ -76,3 +76,8 @@ export function resolveUtpOptions(o: UtpOptions = {}): ResolvedUtpOptions {
 function clamp(v: number, lo: number, hi: number): number {
   return Number.isFinite(v) ? Math.min(hi, Math.max(lo, Math.floor(v))) : lo;
 }
+
+/** 127.0.0.0/8, ::1 and IPv4-mapped loopback: where bttkit offers large datagrams. */
+export function isLoopback(host: string): boolean {
+  return host.startsWith('127.') || host === '::1' || host.startsWith('::ffff:127.');
+}

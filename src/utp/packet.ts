@@ -247,3 +247,41 @@ export function encodePacket(f: PacketFields): Uint8Array {
 export function seqDiff(a: number, b: number): number {
   return (((a - b) & 0xffff) << 16) >> 16;
 }
+
+/**
+ * A control or empty packet in a new buffer: SYN, STATE (optionally with a selective ack), FIN,
+ * RESET; `large` > 0 appends bttkit's large-datagram offer.
+ */
+export function controlPacket(
+  type: number,
+  connectionId: number,
+  timestamp: number,
+  timestampDiff: number,
+  wnd: number,
+  seq: number,
+  ack: number,
+  sack: Uint8Array | undefined,
+  large: number,
+): Uint8Array {
+  const buf = new Uint8Array(HEADER_SIZE + (sack ? 2 + sack.length : 0) + (large > 0 ? 6 : 0));
+  writeHeader(
+    buf,
+    type,
+    sack ? EXT_SACK : large > 0 ? EXT_BTTKIT : 0,
+    connectionId,
+    timestamp,
+    timestampDiff,
+    wnd,
+    seq,
+    ack,
+  );
+  let p = HEADER_SIZE;
+  if (sack) {
+    buf[p] = large > 0 ? EXT_BTTKIT : 0;
+    buf[p + 1] = sack.length;
+    buf.set(sack, p + 2);
+    p += 2 + sack.length;
+  }
+  if (large > 0) buf.set([0, 4, 0x62, 0x74, (large >> 8) & 0xff, large & 0xff], p);
+  return buf;
+}
