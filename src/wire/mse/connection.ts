@@ -37,6 +37,8 @@ export class MseConnection implements Connection {
   #pool: Uint8Array[] = [];
   /** The consumer paused (until it resumes). */
   #paused = false;
+  /** Held bytes are all delivered: new reads go straight to the consumer. */
+  #flushed = false;
 
   /**
    * `initial`: decrypted bytes that arrived with the handshake (owned by us), delivered first.
@@ -51,7 +53,7 @@ export class MseConnection implements Connection {
       onData: (chunk) => this.#onData(chunk),
       onDrain: () => this.#handlers?.onDrain(),
       onClose: (err) => {
-        if (this.#handlers) this.#handlers.onClose(err);
+        if (this.#handlers && this.#flushed) this.#handlers.onClose(err);
         else {
           this.#closedEarly = true;
           this.#closeError = err;
@@ -86,17 +88,27 @@ export class MseConnection implements Connection {
     const first = this.#handlers === undefined;
     this.#handlers = handlers;
     if (!first) return;
-    const held = this.#held;
-    this.#held = [];
-    for (const chunk of held) {
-      if (this.#handlers !== handlers) break;
-      handlers.onData(chunk);
+    // Bytes that came with the handshake are delivered on a microtask, not inside `attach`: a
+    // consumer (PeerWire) attaches in its constructor and registers its listeners after it.
+    // The transport stays paused until they are out, so the order holds.
+    queueMicrotask(() => this.#flush());
+  }
+
+  /** Delivers held bytes while the consumer is not paused; then lets the transport run. */
+  #flush(): void {
+    const h = this.#handlers;
+    if (!h) return;
+    while (this.#held.length > 0 && !this.#paused) {
+      const chunk = this.#held.shift() as Uint8Array;
+      h.onData(chunk);
     }
+    if (this.#held.length > 0) return;
     if (this.#closedEarly) {
-      const err = this.#closeError;
-      queueMicrotask(() => handlers.onClose(err));
+      this.#closedEarly = false;
+      h.onClose(this.#closeError);
       return;
     }
+    this.#flushed = true;
     if (!this.#paused) this.#conn.resume();
   }
 
@@ -109,9 +121,11 @@ export class MseConnection implements Connection {
       rc4.apply(bytes);
     }
     const h = this.#handlers;
-    if (h) h.onData(bytes);
+    if (h && this.#flushed) h.onData(bytes);
     else {
+      // Before the consumer attached (or while bytes of the handshake are still queued for it).
       this.#held.push(lent ? bytes.slice() : bytes);
+      this.#flushed = false;
       this.#conn.pause();
     }
   }
@@ -166,7 +180,9 @@ export class MseConnection implements Connection {
 
   resume(): void {
     this.#paused = false;
-    if (this.#handlers) this.#conn.resume();
+    if (!this.#handlers) return;
+    if (this.#flushed) this.#conn.resume();
+    else queueMicrotask(() => this.#flush());
   }
 
   close(): void {

@@ -23,11 +23,14 @@ const table = new Map([INFO_HASH, OTHER_HASH].map((h) => [toHex(req2Hash(h)), h]
 const lookup = (req2: Uint8Array) => table.get(toHex(req2));
 
 /** Collects what a connection receives (copies: reads may be lent). */
-function collect(conn: Connection): { bytes: () => Uint8Array; closed: () => boolean } {
+function collect(conn: Connection, onChunk?: () => void): { bytes: () => Uint8Array; closed: () => boolean } {
   const parts: Uint8Array[] = [];
   let closed = false;
   conn.attach({
-    onData: (c) => parts.push(c.slice()),
+    onData: (c) => {
+      onChunk?.();
+      parts.push(c.slice());
+    },
     onDrain: () => {},
     onClose: () => {
       closed = true;
@@ -135,11 +138,18 @@ describe('MSE handshake round trips', () => {
     async (m, lend) => {
       const ia = pattern(5000, 9);
       const { out, inc } = await pair([m], [m], { ia, lend });
-      const rx = collect(inc.connection);
+      // Not inside `attach`: a consumer registers its listeners after attaching (PeerWire).
+      let inAttach = true;
+      let deliveredInAttach = false;
+      const rx = collect(inc.connection, () => {
+        if (inAttach) deliveredInAttach = true;
+      });
+      inAttach = false;
       const after = pattern(1000, 10);
       out.connection.write([after]);
       await waitFor(() => rx.bytes().length >= 6000, 5000, 'IA and the stream');
       expect(Buffer.from(rx.bytes()).equals(Buffer.concat([ia, after]))).toBe(true);
+      expect(deliveredInAttach).toBe(false);
     },
   );
 
@@ -178,6 +188,29 @@ describe('MSE handshake round trips', () => {
       await waitFor(() => rx.bytes().length >= 68, 5000, 'the plaintext handshake');
       expect(Buffer.from(rx.bytes()).equals(Buffer.from(hs))).toBe(true);
     }
+  });
+
+  it('a consumer that pauses while the handshake bytes are delivered gets the rest after resume', async () => {
+    const ia = pattern(300, 4);
+    const { out, inc } = await pair(['rc4'], ['rc4'], { ia });
+    out.connection.write([pattern(200, 5)]);
+    await new Promise((r) => setTimeout(r, 20)); // the 200 bytes are held too (not attached yet)
+    const got: Uint8Array[] = [];
+    inc.connection.attach({
+      onData: (c) => {
+        got.push(c.slice());
+        inc.connection.pause();
+      },
+      onDrain: () => {},
+      onClose: () => {},
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(got.length).toBe(1);
+    for (let k = 0; k < 10 && Buffer.concat(got).length < 500; k++) {
+      inc.connection.resume();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(Buffer.concat(got).equals(Buffer.concat([ia, pattern(200, 5)]))).toBe(true);
   });
 
   it('pause and resume pass through; close reaches the other side', async () => {
