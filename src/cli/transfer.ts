@@ -8,12 +8,12 @@ import type { Priority } from '../picker/picker.js';
 import { Client } from '../session/client.js';
 import type { Torrent } from '../session/torrent.js';
 import type { Endpoint } from '../util/transport.js';
+import type { EncryptionPolicy } from '../wire/mse/index.js';
 import { CliError } from './errors.js';
 import { formatBytes } from './format.js';
 import { readTorrentFile } from './info.js';
 import { type ProgressMode, showProgress } from './progress.js';
 import { selectedBytes, selectPriorities } from './select.js';
-import type { EncryptionPolicy } from '../wire/mse/index.js';
 import type { Playback, Player } from './serve.js';
 
 export { statusLine } from './progress.js';

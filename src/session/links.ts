@@ -50,7 +50,13 @@ export interface LinkHints {
   encryption?: boolean | undefined;
 }
 
-type LinkSettings = Pick<Settings, 'enableTcp' | 'enableUtp' | 'encryption' | 'preferRc4' | 'connectTimeoutMs'>;
+type LinkSettings = Pick<
+  Settings,
+  'enableTcp' | 'enableUtp' | 'encryption' | 'preferRc4' | 'connectTimeoutMs'
+>;
+
+/** How long a uTP dial may take before TCP is tried instead, ms. */
+export const UTP_FALLBACK_MS = 3_000;
 
 /** A dialled connection, its handshake (if any) done, ready for the BitTorrent handshake. */
 export interface Dialed {
@@ -105,10 +111,18 @@ export class Dialer {
    * @throws {SessionError} `SESSION_CONNECT_FAILED` when every way failed (the last error as
    *   cause), `SESSION_NO_TRANSPORT` when no transport is enabled.
    */
-  async dial(addr: PeerAddress, infoHash: Uint8Array, hints: LinkHints, signal: AbortSignal): Promise<Dialed> {
+  async dial(
+    addr: PeerAddress,
+    infoHash: Uint8Array,
+    hints: LinkHints,
+    signal: AbortSignal,
+  ): Promise<Dialed> {
     const order = this.order(hints);
     if (order.length === 0)
-      throw new SessionError('SESSION_NO_TRANSPORT', 'no transport enabled (enableTcp and enableUtp are both off)');
+      throw new SessionError(
+        'SESSION_NO_TRANSPORT',
+        'no transport enabled (enableTcp and enableUtp are both off)',
+      );
     let last: unknown;
     for (const kind of order) {
       if (signal.aborted) break;
@@ -134,7 +148,8 @@ export class Dialer {
   ): Promise<Dialed> {
     const policy = this.#settings.encryption;
     const enc = this.#encryption;
-    const encrypt = policy !== 'disabled' && enc !== undefined && (policy === 'forced' || hints.encryption !== false);
+    const encrypt =
+      policy !== 'disabled' && enc !== undefined && (policy === 'forced' || hints.encryption !== false);
     const conn = await this.#connect(kind, addr, signal, shortTimeout);
     if (!encrypt) return { connection: conn, link: { transport: kind, encryption: 'none' } };
     try {
@@ -158,15 +173,26 @@ export class Dialer {
     }
   }
 
-  /** One transport's connect; a uTP attempt that may fall back gets half the connect timeout. */
-  async #connect(kind: TransportKind, addr: PeerAddress, signal: AbortSignal, short: boolean): Promise<Connection> {
+  /**
+   * One transport's connect. A uTP attempt that may fall back gets {@link UTP_FALLBACK_MS} (at
+   * most half the connect timeout): a host with no uTP never answers (no ICMP reaches an
+   * unconnected UDP socket), and waiting the whole timeout before TCP would cost every such peer
+   * that long (libtorrent's `utp_connect_timeout` is 3 s too).
+   */
+  async #connect(
+    kind: TransportKind,
+    addr: PeerAddress,
+    signal: AbortSignal,
+    short: boolean,
+  ): Promise<Connection> {
     const t = kind === 'utp' ? this.#transports.utp : this.#transports.tcp;
     if (!t) throw new SessionError('SESSION_NO_TRANSPORT', `no ${kind} transport`);
     if (!short) return t.connect(addr, { signal });
     const ac = new AbortController();
     const onAbort = () => ac.abort(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
-    const timer = this.#clock.setTimeout(() => ac.abort(), Math.max(1, this.#settings.connectTimeoutMs / 2));
+    const ms = Math.max(1, Math.min(UTP_FALLBACK_MS, this.#settings.connectTimeoutMs / 2));
+    const timer = this.#clock.setTimeout(() => ac.abort(), ms);
     try {
       return await t.connect(addr, { signal: ac.signal });
     } finally {

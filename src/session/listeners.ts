@@ -5,7 +5,13 @@ import type { Connection, Endpoint, Listener } from '../util/transport.js';
 import { WireError } from '../wire/errors.js';
 import { PeerWire } from '../wire/peer-wire.js';
 import { SessionError } from './errors.js';
-import { cryptoMethods, type LinkInfo, type PeerTransports, type StreamEncryption, type TransportKind } from './links.js';
+import {
+  cryptoMethods,
+  type LinkInfo,
+  type PeerTransports,
+  type StreamEncryption,
+  type TransportKind,
+} from './links.js';
 import type { Settings } from './settings.js';
 
 /** What the listeners need from their client. */
@@ -71,7 +77,10 @@ export class PeerListeners {
     const utpT = s.enableUtp ? this.#transports.utp : undefined;
     if (!tcpT) {
       if (!utpT)
-        throw new SessionError('SESSION_NO_TRANSPORT', 'no transport enabled (enableTcp and enableUtp are both off)');
+        throw new SessionError(
+          'SESSION_NO_TRANSPORT',
+          'no transport enabled (enableTcp and enableUtp are both off)',
+        );
       this.#utp = await utpT.listen({ host, port }, (c) => this.#accept(c, 'utp'));
       return this.#utp.address;
     }
@@ -93,9 +102,13 @@ export class PeerListeners {
         }
         this.#tcp = l;
         this.#host.warn(
-          new SessionError('SESSION_UTP_LISTEN_FAILED', `uTP cannot listen on port ${l.address.port}; TCP only`, {
-            cause: err,
-          }),
+          new SessionError(
+            'SESSION_UTP_LISTEN_FAILED',
+            `uTP cannot listen on port ${l.address.port}; TCP only`,
+            {
+              cause: err,
+            },
+          ),
         );
         return l.address;
       }

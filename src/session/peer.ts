@@ -1,9 +1,9 @@
 import { toHex } from '../util/bytes.js';
 import type { Clock } from '../util/clock.js';
+import type { CryptoMethod } from '../wire/mse/index.js';
 import type { PeerWire } from '../wire/peer-wire.js';
 import type { UtMetadataExtension } from '../wire/ut-metadata.js';
 import type { UtPexExtension } from '../wire/ut-pex.js';
-import type { CryptoMethod } from '../wire/mse/index.js';
 import type { LinkInfo, TransportKind } from './links.js';
 import { RateMeter } from './rate.js';
 

@@ -27,7 +27,10 @@ class FakeTransport implements Transport {
 }
 
 /** MSE that succeeds with `method`, or fails as a peer without MSE would. */
-function fakeMse(works: boolean, calls: { provide: readonly string[]; prefer: string | undefined }[]): StreamEncryption {
+function fakeMse(
+  works: boolean,
+  calls: { provide: readonly string[]; prefer: string | undefined }[],
+): StreamEncryption {
   return {
     connect: async (conn, o) => {
       calls.push({ provide: o.provide, prefer: o.prefer });
@@ -72,7 +75,12 @@ describe('Dialer: the transport policy', () => {
   it('uses uTP when it works, TCP untouched', async () => {
     const tcp = new FakeTransport(true);
     const utp = new FakeTransport(true);
-    const r = await dialer({ encryption: 'disabled' }, { tcp, utp }).dial(addr, ih, {}, new AbortController().signal);
+    const r = await dialer({ encryption: 'disabled' }, { tcp, utp }).dial(
+      addr,
+      ih,
+      {},
+      new AbortController().signal,
+    );
     expect(r.link.transport).toBe('utp');
     expect(tcp.dials).toHaveLength(0);
   });
@@ -92,7 +100,10 @@ describe('Dialer: the transport policy', () => {
   });
 
   it('fails with SESSION_CONNECT_FAILED when every transport fails', async () => {
-    const d = dialer({ encryption: 'disabled' }, { tcp: new FakeTransport(false), utp: new FakeTransport(false) });
+    const d = dialer(
+      { encryption: 'disabled' },
+      { tcp: new FakeTransport(false), utp: new FakeTransport(false) },
+    );
     const err = await d.dial(addr, ih, {}, new AbortController().signal).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'SESSION_CONNECT_FAILED' });
     expect((err as Error).cause).toBeInstanceOf(TransportError);
@@ -147,12 +158,11 @@ describe('Dialer: the encryption policy', () => {
 
   it('disabled: no MSE at all', async () => {
     const calls: { provide: readonly string[]; prefer: string | undefined }[] = [];
-    const r = await dialer({ enableUtp: false, encryption: 'disabled' }, { tcp: new FakeTransport(true) }, fakeMse(true, calls)).dial(
-      addr,
-      ih,
-      {},
-      new AbortController().signal,
-    );
+    const r = await dialer(
+      { enableUtp: false, encryption: 'disabled' },
+      { tcp: new FakeTransport(true) },
+      fakeMse(true, calls),
+    ).dial(addr, ih, {}, new AbortController().signal);
     expect(r.link.encryption).toBe('none');
     expect(calls).toHaveLength(0);
   });

@@ -44,13 +44,22 @@ async function pair(seedSettings: Partial<Settings>, leechSettings: Partial<Sett
 }
 
 async function transfer(p: Pair): Promise<PeerInfo> {
-  await waitFor(new Promise<void>((r) => p.lt.once('done', r)), 60_000, 'download');
+  // Seeds close their connections to each other once the download is done: watch meanwhile.
+  let peer: PeerInfo | undefined;
+  let seen: PeerInfo | undefined;
+  const watch = setInterval(() => {
+    peer = p.lt.peers()[0] ?? peer;
+    seen = p.st.peers()[0] ?? seen;
+  }, 20);
+  try {
+    await waitFor(new Promise<void>((r) => p.lt.once('done', r)), 60_000, 'download');
+  } finally {
+    clearInterval(watch);
+  }
   await p.lt.store?.flush();
   const dir = join(tmp.path, `leech${n}`);
   expect(Buffer.compare(readFileSync(join(dir, 'x.bin')), data)).toBe(0);
-  const [peer] = p.lt.peers();
-  if (!peer) throw new Error('no peer connected');
-  const [seen] = p.st.peers();
+  if (!peer) throw new Error('no peer seen');
   // Both ends agree on what carries the connection.
   expect(seen?.transport).toBe(peer.transport);
   expect(seen?.encryption).toBe(peer.encryption);
@@ -129,6 +138,8 @@ describe('transports and encryption between two bttkit clients', () => {
 
   it('refuses settings that leave no transport or name an unknown policy', () => {
     expect(() => new Client({ settings: { enableTcp: false, enableUtp: false } })).toThrow(/enableTcp/);
-    expect(() => new Client({ settings: { encryption: 'maybe' as Settings['encryption'] } })).toThrow(/encryption/);
+    expect(() => new Client({ settings: { encryption: 'maybe' as Settings['encryption'] } })).toThrow(
+      /encryption/,
+    );
   });
 });
