@@ -344,6 +344,13 @@ export class SimNetwork implements StreamNet, DatagramNet {
 
   #arrive(node: SimNode, item: Segment | Datagram): void {
     if (node.removed) return;
+    if (item.kind === 'datagram') {
+      if (node.downDgBytes + item.bytes > this.datagramQueueBytes) {
+        item.sender.datagramsDropped++;
+        return;
+      }
+      node.downDgBytes += item.bytes;
+    }
     node.downQ.push(item);
     if (!node.downBusy) this.#startDownlink(node);
   }
@@ -364,12 +371,16 @@ export class SimNetwork implements StreamNet, DatagramNet {
         node.stats.received += item.bytes;
         addTo(node.stats.receivedSeries, Math.floor(this.clock.now() / this.bucketMs), item.bytes);
         if (item.kind === 'segment') item.from.peer.receive(item);
-        else if (node.datagramSockets.get(item.to.port)?.deliver(item.data, item.from)) {
-          node.stats.datagramsReceived++;
-        } else item.sender.datagramsUnroutable++;
+        else this.#deliverDatagram(node, item);
         this.#startDownlink(node);
       },
       (item.bytes * 1000) / node.download,
     );
+  }
+
+  #deliverDatagram(node: SimNode, dg: Datagram): void {
+    node.downDgBytes -= dg.bytes;
+    if (node.datagramSockets.get(dg.to.port)?.deliver(dg.data, dg.from)) node.stats.datagramsReceived++;
+    else dg.sender.datagramsUnroutable++;
   }
 }

@@ -38,7 +38,10 @@ export interface SimNodeStats {
   datagramsReceived: number;
   /** Datagrams it sent that the link lost (`loss`). */
   datagramsLost: number;
-  /** Datagrams it sent that were dropped: its uplink's datagram queue was full (drop-tail), or too large. */
+  /**
+   * Datagrams it sent that were dropped: its uplink's or the receiver's downlink's datagram queue
+   * was full (drop-tail), or the datagram was too large.
+   */
   datagramsDropped: number;
   /** Datagrams it sent to a host or port where no socket was bound (or no handler set), dropped there. */
   datagramsUnroutable: number;
@@ -104,6 +107,8 @@ export class SimNode {
   readonly downQ: (Segment | Datagram)[] = [];
   downHead = 0;
   downBusy = false;
+  /** Bytes of datagrams in `downQ`. */
+  downDgBytes = 0;
 
   constructor(options: SimNodeOptions) {
     this.host = options.host;

@@ -203,6 +203,31 @@ describe('SimNetwork datagrams', () => {
     expect(got.at(-1)?.data[0]).toBe(99);
   });
 
+  it('drops at the tail of a slow receiver’s downlink too, so a fast sender cannot grow it', async () => {
+    const { clock, net } = lab({ datagramQueueBytes: 10_000 });
+    net.addNode({ host: 'a', upload: 100 * MB, download: MB });
+    net.addNode({ host: 'b', upload: MB, download: MB / 10 });
+    const sa = net.bindDatagram('a');
+    const got = collect(net.bindDatagram('b', 1), clock);
+    // 1,000 datagrams of 1,000 B every 10 ms for 1 s: 100× what b's 100 KB/s downlink takes.
+    let i = 0;
+    const t = clock.setInterval(() => {
+      for (let k = 0; k < 10; k++) sa.send(new Uint8Array(1000).fill(i++ & 0xff), { host: 'b', port: 1 });
+    }, 10);
+    await clock.run({ endAt: 1000 });
+    t.cancel();
+    await clock.run({ endAt: 5000 });
+    const s = net.stats('a');
+    // b's downlink delivered ~100 KB/s for the second, plus the ≤ 10 queued (and one in service) after it.
+    expect(got.length).toBeGreaterThanOrEqual(100);
+    expect(got.length).toBeLessThanOrEqual(100 + 11 + 1);
+    expect(s?.datagramsDropped).toBe(i - got.length);
+    expect(s?.datagramsSent).toBe(i);
+    // Arrival order kept among what got through.
+    const ids = got.map((g) => g.data[0] ?? 0);
+    for (let k = 1; k < ids.length; k++) expect((((ids[k] ?? 0) - (ids[k - 1] ?? 0)) & 0xff) > 0).toBe(true);
+  });
+
   it('drops datagrams nobody binds; closing and leaving unbind; ports are checked', async () => {
     const { clock, net } = lab();
     net.addNode({ host: 'a', upload: MB, download: MB });

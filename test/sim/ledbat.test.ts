@@ -12,6 +12,7 @@ import { type UtpOptions, UtpSocket } from '../../src/utp/index.js';
 
 const A = '10.0.0.1';
 const B = '10.0.0.2';
+const C = '10.0.0.3';
 const PORT = 6881;
 
 type Link = Omit<SimNodeOptions, 'host'>;
@@ -61,16 +62,27 @@ interface Second {
 }
 
 /**
- * Host A (1 MB/s up) uploads to host B over uTP from 0 s, and over the network's own TCP-like
- * stream from `tcpFrom` to `tcpTo` s; returns the bytes B's applications received per second.
+ * Host A uploads to host B over uTP from 0 s, and a TCP-like stream of the network shares the
+ * bottleneck from `tcpFrom` to `tcpTo` s: `uplink` — A uploads over TCP too, A's upload is
+ * 1 MB/s; `downlink` — a third host C uploads to B over TCP, B's download is 1 MB/s. Returns
+ * the bytes B's applications received per second.
  */
-async function shareTheUplink(o: { tcpFrom: number; tcpTo: number; end: number; utp?: UtpOptions }) {
+async function shareTheLink(o: {
+  bottleneck: 'uplink' | 'downlink';
+  tcpFrom: number;
+  tcpTo: number;
+  end: number;
+  utp?: UtpOptions;
+}) {
+  const fast: Link = { upload: 10 * LINK, download: 10 * LINK, latencyMs: 10 };
   const { clock, net, ua, ub } = lab(
-    { upload: LINK, download: 10 * LINK, latencyMs: 10 },
-    { upload: 10 * LINK, download: 10 * LINK, latencyMs: 10 },
+    o.bottleneck === 'uplink' ? { ...fast, upload: LINK } : fast,
+    o.bottleneck === 'uplink' ? fast : { ...fast, download: LINK },
     1,
     o.utp,
   );
+  const tcpFrom = o.bottleneck === 'uplink' ? A : C;
+  if (tcpFrom === C) net.addNode({ host: C, ...fast });
   let utpBytes = 0;
   let tcpBytes = 0;
   ub.onConnection((c) =>
@@ -92,7 +104,7 @@ async function shareTheUplink(o: { tcpFrom: number; tcpTo: number; end: number; 
   const block = new Uint8Array(64 * 1024);
   const utp = pump(await settle(clock, ua.connect({ host: B, port: PORT }), 5000), block);
   await clock.run({ endAt: o.tcpFrom * 1000 });
-  const tcp = pump(await settle(clock, net.transport(A).connect({ host: B, port: PORT }), 5000), block);
+  const tcp = pump(await settle(clock, net.transport(tcpFrom).connect({ host: B, port: PORT }), 5000), block);
   await clock.run({ endAt: o.tcpTo * 1000 });
   tcp.stop();
   await clock.run({ endAt: o.end * 1000 });
@@ -127,43 +139,50 @@ describe('uTP on the swarm lab network', () => {
   // ≈ 5 KB/s, 0.5 % of the link. We allow 5 % per second once LEDBAT has had 5 s to back off:
   // 10× the theory, and 4× below the 20 % a yielding transport is usually held to. A uTP
   // without its delay target (below, the control) takes ~40 % there.
-  it('LEDBAT: a uTP upload yields to a TCP upload on the same 1 MB/s uplink, and recovers after it', async () => {
-    const { series, stats } = await shareTheUplink({ tcpFrom: 10, tcpTo: 25, end: 35 });
-    console.log(table('uTP, then TCP from 10 to 25 s, on a 1 MB/s uplink', series));
-    // Alone, uTP fills the link (payload: 1,380 of every 1,400 bytes on the wire).
-    for (const s of series.filter((x) => (x.t > 1 && x.t <= 10) || x.t > 27)) {
-      expect(s.utp).toBeGreaterThan(0.9 * LINK);
-      expect(s.tcp).toBe(0);
-    }
-    // With TCP: uTP under 5 % of the link in every second from 5 s after TCP started, TCP the rest.
-    const shared = series.filter((x) => x.t > 15 && x.t <= 25);
-    expect(shared).toHaveLength(10);
-    for (const s of shared) {
-      expect(s.utp).toBeLessThan(0.05 * LINK);
-      expect(s.tcp).toBeGreaterThan(0.9 * LINK);
-    }
-    // It backed off: more than halved within 2 s.
-    expect(series.find((x) => x.t === 12)?.utp).toBeLessThan(0.5 * LINK);
-    // Nothing was lost or dropped: the backing off is LEDBAT's, not a loss reaction.
-    expect(stats).toMatchObject({ datagramsLost: 0, datagramsDropped: 0 });
-    console.log(
-      `uTP share: alone ${((mean(series, 'utp', 2, 10) / LINK) * 100).toFixed(1)} %, ` +
-        `with TCP ${((mean(series, 'utp', 15, 25) / LINK) * 100).toFixed(2)} %, ` +
-        `after ${((mean(series, 'utp', 27, 35) / LINK) * 100).toFixed(1)} %`,
-    );
-  }, 60_000);
+  for (const bottleneck of ['uplink', 'downlink'] as const) {
+    it(`LEDBAT: a uTP upload yields to a TCP upload through the same 1 MB/s ${bottleneck}, and recovers after it`, async () => {
+      const { series, stats } = await shareTheLink({ bottleneck, tcpFrom: 10, tcpTo: 25, end: 35 });
+      console.log(table(`uTP, then TCP from 10 to 25 s, through a 1 MB/s ${bottleneck}`, series));
+      // Alone, uTP fills the link (payload: 1,380 of every 1,400 bytes on the wire).
+      for (const s of series.filter((x) => (x.t > 1 && x.t <= 10) || x.t > 27)) {
+        expect(s.utp).toBeGreaterThan(0.9 * LINK);
+        expect(s.tcp).toBe(0);
+      }
+      // With TCP: uTP under 5 % of the link in every second from 5 s after TCP started, TCP the rest.
+      const shared = series.filter((x) => x.t > 15 && x.t <= 25);
+      expect(shared).toHaveLength(10);
+      for (const s of shared) {
+        expect(s.utp).toBeLessThan(0.05 * LINK);
+        expect(s.tcp).toBeGreaterThan(0.9 * LINK);
+      }
+      // It backed off: more than halved within 2 s.
+      expect(series.find((x) => x.t === 12)?.utp).toBeLessThan(0.5 * LINK);
+      // Nothing was lost or dropped: the backing off is LEDBAT's, not a loss reaction.
+      expect(stats).toMatchObject({ datagramsLost: 0, datagramsDropped: 0 });
+      console.log(
+        `uTP share: alone ${((mean(series, 'utp', 2, 10) / LINK) * 100).toFixed(1)} %, ` +
+          `with TCP ${((mean(series, 'utp', 15, 25) / LINK) * 100).toFixed(2)} %, ` +
+          `after ${((mean(series, 'utp', 27, 35) / LINK) * 100).toFixed(1)} %`,
+      );
+    }, 60_000);
+  }
 
-  it('control: without its 100 ms target (10 s instead), uTP keeps a large share from TCP', async () => {
-    const { series } = await shareTheUplink({
-      tcpFrom: 3,
-      tcpTo: 15,
-      end: 15,
-      utp: { targetDelayMs: 10_000 },
-    });
-    console.log(table('uTP with a 10 s delay target, TCP from 3 s', series));
-    // Only drop-tail losses at the uplink's datagram queue (256 KiB) slow it down.
-    expect(mean(series, 'utp', 8, 15)).toBeGreaterThan(0.2 * LINK);
-  }, 60_000);
+  for (const bottleneck of ['uplink', 'downlink'] as const) {
+    it(`control: without its 100 ms target (10 s instead), uTP keeps a large share from TCP (${bottleneck})`, async () => {
+      const { series } = await shareTheLink({
+        bottleneck,
+        tcpFrom: 3,
+        tcpTo: 15,
+        end: 15,
+        utp: { targetDelayMs: 10_000 },
+      });
+      console.log(
+        table(`uTP with a 10 s delay target, TCP from 3 s, through a 1 MB/s ${bottleneck}`, series),
+      );
+      // Only drop-tail losses at the link's datagram queue (256 KiB) slow it down.
+      expect(mean(series, 'utp', 8, 15)).toBeGreaterThan(0.2 * LINK);
+    }, 60_000);
+  }
 
   for (const loss of [0.01, 0.05]) {
     it(`a transfer with ${loss * 100} % loss each way and 50 ms latency completes with identical bytes`, async () => {
