@@ -47,10 +47,14 @@ export interface SimNetworkOptions {
 
 /**
  * The swarm lab's network: hosts with shaped access links on a {@link VirtualClock}. Each host
- * gets a {@link Transport} (`network.transport(host)`) that a `Client` uses as it would TCP.
+ * gets a {@link Transport} (`network.transport(host)`) that a `Client` uses as it would TCP, and
+ * datagram sockets (`network.bindDatagram(host, port)`) for uTP and other datagram protocols.
  *
  * No host ever sends faster than its upload capacity or receives faster than its download
- * capacity: both are servers that take `size / rate` of virtual time per segment.
+ * capacity: both are servers that take `size / rate` of virtual time per segment or datagram.
+ * The uplink serves the stream connections round-robin; a datagram waits there behind the stream
+ * bytes that were ready to go when it was sent (as in a drop-tail FIFO that TCP keeps full up to
+ * its window), so a bulk stream gives datagrams queueing delay. The downlink is one FIFO for both.
  */
 export class SimNetwork implements StreamNet, DatagramNet {
   readonly clock: VirtualClock;
