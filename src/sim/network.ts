@@ -37,8 +37,9 @@ export interface SimNetworkOptions {
   /** Width of the buckets of the per-node byte series, ms. Default 1,000. */
   bucketMs?: number;
   /**
-   * Bytes of datagrams an uplink holds waiting to be sent; a datagram that does not fit is
-   * dropped (drop-tail, counted in `datagramsDropped`). Default 256 KiB.
+   * Bytes of datagrams an uplink holds waiting to be sent, and a downlink waiting to be
+   * delivered; a datagram that does not fit is dropped (drop-tail, counted in the sender's
+   * `datagramsDropped`). Default 256 KiB.
    */
   datagramQueueBytes?: number;
   /** Largest datagram, bytes (larger ones are dropped, as UDP refuses them). Default 65,507. */
