@@ -115,7 +115,7 @@ export class UtpConnection implements Connection {
       maxWindow: o.maxWindow,
       gain: o.gain,
     });
-    this.#rx = new Receiver(o.recvWindow, o.maxReorder, (err) => this.#fail(err));
+    this.#rx = new Receiver(o.recvWindow, o.maxReorder);
     const now = host.now();
     this.#lastSent = now;
     this.#lastReceived = now;
