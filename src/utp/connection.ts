@@ -115,7 +115,7 @@ export class UtpConnection implements Connection {
       maxWindow: o.maxWindow,
       gain: o.gain,
     });
-    this.#rx = new Receiver(o.recvWindow, o.maxReorder, (err) => this.#fail(err));
+    this.#rx = new Receiver(o.recvWindow, o.maxReorder);
     const now = host.now();
     this.#lastSent = now;
     this.#lastReceived = now;
@@ -331,9 +331,12 @@ export class UtpConnection implements Connection {
 
   #resend(seq: number, p: OutPacket, now: number): void {
     refreshHeader(p.buf, this.#micros(), this.#replyMicro, this.#rx.window(), this.#rx.ackNr);
+    // A peer that answers (a closed window, a lost resend) is alive: only sends into silence
+    // count towards giving up.
+    p.silentSends = this.#lastReceived > p.sentAt ? 1 : p.silentSends + 1;
     p.sends++;
     p.sentAt = now;
-    if (p.sends > MAX_SENDS) {
+    if (p.silentSends > MAX_SENDS) {
       this.#fail(new UtpError('UTP_TIMEOUT', `packet ${seq} unacknowledged after ${MAX_SENDS} sends`));
       return;
     }
@@ -387,6 +390,7 @@ export class UtpConnection implements Connection {
       cb?.(undefined);
     } else if (!this.confirmed) this.confirmed = true;
     this.#lastReceived = now;
+    this.#timeouts = 0;
     this.#replyMicro = (this.#micros() - p.timestamp) >>> 0;
     this.#peerWnd = p.wnd;
     this.#onAcks(p, now);

@@ -88,7 +88,11 @@ class NodeDatagramSocket implements DatagramSocket {
 
   send(data: Uint8Array, to: Endpoint): void {
     if (this.#closed) return;
-    this.#socket.send(data, to.port, to.host);
+    try {
+      this.#socket.send(data, to.port, to.host);
+    } catch {
+      // A port or address node refuses (a hostile datagram's source port 0): packet loss.
+    }
   }
 
   onMessage(handler: (data: Uint8Array, from: Endpoint) => void): void {

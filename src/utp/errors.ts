@@ -17,7 +17,6 @@ import { BttkitError, type BttkitErrorOptions } from '../util/errors.js';
  * | `UTP_CONNECT_TIMEOUT` | no answer to our SYN in `connectTimeoutMs` (the cause of `TRANSPORT_CONNECT_FAILED`) |
  * | `UTP_RESET` | the remote end sent a RESET (the cause of `TRANSPORT_RESET`) |
  * | `UTP_SOCKET_CLOSED` | the datagram socket was closed under the connection |
- * | `UTP_PROTOCOL` | a peer broke the protocol beyond repair (an ack of data never sent, over and over) |
  */
 export const UTP_ERROR_CODES = [
   'UTP_TRUNCATED',
@@ -30,7 +29,6 @@ export const UTP_ERROR_CODES = [
   'UTP_CONNECT_TIMEOUT',
   'UTP_RESET',
   'UTP_SOCKET_CLOSED',
-  'UTP_PROTOCOL',
 ] as const;
 /** One of {@link UTP_ERROR_CODES}. */
 export type UtpErrorCode = (typeof UTP_ERROR_CODES)[number];

@@ -3,11 +3,10 @@
  * selective acks, many connections over one socket, and large datagrams between bttkit peers on
  * loopback. Runs over any {@link DatagramSocket} (node:dgram by default, or a simulated network).
  */
-export { DelayHistory, Ledbat, RttEstimator } from './congestion.js';
-export { UtpConnection } from './connection.js';
+export { DelayHistory, Ledbat, type LedbatOptions, RttEstimator } from './congestion.js';
 export { type BindUdpOptions, bindUdp, type DatagramSocket } from './datagram.js';
 export { UTP_ERROR_CODES, UtpError, type UtpErrorCode } from './errors.js';
-export { type ResolvedUtpOptions, resolveUtpOptions, type UtpOptions } from './options.js';
+export type { UtpOptions } from './options.js';
 export {
   createPacket,
   decodeInto,

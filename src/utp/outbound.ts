@@ -11,6 +11,8 @@ export interface OutPacket {
   payload: number;
   sentAt: number;
   sends: number;
+  /** Sends since the peer was last heard from (the give-up counter). */
+  silentSends: number;
   sacked: boolean;
 }
 
@@ -41,7 +43,7 @@ export class Outbound {
   }
 
   track(seq: number, buf: Uint8Array, payload: number, now: number): void {
-    this.#out.set(seq, { buf, payload, sentAt: now, sends: 1, sacked: false });
+    this.#out.set(seq, { buf, payload, sentAt: now, sends: 1, silentSends: 1, sacked: false });
     this.inFlight += payload;
   }
 

@@ -6,7 +6,6 @@
  * selective-ack bitmask, and the end of stream (a FIN once everything before it arrived).
  */
 import type { ConnectionHandlers } from '../util/transport.js';
-import type { UtpError } from './errors.js';
 import { ST_FIN, seqDiff, type UtpPacket } from './packet.js';
 
 /** Largest selective-ack bitmask we send, bytes (256 packets past the hole). */
@@ -31,8 +30,6 @@ export class Receiver {
   constructor(
     readonly maxWindow: number,
     readonly maxReorder: number,
-    // Reserved for protocol failures detected on the receive side.
-    readonly fail: (err: UtpError) => void,
   ) {}
 
   /** The window to advertise, bytes. */

@@ -41,6 +41,11 @@ export interface NetOptions {
   seed?: number;
   /** Sees (and may rewrite or drop: return undefined) each datagram. */
   tap?: (data: Uint8Array, from: Endpoint, to: Endpoint) => Uint8Array | undefined;
+  /**
+   * One shared bottleneck link in front of the latency: datagrams queue (FIFO) and leave at
+   * `bytesPerMs`; a datagram that would wait more than `maxQueueMs` is dropped (tail drop).
+   */
+  bottleneck?: { bytesPerMs: number; maxQueueMs: number };
 }
 
 /** An in-memory datagram network on a {@link SimClock}. */
@@ -51,6 +56,9 @@ export class SimNet {
   #nextPort = 20000;
   sent = 0;
   lost = 0;
+  /** Queuing delay (ms) of each datagram that crossed the bottleneck, with its size. */
+  queued: { delay: number; bytes: number; at: number }[] = [];
+  #linkFreeAt = 0;
 
   constructor(
     readonly options: NetOptions = {},
@@ -81,7 +89,20 @@ export class SimNet {
     }
     const bytes = d;
     const deliver = () => this.#sockets.get(`${to.host}|${to.port}`)?.receive(bytes, from);
-    this.clock.setTimeout(deliver, this.options.latencyMs ?? 0);
+    let extra = 0;
+    const link = this.options.bottleneck;
+    if (link) {
+      const now = this.clock.now();
+      const start = Math.max(now, this.#linkFreeAt);
+      if (start - now > link.maxQueueMs) {
+        this.lost++;
+        return;
+      }
+      this.#linkFreeAt = start + bytes.length / link.bytesPerMs;
+      extra = this.#linkFreeAt - now;
+      this.queued.push({ delay: start - now, bytes: bytes.length, at: now });
+    }
+    this.clock.setTimeout(deliver, (this.options.latencyMs ?? 0) + extra);
   }
 }
 
