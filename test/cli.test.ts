@@ -112,6 +112,10 @@ describe('bttkit create and info', () => {
     expect(cli('frobnicate').status).toBe(2);
     expect(cli('info').status).toBe(2);
     expect(cli('info', '--bogus', 'x').status).toBe(2);
+    const badPolicy = cli('download', 'x.torrent', '-o', 'out', '--encryption', 'maybe');
+    expect([badPolicy.status, badPolicy.stderr]).toEqual([2, expect.stringContaining('--encryption')]);
+    const noTransport = cli('seed', 'x', '--no-utp', '--no-tcp');
+    expect([noTransport.status, noTransport.stderr]).toEqual([2, expect.stringContaining('no transport')]);
     expect(cli('--help').status).toBe(0);
   });
 });

@@ -46,6 +46,7 @@ const DISCOVERY_HELP = `  --peer host:port       connect to this peer (repeatabl
 const HELP: Record<string, string> = {
   serve: `Usage: bttkit serve <magnet | file.torrent> -o <dir> [--http-port N] [--http-host H]
                 [--peer host:port]... [--port N] [--tracker URL]... [--no-dht] [--dht-bootstrap host:port]...
+                [--encryption forced|enabled|disabled] [--no-utp | --no-tcp]
 
 Downloads into <dir> and serves the files over HTTP meanwhile: prints http://127.0.0.1:N/ (an
 index), each file at /<file index> and /<url-encoded path>, with Range requests for players
@@ -53,6 +54,8 @@ and <video>. Runs until Ctrl-C.
   --http-port N    HTTP port (default: any free one)
   --http-host H    HTTP address (default 127.0.0.1)
   --port N         BitTorrent listening port
+  --encryption M   forced, enabled (default) or disabled
+  --no-utp | --no-tcp  do not use uTP / TCP
 `,
   info: `Usage: bttkit info <file.torrent | magnet> [--json]
 
