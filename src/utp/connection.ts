@@ -185,13 +185,12 @@ export class UtpConnection implements Connection {
   }
 
   pause(): void {
-    this.#rx.paused = true;
+    this.#rx.pause();
   }
 
   resume(): void {
     if (!this.#rx.paused) return;
-    this.#rx.paused = false;
-    if (this.#handlers) this.#rx.flushHeld();
+    this.#rx.resume();
     // The advertised window opened: say so.
     this.#rx.needAck = true;
     this.#host.scheduleFlush(this);
@@ -245,6 +244,8 @@ export class UtpConnection implements Connection {
   flush(): void {
     const st = this.#state;
     if (st === 'closed' || st === 'syn-sent') return;
+    this.#rx.deliverBatch();
+    if (this.#state === 'closed') return;
     const now = this.#host.now();
     let sentData = false;
     while (this.#queue.bytes > 0) {
@@ -396,7 +397,7 @@ export class UtpConnection implements Connection {
     this.#onAcks(p, now);
     if (this.#state === 'closed') return;
     if (p.type === ST_DATA || p.type === ST_FIN) {
-      const seqOk = this.#rx.onData(p, this.#handlers);
+      const seqOk = this.#rx.onData(p);
       if (seqOk) this.#host.scheduleFlush(this);
       if (this.#rx.eof && this.#state === 'connected') this.close();
     }
@@ -518,6 +519,11 @@ export class UtpConnection implements Connection {
 
   #finish(error: TransportError | undefined, lingerMs: number): void {
     if (this.#state === 'closed') return;
+    if (!error) {
+      // A clean close: what arrived this turn still reaches the consumer, before onClose.
+      this.#rx.deliverBatch();
+      if ((this.#state as State) === 'closed') return;
+    }
     const wasConnecting = this.#state === 'syn-sent';
     this.#state = 'closed';
     this.#closeError = error;
