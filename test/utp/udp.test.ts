@@ -161,4 +161,16 @@ describe('uTP over 127.0.0.1', () => {
     await waitFor(() => remotePort !== 0, 5000, 'the incoming connection');
     expect(remotePort).toBe(l1.address.port);
   });
+
+  it('listen on a port in use rejects with TRANSPORT_LISTEN_FAILED; a dial to port 0 fails typed, never throws', async () => {
+    const t1 = transport();
+    const l = await t1.listen(LOCAL, () => {});
+    const err = (await transport()
+      .listen({ host: '127.0.0.1', port: l.address.port }, () => {})
+      .catch((e: unknown) => e)) as TransportError;
+    expect(err.code).toBe('TRANSPORT_LISTEN_FAILED');
+    const t = transport({ connectTimeoutMs: 300 });
+    const e2 = (await t.connect({ host: '127.0.0.1', port: 0 }).catch((e: unknown) => e)) as TransportError;
+    expect(e2.code).toBe('TRANSPORT_CONNECT_FAILED');
+  });
 });
