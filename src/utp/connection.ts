@@ -248,7 +248,17 @@ export class UtpConnection implements Connection {
     if (this.#state === 'closed') return;
     const now = this.#host.now();
     let sentData = false;
-    while (this.#queue.bytes > 0) {
+    // After a timeout: the packets presumed lost first, in order, as the window allows.
+    for (let e = this.#out.nextLost(); e; e = this.#out.nextLost()) {
+      const [seq, o] = e;
+      const window = Math.min(this.#ledbat.cwnd, this.#peerWnd);
+      if (this.#out.inFlight > 0 && this.#out.inFlight + o.payload > window) break;
+      this.#out.resent(o);
+      this.#resend(seq, o, now);
+      if ((this.#state as State) === 'closed') return;
+      sentData = true;
+    }
+    while (this.#queue.bytes > 0 && this.#out.lostCount === 0) {
       const window = Math.min(this.#ledbat.cwnd, this.#peerWnd);
       const n = Math.min(this.#mss, this.#queue.bytes);
       if (this.#out.inFlight + n > window && this.#out.inFlight > 0) break;
@@ -488,9 +498,11 @@ export class UtpConnection implements Connection {
       this.#ledbat.onTimeout();
       this.#dupAcks = 0;
       this.#rtoAt = now + this.#rtt.rto * 2 ** Math.min(this.#timeouts, 6);
-      const first = (this.#out.ackedSeq + 1) & 0xffff;
-      const p = this.#out.first();
-      if (p) this.#resend(first, p, now);
+      // Everything unacked is presumed lost and resent from the oldest, one window at a time
+      // (as libtorrent): with a whole burst lost, acks then bring the rest back quickly instead
+      // of one packet per timeout.
+      this.#out.markAllLost();
+      this.flush();
       return;
     }
     if (this.#queue.bytes > 0 && this.#out.inFlight === 0 && now >= this.#probeAt)
