@@ -249,15 +249,15 @@ export class UtpConnection implements Connection {
     const now = this.#host.now();
     let sentData = false;
     // After a timeout: the packets presumed lost first, in order, as the window allows.
-    for (let e = this.#out.nextLost(); e; e = this.#out.nextLost()) {
-      const [seq, o] = e;
+    this.#out.forEachLost((seq, o) => {
       const window = Math.min(this.#ledbat.cwnd, this.#peerWnd);
-      if (this.#out.inFlight > 0 && this.#out.inFlight + o.payload > window) break;
+      if (this.#out.inFlight > 0 && this.#out.inFlight + o.payload > window) return false;
       this.#out.resent(o);
       this.#resend(seq, o, now);
-      if ((this.#state as State) === 'closed') return;
       sentData = true;
-    }
+      return this.#state !== 'closed';
+    });
+    if ((this.#state as State) === 'closed') return;
     while (this.#queue.bytes > 0 && this.#out.lostCount === 0) {
       const window = Math.min(this.#ledbat.cwnd, this.#peerWnd);
       const n = Math.min(this.#mss, this.#queue.bytes);

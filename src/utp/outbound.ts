@@ -127,11 +127,10 @@ export class Outbound {
     }
   }
 
-  /** The oldest packet presumed lost, with its sequence number, or undefined. */
-  nextLost(): [number, OutPacket] | undefined {
-    if (this.lostCount === 0) return undefined;
-    for (const e of this.#out) if (e[1].lost) return e;
-    return undefined;
+  /** Calls `fn` for each packet presumed lost, oldest first, until it returns false. */
+  forEachLost(fn: (seq: number, o: OutPacket) => boolean): void {
+    if (this.lostCount === 0) return;
+    for (const [seq, o] of this.#out) if (o.lost && !fn(seq, o)) return;
   }
 
   /** A lost packet is being resent: it is in flight again. */
