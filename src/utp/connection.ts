@@ -371,12 +371,20 @@ export class UtpConnection implements Connection {
     if (st === 'closed') return;
     const now = this.#host.now();
     if (p.type === ST_RESET) {
-      this.#finish(
-        new TransportError('TRANSPORT_RESET', 'connection reset by peer', {
-          cause: new UtpError('UTP_RESET', 'RESET received'),
-        }),
-        0,
-      );
+      const cause = new UtpError('UTP_RESET', 'RESET received');
+      // A RESET answering our SYN is a refusal: nothing accepts uTP connections there.
+      const err =
+        st === 'syn-sent'
+          ? new TransportError(
+              'TRANSPORT_CONNECT_FAILED',
+              `uTP connection to ${this.remote.host}:${this.remote.port} refused`,
+              {
+                cause,
+                details: { host: this.remote.host, port: this.remote.port },
+              },
+            )
+          : new TransportError('TRANSPORT_RESET', 'connection reset by peer', { cause });
+      this.#finish(err, 0);
       return;
     }
     if (p.type === ST_SYN) {
@@ -392,10 +400,12 @@ export class UtpConnection implements Connection {
       this.#out.ackedSeq = lastSent;
       this.#synBuf = undefined;
       this.#rtoAt = 0;
+      // The SYN's round trip, unless it was resent (which send is answered is unknown).
+      if (this.#timeouts === 0)
+        this.#rtt.sample(now - (this.#connectDeadline - this.#host.options.connectTimeoutMs));
       this.#timeouts = 0;
       this.#rx.ackNr = (p.seq - 1) & 0xffff;
       this.#useLargePackets(p.maxDatagram);
-      this.#rtt.sample(now - (this.#connectDeadline - this.#host.options.connectTimeoutMs));
       const cb = this.onConnected;
       this.onConnected = undefined;
       cb?.(undefined);
@@ -450,7 +460,8 @@ export class UtpConnection implements Connection {
     if (this.#dupAcks >= 3 && this.#fastResendSeq === ((out.ackedSeq + 1) & 0xffff)) {
       const o = out.get(this.#fastResendSeq);
       this.#fastResendSeq = (this.#fastResendSeq + 1) & 0xffff;
-      if (o) {
+      // (A packet presumed lost by a timeout is resent by the flush, in order.)
+      if (o && !o.lost) {
         this.#ledbat.onLoss(now, this.#rtt.rtt);
         this.#resend(out.ackedSeq + 1, o, now);
       }

@@ -215,6 +215,19 @@ describe('UtpConnection lifecycle', () => {
     expect(a.stats.connections).toBe(0);
   });
 
+  it('a SYN to a socket that accepts nothing is refused: RESET, TRANSPORT_CONNECT_FAILED at once', async () => {
+    const net = new SimNet({ latencyMs: 1 });
+    const a = new UtpSocket(net.bind(), { clock: net.clock });
+    const b = new UtpSocket(net.bind(), { clock: net.clock });
+    let err: TransportError | undefined;
+    void a.connect(b.address).catch((e: TransportError) => {
+      err = e;
+    });
+    await runUntil(net.clock, () => err !== undefined, 100, 'the refusal');
+    expect(err?.code).toBe('TRANSPORT_CONNECT_FAILED');
+    expect(causeCode(err)).toBe('UTP_RESET');
+  });
+
   it('gives up with UTP_TIMEOUT when the peer vanishes with data in flight', async () => {
     const s = await setup({ idleTimeoutMs: 600_000 });
     const c = sink(s.client);
