@@ -578,23 +578,4 @@ export class UtpConnection implements Connection {
       this.#host.send(this.#control(ST_STATE, undefined, 0), this.remote);
     }
   }
-
-  /** Zero-window probe time, finish-linger bookkeeping: exposed for tests. */
-  get debugState(): {
-    state: State;
-    seq: number;
-    ackedSeq: number;
-    ackNr: number;
-    outPackets: number;
-    peerWnd: number;
-  } {
-    return {
-      state: this.#state,
-      seq: this.#seqNr,
-      ackedSeq: this.#out.ackedSeq,
-      ackNr: this.#rx.ackNr,
-      outPackets: this.#out.size,
-      peerWnd: this.#peerWnd,
-    };
-  }
 }
