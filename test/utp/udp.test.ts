@@ -173,4 +173,21 @@ describe('uTP over 127.0.0.1', () => {
     const e2 = (await t.connect({ host: '127.0.0.1', port: 0 }).catch((e: unknown) => e)) as TransportError;
     expect(e2.code).toBe('TRANSPORT_CONNECT_FAILED');
   });
+
+  it('works over IPv6 loopback', async () => {
+    const t1 = transport();
+    const t2 = transport();
+    let server: Connection | undefined;
+    const l = await t2.listen({ host: '::1', port: 0 }, (c) => {
+      server = c;
+    });
+    const client = await t1.connect({ host: '::1', port: l.address.port });
+    await waitFor(() => server !== undefined, 5000, 'the incoming connection');
+    const s = sink(server as Connection);
+    const data = pattern(1024 * 1024, 6);
+    await send(client, data);
+    await waitFor(() => s.length() >= data.length, 10_000, '1 MiB over ::1');
+    expect(Buffer.compare(s.bytes(), data)).toBe(0);
+    expect(server?.remote.host).toBe('::1');
+  });
 });
