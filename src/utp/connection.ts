@@ -25,13 +25,15 @@ import {
   type UtpPacket,
   writeHeader,
 } from './packet.js';
-import { Receiver } from './receiver.js';
+import { type ReceiveBudget, Receiver } from './receiver.js';
 import { SendQueue } from './send-queue.js';
 
 /** What a connection needs from its socket. */
 export interface UtpHost {
   readonly local: Endpoint;
   readonly options: ResolvedUtpOptions;
+  /** Shared by the socket's connections: bytes buffered on the receive side. */
+  readonly budget: ReceiveBudget;
   now(): number;
   send(data: Uint8Array, to: Endpoint): void;
   /** Runs `conn.flush()` soon (once per batch of incoming datagrams and writes). */
@@ -115,7 +117,7 @@ export class UtpConnection implements Connection {
       maxWindow: o.maxWindow,
       gain: o.gain,
     });
-    this.#rx = new Receiver(o.recvWindow, o.maxReorder);
+    this.#rx = new Receiver(o.recvWindow, o.maxReorder, host.budget);
     const now = host.now();
     this.#lastSent = now;
     this.#lastReceived = now;
@@ -263,7 +265,8 @@ export class UtpConnection implements Connection {
       const n = Math.min(this.#mss, this.#queue.bytes);
       if (this.#out.inFlight + n > window && this.#out.inFlight > 0) break;
       if (this.#out.inFlight === 0 && window < n && now < this.#probeAt) break;
-      if (this.#out.size >= MAX_OUT_PACKETS) break;
+      // Bounded however the peer acks (selective acks keep packets until the hole is filled).
+      if (this.#out.size >= MAX_OUT_PACKETS || this.#out.bytes >= 2 * this.#host.options.maxWindow) break;
       this.#sendData(n, now);
       sentData = true;
       if (window < n) {

@@ -24,6 +24,8 @@ export class Outbound {
   inFlight = 0;
   /** The last sequence number acknowledged cumulatively. */
   ackedSeq: number;
+  /** Payload bytes of every packet kept (sent and not cumulatively acked). */
+  bytes = 0;
   /** Packets presumed lost by a timeout and not resent yet. */
   lostCount = 0;
   /** Smallest round trip of the packets freed by the last {@link ackTo} (sent once), or Infinity. */
@@ -44,6 +46,7 @@ export class Outbound {
   track(seq: number, buf: Uint8Array, payload: number, now: number): void {
     this.#out.set(seq, { buf, payload, sentAt: now, sends: 1, silentSends: 1, sacked: false, lost: false });
     this.inFlight += payload;
+    this.bytes += payload;
   }
 
   /** A cumulative ack up to `ack` (after `ackedSeq`): frees packets; returns the payload bytes newly acked. */
@@ -55,6 +58,7 @@ export class Outbound {
       const o = this.#out.get(s);
       if (!o) continue;
       this.#out.delete(s);
+      this.bytes -= o.payload;
       if (!o.sacked) {
         acked += o.payload;
         this.#leaveFlight(o);
@@ -144,6 +148,7 @@ export class Outbound {
   clear(): void {
     this.#out.clear();
     this.inFlight = 0;
+    this.bytes = 0;
     this.lostCount = 0;
   }
 }

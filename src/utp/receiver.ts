@@ -19,6 +19,12 @@ const MAX_SACK_BYTES = 32;
 const COALESCE_MAX = 8 * 1024;
 const BATCH_BYTES = 64 * 1024;
 
+/** Bytes a socket's connections may hold in reorder buffers and for paused consumers, together. */
+export interface ReceiveBudget {
+  used: number;
+  readonly max: number;
+}
+
 export class Receiver {
   /** The last sequence number received in order. */
   ackNr = 0;
@@ -40,11 +46,13 @@ export class Receiver {
   constructor(
     readonly maxWindow: number,
     readonly maxReorder: number,
+    readonly budget: ReceiveBudget = { used: 0, max: Number.POSITIVE_INFINITY },
   ) {}
 
   /** The window to advertise, bytes. */
   window(): number {
-    return Math.max(0, this.maxWindow - this.#reorderBytes - this.#heldBytes - this.#batchLen);
+    const own = this.maxWindow - this.#reorderBytes - this.#heldBytes - this.#batchLen;
+    return Math.max(0, Math.min(own, this.budget.max - this.budget.used));
   }
 
   /** Bytes held for the consumer or waiting in the reorder buffer. */
@@ -64,6 +72,7 @@ export class Receiver {
       this.#batchLen = 0;
       this.#held.unshift(c);
       this.#heldBytes += c.length;
+      this.budget.used += c.length;
     }
   }
 
@@ -93,6 +102,7 @@ export class Receiver {
     while (h && !this.#paused && !this.#cleared && this.#held.length > 0) {
       const c = this.#held.shift() as Uint8Array;
       this.#heldBytes -= c.length;
+      this.budget.used -= c.length;
       h.onData(c);
     }
   }
@@ -109,6 +119,7 @@ export class Receiver {
       if (this.#reorder.has(p.seq) || this.window() < payload.length) return true;
       this.#reorder.set(p.seq, payload.slice());
       this.#reorderBytes += payload.length;
+      this.budget.used += payload.length;
       return true;
     }
     const direct = this.#handlers !== undefined && !this.#paused && this.#held.length === 0;
@@ -126,6 +137,7 @@ export class Receiver {
       if (c === undefined) break;
       this.#reorder.delete(next);
       this.#reorderBytes -= c.length;
+      this.budget.used -= c.length;
       this.ackNr = next;
       if (next === this.#eofSeq) {
         this.eof = true;
@@ -166,6 +178,7 @@ export class Receiver {
   #hold(c: Uint8Array): void {
     this.#held.push(c);
     this.#heldBytes += c.length;
+    this.budget.used += c.length;
   }
 
   /** The selective-ack bitmask for what waits in the reorder buffer, or undefined. */
@@ -189,6 +202,7 @@ export class Receiver {
   clear(): void {
     this.#cleared = true;
     this.#batchLen = 0;
+    this.budget.used -= this.#reorderBytes + this.#heldBytes;
     this.#reorder.clear();
     this.#reorderBytes = 0;
     this.#held = [];

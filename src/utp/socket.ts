@@ -30,6 +30,8 @@ export interface UtpSocketStats {
   connections: number;
   /** Incoming connections not yet confirmed by a second packet. */
   halfOpen: number;
+  /** Bytes held on the receive side by all connections (reorder buffers, paused consumers). */
+  buffered: number;
 }
 
 /** Every uTP connection over one {@link DatagramSocket}. */
@@ -52,17 +54,27 @@ export class UtpSocket {
   #resetTokens: number;
   #resetRefill: number;
   readonly #pkt = createPacket();
-  readonly #stats: UtpSocketStats = { received: 0, dropped: {}, resetsSent: 0, connections: 0, halfOpen: 0 };
+  readonly #budget: { used: number; max: number } = { used: 0, max: 0 };
+  readonly #stats: UtpSocketStats = {
+    received: 0,
+    dropped: {},
+    resetsSent: 0,
+    connections: 0,
+    halfOpen: 0,
+    buffered: 0,
+  };
 
   constructor(socket: DatagramSocket, options: UtpOptions = {}) {
     this.#dgram = socket;
     this.#opts = resolveUtpOptions(options);
+    this.#budget.max = this.#opts.maxBufferedBytes;
     const clock = this.#opts.clock;
     this.#resetTokens = this.#opts.resetsPerSecond;
     this.#resetRefill = clock.now();
     this.#host = {
       local: socket.address,
       options: this.#opts,
+      budget: this.#budget,
       now: () => clock.now(),
       send: (data, to) => this.#dgram.send(data, to),
       scheduleFlush: (c) => this.#scheduleFlush(c),
@@ -83,6 +95,7 @@ export class UtpSocket {
       dropped: { ...this.#stats.dropped },
       connections: this.#count,
       halfOpen: this.#halfOpen.size,
+      buffered: this.#budget.used,
     };
   }
 

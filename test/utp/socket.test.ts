@@ -162,6 +162,45 @@ describe('UtpSocket under hostile input', () => {
   });
 });
 
+describe('UtpSocket memory bounds', () => {
+  it('the receive-side bytes of all connections together stay within maxBufferedBytes', async () => {
+    const net = new SimNet({ latencyMs: 2 });
+    const o = { clock: net.clock, largePacketSize: 0, recvWindow: 128 * 1024 };
+    const b = new UtpSocket(net.bind(), { ...o, maxBufferedBytes: 256 * 1024 });
+    const servers: Connection[] = [];
+    const got: number[] = [];
+    b.onConnection((c) => {
+      const i = servers.length;
+      servers.push(c);
+      got.push(0);
+      c.pause();
+      c.attach({ onData: (d) => (got[i] = (got[i] ?? 0) + d.length), onDrain: () => {}, onClose: () => {} });
+    });
+    const clients: Connection[] = [];
+    for (let i = 0; i < 6; i++) {
+      const a = new UtpSocket(net.bind(), o);
+      void a.connect(b.address).then((c) => {
+        clients.push(c);
+        c.write([pattern(512 * 1024, i)]);
+      });
+    }
+    await runUntil(net.clock, () => clients.length === 6 && servers.length === 6, 5000, 'six connections');
+    let peak = 0;
+    for (let i = 0; i < 300; i++) {
+      net.clock.runDeferred();
+      await Promise.resolve();
+      net.clock.advance(20);
+      peak = Math.max(peak, b.stats.buffered);
+    }
+    // Six senders with 512 KiB each and 128 KiB windows: without the budget 768 KiB would wait.
+    expect(peak).toBeGreaterThan(128 * 1024);
+    expect(peak).toBeLessThanOrEqual(256 * 1024 + 2 * 1400);
+    for (const c of servers) c.resume();
+    await runUntil(net.clock, () => got.every((n) => n === 512 * 1024), 120_000, 'everything after resume');
+    expect(b.stats.buffered).toBe(0);
+  });
+});
+
 describe('UtpConnection lifecycle', () => {
   it('close sends queued data then FIN; both ends close cleanly and the sockets forget them', async () => {
     const s = await setup();
