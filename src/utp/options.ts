@@ -32,7 +32,11 @@ export interface UtpOptions {
   maxBufferedBytes?: number;
   /** Most packets held ahead of a hole per connection. Default 1024. */
   maxReorder?: number;
-  /** LEDBAT gain: most bytes the window grows per round trip at zero queuing delay. Default 3000. */
+  /**
+   * LEDBAT gain: bytes the window grows per round trip at zero queuing delay (and shrinks at twice
+   * the target), for windows up to 8 packets; above that the step grows with the window
+   * (`gain · cwnd / (8·MSS)`). Default 3000 (libtorrent's).
+   */
   gain?: number;
   /** `write` returns false above this many queued bytes. Default 256 KiB. */
   highWaterMark?: number;
