@@ -51,6 +51,7 @@ export class UtpSocket {
   #flushScheduled = false;
   #onConnection: ((c: Connection) => void) | undefined;
   #closed = false;
+  #idleWaiters: (() => void)[] = [];
   #resetTokens: number;
   #resetRefill: number;
   readonly #pkt = createPacket();
@@ -145,6 +146,12 @@ export class UtpSocket {
     });
   }
 
+  /** Resolves once the socket has no connection (lingering ones included). */
+  whenIdle(): Promise<void> {
+    if (this.#count === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
   /** Fails every connection (`TRANSPORT_ERROR`, cause `UTP_SOCKET_CLOSED`) and closes the datagram socket. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -155,6 +162,7 @@ export class UtpSocket {
     this.#lingering.clear();
     this.#halfOpen.clear();
     this.#count = 0;
+    for (const w of this.#idleWaiters.splice(0)) w();
     this.#timer?.cancel();
     this.#timer = undefined;
     await this.#dgram.close();
@@ -197,6 +205,9 @@ export class UtpSocket {
     if (this.#count === 0) {
       this.#timer?.cancel();
       this.#timer = undefined;
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const w of waiters) w();
     }
   }
 

@@ -190,4 +190,33 @@ describe('uTP over 127.0.0.1', () => {
     expect(Buffer.compare(s.bytes(), data)).toBe(0);
     expect(server?.remote.host).toBe('::1');
   });
+
+  it('closing the listener frees the port once its connections end', async () => {
+    const t1 = transport();
+    const t2 = transport();
+    let server: Connection | undefined;
+    const l = await t2.listen(LOCAL, (c) => {
+      server = c;
+    });
+    const client = await t1.connect({ host: '127.0.0.1', port: l.address.port });
+    await waitFor(() => server !== undefined, 5000, 'the incoming connection');
+    await l.close();
+    // Still bound: the connection lives on.
+    const busy = (await t2.listen(l.address, () => {}).catch((e: unknown) => e)) as TransportError;
+    expect(busy.code).toBe('TRANSPORT_LISTEN_FAILED');
+    client.destroy();
+    const t3 = transport();
+    await waitFor(
+      async () => {
+        try {
+          await t3.listen(l.address, () => {});
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      10_000,
+      'the port to be free again',
+    );
+  });
 });
