@@ -141,4 +141,15 @@ describe('uTP on a simulated network', () => {
     // One timeout (≥ 1 s before the first RTT sample), then slow start: a few seconds at most.
     expect(p.net.clock.now() - t0).toBeLessThan(5000);
   });
+
+  it('runs through the 16-bit sequence space (more than 65,536 packets) without a hitch', async () => {
+    // 150-byte datagrams: 130 bytes of payload, so 9 MiB is ~72,600 packets — every sequence
+    // number wraps at least once, whatever the random start.
+    const p = await pair({ latencyMs: 1 }, { packetSize: 150, largePacketSize: 0, maxWindow: 64 * 1024 });
+    const data = pattern(9 * 1024 * 1024, 17);
+    const r = await transfer(p, p.client, p.server, data, 600_000, 65536);
+    expect(r.closed).toBe(null);
+    expect(Buffer.compare(r.out, data)).toBe(0);
+    expect(p.net.sent).toBeGreaterThan(65_536);
+  }, 60_000);
 });
