@@ -6,10 +6,10 @@
  * (BEP 29 extension 1), three duplicate acks or a timeout free or resend them; LEDBAT sizes the
  * window. Receive side: see {@link Receiver}.
  */
-import { TransportError } from '../util/errors.js';
+import type { TransportError } from '../util/errors.js';
 import type { Connection, ConnectionHandlers, Endpoint } from '../util/transport.js';
 import { DelayHistory, Ledbat, RttEstimator } from './congestion.js';
-import { UtpError, type UtpErrorCode } from './errors.js';
+import { closedBy, connectFailed, UtpError } from './errors.js';
 import { isLoopback, type ResolvedUtpOptions } from './options.js';
 import { Outbound, type OutPacket } from './outbound.js';
 import {
@@ -88,6 +88,9 @@ export class UtpConnection implements Connection {
   #lastSent: number;
   #lastReceived: number;
   #connectDeadline = 0;
+  /** Packets no state accepts (acks of unsent data, sequence numbers far out), and valid ones. */
+  #invalid = 0;
+  #valid = 0;
   #synBuf: Uint8Array | undefined;
 
   constructor(
@@ -374,19 +377,11 @@ export class UtpConnection implements Connection {
     if (st === 'closed') return;
     const now = this.#host.now();
     if (p.type === ST_RESET) {
-      const cause = new UtpError('UTP_RESET', 'RESET received');
       // A RESET answering our SYN is a refusal: nothing accepts uTP connections there.
       const err =
         st === 'syn-sent'
-          ? new TransportError(
-              'TRANSPORT_CONNECT_FAILED',
-              `uTP connection to ${this.remote.host}:${this.remote.port} refused`,
-              {
-                cause,
-                details: { host: this.remote.host, port: this.remote.port },
-              },
-            )
-          : new TransportError('TRANSPORT_RESET', 'connection reset by peer', { cause });
+          ? connectFailed(this.remote, 'UTP_RESET', 'refused (RESET)')
+          : closedBy(new UtpError('UTP_RESET', 'RESET received'));
       this.#finish(err, 0);
       return;
     }
@@ -396,7 +391,10 @@ export class UtpConnection implements Connection {
     }
     // An ack of something never sent: stray or forged; ignore the whole packet.
     const lastSent = (this.#seqNr - 1) & 0xffff;
-    if (seqDiff(p.ack, lastSent) > 0) return;
+    if (seqDiff(p.ack, lastSent) > 0) {
+      this.#invalidPacket();
+      return;
+    }
     if (st === 'syn-sent') {
       if (p.type !== ST_STATE || p.ack !== lastSent) return;
       this.#state = 'connected';
@@ -415,13 +413,15 @@ export class UtpConnection implements Connection {
     } else if (!this.confirmed) this.confirmed = true;
     this.#lastReceived = now;
     this.#timeouts = 0;
+    if (++this.#valid >= 1024) this.#valid = this.#invalid = 0;
     this.#replyMicro = (this.#micros() - p.timestamp) >>> 0;
     this.#peerWnd = p.wnd;
     this.#onAcks(p, now);
     if (this.#state === 'closed') return;
     if (p.type === ST_DATA || p.type === ST_FIN) {
-      const seqOk = this.#rx.onData(p);
-      if (seqOk) this.#host.scheduleFlush(this);
+      if (!this.#rx.onData(p)) this.#invalidPacket();
+      if ((this.#state as State) === 'closed') return;
+      this.#host.scheduleFlush(this);
       if (this.#rx.eof && this.#state === 'connected') this.close();
     }
     if (this.#state === 'fin-sent' && this.#out.size === 0) {
@@ -433,6 +433,13 @@ export class UtpConnection implements Connection {
       return;
     }
     if (this.#queue.bytes > 0 || this.#state === 'closing') this.#host.scheduleFlush(this);
+  }
+
+  /** Ignored; but a peer that sends more of them than valid packets is not one to keep. */
+  #invalidPacket(): void {
+    if (++this.#invalid >= 256 && this.#invalid > this.#valid) {
+      this.#fail(new UtpError('UTP_PROTOCOL', `${this.#invalid} packets outside the connection's state`));
+    }
   }
 
   #onAcks(p: UtpPacket, now: number): void {
@@ -485,17 +492,7 @@ export class UtpConnection implements Connection {
     const o = this.#host.options;
     if (st === 'syn-sent') {
       if (now >= this.#connectDeadline) {
-        this.#finish(
-          new TransportError(
-            'TRANSPORT_CONNECT_FAILED',
-            `cannot connect to ${this.remote.host}:${this.remote.port} over uTP`,
-            {
-              cause: new UtpError('UTP_CONNECT_TIMEOUT', 'no answer to SYN'),
-              details: { host: this.remote.host, port: this.remote.port },
-            },
-          ),
-          0,
-        );
+        this.#finish(connectFailed(this.remote, 'UTP_CONNECT_TIMEOUT', 'no answer to SYN'), 0);
       } else if (now >= this.#rtoAt && this.#synBuf) {
         this.#timeouts++;
         this.#rtoAt = now + this.#rtt.rto * 2 ** Math.min(this.#timeouts, 6);
@@ -528,19 +525,13 @@ export class UtpConnection implements Connection {
 
   /** The socket went away. */
   socketClosed(): void {
-    this.#finish(
-      new TransportError('TRANSPORT_ERROR', 'uTP socket closed', {
-        cause: new UtpError('UTP_SOCKET_CLOSED', 'socket closed'),
-      }),
-      0,
-    );
+    this.#finish(closedBy(new UtpError('UTP_SOCKET_CLOSED', 'socket closed')), 0);
   }
 
   #fail(err: UtpError): void {
     if (this.#state === 'closed') return;
     this.#sendControl(ST_RESET);
-    const code: UtpErrorCode = err.code;
-    this.#finish(new TransportError('TRANSPORT_ERROR', `uTP connection failed: ${code}`, { cause: err }), 0);
+    this.#finish(closedBy(err), 0);
   }
 
   #finish(error: TransportError | undefined, lingerMs: number): void {
@@ -561,7 +552,7 @@ export class UtpConnection implements Connection {
     if (wasConnecting) {
       const cb = this.onConnected;
       this.onConnected = undefined;
-      cb?.(error ?? new TransportError('TRANSPORT_CONNECT_FAILED', 'uTP connect cancelled'));
+      cb?.(error ?? connectFailed(this.remote, 'UTP_SOCKET_CLOSED', 'cancelled'));
     }
     if (this.#handlers) this.#notify();
   }

@@ -107,11 +107,15 @@ export class Receiver {
     }
   }
 
-  /** A DATA or FIN packet. Returns true (an ack is owed: for a duplicate too, its ack may have been lost). */
+  /**
+   * A DATA or FIN packet; an ack is owed either way (for a duplicate too: its ack may have been
+   * lost). Returns false for a sequence number beyond the reorder window (no sender does that).
+   */
   onData(p: UtpPacket): boolean {
     this.needAck = true;
     const d = seqDiff(p.seq, this.ackNr);
-    if (d <= 0 || d > this.maxReorder || this.eof) return true;
+    if (d > this.maxReorder) return false;
+    if (d <= 0 || this.eof) return true;
     const isFin = p.type === ST_FIN;
     if (isFin && this.#eofSeq < 0) this.#eofSeq = p.seq;
     const payload = isFin ? p.data.subarray(0, 0) : p.data.subarray(p.payloadOffset);

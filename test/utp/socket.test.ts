@@ -124,6 +124,30 @@ describe('UtpSocket under hostile input', () => {
     expect(s.b.stats.connections).toBe(0);
   });
 
+  it('a peer that keeps sending packets outside the connection state is dropped with UTP_PROTOCOL', async () => {
+    const s = await setup();
+    const recv = sink(s.server);
+    const cid = (s.client as unknown as { sendId: number }).sendId;
+    // Learn the server's sequence number from a packet it sends.
+    let serverSeq = -1;
+    s.net.options.tap = (d, from) => {
+      if (from.port === s.b.address.port && (d[0] as number) >> 4 === 0)
+        serverSeq = ((d[16] as number) << 8) | (d[17] as number);
+      return d;
+    };
+    s.server.write([new Uint8Array(10)]);
+    await runUntil(s.net.clock, () => serverSeq >= 0, 1000, 'a packet from the server');
+    // Acks of data the server never sent, from the client's address.
+    for (let i = 0; i < 300; i++) {
+      const ack = (serverSeq + 1000) & 0xffff;
+      const pkt = encodePacket({ type: ST_STATE, connectionId: cid, seq: 0, ack, wnd: 65536 });
+      s.net.transmit(pkt, s.a.address, s.b.address);
+    }
+    await runUntil(s.net.clock, () => recv.closed !== null, 5000, 'the drop');
+    expect(recv.closed?.code).toBe('TRANSPORT_ERROR');
+    expect(causeCode(recv.closed)).toBe('UTP_PROTOCOL');
+  });
+
   it('a SYN flood stays within maxHalfOpen and the half-open connections expire', async () => {
     const net = new SimNet({ latencyMs: 1 });
     const b = new UtpSocket(net.bind(), {
