@@ -142,6 +142,8 @@ export class Ledbat {
       }
     }
     const windowFactor = Math.min(acked, inFlight) / Math.max(this.cwnd, inFlight);
+    // `gain` per round trip for small windows; for larger ones the step scales with the window,
+    // so a fast path opens in seconds, and it closes as fast above the target.
     const next =
       this.cwnd + o.gain * Math.max(-1, offTarget) * windowFactor * Math.max(1, this.cwnd / (8 * o.mss));
     this.cwnd = Math.max(o.minWindow, Math.min(o.maxWindow, next));

@@ -6,10 +6,10 @@
  * (BEP 29 extension 1), three duplicate acks or a timeout free or resend them; LEDBAT sizes the
  * window. Receive side: see {@link Receiver}.
  */
-import { TransportError } from '../util/errors.js';
+import type { TransportError } from '../util/errors.js';
 import type { Connection, ConnectionHandlers, Endpoint } from '../util/transport.js';
 import { DelayHistory, Ledbat, RttEstimator } from './congestion.js';
-import { UtpError, type UtpErrorCode } from './errors.js';
+import { closedBy, connectFailed, UtpError } from './errors.js';
 import { isLoopback, type ResolvedUtpOptions } from './options.js';
 import { Outbound, type OutPacket } from './outbound.js';
 import {
@@ -25,13 +25,15 @@ import {
   type UtpPacket,
   writeHeader,
 } from './packet.js';
-import { Receiver } from './receiver.js';
+import { type ReceiveBudget, Receiver } from './receiver.js';
 import { SendQueue } from './send-queue.js';
 
 /** What a connection needs from its socket. */
 export interface UtpHost {
   readonly local: Endpoint;
   readonly options: ResolvedUtpOptions;
+  /** Shared by the socket's connections: bytes buffered on the receive side. */
+  readonly budget: ReceiveBudget;
   now(): number;
   send(data: Uint8Array, to: Endpoint): void;
   /** Runs `conn.flush()` soon (once per batch of incoming datagrams and writes). */
@@ -86,6 +88,9 @@ export class UtpConnection implements Connection {
   #lastSent: number;
   #lastReceived: number;
   #connectDeadline = 0;
+  /** Packets no state accepts (acks of unsent data, sequence numbers far out), and valid ones. */
+  #invalid = 0;
+  #valid = 0;
   #synBuf: Uint8Array | undefined;
 
   constructor(
@@ -115,7 +120,7 @@ export class UtpConnection implements Connection {
       maxWindow: o.maxWindow,
       gain: o.gain,
     });
-    this.#rx = new Receiver(o.recvWindow, o.maxReorder);
+    this.#rx = new Receiver(o.recvWindow, o.maxReorder, host.budget);
     const now = host.now();
     this.#lastSent = now;
     this.#lastReceived = now;
@@ -185,13 +190,12 @@ export class UtpConnection implements Connection {
   }
 
   pause(): void {
-    this.#rx.paused = true;
+    this.#rx.pause();
   }
 
   resume(): void {
     if (!this.#rx.paused) return;
-    this.#rx.paused = false;
-    if (this.#handlers) this.#rx.flushHeld();
+    this.#rx.resume();
     // The advertised window opened: say so.
     this.#rx.needAck = true;
     this.#host.scheduleFlush(this);
@@ -245,14 +249,27 @@ export class UtpConnection implements Connection {
   flush(): void {
     const st = this.#state;
     if (st === 'closed' || st === 'syn-sent') return;
+    this.#rx.deliverBatch();
+    if (this.#state === 'closed') return;
     const now = this.#host.now();
     let sentData = false;
-    while (this.#queue.bytes > 0) {
+    // After a timeout: the packets presumed lost first, in order, as the window allows.
+    this.#out.forEachLost((seq, o) => {
+      const window = Math.min(this.#ledbat.cwnd, this.#peerWnd);
+      if (this.#out.inFlight > 0 && this.#out.inFlight + o.payload > window) return false;
+      this.#out.resent(o);
+      this.#resend(seq, o, now);
+      sentData = true;
+      return this.#state !== 'closed';
+    });
+    if ((this.#state as State) === 'closed') return;
+    while (this.#queue.bytes > 0 && this.#out.lostCount === 0) {
       const window = Math.min(this.#ledbat.cwnd, this.#peerWnd);
       const n = Math.min(this.#mss, this.#queue.bytes);
       if (this.#out.inFlight + n > window && this.#out.inFlight > 0) break;
       if (this.#out.inFlight === 0 && window < n && now < this.#probeAt) break;
-      if (this.#out.size >= MAX_OUT_PACKETS) break;
+      // Bounded however the peer acks (selective acks keep packets until the hole is filled).
+      if (this.#out.size >= MAX_OUT_PACKETS || this.#out.bytes >= 2 * this.#host.options.maxWindow) break;
       this.#sendData(n, now);
       sentData = true;
       if (window < n) {
@@ -360,12 +377,12 @@ export class UtpConnection implements Connection {
     if (st === 'closed') return;
     const now = this.#host.now();
     if (p.type === ST_RESET) {
-      this.#finish(
-        new TransportError('TRANSPORT_RESET', 'connection reset by peer', {
-          cause: new UtpError('UTP_RESET', 'RESET received'),
-        }),
-        0,
-      );
+      // A RESET answering our SYN is a refusal: nothing accepts uTP connections there.
+      const err =
+        st === 'syn-sent'
+          ? connectFailed(this.remote, 'UTP_RESET', 'refused (RESET)')
+          : closedBy(new UtpError('UTP_RESET', 'RESET received'));
+      this.#finish(err, 0);
       return;
     }
     if (p.type === ST_SYN) {
@@ -374,30 +391,37 @@ export class UtpConnection implements Connection {
     }
     // An ack of something never sent: stray or forged; ignore the whole packet.
     const lastSent = (this.#seqNr - 1) & 0xffff;
-    if (seqDiff(p.ack, lastSent) > 0) return;
+    if (seqDiff(p.ack, lastSent) > 0) {
+      this.#invalidPacket();
+      return;
+    }
     if (st === 'syn-sent') {
       if (p.type !== ST_STATE || p.ack !== lastSent) return;
       this.#state = 'connected';
       this.#out.ackedSeq = lastSent;
       this.#synBuf = undefined;
       this.#rtoAt = 0;
+      // The SYN's round trip, unless it was resent (which send is answered is unknown).
+      if (this.#timeouts === 0)
+        this.#rtt.sample(now - (this.#connectDeadline - this.#host.options.connectTimeoutMs));
       this.#timeouts = 0;
       this.#rx.ackNr = (p.seq - 1) & 0xffff;
       this.#useLargePackets(p.maxDatagram);
-      this.#rtt.sample(now - (this.#connectDeadline - this.#host.options.connectTimeoutMs));
       const cb = this.onConnected;
       this.onConnected = undefined;
       cb?.(undefined);
     } else if (!this.confirmed) this.confirmed = true;
     this.#lastReceived = now;
     this.#timeouts = 0;
+    if (++this.#valid >= 1024) this.#valid = this.#invalid = 0;
     this.#replyMicro = (this.#micros() - p.timestamp) >>> 0;
     this.#peerWnd = p.wnd;
     this.#onAcks(p, now);
     if (this.#state === 'closed') return;
     if (p.type === ST_DATA || p.type === ST_FIN) {
-      const seqOk = this.#rx.onData(p, this.#handlers);
-      if (seqOk) this.#host.scheduleFlush(this);
+      if (!this.#rx.onData(p)) this.#invalidPacket();
+      if ((this.#state as State) === 'closed') return;
+      this.#host.scheduleFlush(this);
       if (this.#rx.eof && this.#state === 'connected') this.close();
     }
     if (this.#state === 'fin-sent' && this.#out.size === 0) {
@@ -409,6 +433,13 @@ export class UtpConnection implements Connection {
       return;
     }
     if (this.#queue.bytes > 0 || this.#state === 'closing') this.#host.scheduleFlush(this);
+  }
+
+  /** Ignored; but a peer that sends more of them than valid packets is not one to keep. */
+  #invalidPacket(): void {
+    if (++this.#invalid >= 256 && this.#invalid > this.#valid) {
+      this.#fail(new UtpError('UTP_PROTOCOL', `${this.#invalid} packets outside the connection's state`));
+    }
   }
 
   #onAcks(p: UtpPacket, now: number): void {
@@ -439,7 +470,8 @@ export class UtpConnection implements Connection {
     if (this.#dupAcks >= 3 && this.#fastResendSeq === ((out.ackedSeq + 1) & 0xffff)) {
       const o = out.get(this.#fastResendSeq);
       this.#fastResendSeq = (this.#fastResendSeq + 1) & 0xffff;
-      if (o) {
+      // (A packet presumed lost by a timeout is resent by the flush, in order.)
+      if (o && !o.lost) {
         this.#ledbat.onLoss(now, this.#rtt.rtt);
         this.#resend(out.ackedSeq + 1, o, now);
       }
@@ -460,17 +492,7 @@ export class UtpConnection implements Connection {
     const o = this.#host.options;
     if (st === 'syn-sent') {
       if (now >= this.#connectDeadline) {
-        this.#finish(
-          new TransportError(
-            'TRANSPORT_CONNECT_FAILED',
-            `cannot connect to ${this.remote.host}:${this.remote.port} over uTP`,
-            {
-              cause: new UtpError('UTP_CONNECT_TIMEOUT', 'no answer to SYN'),
-              details: { host: this.remote.host, port: this.remote.port },
-            },
-          ),
-          0,
-        );
+        this.#finish(connectFailed(this.remote, 'UTP_CONNECT_TIMEOUT', 'no answer to SYN'), 0);
       } else if (now >= this.#rtoAt && this.#synBuf) {
         this.#timeouts++;
         this.#rtoAt = now + this.#rtt.rto * 2 ** Math.min(this.#timeouts, 6);
@@ -487,9 +509,11 @@ export class UtpConnection implements Connection {
       this.#ledbat.onTimeout();
       this.#dupAcks = 0;
       this.#rtoAt = now + this.#rtt.rto * 2 ** Math.min(this.#timeouts, 6);
-      const first = (this.#out.ackedSeq + 1) & 0xffff;
-      const p = this.#out.first();
-      if (p) this.#resend(first, p, now);
+      // Everything unacked is presumed lost and resent from the oldest, one window at a time
+      // (as libtorrent): with a whole burst lost, acks then bring the rest back quickly instead
+      // of one packet per timeout.
+      this.#out.markAllLost();
+      this.flush();
       return;
     }
     if (this.#queue.bytes > 0 && this.#out.inFlight === 0 && now >= this.#probeAt)
@@ -501,23 +525,22 @@ export class UtpConnection implements Connection {
 
   /** The socket went away. */
   socketClosed(): void {
-    this.#finish(
-      new TransportError('TRANSPORT_ERROR', 'uTP socket closed', {
-        cause: new UtpError('UTP_SOCKET_CLOSED', 'socket closed'),
-      }),
-      0,
-    );
+    this.#finish(closedBy(new UtpError('UTP_SOCKET_CLOSED', 'socket closed')), 0);
   }
 
   #fail(err: UtpError): void {
     if (this.#state === 'closed') return;
     this.#sendControl(ST_RESET);
-    const code: UtpErrorCode = err.code;
-    this.#finish(new TransportError('TRANSPORT_ERROR', `uTP connection failed: ${code}`, { cause: err }), 0);
+    this.#finish(closedBy(err), 0);
   }
 
   #finish(error: TransportError | undefined, lingerMs: number): void {
     if (this.#state === 'closed') return;
+    if (!error) {
+      // A clean close: what arrived this turn still reaches the consumer, before onClose.
+      this.#rx.deliverBatch();
+      if ((this.#state as State) === 'closed') return;
+    }
     const wasConnecting = this.#state === 'syn-sent';
     this.#state = 'closed';
     this.#closeError = error;
@@ -529,7 +552,7 @@ export class UtpConnection implements Connection {
     if (wasConnecting) {
       const cb = this.onConnected;
       this.onConnected = undefined;
-      cb?.(error ?? new TransportError('TRANSPORT_CONNECT_FAILED', 'uTP connect cancelled'));
+      cb?.(error ?? connectFailed(this.remote, 'UTP_SOCKET_CLOSED', 'cancelled'));
     }
     if (this.#handlers) this.#notify();
   }
@@ -548,24 +571,5 @@ export class UtpConnection implements Connection {
       if (seqDiff(p.seq, this.#rx.ackNr) === 1) this.#rx.ackNr = p.seq;
       this.#host.send(this.#control(ST_STATE, undefined, 0), this.remote);
     }
-  }
-
-  /** Zero-window probe time, finish-linger bookkeeping: exposed for tests. */
-  get debugState(): {
-    state: State;
-    seq: number;
-    ackedSeq: number;
-    ackNr: number;
-    outPackets: number;
-    peerWnd: number;
-  } {
-    return {
-      state: this.#state,
-      seq: this.#seqNr,
-      ackedSeq: this.#out.ackedSeq,
-      ackNr: this.#rx.ackNr,
-      outPackets: this.#out.size,
-      peerWnd: this.#peerWnd,
-    };
   }
 }

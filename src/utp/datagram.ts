@@ -50,6 +50,11 @@ export function bindUdp(on: Endpoint, options: BindUdpOptions = {}): Promise<Dat
   });
   return new Promise((resolve, reject) => {
     socket.once('error', (err) => {
+      try {
+        socket.close();
+      } catch {
+        // Already closed.
+      }
       reject(
         new TransportError('TRANSPORT_LISTEN_FAILED', `cannot bind UDP ${on.host}:${on.port}`, {
           cause: err,

@@ -1,4 +1,5 @@
-import { BttkitError, type BttkitErrorOptions } from '../util/errors.js';
+import { BttkitError, type BttkitErrorOptions, TransportError } from '../util/errors.js';
+import type { Endpoint } from '../util/transport.js';
 
 /**
  * The codes of {@link UtpError} (uTP, BEP 29). Malformed datagrams never throw out of a socket:
@@ -17,6 +18,7 @@ import { BttkitError, type BttkitErrorOptions } from '../util/errors.js';
  * | `UTP_CONNECT_TIMEOUT` | no answer to our SYN in `connectTimeoutMs` (the cause of `TRANSPORT_CONNECT_FAILED`) |
  * | `UTP_RESET` | the remote end sent a RESET (the cause of `TRANSPORT_RESET`) |
  * | `UTP_SOCKET_CLOSED` | the datagram socket was closed under the connection |
+ * | `UTP_PROTOCOL` | the peer sent more packets no connection state accepts (acks of data never sent, sequence numbers beyond the reorder window) than valid ones, at least 256 |
  */
 export const UTP_ERROR_CODES = [
   'UTP_TRUNCATED',
@@ -29,6 +31,7 @@ export const UTP_ERROR_CODES = [
   'UTP_CONNECT_TIMEOUT',
   'UTP_RESET',
   'UTP_SOCKET_CLOSED',
+  'UTP_PROTOCOL',
 ] as const;
 /** One of {@link UTP_ERROR_CODES}. */
 export type UtpErrorCode = (typeof UTP_ERROR_CODES)[number];
@@ -40,4 +43,23 @@ export class UtpError extends BttkitError {
   constructor(code: UtpErrorCode, message: string, options?: BttkitErrorOptions) {
     super(code, message, options);
   }
+}
+
+/** `TRANSPORT_CONNECT_FAILED` for a uTP dial to `to`, caused by `code`. */
+export function connectFailed(to: Endpoint, code: UtpErrorCode, why: string): TransportError {
+  return new TransportError(
+    'TRANSPORT_CONNECT_FAILED',
+    `cannot connect to ${to.host}:${to.port} over uTP: ${why}`,
+    {
+      cause: new UtpError(code, why),
+      details: { host: to.host, port: to.port },
+    },
+  );
+}
+
+/** How a uTP connection closes: `TRANSPORT_RESET` for `UTP_RESET`, else `TRANSPORT_ERROR`, caused by `err`. */
+export function closedBy(err: UtpError): TransportError {
+  return err.code === 'UTP_RESET'
+    ? new TransportError('TRANSPORT_RESET', 'connection reset by peer', { cause: err })
+    : new TransportError('TRANSPORT_ERROR', `uTP connection failed: ${err.code}`, { cause: err });
 }

@@ -25,9 +25,18 @@ export interface UtpOptions {
   recvWindow?: number;
   /** Largest congestion window, bytes. Default 4 MiB. */
   maxWindow?: number;
+  /**
+   * Bytes all connections of a socket together may hold in reorder buffers and for paused or
+   * unattached consumers; near it every connection advertises a smaller window. Default 64 MiB.
+   */
+  maxBufferedBytes?: number;
   /** Most packets held ahead of a hole per connection. Default 1024. */
   maxReorder?: number;
-  /** LEDBAT gain: most bytes the window grows per round trip at zero queuing delay. Default 3000. */
+  /**
+   * LEDBAT gain: bytes the window grows per round trip at zero queuing delay (and shrinks at twice
+   * the target), for windows up to 8 packets; above that the step grows with the window
+   * (`gain · cwnd / (8·MSS)`). Default 3000 (libtorrent's).
+   */
   gain?: number;
   /** `write` returns false above this many queued bytes. Default 256 KiB. */
   highWaterMark?: number;
@@ -61,6 +70,7 @@ export function resolveUtpOptions(o: UtpOptions = {}): ResolvedUtpOptions {
     recvWindow: clamp(o.recvWindow ?? 1024 * 1024, 4096, 0x7fffffff),
     maxWindow: clamp(o.maxWindow ?? 4 * 1024 * 1024, packetSize, 0x7fffffff),
     maxReorder: clamp(o.maxReorder ?? 1024, 16, 16384),
+    maxBufferedBytes: clamp(o.maxBufferedBytes ?? 64 * 1024 * 1024, 65536, Number.MAX_SAFE_INTEGER),
     gain: clamp(o.gain ?? 3000, 1, 1 << 24),
     highWaterMark: clamp(o.highWaterMark ?? DEFAULT_HIGH_WATER_MARK, 1, 0x7fffffff),
     connectTimeoutMs: clamp(o.connectTimeoutMs ?? 6000, 1, 600_000),

@@ -14,6 +14,8 @@ export interface OutPacket {
   /** Sends since the peer was last heard from (the give-up counter). */
   silentSends: number;
   sacked: boolean;
+  /** Presumed lost by a timeout: not counted in flight until resent. */
+  lost: boolean;
 }
 
 export class Outbound {
@@ -22,6 +24,10 @@ export class Outbound {
   inFlight = 0;
   /** The last sequence number acknowledged cumulatively. */
   ackedSeq: number;
+  /** Payload bytes of every packet kept (sent and not cumulatively acked). */
+  bytes = 0;
+  /** Packets presumed lost by a timeout and not resent yet. */
+  lostCount = 0;
   /** Smallest round trip of the packets freed by the last {@link ackTo} (sent once), or Infinity. */
   minRtt = Infinity;
 
@@ -37,14 +43,10 @@ export class Outbound {
     return this.#out.get(seq & 0xffff);
   }
 
-  /** The oldest unacknowledged packet. */
-  first(): OutPacket | undefined {
-    return this.#out.get((this.ackedSeq + 1) & 0xffff) ?? this.#out.values().next().value;
-  }
-
   track(seq: number, buf: Uint8Array, payload: number, now: number): void {
-    this.#out.set(seq, { buf, payload, sentAt: now, sends: 1, silentSends: 1, sacked: false });
+    this.#out.set(seq, { buf, payload, sentAt: now, sends: 1, silentSends: 1, sacked: false, lost: false });
     this.inFlight += payload;
+    this.bytes += payload;
   }
 
   /** A cumulative ack up to `ack` (after `ackedSeq`): frees packets; returns the payload bytes newly acked. */
@@ -56,9 +58,10 @@ export class Outbound {
       const o = this.#out.get(s);
       if (!o) continue;
       this.#out.delete(s);
+      this.bytes -= o.payload;
       if (!o.sacked) {
         acked += o.payload;
-        this.inFlight -= o.payload;
+        this.#leaveFlight(o);
       }
       if (o.sends === 1) this.minRtt = Math.min(this.minRtt, now - o.sentAt);
     }
@@ -96,7 +99,9 @@ export class Outbound {
         above++;
         o.sacked = true;
         acked += o.payload;
-        this.inFlight -= o.payload;
+        this.#leaveFlight(o);
+      } else if (o.lost) {
+        // The timeout already queued it for a resend.
       } else if (above >= 3 && resends < 4 && (o.sends === 1 || now - o.sentAt >= rttMs)) {
         resends++;
         if (!resend(seq, o)) break;
@@ -105,8 +110,45 @@ export class Outbound {
     return acked;
   }
 
+  /** An acked packet stops counting: in flight, or among the lost. */
+  #leaveFlight(o: OutPacket): void {
+    if (o.lost) {
+      o.lost = false;
+      this.lostCount--;
+    } else this.inFlight -= o.payload;
+  }
+
+  /**
+   * A retransmission timeout: every packet not selectively acked is presumed lost. They leave
+   * the flight, to be resent in order as the (reset) window allows ({@link nextLost}).
+   */
+  markAllLost(): void {
+    for (const o of this.#out.values()) {
+      if (o.sacked || o.lost) continue;
+      o.lost = true;
+      this.lostCount++;
+      this.inFlight -= o.payload;
+    }
+  }
+
+  /** Calls `fn` for each packet presumed lost, oldest first, until it returns false. */
+  forEachLost(fn: (seq: number, o: OutPacket) => boolean): void {
+    if (this.lostCount === 0) return;
+    for (const [seq, o] of this.#out) if (o.lost && !fn(seq, o)) return;
+  }
+
+  /** A lost packet is being resent: it is in flight again. */
+  resent(o: OutPacket): void {
+    if (!o.lost) return;
+    o.lost = false;
+    this.lostCount--;
+    this.inFlight += o.payload;
+  }
+
   clear(): void {
     this.#out.clear();
     this.inFlight = 0;
+    this.bytes = 0;
+    this.lostCount = 0;
   }
 }

@@ -30,6 +30,8 @@ export interface UtpSocketStats {
   connections: number;
   /** Incoming connections not yet confirmed by a second packet. */
   halfOpen: number;
+  /** Bytes held on the receive side by all connections (reorder buffers, paused consumers). */
+  buffered: number;
 }
 
 /** Every uTP connection over one {@link DatagramSocket}. */
@@ -49,20 +51,31 @@ export class UtpSocket {
   #flushScheduled = false;
   #onConnection: ((c: Connection) => void) | undefined;
   #closed = false;
+  #idleWaiters: (() => void)[] = [];
   #resetTokens: number;
   #resetRefill: number;
   readonly #pkt = createPacket();
-  readonly #stats: UtpSocketStats = { received: 0, dropped: {}, resetsSent: 0, connections: 0, halfOpen: 0 };
+  readonly #budget: { used: number; max: number } = { used: 0, max: 0 };
+  readonly #stats: UtpSocketStats = {
+    received: 0,
+    dropped: {},
+    resetsSent: 0,
+    connections: 0,
+    halfOpen: 0,
+    buffered: 0,
+  };
 
   constructor(socket: DatagramSocket, options: UtpOptions = {}) {
     this.#dgram = socket;
     this.#opts = resolveUtpOptions(options);
+    this.#budget.max = this.#opts.maxBufferedBytes;
     const clock = this.#opts.clock;
     this.#resetTokens = this.#opts.resetsPerSecond;
     this.#resetRefill = clock.now();
     this.#host = {
       local: socket.address,
       options: this.#opts,
+      budget: this.#budget,
       now: () => clock.now(),
       send: (data, to) => this.#dgram.send(data, to),
       scheduleFlush: (c) => this.#scheduleFlush(c),
@@ -83,6 +96,7 @@ export class UtpSocket {
       dropped: { ...this.#stats.dropped },
       connections: this.#count,
       halfOpen: this.#halfOpen.size,
+      buffered: this.#budget.used,
     };
   }
 
@@ -132,6 +146,12 @@ export class UtpSocket {
     });
   }
 
+  /** Resolves once the socket has no connection (lingering ones included). */
+  whenIdle(): Promise<void> {
+    if (this.#count === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
   /** Fails every connection (`TRANSPORT_ERROR`, cause `UTP_SOCKET_CLOSED`) and closes the datagram socket. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -142,6 +162,7 @@ export class UtpSocket {
     this.#lingering.clear();
     this.#halfOpen.clear();
     this.#count = 0;
+    for (const w of this.#idleWaiters.splice(0)) w();
     this.#timer?.cancel();
     this.#timer = undefined;
     await this.#dgram.close();
@@ -184,6 +205,9 @@ export class UtpSocket {
     if (this.#count === 0) {
       this.#timer?.cancel();
       this.#timer = undefined;
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const w of waiters) w();
     }
   }
 

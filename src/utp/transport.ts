@@ -20,6 +20,8 @@ export class UtpTransport implements Transport {
   readonly #options: UtpTransportOptions;
   readonly #bind: (on: Endpoint) => Promise<DatagramSocket>;
   #listening: UtpSocket[] = [];
+  /** Sockets whose listener was closed, open until their last connection ends. */
+  #draining = new Set<UtpSocket>();
   #ephemeral: Map<4 | 6, Promise<UtpSocket>> = new Map();
   #closed = false;
 
@@ -67,9 +69,18 @@ export class UtpTransport implements Transport {
     this.#listening.push(socket);
     return {
       address: socket.address,
-      // Stops accepting; connections already made keep the socket open until `close()`.
+      // Stops accepting and dialling from this socket; connections already made keep it open,
+      // and it is closed (the port freed) when the last one ends.
       close: async () => {
         socket.onConnection(undefined);
+        const i = this.#listening.indexOf(socket);
+        if (i < 0) return;
+        this.#listening.splice(i, 1);
+        this.#draining.add(socket);
+        void socket.whenIdle().then(async () => {
+          this.#draining.delete(socket);
+          await socket.close();
+        });
       },
     };
   }
@@ -77,8 +88,9 @@ export class UtpTransport implements Transport {
   /** Closes every socket of this transport (their connections fail with `UTP_SOCKET_CLOSED`). */
   async close(): Promise<void> {
     this.#closed = true;
-    const all = await this.sockets().catch(() => this.#listening);
+    const all = [...(await this.sockets().catch(() => this.#listening)), ...this.#draining];
     this.#listening = [];
+    this.#draining.clear();
     this.#ephemeral.clear();
     await Promise.all(all.map((s) => s.close()));
   }

@@ -7,7 +7,7 @@
  * and keep MTU-sized packets, which the first test proves by working at all.
  */
 import type { ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTorrent, type Metainfo } from '../../src/metainfo/index.js';
@@ -20,7 +20,10 @@ import { SYSTEM_PYTHON, tempDir } from '../helpers/run.js';
 import { waitFor } from '../helpers/wait.js';
 import { pattern } from '../utp/sim.js';
 
-/** libtorrent over uTP only: seeds the torrent; with a third argument, dials that port on 127.0.0.1. */
+/**
+ * libtorrent over uTP only: seeds the torrent (or, with `leech` as fourth argument, downloads it
+ * into save_path and prints `finished`); with a third argument, dials that port on 127.0.0.1.
+ */
 const LT_UTP = `
 import json, os, sys, time
 import libtorrent as lt
@@ -37,7 +40,9 @@ ses = lt.session({
 atp = lt.add_torrent_params()
 atp.ti = lt.torrent_info(torrent)
 atp.save_path = save_path
-atp.flags |= lt.torrent_flags.seed_mode
+leech = len(sys.argv) > 4 and sys.argv[4] == "leech"
+if not leech:
+    atp.flags |= lt.torrent_flags.seed_mode
 atp.flags &= ~lt.torrent_flags.auto_managed
 atp.flags &= ~lt.torrent_flags.paused
 h = ses.add_torrent(atp)
@@ -49,8 +54,12 @@ if len(sys.argv) > 3:
     h.connect_peer(("127.0.0.1", int(sys.argv[3])))
     print(json.dumps({"event": "connecting", "port": int(sys.argv[3])}), flush=True)
 end = time.time() + float(os.environ.get("LT_MAX_SECONDS", "120"))
+finished = False
 while time.time() < end and os.getppid() == parent:
     time.sleep(0.2)
+    if leech and not finished and h.status().is_seeding:
+        finished = True
+        print(json.dumps({"event": "finished"}), flush=True)
     for a in ses.pop_alerts():
         print(json.dumps({"event": "alert", "type": a.what(), "msg": a.message()}), flush=True)
 `;
@@ -84,9 +93,13 @@ afterAll(async () => {
 });
 
 /** Starts a libtorrent seeder (dialling `connectTo` when given); resolves once it listens. */
-async function startLibtorrent(connectTo?: number): Promise<{ port: number; child: ChildProcess }> {
-  const args = [join(tmp.path, 'lt_utp.py'), join(tmp.path, 'utp.torrent'), tmp.path];
+async function startLibtorrent(
+  connectTo?: number,
+  leechInto?: string,
+): Promise<{ port: number; child: ChildProcess }> {
+  const args = [join(tmp.path, 'lt_utp.py'), join(tmp.path, 'utp.torrent'), leechInto ?? tmp.path];
   if (connectTo !== undefined) args.push(String(connectTo));
+  if (leechInto !== undefined) args.push('leech');
   const child = procs.start(SYSTEM_PYTHON, args, { LT_MAX_SECONDS: '120' });
   const line = await waitForLine(child, (l) => l.includes('"seeding"'), 20_000, 'libtorrent seeding');
   return { port: (JSON.parse(line) as { port: number }).port, child };
@@ -173,5 +186,34 @@ describe('uTP with libtorrent 2.0 (TCP disabled on its side)', () => {
     await waitFor(() => seen !== undefined, 20_000, "libtorrent's handshake over uTP");
     expect(toHex(seen?.infoHash ?? new Uint8Array(0))).toBe(meta.infoHash);
     expect(new TextDecoder().decode(seen?.peerId.subarray(0, 3))).toBe('-LT');
+  });
+
+  it('libtorrent downloads the whole torrent from bttkit over uTP (dialling us), byte for byte', async () => {
+    const t = new UtpTransport();
+    transports.push(t);
+    const pieces = Math.ceil(LENGTH / PIECE);
+    const torrent = { pieceLength: PIECE, pieceCount: pieces, length: LENGTH };
+    let served = 0;
+    const listener = await t.listen({ host: '127.0.0.1', port: 0 }, (conn: Connection) => {
+      const wire = new PeerWire(conn, { peerId: peerId(), infoHash: meta.infoHashBytes, torrent });
+      wire.on('handshake', () => {
+        wire.handshake();
+        const bits = new Uint8Array(Math.ceil(pieces / 8));
+        for (let i = 0; i < pieces; i++) bits[i >> 3] = (bits[i >> 3] as number) | (0x80 >> (i & 7));
+        wire.bitfield(bits);
+      });
+      wire.on('interested', () => wire.unchoke());
+      wire.on('request', (r, respond) => {
+        const at = r.index * PIECE + r.offset;
+        served += r.length;
+        respond(data.subarray(at, at + r.length));
+      });
+    });
+    const into = join(tmp.path, 'leech');
+    mkdirSync(into, { recursive: true });
+    const { child } = await startLibtorrent(listener.address.port, into);
+    await waitForLine(child, (l) => l.includes('"finished"'), 60_000, 'libtorrent to finish the download');
+    expect(served).toBeGreaterThanOrEqual(LENGTH);
+    expect(Buffer.compare(readFileSync(join(into, FILE)), Buffer.from(data))).toBe(0);
   });
 });

@@ -124,6 +124,30 @@ describe('UtpSocket under hostile input', () => {
     expect(s.b.stats.connections).toBe(0);
   });
 
+  it('a peer that keeps sending packets outside the connection state is dropped with UTP_PROTOCOL', async () => {
+    const s = await setup();
+    const recv = sink(s.server);
+    const cid = (s.client as unknown as { sendId: number }).sendId;
+    // Learn the server's sequence number from a packet it sends.
+    let serverSeq = -1;
+    s.net.options.tap = (d, from) => {
+      if (from.port === s.b.address.port && (d[0] as number) >> 4 === 0)
+        serverSeq = ((d[16] as number) << 8) | (d[17] as number);
+      return d;
+    };
+    s.server.write([new Uint8Array(10)]);
+    await runUntil(s.net.clock, () => serverSeq >= 0, 1000, 'a packet from the server');
+    // Acks of data the server never sent, from the client's address.
+    for (let i = 0; i < 300; i++) {
+      const ack = (serverSeq + 1000) & 0xffff;
+      const pkt = encodePacket({ type: ST_STATE, connectionId: cid, seq: 0, ack, wnd: 65536 });
+      s.net.transmit(pkt, s.a.address, s.b.address);
+    }
+    await runUntil(s.net.clock, () => recv.closed !== null, 5000, 'the drop');
+    expect(recv.closed?.code).toBe('TRANSPORT_ERROR');
+    expect(causeCode(recv.closed)).toBe('UTP_PROTOCOL');
+  });
+
   it('a SYN flood stays within maxHalfOpen and the half-open connections expire', async () => {
     const net = new SimNet({ latencyMs: 1 });
     const b = new UtpSocket(net.bind(), {
@@ -159,6 +183,45 @@ describe('UtpSocket under hostile input', () => {
     expect(b.stats.resetsSent).toBeLessThanOrEqual(11);
     expect(b.stats.resetsSent).toBeGreaterThan(0);
     expect(b.stats.connections).toBe(0);
+  });
+});
+
+describe('UtpSocket memory bounds', () => {
+  it('the receive-side bytes of all connections together stay within maxBufferedBytes', async () => {
+    const net = new SimNet({ latencyMs: 2 });
+    const o = { clock: net.clock, largePacketSize: 0, recvWindow: 128 * 1024 };
+    const b = new UtpSocket(net.bind(), { ...o, maxBufferedBytes: 256 * 1024 });
+    const servers: Connection[] = [];
+    const got: number[] = [];
+    b.onConnection((c) => {
+      const i = servers.length;
+      servers.push(c);
+      got.push(0);
+      c.pause();
+      c.attach({ onData: (d) => (got[i] = (got[i] ?? 0) + d.length), onDrain: () => {}, onClose: () => {} });
+    });
+    const clients: Connection[] = [];
+    for (let i = 0; i < 6; i++) {
+      const a = new UtpSocket(net.bind(), o);
+      void a.connect(b.address).then((c) => {
+        clients.push(c);
+        c.write([pattern(512 * 1024, i)]);
+      });
+    }
+    await runUntil(net.clock, () => clients.length === 6 && servers.length === 6, 5000, 'six connections');
+    let peak = 0;
+    for (let i = 0; i < 300; i++) {
+      net.clock.runDeferred();
+      await Promise.resolve();
+      net.clock.advance(20);
+      peak = Math.max(peak, b.stats.buffered);
+    }
+    // Six senders with 512 KiB each and 128 KiB windows: without the budget 768 KiB would wait.
+    expect(peak).toBeGreaterThan(128 * 1024);
+    expect(peak).toBeLessThanOrEqual(256 * 1024 + 2 * 1400);
+    for (const c of servers) c.resume();
+    await runUntil(net.clock, () => got.every((n) => n === 512 * 1024), 120_000, 'everything after resume');
+    expect(b.stats.buffered).toBe(0);
   });
 });
 
@@ -215,6 +278,19 @@ describe('UtpConnection lifecycle', () => {
     expect(a.stats.connections).toBe(0);
   });
 
+  it('a SYN to a socket that accepts nothing is refused: RESET, TRANSPORT_CONNECT_FAILED at once', async () => {
+    const net = new SimNet({ latencyMs: 1 });
+    const a = new UtpSocket(net.bind(), { clock: net.clock });
+    const b = new UtpSocket(net.bind(), { clock: net.clock });
+    let err: TransportError | undefined;
+    void a.connect(b.address).catch((e: TransportError) => {
+      err = e;
+    });
+    await runUntil(net.clock, () => err !== undefined, 100, 'the refusal');
+    expect(err?.code).toBe('TRANSPORT_CONNECT_FAILED');
+    expect(causeCode(err)).toBe('UTP_RESET');
+  });
+
   it('gives up with UTP_TIMEOUT when the peer vanishes with data in flight', async () => {
     const s = await setup({ idleTimeoutMs: 600_000 });
     const c = sink(s.client);
@@ -254,6 +330,27 @@ describe('UtpConnection lifecycle', () => {
     const recv = sink(s.server);
     await runUntil(s.net.clock, () => recv.n >= data.length, 10_000, 'held data');
     expect(Buffer.compare(Buffer.concat(recv.bytes), data)).toBe(0);
+  });
+
+  it('a consumer that pauses in every onData and resumes later still gets every byte in order', async () => {
+    const s = await setup({ largePacketSize: 0, recvWindow: 128 * 1024 });
+    const got: Uint8Array[] = [];
+    let n = 0;
+    const server = s.server;
+    server.attach({
+      onData: (d) => {
+        got.push(d.slice());
+        n += d.length;
+        server.pause();
+        s.net.clock.setTimeout(() => server.resume(), 3);
+      },
+      onDrain: () => {},
+      onClose: () => {},
+    });
+    const data = pattern(600_000, 21);
+    for (let off = 0; off < data.length; off += 1000) s.client.write([data.subarray(off, off + 1000)]);
+    await runUntil(s.net.clock, () => n >= data.length, 120_000, 'every byte');
+    expect(Buffer.compare(Buffer.concat(got), data)).toBe(0);
   });
 
   it('pause shrinks the advertised window to zero and stops the sender (for minutes); resume delivers everything', async () => {

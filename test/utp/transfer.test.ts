@@ -113,4 +113,43 @@ describe('uTP on a simulated network', () => {
       console.log(`loss ${loss}: ${p.net.clock.now()} virtual ms, sent ${p.net.sent}, lost ${p.net.lost}`);
     }, 60_000);
   }
+
+  it('recovers from a whole burst lost at once in a few round trips, not one timeout per packet', async () => {
+    // The receiver's socket buffer overflowed: 130 consecutive data packets vanish, nothing
+    // after them arrives to be selectively acked.
+    const seen = new Set<number>();
+    const p = await pair(
+      {
+        latencyMs: 5,
+        tap: (d) => {
+          if (d.length > 100 && (d[0] as number) >> 4 === 0) {
+            const seq = ((d[16] as number) << 8) | (d[17] as number);
+            if (seen.has(seq)) return d; // a resend
+            seen.add(seq);
+            if (seen.size > 50 && seen.size <= 180) return undefined;
+          }
+          return d;
+        },
+      },
+      { largePacketSize: 0 },
+    );
+    const data = pattern(256 * 1024, 13);
+    const t0 = p.net.clock.now();
+    const r = await transfer(p, p.client, p.server, data, 60_000);
+    expect(Buffer.compare(r.out, data)).toBe(0);
+    expect(seen.size).toBeGreaterThan(180);
+    // One timeout (≥ 1 s before the first RTT sample), then slow start: a few seconds at most.
+    expect(p.net.clock.now() - t0).toBeLessThan(5000);
+  });
+
+  it('runs through the 16-bit sequence space (more than 65,536 packets) without a hitch', async () => {
+    // 150-byte datagrams: 130 bytes of payload, so 9 MiB is ~72,600 packets — every sequence
+    // number wraps at least once, whatever the random start.
+    const p = await pair({ latencyMs: 1 }, { packetSize: 150, largePacketSize: 0, maxWindow: 64 * 1024 });
+    const data = pattern(9 * 1024 * 1024, 17);
+    const r = await transfer(p, p.client, p.server, data, 600_000, 65536);
+    expect(r.closed).toBe(null);
+    expect(Buffer.compare(r.out, data)).toBe(0);
+    expect(p.net.sent).toBeGreaterThan(65_536);
+  }, 60_000);
 });

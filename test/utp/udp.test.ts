@@ -161,4 +161,62 @@ describe('uTP over 127.0.0.1', () => {
     await waitFor(() => remotePort !== 0, 5000, 'the incoming connection');
     expect(remotePort).toBe(l1.address.port);
   });
+
+  it('listen on a port in use rejects with TRANSPORT_LISTEN_FAILED; a dial to port 0 fails typed, never throws', async () => {
+    const t1 = transport();
+    const l = await t1.listen(LOCAL, () => {});
+    const err = (await transport()
+      .listen({ host: '127.0.0.1', port: l.address.port }, () => {})
+      .catch((e: unknown) => e)) as TransportError;
+    expect(err.code).toBe('TRANSPORT_LISTEN_FAILED');
+    const t = transport({ connectTimeoutMs: 300 });
+    const e2 = (await t.connect({ host: '127.0.0.1', port: 0 }).catch((e: unknown) => e)) as TransportError;
+    expect(e2.code).toBe('TRANSPORT_CONNECT_FAILED');
+  });
+
+  it('works over IPv6 loopback', async () => {
+    const t1 = transport();
+    const t2 = transport();
+    let server: Connection | undefined;
+    const l = await t2.listen({ host: '::1', port: 0 }, (c) => {
+      server = c;
+    });
+    const client = await t1.connect({ host: '::1', port: l.address.port });
+    await waitFor(() => server !== undefined, 5000, 'the incoming connection');
+    const s = sink(server as Connection);
+    const data = pattern(1024 * 1024, 6);
+    await send(client, data);
+    await waitFor(() => s.length() >= data.length, 10_000, '1 MiB over ::1');
+    expect(Buffer.compare(s.bytes(), data)).toBe(0);
+    expect(server?.remote.host).toBe('::1');
+  });
+
+  it('closing the listener frees the port once its connections end', async () => {
+    const t1 = transport();
+    const t2 = transport();
+    let server: Connection | undefined;
+    const l = await t2.listen(LOCAL, (c) => {
+      server = c;
+    });
+    const client = await t1.connect({ host: '127.0.0.1', port: l.address.port });
+    await waitFor(() => server !== undefined, 5000, 'the incoming connection');
+    await l.close();
+    // Still bound: the connection lives on.
+    const busy = (await t2.listen(l.address, () => {}).catch((e: unknown) => e)) as TransportError;
+    expect(busy.code).toBe('TRANSPORT_LISTEN_FAILED');
+    client.destroy();
+    const t3 = transport();
+    await waitFor(
+      async () => {
+        try {
+          await t3.listen(l.address, () => {});
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      10_000,
+      'the port to be free again',
+    );
+  });
 });
