@@ -33,6 +33,8 @@ const INTEGRATION = [
   'test/sim/swarm.test.ts',
   'test/storage/pool.test.ts',
   'test/tracker/hostile.test.ts',
+  'test/session/transports.test.ts',
+  'test/utp/udp.test.ts',
 ];
 const INTEROP = [
   'test/interop/**/*.test.ts',
