@@ -15,13 +15,15 @@ const MAX_POOLED = 1024 * 1024;
  *
  * Reads: a lent chunk (`lendsReadBuffer`) is decrypted in place — it is the transport's scratch
  * buffer, overwritten by its next read and read by no one but this consumer during the call.
- * A chunk that is not lent is copied and decrypted in the copy: the consumer may keep views into
- * it (so it must be a buffer no one reuses), and the transport's own chunk is not ours to modify
- * (the `Connection` contract: consumers never modify a chunk; a transport could still refer to
- * it). The copy costs a memcpy and an allocation per read, a few percent of RC4's time.
+ * A chunk that is not lent is decrypted into a fresh buffer: the consumer may keep views into it
+ * (so it must be a buffer no one reuses), and the transport's own chunk is not ours to modify
+ * (the `Connection` contract: consumers never modify a chunk, and no transport promises that it
+ * keeps no reference — TCP's `data` buffers happen to be fresh, a uTP or in-memory transport's
+ * need not be). RC4 writes its output to the new buffer, so this costs an allocation per read,
+ * not an extra pass.
  *
  * Writes never touch the caller's chunks (piece buffers shared by several peers): each batch is
- * copied into one buffer of ours, encrypted there and written as one chunk; the buffer returns
+ * encrypted into one buffer of ours and written as one chunk; the buffer returns
  * to a small pool when the transport's `onWritten` says so. The caller's `onWritten` runs on
  * the next microtask: its chunks are no longer referenced once encrypted.
  */
@@ -117,8 +119,11 @@ export class MseConnection implements Connection {
     let bytes = chunk;
     const lent = this.#conn.lendsReadBuffer === true;
     if (rc4) {
-      if (!lent) bytes = chunk.slice();
-      rc4.apply(bytes);
+      if (lent) rc4.apply(bytes);
+      else {
+        bytes = new Uint8Array(chunk.length);
+        rc4.applyTo(chunk, bytes);
+      }
     }
     const h = this.#handlers;
     if (h && this.#flushed) h.onData(bytes);
@@ -143,11 +148,10 @@ export class MseConnection implements Connection {
     const buf = this.#take(total);
     let off = 0;
     for (const c of chunks) {
-      buf.set(c, off);
+      rc4.applyTo(c, buf.subarray(off, off + c.length));
       off += c.length;
     }
     const out = buf.subarray(0, total);
-    rc4.apply(out);
     const ok = this.#conn.write([out], () => this.#give(buf));
     if (onWritten) queueMicrotask(onWritten);
     return ok;
