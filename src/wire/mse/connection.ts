@@ -7,6 +7,9 @@ const POOL_MAX = 8;
 const MIN_WRITE_BUFFER = 16 * 1024;
 /** Encrypt buffers above this size are not kept for reuse. */
 const MAX_POOLED = 1024 * 1024;
+/** Size of the slabs that writes are carved from when the pool is empty. */
+const SLAB = 1024 * 1024;
+const EMPTY = new Uint8Array(0);
 
 /**
  * The stream after an MSE handshake: a {@link Connection} over the handshaken one, RC4 on both
@@ -37,6 +40,8 @@ export class MseConnection implements Connection {
   #closedEarly = false;
   #closeError: TransportError | undefined;
   #pool: Uint8Array[] = [];
+  #slab: Uint8Array = EMPTY;
+  #slabUsed = 0;
   /** The consumer paused (until it resumes). */
   #paused = false;
   /** Held bytes are all delivered: new reads go straight to the consumer. */
@@ -167,12 +172,25 @@ export class MseConnection implements Connection {
         return b;
       }
     }
-    let size = MIN_WRITE_BUFFER;
-    while (size < n) size *= 2;
-    return new Uint8Array(size);
+    // None free (a burst of writes whose completions have not run yet): carve from a slab,
+    // one allocation per SLAB bytes instead of one per write.
+    if (n > SLAB / 4) {
+      let size = MIN_WRITE_BUFFER;
+      while (size < n) size *= 2;
+      return new Uint8Array(size);
+    }
+    if (this.#slab.length - this.#slabUsed < n) {
+      this.#slab = new Uint8Array(SLAB);
+      this.#slabUsed = 0;
+    }
+    const piece = this.#slab.subarray(this.#slabUsed, this.#slabUsed + n);
+    this.#slabUsed += (n + 7) & ~7;
+    return piece;
   }
 
   #give(buf: Uint8Array): void {
+    // Slab pieces are not reused one by one: the slab goes when its last piece is collected.
+    if (buf.byteLength !== buf.buffer.byteLength) return;
     if (buf.length > MAX_POOLED || this.#pool.length >= POOL_MAX) return;
     this.#pool.push(buf);
   }
