@@ -12,11 +12,12 @@
  */
 import { spawn } from 'node:child_process';
 import { createCipheriv, createDiffieHellman, randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { type Connection, TcpTransport } from '../src/util/transport.js';
 import { bigintToBytes, dhKeyPair, dhSecret, MSE_PRIME } from '../src/wire/mse/dh.js';
 import { mseAccept, mseConnect, req2Hash } from '../src/wire/mse/index.js';
-import { Rc4, setRc4Backend } from '../src/wire/mse/rc4.js';
+import { Rc4, type Rc4Backend, setRc4Backend } from '../src/wire/mse/rc4.js';
 
 const INFO_HASH = new Uint8Array(20).fill(0x42);
 const STREAM_MB = Number(process.env.MSE_STREAM_MB ?? 256);
@@ -27,17 +28,22 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)] as number;
 }
 
-/** MB/s of `fn` applied to every 64 KiB chunk of `data`, median of 5 (after a warm-up). */
-function rate(data: Uint8Array, make: () => (chunk: Uint8Array) => void): number {
-  const runs: number[] = [];
+/**
+ * MB/s of each variant applied to every 64 KiB chunk of `data`: median of 5 rounds after a
+ * warm-up, the variants interleaved round by round (the machine's load moves; the ratios hold).
+ */
+function rates(data: Uint8Array, variants: (() => (chunk: Uint8Array) => void)[]): number[] {
+  const runs: number[][] = variants.map(() => []);
   for (let r = 0; r < 6; r++) {
-    const fn = make();
-    const t0 = performance.now();
-    for (let off = 0; off < data.length; off += CHUNK) fn(data.subarray(off, off + CHUNK));
-    const s = (performance.now() - t0) / 1000;
-    if (r > 0) runs.push(data.length / 1e6 / s);
+    variants.forEach((make, v) => {
+      const fn = make();
+      const t0 = performance.now();
+      for (let off = 0; off < data.length; off += CHUNK) fn(data.subarray(off, off + CHUNK));
+      const s = (performance.now() - t0) / 1000;
+      if (r > 0) runs[v]?.push(data.length / 1e6 / s);
+    });
   }
-  return median(runs);
+  return runs.map(median);
 }
 
 /** The straightforward loop: the baseline. */
@@ -152,24 +158,28 @@ async function main(): Promise<void> {
   }
   const data = new Uint8Array(randomBytes(32 * 1024 * 1024));
   const key = new Uint8Array(randomBytes(20));
-  const naive = rate(data, () => naiveRc4(key));
-  setRc4Backend('js');
-  const js = rate(data, () => {
+  const engine = (backend: Rc4Backend) => () => {
+    setRc4Backend(backend);
     const r = new Rc4(key, 1024);
-    return (c) => r.apply(c);
-  });
+    return (c: Uint8Array) => r.apply(c);
+  };
+  const [naive = 0, js = 0, wasm = 0, aes = 0] = rates(data, [
+    () => naiveRc4(key),
+    engine('js'),
+    engine('wasm'),
+    () => {
+      const c = createCipheriv('aes-128-ctr', randomBytes(16), randomBytes(16));
+      return (d) => {
+        c.update(d).copy(d);
+      };
+    },
+  ]);
   setRc4Backend('wasm');
-  const wasm = rate(data, () => {
-    const r = new Rc4(key, 1024);
-    return (c) => r.apply(c);
-  });
-  const aes = rate(data, () => {
-    const c = createCipheriv('aes-128-ctr', randomBytes(16), randomBytes(16));
-    return (d) => {
-      c.update(d).copy(d);
-    };
-  });
-  console.log('RC4, 32 MiB in 64 KiB chunks, in place, median of 5:');
+  console.log(
+    `load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}; RC4, 32 MiB in 64 KiB chunks, in place, median of 5:`,
+  );
   console.log('| cipher | MB/s | vs naive loop |');
   console.log('|---|---|---|');
   const row = (name: string, v: number) =>
