@@ -27,7 +27,7 @@ const FILE_LENGTH = 40 * PIECE_LENGTH + 1234;
 const BLOCK = 16 * 1024;
 
 /** A libtorrent seeder with encryption forced; it dials the port written to the trigger file. */
-const LT_SCRIPT = String.raw`
+const LT_SCRIPT = `
 import json, os, sys, time
 import libtorrent as lt
 torrent, save_path, trigger = sys.argv[1:4]
