@@ -1,12 +1,24 @@
 import type { Connection, ConnectionHandlers, Endpoint, TransportError } from '../../util/transport.js';
 import type { Rc4 } from './rc4.js';
 
-/** Encrypt buffers kept for reuse, at most. */
-const POOL_MAX = 8;
-/** Smallest encrypt buffer; larger writes round up to a power of two. */
-const MIN_WRITE_BUFFER = 16 * 1024;
-/** Encrypt buffers above this size are not kept for reuse. */
-const MAX_POOLED = 1024 * 1024;
+/** Size of the blocks encrypted writes are carved from. */
+const SLAB = 256 * 1024;
+/** Free blocks kept for reuse, shared by every MSE connection of the process (4 MiB). */
+const SPARE_MAX = 16;
+
+/** A block that encrypted writes are carved from; back to the spares once nothing in it is pending. */
+class Slab {
+  readonly bytes = new Uint8Array(SLAB);
+  used = 0;
+  /** Writes carved from it that the transport has not finished with. */
+  pending = 0;
+}
+const spares: Slab[] = [];
+
+function spare(slab: Slab): void {
+  slab.used = 0;
+  if (spares.length < SPARE_MAX) spares.push(slab);
+}
 
 /**
  * The stream after an MSE handshake: a {@link Connection} over the handshaken one, RC4 on both
@@ -15,15 +27,20 @@ const MAX_POOLED = 1024 * 1024;
  *
  * Reads: a lent chunk (`lendsReadBuffer`) is decrypted in place — it is the transport's scratch
  * buffer, overwritten by its next read and read by no one but this consumer during the call.
- * A chunk that is not lent is copied and decrypted in the copy: the consumer may keep views into
- * it (so it must be a buffer no one reuses), and the transport's own chunk is not ours to modify
- * (the `Connection` contract: consumers never modify a chunk; a transport could still refer to
- * it). The copy costs a memcpy and an allocation per read, a few percent of RC4's time.
+ * A chunk that is not lent is decrypted into a fresh buffer: the consumer may keep views into it
+ * (so it must be a buffer no one reuses), and the transport's own chunk is not ours to modify
+ * (the `Connection` contract: consumers never modify a chunk, and no transport promises that it
+ * keeps no reference — TCP's `data` buffers happen to be fresh, a uTP or in-memory transport's
+ * need not be). RC4 writes its output to the new buffer, so this costs an allocation per read,
+ * not an extra pass.
  *
  * Writes never touch the caller's chunks (piece buffers shared by several peers): each batch is
- * copied into one buffer of ours, encrypted there and written as one chunk; the buffer returns
- * to a small pool when the transport's `onWritten` says so. The caller's `onWritten` runs on
- * the next microtask: its chunks are no longer referenced once encrypted.
+ * encrypted into pieces of 256 KiB blocks of ours (usually one piece) and written as one batch.
+ * A block returns to a spare list shared by the process (at most 4 MiB) once the transport's
+ * `onWritten` has come for every write carved from it, so a steady stream reuses warm memory and
+ * an idle connection holds none; a burst of writes whose completions have not run yet takes
+ * more blocks (memory a plaintext burst would hold too, as the caller's chunks). The caller's
+ * `onWritten` runs on the next microtask: its chunks are no longer referenced once encrypted.
  */
 export class MseConnection implements Connection {
   readonly #conn: Connection;
@@ -34,7 +51,8 @@ export class MseConnection implements Connection {
   #held: Uint8Array[];
   #closedEarly = false;
   #closeError: TransportError | undefined;
-  #pool: Uint8Array[] = [];
+  /** The block this connection's writes are carved from now. */
+  #slab: Slab | undefined;
   /** The consumer paused (until it resumes). */
   #paused = false;
   /** Held bytes are all delivered: new reads go straight to the consumer. */
@@ -117,8 +135,11 @@ export class MseConnection implements Connection {
     let bytes = chunk;
     const lent = this.#conn.lendsReadBuffer === true;
     if (rc4) {
-      if (!lent) bytes = chunk.slice();
-      rc4.apply(bytes);
+      if (lent) rc4.apply(bytes);
+      else {
+        bytes = new Uint8Array(chunk.length);
+        rc4.applyTo(chunk, bytes);
+      }
     }
     const h = this.#handlers;
     if (h && this.#flushed) h.onData(bytes);
@@ -140,37 +161,57 @@ export class MseConnection implements Connection {
       if (onWritten) queueMicrotask(onWritten);
       return this.#conn.write([]);
     }
-    const buf = this.#take(total);
-    let off = 0;
-    for (const c of chunks) {
-      buf.set(c, off);
-      off += c.length;
+    // Encrypt into pieces of blocks (several when a block fills up), written as one batch.
+    const pieces: Uint8Array[] = [];
+    const slabs: Slab[] = [];
+    let ci = 0;
+    let coff = 0;
+    let left = total;
+    while (left > 0) {
+      let slab = this.#slab;
+      if (!slab || slab.used === SLAB) slab = this.#nextSlab();
+      const n = Math.min(left, SLAB - slab.used);
+      const piece = slab.bytes.subarray(slab.used, slab.used + n);
+      slab.used += n;
+      slab.pending++;
+      slabs.push(slab);
+      for (let filled = 0; filled < n; ) {
+        const c = chunks[ci] as Uint8Array;
+        const take = Math.min(c.length - coff, n - filled);
+        rc4.applyTo(c.subarray(coff, coff + take), piece.subarray(filled, filled + take));
+        filled += take;
+        coff += take;
+        if (coff === c.length) {
+          ci++;
+          coff = 0;
+        }
+      }
+      pieces.push(piece);
+      left -= n;
     }
-    const out = buf.subarray(0, total);
-    rc4.apply(out);
-    const ok = this.#conn.write([out], () => this.#give(buf));
+    const ok = this.#conn.write(pieces, () => {
+      for (const slab of slabs) this.#release(slab);
+    });
     if (onWritten) queueMicrotask(onWritten);
     return ok;
   }
 
-  #take(n: number): Uint8Array {
-    const pool = this.#pool;
-    for (let k = pool.length - 1; k >= 0; k--) {
-      const b = pool[k] as Uint8Array;
-      if (b.length >= n) {
-        pool[k] = pool[pool.length - 1] as Uint8Array;
-        pool.pop();
-        return b;
-      }
-    }
-    let size = MIN_WRITE_BUFFER;
-    while (size < n) size *= 2;
-    return new Uint8Array(size);
+  /** A block for the next writes: a spare, or a new one; the current one retires. */
+  #nextSlab(): Slab {
+    const old = this.#slab;
+    if (old && old.pending === 0) spare(old);
+    const slab = spares.pop() ?? new Slab();
+    this.#slab = slab;
+    return slab;
   }
 
-  #give(buf: Uint8Array): void {
-    if (buf.length > MAX_POOLED || this.#pool.length >= POOL_MAX) return;
-    this.#pool.push(buf);
+  /** The transport finished with a write carved from `slab`. */
+  #release(slab: Slab): void {
+    slab.pending--;
+    if (slab.pending > 0) return;
+    // Nothing pending: the block goes back to the spares (an idle connection holds none).
+    if (slab === this.#slab) this.#slab = undefined;
+    spare(slab);
   }
 
   pause(): void {

@@ -5,12 +5,12 @@ import { BttkitError, type BttkitErrorOptions } from '../../util/errors.js';
  *
  * | code | meaning |
  * |---|---|
- * | `MSE_BAD_OPTIONS` | our argument: an info-hash that is not 20 bytes, nothing to provide or allow |
+ * | `MSE_BAD_OPTIONS` | our argument: an info-hash that is not 20 bytes, nothing to provide or allow, an initial payload above 65,535 bytes |
  * | `MSE_TIMEOUT` | the handshake did not finish in time |
  * | `MSE_ABORTED` | the caller's signal aborted the handshake |
  * | `MSE_CONNECTION_CLOSED` | the connection closed (or failed: see `cause`) during the handshake |
  * | `MSE_SYNC_NOT_FOUND` | the synchronisation marker (the initiator's `HASH('req1', S)`, or the responder's encrypted VC) did not appear within the bound of the spec (628 / 616 bytes): garbage, or another protocol |
- * | `MSE_BAD_HANDSHAKE` | a field that decrypts wrong: the verification constant is not zero (another key: not the same torrent) |
+ * | `MSE_BAD_HANDSHAKE` | a field that decrypts wrong: the verification constant is not zero (another key: not the same torrent); a degenerate Diffie-Hellman public key (0, 1, ≥ P − 1); or a throwing `lookup` (`cause`) |
  * | `MSE_PADDING_TOO_LONG` | a padding length above 512 bytes |
  * | `MSE_NO_COMMON_METHOD` | the initiator provides no method we allow (zero provide bits included) |
  * | `MSE_BAD_SELECT` | the responder selected a method we did not offer, or more than one |

@@ -53,8 +53,6 @@ export interface MseAcceptResult {
 const PROTOCOL = new TextEncoder().encode('\x13BitTorrent protocol');
 /** HASH('req1', S) starts after Ya and at most 512 bytes of PadA. */
 const SYNC_END = DH_LENGTH + MAX_PAD;
-/** Largest initial payload (its length is two bytes). */
-const MAX_IA = 0xffff;
 
 const Phase = {
   /** Telling a plaintext handshake from Ya. */
@@ -67,7 +65,7 @@ const Phase = {
   Offer: 3,
   /** PadC and len(IA). */
   Pad: 4,
-  /** IA. */
+  /** IA (at most 65,535 bytes: its length is two bytes). */
   Payload: 5,
 } as const;
 
@@ -221,7 +219,6 @@ export function mseAccept(conn: Connection, options: MseAcceptOptions): Promise<
       const pad = inbox.view(pos, pos + padC + 2);
       streams.in.apply(pad);
       iaLength = ((pad[padC] as number) << 8) | (pad[padC + 1] as number);
-      if (iaLength > MAX_IA) throw new MseError('MSE_BAD_HANDSHAKE', 'len(IA) out of range'); // unreachable: 2 bytes
       pos += padC + 2;
       phase = Phase.Payload;
     }

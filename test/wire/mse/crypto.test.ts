@@ -4,7 +4,7 @@
  * Diffie-Hellman agreement over the spec's prime.
  */
 import { createHash } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../../src/util/bytes.js';
 import {
   bigintToBytes,
@@ -14,7 +14,7 @@ import {
   dhSecret,
   MSE_PRIME,
 } from '../../../src/wire/mse/dh.js';
-import { Rc4 } from '../../../src/wire/mse/rc4.js';
+import { Rc4, type Rc4Backend, rc4Backend, setRc4Backend } from '../../../src/wire/mse/rc4.js';
 
 /** RFC 6229 section 2: key → (offset → 16 keystream bytes); a selection of its rows. */
 const VECTORS: { key: string; rows: [number, string][] }[] = [
@@ -65,8 +65,17 @@ function keystream(
   return out;
 }
 
-describe('RC4', () => {
+afterEach(() => {
+  setRc4Backend('wasm');
+});
+
+describe.each(['wasm', 'js'] as Rc4Backend[])('RC4 (%s engine)', (backend) => {
+  it('runs on the engine asked for (WebAssembly exists in Node)', () => {
+    expect(setRc4Backend(backend)).toBe(backend);
+  });
+
   it.each(VECTORS.map((v) => [v.key, v] as const))('matches RFC 6229 for key %s, any chunking', (_k, v) => {
+    setRc4Backend(backend);
     const key = fromHex(v.key);
     for (const [piece, misalign] of [
       [0x1010, 0],
@@ -76,6 +85,8 @@ describe('RC4', () => {
       [7, 3],
       [64, 1],
       [1000, 0],
+      [33, 5],
+      [70_000, 0],
     ] as const) {
       const ks = keystream(key, 0x1010, piece, misalign);
       for (const [offset, hex] of v.rows) {
@@ -88,13 +99,15 @@ describe('RC4', () => {
   });
 
   it('discard skips exactly that much keystream (RFC 6229 row 0x400 as the first bytes after 1,024)', () => {
+    setRc4Backend(backend);
     const v = VECTORS[0];
     if (!v) throw new Error('no vector');
     const ks = keystream(fromHex(v.key), 16, 16, 0, 1024);
     expect(toHex(ks)).toBe('30abbcc7c20b01609f23ee2d5f6bb7df');
   });
 
-  it('encrypts and decrypts back (the same stream twice)', () => {
+  it('encrypts and decrypts back (the same stream twice), applyTo leaves its source alone', () => {
+    setRc4Backend(backend);
     const key = new TextEncoder().encode('some key');
     const data = new Uint8Array(100_003).map((_, i) => (i * 7) & 255);
     const enc = data.slice();
@@ -106,6 +119,35 @@ describe('RC4', () => {
     r.apply(dec.subarray(5, 70_001));
     r.apply(dec.subarray(70_001));
     expect(Buffer.from(dec).equals(Buffer.from(data))).toBe(true);
+    const src = enc.slice();
+    const out = new Uint8Array(src.length);
+    new Rc4(key, 1024).applyTo(src, out);
+    expect(Buffer.from(out).equals(Buffer.from(data))).toBe(true);
+    expect(Buffer.from(src).equals(Buffer.from(enc))).toBe(true);
+  });
+});
+
+describe('RC4 engines agree', () => {
+  it('wasm and js give the same stream over 300 kB in random pieces (both longer than one WebAssembly slice)', () => {
+    const key = new Uint8Array(20).map((_, i) => i * 13);
+    setRc4Backend('wasm');
+    const a = new Rc4(key, 1024);
+    setRc4Backend('js');
+    const b = new Rc4(key, 1024);
+    expect(rc4Backend()).toBe('js');
+    const data = new Uint8Array(300_000).map((_, i) => (i * 31) & 255);
+    const x = data.slice();
+    const y = data.slice();
+    let seed = 1;
+    for (let off = 0; off < data.length; ) {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      const len = Math.min(data.length - off, seed % 3 === 0 ? seed % 40 : seed % 90_000);
+      a.apply(x.subarray(off, off + len));
+      b.apply(y.subarray(off, off + len));
+      off += len;
+    }
+    expect(Buffer.from(x).equals(Buffer.from(y))).toBe(true);
+    expect(Buffer.from(x).equals(Buffer.from(data))).toBe(false);
   });
 });
 

@@ -15,6 +15,7 @@ import {
   mseConnect,
   req2Hash,
 } from '../../../src/wire/mse/index.js';
+import { setRc4Backend } from '../../../src/wire/mse/rc4.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const INFO_HASH = new Uint8Array(20).map((_, i) => i + 1);
@@ -120,6 +121,17 @@ describe('MSE handshake round trips', () => {
       );
     });
   }
+
+  it('runs on the JavaScript RC4 engine too (no WebAssembly)', async () => {
+    setRc4Backend('js');
+    try {
+      const { out, inc } = await pair(['rc4'], ['rc4'], { lend: true });
+      expect(out.method).toBe('rc4');
+      await exchange(out.connection, inc.connection, 200_000);
+    } finally {
+      setRc4Backend('wasm');
+    }
+  });
 
   it('finds the right torrent among several', async () => {
     const [a, b] = createMemoryPair();

@@ -167,6 +167,26 @@ describe('hostile initiators against mseAccept', () => {
     );
   });
 
+  it('a lookup that throws → MSE_BAD_HANDSHAKE with the error as cause', async () => {
+    const [a, b] = createMemoryPair();
+    const r = raw(a);
+    const boom = new Error('boom');
+    const p = mseAccept(b, {
+      policy: 'enabled',
+      allow: ['rc4'],
+      lookup: () => {
+        throw boom;
+      },
+    });
+    const keys = dhKeyPair();
+    a.write([keys.publicKey]);
+    await waitFor(() => r.bytes().length >= 96, 5000, 'Yb');
+    a.write(initiatorBytes((s, st) => step3(s, st.out), r.bytes().subarray(0, 96), keys));
+    const err = await expectCode(p, 'MSE_BAD_HANDSHAKE');
+    expect(err.cause).toBe(boom);
+    expect(b.closed).toBe(true);
+  });
+
   it('a wrong verification constant → MSE_BAD_HANDSHAKE', async () => {
     await attack(
       handshake((s, st) => step3(s, st.out, { vc: new Uint8Array(8).fill(1) })),
