@@ -95,7 +95,7 @@ export class FakeWire {
   bitfield(): void {
     this.sent.push('bitfield');
   }
-  once(event: 'close', fn: (err: WireError | undefined) => void): this {
+  once(_event: 'close', fn: (err: WireError | undefined) => void): this {
     this.#closeListeners.push(fn);
     return this;
   }
