@@ -50,13 +50,16 @@ export interface LinkHints {
   encryption?: boolean | undefined;
 }
 
-type LinkSettings = Pick<
-  Settings,
-  'enableTcp' | 'enableUtp' | 'encryption' | 'preferRc4' | 'connectTimeoutMs'
->;
+type LinkSettings = Pick<Settings, 'enableTcp' | 'enableUtp' | 'encryption' | 'preferRc4'>;
 
-/** How long a uTP dial may take before TCP is tried instead, ms. */
-export const UTP_FALLBACK_MS = 3_000;
+/**
+ * How long a uTP dial runs alone before TCP is dialled next to it, ms (when both may be used).
+ * Whichever connects first is kept and the other is cancelled, so a peer without uTP costs this
+ * much rather than a whole uTP timeout (a host with no uTP never answers: no ICMP reaches an
+ * unconnected UDP socket), and a peer with uTP on any path under this round trip is reached over
+ * uTP. Browsers race IPv6 and IPv4 the same way (RFC 8305's 250 ms).
+ */
+export const UTP_HEAD_START_MS = 500;
 
 /** A dialled connection, its handshake (if any) done, ready for the BitTorrent handshake. */
 export interface Dialed {
@@ -71,7 +74,8 @@ export function cryptoMethods(policy: EncryptionPolicy): CryptoMethod[] {
 
 /**
  * Opens outgoing peer connections the way libtorrent does: uTP first unless the peer is known
- * not to speak it (a failed uTP dial falls back to TCP at once and is remembered), then the MSE
+ * not to speak it, TCP alongside once uTP has had {@link UTP_HEAD_START_MS} (the first to connect
+ * wins; a uTP dial that failed is remembered), then the MSE
  * handshake unless encryption is disabled; under `enabled` a failed MSE handshake is retried
  * once in plaintext (and remembered), under `forced` it is the end.
  */
@@ -123,34 +127,30 @@ export class Dialer {
         'SESSION_NO_TRANSPORT',
         'no transport enabled (enableTcp and enableUtp are both off)',
       );
-    let last: unknown;
-    for (const kind of order) {
-      if (signal.aborted) break;
-      try {
-        return await this.#dialOn(kind, addr, infoHash, hints, signal, order.length > 1 && kind === 'utp');
-      } catch (err) {
-        last = err;
-        if (kind === 'utp' && !signal.aborted) hints.utp = false;
-      }
+    let opened: { kind: TransportKind; connection: Connection };
+    try {
+      opened = await this.#open(order, addr, hints, signal);
+    } catch (err) {
+      throw new SessionError('SESSION_CONNECT_FAILED', `cannot connect to ${addr.host}:${addr.port}`, {
+        cause: err,
+      });
     }
-    throw new SessionError('SESSION_CONNECT_FAILED', `cannot connect to ${addr.host}:${addr.port}`, {
-      cause: last ?? signal.reason,
-    });
+    return this.#secure(opened.kind, opened.connection, addr, infoHash, hints, signal);
   }
 
-  async #dialOn(
+  /** The MSE handshake per policy on a fresh connection (a plaintext retry under `enabled`). */
+  async #secure(
     kind: TransportKind,
+    conn: Connection,
     addr: PeerAddress,
     infoHash: Uint8Array,
     hints: LinkHints,
     signal: AbortSignal,
-    shortTimeout: boolean,
   ): Promise<Dialed> {
     const policy = this.#settings.encryption;
     const enc = this.#encryption;
     const encrypt =
       policy !== 'disabled' && enc !== undefined && (policy === 'forced' || hints.encryption !== false);
-    const conn = await this.#connect(kind, addr, signal, shortTimeout);
     if (!encrypt) return { connection: conn, link: { transport: kind, encryption: 'none' } };
     try {
       const provide = cryptoMethods(policy);
@@ -165,39 +165,94 @@ export class Dialer {
       return { connection: r.connection, link: { transport: kind, encryption: r.method } };
     } catch (err) {
       conn.destroy();
-      if (policy === 'forced' || signal.aborted) throw err;
-      // The peer may not speak MSE: once more in plaintext, and remember.
+      if (policy === 'forced' || signal.aborted)
+        throw new SessionError('SESSION_CONNECT_FAILED', `cannot connect to ${addr.host}:${addr.port}`, {
+          cause: err,
+        });
+      // The peer may not speak MSE: once more in plaintext, on the transport that worked, and remember.
       hints.encryption = false;
-      const plain = await this.#connect(kind, addr, signal, shortTimeout);
-      return { connection: plain, link: { transport: kind, encryption: 'none' } };
+      try {
+        const plain = await this.#connectOne(kind, addr, signal);
+        return { connection: plain, link: { transport: kind, encryption: 'none' } };
+      } catch (err2) {
+        throw new SessionError('SESSION_CONNECT_FAILED', `cannot connect to ${addr.host}:${addr.port}`, {
+          cause: err2,
+        });
+      }
     }
   }
 
   /**
-   * One transport's connect. A uTP attempt that may fall back gets {@link UTP_FALLBACK_MS} (at
-   * most half the connect timeout): a host with no uTP never answers (no ICMP reaches an
-   * unconnected UDP socket), and waiting the whole timeout before TCP would cost every such peer
-   * that long (libtorrent's `utp_connect_timeout` is 3 s too).
+   * Opens a connection over the first transport of `order`, then (after
+   * {@link UTP_HEAD_START_MS}, or at once when the first failed) over the next one alongside:
+   * the first to connect wins, the others are cancelled or closed. A uTP dial that failed by
+   * itself (not cancelled) marks the address, so the next dial goes straight to TCP.
+   * Rejects with the last transport's error when every one failed.
    */
-  async #connect(
-    kind: TransportKind,
+  #open(
+    order: readonly TransportKind[],
     addr: PeerAddress,
+    hints: LinkHints,
     signal: AbortSignal,
-    short: boolean,
-  ): Promise<Connection> {
+  ): Promise<{ kind: TransportKind; connection: Connection }> {
+    return new Promise((resolve, reject) => {
+      const attempts: AbortController[] = [];
+      let next = 0;
+      let failed = 0;
+      let settled = false;
+      let timer: { cancel(): void } | undefined;
+      const finish = (winner?: AbortController) => {
+        settled = true;
+        timer?.cancel();
+        signal.removeEventListener('abort', onAbort);
+        for (const ac of attempts) if (ac !== winner) ac.abort();
+      };
+      const onAbort = () => {
+        if (settled) return;
+        finish();
+        reject(signal.reason);
+      };
+      const start = () => {
+        timer?.cancel();
+        timer = undefined;
+        const kind = order[next++];
+        if (kind === undefined || settled) return;
+        const ac = new AbortController();
+        attempts.push(ac);
+        this.#connectOne(kind, addr, ac.signal).then(
+          (connection) => {
+            if (settled) {
+              connection.destroy();
+              return;
+            }
+            if (kind === 'utp') hints.utp = true;
+            finish(ac);
+            resolve({ kind, connection });
+          },
+          (err: unknown) => {
+            if (kind === 'utp' && !ac.signal.aborted) hints.utp = false;
+            if (settled) return;
+            if (++failed === order.length) {
+              finish();
+              reject(err);
+            } else if (next === failed) start();
+          },
+        );
+        if (next < order.length) timer = this.#clock.setTimeout(start, UTP_HEAD_START_MS);
+      };
+      if (signal.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      signal.addEventListener('abort', onAbort, { once: true });
+      start();
+    });
+  }
+
+  /** One transport's connect, cancelled by `signal`. */
+  #connectOne(kind: TransportKind, addr: PeerAddress, signal: AbortSignal): Promise<Connection> {
     const t = kind === 'utp' ? this.#transports.utp : this.#transports.tcp;
-    if (!t) throw new SessionError('SESSION_NO_TRANSPORT', `no ${kind} transport`);
-    if (!short) return t.connect(addr, { signal });
-    const ac = new AbortController();
-    const onAbort = () => ac.abort(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    const ms = Math.max(1, Math.min(UTP_FALLBACK_MS, this.#settings.connectTimeoutMs / 2));
-    const timer = this.#clock.setTimeout(() => ac.abort(), ms);
-    try {
-      return await t.connect(addr, { signal: ac.signal });
-    } finally {
-      timer.cancel();
-      signal.removeEventListener('abort', onAbort);
-    }
+    if (!t) return Promise.reject(new SessionError('SESSION_NO_TRANSPORT', `no ${kind} transport`));
+    return t.connect(addr, { signal });
   }
 }

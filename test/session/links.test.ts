@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { cryptoMethods, Dialer, type LinkHints, type StreamEncryption } from '../../src/session/links.js';
+import {
+  cryptoMethods,
+  Dialer,
+  type LinkHints,
+  type StreamEncryption,
+  UTP_HEAD_START_MS,
+} from '../../src/session/links.js';
 import { DEFAULT_SETTINGS, type Settings } from '../../src/session/settings.js';
 import { BttkitError } from '../../src/util/errors.js';
 import { ManualClock } from '../../src/util/index.js';
@@ -20,6 +26,31 @@ class FakeTransport implements Transport {
     this.dials.push(to);
     if (!this.works) throw new TransportError('TRANSPORT_CONNECT_FAILED', 'refused');
     return createMemoryPair()[0];
+  }
+  async listen(): Promise<Listener> {
+    throw new TransportError('TRANSPORT_LISTEN_FAILED', 'not here');
+  }
+}
+
+/** A transport whose dials hang until aborted (a host that ignores the SYN), or answer on `answer()`. */
+class SilentTransport implements Transport {
+  dials = 0;
+  aborted = 0;
+  #pending: ((c: Connection) => void)[] = [];
+  connect(_to: Endpoint, o: { signal?: AbortSignal } = {}): Promise<Connection> {
+    this.dials++;
+    return new Promise((resolve, reject) => {
+      this.#pending.push(resolve);
+      o.signal?.addEventListener('abort', () => {
+        this.aborted++;
+        reject(new TransportError('ABORTED', 'connect aborted'));
+      });
+    });
+  }
+  answer(): Connection {
+    const [a] = createMemoryPair();
+    for (const r of this.#pending.splice(0)) r(a);
+    return a;
   }
   async listen(): Promise<Listener> {
     throw new TransportError('TRANSPORT_LISTEN_FAILED', 'not here');
@@ -70,6 +101,53 @@ describe('Dialer: the transport policy', () => {
     expect(hints.utp).toBe(false);
     await d.dial(addr, ih, hints, new AbortController().signal);
     expect([utp.dials.length, tcp.dials.length]).toEqual([1, 2]);
+  });
+
+  it('a silent uTP gets a head start, then TCP alongside; the first to connect wins', async () => {
+    const clock = new ManualClock();
+    const utp = new SilentTransport();
+    const tcp = new SilentTransport();
+    const d = new Dialer({ tcp, utp }, undefined, { ...DEFAULT_SETTINGS, encryption: 'disabled' }, clock);
+    const hints: LinkHints = {};
+    const dialed = d.dial(addr, ih, hints, new AbortController().signal);
+    await Promise.resolve();
+    expect([utp.dials, tcp.dials]).toEqual([1, 0]);
+    clock.advance(UTP_HEAD_START_MS - 1);
+    expect(tcp.dials).toBe(0);
+    clock.advance(1);
+    expect(tcp.dials).toBe(1);
+    const won = tcp.answer();
+    const r = await dialed;
+    expect(r.link.transport).toBe('tcp');
+    expect(r.connection).toBe(won);
+    // The uTP attempt was cancelled, which says nothing about the peer: uTP stays worth a try.
+    expect(utp.aborted).toBe(1);
+    expect(hints.utp).toBeUndefined();
+
+    // uTP answering during the race wins it; a TCP connection that completes later is closed.
+    const dialed2 = d.dial(addr, ih, hints, new AbortController().signal);
+    await Promise.resolve();
+    clock.advance(UTP_HEAD_START_MS);
+    expect(tcp.dials).toBe(2);
+    utp.answer();
+    const r2 = await dialed2;
+    expect(r2.link.transport).toBe('utp');
+    expect(tcp.aborted).toBe(1);
+    expect(hints.utp).toBe(true);
+  });
+
+  it('the caller aborting cancels every attempt', async () => {
+    const clock = new ManualClock();
+    const utp = new SilentTransport();
+    const tcp = new SilentTransport();
+    const d = new Dialer({ tcp, utp }, undefined, DEFAULT_SETTINGS, clock);
+    const ac = new AbortController();
+    const dialed = d.dial(addr, ih, {}, ac.signal).catch((e: unknown) => e);
+    await Promise.resolve();
+    clock.advance(UTP_HEAD_START_MS);
+    ac.abort();
+    expect(await dialed).toMatchObject({ code: 'SESSION_CONNECT_FAILED' });
+    expect([utp.aborted, tcp.aborted]).toEqual([1, 1]);
   });
 
   it('uses uTP when it works, TCP untouched', async () => {
