@@ -202,14 +202,21 @@ export async function startTransmission(options: TransmissionOptions): Promise<T
     async add(torrent) {
       const r = await rpc<{ 'torrent-added'?: { id: number }; 'torrent-duplicate'?: { id: number } }>(
         'torrent-add',
-        { metainfo: Buffer.from(torrent).toString('base64'), 'download-dir': options.downloadDir, paused: false },
+        {
+          metainfo: Buffer.from(torrent).toString('base64'),
+          'download-dir': options.downloadDir,
+          paused: false,
+        },
       );
       const t = r['torrent-added'] ?? r['torrent-duplicate'];
       if (!t) throw new Error('transmission RPC torrent-add: no torrent in the answer');
       return t.id;
     },
     async torrent(id) {
-      const r = await rpc<{ torrents: TransmissionTorrent[] }>('torrent-get', { ids: [id], fields: TORRENT_FIELDS });
+      const r = await rpc<{ torrents: TransmissionTorrent[] }>('torrent-get', {
+        ids: [id],
+        fields: TORRENT_FIELDS,
+      });
       const t = r.torrents[0];
       if (!t) throw new Error(`transmission has no torrent ${id}`);
       return t;
