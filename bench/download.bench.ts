@@ -237,6 +237,7 @@ function checkConnections(name: string, lines: readonly string[]): void {
   const done = lines.map((l) => l.trim()).find((l) => l.startsWith('{') && l.includes('"connections"'));
   if (!done) return; // not libtorrent
   const conns = (JSON.parse(done) as { connections: { utp: boolean; rc4: boolean }[] }).connections;
+  if (conns.length === 0) throw new Error(`${name}: the libtorrent leecher saw no connection`);
   for (const c of conns) {
     if (c.utp !== (TRANSPORT === 'utp'))
       throw new Error(`${name}: the leecher's connection was not ${TRANSPORT}`);
