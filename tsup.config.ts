@@ -8,6 +8,7 @@ const entry = {
   'picker/index': 'src/picker/index.ts',
   'storage/index': 'src/storage/index.ts',
   'wire/index': 'src/wire/index.ts',
+  'utp/index': 'src/utp/index.ts',
   'session/index': 'src/session/index.ts',
   'dht/index': 'src/dht/index.ts',
   'ledger/index': 'src/ledger/index.ts',

@@ -6,7 +6,7 @@ import { createCommand } from './create.js';
 import { CliError } from './errors.js';
 import { infoCommand } from './info.js';
 import { PLAYERS, type Player } from './serve.js';
-import { downloadCommand, seedCommand, type TransferIo } from './transfer.js';
+import { downloadCommand, type LinkOptions, seedCommand, type TransferIo } from './transfer.js';
 
 const USAGE = `bttkit ${VERSION} — BitTorrent with BTT incentives
 
@@ -35,6 +35,9 @@ const DISCOVERY_HELP = `  --peer host:port       connect to this peer (repeatabl
   --tracker URL          another tracker, its own tier (repeatable)
   --dht | --no-dht       use the mainline DHT (default) or not
   --dht-bootstrap H:P    DHT bootstrap node instead of the public routers (repeatable)
+  --encryption MODE      forced (RC4 only), enabled (default: MSE first, plaintext
+                         accepted) or disabled (plaintext only)
+  --no-utp | --no-tcp    do not use uTP / TCP (default: both, uTP tried first)
   --json                 JSON lines on stdout: progress every second, then a summary
   --progress-interval S  seconds between progress lines (JSON, or plain text when stderr
                          is not a terminal; default 1 for JSON, 5 for text)`;
@@ -144,7 +147,23 @@ const TRANSFER_OPTIONS = {
   'no-dht': { type: 'boolean' },
   'dht-bootstrap': { type: 'string', multiple: true },
   tracker: { type: 'string', multiple: true },
+  encryption: { type: 'string' },
+  'no-utp': { type: 'boolean' },
+  'no-tcp': { type: 'boolean' },
 } as const;
+
+/** `--encryption`, `--no-utp`, `--no-tcp` as client settings. */
+function parseLinks(values: { encryption?: string; 'no-utp'?: boolean; 'no-tcp'?: boolean }): LinkOptions {
+  const e = values.encryption;
+  if (e !== undefined && e !== 'forced' && e !== 'enabled' && e !== 'disabled')
+    throw usage('--encryption takes forced, enabled or disabled');
+  if (values['no-utp'] && values['no-tcp']) throw usage('--no-utp and --no-tcp leave no transport');
+  return {
+    ...(e !== undefined ? { encryption: e } : {}),
+    ...(values['no-utp'] ? { enableUtp: false } : {}),
+    ...(values['no-tcp'] ? { enableTcp: false } : {}),
+  };
+}
 
 /** A port number 0–65535 from the command line (`undefined` when absent). */
 function parsePort(text: string | undefined): number | undefined {
@@ -237,6 +256,7 @@ async function run(argv: string[]): Promise<number> {
       dht: !(values['no-dht'] ?? false),
       dhtBootstrap: values['dht-bootstrap'] ?? [],
       trackers: values.tracker ?? [],
+      links: parseLinks(values),
       ...(port !== undefined ? { port } : {}),
       ...(values['download-limit'] !== undefined
         ? { downloadLimit: parseSize(values['download-limit']) }
@@ -306,6 +326,7 @@ async function run(argv: string[]): Promise<number> {
         trackers: values.tracker ?? [],
         dht: !(values['no-dht'] ?? false),
         dhtBootstrap: values['dht-bootstrap'] ?? [],
+        links: parseLinks(values),
         ...(port !== undefined ? { port } : {}),
         ...(httpPort !== undefined ? { httpPort } : {}),
         ...(values['http-host'] !== undefined ? { httpHost: values['http-host'] } : {}),

@@ -9,6 +9,7 @@ import { isPlayable } from '../session/mime.js';
 import type { Torrent } from '../session/torrent.js';
 import { formatBytes } from './format.js';
 import { readTorrentFile } from './info.js';
+import type { LinkOptions } from './transfer.js';
 import { statusLine, type TransferIo } from './transfer.js';
 
 /** The players `--play` knows, by the name given on the command line. */
@@ -29,6 +30,8 @@ export interface ServeOptions {
   trackers: string[];
   dht: boolean;
   dhtBootstrap: string[];
+  /** `--encryption`, `--no-utp`, `--no-tcp`. */
+  links?: LinkOptions;
 }
 
 function onPath(bin: string): string | undefined {
@@ -108,8 +111,12 @@ export function startPlayback(torrent: Torrent, player: Player, say: (line: stri
 }
 
 function clientFor(o: ServeOptions): Client {
-  if (!o.dht) return new Client();
-  return new Client({ dht: { bootstrap: o.dhtBootstrap.length > 0 ? o.dhtBootstrap : MAINLINE_ROUTERS } });
+  const settings = { ...o.links };
+  if (!o.dht) return new Client({ settings });
+  return new Client({
+    settings,
+    dht: { bootstrap: o.dhtBootstrap.length > 0 ? o.dhtBootstrap : MAINLINE_ROUTERS },
+  });
 }
 
 /**

@@ -8,6 +8,7 @@ import type { Priority } from '../picker/picker.js';
 import { Client } from '../session/client.js';
 import type { Torrent } from '../session/torrent.js';
 import type { Endpoint } from '../util/transport.js';
+import type { EncryptionPolicy } from '../wire/mse/index.js';
 import { CliError } from './errors.js';
 import { formatBytes } from './format.js';
 import { readTorrentFile } from './info.js';
@@ -47,6 +48,15 @@ export interface DiscoveryOptions {
   downloadLimit?: number;
   /** `--upload-limit`: bytes/s of payload (0 or absent: none). */
   uploadLimit?: number;
+  /** `--encryption`, `--no-utp`, `--no-tcp`: the client's transport and encryption settings. */
+  links?: LinkOptions;
+}
+
+/** The transport and encryption flags (`--encryption forced|enabled|disabled`, `--no-utp`, `--no-tcp`). */
+export interface LinkOptions {
+  encryption?: EncryptionPolicy;
+  enableUtp?: boolean;
+  enableTcp?: boolean;
 }
 
 export interface DownloadOptions extends DiscoveryOptions {
@@ -67,7 +77,11 @@ export interface DownloadOptions extends DiscoveryOptions {
 }
 
 function clientFor(o: DiscoveryOptions): Client {
-  const settings = { downloadRateLimit: o.downloadLimit ?? 0, uploadRateLimit: o.uploadLimit ?? 0 };
+  const settings = {
+    downloadRateLimit: o.downloadLimit ?? 0,
+    uploadRateLimit: o.uploadLimit ?? 0,
+    ...o.links,
+  };
   if (!o.dht) return new Client({ settings });
   return new Client({
     settings,

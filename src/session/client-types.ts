@@ -17,6 +17,8 @@ export interface ClientEvents {
    * uncaught error only when neither the torrent nor the client listens for `error`.
    */
   error: [BttkitError, Torrent];
+  /** Something went wrong that the client survives (uTP could not have the TCP port…). */
+  warning: [BttkitError];
 }
 
 /** Options of `Client.remove`. */

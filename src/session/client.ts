@@ -8,17 +8,19 @@ import { MemoryChunkStore } from '../storage/memory-store.js';
 import type { ChunkStore } from '../storage/types.js';
 import { toHex, utf8 } from '../util/bytes.js';
 import { type Clock, realClock } from '../util/clock.js';
-import { type Endpoint, type Listener, TcpTransport, type Transport } from '../util/transport.js';
+import { type Endpoint, TcpTransport, type Transport } from '../util/transport.js';
+import { UtpTransport } from '../utp/index.js';
 import { VERSION } from '../version.js';
 import { TypedEmitter } from '../wire/emitter.js';
-import { WireError } from '../wire/errors.js';
 import type { ExtensionFactory, WireExtension } from '../wire/extension.js';
-import { PeerWire } from '../wire/peer-wire.js';
+import * as mseModule from '../wire/mse/index.js';
 import { type Choker, TitForTatChoker } from './choker.js';
 import type { ClientEvents, RemoveOptions } from './client-types.js';
 import { checkFilePriorities } from './downloader.js';
 import { SessionError } from './errors.js';
 import { createClientServer, type TorrentServer, type TorrentServerOptions } from './http-server.js';
+import { Dialer, type StreamEncryption } from './links.js';
+import { type ListenerHost, PeerListeners } from './listeners.js';
 import { prepareSeed, type SeedOptions, type SeedSource, whenSeeding } from './seed.js';
 import { DEFAULT_SETTINGS, type Settings } from './settings.js';
 import { isInfoHashText, isMagnetUri, readTorrentPath } from './source.js';
@@ -39,6 +41,17 @@ export interface ClientOptions {
    * during the call only (`lendBlocks`).
    */
   transport?: Transport;
+  /**
+   * uTP (BEP 29): a transport, or `false` for none. Default: a `UtpTransport` on real UDP when
+   * `transport` is not given (then none: a custom stream transport brings its own datagrams).
+   * Also switchable by `settings.enableUtp`.
+   */
+  utp?: Transport | false;
+  /**
+   * Message stream encryption: `false` for none at all (as `settings.encryption: 'disabled'`),
+   * or a replacement implementation. Default bttkit's MSE/PE (`bttkit/wire`).
+   */
+  encryption?: StreamEncryption | false;
   /** Timer source. Default the wall clock. */
   clock?: Clock;
   /** Settings shared by every torrent. */
@@ -98,6 +111,23 @@ export interface AddTorrentOptions {
   trackers?: readonly string[];
 }
 
+/** bttkit's MSE/PE, as the session calls it. */
+const mse: StreamEncryption = {
+  connect: mseModule.mseConnect,
+  accept: mseModule.mseAccept,
+  req2Hash: mseModule.req2Hash,
+};
+
+const ENCRYPTION_POLICIES: readonly string[] = ['disabled', 'enabled', 'forced'];
+
+/** @throws {SessionError} `SESSION_BAD_SETTINGS` for transport and encryption settings that make no sense. */
+function checkLinkSettings(s: Readonly<Settings>): void {
+  if (!ENCRYPTION_POLICIES.includes(s.encryption))
+    throw new SessionError('SESSION_BAD_SETTINGS', 'encryption must be disabled, enabled or forced');
+  if (!s.enableTcp && !s.enableUtp)
+    throw new SessionError('SESSION_BAD_SETTINGS', 'enableTcp and enableUtp cannot both be off');
+}
+
 function defaultPeerId(): Uint8Array {
   const v = VERSION.split('.').map((n) => n.padStart(1, '0'));
   const prefix = utf8(
@@ -127,9 +157,14 @@ export class Client extends TypedEmitter<ClientEvents> {
   readonly transport: Transport;
   readonly settings: Readonly<Settings>;
   #torrents = new Map<string, Torrent>();
-  #listener: Listener | undefined;
+  /** uTP (BEP 29), listening on the TCP port's number; undefined when off. */
+  readonly utp: Transport | undefined;
+  readonly #listeners: PeerListeners;
+  readonly #dialer: Dialer;
+  readonly #closeUtp: (() => Promise<void>) | undefined;
+  /** SHA-1('req2' ‖ infoHash) (hex) → infoHash: how incoming MSE handshakes name a torrent. */
+  readonly #req2 = new Map<string, Uint8Array>();
   #connections = 0;
-  #pendingIncoming = 0;
   #options: ClientOptions;
   #destroyed = false;
   #dht: Dht | undefined;
@@ -147,6 +182,19 @@ export class Client extends TypedEmitter<ClientEvents> {
     // Our wires honour lent read buffers (see TcpTransportOptions.lendReadBuffer).
     this.transport = options.transport ?? new TcpTransport({ lendReadBuffer: true });
     this.settings = Object.freeze({ ...DEFAULT_SETTINGS, ...options.settings });
+    checkLinkSettings(this.settings);
+    // uTP by default on the real network only: a custom stream transport (in memory, the swarm
+    // lab) comes with its own datagram world or none.
+    if (options.utp !== undefined) this.utp = options.utp === false ? undefined : options.utp;
+    else if (options.transport === undefined) {
+      const utp = new UtpTransport();
+      this.utp = utp;
+      this.#closeUtp = () => utp.close();
+    }
+    const encryption = options.encryption === false ? undefined : (options.encryption ?? mse);
+    const transports = { tcp: this.transport, utp: this.utp };
+    this.#dialer = new Dialer(transports, encryption, this.settings, this.clock);
+    this.#listeners = new PeerListeners(this.#listenerHost(), transports, encryption);
     const bs = this.settings.blockSize;
     if (!(Number.isInteger(bs) && bs >= 16384 && bs <= 4 * 1024 * 1024 && (bs & (bs - 1)) === 0))
       throw new SessionError('SESSION_BAD_SETTINGS', 'blockSize must be a power of two from 16 KiB to 4 MiB');
@@ -162,12 +210,12 @@ export class Client extends TypedEmitter<ClientEvents> {
 
   /** The address we listen on, once listening. */
   get address(): Endpoint | undefined {
-    return this.#listener?.address;
+    return this.#listeners.address;
   }
 
   /** Open connections over all torrents. */
   get connections(): number {
-    return this.#connections + this.#pendingIncoming;
+    return this.#connections + this.#listeners.pending;
   }
 
   // ---- rate control (throttle.ts) ----
@@ -235,9 +283,13 @@ export class Client extends TypedEmitter<ClientEvents> {
     return total > 0 ? done / total : 0;
   }
 
-  /** Listens for incoming peers (port 0: any free port). Resolves with the bound address. */
+  /**
+   * Listens for incoming peers on TCP and uTP, one port number for both (port 0: any port free
+   * for both). Resolves with the bound address.
+   */
   async listen(port = 0, host = '0.0.0.0'): Promise<Endpoint> {
-    if (this.#listener) return this.#listener.address;
+    const bound = this.#listeners.address;
+    if (bound) return bound;
     const dhtOptions = this.#options.dht;
     if (dhtOptions && !isDht(dhtOptions) && !this.#dht) {
       // Loaded on demand: the DHT and its crypto are a good part of start-up time.
@@ -246,42 +298,7 @@ export class Client extends TypedEmitter<ClientEvents> {
       this.#ownsDht = true;
       this.#dht.on('warning', () => {});
     }
-    this.#listener = await this.transport.listen({ host, port }, (conn) => {
-      // Refuse at once, before any protocol work, when nobody could take the peer: the client
-      // is full, or every torrent is at its connection limit (a full swarm dials us a lot).
-      if (
-        this.#destroyed ||
-        this.connections >= this.settings.maxConnections ||
-        !this.torrents.some((t) => t.acceptingPeers)
-      ) {
-        conn.destroy();
-        return;
-      }
-      this.#pendingIncoming++;
-      const listenPort = this.#listener?.address.port;
-      const wire = new PeerWire(conn, {
-        peerId: this.peerId,
-        clock: this.clock,
-        limits: { maxBlockLength: this.settings.blockSize },
-        lendBlocks: true,
-        ...(listenPort !== undefined ? { listenPort } : {}),
-      });
-      let handed = false;
-      wire.once('handshake', (hs) => {
-        this.#pendingIncoming--;
-        handed = true;
-        const torrent = this.#torrents.get(toHex(hs.infoHash));
-        if (!torrent) {
-          wire.close(new WireError('WIRE_INFOHASH_MISMATCH', 'no such torrent here'));
-          return;
-        }
-        torrent.acceptIncoming(wire);
-      });
-      wire.once('close', () => {
-        if (!handed) this.#pendingIncoming--;
-      });
-    });
-    return this.#listener.address;
+    return this.#listeners.listen(port, host);
   }
 
   /**
@@ -343,9 +360,9 @@ export class Client extends TypedEmitter<ClientEvents> {
     const ctx: TorrentContext = {
       peerId: this.peerId,
       clock: this.clock,
-      transport: this.transport,
+      dialer: this.#dialer,
       settings: this.settings,
-      listenPort: () => this.#listener?.address.port,
+      listenPort: () => this.#listeners.address?.port,
       canConnect: () => this.connections < this.settings.maxConnections,
       connectionOpened: () => {
         this.#connections++;
@@ -365,6 +382,7 @@ export class Client extends TypedEmitter<ClientEvents> {
       onDestroy: (t) => {
         if (this.#torrents.get(t.infoHashHex) !== t) return;
         this.#torrents.delete(t.infoHashHex);
+        this.#req2.delete(toHex(mse.req2Hash(t.infoHash)));
         this.emit('remove', t);
       },
     };
@@ -379,6 +397,7 @@ export class Client extends TypedEmitter<ClientEvents> {
       ...(torrentFile ? { torrentFile } : {}),
     });
     this.#torrents.set(key, torrent);
+    this.#req2.set(toHex(mse.req2Hash(infoHash)), infoHash);
     for (const plugin of this.#options.plugins ?? []) plugin.attach(torrent);
     this.#watch(torrent);
     return torrent;
@@ -458,13 +477,34 @@ export class Client extends TypedEmitter<ClientEvents> {
     return createClientServer(this, opts);
   }
 
+  /** The client as its listeners see it. */
+  #listenerHost(): ListenerHost {
+    return {
+      peerId: this.peerId,
+      clock: this.clock,
+      settings: this.settings,
+      refuses: () =>
+        this.#destroyed ||
+        this.connections >= this.settings.maxConnections ||
+        !this.torrents.some((t) => t.acceptingPeers),
+      route: (infoHash) => {
+        const torrent = this.#torrents.get(toHex(infoHash));
+        return torrent ? (wire, link) => torrent.acceptIncoming(wire, link) : undefined;
+      },
+      byReq2: (req2) => this.#req2.get(toHex(req2)),
+      warn: (err) => {
+        if (this.listenerCount('warning') > 0) this.emit('warning', err);
+      },
+    };
+  }
+
   /** Destroys every torrent and stops listening. */
   async destroy(): Promise<void> {
     if (this.#destroyed) return;
     this.#destroyed = true;
     await Promise.all(this.torrents.map((t) => t.destroy()));
-    await this.#listener?.close();
-    this.#listener = undefined;
+    await this.#listeners.close();
+    await this.#closeUtp?.();
     if (this.#ownsDht) await this.#dht?.destroy();
     this.#dht = undefined;
   }

@@ -1,10 +1,10 @@
 import type { InfoDictionary } from '../metainfo/torrent.js';
 import type { Clock } from '../util/clock.js';
 import type { BttkitError } from '../util/errors.js';
-import type { Connection, Transport } from '../util/transport.js';
 import type { WireError } from '../wire/errors.js';
 import { PeerWire, type PeerWireOptions } from '../wire/peer-wire.js';
 import { SessionError } from './errors.js';
+import type { Dialed, Dialer, LinkInfo } from './links.js';
 import type { PeerConn } from './peer.js';
 import type { PeerBook } from './peer-book.js';
 import type { Settings } from './settings.js';
@@ -14,7 +14,7 @@ export interface ConnectorHost {
   readonly infoHash: Uint8Array;
   readonly peerId: Uint8Array;
   readonly clock: Clock;
-  readonly transport: Transport;
+  readonly dialer: Dialer;
   readonly settings: Readonly<Settings>;
   readonly book: PeerBook;
   listenPort(): number | undefined;
@@ -27,7 +27,7 @@ export interface ConnectorHost {
   /** Paused or destroyed: no new connections. */
   idle(): boolean;
   /** Joins a new wire to the torrent (see `attachPeer`). */
-  attach(wire: PeerWire, id: string, incoming: boolean): void;
+  attach(wire: PeerWire, id: string, incoming: boolean, link: LinkInfo): void;
   warn(err: BttkitError): void;
   /** Someone listens for warnings (they are not built otherwise). */
   wantsWarnings(): boolean;
@@ -59,17 +59,21 @@ export class Connector {
     if (!addr || !host.canConnect()) return;
     host.book.dialStarted(id);
     host.connectionOpened();
-    let conn: Connection;
+    let dialed: Dialed;
     const ac = new AbortController();
     const timer = host.clock.setTimeout(() => ac.abort(), host.settings.connectTimeoutMs);
     try {
-      conn = await host.transport.connect(addr, { signal: ac.signal });
+      dialed = await host.dialer.dial(addr, host.infoHash, host.book.hints(id), ac.signal);
     } catch (err) {
       host.book.dialEnded(id);
       host.connectionClosed();
       host.book.failed(id);
       if (host.wantsWarnings())
-        host.warn(new SessionError('SESSION_CONNECT_FAILED', `cannot connect to ${id}`, { cause: err }));
+        host.warn(
+          err instanceof SessionError
+            ? err
+            : new SessionError('SESSION_CONNECT_FAILED', `cannot connect to ${id}`, { cause: err }),
+        );
       return;
     } finally {
       timer.cancel();
@@ -77,11 +81,11 @@ export class Connector {
     host.book.dialEnded(id);
     if (host.idle() || host.book.isConnected(id)) {
       host.connectionClosed();
-      conn.destroy();
+      dialed.connection.destroy();
       return;
     }
-    const wire = new PeerWire(conn, this.wireOptions());
-    host.attach(wire, id, false);
+    const wire = new PeerWire(dialed.connection, this.wireOptions());
+    host.attach(wire, id, false, dialed.link);
     wire.handshake();
   }
 
@@ -89,14 +93,14 @@ export class Connector {
    * Takes an incoming wire whose handshake named this torrent; counts it against the client's
    * limit. False (and the wire closed) when the torrent cannot take it.
    */
-  accept(wire: PeerWire, id: string): boolean {
+  accept(wire: PeerWire, id: string, link: LinkInfo): boolean {
     const host = this.#host;
     if (host.idle() || host.book.isBanned(wire.remote.host) || !this.hasRoom) {
       wire.close();
       return false;
     }
     host.connectionOpened();
-    host.attach(wire, id, true);
+    host.attach(wire, id, true, link);
     wire.handshake(host.infoHash);
     return true;
   }

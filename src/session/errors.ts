@@ -61,6 +61,10 @@ export const SESSION_ERROR_CODES = [
   'SESSION_HTTP_BAD_OPTION',
   /** The HTTP server cannot listen (`details.code`, e.g. `EADDRINUSE`), or was closed. */
   'SESSION_HTTP_LISTEN_FAILED',
+  /** Both `enableTcp` and `enableUtp` are off, or the transport a setting asks for was not given. */
+  'SESSION_NO_TRANSPORT',
+  /** uTP could not bind the UDP port TCP listens on (in use): the client listens on TCP only. */
+  'SESSION_UTP_LISTEN_FAILED',
 ] as const;
 
 /** A code of {@link SessionError}: one of {@link SESSION_ERROR_CODES}. */

@@ -36,6 +36,18 @@ export {
   type TorrentServerAddress,
   type TorrentServerOptions,
 } from './http-server.js';
+export {
+  cryptoMethods,
+  type Dialed,
+  Dialer,
+  type LinkHints,
+  type LinkInfo,
+  NO_LINK,
+  type PeerTransports,
+  type StreamEncryption,
+  type TransportKind,
+} from './links.js';
+export { type ListenerHost, PeerListeners } from './listeners.js';
 export { contentType } from './mime.js';
 export type { PeerInfo } from './peer.js';
 export { RateMeter } from './rate.js';

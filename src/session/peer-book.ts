@@ -3,6 +3,7 @@ import { formatPeerAddress } from '../metainfo/magnet.js';
 import { toHex } from '../util/bytes.js';
 import type { Clock } from '../util/clock.js';
 import { WireError } from '../wire/errors.js';
+import type { LinkHints } from './links.js';
 import type { PeerConn } from './peer.js';
 import type { Settings } from './settings.js';
 
@@ -15,6 +16,8 @@ export interface KnownPeer {
   retryAt: number;
   /** The peer is a seed: not dialled again once we are one too. */
   seed: boolean;
+  /** What is known of its transports and encryption (PEX flags, failed attempts). */
+  readonly hints: LinkHints;
 }
 
 /** Failures in a row after which an address is forgotten. */
@@ -74,12 +77,24 @@ export class PeerBook {
   }
 
   /** Learns an address. Returns its id (`host:port`) when it is new and not banned. */
-  add(addr: PeerAddress): string | undefined {
+  add(addr: PeerAddress, hints?: LinkHints): string | undefined {
     const id = formatPeerAddress(addr);
-    if (this.#banned.has(addr.host) || this.#known.has(id)) return undefined;
-    this.#known.set(id, { addr, failures: 0, retryAt: 0, seed: false });
+    if (this.#banned.has(addr.host)) return undefined;
+    const k = this.#known.get(id);
+    if (k) {
+      // A source that says the peer speaks uTP or prefers encryption overrides a guess.
+      if (hints?.utp) k.hints.utp = true;
+      if (hints?.encryption) k.hints.encryption = true;
+      return undefined;
+    }
+    this.#known.set(id, { addr, failures: 0, retryAt: 0, seed: false, hints: { ...hints } });
     this.#idleUntil = 0;
     return id;
+  }
+
+  /** What the dialer knows of the peer at `id` (a fresh record for an unknown one). */
+  hints(id: string): LinkHints {
+    return this.#known.get(id)?.hints ?? {};
   }
 
   known(id: string): KnownPeer | undefined {

@@ -7,10 +7,11 @@ import type { WireError } from '../wire/errors.js';
 import type { ExtensionFactory, WireExtension } from '../wire/extension.js';
 import type { BlockRequest, PeerWire, RespondFn } from '../wire/peer-wire.js';
 import { utMetadata } from '../wire/ut-metadata.js';
-import { utPex } from '../wire/ut-pex.js';
+import { PexFlags, utPex } from '../wire/ut-pex.js';
 import type { ChokeScheduler } from './choke-scheduler.js';
 import type { Downloader } from './downloader.js';
 import { SessionError } from './errors.js';
+import type { LinkHints, LinkInfo } from './links.js';
 import { PeerConn } from './peer.js';
 import type { PeerBook } from './peer-book.js';
 import { listenAddress, PEX_MAX_PEERS, type PexGossip } from './pex.js';
@@ -35,7 +36,7 @@ export interface PeerSessionHost {
   /** Metadata fetched from a peer (BEP 9). */
   metadata(info: InfoDictionary): void;
   /** A peer told us of an address (PEX). */
-  addPeer(addr: PeerAddress): void;
+  addPeer(addr: PeerAddress, hints?: LinkHints): void;
   /** A peer told its DHT port (BEP 5 `port` message). */
   dhtNode(host: string, port: number): void;
   /** A request to answer (the uploader's job). */
@@ -54,9 +55,15 @@ export interface PeerSessionHost {
  * once its handshake arrives, and routes the wire's events to the parts that own them — pieces
  * and unchoke to the downloader, interest to the choke scheduler, requests to the uploader.
  */
-export function attachPeer(host: PeerSessionHost, wire: PeerWire, id: string, incoming: boolean): PeerConn {
+export function attachPeer(
+  host: PeerSessionHost,
+  wire: PeerWire,
+  id: string,
+  incoming: boolean,
+  link: LinkInfo,
+): PeerConn {
   const s = host.settings;
-  const peer = new PeerConn(id, wire, incoming, host.clock, s.minRequestQueue);
+  const peer = new PeerConn(id, wire, incoming, host.clock, s.minRequestQueue, link);
   const info = host.info();
   const meta = wire.use(utMetadata({ infoHash: host.infoHash, ...(info ? { info } : {}) }));
   peer.metadata = meta;
@@ -71,7 +78,14 @@ export function attachPeer(host: PeerSessionHost, wire: PeerWire, id: string, in
     peer.pex = pex;
     pex.on('peers', (m) => {
       if (host.info()?.private) return;
-      for (const a of m.added.slice(0, PEX_MAX_PEERS)) host.addPeer({ host: a.host, port: a.port });
+      for (const a of m.added.slice(0, PEX_MAX_PEERS))
+        host.addPeer(
+          { host: a.host, port: a.port },
+          {
+            ...((a.flags & PexFlags.utp) !== 0 ? { utp: true } : {}),
+            ...((a.flags & PexFlags.encryption) !== 0 ? { encryption: true } : {}),
+          },
+        );
     });
   }
   for (const ext of host.extensions()) wire.use(ext);

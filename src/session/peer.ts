@@ -1,8 +1,10 @@
 import { toHex } from '../util/bytes.js';
 import type { Clock } from '../util/clock.js';
+import type { CryptoMethod } from '../wire/mse/index.js';
 import type { PeerWire } from '../wire/peer-wire.js';
 import type { UtMetadataExtension } from '../wire/ut-metadata.js';
 import type { UtPexExtension } from '../wire/ut-pex.js';
+import type { LinkInfo, TransportKind } from './links.js';
 import { RateMeter } from './rate.js';
 
 /** What a torrent exposes about one connected peer. */
@@ -26,6 +28,10 @@ export interface PeerInfo {
   readonly peerChoking: boolean;
   /** Outstanding requests we sent. */
   readonly requests: number;
+  /** The transport carrying the connection: `tcp` or `utp`. */
+  readonly transport: TransportKind;
+  /** `rc4` (MSE, every byte encrypted), `plaintext` (MSE handshake, then plaintext) or `none`. */
+  readonly encryption: CryptoMethod | 'none';
 }
 
 /** Engine-side state of one connection. */
@@ -61,6 +67,7 @@ export class PeerConn {
     readonly incoming: boolean,
     clock: Clock,
     initialQueue: number,
+    readonly link: LinkInfo,
   ) {
     this.down = new RateMeter(clock, 5_000, 250);
     this.up = new RateMeter(clock, 5_000, 250);
@@ -84,6 +91,8 @@ export class PeerConn {
       amChoking: this.wire.amChoking,
       peerChoking: this.wire.peerChoking,
       requests: this.wire.outstandingRequests,
+      transport: this.link.transport,
+      encryption: this.link.encryption,
     };
   }
 }

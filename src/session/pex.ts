@@ -81,7 +81,11 @@ export class PexGossip {
         view.set(formatPeerAddress(a), {
           host: a.host,
           port: a.port,
-          flags: (this.#isSeed(p) ? PexFlags.seed : 0) | (p.incoming ? 0 : PexFlags.reachable),
+          flags:
+            (this.#isSeed(p) ? PexFlags.seed : 0) |
+            (p.incoming ? 0 : PexFlags.reachable) |
+            (p.link.transport === 'utp' ? PexFlags.utp : 0) |
+            (p.link.encryption !== 'none' ? PexFlags.encryption : 0),
         });
     }
     this.#cache = { at: t, size: peers.size, view };

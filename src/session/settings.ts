@@ -1,3 +1,5 @@
+import type { EncryptionPolicy } from '../wire/mse/index.js';
+
 /**
  * One flat settings object for a {@link Client} and its torrents, with presets — in the manner
  * of libtorrent's settings pack.
@@ -44,6 +46,26 @@ export interface Settings {
    * bttkit client with the same setting — the swarm lab uses them to simulate big swarms cheaply.
    */
   blockSize: number;
+  /** Listen on and dial over TCP. Default true. */
+  enableTcp: boolean;
+  /**
+   * Listen on and dial over uTP (BEP 29), on the same port number as TCP; outgoing connections
+   * try uTP first unless the peer is known not to speak it, then TCP. Default true.
+   */
+  enableUtp: boolean;
+  /**
+   * Message stream encryption (MSE/PE), as libtorrent's `in_enc_policy`/`out_enc_policy`:
+   * `enabled` (default) accepts plaintext and encrypted peers and dials with the MSE handshake
+   * first, retrying once in plaintext when a peer does not speak it; `forced` only encrypted
+   * connections, RC4 on every byte; `disabled` plaintext only.
+   */
+  encryption: EncryptionPolicy;
+  /**
+   * Under `enabled`: ask for RC4 on the whole stream rather than an obfuscated handshake followed
+   * by plaintext (libtorrent's `prefer_rc4`). Default false: RC4 costs CPU and hides little once
+   * the handshake is obfuscated.
+   */
+  preferRc4: boolean;
 }
 
 /** Defaults: a good desktop client. */
@@ -64,6 +86,10 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   uploadRateLimit: 0,
   downloadRateLimit: 0,
   blockSize: 16 * 1024,
+  enableTcp: true,
+  enableUtp: true,
+  encryption: 'enabled',
+  preferRc4: false,
 });
 
 /** Presets, after libtorrent's `min_memory_usage()` and `high_performance_seed()`. */

@@ -5,7 +5,6 @@ import type { Priority } from '../picker/picker.js';
 import type { ChunkStore } from '../storage/types.js';
 import type { Clock } from '../util/clock.js';
 import type { BttkitError } from '../util/errors.js';
-import type { Transport } from '../util/transport.js';
 import type { WireError } from '../wire/errors.js';
 import type { ExtensionFactory, WireExtension } from '../wire/extension.js';
 import type { PeerWire } from '../wire/peer-wire.js';
@@ -14,6 +13,7 @@ import type { Choker } from './choker.js';
 import type { ConnectorHost } from './connector.js';
 import type { DiscoveryHost } from './discovery.js';
 import type { DownloadHost } from './downloader.js';
+import type { Dialer } from './links.js';
 import type { PeerInfo } from './peer.js';
 import type { PeerSessionHost } from './peer-session.js';
 import type { Settings } from './settings.js';
@@ -101,7 +101,8 @@ export type TorrentState =
 export interface TorrentContext {
   readonly peerId: Uint8Array;
   readonly clock: Clock;
-  readonly transport: Transport;
+  /** Opens outgoing connections (transport choice, encryption). */
+  readonly dialer: Dialer;
   readonly settings: Readonly<Settings>;
   readonly listenPort: () => number | undefined;
   /** Whether the client-wide connection limit allows one more. */

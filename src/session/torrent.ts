@@ -18,6 +18,7 @@ import { checkFilePriorities, Downloader, openPicker } from './downloader.js';
 import { SessionError } from './errors.js';
 import type { TorrentFileHandle } from './file.js';
 import { createTorrentServer, type TorrentServer, type TorrentServerOptions } from './http-server.js';
+import { type LinkHints, type LinkInfo, NO_LINK } from './links.js';
 import type { PeerConn, PeerInfo } from './peer.js';
 import { PeerBook } from './peer-book.js';
 import { attachPeer } from './peer-session.js';
@@ -263,9 +264,12 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     };
   }
 
-  /** Adds a peer to connect to (deduplicated; banned peers are ignored). */
-  addPeer(addr: PeerAddress): void {
-    const id = this.#book.add(addr);
+  /**
+   * Adds a peer to connect to (deduplicated; banned peers are ignored). `hints`: what a source
+   * says of it (PEX: speaks uTP, prefers encryption).
+   */
+  addPeer(addr: PeerAddress, hints?: LinkHints): void {
+    const id = this.#book.add(addr, hints);
     if (id !== undefined && !this.#paused && this.#state !== 'destroyed')
       queueMicrotask(() => void this.#connector.connect(id));
   }
@@ -368,8 +372,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   }
 
   /** Hands an incoming connection whose handshake named this torrent (called by the client). */
-  acceptIncoming(wire: PeerWire): void {
-    this.#connector.accept(wire, formatPeerAddress(wire.remote));
+  acceptIncoming(wire: PeerWire, link: LinkInfo = NO_LINK): void {
+    this.#connector.accept(wire, formatPeerAddress(wire.remote), link);
   }
 
   /** Supplies the info dictionary (from a .torrent, or fetched through BEP 9). */
@@ -434,7 +438,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       infoHashHex: this.infoHashHex,
       peerId: ctx.peerId,
       clock: ctx.clock,
-      transport: ctx.transport,
+      dialer: ctx.dialer,
       settings: ctx.settings,
       limiter: this.#throttle.uploadChain,
       downloadGate: this.#throttle.gate,
@@ -469,10 +473,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
           left: Math.max(0, (st.length ?? 1) - st.verified),
         };
       },
-      addPeer: (addr) => this.addPeer(addr),
+      addPeer: (addr: PeerAddress, hints?: LinkHints) => this.addPeer(addr, hints),
       dhtNode: (host, port) => ctx.dht?.addNode({ host, port }),
       metadata: (info) => void this.setInfo(info),
-      attach: (wire, id, incoming) => void attachPeer(this.#parts, wire, id, incoming),
+      attach: (wire, id, incoming, link) => void attachPeer(this.#parts, wire, id, incoming, link),
       request: (peer, req, respond) => {
         const store = this.#store;
         if (!store?.has(req.index) || !peer.unchoked)

@@ -6,7 +6,7 @@ import { BttkitError, type BttkitErrorOptions } from '../util/errors.js';
  * | code | meaning |
  * |---|---|
  * | `SIM_BAD_SCENARIO` | a scenario field is invalid, or the scenario file cannot be read (`details.path` names the field) |
- * | `SIM_BAD_NETWORK` | a simulated network option out of range (segment or window size) |
+ * | `SIM_BAD_NETWORK` | a simulated network option out of range (segment, window, datagram queue or datagram size) |
  * | `SIM_BAD_NODE` | a simulated host's option out of range, or a host added twice |
  * | `SIM_BAD_ARGUMENT` | an argument of a lab helper out of range (`fluidBound` inputs, `VirtualClock` quantum, `SimContent` size) |
  * | `SIM_FAILED` | a run failed with something that is not an `Error` (`message` holds it) |

@@ -7,6 +7,8 @@
 export { type FluidBound, type FluidBoundInput, fluidBound } from './bound.js';
 export { SIM_ERROR_CODES, SimError, type SimErrorCode } from './errors.js';
 export {
+  type DatagramSocket,
+  SimDatagramSocket,
   SimNetwork,
   type SimNetworkOptions,
   type SimNodeOptions,

@@ -1,31 +1,30 @@
-import { AbortError, type BttkitErrorOptions } from '../util/errors.js';
+import { AbortError } from '../util/errors.js';
 import {
   type Connection,
-  type ConnectionHandlers,
   type ConnectOptions,
-  DEFAULT_HIGH_WATER_MARK,
   type Endpoint,
   type Listener,
   type Transport,
   TransportError,
 } from '../util/transport.js';
+import { type DatagramNet, SimDatagramSocket } from './datagram.js';
 import { SimError } from './errors.js';
+import {
+  addTo,
+  type Datagram,
+  routine,
+  type Segment,
+  SimNode,
+  type SimNodeOptions,
+  type SimNodeStats,
+} from './node.js';
 import type { SimRandom } from './random.js';
 import type { VirtualClock } from './scheduler.js';
+import { SimEnd, type StreamNet } from './stream.js';
 
-/** A simulated host's access link. Rates are bytes per second. */
-export interface SimNodeOptions {
-  /** Address peers use to reach it (any string unique in the network; an IPv4 form reads best). */
-  host: string;
-  /** Upload capacity, bytes/s. */
-  upload: number;
-  /** Download capacity, bytes/s. */
-  download: number;
-  /** One-way latency of its access link, ms (a link's latency is the sum of both ends'). Default 10. */
-  latencyMs?: number;
-  /** Probability that a segment it sends is lost (and sent again after `retransmitMs`). Default 0. */
-  loss?: number;
-}
+export { type DatagramSocket, SimDatagramSocket } from './datagram.js';
+export { SimError } from './errors.js';
+export type { SimNodeOptions, SimNodeStats } from './node.js';
 
 /** Options of a {@link SimNetwork}. */
 export interface SimNetworkOptions {
@@ -37,320 +36,35 @@ export interface SimNetworkOptions {
   retransmitMs?: number;
   /** Width of the buckets of the per-node byte series, ms. Default 1,000. */
   bucketMs?: number;
-}
-
-/** Traffic of one node. */
-export interface SimNodeStats {
-  /** Bytes its uplink put on the network (retransmissions included). */
-  sent: number;
-  /** Bytes its downlink delivered. */
-  received: number;
-  /** `sent` per bucket of `bucketMs` (index = time / bucketMs), counted when a segment finishes. */
-  sentSeries: number[];
-  /** `received` per bucket. */
-  receivedSeries: number[];
-}
-
-interface Segment {
-  seq: number;
-  chunks: Uint8Array[];
-  bytes: number;
-  from: SimEnd;
-}
-
-class SimNode {
-  readonly host: string;
-  readonly upload: number;
-  readonly download: number;
-  readonly latencyMs: number;
-  readonly loss: number;
-  readonly listeners = new Map<number, (c: Connection) => void>();
-  readonly ends = new Set<SimEnd>();
-  readonly stats: SimNodeStats = { sent: 0, received: 0, sentSeries: [], receivedSeries: [] };
-  removed = false;
-  nextPort = 40000;
-  // Uplink: round-robin over connections with something to send and room in their window.
-  readonly rr: SimEnd[] = [];
-  rrHead = 0;
-  upBusy = false;
-  // Downlink: FIFO of arrived segments.
-  readonly downQ: Segment[] = [];
-  downHead = 0;
-  downBusy = false;
-
-  constructor(options: SimNodeOptions) {
-    this.host = options.host;
-    this.upload = options.upload;
-    this.download = options.download;
-    this.latencyMs = options.latencyMs ?? 10;
-    this.loss = options.loss ?? 0;
-    if (!(this.upload > 0) || !(this.download > 0))
-      throw new SimError('SIM_BAD_NODE', `node ${this.host}: capacities must be > 0`);
-    if (!(this.latencyMs >= 0)) throw new SimError('SIM_BAD_NODE', `node ${this.host}: latency must be >= 0`);
-    if (!(this.loss >= 0 && this.loss < 1))
-      throw new SimError('SIM_BAD_NODE', `node ${this.host}: loss must be in [0, 1)`);
-  }
-}
-
-export { SimError } from './errors.js';
-
-/**
- * One end of a simulated TCP connection. Bytes written go through the sender's uplink (a
- * round-robin server at the upload capacity), the link latency, and the receiver's downlink (a
- * FIFO server at the download capacity); at most `windowBytes` are in the network per direction
- * (flow control), order is kept, losses cost a retransmission.
- */
-class SimEnd implements Connection {
-  readonly local: Endpoint;
-  readonly remote: Endpoint;
-  peer!: SimEnd;
-  #net: SimNetwork;
-  readonly node: SimNode;
-  #handlers: ConnectionHandlers | undefined;
-  #closed = false;
-  #closing = false;
-  #paused = false;
-  #wantDrain = false;
-  #flushQueued = false;
-  // Sending.
-  out: Uint8Array[] = [];
-  outHead = 0;
-  outBytes = 0;
-  outOffset = 0;
-  retransmit: Segment[] = [];
-  inflight = 0;
-  sendSeq = 0;
-  queued = false;
-  // Receiving.
-  #recvSeq = 0;
-  #reorder = new Map<number, Segment>();
-  #inbox: Segment[] = [];
-  #remoteEnded = false;
-
-  constructor(net: SimNetwork, node: SimNode, local: Endpoint, remote: Endpoint) {
-    this.#net = net;
-    this.node = node;
-    this.local = local;
-    this.remote = remote;
-    node.ends.add(this);
-  }
-
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  get bufferedAmount(): number {
-    return this.outBytes;
-  }
-
-  attach(handlers: ConnectionHandlers): void {
-    this.#handlers = handlers;
-    if (this.#closed) {
-      this.#net.clock.defer(() => handlers.onClose(this.#closeError));
-      return;
-    }
-    this.#scheduleFlush();
-  }
-
-  write(chunks: readonly Uint8Array[]): boolean {
-    if (this.#closed || this.#closing) return false;
-    for (const c of chunks) {
-      if (c.length === 0) continue;
-      this.out.push(c);
-      this.outBytes += c.length;
-    }
-    this.#net.poke(this);
-    const ok = this.outBytes < DEFAULT_HIGH_WATER_MARK;
-    if (!ok) this.#wantDrain = true;
-    return ok;
-  }
-
-  pause(): void {
-    this.#paused = true;
-  }
-
-  resume(): void {
-    this.#paused = false;
-    this.#scheduleFlush();
-  }
-
-  close(): void {
-    if (this.#closed || this.#closing) return;
-    this.#closing = true;
-    this.maybeFinishClose();
-  }
-
-  destroy(error?: TransportError): void {
-    if (this.#closed) return;
-    this.#finish(error);
-    const peer = this.peer;
-    this.#net.clock.setTimeout(
-      () => peer.#finish(routine('TRANSPORT_RESET', 'connection reset by peer')),
-      this.#net.latency(this.node, peer.node),
-    );
-  }
-
-  /* ------------------------------------------------------------------ internals */
-
-  /** Closes an end no one attached to (a refused connection). */
-  discard(): void {
-    this.#finish(undefined);
-  }
-
-  #closeError: TransportError | undefined;
-
-  /** Something to send and room to send it. */
-  get sendable(): boolean {
-    if (this.#closed) return false;
-    if (this.retransmit.length > 0) return true;
-    return this.outBytes > 0 && this.inflight < this.#net.windowBytes;
-  }
-
-  /** Takes up to `max` bytes from the send queue. */
-  take(max: number): Segment {
-    const first = this.retransmit.shift();
-    if (first) return first;
-    const chunks: Uint8Array[] = [];
-    let bytes = 0;
-    while (bytes < max && this.outHead < this.out.length) {
-      const c = this.out[this.outHead] as Uint8Array;
-      const rest = c.length - this.outOffset;
-      // A chunk that does not fit waits for the next segment rather than being cut, unless it
-      // is larger than a segment: a block then reaches the receiver in one piece (no copy to
-      // reassemble it), as a TCP stack sends a large write in full segments.
-      if (bytes > 0 && rest > max - bytes) break;
-      const n = Math.min(rest, max - bytes);
-      chunks.push(
-        this.outOffset === 0 && n === c.length ? c : c.subarray(this.outOffset, this.outOffset + n),
-      );
-      bytes += n;
-      if (n === rest) {
-        this.out[this.outHead] = EMPTY;
-        this.outHead++;
-        this.outOffset = 0;
-      } else this.outOffset += n;
-    }
-    if (this.outHead > 1024 && this.outHead * 2 > this.out.length) {
-      this.out = this.out.slice(this.outHead);
-      this.outHead = 0;
-    }
-    this.outBytes -= bytes;
-    this.inflight += bytes;
-    if (this.#wantDrain && this.outBytes < DEFAULT_HIGH_WATER_MARK) {
-      this.#wantDrain = false;
-      this.#net.clock.defer(() => {
-        if (!this.#closed) this.#handlers?.onDrain();
-      });
-    }
-    return { seq: this.sendSeq++, chunks, bytes, from: this };
-  }
-
-  /** A segment came out of our node's downlink. */
-  receive(seg: Segment): void {
-    if (this.#closed) return;
-    if (seg.seq !== this.#recvSeq) {
-      this.#reorder.set(seg.seq, seg);
-      return;
-    }
-    this.#inbox.push(seg);
-    this.#recvSeq++;
-    for (;;) {
-      const next = this.#reorder.get(this.#recvSeq);
-      if (!next) break;
-      this.#reorder.delete(this.#recvSeq);
-      this.#inbox.push(next);
-      this.#recvSeq++;
-    }
-    this.#flush();
-  }
-
-  /** The remote end closed gracefully after its last byte (which has arrived). */
-  remoteEnded(): void {
-    this.#remoteEnded = true;
-    this.#flush();
-  }
-
-  maybeFinishClose(): void {
-    if (!this.#closing || this.#closed) return;
-    if (this.outBytes > 0 || this.retransmit.length > 0 || this.inflight > 0) return;
-    const peer = this.peer;
-    this.#net.clock.setTimeout(() => peer.remoteEnded(), this.#net.latency(this.node, peer.node));
-    this.#finish(undefined);
-  }
-
-  #scheduleFlush(): void {
-    if (this.#flushQueued) return;
-    this.#flushQueued = true;
-    this.#net.clock.defer(() => {
-      this.#flushQueued = false;
-      this.#flush();
-    });
-  }
-
-  #flush(): void {
-    const h = this.#handlers;
-    if (!h || this.#closed) return;
-    while (!this.#paused && this.#inbox.length > 0 && !this.#closed) {
-      const seg = this.#inbox.shift() as Segment;
-      for (const c of seg.chunks) h.onData(c);
-      const from = seg.from;
-      from.inflight -= seg.bytes;
-      this.#net.poke(from);
-      from.maybeFinishClose();
-    }
-    if (this.#remoteEnded && this.#inbox.length === 0 && !this.#paused) this.#finish(undefined);
-  }
-
-  #finish(error: TransportError | undefined): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#closeError = error;
-    this.out = [];
-    this.outHead = 0;
-    this.outBytes = 0;
-    this.retransmit = [];
-    this.#inbox = [];
-    this.#reorder.clear();
-    this.node.ends.delete(this);
-    const h = this.#handlers;
-    if (h) this.#net.clock.defer(() => h.onClose(error));
-  }
-}
-
-const EMPTY = new Uint8Array(0);
-
-/**
- * A transport error of the network's routine (a refused dial, a reset): built without a stack
- * trace, which would be most of its cost — a large swarm makes hundreds of thousands of them,
- * and a stack into the scheduler tells nothing.
- */
-function routine(
-  code: ConstructorParameters<typeof TransportError>[0],
-  message: string,
-  options?: BttkitErrorOptions,
-): TransportError {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return new TransportError(code, message, options);
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
+  /**
+   * Bytes of datagrams an uplink holds waiting to be sent, and a downlink waiting to be
+   * delivered; a datagram that does not fit is dropped (drop-tail, counted in the sender's
+   * `datagramsDropped`). Default 256 KiB.
+   */
+  datagramQueueBytes?: number;
+  /** Largest datagram, bytes (larger ones are dropped, as UDP refuses them). Default 65,507. */
+  maxDatagramBytes?: number;
 }
 
 /**
  * The swarm lab's network: hosts with shaped access links on a {@link VirtualClock}. Each host
- * gets a {@link Transport} (`network.transport(host)`) that a `Client` uses as it would TCP.
+ * gets a {@link Transport} (`network.transport(host)`) that a `Client` uses as it would TCP, and
+ * datagram sockets (`network.bindDatagram(host, port)`) for uTP and other datagram protocols.
  *
  * No host ever sends faster than its upload capacity or receives faster than its download
- * capacity: both are servers that take `size / rate` of virtual time per segment.
+ * capacity: both are servers that take `size / rate` of virtual time per segment or datagram.
+ * The uplink serves the stream connections round-robin; a datagram waits there behind the stream
+ * bytes that were ready to go when it was sent (as in a drop-tail FIFO that TCP keeps full up to
+ * its window), so a bulk stream gives datagrams queueing delay. The downlink is one FIFO for both.
  */
-export class SimNetwork {
+export class SimNetwork implements StreamNet, DatagramNet {
   readonly clock: VirtualClock;
   readonly segmentBytes: number;
   readonly windowBytes: number;
   readonly retransmitMs: number;
   readonly bucketMs: number;
+  readonly datagramQueueBytes: number;
+  readonly maxDatagramBytes: number;
   readonly #nodes = new Map<string, SimNode>();
   readonly #random: SimRandom;
 
@@ -361,6 +75,11 @@ export class SimNetwork {
     this.windowBytes = options.windowBytes ?? 256 * 1024;
     this.retransmitMs = options.retransmitMs ?? 200;
     this.bucketMs = options.bucketMs ?? 1000;
+    this.datagramQueueBytes = options.datagramQueueBytes ?? 256 * 1024;
+    this.maxDatagramBytes = options.maxDatagramBytes ?? 65_507;
+    if (!(this.datagramQueueBytes >= 0))
+      throw new SimError('SIM_BAD_NETWORK', 'datagramQueueBytes must be >= 0');
+    if (!(this.maxDatagramBytes >= 1)) throw new SimError('SIM_BAD_NETWORK', 'maxDatagramBytes must be >= 1');
     if (!(this.segmentBytes >= 64)) throw new SimError('SIM_BAD_NETWORK', 'segmentBytes must be >= 64');
     if (!(this.windowBytes >= this.segmentBytes))
       throw new SimError('SIM_BAD_NETWORK', 'windowBytes must be >= segmentBytes');
@@ -380,6 +99,10 @@ export class SimNetwork {
     if (!node) return;
     node.removed = true;
     node.listeners.clear();
+    for (const s of [...node.datagramSockets.values()]) s.detach();
+    node.dgQ.length = 0;
+    node.dgHead = 0;
+    node.dgBytes = 0;
     for (const end of [...node.ends]) end.destroy(routine('TRANSPORT_RESET', 'host left'));
     this.#nodes.delete(host);
   }
@@ -477,6 +200,69 @@ export class SimNetwork {
     });
   }
 
+  /**
+   * Binds a datagram socket on `host` (`port` 0 or absent: a free port from 50000 up). UDP ports
+   * are apart from the stream listeners' ports, as on a real host (uTP and TCP share a number).
+   * @throws {TransportError} `TRANSPORT_LISTEN_FAILED` — no such host, or the port is taken
+   */
+  bindDatagram(host: string, port = 0): SimDatagramSocket {
+    const node = this.#nodes.get(host);
+    if (!node) throw new TransportError('TRANSPORT_LISTEN_FAILED', `host ${host} is not on the network`);
+    if (!(Number.isInteger(port) && port >= 0 && port <= 65535))
+      throw new TransportError('TRANSPORT_LISTEN_FAILED', `bad port ${port}`);
+    let p = port;
+    if (p === 0) {
+      do p = node.nextDatagramPort++;
+      while (node.datagramSockets.has(p) && p < 65535);
+    }
+    if (node.datagramSockets.has(p))
+      throw new TransportError('TRANSPORT_LISTEN_FAILED', `udp ${host}:${p} is in use`);
+    const socket = new SimDatagramSocket(this, { host, port: p });
+    node.datagramSockets.set(p, socket);
+    return socket;
+  }
+
+  /**
+   * A bind function for `host`, in the shape a datagram transport takes (`bind(on)`): binds
+   * `on.port` on `host` whatever `on.host` says (a simulated host has one address).
+   */
+  datagrams(host: string): (on: Endpoint) => Promise<SimDatagramSocket> {
+    return async (on) => this.bindDatagram(host, on.port);
+  }
+
+  /** @internal Queues a copy of `data` at the uplink of `from`'s host. */
+  sendDatagram(from: SimDatagramSocket, data: Uint8Array, to: Endpoint): void {
+    const node = this.#nodes.get(from.address.host);
+    if (!node || from.closed) return;
+    const bytes = data.length;
+    if (bytes > this.maxDatagramBytes) {
+      node.stats.datagramsDropped++;
+      return;
+    }
+    if (node.dgBytes + bytes > this.datagramQueueBytes) {
+      node.stats.datagramsDropped++;
+      return;
+    }
+    node.dgQ.push({
+      kind: 'datagram',
+      data: data.slice(),
+      bytes,
+      from: from.address,
+      to: { host: to.host, port: to.port },
+      ticket: node.streamSent + node.streamBacklog(this.windowBytes),
+      sender: node.stats,
+    });
+    node.dgBytes += bytes;
+    this.#startUplink(node);
+  }
+
+  /** @internal */
+  unbindDatagram(socket: SimDatagramSocket): void {
+    const node = this.#nodes.get(socket.address.host);
+    if (node?.datagramSockets.get(socket.address.port) === socket)
+      node.datagramSockets.delete(socket.address.port);
+  }
+
   /** An end may have become sendable: queue it at its node's uplink. */
   poke(end: SimEnd): void {
     if (end.queued || !end.sendable) return;
@@ -486,8 +272,19 @@ export class SimNetwork {
     this.#startUplink(node);
   }
 
+  /**
+   * Starts the uplink's next transmission: the head datagram once the stream bytes that were
+   * ahead of it have gone (its ticket), else the next connection in the round-robin, else the
+   * head datagram.
+   */
   #startUplink(node: SimNode): void {
     if (node.upBusy) return;
+    const dg = node.peekDatagram();
+    if (dg && dg.ticket <= node.streamSent) {
+      this.#startDatagram(node);
+      return;
+    }
+    let started = false;
     while (node.rrHead < node.rr.length) {
       const end = node.rr[node.rrHead] as SimEnd;
       node.rr[node.rrHead] = undefined as unknown as SimEnd;
@@ -496,6 +293,8 @@ export class SimNetwork {
       if (!end.sendable) continue;
       const seg = end.take(this.segmentBytes);
       node.upBusy = true;
+      node.streamSent += seg.bytes;
+      started = true;
       this.clock.setTimeout(() => this.#sent(node, end, seg), (seg.bytes * 1000) / node.upload);
       break;
     }
@@ -503,6 +302,14 @@ export class SimNetwork {
       node.rr.splice(0, node.rrHead);
       node.rrHead = 0;
     }
+    if (!started && dg) this.#startDatagram(node);
+  }
+
+  #startDatagram(node: SimNode): void {
+    const dg = node.shiftDatagram();
+    if (!dg) return;
+    node.upBusy = true;
+    this.clock.setTimeout(() => this.#sentDatagram(node, dg), (dg.bytes * 1000) / node.upload);
   }
 
   #sent(node: SimNode, end: SimEnd, seg: Segment): void {
@@ -525,15 +332,37 @@ export class SimNetwork {
     this.#startUplink(node);
   }
 
-  #arrive(node: SimNode, seg: Segment): void {
+  #sentDatagram(node: SimNode, dg: Datagram): void {
+    node.upBusy = false;
+    const s = node.stats;
+    s.sent += dg.bytes;
+    s.datagramsSent++;
+    addTo(s.sentSeries, Math.floor(this.clock.now() / this.bucketMs), dg.bytes);
+    if (node.loss > 0 && this.#random.next() < node.loss) s.datagramsLost++;
+    else {
+      const target = this.#nodes.get(dg.to.host);
+      if (target) this.clock.setTimeout(() => this.#arrive(target, dg), this.latency(node, target));
+      else s.datagramsUnroutable++;
+    }
+    this.#startUplink(node);
+  }
+
+  #arrive(node: SimNode, item: Segment | Datagram): void {
     if (node.removed) return;
-    node.downQ.push(seg);
+    if (item.kind === 'datagram') {
+      if (node.downDgBytes + item.bytes > this.datagramQueueBytes) {
+        item.sender.datagramsDropped++;
+        return;
+      }
+      node.downDgBytes += item.bytes;
+    }
+    node.downQ.push(item);
     if (!node.downBusy) this.#startDownlink(node);
   }
 
   #startDownlink(node: SimNode): void {
-    const seg = node.downQ[node.downHead];
-    if (!seg) return;
+    const item = node.downQ[node.downHead];
+    if (!item) return;
     node.downQ[node.downHead] = undefined as unknown as Segment;
     node.downHead++;
     if (node.downHead > 1024 && node.downHead * 2 > node.downQ.length) {
@@ -544,17 +373,19 @@ export class SimNetwork {
     this.clock.setTimeout(
       () => {
         node.downBusy = false;
-        node.stats.received += seg.bytes;
-        addTo(node.stats.receivedSeries, Math.floor(this.clock.now() / this.bucketMs), seg.bytes);
-        seg.from.peer.receive(seg);
+        node.stats.received += item.bytes;
+        addTo(node.stats.receivedSeries, Math.floor(this.clock.now() / this.bucketMs), item.bytes);
+        if (item.kind === 'segment') item.from.peer.receive(item);
+        else this.#deliverDatagram(node, item);
         this.#startDownlink(node);
       },
-      (seg.bytes * 1000) / node.download,
+      (item.bytes * 1000) / node.download,
     );
   }
-}
 
-function addTo(series: number[], index: number, n: number): void {
-  while (series.length <= index) series.push(0);
-  series[index] = (series[index] ?? 0) + n;
+  #deliverDatagram(node: SimNode, dg: Datagram): void {
+    node.downDgBytes -= dg.bytes;
+    if (node.datagramSockets.get(dg.to.port)?.deliver(dg.data, dg.from)) node.stats.datagramsReceived++;
+    else dg.sender.datagramsUnroutable++;
+  }
 }

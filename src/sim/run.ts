@@ -352,6 +352,8 @@ export async function runSwarm(
     const client = new Client({
       clock,
       transport,
+      // The lab studies strategies: MSE's key exchange per connection would cost CPU, not insight.
+      encryption: false,
       peerId: p.peerId,
       random: p.rng.source,
       settings,

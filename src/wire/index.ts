@@ -52,6 +52,22 @@ export {
 export { ipBytes } from './ip.js';
 export { BLOCK_SIZE, DEFAULT_WIRE_LIMITS, MessageId, type WireLimits, type WireTorrent } from './limits.js';
 export {
+  type CryptoMethod,
+  DEFAULT_MSE_TIMEOUT_MS,
+  type EncryptionPolicy,
+  MSE_ERROR_CODES,
+  type MseAcceptOptions,
+  type MseAcceptResult,
+  type MseConnectOptions,
+  type MseConnectResult,
+  MseError,
+  type MseErrorCode,
+  mseAccept,
+  mseConnect,
+  Rc4,
+  req2Hash,
+} from './mse/index.js';
+export {
   type BlockRequest,
   type PeerCapabilities,
   type PeerHandshake,

@@ -3,6 +3,7 @@
  * lets the test play the remote peer, and a store whose fill level the test sets.
  */
 import { encode, type InfoDictionary, parseInfoDictionary } from '../../src/metainfo/index.js';
+import { NO_LINK } from '../../src/session/links.js';
 import { PeerConn } from '../../src/session/peer.js';
 import { DEFAULT_SETTINGS, type Settings } from '../../src/session/settings.js';
 import type { ChunkStore } from '../../src/storage/types.js';
@@ -120,6 +121,7 @@ export function fakePeer(
     options.incoming ?? false,
     clock,
     options.queue ?? 4,
+    NO_LINK,
   );
   return Object.assign(peer, { fake });
 }
