@@ -4,14 +4,22 @@
  * Reports throughput, the leecher's CPU seconds per GiB and its peak RSS, with ratios.
  *
  * Env: SIZE_MB (default 1024), PIECE_KB (1024), RUNS (1; the median is reported),
- * CLIENTS (comma list: bttkit,libtorrent,libtorrent-hp,webtorrent; also bttkit-ref),
+ * CLIENTS (comma list: bttkit,libtorrent,libtorrent-hp,webtorrent; also bttkit-ref; each one
+ * seeds to itself), PAIRS (comma list of seeder>leecher across clients, e.g.
+ * `bttkit>libtorrent,libtorrent>bttkit`; with PAIRS and no CLIENTS only the pairs run),
  * DIR (default /dev/shm), REF_CLI (for `bttkit-ref`: another build's `dist/cli/main.js`, to
  * compare two builds of bttkit in one run).
+ * TRANSPORT=tcp|utp (default tcp): the only transport both sides may use (bttkit `--no-utp` /
+ * `--no-tcp`; libtorrent-peer.py `--utp` turns TCP off). ENCRYPTION=none|rc4 (default: each
+ * client's own default): none = encryption disabled on both sides, rc4 = forced (bttkit
+ * `--encryption forced`, libtorrent pe_forced with RC4 only). WebTorrent takes neither.
+ * A libtorrent leecher reports the transport and encryption of its connection (checked: a run
+ * that fell back to another transport or to plaintext fails).
  *
  * The seeder's CPU is measured too (from /proc, between "seeding" and the leecher's exit): for
  * a Node seeder it is main-thread work that shares the two cores with the leecher.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -23,7 +31,24 @@ const ROOT = resolve(import.meta.dirname, '..');
 const SIZE = Number(process.env.SIZE_MB ?? 1024) * 1024 * 1024;
 const PIECE = Number(process.env.PIECE_KB ?? 1024) * 1024;
 const RUNS = Number(process.env.RUNS ?? 1);
-const CLIENTS = (process.env.CLIENTS ?? 'bttkit,libtorrent,libtorrent-hp,webtorrent').split(',');
+const PAIRS = (process.env.PAIRS ?? '')
+  .split(',')
+  .filter((p) => p !== '')
+  .map((p) => {
+    const [seeder, leecher, ...rest] = p.split('>');
+    if (!seeder || !leecher || rest.length > 0) throw new Error(`PAIRS: ${p} is not seeder>leecher`);
+    return { seeder, leecher };
+  });
+const CLIENTS = (
+  process.env.CLIENTS ?? (PAIRS.length > 0 ? '' : 'bttkit,libtorrent,libtorrent-hp,webtorrent')
+)
+  .split(',')
+  .filter((c) => c !== '');
+const TRANSPORT = process.env.TRANSPORT ?? 'tcp';
+if (TRANSPORT !== 'tcp' && TRANSPORT !== 'utp') throw new Error('TRANSPORT is tcp or utp');
+const ENCRYPTION = process.env.ENCRYPTION;
+if (ENCRYPTION !== undefined && ENCRYPTION !== 'none' && ENCRYPTION !== 'rc4')
+  throw new Error('ENCRYPTION is none or rc4');
 const BASE = mkdtempSync(join(process.env.DIR ?? '/dev/shm', 'bttkit-bench-'));
 const CLI = join(ROOT, 'dist/cli/main.js');
 const REF_CLI = process.env.REF_CLI;
@@ -36,9 +61,36 @@ interface Peer {
 
 const node = process.execPath;
 const wtImport = ['--import', join(ROOT, 'bench/peers/no-webrtc.mjs')];
+
+/**
+ * The transport and encryption flags for one bttkit build. A build whose CLI has no
+ * `--no-utp` (before uTP) speaks TCP only and plaintext only: TRANSPORT=tcp and ENCRYPTION unset
+ * or none need no flag there; anything else is an error rather than a silent TCP/plaintext run.
+ */
+function bttkitFlags(cli: string): string[] {
+  const help = spawnSync(node, [cli, 'download', '--help'], { encoding: 'utf8' }).stdout ?? '';
+  const hasUtp = help.includes('--no-utp');
+  const hasEnc = help.includes('--encryption');
+  const flags: string[] = [];
+  if (TRANSPORT === 'utp') {
+    if (!hasUtp) throw new Error(`${cli} has no uTP (no --no-tcp): TRANSPORT=utp cannot run it`);
+    flags.push('--no-tcp');
+  } else if (hasUtp) flags.push('--no-utp');
+  if (ENCRYPTION === 'rc4') {
+    if (!hasEnc) throw new Error(`${cli} has no --encryption: ENCRYPTION=rc4 cannot run it`);
+    flags.push('--encryption', 'forced');
+  } else if (ENCRYPTION === 'none' && hasEnc) flags.push('--encryption', 'disabled');
+  return flags;
+}
+
 function bttkitPeer(cli: string): Peer {
+  let flags: string[] | undefined;
+  const f = () => {
+    flags ??= bttkitFlags(cli);
+    return flags;
+  };
   return {
-    seed: (t, d, p) => [node, cli, 'seed', t, d, '--port', String(p), '--json', '--no-dht'],
+    seed: (t, d, p) => [node, cli, 'seed', t, d, '--port', String(p), '--json', '--no-dht', ...f()],
     leech: (t, d, _p, s) => [
       node,
       cli,
@@ -50,9 +102,16 @@ function bttkitPeer(cli: string): Peer {
       `127.0.0.1:${s}`,
       '--json',
       '--no-dht',
+      ...f(),
     ],
   };
 }
+
+/** libtorrent-peer.py's transport and encryption flags. */
+const LT_FLAGS = [
+  ...(TRANSPORT === 'utp' ? ['--utp'] : []),
+  ...(ENCRYPTION !== undefined ? ['--enc', ENCRYPTION] : []),
+];
 
 const peers: Record<string, Peer> = {
   bttkit: bttkitPeer(CLI),
@@ -65,6 +124,7 @@ const peers: Record<string, Peer> = {
       t,
       d,
       String(p),
+      ...LT_FLAGS,
     ],
     leech: (t, d, p, s) => [
       '/usr/bin/python3',
@@ -74,6 +134,7 @@ const peers: Record<string, Peer> = {
       d,
       String(p),
       String(s),
+      ...LT_FLAGS,
     ],
   },
   'libtorrent-hp': {
@@ -84,6 +145,7 @@ const peers: Record<string, Peer> = {
       t,
       d,
       String(p),
+      ...LT_FLAGS,
       'hp',
     ],
     leech: (t, d, p, s) => [
@@ -94,6 +156,7 @@ const peers: Record<string, Peer> = {
       d,
       String(p),
       String(s),
+      ...LT_FLAGS,
       'hp',
     ],
   },
@@ -169,33 +232,52 @@ async function fileSha1(path: string): Promise<string> {
   return h.digest('hex');
 }
 
+/** A libtorrent leecher's last line names its connections' transport and encryption: check them. */
+function checkConnections(name: string, lines: readonly string[]): void {
+  const done = lines.map((l) => l.trim()).find((l) => l.startsWith('{') && l.includes('"connections"'));
+  if (!done) return; // not libtorrent
+  const conns = (JSON.parse(done) as { connections: { utp: boolean; rc4: boolean }[] }).connections;
+  if (conns.length === 0) throw new Error(`${name}: the libtorrent leecher saw no connection`);
+  for (const c of conns) {
+    if (c.utp !== (TRANSPORT === 'utp'))
+      throw new Error(`${name}: the leecher's connection was not ${TRANSPORT}`);
+    if (ENCRYPTION !== undefined && c.rc4 !== (ENCRYPTION === 'rc4'))
+      throw new Error(`${name}: the leecher's connection was ${c.rc4 ? '' : 'not '}RC4-encrypted`);
+  }
+}
+
 async function runOnce(
   name: string,
-  peer: Peer,
+  seedPeer: Peer,
+  leechPeer: Peer,
   torrent: string,
   dataDir: string,
   want: string,
 ): Promise<Result> {
   const seedPort = nextPort++;
   const leechPort = nextPort++;
-  const out = join(BASE, `out-${name}`);
+  const out = join(BASE, `out-${name.replace(/\W+/g, '_')}`);
   rmSync(out, { recursive: true, force: true });
-  const [scmd, ...sargs] = peer.seed(torrent, dataDir, seedPort);
+  const [scmd, ...sargs] = seedPeer.seed(torrent, dataDir, seedPort);
   const seeder = spawn(scmd as string, sargs, { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     await waitForLine(seeder, (l) => l.includes('seeding'), 180_000, `${name} seeder`);
     const seederCpu0 = procCpu(seeder.pid);
-    const timeFile = join(BASE, `time-${name}`);
-    const leechCmd = peer.leech(torrent, out, leechPort, seedPort);
+    const timeFile = join(BASE, `time-${name.replace(/\W+/g, '_')}`);
+    const leechCmd = leechPeer.leech(torrent, out, leechPort, seedPort);
     const leecher = spawn('/usr/bin/time', ['-o', timeFile, '-f', '%e %U %S %M', ...leechCmd], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
+    let leecherOut = '';
     const code = await new Promise<number | null>((res, rej) => {
       const timer = setTimeout(() => {
         leecher.kill('SIGKILL');
         rej(new Error(`${name} leecher timed out`));
       }, 600_000);
-      leecher.stdout?.resume();
+      leecher.stdout?.setEncoding('utf8');
+      leecher.stdout?.on('data', (d: string) => {
+        if (leecherOut.length < 1 << 16) leecherOut += d;
+      });
       leecher.once('exit', (c) => {
         clearTimeout(timer);
         res(c);
@@ -203,6 +285,7 @@ async function runOnce(
     });
     const seederCpu = procCpu(seeder.pid) - seederCpu0;
     if (code !== 0) throw new Error(`${name} leecher exited with ${code}`);
+    checkConnections(name, leecherOut.split('\n'));
     const fh = await open(timeFile);
     const [elapsed, user, sys, rssKb] =
       (await fh.readFile('utf8')).trim().split('\n').at(-1)?.split(' ').map(Number) ?? [];
@@ -247,49 +330,67 @@ async function main(): Promise<void> {
   writeFileSync(torrentFile, torrent);
   const want = await fileSha1(dataFile);
 
-  // Round-robin over the clients (run 1 of each, then run 2…) so that a change in the machine's
+  // Round-robin over the runs (run 1 of each, then run 2…) so that a change in the machine's
   // load during the benchmark falls on all of them alike.
   const gib = SIZE / 1024 ** 3;
+  const runs = [
+    ...CLIENTS.map((c) => ({ seeder: c, leecher: c })),
+    ...PAIRS.filter((p) => !CLIENTS.includes(p.seeder) || p.seeder !== p.leecher),
+  ].map((p) => ({ ...p, label: `${p.seeder} → ${p.leecher}` }));
   const all = new Map<string, Result[]>();
-  for (const name of CLIENTS) {
-    if (!peers[name]) throw new Error(`unknown client ${name}`);
-    all.set(name, []);
+  for (const run of runs) {
+    for (const c of [run.seeder, run.leecher]) {
+      if (!peers[c]) throw new Error(`unknown client ${c}`);
+      if (c === 'webtorrent' && (TRANSPORT !== 'tcp' || ENCRYPTION !== undefined))
+        throw new Error('webtorrent-peer.mjs takes neither TRANSPORT=utp nor ENCRYPTION');
+    }
+    all.set(run.label, []);
   }
   for (let r = 0; r < RUNS; r++) {
-    for (const name of CLIENTS) {
+    for (const run of runs) {
+      const name = run.label;
       try {
-        const res = await runOnce(name, peers[name] as Peer, torrentFile, dataDir, want);
+        const res = await runOnce(
+          name,
+          peers[run.seeder] as Peer,
+          peers[run.leecher] as Peer,
+          torrentFile,
+          dataDir,
+          want,
+        );
         all.get(name)?.push(res);
         console.error(
-          `${name} run ${r + 1}: ${(SIZE / 1e6 / res.seconds).toFixed(0)} MB/s, leecher ${(res.cpu / gib).toFixed(2)} CPU-s/GiB, seeder ${(res.seederCpu / gib).toFixed(2)}, ${res.rssMiB.toFixed(0)} MiB; load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
+          `${name} run ${r + 1}: ${(SIZE / 1e6 / res.seconds).toFixed(1)} MB/s, leecher ${(res.cpu / gib).toFixed(2)} CPU-s/GiB, seeder ${(res.seederCpu / gib).toFixed(2)}, ${res.rssMiB.toFixed(0)} MiB; load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
         );
       } catch (e) {
         console.error(`${name}: ${(e as Error).message}`);
       }
     }
   }
-  const results = new Map<string, Result>();
-  for (const [name, runs] of all) {
-    if (runs.length === 0) continue;
-    runs.sort((a, b) => a.seconds - b.seconds);
-    results.set(name, runs[Math.floor(runs.length / 2)] as Result);
+  const results = new Map<string, { median: Result; all: Result[] }>();
+  for (const [name, rs] of all) {
+    if (rs.length === 0) continue;
+    rs.sort((a, b) => a.seconds - b.seconds);
+    results.set(name, { median: rs[Math.floor(rs.length / 2)] as Result, all: rs });
   }
 
   const mbps = (r: Result) => SIZE / 1e6 / r.seconds;
-  const wt = results.get('webtorrent');
-  const lt = results.get('libtorrent');
+  const wt = results.get('webtorrent → webtorrent')?.median;
+  const lt = results.get('libtorrent → libtorrent')?.median;
+  const fmt = (n: number) => (n >= 20 ? n.toFixed(0) : n.toFixed(1));
   console.log(
-    `${(SIZE / 1024 ** 2).toFixed(0)} MiB, ${PIECE / 1024} KiB pieces, loopback, ${process.env.DIR ?? '/dev/shm'}; median of ${RUNS}; leecher process measured (wall time incl. start-up)`,
+    `${(SIZE / 1024 ** 2).toFixed(0)} MiB, ${PIECE / 1024} KiB pieces, loopback, ${process.env.DIR ?? '/dev/shm'}; transport ${TRANSPORT}, encryption ${ENCRYPTION ?? "each client's default"}; median of ${RUNS}; leecher process measured (wall time incl. start-up)`,
   );
   console.log(
-    '| seeder → leecher | MB/s | leecher CPU s/GiB | seeder CPU s/GiB | leecher peak RSS MiB | MB/s vs WebTorrent | MB/s vs libtorrent |',
+    '| seeder → leecher | MB/s (runs) | leecher CPU s/GiB | seeder CPU s/GiB | leecher peak RSS MiB | MB/s vs WebTorrent | MB/s vs libtorrent |',
   );
   console.log('|---|---|---|---|---|---|---|');
-  for (const [name, r] of results) {
+  for (const [name, { median: r, all: rs }] of results) {
     const vsWt = wt ? (mbps(r) / mbps(wt)).toFixed(2) : '–';
     const vsLt = lt ? (mbps(r) / mbps(lt)).toFixed(2) : '–';
+    const range = rs.length > 1 ? ` (${fmt(mbps(rs.at(-1) as Result))}–${fmt(mbps(rs[0] as Result))})` : '';
     console.log(
-      `| ${name} → ${name} | ${mbps(r).toFixed(0)} | ${(r.cpu / gib).toFixed(2)} | ${(r.seederCpu / gib).toFixed(2)} | ${r.rssMiB.toFixed(0)} | ${vsWt}× | ${vsLt}× |`,
+      `| ${name} | ${fmt(mbps(r))}${range} | ${(r.cpu / gib).toFixed(2)} | ${(r.seederCpu / gib).toFixed(2)} | ${r.rssMiB.toFixed(0)} | ${vsWt}× | ${vsLt}× |`,
     );
   }
 }

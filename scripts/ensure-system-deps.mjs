@@ -33,6 +33,11 @@ const SYSTEM_DEPS = [
   },
   { pkg: 'chromium', bin: 'chromium', usedBy: 'test/interop/browser.test.ts (driven by puppeteer-core)' },
   { pkg: 'ffmpeg', bin: 'ffmpeg', usedBy: 'test/interop/browser.test.ts (makes the test video)' },
+  {
+    pkg: 'transmission-daemon',
+    bin: 'transmission-daemon',
+    usedBy: 'test/interop/transmission.test.ts (driven over its JSON-RPC)',
+  },
 ];
 const SYSTEM_PYTHON = '/usr/bin/python3';
 const SKIP_ENV = 'BTTKIT_SKIP_SYSTEM_DEPS';

@@ -1,7 +1,10 @@
 """A libtorrent peer for the download benchmark (run by /usr/bin/python3).
-  seed  <torrent> <dir> <port> [hp]
-  leech <torrent> <dir> <port> <seeder-port> [hp]
-hp: libtorrent's high_performance_seed() settings. TCP only, loopback, no DHT/LSD/UPnP/NAT-PMP.
+  seed  <torrent> <dir> <port> [hp] [--utp] [--enc rc4|none]
+  leech <torrent> <dir> <port> <seeder-port> [hp] [--utp] [--enc rc4|none]
+hp: libtorrent's high_performance_seed() settings. Loopback, no DHT/LSD/UPnP/NAT-PMP.
+Transport: TCP only by default; --utp: uTP only (enable_*_tcp off, enable_*_utp on).
+Encryption: libtorrent's default (pe_enabled) unless --enc: rc4 = in/out_enc_policy pe_forced with
+allowed_enc_level pe_rc4; none = pe_disabled.
 Also used by the interop tests (test/interop/session-interop.test.ts); LT_MAX_SECONDS bounds a run."""
 import os
 import json
@@ -10,16 +13,33 @@ import time
 
 import libtorrent as lt
 
-mode, torrent, save, port = sys.argv[1:5]
-hp = sys.argv[-1] == "hp"
+args = sys.argv[1:]
+utp = "--utp" in args
+if utp:
+    args.remove("--utp")
+enc = None
+if "--enc" in args:
+    i = args.index("--enc")
+    enc = args[i + 1]
+    if enc not in ("rc4", "none"):
+        sys.exit("--enc takes rc4 or none")
+    del args[i:i + 2]
+mode, torrent, save, port = args[0:4]
+hp = args[-1] == "hp"
 pack = lt.high_performance_seed() if hp else lt.default_settings()
 pack.update({
     "listen_interfaces": "127.0.0.1:%s" % port,
     "enable_dht": False, "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
-    "enable_outgoing_utp": False, "enable_incoming_utp": False,
+    "enable_outgoing_utp": utp, "enable_incoming_utp": utp,
+    "enable_outgoing_tcp": not utp, "enable_incoming_tcp": not utp,
     "allow_multiple_connections_per_ip": True,
     "alert_mask": 0,
 })
+if enc == "rc4":
+    pack.update({"out_enc_policy": lt.enc_policy.pe_forced, "in_enc_policy": lt.enc_policy.pe_forced,
+                 "allowed_enc_level": lt.enc_level.pe_rc4, "prefer_rc4": True})
+elif enc == "none":
+    pack.update({"out_enc_policy": lt.enc_policy.pe_disabled, "in_enc_policy": lt.enc_policy.pe_disabled})
 ses = lt.session(pack)
 atp = lt.add_torrent_params()
 atp.ti = lt.torrent_info(torrent)
@@ -34,13 +54,26 @@ if mode == "seed":
     while time.time() < end:
         time.sleep(0.2)
 else:
-    h.connect_peer(("127.0.0.1", int(sys.argv[5])))
+    h.connect_peer(("127.0.0.1", int(args[4])))
     deadline = started + float(os.environ.get("LT_MAX_SECONDS", "600"))
+    # The connections seen, by their utp_socket (1 << 17) and rc4_encrypted (1 << 19) flags once
+    # past the handshake: looked at every 50 ms until one is seen, then every second.
+    conns = set()
+    busy = int(lt.peer_info.handshake) | int(lt.peer_info.connecting)
+    next_look = 0.0
     while time.time() < deadline:
         st = h.status()
         if st.is_seeding:
             break
+        now = time.time()
+        if now >= next_look:
+            for p in h.get_peer_info():
+                f = int(p.flags)
+                if not f & busy:
+                    conns.add((bool(f & (1 << 17)), bool(f & int(lt.peer_info.rc4_encrypted))))
+            next_look = now + (1.0 if conns else 0.05)
         time.sleep(0.01)
     st = h.status()
-    print(json.dumps({"event": "done" if st.is_seeding else "timeout", "seconds": time.time() - started}), flush=True)
+    print(json.dumps({"event": "done" if st.is_seeding else "timeout", "seconds": time.time() - started,
+                      "connections": [{"utp": u, "rc4": r} for u, r in sorted(conns)]}), flush=True)
     sys.exit(0 if st.is_seeding else 1)
