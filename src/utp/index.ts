@@ -11,6 +11,7 @@ export {
   createPacket,
   decodeInto,
   decodePacket,
+  EXT_BITS,
   EXT_BTTKIT,
   EXT_SACK,
   encodePacket,

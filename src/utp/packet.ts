@@ -23,9 +23,14 @@ export const EXT_SACK = 1;
  * Extension type of bttkit's "large datagrams" offer, carried in SYN and in the STATE answering
  * a SYN that carried it: 4 bytes, `b`, `t`, then the largest datagram the sender accepts (u16).
  * Other implementations skip unknown extensions (BEP 29; libtorrent does), so peers that do not
- * know it keep MTU-sized packets.
+ * know it keep MTU-sized packets. It is always chained after an {@link EXT_BITS} extension:
+ * libutp (Transmission) ignores a SYN whose first extension is of a type it does not know.
  */
 export const EXT_BTTKIT = 0x62;
+/** Extension type of the "extension bits" (8 bytes, all zero from us), which every uTP knows. */
+export const EXT_BITS = 2;
+/** Bytes the large-datagram offer adds to a packet: extension bits, then the offer. */
+const OFFER_BYTES = 2 + 8 + 2 + 4;
 /** Most extensions a packet may chain (more is hostile). */
 export const MAX_EXTENSIONS = 8;
 
@@ -209,13 +214,12 @@ export function encodePacket(f: PacketFields): Uint8Array {
   const sack = f.sack && f.sack.length > 0 ? f.sack : undefined;
   const big = f.maxDatagram !== undefined && f.maxDatagram > 0;
   const payload = f.payload ?? new Uint8Array(0);
-  const size = HEADER_SIZE + (sack ? 2 + sack.length : 0) + (big ? 6 : 0) + payload.length;
+  const size = HEADER_SIZE + (sack ? 2 + sack.length : 0) + (big ? OFFER_BYTES : 0) + payload.length;
   const buf = new Uint8Array(size);
-  const first = sack ? EXT_SACK : big ? EXT_BTTKIT : 0;
   writeHeader(
     buf,
     f.type,
-    first,
+    sack ? EXT_SACK : big ? EXT_BITS : 0,
     f.connectionId,
     f.timestamp ?? 0,
     f.timestampDiff ?? 0,
@@ -223,22 +227,7 @@ export function encodePacket(f: PacketFields): Uint8Array {
     f.seq,
     f.ack,
   );
-  let p = HEADER_SIZE;
-  if (sack) {
-    buf[p] = big ? EXT_BTTKIT : 0;
-    buf[p + 1] = sack.length;
-    buf.set(sack, p + 2);
-    p += 2 + sack.length;
-  }
-  if (big) {
-    buf[p] = 0;
-    buf[p + 1] = 4;
-    buf[p + 2] = 0x62;
-    buf[p + 3] = 0x74;
-    buf[p + 4] = ((f.maxDatagram as number) >> 8) & 0xff;
-    buf[p + 5] = (f.maxDatagram as number) & 0xff;
-    p += 6;
-  }
+  const p = writeExtensions(buf, sack, big ? (f.maxDatagram as number) : 0);
   buf.set(payload, p);
   return buf;
 }
@@ -263,11 +252,11 @@ export function controlPacket(
   sack: Uint8Array | undefined,
   large: number,
 ): Uint8Array {
-  const buf = new Uint8Array(HEADER_SIZE + (sack ? 2 + sack.length : 0) + (large > 0 ? 6 : 0));
+  const buf = new Uint8Array(HEADER_SIZE + (sack ? 2 + sack.length : 0) + (large > 0 ? OFFER_BYTES : 0));
   writeHeader(
     buf,
     type,
-    sack ? EXT_SACK : large > 0 ? EXT_BTTKIT : 0,
+    sack ? EXT_SACK : large > 0 ? EXT_BITS : 0,
     connectionId,
     timestamp,
     timestampDiff,
@@ -275,13 +264,29 @@ export function controlPacket(
     seq,
     ack,
   );
+  writeExtensions(buf, sack, large);
+  return buf;
+}
+
+/**
+ * Writes the extension chain after the header (whose first-extension byte the caller set): the
+ * selective ack if any, then, when `large` > 0, the extension bits and the large-datagram offer.
+ * Returns the offset after the last extension.
+ */
+function writeExtensions(buf: Uint8Array, sack: Uint8Array | undefined, large: number): number {
   let p = HEADER_SIZE;
   if (sack) {
-    buf[p] = large > 0 ? EXT_BTTKIT : 0;
+    buf[p] = large > 0 ? EXT_BITS : 0;
     buf[p + 1] = sack.length;
     buf.set(sack, p + 2);
     p += 2 + sack.length;
   }
-  if (large > 0) buf.set([0, 4, 0x62, 0x74, (large >> 8) & 0xff, large & 0xff], p);
-  return buf;
+  if (large > 0) {
+    buf[p] = EXT_BTTKIT;
+    buf[p + 1] = 8; // eight zero bytes of extension bits follow
+    p += 10;
+    buf.set([0, 4, 0x62, 0x74, (large >> 8) & 0xff, large & 0xff], p);
+    p += 6;
+  }
+  return p;
 }

@@ -4,6 +4,7 @@ import {
   createPacket,
   decodeInto,
   decodePacket,
+  EXT_BITS,
   EXT_BTTKIT,
   EXT_SACK,
   encodePacket,
@@ -50,12 +51,17 @@ describe('uTP packet codec', () => {
       maxDatagram: 64000,
     });
     expect(bytes[1]).toBe(EXT_SACK);
-    expect(bytes[HEADER_SIZE]).toBe(EXT_BTTKIT);
+    // sack → extension bits → offer: the offer is never the first extension.
+    expect(bytes[HEADER_SIZE]).toBe(EXT_BITS);
+    expect(bytes[HEADER_SIZE + 2 + sack.length]).toBe(EXT_BTTKIT);
     const p = decodePacket(bytes);
     expect([...p.data.subarray(p.sackOffset, p.sackOffset + p.sackLength)]).toEqual([...sack]);
     expect(p.maxDatagram).toBe(64000);
     expect(p.payloadOffset).toBe(bytes.length);
     const c = controlPacket(ST_SYN, 5, 1, 2, 3, 4, 0, undefined, 60000);
+    // libutp (Transmission) ignores a SYN whose first extension it does not know.
+    expect(c[1]).toBe(EXT_BITS);
+    expect([...c.subarray(HEADER_SIZE, HEADER_SIZE + 10)]).toEqual([EXT_BTTKIT, 8, 0, 0, 0, 0, 0, 0, 0, 0]);
     expect(decodePacket(c)).toMatchObject({ type: ST_SYN, connectionId: 5, seq: 4, maxDatagram: 60000 });
   });
 
