@@ -3,7 +3,16 @@ import { concatBytes } from '../../src/util/bytes.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { createMemoryPair } from '../../src/util/transport.js';
 import { PeerWire, type WireError, type WireTorrent } from '../../src/wire/index.js';
-import { connections, next, type PairKind, rnd, until, wirePair } from './helpers.js';
+import {
+  connections,
+  next,
+  type PairKind,
+  rawHandshake,
+  reservedBits,
+  rnd,
+  until,
+  wirePair,
+} from './helpers.js';
 
 const torrent: WireTorrent = { pieceLength: 32 * 1024, pieceCount: 10, length: 9 * 32 * 1024 + 1000 };
 
@@ -304,4 +313,37 @@ describe('Connection.write onWritten', () => {
       expect(calls).toBe(2);
     });
   }
+});
+
+describe('PeerWire: a peer handshake that arrives with ours', () => {
+  it('is answered a turn later, so our handshake leaves in a write of its own', async () => {
+    const [a, b] = createMemoryPair();
+    const writes: number[] = [];
+    const write = a.write.bind(a);
+    a.write = (chunks, onWritten) => {
+      writes.push(chunks.reduce((n, c) => n + c.length, 0));
+      return write(chunks, onWritten);
+    };
+    const received: Uint8Array[] = [];
+    b.attach({ onData: (c) => received.push(c.slice()), onDrain: () => {}, onClose: () => {} });
+    const infoHash = rnd(20);
+    const wire = new PeerWire(a, { peerId: rnd(20), infoHash, torrent });
+    cleanups.push(async () => {
+      wire.close();
+      b.destroy();
+    });
+    // The peer's handshake is on its way when ours is written (an MSE responder sends it with
+    // crypto_select): it is read before the next turn.
+    b.write([rawHandshake(infoHash, rnd(20), reservedBits(true))]);
+    wire.handshake();
+    const handshake = next(wire, 'handshake');
+    await handshake;
+    await until(() => received.reduce((n, c) => n + c.length, 0) > 68);
+    // Our handshake, alone; the extended handshake after it, in another write.
+    expect(writes[0]).toBe(68);
+    expect(writes.length).toBeGreaterThan(1);
+    const all = concatBytes(received);
+    expect(all[68 + 4]).toBe(20); // BEP 10 message id
+    expect(wire.fast).toBe(true);
+  });
 });
