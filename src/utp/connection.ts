@@ -48,6 +48,13 @@ type State = 'syn-sent' | 'connected' | 'closing' | 'fin-sent' | 'closed';
 const MAX_SENDS = 8;
 /** Packets allowed in flight regardless of the window's bytes (bounds the send map). */
 const MAX_OUT_PACKETS = 4096;
+/**
+ * Most new data packets one flush sends; the rest go on the next turn. A window's worth at once
+ * (hundreds of MTU-sized packets when the window has grown) overflows a receiver's socket buffer
+ * (212,992 bytes by default on Linux, ~90 such datagrams) and loses the whole tail of the burst,
+ * which only a timeout recovers.
+ */
+const MAX_BURST_PACKETS = 32;
 
 /** A uTP connection. Created by {@link UtpSocket}; used through {@link Connection}. */
 export class UtpConnection implements Connection {
@@ -263,7 +270,12 @@ export class UtpConnection implements Connection {
       return this.#state !== 'closed';
     });
     if ((this.#state as State) === 'closed') return;
+    let burst = 0;
     while (this.#queue.bytes > 0 && this.#out.lostCount === 0) {
+      if (++burst > MAX_BURST_PACKETS) {
+        this.#host.scheduleFlush(this);
+        break;
+      }
       const window = Math.min(this.#ledbat.cwnd, this.#peerWnd);
       const n = Math.min(this.#mss, this.#queue.bytes);
       if (this.#out.inFlight + n > window && this.#out.inFlight > 0) break;
