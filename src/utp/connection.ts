@@ -55,6 +55,11 @@ const MAX_OUT_PACKETS = 4096;
  * which only a timeout recovers.
  */
 const MAX_BURST_PACKETS = 32;
+/**
+ * Shortest wait for an ack before a tail loss is presumed, ms (the probe timeout is four round
+ * trips, at least this). See {@link UtpConnection.tick}.
+ */
+const PROBE_MIN_MS = 100;
 
 /** A uTP connection. Created by {@link UtpSocket}; used through {@link Connection}. */
 export class UtpConnection implements Connection {
@@ -87,6 +92,10 @@ export class UtpConnection implements Connection {
   #fastResendSeq: number;
   #timeouts = 0;
   #rtoAt = 0;
+  /** When the oldest unacked packet was sent or the last ack advanced, for the tail-loss probe. */
+  #progressAt = 0;
+  /** The tail-loss recovery ran since the last ack advance. */
+  #tailProbed = false;
   #probeAt = 0;
   #ledbat: Ledbat;
   #rtt: RttEstimator;
@@ -316,7 +325,10 @@ export class UtpConnection implements Connection {
   #track(buf: Uint8Array, payload: number, now: number): void {
     const seq = (this.#seqNr - 1) & 0xffff;
     this.#out.track(seq, buf, payload, now);
-    if (this.#rtoAt === 0) this.#rtoAt = now + this.#rtt.rto;
+    if (this.#rtoAt === 0) {
+      this.#rtoAt = now + this.#rtt.rto;
+      this.#progressAt = now;
+    }
     this.#sendRaw(buf);
   }
 
@@ -444,7 +456,9 @@ export class UtpConnection implements Connection {
       this.#finish(undefined, Math.min(4 * this.#rtt.rto, 5000));
       return;
     }
-    if (this.#queue.bytes > 0 || this.#state === 'closing') this.#host.scheduleFlush(this);
+    // Packets presumed lost (a timeout, the tail-loss probe) go out as acks open the window.
+    if (this.#queue.bytes > 0 || this.#out.lostCount > 0 || this.#state === 'closing')
+      this.#host.scheduleFlush(this);
   }
 
   /** Ignored; but a peer that sends more of them than valid packets is not one to keep. */
@@ -467,6 +481,8 @@ export class UtpConnection implements Connection {
       this.#dupAcks = 0;
       this.#timeouts = 0;
       this.#rtoAt = out.size > 0 ? now + this.#rtt.rto : 0;
+      this.#progressAt = now;
+      this.#tailProbed = false;
     } else if (d === 0 && p.type === ST_STATE && out.size > 0) this.#dupAcks++;
     if (p.sackLength > 0 && out.size > 0) {
       let lost = false;
@@ -524,6 +540,24 @@ export class UtpConnection implements Connection {
       // Everything unacked is presumed lost and resent from the oldest, one window at a time
       // (as libtorrent): with a whole burst lost, acks then bring the rest back quickly instead
       // of one packet per timeout.
+      this.#out.markAllLost();
+      this.flush();
+      return;
+    }
+    if (
+      !this.#tailProbed &&
+      this.#timeouts === 0 &&
+      this.#rtoAt !== 0 &&
+      this.#out.inFlight > 0 &&
+      now - this.#progressAt >= Math.max(PROBE_MIN_MS, 4 * this.#rtt.rtt)
+    ) {
+      // No ack for four round trips (the timeout is at least 500 ms): the tail of a burst is
+      // lost — a receiver's socket buffer overflowed — and no later packet will bring a
+      // selective ack that shows it. Resend what is unacked now, as after a timeout but with
+      // the window halved (a loss) rather than collapsed, once until the acks move again
+      // (RFC 8985's tail-loss probe, resending everything rather than one packet).
+      this.#tailProbed = true;
+      this.#ledbat.onLoss(now, this.#rtt.rtt);
       this.#out.markAllLost();
       this.flush();
       return;

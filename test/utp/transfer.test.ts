@@ -142,6 +142,42 @@ describe('uTP on a simulated network', () => {
     expect(p.net.clock.now() - t0).toBeLessThan(5000);
   });
 
+  it('a lost tail on a warm connection is resent after a probe timeout, well before the 500 ms RTO', async () => {
+    // Warm up (round-trip samples: the RTO is then its 500 ms floor), then lose the tail of the
+    // next burst: every new data packet after the first 10 of the second transfer vanishes once.
+    let dropFrom = Infinity;
+    const seen = new Set<number>();
+    let dropped = 0;
+    const p = await pair(
+      {
+        latencyMs: 5,
+        tap: (d) => {
+          if (d.length > 100 && (d[0] as number) >> 4 === 0) {
+            const seq = ((d[16] as number) << 8) | (d[17] as number);
+            if (seen.has(seq)) return d; // a resend
+            seen.add(seq);
+            if (seen.size > dropFrom) {
+              dropped++;
+              return undefined;
+            }
+          }
+          return d;
+        },
+      },
+      { largePacketSize: 0 },
+    );
+    const warm = pattern(512 * 1024, 21);
+    expect(Buffer.compare((await transfer(p, p.client, p.server, warm, 60_000)).out, warm)).toBe(0);
+    dropFrom = seen.size + 10;
+    const data = pattern(96 * 1024, 22);
+    const t0 = p.net.clock.now();
+    const r = await transfer(p, p.client, p.server, data, 60_000);
+    expect(Buffer.compare(r.out, data)).toBe(0);
+    expect(dropped).toBeGreaterThan(50);
+    // The probe fires after max(100 ms, 4 round trips) (checked on the socket's 50 ms tick).
+    expect(p.net.clock.now() - t0).toBeLessThan(400);
+  });
+
   it('runs through the 16-bit sequence space (more than 65,536 packets) without a hitch', async () => {
     // 150-byte datagrams: 130 bytes of payload, so 9 MiB is ~72,600 packets — every sequence
     // number wraps at least once, whatever the random start.
