@@ -72,8 +72,6 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
   #peer: PeerHandshake | undefined;
   #peerExtended: ExtendedHandshakeInfo | undefined;
   #handshakeSent = false;
-  /** Our handshake was written during the current turn. */
-  #handshakeFresh = false;
   #closed = false;
   #closeError: WireError | undefined;
   #readPaused = false;
@@ -245,16 +243,13 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
     this.#ext.addHandshakeFields(fields);
     this.#handshakeSent = true;
     const flags = { dht: this.#opts.dht ?? false, fast: this.#opts.fast ?? true };
+    // Our handshake leaves at once, as a write of its own; what follows it (the extended
+    // handshake, the bitfield) goes with the next flush, so on uTP in a later packet: Transmission
+    // 3.00 reads a handshake off a uTP packet and leaves the rest of that packet unread until more
+    // data comes (an 80 s stall, until our first keep-alive). An MSE responder sends its
+    // handshake with crypto_select, so the peer's is often in hand when ours is written.
+    this.#writer.writeNextAlone();
     this.#up.handshake(ih, this.#opts.peerId, flags, fields, this.#ext.names());
-    if (!this.#guard.holding) {
-      // Our handshake leaves now, as a write of its own; a peer's handshake read before the next
-      // turn is answered after that (see #onHandshake).
-      this.#writer.flush();
-      this.#handshakeFresh = true;
-      this.#defer(() => {
-        this.#handshakeFresh = false;
-      });
-    }
     if (this.#guard.holding && !this.#closed) {
       this.#guard.setFast(this.#up.hasFast);
       if (!this.#readPaused) this.connection.resume();
@@ -462,12 +457,6 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
   }
 
   /** Runs `fn`; what it throws drops the peer (a listener's error as `WIRE_HANDLER_ERROR`). */
-  /** Runs `fn` on a later turn (the clock's, else `setImmediate`). */
-  #defer(fn: () => void): void {
-    if (this.clock.defer) this.clock.defer(fn);
-    else setImmediate(fn);
-  }
-
   #run(fn: () => void): void {
     try {
       fn();
@@ -492,28 +481,6 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
     if (equalBytes(peer.peerId, this.#opts.peerId)) {
       throw new WireError('WIRE_SELF_CONNECTION', 'connected to ourselves');
     }
-    if (this.#handshakeFresh) {
-      // Our handshake was written this very turn and the peer's is already here (an MSE
-      // responder sends it with crypto_select). What answers it (extended handshake, bitfield)
-      // waits a turn, so that it leaves in a later packet than our handshake: Transmission 3.00
-      // reads the handshake off a uTP packet and leaves the rest of that packet unread until
-      // more data comes (an 80 s stall, until our first keep-alive).
-      this.connection.pause();
-      this.#defer(() => {
-        if (this.#closed) return;
-        this.#run(() => {
-          if (!this.#acceptHandshake(peer)) return;
-          if (!this.#readPaused) this.connection.resume();
-          this.#guard.resume();
-        });
-      });
-      return false;
-    }
-    return this.#acceptHandshake(peer);
-  }
-
-  /** The peer's handshake, checked: tell the upstream and the listeners. */
-  #acceptHandshake(peer: PeerHandshake): boolean {
     this.#peer = peer;
     this.#up.onHandshake(peer.infoHash, peer.peerId, {
       dht: peer.dht,

@@ -16,6 +16,8 @@ export class WriteBatcher {
   /** `onSent` callbacks of blocks in `#out`: run once the batch is written. */
   #outSent: (() => void)[] = [];
   #flushScheduled = false;
+  /** The next chunk is written at once, on its own (see {@link writeNextAlone}). */
+  #alone = false;
   readonly #scheduled = () => {
     this.#flushScheduled = false;
     this.flush();
@@ -44,8 +46,22 @@ export class WriteBatcher {
     return n;
   }
 
+  /**
+   * Writes the next chunk at once as a write of its own, after what is queued; what follows it
+   * waits for the next flush as usual, so it leaves after it (on uTP: in a later packet).
+   */
+  writeNextAlone(): void {
+    this.#alone = true;
+  }
+
   /** Queues one chunk (or writes it, without batching). */
   enqueue(data: Uint8Array): void {
+    if (this.#alone) {
+      this.#alone = false;
+      this.flush();
+      this.#connection.write([data]);
+      return;
+    }
     if (!this.#batch) {
       this.#connection.write([data]);
       return;

@@ -260,8 +260,11 @@ describe('PeerWire timers on a ManualClock', () => {
     });
     const b = new PeerWire(cb, { peerId: rnd(20), clock, keepAliveMs: 1e9, timeoutMs: 1e9 });
     b.on('handshake', () => b.handshake());
+    const extended = next(a, 'extended-handshake');
     a.handshake();
     await next(a, 'handshake');
+    // b's extended handshake leaves after its handshake, in a later write (still at t=0).
+    await extended;
     const keepAlives: number[] = [];
     b.on('keep-alive', () => keepAlives.push(clock.now()));
     clock.advance(61_000);
@@ -315,8 +318,8 @@ describe('Connection.write onWritten', () => {
   }
 });
 
-describe('PeerWire: a peer handshake that arrives with ours', () => {
-  it('is answered a turn later, so our handshake leaves in a write of its own', async () => {
+describe('PeerWire: our handshake leaves in a write of its own', () => {
+  it('dialling, with the peer handshake arriving in the same turn (an MSE responder)', async () => {
     const [a, b] = createMemoryPair();
     const writes: number[] = [];
     const write = a.write.bind(a);
@@ -345,5 +348,29 @@ describe('PeerWire: a peer handshake that arrives with ours', () => {
     const all = concatBytes(received);
     expect(all[68 + 4]).toBe(20); // BEP 10 message id
     expect(wire.fast).toBe(true);
+  });
+
+  it('accepting, with the peer handshake read first', async () => {
+    const [a, b] = createMemoryPair();
+    const writes: number[] = [];
+    const write = a.write.bind(a);
+    a.write = (chunks, onWritten) => {
+      writes.push(chunks.reduce((n, c) => n + c.length, 0));
+      return write(chunks, onWritten);
+    };
+    const received: Uint8Array[] = [];
+    b.attach({ onData: (c) => received.push(c.slice()), onDrain: () => {}, onClose: () => {} });
+    const infoHash = rnd(20);
+    const wire = new PeerWire(a, { peerId: rnd(20), torrent });
+    cleanups.push(async () => {
+      wire.close();
+      b.destroy();
+    });
+    wire.once('handshake', (hs) => wire.handshake(hs.infoHash));
+    b.write([rawHandshake(infoHash, rnd(20), reservedBits(true))]);
+    await until(() => received.reduce((n, c) => n + c.length, 0) > 68);
+    expect(writes[0]).toBe(68);
+    expect(writes.length).toBeGreaterThan(1);
+    expect(concatBytes(received)[68 + 4]).toBe(20);
   });
 });
