@@ -10,7 +10,8 @@ import type { TransportError } from '../util/errors.js';
 import type { Connection, ConnectionHandlers, Endpoint } from '../util/transport.js';
 import { DelayHistory, Ledbat, RttEstimator } from './congestion.js';
 import { closedBy, connectFailed, UtpError } from './errors.js';
-import { isLoopback, type ResolvedUtpOptions } from './options.js';
+import { MAX_BURST_PACKETS, MAX_OUT_PACKETS, MAX_SENDS, PROBE_MIN_MS, type UtpHost } from './host.js';
+import { isLoopback } from './options.js';
 import { Outbound, type OutPacket } from './outbound.js';
 import {
   controlPacket,
@@ -25,41 +26,10 @@ import {
   type UtpPacket,
   writeHeader,
 } from './packet.js';
-import { type ReceiveBudget, Receiver } from './receiver.js';
+import { Receiver } from './receiver.js';
 import { SendQueue } from './send-queue.js';
 
-/** What a connection needs from its socket. */
-export interface UtpHost {
-  readonly local: Endpoint;
-  readonly options: ResolvedUtpOptions;
-  /** Shared by the socket's connections: bytes buffered on the receive side. */
-  readonly budget: ReceiveBudget;
-  now(): number;
-  send(data: Uint8Array, to: Endpoint): void;
-  /** Runs `conn.flush()` soon (once per batch of incoming datagrams and writes). */
-  scheduleFlush(conn: UtpConnection): void;
-  /** The connection is done; `lingerMs` > 0 keeps it findable that long to answer stray packets. */
-  release(conn: UtpConnection, lingerMs: number): void;
-}
-
 type State = 'syn-sent' | 'connected' | 'closing' | 'fin-sent' | 'closed';
-
-/** Most times one packet is sent before the connection gives up. */
-const MAX_SENDS = 8;
-/** Packets allowed in flight regardless of the window's bytes (bounds the send map). */
-const MAX_OUT_PACKETS = 4096;
-/**
- * Most new data packets one flush sends; the rest go on the next turn. A window's worth at once
- * (hundreds of MTU-sized packets when the window has grown) overflows a receiver's socket buffer
- * (212,992 bytes by default on Linux, ~90 such datagrams) and loses the whole tail of the burst,
- * which only a timeout recovers.
- */
-const MAX_BURST_PACKETS = 32;
-/**
- * Shortest wait for an ack before a tail loss is presumed, ms (the probe timeout is four round
- * trips, at least this). See {@link UtpConnection.tick}.
- */
-const PROBE_MIN_MS = 100;
 
 /** A uTP connection. Created by {@link UtpSocket}; used through {@link Connection}. */
 export class UtpConnection implements Connection {

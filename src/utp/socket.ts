@@ -9,9 +9,10 @@ import { randomInt } from 'node:crypto';
 import type { TimerHandle } from '../util/clock.js';
 import { TransportError } from '../util/errors.js';
 import type { Connection, ConnectOptions, Endpoint } from '../util/transport.js';
-import { UtpConnection, type UtpHost } from './connection.js';
+import { UtpConnection } from './connection.js';
 import type { DatagramSocket } from './datagram.js';
 import { UtpError, type UtpErrorCode } from './errors.js';
+import type { UtpHost } from './host.js';
 import { type ResolvedUtpOptions, resolveUtpOptions, type UtpOptions } from './options.js';
 import { createPacket, decodeInto, encodePacket, ST_RESET, ST_SYN } from './packet.js';
 
