@@ -216,9 +216,14 @@ describe('backpressure from the store', () => {
       const addr2 = await second.listen(0, '127.0.0.1');
       const st2 = second.add(s.torrent, { path: join(tmp.path, 'gate') });
       await waitFor(new Promise<void>((r) => st2.once('ready', r)), 10_000, 'second seeder ready');
-      const joined = new Promise<void>((r) => t.once('peer', () => r()));
       t.addPeer({ host: '127.0.0.1', port: addr2.port });
-      await waitFor(joined, 10_000, 'second seeder connected');
+      // Its handshake is read; what it sends after (the extended handshake, so no `peer` event
+      // yet) waits with the rest: our handshake and theirs are each a write of their own.
+      await waitFor(
+        () => wires.length === 2 && wires[1]?.peerHandshake !== undefined,
+        10_000,
+        'second seeder handshaken',
+      );
       expect(wires).toHaveLength(2);
       expect(wires[1]?.readingPaused).toBe(true);
       // Nothing more was read from the first peer all that time (a second seeder started, checked
