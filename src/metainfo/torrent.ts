@@ -1,4 +1,4 @@
-import { fromUtf8, toHex } from '../util/bytes.js';
+import { fromHex, fromUtf8, toBinaryString, toHex } from '../util/bytes.js';
 import { BencodeError, MetainfoError, type MetainfoErrorCode } from '../util/errors.js';
 import { sha1, sha256 } from '../util/hash.js';
 import {
@@ -459,6 +459,8 @@ export interface TorrentFields {
   createdBy?: string;
   /** Seconds since the Unix epoch. */
   creationDate?: number;
+  /** v2 and hybrid: `piece layers`, keyed by lower-case hex pieces root. */
+  pieceLayers?: ReadonlyMap<string, Uint8Array>;
 }
 
 /**
@@ -475,6 +477,11 @@ export function encodeTorrent(infoBytes: Uint8Array, fields: TorrentFields = {})
   if (fields.createdBy !== undefined) root.set('created by', fields.createdBy);
   if (fields.creationDate !== undefined) root.set('creation date', Math.floor(fields.creationDate));
   root.set('info', new RawBencode(infoBytes));
+  if (fields.pieceLayers && fields.pieceLayers.size > 0) {
+    const layers = new Map<string, BEncodable>();
+    for (const [hex, layer] of fields.pieceLayers) layers.set(toBinaryString(fromHex(hex)), layer);
+    root.set('piece layers', layers);
+  }
   const urls = fields.urlList ?? [];
   if (urls.length === 1) root.set('url-list', urls[0] as string);
   else if (urls.length > 1) root.set('url-list', urls);
