@@ -252,7 +252,7 @@ function parseV1Files(
 
 function toTorrentFiles(laid: readonly LaidOutFile[], multiFile: boolean): TorrentFile[] {
   return laid.map((f) => ({
-    path: multiFile ? f.segments.join('/') : (f.segments[0] as string),
+    path: multiFile || f.padding ? f.segments.join('/') : (f.segments[0] as string),
     segments: f.segments,
     length: f.length,
     offset: f.offset,

@@ -105,6 +105,25 @@ export function parseFileTree(tree: BValue | undefined, maxFiles: number): V2Tre
     }
   };
   walk(tree, []);
+  // Keys are distinct bytes, but invalid UTF-8 decodes with U+FFFD: two keys can give one path.
+  const seen = new Set<string>();
+  const folders = new Set<string>();
+  for (const f of out) {
+    for (let i = 1; i < f.segments.length; i++) folders.add(f.segments.slice(0, i).join('/'));
+  }
+  for (const f of out) {
+    const path = f.segments.join('/');
+    if (seen.has(path) || folders.has(path)) {
+      throw new MetainfoError(
+        'METAINFO_DUPLICATE_PATH',
+        `two files or a file and a folder at ${JSON.stringify(path)}`,
+        {
+          details: { reason: 'file-tree' },
+        },
+      );
+    }
+    seen.add(path);
+  }
   return out;
 }
 
@@ -120,12 +139,12 @@ export interface LaidOutFile {
 /**
  * The piece space of a v2-only torrent: the tree's files in order, each non-empty file starting
  * on a piece boundary, with padding files (`.pad/<n>`, as libtorrent lists them) after every file
- * that does not end on one (also the last, when there is more than one file).
+ * that does not end on one, the last one included (so every piece is whole, as in libtorrent).
  */
 export function layoutV2(files: readonly V2TreeFile[], pieceLength: number): LaidOutFile[] {
   const out: LaidOutFile[] = [];
   let offset = 0;
-  files.forEach((f, i) => {
+  for (const f of files) {
     out.push({
       segments: f.segments,
       length: f.length,
@@ -135,12 +154,12 @@ export function layoutV2(files: readonly V2TreeFile[], pieceLength: number): Lai
     });
     offset += f.length;
     const rest = offset % pieceLength;
-    if (rest !== 0 && (files.length > 1 || i < files.length - 1)) {
+    if (rest !== 0) {
       const pad = pieceLength - rest;
       out.push({ segments: ['.pad', String(pad)], length: pad, offset, padding: true });
       offset += pad;
     }
-  });
+  }
   return out;
 }
 

@@ -30,6 +30,7 @@ interface LtInfo {
 const tmp = tempDir('bttkit-v2-interop-');
 afterAll(tmp.cleanup);
 let tree: string;
+let single: string;
 
 beforeAll(() => {
   const r = run(SYSTEM_PYTHON, ['-c', 'import libtorrent; assert libtorrent.__version__.startswith("2.")']);
@@ -44,6 +45,8 @@ beforeAll(() => {
   writeFileSync(join(tree, 'nested', 'deeper', 'one-piece.bin'), pseudoRandomBytes(PIECE, 23));
   writeFileSync(join(tree, 'nested-x', 'ü.bin'), pseudoRandomBytes(16 * 1024 + 1, 24));
   writeFileSync(join(tree, 'z.bin'), pseudoRandomBytes(5 * PIECE + 17, 25));
+  single = join(tmp.path, 'single é.bin');
+  writeFileSync(single, pseudoRandomBytes(2 * PIECE + 5, 26));
 });
 
 /** libtorrent's torrent of the folder, made once per kind. */
@@ -58,7 +61,7 @@ function ltInfo(path: string): LtInfo {
   return JSON.parse(runOk(SYSTEM_PYTHON, [LT, 'info', path]).trim()) as LtInfo;
 }
 
-function expectSame(meta: Metainfo, lt: LtInfo, kind: 2 | 'hybrid'): void {
+function expectSame(meta: Metainfo, lt: LtInfo, kind: 2 | 'hybrid', layers = 2): void {
   expect(meta.version).toBe(kind);
   expect(meta.infoHashV2).toBe(lt.v2);
   if (kind === 'hybrid') expect(meta.infoHash).toBe(lt.v1);
@@ -69,17 +72,21 @@ function expectSame(meta: Metainfo, lt: LtInfo, kind: 2 | 'hybrid'): void {
   expect(meta.length).toBe(lt.length);
   expect(
     meta.files.map((f) => ({
-      path: `${meta.name}/${f.path}`,
+      path: f.padding ? f.path : meta.multiFile ? `${meta.name}/${f.path}` : f.path,
       length: f.length,
       offset: f.offset,
       pad: f.padding,
       root: f.piecesRoot ? toHex(f.piecesRoot) : null,
     })),
-  ).toEqual(lt.files);
+  ).toEqual(
+    // libtorrent shows padding files under the torrent's name (`<name>/.pad/<n>`, even for a
+    // single-file torrent): compare their own `.pad/<n>`.
+    lt.files.map((f) => (f.pad ? { ...f, path: f.path.split('/').slice(-2).join('/') } : f)),
+  );
   const ours = Object.fromEntries([...(meta.pieceLayers ?? new Map())].map(([k, v]) => [k, toHex(v)]));
   expect(ours).toEqual(lt.layers);
   // The fixture has two multi-piece files; their layers verify against libtorrent's roots.
-  expect(Object.keys(lt.layers).length).toBe(2);
+  expect(Object.keys(lt.layers).length).toBe(layers);
   for (const f of lt.files) {
     const layer = f.root ? lt.layers[f.root] : undefined;
     if (f.root && layer)
@@ -114,5 +121,19 @@ describe.each([2, 'hybrid'] as const)('BEP 52 %s torrents', (kind) => {
       seeding: boolean;
     };
     expect(v).toMatchObject({ piecesOk: metainfo.pieceCount, pieces: metainfo.pieceCount, seeding: true });
+  });
+});
+
+describe.each([2, 'hybrid'] as const)('BEP 52 %s single-file torrents', (kind) => {
+  it('agree with libtorrent both ways', async () => {
+    const out = join(tmp.path, `lt-single-${kind}.torrent`);
+    runOk(SYSTEM_PYTHON, [LT, 'create', single, out, String(PIECE), kind === 2 ? 'v2' : 'hybrid']);
+    const lt = ltInfo(out);
+    expectSame(parseTorrent(readFileSync(out)), lt, kind, 1);
+    const { torrent, metainfo } = await createTorrent(single, { version: kind, pieceLength: PIECE });
+    const ours = join(tmp.path, `bttkit-single-${kind}.torrent`);
+    writeFileSync(ours, torrent);
+    expect(metainfo.infoHashV2).toBe(lt.v2);
+    expectSame(metainfo, ltInfo(ours), kind, 1);
   });
 });

@@ -138,8 +138,16 @@ describe('parsing v2-only torrents', () => {
   it('reads a single-file v2 torrent', () => {
     const m = parseTorrent(handMade([{ path: ['only.bin'], data: pseudoRandomBytes(70_000, 5) }]).bytes());
     expect(m.multiFile).toBe(false);
-    expect(m.files.map((f) => [f.path, f.length])).toEqual([['only.bin', 70_000]]);
-    expect(m.lastPieceLength).toBe(70_000 - 2 * PIECE);
+    // Padded to a whole piece, as libtorrent lists it (its total_size() is 3 pieces).
+    expect(m.files.map((f) => [f.path, f.length, f.padding])).toEqual([
+      ['only.bin', 70_000, false],
+      ['.pad/28304', 28_304, true],
+    ]);
+    expect(m.length).toBe(3 * PIECE);
+    expect(m.lastPieceLength).toBe(PIECE);
+    expect(m.v2?.files).toEqual([
+      { fileIndex: 0, firstPiece: 0, pieceCount: 3, piecesRoot: m.files[0]?.piecesRoot },
+    ]);
   });
 
   it('keeps v1 torrents v1, even with a stray file tree', () => {
@@ -287,6 +295,14 @@ describe('hostile v2 torrents are refused with typed errors', () => {
     expect(codeOf(() => parseTorrent(t.bytes()))).toBe('OK');
   });
 
+  it('refuses two keys that decode to one path (invalid UTF-8)', () => {
+    const t = handMade(FILES);
+    const leaf = t.tree.get(k('a.bin')) as BEncodable;
+    t.tree.set('\xff', leaf);
+    t.tree.set('\xfe', leaf);
+    expect(codeOf(() => parseTorrent(t.bytes()))).toBe('METAINFO_DUPLICATE_PATH:file-tree');
+  });
+
   it('refuses a torrent whose files are all empty', () => {
     expect(codeOf(() => parseTorrent(handMade([{ path: ['e'], data: new Uint8Array(0) }]).bytes()))).toBe(
       'METAINFO_EMPTY',
@@ -339,6 +355,16 @@ describe('creating v2 and hybrid torrents', () => {
     expect(v1.version).toBe(1);
     expect(v1.infoHashV2).toBeUndefined();
     expect((decode(v1.infoBytes) as Map<string, unknown>).has('meta version')).toBe(false);
+  });
+
+  it('creates single-file v2 and hybrid torrents', async () => {
+    const file = join(dir, 'a.bin');
+    const { metainfo: v2 } = await createTorrent(file, { version: 2, pieceLength: PIECE });
+    expect([v2.version, v2.multiFile, v2.files.length, v2.length]).toEqual([2, false, 2, 4 * PIECE]);
+    const { metainfo: h } = await createTorrent(file, { version: 'hybrid', pieceLength: PIECE });
+    expect([h.version, h.multiFile, h.files.length, h.length]).toEqual(['hybrid', false, 1, 100_001]);
+    expect(h.files[0]?.piecesRoot).toEqual(v2.files[0]?.piecesRoot);
+    expect((decode(h.infoBytes) as Map<string, BEncodable>).get('length')).toBe(100_001n);
   });
 
   it('refuses hybrids whose v1 files disagree with the tree', async () => {
