@@ -120,6 +120,11 @@ export interface ParseTorrentOptions {
   maxFiles?: number;
   /** Most tracker URLs over all tiers. Default 1,000. */
   maxTrackers?: number;
+  /**
+   * v2-only torrents: most pieces (their count comes from the file lengths alone, with no piece
+   * list to bound it). Default 4,194,304 (2²²; v1's 64 MiB piece list holds ~3.4 M).
+   */
+  maxPieces?: number;
 }
 
 /** Smallest and largest piece length accepted when parsing. */
@@ -314,6 +319,10 @@ function buildInfo(info: BDict, infoBytes: Uint8Array, options: ParseTorrentOpti
   if (total === 0) bad('METAINFO_EMPTY', 'torrent has no data (total length 0)');
 
   const pieceCount = Math.ceil(total / pieceLength);
+  const maxPieces = options.maxPieces ?? 4 * 1024 * 1024;
+  if (version === 2 && pieceCount > maxPieces) {
+    badV2('METAINFO_BAD_LENGTH', 'too-many-pieces', `${pieceCount} pieces, more than ${maxPieces}`);
+  }
   if (version !== 2 && pieces.length / 20 !== pieceCount) {
     bad('METAINFO_PIECE_COUNT_MISMATCH', `${pieces.length / 20} piece hashes for ${pieceCount} pieces`);
   }

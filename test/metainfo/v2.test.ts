@@ -5,6 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type BEncodable,
@@ -301,6 +302,39 @@ describe('hostile v2 torrents are refused with typed errors', () => {
     t.tree.set('\xff', leaf);
     t.tree.set('\xfe', leaf);
     expect(codeOf(() => parseTorrent(t.bytes()))).toBe('METAINFO_DUPLICATE_PATH:file-tree');
+  });
+
+  it('bounds the piece count of a v2 info dictionary that claims huge files', () => {
+    const t = handMade([{ path: ['tiny'], data: pseudoRandomBytes(10, 9) }]);
+    const leaf = (t.tree.get('tiny') as Map<string, BEncodable>).get('') as Map<string, BEncodable>;
+    // Without piece layers (as BEP 9 delivers it), only the limit stands between a claim and a
+    // bitfield of 2^37 bits.
+    leaf.set('length', 2 ** 52);
+    expect(codeOf(() => parseInfoDictionary(encode(t.info)))).toBe('METAINFO_BAD_LENGTH:too-many-pieces');
+    leaf.set('length', 100 * PIECE);
+    expect(codeOf(() => parseInfoDictionary(encode(t.info), { maxPieces: 99 }))).toBe(
+      'METAINFO_BAD_LENGTH:too-many-pieces',
+    );
+    expect(parseInfoDictionary(encode(t.info), { maxPieces: 100 }).pieceCount).toBe(100);
+  });
+
+  it('never throws anything but a typed error on random corruption', () => {
+    const valid = handMade(FILES).bytes();
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat({ max: valid.length - 1 }), fc.integer({ min: 0, max: 255 })), {
+          minLength: 1,
+          maxLength: 8,
+        }),
+        (edits) => {
+          const b = valid.slice();
+          for (const [i, v] of edits) b[i] = v;
+          const c = codeOf(() => parseTorrent(b));
+          expect(c === 'OK' || /^(METAINFO|BENCODE)_/.test(c)).toBe(true);
+        },
+      ),
+      { numRuns: 400 },
+    );
   });
 
   it('refuses a torrent whose files are all empty', () => {
