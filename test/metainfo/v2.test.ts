@@ -391,6 +391,25 @@ describe('creating v2 and hybrid torrents', () => {
     expect((decode(v1.infoBytes) as Map<string, unknown>).has('meta version')).toBe(false);
   });
 
+  it('reports progress per piece and stops when aborted', async () => {
+    for (const version of [2, 'hybrid'] as const) {
+      const seen: number[] = [];
+      const { metainfo } = await createTorrent(dir, {
+        version,
+        pieceLength: PIECE,
+        onProgress: (p) => seen.push(p.piecesHashed),
+      });
+      const real = metainfo.v2?.files.reduce((n, f) => n + f.pieceCount, 0);
+      expect(seen).toEqual(Array.from({ length: real ?? -1 }, (_, i) => i + 1));
+      expect(real).toBe(metainfo.pieceCount);
+      const ac = new AbortController();
+      ac.abort();
+      await expect(createTorrent(dir, { version, signal: ac.signal })).rejects.toMatchObject({
+        code: 'ABORTED',
+      });
+    }
+  });
+
   it('creates single-file v2 and hybrid torrents', async () => {
     const file = join(dir, 'a.bin');
     const { metainfo: v2 } = await createTorrent(file, { version: 2, pieceLength: PIECE });
