@@ -109,9 +109,10 @@ function compareSegments(a: readonly string[], b: readonly string[]): number {
 }
 
 /**
- * Creates a .torrent (v1 by default; v2-only or hybrid with `version`) from a file (single-file torrent) or a folder (multi-file torrent, files
- * in byte order of their paths, empty folders left out). Deterministic: the same data and
- * options give the same bytes.
+ * Creates a .torrent — v1 by default, v2-only or hybrid with `version` (BEP 52) — from a file
+ * (single-file torrent) or a folder (multi-file torrent, files in byte order of their paths, for
+ * v2 and hybrids element by element as the file tree orders them; empty folders left out).
+ * Deterministic: the same data and options give the same bytes.
  *
  * @example
  * ```ts
