@@ -252,9 +252,47 @@ export function merkleProof(
   return { hashes, uncles: out };
 }
 
+/** Where a proof leads: the node its hashes and uncles compute, and its place in the tree. */
+export interface MerkleProofNode {
+  /** The computed hash. */
+  hash: Uint8Array;
+  /** Its layer (0 = the tree's bottom layer). */
+  layer: number;
+  /** Its index in that layer. */
+  index: number;
+}
+
+/**
+ * Climbs a {@link MerkleProof} of hashes at layer `base` from `index` as far as its uncles go
+ * (lowest first; each the sibling of the node so far), for comparison with a node already
+ * known — the root, or an interior node when the request asked for fewer proof layers. Returns
+ * `undefined` when the hashes are not a power-of-two run aligned to its length, or an uncle is
+ * not 32 bytes.
+ */
+export function merkleProofNode(
+  base: number,
+  index: number,
+  proof: MerkleProof,
+): MerkleProofNode | undefined {
+  if (proof.hashes.length === 0 || proof.hashes.length % 32 !== 0 || proof.uncles.length % 32 !== 0)
+    return undefined;
+  const length = proof.hashes.length / 32;
+  if ((length & (length - 1)) !== 0 || !Number.isInteger(base) || base < 0) return undefined;
+  if (!Number.isInteger(index) || index < 0 || index % length !== 0) return undefined;
+  let hash = merkleRoot(proof.hashes);
+  let i = index / length;
+  const uncles = proof.uncles.length / 32;
+  for (let k = 0; k < uncles; k++) {
+    const u = hashAt(proof.uncles, k);
+    hash = i & 1 ? merkleParent(u, hash) : merkleParent(hash, u);
+    i = Math.floor(i / 2);
+  }
+  return { hash, layer: base + log2(length) + uncles, index: i };
+}
+
 /**
  * Verifies a {@link MerkleProof} of hashes at layer `base` of a tree whose bottom layer is
- * `width` nodes wide (a power of two), against `root`. The uncles must reach the root.
+ * `width` nodes wide (a power of two), against `root`. The uncles must reach exactly the root.
  */
 export function verifyMerkleProof(
   root: Uint8Array,
@@ -263,31 +301,12 @@ export function verifyMerkleProof(
   index: number,
   proof: MerkleProof,
 ): boolean {
-  if (proof.hashes.length === 0 || proof.hashes.length % 32 !== 0 || proof.uncles.length % 32 !== 0)
-    return false;
-  if (
-    !Number.isInteger(width) ||
-    width < 1 ||
-    (width & (width - 1)) !== 0 ||
-    !Number.isInteger(base) ||
-    base < 0
-  )
-    return false;
+  if (!Number.isInteger(width) || width < 1 || width > 2 ** 40 || (width & (width - 1)) !== 0) return false;
+  const node = merkleProofNode(base, index, proof);
+  if (!node || 2 ** base > width) return false;
   const length = proof.hashes.length / 32;
-  const baseWidth = width / 2 ** base;
-  if (baseWidth < 1 || (length & (length - 1)) !== 0) return false;
-  if (!Number.isInteger(index) || index < 0 || index % length !== 0 || index + length > baseWidth)
-    return false;
-  const height = log2(baseWidth) - log2(length);
-  if (proof.uncles.length / 32 !== height) return false;
-  let node = merkleRoot(proof.hashes);
-  let i = index / length;
-  for (let k = 0; k < height; k++) {
-    const u = hashAt(proof.uncles, k);
-    node = i & 1 ? merkleParent(u, node) : merkleParent(node, u);
-    i >>= 1;
-  }
-  return equal(node, root);
+  if (index + length > width / 2 ** base) return false;
+  return node.layer === log2(width) && node.index === 0 && equal(node.hash, root);
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {

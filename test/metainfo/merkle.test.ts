@@ -12,6 +12,7 @@ import {
   merklePadHash,
   merkleParent,
   merkleProof,
+  merkleProofNode,
   pieceLayerFromLeaves,
   pieceRoot,
   rootFromPieceLayer,
@@ -175,6 +176,18 @@ describe('proofs for hashes messages', () => {
     expect(verifyMerkleProof(root, 8, 0, 0, { hashes: new Uint8Array(96), uncles: proof.uncles })).toBe(
       false,
     );
+  });
+
+  it('orders uncles from the lowest layer up, each the sibling of the path (as libtorrent reads them)', () => {
+    // Leaves a..h: the proof of e (index 4) is f, then gh, then ad.
+    const l = merkleLayers(blockHashes(new Uint8Array(8 * 16384).map((_, i) => i >> 14)));
+    const at = (layer: number, i: number) => toHex(hashAt(l[layer] as Uint8Array, i));
+    const p = merkleProof(l, 0, 4, 1);
+    expect([0, 1, 2].map((k) => toHex(hashAt(p.uncles, k)))).toEqual([at(0, 5), at(1, 3), at(2, 0)]);
+    // A partial proof (proofLayers 1) leads to the interior node ef, at layer 1 index 2.
+    const partial = merkleProofNode(0, 4, merkleProof(l, 0, 4, 1, 1));
+    expect(partial && [toHex(partial.hash), partial.layer, partial.index]).toEqual([at(1, 2), 1, 2]);
+    expect(merkleProofNode(0, 3, { hashes: new Uint8Array(64), uncles: new Uint8Array(0) })).toBeUndefined();
   });
 
   it('limits the uncles to proofLayers and refuses ranges outside the tree with a typed error', () => {
