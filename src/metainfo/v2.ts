@@ -165,8 +165,8 @@ export function layoutV2(files: readonly V2TreeFile[], pieceLength: number): Lai
 
 /**
  * Checks that the v1 view of a hybrid (files with BEP 47 padding) is the v2 tree: the same files
- * in the same order with the same lengths, every non-empty file starting on a piece boundary,
- * padding shorter than a piece. Returns the pieces roots in v1 file order.
+ * in the same order with the same lengths, every non-empty file at the offset the v2 layout
+ * gives it (on a piece boundary, no whole pieces of padding), padding shorter than a piece. Returns the pieces roots in v1 file order.
  */
 export function matchHybrid(
   v1: readonly { segments: readonly string[]; length: number; offset: number; padding: boolean }[],
@@ -174,6 +174,9 @@ export function matchHybrid(
   pieceLength: number,
 ): (Uint8Array | undefined)[] {
   const roots: (Uint8Array | undefined)[] = [];
+  // Where each tree file lies in the v2 piece space: a hybrid's v1 view must put it there.
+  const expected: number[] = [];
+  for (const f of layoutV2(tree, pieceLength)) if (!f.padding) expected.push(f.offset);
   let t = 0;
   for (let i = 0; i < v1.length; i++) {
     const f = v1[i] as (typeof v1)[number];
@@ -191,8 +194,8 @@ export function matchHybrid(
         `v1 file ${i} (${f.segments.join('/')}) does not match the v2 file tree`,
       );
     }
-    if (f.length > 0 && f.offset % pieceLength !== 0) {
-      badV2('METAINFO_BAD_FILES', 'hybrid', `v1 file ${i} does not start on a piece boundary`);
+    if (f.length > 0 && f.offset !== expected[t - 1]) {
+      badV2('METAINFO_BAD_FILES', 'hybrid', `v1 file ${i} does not start on the piece v2 puts it on`);
     }
     roots.push(v2.piecesRoot);
   }

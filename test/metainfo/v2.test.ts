@@ -440,6 +440,25 @@ describe('creating v2 and hybrid torrents', () => {
       ['a renamed file', (fs) => fs.map((f, i) => (i === 0 ? new Map([...f, ['path', ['b.bin']]]) : f))],
       ['two files swapped', (fs) => [fs[2], fs[1], fs[0], ...fs.slice(3)] as Map<string, BEncodable>[]],
       ['no padding', (fs) => fs.filter((f) => !f.has('attr'))],
+      [
+        'a whole extra piece of padding in two pads',
+        (fs) =>
+          [
+            fs[0],
+            fs[1],
+            new Map<string, BEncodable>([
+              ['attr', 'p'],
+              ['length', PIECE - 1],
+              ['path', ['.pad', 'x']],
+            ]),
+            new Map<string, BEncodable>([
+              ['attr', 'p'],
+              ['length', 1],
+              ['path', ['.pad', 'y']],
+            ]),
+            ...fs.slice(2),
+          ] as Map<string, BEncodable>[],
+      ],
       ['a changed length', (fs) => fs.map((f, i) => (i === 0 ? new Map([...f, ['length', 100_000]]) : f))],
     ];
     for (const [name, change] of variants) {
