@@ -5,8 +5,9 @@ import { MetainfoError, throwIfAborted } from '../util/errors.js';
 import { createSha1 } from '../util/hash.js';
 import { VERSION } from '../version.js';
 import { type BEncodable, encode } from './bencode.js';
+import { hashV2 } from './create-v2.js';
 import { assertSafePath } from './paths.js';
-import { encodeTorrent, type Metainfo, parseTorrent } from './torrent.js';
+import { encodeTorrent, type Metainfo, type MetainfoVersion, parseTorrent } from './torrent.js';
 
 /** Progress of {@link createTorrent}, reported after every piece. */
 export interface CreateProgress {
@@ -41,6 +42,12 @@ export interface CreateTorrentOptions {
    * on the inputs (deterministic).
    */
   creationDate?: number | Date;
+  /**
+   * `1` (default): a v1 torrent. `2`: a v2-only torrent (BEP 52: file tree, SHA-256 Merkle trees,
+   * piece layers). `'hybrid'`: both at once, with BEP 47 padding files so that the v1 and v2
+   * views agree. v2 and hybrid torrents keep empty files and align every file to a piece.
+   */
+  version?: MetainfoVersion;
   /** Called after each hashed piece. */
   onProgress?: (progress: CreateProgress) => void;
   signal?: AbortSignal;
@@ -93,10 +100,19 @@ function pathKey(segments: readonly string[]): Uint8Array {
   return utf8(segments.join('/'));
 }
 
+function compareSegments(a: readonly string[], b: readonly string[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const c = compareBytes(utf8(a[i] as string), utf8(b[i] as string));
+    if (c !== 0) return c;
+  }
+  return a.length - b.length;
+}
+
 /**
- * Creates a v1 .torrent from a file (single-file torrent) or a folder (multi-file torrent, files
- * in byte order of their paths, empty folders left out). Deterministic: the same data and
- * options give the same bytes.
+ * Creates a .torrent — v1 by default, v2-only or hybrid with `version` (BEP 52) — from a file
+ * (single-file torrent) or a folder (multi-file torrent, files in byte order of their paths, for
+ * v2 and hybrids element by element as the file tree orders them; empty folders left out).
+ * Deterministic: the same data and options give the same bytes.
  *
  * @example
  * ```ts
@@ -120,6 +136,8 @@ export async function createTorrent(
     files = [];
     await walk(root, [], files, options.signal);
     files.sort((a, b) => compareBytes(pathKey(a.segments), pathKey(b.segments)));
+    // v2 orders files as its file tree does: element by element.
+    if ((options.version ?? 1) !== 1) files.sort((a, b) => compareSegments(a.segments, b.segments));
     if (files.length === 0) throw new MetainfoError('METAINFO_CREATE_NO_FILES', `no files in ${path}`);
     for (const f of files) assertSafePath(f.segments, f.segments.join('/'));
   } else if (st.isFile()) {
@@ -146,19 +164,41 @@ export async function createTorrent(
     throw new MetainfoError('METAINFO_CREATE_BAD_PIECE_LENGTH', 'piece length must be at most 256 MiB');
   }
 
-  const pieces = await hashPieces(files, pieceLength, totalBytes, options);
-
+  const version = options.version ?? 1;
+  if (version !== 1 && version !== 2 && version !== 'hybrid') {
+    throw new MetainfoError(
+      'METAINFO_CREATE_BAD_PIECE_LENGTH',
+      `unknown torrent version ${String(version)}`,
+      {
+        details: { reason: 'version' },
+      },
+    );
+  }
   const info: Record<string, BEncodable | undefined> = {
     name,
     'piece length': pieceLength,
-    pieces,
     private: options.private ? 1 : undefined,
     source: options.source,
   };
-  if (multiFile) {
-    info.files = files.map((f) => ({ length: f.length, path: f.segments }));
+  let pieceLayers: Map<string, Uint8Array> | undefined;
+  if (version === 1) {
+    info.pieces = await hashPieces(files, pieceLength, totalBytes, options);
+    if (multiFile) {
+      info.files = files.map((f) => ({ length: f.length, path: f.segments }));
+    } else {
+      info.length = totalBytes;
+    }
   } else {
-    info.length = totalBytes;
+    const parts = await hashV2(
+      files,
+      pieceLength,
+      multiFile,
+      version === 'hybrid',
+      options.onProgress,
+      options.signal,
+    );
+    for (const [k, v] of parts.info) info[k] = v;
+    pieceLayers = parts.pieceLayers;
   }
   const infoBytes = encode(info);
 
@@ -174,6 +214,7 @@ export async function createTorrent(
     ...(options.comment !== undefined ? { comment: options.comment } : {}),
     ...(createdBy !== null ? { createdBy } : {}),
     ...(creationDate !== undefined ? { creationDate } : {}),
+    ...(pieceLayers ? { pieceLayers } : {}),
   });
   return { torrent, metainfo: parseTorrent(torrent) };
 }

@@ -1,5 +1,6 @@
 /**
- * Metainfo: strict bounded bencode, .torrent v1 parse and create, magnet URIs, path safety.
+ * Metainfo: strict bounded bencode, .torrent parse and create (v1, v2 and hybrid, BEP 52),
+ * Merkle trees, magnet URIs, path safety.
  * @module metainfo
  */
 
@@ -42,15 +43,41 @@ export {
   type MagnetInput,
   type PeerAddress,
   parseInfoHash,
+  parseInfoHashV2,
   parseMagnet,
   parsePeerAddress,
 } from './magnet.js';
+export {
+  blockHashes,
+  fileRoot,
+  hashAt,
+  MERKLE_BLOCK_SIZE,
+  MERKLE_HASH_SIZE,
+  type MerkleProof,
+  type MerkleProofNode,
+  merkleLayers,
+  merklePadHash,
+  merkleParent,
+  merkleProof,
+  merkleProofNode,
+  merkleRoot,
+  nextPowerOfTwo,
+  pieceLayerCount,
+  pieceLayerFromLeaves,
+  pieceRoot,
+  rootFromLeaves,
+  rootFromPieceLayer,
+  verifyMerkleProof,
+  verifyPiece,
+  verifyPieceLayer,
+} from './merkle.js';
 export { assertSafePath, MAX_PATH_DEPTH, type UnsafePathReason, unsafePathReason } from './paths.js';
 export {
   encodeTorrent,
   type InfoDictionary,
   MAX_PIECE_LENGTH,
   type Metainfo,
+  type MetainfoVersion,
   MIN_PIECE_LENGTH,
   type ParseTorrentOptions,
   parseInfoDictionary,
@@ -60,3 +87,4 @@ export {
   type TorrentFields,
   type TorrentFile,
 } from './torrent.js';
+export type { V2FileSpan, V2Info } from './v2.js';

@@ -9,10 +9,18 @@ export interface PeerAddress {
 
 /** A parsed magnet URI (BEP 9). */
 export interface Magnet {
-  /** Lower-case hex v1 info-hash. */
+  /**
+   * Lower-case hex 20-byte info-hash: the v1 `btih`, or, for a magnet with only `urn:btmh:` (a
+   * v2-only torrent), the first 20 bytes of the v2 info-hash (what v2 uses with trackers, in the
+   * DHT and in the handshake).
+   */
   infoHash: string;
   /** The same, 20 bytes. */
   infoHashBytes: Uint8Array;
+  /** BEP 52 `xt=urn:btmh:1220…`: the v2 info-hash (SHA-256), lower-case hex, 64 digits. */
+  infoHashV2?: string;
+  /** The same, 32 bytes. */
+  infoHashV2Bytes?: Uint8Array;
   /** `dn`: display name. */
   name?: string;
   /** `tr`: trackers, in order, without duplicates. */
@@ -39,6 +47,16 @@ export function parseInfoHash(text: string): Uint8Array {
 }
 
 /**
+ * Parses a BEP 52 `btmh` value: a SHA-256 multihash, `1220` then 64 hex digits. Returns the 32
+ * hash bytes. Throws `MagnetError` (`MAGNET_BAD_INFOHASH`).
+ */
+export function parseInfoHashV2(text: string): Uint8Array {
+  const m = /^1220([0-9a-fA-F]{64})$/.exec(text);
+  if (!m) bad('MAGNET_BAD_INFOHASH', 'btmh must be a SHA-256 multihash: 1220 then 64 hex digits');
+  return fromHex(m[1] as string);
+}
+
+/**
  * Parses `host:port` or `[v6]:port`. Throws `MagnetError` (`MAGNET_BAD_PEER`).
  */
 export function parsePeerAddress(text: string): PeerAddress {
@@ -55,8 +73,9 @@ export function formatPeerAddress(p: PeerAddress): string {
 }
 
 /**
- * Parses a magnet URI: `xt=urn:btih:` (hex or base32, required), `dn`, `tr`, `ws`, `x.pe`;
- * indexed keys (`tr.1`) too. Unknown keys and other `xt` kinds (e.g. `urn:btmh:`) are ignored.
+ * Parses a magnet URI: `xt=urn:btih:` (hex or base32) and/or `xt=urn:btmh:1220…` (BEP 52, v2),
+ * at least one of them; `dn`, `tr`, `ws`, `x.pe`; indexed keys (`tr.1`) too. Unknown keys and
+ * other `xt` kinds are ignored.
  *
  * @throws {MagnetError} `MAGNET_NOT_MAGNET`, `MAGNET_TOO_LONG`, `MAGNET_BAD_ENCODING`,
  * `MAGNET_NO_INFOHASH`, `MAGNET_BAD_INFOHASH`, `MAGNET_CONFLICTING_INFOHASH`, `MAGNET_BAD_PEER`,
@@ -72,6 +91,7 @@ export function parseMagnet(uri: string): Magnet {
   if (!/^magnet:\?/i.test(uri)) bad('MAGNET_NOT_MAGNET', 'not a magnet URI (must start with "magnet:?")');
   const query = uri.slice('magnet:?'.length);
   let infoHash: Uint8Array | undefined;
+  let infoHashV2: Uint8Array | undefined;
   let name: string | undefined;
   const trackers: string[] = [];
   const webSeeds: string[] = [];
@@ -90,6 +110,17 @@ export function parseMagnet(uri: string): Magnet {
     }
     const key = rawKey.toLowerCase().replace(/^(xt|dn|tr|ws)\.\d+$/, '$1');
     if (key === 'xt') {
+      const mh = /^urn:btmh:(.*)$/i.exec(value);
+      // Only SHA-256 multihashes (0x12, 32 bytes) are defined; other hash functions are skipped.
+      if (mh && !(mh[1] ?? '').startsWith('1220')) continue;
+      if (mh) {
+        const v2 = parseInfoHashV2(mh[1] ?? '');
+        if (infoHashV2 && toHex(infoHashV2) !== toHex(v2)) {
+          bad('MAGNET_CONFLICTING_INFOHASH', 'two different btmh info-hashes');
+        }
+        infoHashV2 = v2;
+        continue;
+      }
       const m = /^urn:btih:(.*)$/i.exec(value);
       if (!m) continue;
       const ih = parseInfoHash(m[1] ?? '');
@@ -107,10 +138,12 @@ export function parseMagnet(uri: string): Magnet {
       peers.push(parsePeerAddress(value));
     }
   }
-  if (!infoHash) bad('MAGNET_NO_INFOHASH', 'magnet URI has no xt=urn:btih: info-hash');
+  infoHash ??= infoHashV2?.slice(0, 20);
+  if (!infoHash) bad('MAGNET_NO_INFOHASH', 'magnet URI has no xt=urn:btih: or xt=urn:btmh: info-hash');
   return {
     infoHash: toHex(infoHash),
     infoHashBytes: infoHash,
+    ...(infoHashV2 ? { infoHashV2: toHex(infoHashV2), infoHashV2Bytes: infoHashV2 } : {}),
     ...(name === undefined ? {} : { name }),
     trackers,
     peers,
@@ -120,19 +153,37 @@ export function parseMagnet(uri: string): Magnet {
 
 /** What {@link formatMagnet} needs. */
 export interface MagnetInput {
-  /** Hex or base32 info-hash, or its 20 bytes. */
-  infoHash: string | Uint8Array;
+  /** Hex or base32 v1 info-hash, or its 20 bytes. Leave it out for a v2-only torrent. */
+  infoHash?: string | Uint8Array;
+  /** BEP 52 v2 info-hash: 64 hex digits (or `1220` + 64) or its 32 bytes; written as `urn:btmh:`. */
+  infoHashV2?: string | Uint8Array;
   name?: string;
   trackers?: readonly string[];
   peers?: readonly PeerAddress[];
   webSeeds?: readonly string[];
 }
 
-/** Formats a magnet URI with a hex `btih`, then `dn`, `tr`…, `ws`…, `x.pe`…. */
+/**
+ * Formats a magnet URI with a hex `btih` and/or a `btmh` (v2), then `dn`, `tr`…, `ws`…, `x.pe`….
+ * For a hybrid pass both hashes; for a v2-only torrent only `infoHashV2`.
+ */
 export function formatMagnet(m: MagnetInput): string {
-  const ih = typeof m.infoHash === 'string' ? parseInfoHash(m.infoHash) : m.infoHash;
-  if (ih.length !== 20) bad('MAGNET_BAD_INFOHASH', 'info-hash must be 20 bytes');
-  let s = `magnet:?xt=urn:btih:${toHex(ih)}`;
+  const xt: string[] = [];
+  if (m.infoHash !== undefined) {
+    const ih = typeof m.infoHash === 'string' ? parseInfoHash(m.infoHash) : m.infoHash;
+    if (ih.length !== 20) bad('MAGNET_BAD_INFOHASH', 'info-hash must be 20 bytes');
+    xt.push(`xt=urn:btih:${toHex(ih)}`);
+  }
+  if (m.infoHashV2 !== undefined) {
+    const v2 =
+      typeof m.infoHashV2 === 'string'
+        ? parseInfoHashV2(m.infoHashV2.length === 64 ? `1220${m.infoHashV2}` : m.infoHashV2)
+        : m.infoHashV2;
+    if (v2.length !== 32) bad('MAGNET_BAD_INFOHASH', 'v2 info-hash must be 32 bytes');
+    xt.push(`xt=urn:btmh:1220${toHex(v2)}`);
+  }
+  if (xt.length === 0) bad('MAGNET_NO_INFOHASH', 'formatMagnet needs infoHash or infoHashV2');
+  let s = `magnet:?${xt.join('&')}`;
   if (m.name !== undefined) s += `&dn=${encodeURIComponent(m.name)}`;
   for (const t of m.trackers ?? []) s += `&tr=${encodeURIComponent(t)}`;
   for (const w of m.webSeeds ?? []) s += `&ws=${encodeURIComponent(w)}`;

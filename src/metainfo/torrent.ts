@@ -1,6 +1,6 @@
-import { fromUtf8, toHex } from '../util/bytes.js';
+import { fromHex, fromUtf8, toBinaryString, toHex } from '../util/bytes.js';
 import { BencodeError, MetainfoError, type MetainfoErrorCode } from '../util/errors.js';
-import { sha1 } from '../util/hash.js';
+import { sha1, sha256 } from '../util/hash.js';
 import {
   type BDict,
   type BEncodable,
@@ -11,6 +11,17 @@ import {
   RawBencode,
 } from './bencode.js';
 import { assertSafePath } from './paths.js';
+import {
+  badV2,
+  fileSpans,
+  type LaidOutFile,
+  layoutV2,
+  matchHybrid,
+  parseFileTree,
+  parsePieceLayers,
+  type V2Info,
+  type V2TreeFile,
+} from './v2.js';
 
 /** One file of a torrent, in torrent order. */
 export interface TorrentFile {
@@ -24,14 +35,34 @@ export interface TorrentFile {
   readonly offset: number;
   /** A BEP 47 padding file (`attr` contains `p`): its bytes are zeros, never written. */
   readonly padding: boolean;
+  /** v2 and hybrid torrents: the file's 32-byte Merkle root (`pieces root`); absent for empty and padding files. */
+  readonly piecesRoot?: Uint8Array;
 }
+
+/** Which BitTorrent versions an info dictionary serves (BEP 52). */
+export type MetainfoVersion = 1 | 2 | 'hybrid';
 
 /** The parsed content of an info dictionary (what BEP 9 transfers). */
 export interface InfoDictionary {
-  /** SHA-1 of the exact original bytes of the info dictionary, lower-case hex. */
+  /**
+   * `1` (v1 only), `2` (v2 only, `meta version` 2 without `pieces`) or `'hybrid'` (both). Always
+   * set by the parsers; optional so hand-built v1 objects stay valid (absent means `1`).
+   */
+  readonly version?: MetainfoVersion;
+  /**
+   * The 20-byte swarm identity, lower-case hex: the SHA-1 of the exact original bytes of the
+   * info dictionary for v1 and hybrid torrents; for v2-only torrents the first 20 bytes of the
+   * SHA-256 (what v2 uses in the handshake, with trackers and in the DHT).
+   */
   readonly infoHash: string;
   /** The same, 20 bytes. */
   readonly infoHashBytes: Uint8Array;
+  /** v2 and hybrid: SHA-256 of the exact info bytes, lower-case hex (64 digits). */
+  readonly infoHashV2?: string;
+  /** v2 and hybrid: the same, 32 bytes. */
+  readonly infoHashV2Bytes?: Uint8Array;
+  /** v2 and hybrid: per-file roots and piece spans (see {@link V2Info}). */
+  readonly v2?: V2Info;
   /** The exact original bytes of the info dictionary. */
   readonly infoBytes: Uint8Array;
   /** The decoded info dictionary, for extension fields. */
@@ -46,9 +77,15 @@ export interface InfoDictionary {
   readonly lastPieceLength: number;
   /** Total bytes over all files. */
   readonly length: number;
-  /** The concatenated 20-byte SHA-1 piece hashes. Use {@link pieceHash} for one. */
+  /**
+   * The concatenated 20-byte SHA-1 piece hashes. Use {@link pieceHash} for one. Empty for v2-only
+   * torrents (their pieces are verified against the Merkle trees instead).
+   */
   readonly pieceHashes: Uint8Array;
-  /** Files in torrent order. */
+  /**
+   * Files in torrent order. v2-only torrents list padding files too (`.pad/<n>`, as libtorrent
+   * does), so that every file starts on a piece boundary exactly as in a hybrid's v1 view.
+   */
   readonly files: readonly TorrentFile[];
   /** True when the info dictionary has a `files` list (even of one file). */
   readonly multiFile: boolean;
@@ -68,6 +105,11 @@ export interface Metainfo extends InfoDictionary {
   readonly createdBy?: string;
   /** Seconds since the Unix epoch. */
   readonly creationDate?: number;
+  /**
+   * v2 and hybrid: the verified `piece layers`, keyed by the lower-case hex pieces root (files
+   * of at most one piece have none).
+   */
+  readonly pieceLayers?: ReadonlyMap<string, Uint8Array>;
 }
 
 /** Limits for parsing metainfo from outside. */
@@ -78,6 +120,11 @@ export interface ParseTorrentOptions {
   maxFiles?: number;
   /** Most tracker URLs over all tiers. Default 1,000. */
   maxTrackers?: number;
+  /**
+   * v2-only torrents: most pieces (their count comes from the file lengths alone, with no piece
+   * list to bound it). Default 4,194,304 (2²²; v1's 64 MiB piece list holds ~3.4 M).
+   */
+  maxPieces?: number;
 }
 
 /** Smallest and largest piece length accepted when parsing. */
@@ -109,7 +156,12 @@ function intField(d: BDict, key: string, what: string, code: MetainfoErrorCode):
 
 /** The 20-byte SHA-1 of piece `index`. Throws `METAINFO_BAD_PIECE_INDEX` outside the torrent. */
 export function pieceHash(meta: InfoDictionary, index: number): Uint8Array {
-  if (!Number.isInteger(index) || index < 0 || index >= meta.pieceCount) {
+  if (
+    !Number.isInteger(index) ||
+    index < 0 ||
+    index >= meta.pieceCount ||
+    meta.pieceHashes.length < index * 20 + 20
+  ) {
     throw new MetainfoError('METAINFO_BAD_PIECE_INDEX', `piece index ${index} out of range`, {
       details: { index, pieceCount: meta.pieceCount },
     });
@@ -142,6 +194,78 @@ export function parseInfoDictionary(
   return buildInfo(info, infoBytes, options);
 }
 
+function parseV1Files(
+  info: BDict,
+  name: string,
+  maxFiles: number,
+): { files: TorrentFile[]; total: number; multiFile: boolean } {
+  const files: TorrentFile[] = [];
+  let total = 0;
+  const rawFiles = info.get('files');
+  const rawLength = info.get('length');
+  if (rawFiles !== undefined && rawLength !== undefined)
+    bad('METAINFO_BAD_FILES', 'info has both length and files');
+  if (rawFiles === undefined) {
+    const length = intField(info, 'length', 'length', 'METAINFO_BAD_LENGTH');
+    if (length === undefined) bad('METAINFO_BAD_FILES', 'info has neither length nor files');
+    files.push({ path: name, segments: [name], length, offset: 0, padding: false });
+    return { files, total: length, multiFile: false };
+  }
+  if (!Array.isArray(rawFiles)) bad('METAINFO_BAD_FILES', 'files is not a list');
+  if (rawFiles.length === 0) bad('METAINFO_BAD_FILES', 'files is empty');
+  if (rawFiles.length > maxFiles) bad('METAINFO_TOO_MANY_FILES', `more than ${maxFiles} files`);
+  const seen = new Set<string>();
+  const folders = new Set<string>();
+  for (let i = 0; i < rawFiles.length; i++) {
+    const f = rawFiles[i] as BValue;
+    if (!(f instanceof Map)) bad('METAINFO_BAD_FILES', `files[${i}] is not a dictionary`);
+    const length = intField(f, 'length', `files[${i}].length`, 'METAINFO_BAD_LENGTH');
+    if (length === undefined) bad('METAINFO_BAD_LENGTH', `files[${i}] has no length`);
+    const rawPath = f.get('path.utf-8') ?? f.get('path');
+    if (!Array.isArray(rawPath)) bad('METAINFO_BAD_FILES', `files[${i}].path is not a list`);
+    const segments: string[] = [];
+    for (const el of rawPath) {
+      if (!(el instanceof Uint8Array))
+        bad('METAINFO_BAD_FILES', `files[${i}].path[${segments.length}] is not a string`);
+      segments.push(fromUtf8(el));
+    }
+    assertSafePath(segments, `files[${i}].path`);
+    const attr = bytesField(f, 'attr');
+    const padding = attr?.includes(0x70) ?? false;
+    const path = segments.join('/');
+    // No two files with one path, and no file that is also a folder of another. Padding files
+    // are never written, so they may share paths (libtorrent names them `.pad/<length>`).
+    if (!padding) {
+      let prefix = '';
+      for (let k = 0; k < segments.length - 1; k++) {
+        prefix = k === 0 ? (segments[0] as string) : `${prefix}/${segments[k]}`;
+        if (seen.has(prefix))
+          bad('METAINFO_DUPLICATE_PATH', `${JSON.stringify(prefix)} is both a file and a folder`);
+        folders.add(prefix);
+      }
+      if (seen.has(path)) bad('METAINFO_DUPLICATE_PATH', `two files with the path ${JSON.stringify(path)}`);
+      if (folders.has(path))
+        bad('METAINFO_DUPLICATE_PATH', `${JSON.stringify(path)} is both a file and a folder`);
+      seen.add(path);
+    }
+    files.push({ path, segments, length, offset: total, padding });
+    total += length;
+    if (total > Number.MAX_SAFE_INTEGER) bad('METAINFO_BAD_LENGTH', 'total length too large');
+  }
+  return { files, total, multiFile: true };
+}
+
+function toTorrentFiles(laid: readonly LaidOutFile[], multiFile: boolean): TorrentFile[] {
+  return laid.map((f) => ({
+    path: multiFile || f.padding ? f.segments.join('/') : (f.segments[0] as string),
+    segments: f.segments,
+    length: f.length,
+    offset: f.offset,
+    padding: f.padding,
+    ...(f.piecesRoot ? { piecesRoot: f.piecesRoot } : {}),
+  }));
+}
+
 function buildInfo(info: BDict, infoBytes: Uint8Array, options: ParseTorrentOptions): InfoDictionary {
   const maxFiles = options.maxFiles ?? 1_000_000;
 
@@ -156,79 +280,72 @@ function buildInfo(info: BDict, infoBytes: Uint8Array, options: ParseTorrentOpti
   }
   const pieceLength = Number(pl);
 
-  const pieces = bytesField(info, 'pieces');
-  if (!pieces) bad('METAINFO_BAD_PIECES', 'pieces missing or not a byte string');
-  if (pieces.length % 20 !== 0) bad('METAINFO_BAD_PIECES', 'pieces is not a multiple of 20 bytes');
+  // BEP 52: `meta version` 2 makes this a v2 torrent; with v1 `pieces` too, a hybrid.
+  const metaVersion = info.get('meta version');
+  let tree: V2TreeFile[] | undefined;
+  if (metaVersion !== undefined) {
+    if (metaVersion !== 2n) badV2('METAINFO_BAD_FILES', 'meta-version', 'meta version is not 2');
+    if (pieceLength < 16 * 1024 || (pieceLength & (pieceLength - 1)) !== 0)
+      bad('METAINFO_BAD_PIECE_LENGTH', 'a v2 piece length must be a power of two of at least 16 KiB');
+    tree = parseFileTree(info.get('file tree'), maxFiles);
+  }
+  const version: MetainfoVersion = tree === undefined ? 1 : info.has('pieces') ? 'hybrid' : 2;
 
-  const files: TorrentFile[] = [];
-  let total = 0;
-  const rawFiles = info.get('files');
-  const rawLength = info.get('length');
+  let files: TorrentFile[];
+  let total: number;
   let multiFile: boolean;
-  if (rawFiles !== undefined && rawLength !== undefined)
-    bad('METAINFO_BAD_FILES', 'info has both length and files');
-  if (rawFiles !== undefined) {
-    multiFile = true;
-    if (!Array.isArray(rawFiles)) bad('METAINFO_BAD_FILES', 'files is not a list');
-    if (rawFiles.length === 0) bad('METAINFO_BAD_FILES', 'files is empty');
-    if (rawFiles.length > maxFiles) bad('METAINFO_TOO_MANY_FILES', `more than ${maxFiles} files`);
-    const seen = new Set<string>();
-    const folders = new Set<string>();
-    for (let i = 0; i < rawFiles.length; i++) {
-      const f = rawFiles[i] as BValue;
-      if (!(f instanceof Map)) bad('METAINFO_BAD_FILES', `files[${i}] is not a dictionary`);
-      const length = intField(f, 'length', `files[${i}].length`, 'METAINFO_BAD_LENGTH');
-      if (length === undefined) bad('METAINFO_BAD_LENGTH', `files[${i}] has no length`);
-      const rawPath = f.get('path.utf-8') ?? f.get('path');
-      if (!Array.isArray(rawPath)) bad('METAINFO_BAD_FILES', `files[${i}].path is not a list`);
-      const segments: string[] = [];
-      for (const el of rawPath) {
-        if (!(el instanceof Uint8Array))
-          bad('METAINFO_BAD_FILES', `files[${i}].path[${segments.length}] is not a string`);
-        segments.push(fromUtf8(el));
-      }
-      assertSafePath(segments, `files[${i}].path`);
-      // No two files with one path, and no file that is also a folder of another.
-      let prefix = '';
-      for (let k = 0; k < segments.length - 1; k++) {
-        prefix = k === 0 ? (segments[0] as string) : `${prefix}/${segments[k]}`;
-        if (seen.has(prefix))
-          bad('METAINFO_DUPLICATE_PATH', `${JSON.stringify(prefix)} is both a file and a folder`);
-        folders.add(prefix);
-      }
-      const path =
-        segments.length === 1 ? (segments[0] as string) : `${prefix}/${segments[segments.length - 1]}`;
-      if (seen.has(path)) bad('METAINFO_DUPLICATE_PATH', `two files with the path ${JSON.stringify(path)}`);
-      if (folders.has(path))
-        bad('METAINFO_DUPLICATE_PATH', `${JSON.stringify(path)} is both a file and a folder`);
-      seen.add(path);
-      const attr = bytesField(f, 'attr');
-      const padding = attr?.includes(0x70) ?? false;
-      files.push({ path, segments, length, offset: total, padding });
-      total += length;
-      if (total > Number.MAX_SAFE_INTEGER) bad('METAINFO_BAD_LENGTH', 'total length too large');
-    }
+  let pieces: Uint8Array;
+  if (version === 2 && tree !== undefined) {
+    multiFile = !(tree.length === 1 && tree[0]?.segments.length === 1);
+    files = toTorrentFiles(layoutV2(tree, pieceLength), multiFile);
+    const last = files[files.length - 1];
+    total = last ? last.offset + last.length : 0;
+    if (total > Number.MAX_SAFE_INTEGER) bad('METAINFO_BAD_LENGTH', 'total length too large');
+    pieces = new Uint8Array(0);
   } else {
-    multiFile = false;
-    const length = intField(info, 'length', 'length', 'METAINFO_BAD_LENGTH');
-    if (length === undefined) bad('METAINFO_BAD_FILES', 'info has neither length nor files');
-    files.push({ path: name, segments: [name], length, offset: 0, padding: false });
-    total = length;
+    const p = bytesField(info, 'pieces');
+    if (!p) bad('METAINFO_BAD_PIECES', 'pieces missing or not a byte string');
+    if (p.length % 20 !== 0) bad('METAINFO_BAD_PIECES', 'pieces is not a multiple of 20 bytes');
+    pieces = p;
+    ({ files, total, multiFile } = parseV1Files(info, name, maxFiles));
+    if (tree !== undefined) {
+      const roots = matchHybrid(files, tree, pieceLength);
+      files = files.map((f, i) => {
+        const root = roots[i];
+        return root ? { ...f, piecesRoot: root } : f;
+      });
+    }
   }
   if (total === 0) bad('METAINFO_EMPTY', 'torrent has no data (total length 0)');
 
   const pieceCount = Math.ceil(total / pieceLength);
-  if (pieces.length / 20 !== pieceCount) {
+  const maxPieces = options.maxPieces ?? 4 * 1024 * 1024;
+  if (version === 2 && pieceCount > maxPieces) {
+    badV2('METAINFO_BAD_LENGTH', 'too-many-pieces', `${pieceCount} pieces, more than ${maxPieces}`);
+  }
+  if (version !== 2 && pieces.length / 20 !== pieceCount) {
     bad('METAINFO_PIECE_COUNT_MISMATCH', `${pieces.length / 20} piece hashes for ${pieceCount} pieces`);
   }
   const lastPieceLength = total - (pieceCount - 1) * pieceLength;
 
+  let v2: V2Info | undefined;
+  if (version !== 1) {
+    const bytes = sha256(infoBytes);
+    v2 = {
+      infoHash: toHex(bytes),
+      infoHashBytes: bytes,
+      truncatedInfoHash: bytes.slice(0, 20),
+      files: fileSpans(files, pieceLength),
+    };
+  }
   const priv = info.get('private');
   const source = textField(info, 'source');
-  const infoHashBytes = sha1(infoBytes);
+  const infoHashBytes = version === 2 && v2 ? v2.truncatedInfoHash : sha1(infoBytes);
   return {
+    version,
     infoHash: toHex(infoHashBytes),
     infoHashBytes,
+    ...(v2 ? { infoHashV2: v2.infoHash, infoHashV2Bytes: v2.infoHashBytes, v2 } : {}),
     infoBytes,
     info,
     name,
@@ -328,8 +445,13 @@ export function parseTorrent(data: Uint8Array, options: ParseTorrentOptions = {}
   const cd = root.get('creation date');
   const creationDate =
     typeof cd === 'bigint' && cd >= 0n && cd <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(cd) : undefined;
+  const pieceLayers =
+    infoPart.version === 1
+      ? undefined
+      : parsePieceLayers(root.get('piece layers'), infoPart.files, infoPart.pieceLength);
   return {
     ...infoPart,
+    ...(pieceLayers ? { pieceLayers } : {}),
     announce: parseTrackers(root, options.maxTrackers ?? 1000),
     urlList: parseUrlList(root),
     ...(comment === undefined ? {} : { comment }),
@@ -346,6 +468,8 @@ export interface TorrentFields {
   createdBy?: string;
   /** Seconds since the Unix epoch. */
   creationDate?: number;
+  /** v2 and hybrid: `piece layers`, keyed by lower-case hex pieces root. */
+  pieceLayers?: ReadonlyMap<string, Uint8Array>;
 }
 
 /**
@@ -362,6 +486,11 @@ export function encodeTorrent(infoBytes: Uint8Array, fields: TorrentFields = {})
   if (fields.createdBy !== undefined) root.set('created by', fields.createdBy);
   if (fields.creationDate !== undefined) root.set('creation date', Math.floor(fields.creationDate));
   root.set('info', new RawBencode(infoBytes));
+  if (fields.pieceLayers && fields.pieceLayers.size > 0) {
+    const layers = new Map<string, BEncodable>();
+    for (const [hex, layer] of fields.pieceLayers) layers.set(toBinaryString(fromHex(hex)), layer);
+    root.set('piece layers', layers);
+  }
   const urls = fields.urlList ?? [];
   if (urls.length === 1) root.set('url-list', urls[0] as string);
   else if (urls.length > 1) root.set('url-list', urls);

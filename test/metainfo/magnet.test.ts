@@ -20,7 +20,7 @@ describe('magnet URIs', () => {
     const b32 = toBase32(fromHex(HEX));
     const m = parseMagnet(
       `magnet:?xt=urn:btih:${b32.toLowerCase()}&dn=My+File%20%C3%BC&tr=udp%3A%2F%2F127.0.0.1%3A6969&tr.1=http://t/a` +
-        `&tr=udp%3A%2F%2F127.0.0.1%3A6969&ws=http%3A%2F%2Fseed%2F&x.pe=127.0.0.1:6881&x.pe=%5B::1%5D:51413&xt=urn:btmh:1220abcd&foo=bar`,
+        `&tr=udp%3A%2F%2F127.0.0.1%3A6969&ws=http%3A%2F%2Fseed%2F&x.pe=127.0.0.1:6881&x.pe=%5B::1%5D:51413&xt=urn:btmh:1114abcd&foo=bar`,
     );
     expect(m.infoHash).toBe(HEX);
     expect(m.name).toBe('My File ü');
