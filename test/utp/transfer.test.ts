@@ -114,30 +114,41 @@ describe('uTP on a simulated network', () => {
     }, 60_000);
   }
 
+  /**
+   * A tap that loses new data packets (first sends only; resends pass) whose rank among the data
+   * packets seen so far is in `drop(rank)`: a burst lost to a receiver's full socket buffer.
+   */
+  function burstLoss(drop: (rank: number) => boolean) {
+    const seen = new Set<number>();
+    const loss = {
+      seen,
+      dropped: 0,
+      tap: (d: Uint8Array): Uint8Array | undefined => {
+        if (d.length > 100 && (d[0] as number) >> 4 === 0) {
+          const seq = ((d[16] as number) << 8) | (d[17] as number);
+          if (seen.has(seq)) return d; // a resend
+          seen.add(seq);
+          if (drop(seen.size)) {
+            loss.dropped++;
+            return undefined;
+          }
+        }
+        return d;
+      },
+    };
+    return loss;
+  }
+
   it('recovers from a whole burst lost at once in a few round trips, not one timeout per packet', async () => {
     // The receiver's socket buffer overflowed: 130 consecutive data packets vanish, nothing
     // after them arrives to be selectively acked.
-    const seen = new Set<number>();
-    const p = await pair(
-      {
-        latencyMs: 5,
-        tap: (d) => {
-          if (d.length > 100 && (d[0] as number) >> 4 === 0) {
-            const seq = ((d[16] as number) << 8) | (d[17] as number);
-            if (seen.has(seq)) return d; // a resend
-            seen.add(seq);
-            if (seen.size > 50 && seen.size <= 180) return undefined;
-          }
-          return d;
-        },
-      },
-      { largePacketSize: 0 },
-    );
+    const loss = burstLoss((rank) => rank > 50 && rank <= 180);
+    const p = await pair({ latencyMs: 5, tap: loss.tap }, { largePacketSize: 0 });
     const data = pattern(256 * 1024, 13);
     const t0 = p.net.clock.now();
     const r = await transfer(p, p.client, p.server, data, 60_000);
     expect(Buffer.compare(r.out, data)).toBe(0);
-    expect(seen.size).toBeGreaterThan(180);
+    expect(loss.seen.size).toBeGreaterThan(180);
     // One timeout (≥ 1 s before the first RTT sample), then slow start: a few seconds at most.
     expect(p.net.clock.now() - t0).toBeLessThan(5000);
   });
@@ -146,34 +157,16 @@ describe('uTP on a simulated network', () => {
     // Warm up (round-trip samples: the RTO is then its 500 ms floor), then lose the tail of the
     // next burst: every new data packet after the first 10 of the second transfer vanishes once.
     let dropFrom = Infinity;
-    const seen = new Set<number>();
-    let dropped = 0;
-    const p = await pair(
-      {
-        latencyMs: 5,
-        tap: (d) => {
-          if (d.length > 100 && (d[0] as number) >> 4 === 0) {
-            const seq = ((d[16] as number) << 8) | (d[17] as number);
-            if (seen.has(seq)) return d; // a resend
-            seen.add(seq);
-            if (seen.size > dropFrom) {
-              dropped++;
-              return undefined;
-            }
-          }
-          return d;
-        },
-      },
-      { largePacketSize: 0 },
-    );
+    const loss = burstLoss((rank) => rank > dropFrom);
+    const p = await pair({ latencyMs: 5, tap: loss.tap }, { largePacketSize: 0 });
     const warm = pattern(512 * 1024, 21);
     expect(Buffer.compare((await transfer(p, p.client, p.server, warm, 60_000)).out, warm)).toBe(0);
-    dropFrom = seen.size + 10;
+    dropFrom = loss.seen.size + 10;
     const data = pattern(96 * 1024, 22);
     const t0 = p.net.clock.now();
     const r = await transfer(p, p.client, p.server, data, 60_000);
     expect(Buffer.compare(r.out, data)).toBe(0);
-    expect(dropped).toBeGreaterThan(50);
+    expect(loss.dropped).toBeGreaterThan(50);
     // The probe fires after max(100 ms, 4 round trips) (checked on the socket's 50 ms tick).
     expect(p.net.clock.now() - t0).toBeLessThan(400);
   });

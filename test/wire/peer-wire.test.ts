@@ -318,57 +318,51 @@ describe('Connection.write onWritten', () => {
   }
 });
 
+/**
+ * A wire on one end of a memory pair whose writes are recorded (bytes per `write` call), and the
+ * raw bytes the other end `b` receives.
+ */
+function recordedWire(infoHash?: Uint8Array) {
+  const [a, b] = createMemoryPair();
+  const writes: number[] = [];
+  const write = a.write.bind(a);
+  a.write = (chunks, onWritten) => {
+    writes.push(chunks.reduce((n, c) => n + c.length, 0));
+    return write(chunks, onWritten);
+  };
+  const received: Uint8Array[] = [];
+  b.attach({ onData: (c) => received.push(c.slice()), onDrain: () => {}, onClose: () => {} });
+  const wire = new PeerWire(a, { peerId: rnd(20), torrent, ...(infoHash ? { infoHash } : {}) });
+  cleanups.push(async () => {
+    wire.close();
+    b.destroy();
+  });
+  const receivedBytes = () => received.reduce((n, c) => n + c.length, 0);
+  return { wire, b, writes, received, receivedBytes };
+}
+
 describe('PeerWire: our handshake leaves in a write of its own', () => {
   it('dialling, with the peer handshake arriving in the same turn (an MSE responder)', async () => {
-    const [a, b] = createMemoryPair();
-    const writes: number[] = [];
-    const write = a.write.bind(a);
-    a.write = (chunks, onWritten) => {
-      writes.push(chunks.reduce((n, c) => n + c.length, 0));
-      return write(chunks, onWritten);
-    };
-    const received: Uint8Array[] = [];
-    b.attach({ onData: (c) => received.push(c.slice()), onDrain: () => {}, onClose: () => {} });
     const infoHash = rnd(20);
-    const wire = new PeerWire(a, { peerId: rnd(20), infoHash, torrent });
-    cleanups.push(async () => {
-      wire.close();
-      b.destroy();
-    });
+    const { wire, b, writes, received, receivedBytes } = recordedWire(infoHash);
     // The peer's handshake is on its way when ours is written (an MSE responder sends it with
     // crypto_select): it is read before the next turn.
     b.write([rawHandshake(infoHash, rnd(20), reservedBits(true))]);
     wire.handshake();
-    const handshake = next(wire, 'handshake');
-    await handshake;
-    await until(() => received.reduce((n, c) => n + c.length, 0) > 68);
+    await next(wire, 'handshake');
+    await until(() => receivedBytes() > 68);
     // Our handshake, alone; the extended handshake after it, in another write.
     expect(writes[0]).toBe(68);
     expect(writes.length).toBeGreaterThan(1);
-    const all = concatBytes(received);
-    expect(all[68 + 4]).toBe(20); // BEP 10 message id
+    expect(concatBytes(received)[68 + 4]).toBe(20); // BEP 10 message id
     expect(wire.fast).toBe(true);
   });
 
   it('accepting, with the peer handshake read first', async () => {
-    const [a, b] = createMemoryPair();
-    const writes: number[] = [];
-    const write = a.write.bind(a);
-    a.write = (chunks, onWritten) => {
-      writes.push(chunks.reduce((n, c) => n + c.length, 0));
-      return write(chunks, onWritten);
-    };
-    const received: Uint8Array[] = [];
-    b.attach({ onData: (c) => received.push(c.slice()), onDrain: () => {}, onClose: () => {} });
-    const infoHash = rnd(20);
-    const wire = new PeerWire(a, { peerId: rnd(20), torrent });
-    cleanups.push(async () => {
-      wire.close();
-      b.destroy();
-    });
+    const { wire, b, writes, received, receivedBytes } = recordedWire();
     wire.once('handshake', (hs) => wire.handshake(hs.infoHash));
-    b.write([rawHandshake(infoHash, rnd(20), reservedBits(true))]);
-    await until(() => received.reduce((n, c) => n + c.length, 0) > 68);
+    b.write([rawHandshake(rnd(20), rnd(20), reservedBits(true))]);
+    await until(() => receivedBytes() > 68);
     expect(writes[0]).toBe(68);
     expect(writes.length).toBeGreaterThan(1);
     expect(concatBytes(received)[68 + 4]).toBe(20);
