@@ -67,6 +67,28 @@ for (const kind of ['memory', 'tcp', 'lent'] as PairKind[]) {
       expect(q.b.peerHandshake?.v2).toBe(false);
     });
 
+    it('negotiates v2 by the bit on both sides, or by the truncated v2 info-hash without bits', async () => {
+      const one = await wirePair(kind, { v2: true }, {});
+      cleanups.push(one.done);
+      expect([one.a.v2, one.b.v2]).toEqual([false, false]); // b does not speak v2
+      const both = await wirePair(kind, { v2: true }, { v2: true });
+      cleanups.push(both.done);
+      expect([both.a.v2, both.b.v2]).toEqual([true, true]);
+      // As libtorrent does for a v2 torrent: no bit, the handshakes name the truncated v2 hash;
+      // the accepting side learns the torrent at its handshake.
+      const v2 = rnd(32);
+      const hashed = await wirePair(kind, { infoHash: v2.subarray(0, 20), infoHashV2: v2 }, {}, (_a, b) => {
+        b.once('handshake', () => b.handshake(undefined, { infoHashV2: v2 }));
+      });
+      cleanups.push(hashed.done);
+      expect(hashed.b.peerHandshake?.v2).toBe(false);
+      expect([hashed.a.v2, hashed.b.v2]).toEqual([true, true]);
+      // A hybrid named by its v1 hash, no bits: v1 only.
+      const v1 = await wirePair(kind, { infoHashV2: v2 }, { infoHashV2: v2 });
+      cleanups.push(v1.done);
+      expect([v1.a.v2, v1.b.v2]).toEqual([false, false]);
+    });
+
     it('exchanges hash request, hashes (whose proof verifies) and hash reject', async () => {
       const { a, b, done } = await wirePair(kind, { v2: true }, { v2: true });
       cleanups.push(done);
