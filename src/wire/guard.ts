@@ -99,8 +99,7 @@ export class FrameGuard {
    */
   #geometry: Pick<InfoDictionary, 'pieceCount' | 'pieceLength' | 'lastPieceLength'> | undefined;
   #fast = false;
-  /** BEP 52 was negotiated: messages 21–23 are legal. */
-  #v2 = false;
+  #v2 = false; // BEP 52 negotiated: messages 21–23 are legal
   #handshakeDone = false;
   #held: Uint8Array | undefined;
   /** Partial message: header bytes so far, or the assembly buffer of a split message. */

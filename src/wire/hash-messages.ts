@@ -247,15 +247,21 @@ export interface V2Options {
 }
 
 /**
- * BEP 52: may messages 21–23 flow on a connection? Only if we speak v2 (`v2` or `infoHashV2`
- * given) and the peer does: it set the v2 bit (reserved byte 7, 0x10), or the handshakes name the
- * torrent by its truncated v2 info-hash — libtorrent 2.0 sets the bit only when it names a hybrid
- * by its v1 hash, and treats a peer naming the truncated v2 hash as v2 without it.
+ * BEP 52: may messages 21–23 flow on a connection? Yes when a handshake names the torrent by its
+ * truncated v2 info-hash (`named`: ours and the peer's; `infoHashV2` must be given), or both
+ * handshakes carry the v2 bit (reserved byte 7, 0x10) — a hybrid named by its v1 hash. Both
+ * ends reach the same answer, as libtorrent 2.0 does: it treats a peer as v2 on the truncated v2
+ * hash or on the peer's bit, sets the bit itself on a hybrid's v1 hash only (not on a v2 hash),
+ * and drops a peer that sends hash messages otherwise.
  */
-export function negotiatedV2(ours: V2Options, peerBit: boolean, infoHash: Uint8Array | undefined): boolean {
-  const v2 = ours.infoHashV2;
-  if (ours.v2 !== true && v2 === undefined) return false;
-  return peerBit || (v2 !== undefined && infoHash !== undefined && equalBytes(v2.subarray(0, 20), infoHash));
+export function negotiatedV2(
+  ours: V2Options,
+  peerBit: boolean,
+  named: readonly (Uint8Array | undefined)[],
+): boolean {
+  const v2 = ours.infoHashV2?.subarray(0, 20);
+  const byHash = v2 !== undefined && named.some((h) => h !== undefined && equalBytes(v2, h));
+  return byHash || (ours.v2 === true && peerBit);
 }
 
 /** Most of our `hash request`s one wire keeps unanswered (libtorrent keeps two in flight). */
@@ -348,9 +354,19 @@ export class HashExchange {
   }
 
   /** Both handshakes are in: decides (see {@link negotiatedV2}) and returns whether v2 is on. */
-  settle(peerBit: boolean, infoHash: Uint8Array | undefined): boolean {
-    this.#on = negotiatedV2(this.#opts, peerBit, infoHash);
+  settle(peerBit: boolean, named: readonly (Uint8Array | undefined)[]): boolean {
+    this.#on = negotiatedV2(this.#opts, peerBit, named);
     return this.#on;
+  }
+
+  /**
+   * BEP 52's upgrade of a hybrid: we set the v2 bit and `infoHash` (named by the other end, or by
+   * us answering a peer that set the bit) is the torrent's truncated v2 info-hash — accepted in
+   * place of the v1 hash the other end named.
+   */
+  upgrade(infoHash: Uint8Array): boolean {
+    const v2 = this.#opts.infoHashV2;
+    return this.#opts.v2 === true && v2 !== undefined && equalBytes(v2.subarray(0, 20), infoHash);
   }
 
   #need(): void {

@@ -241,7 +241,7 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
     if (v2) this.#bep52.configure(v2);
     const ih = infoHash ?? this.#infoHash ?? this.#peer?.infoHash;
     if (ih?.length !== 20) throw new WireError('WIRE_BAD_INFOHASH', 'info-hash must be 20 bytes');
-    if (this.#peer && !equalBytes(this.#peer.infoHash, ih)) {
+    if (this.#peer && !equalBytes(this.#peer.infoHash, ih) && !(this.#peer.v2 && this.#bep52.upgrade(ih))) {
       this.#drop(new WireError('WIRE_INFOHASH_MISMATCH', 'the peer asked for another torrent'));
       return;
     }
@@ -406,7 +406,7 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
   /** Both handshakes are in: which optional messages may follow (BEP 6, BEP 52). */
   #settle(): void {
     this.#guard.setFast(this.#up.hasFast);
-    this.#guard.setV2(this.#bep52.settle(this.#peer?.v2 === true, this.#infoHash));
+    this.#guard.setV2(this.#bep52.settle(this.#peer?.v2 === true, [this.#infoHash, this.#peer?.infoHash]));
   }
 
   #needFast(): void {
@@ -515,7 +515,7 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
       fast: ((r[7] as number) & 0x04) !== 0,
       v2: ((r[7] as number) & 0x10) !== 0,
     };
-    if (this.#infoHash && !equalBytes(this.#infoHash, peer.infoHash)) {
+    if (this.#infoHash && !equalBytes(this.#infoHash, peer.infoHash) && !this.#bep52.upgrade(peer.infoHash)) {
       throw new WireError('WIRE_INFOHASH_MISMATCH', `the peer asked for ${toHex(peer.infoHash)}`);
     }
     if (equalBytes(peer.peerId, this.#opts.peerId)) {

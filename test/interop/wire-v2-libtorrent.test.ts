@@ -8,6 +8,8 @@
  * file's pieces root, the hashes equal to the torrent's piece layer and to the data's block
  * hashes. A request for a root not in the torrent is answered with a hash reject. libtorrent
  * answers without us being interested or unchoked, before any bitfield from us.
+ * A hybrid dialled by its v1 hash with our v2 bit is upgraded (BEP 52): libtorrent answers with
+ * the truncated v2 hash, and serves hashes; without our bit it sets its own and stays v1.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -167,6 +169,59 @@ describe('BEP 52 wire: libtorrent 2.0 answers our hash requests', () => {
     const m = await ask(wire, { piecesRoot: other, baseLayer: 2, index: 0, length: 8, proofLayers: 0 });
     expect(m).toBe('rejected');
     expect(wire.closed).toBe(false);
+    wire.close();
+  });
+});
+
+describe('BEP 52 wire: libtorrent 2.0 seeding a hybrid torrent, named by its v1 info-hash', () => {
+  const hybrid = { port: 0, meta: undefined as Metainfo | undefined };
+
+  beforeAll(async () => {
+    const file = join(tmp.path, 'hybrid.bin');
+    writeFileSync(file, data);
+    const torrent = join(tmp.path, 'hybrid.torrent');
+    const lt = procs.start(SYSTEM_PYTHON, [LT_SEED, file, torrent, String(PIECE), 'hybrid']);
+    const line = await waitForLine(lt, (l) => l.includes('"seeding"'), 60_000, 'libtorrent hybrid seeder');
+    hybrid.port = (JSON.parse(line) as { port: number }).port;
+    hybrid.meta = parseTorrent(readFileSync(torrent));
+    expect(hybrid.meta.version).toBe('hybrid');
+  }, 90_000);
+
+  async function dialHybrid(v2: boolean): Promise<PeerWire> {
+    const m = hybrid.meta as Metainfo;
+    const conn = await new TcpTransport().connect({ host: '127.0.0.1', port: hybrid.port });
+    const wire = new PeerWire(conn, {
+      peerId: new Uint8Array(randomBytes(20)),
+      infoHash: m.infoHashBytes,
+      infoHashV2: m.infoHashV2Bytes as Uint8Array,
+      v2,
+    });
+    const hs = once(wire, 'handshake');
+    wire.handshake();
+    await hs;
+    return wire;
+  }
+
+  it('with our v2 bit, libtorrent upgrades: it answers on the truncated v2 hash, and serves hashes', async () => {
+    const m = hybrid.meta as Metainfo;
+    const wire = await dialHybrid(true);
+    // BEP 52's upgrade: the v1 hash and the bit from us, the truncated v2 hash (no bit) back.
+    expect(wire.peerHandshake?.infoHash).toEqual((m.infoHashV2Bytes as Uint8Array).subarray(0, 20));
+    expect(wire.peerHandshake?.v2).toBe(false);
+    expect(wire.v2).toBe(true);
+    const r = m.files.find((f) => f.piecesRoot)?.piecesRoot as Uint8Array;
+    const msg = await ask(wire, { piecesRoot: r, baseLayer: 2, index: 0, length: 16, proofLayers: 0 });
+    if (msg === 'rejected') throw new Error('libtorrent rejected the request');
+    expect(verifyMerkleProof(r, WIDTH, 2, 0, msg)).toBe(true);
+    wire.close();
+  });
+
+  it('without it, the connection is v1 only', async () => {
+    const wire = await dialHybrid(false);
+    // libtorrent offers v2 (its bit, on the v1 hash); without ours it holds us for v1-only.
+    expect(wire.peerHandshake?.infoHash).toEqual((hybrid.meta as Metainfo).infoHashBytes);
+    expect(wire.peerHandshake?.v2).toBe(true);
+    expect(wire.v2).toBe(false);
     wire.close();
   });
 });

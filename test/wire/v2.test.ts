@@ -17,12 +17,21 @@ import {
   type HashRequest,
   hashesUncleCount,
   MAX_OUTSTANDING_HASH_REQUESTS,
-  type PeerWire,
+  PeerWire,
   type UtMetadataExtension,
   utMetadata,
   WireError,
 } from '../../src/wire/index.js';
-import { next, type PairKind, rnd, until, wirePair } from './helpers.js';
+import {
+  connections,
+  next,
+  type PairKind,
+  rawHandshake,
+  reservedBits,
+  rnd,
+  until,
+  wirePair,
+} from './helpers.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -89,6 +98,20 @@ for (const kind of ['memory', 'tcp', 'lent'] as PairKind[]) {
       expect([v1.a.v2, v1.b.v2]).toEqual([false, false]);
     });
 
+    it('upgrades a hybrid named by its v1 hash: the accepting end answers with the truncated v2 hash', async () => {
+      const v2 = rnd(32);
+      const p = await wirePair(kind, { v2: true, infoHashV2: v2 }, {}, (_a, b) => {
+        b.once('handshake', (hs) => {
+          expect(hs.v2).toBe(true);
+          b.handshake(v2.subarray(0, 20), { v2: true, infoHashV2: v2 });
+        });
+      });
+      cleanups.push(p.done);
+      expect(p.a.peerHandshake?.infoHash).toEqual(v2.subarray(0, 20));
+      expect(p.b.peerHandshake?.infoHash).toEqual(p.infoHash);
+      expect([p.a.v2, p.b.v2]).toEqual([true, true]);
+    });
+
     it('exchanges hash request, hashes (whose proof verifies) and hash reject', async () => {
       const { a, b, done } = await wirePair(kind, { v2: true }, { v2: true });
       cleanups.push(done);
@@ -126,6 +149,27 @@ describe('BEP 52 on a PeerWire: refusals', () => {
     expect(codeOf(() => a.hashes(answer(req)))).toBe('WIRE_NOT_SUPPORTED');
     expect(codeOf(() => b.hashRequest({ ...req, index: 2, length: 3 }))).toBe('WIRE_BAD_HASH_MESSAGE');
     expect(a.closed || b.closed).toBe(false);
+  });
+
+  it('refuses an upgrade the other end did not offer (no v2 bit)', async () => {
+    const v2 = rnd(32);
+    // The dialler did not set the bit: answering with the v2 hash is another torrent.
+    const [ca, cb, close] = await connections('memory');
+    cleanups.push(close);
+    const a = new PeerWire(ca, { peerId: rnd(20), infoHash: rnd(20), infoHashV2: v2 });
+    const b = new PeerWire(cb, { peerId: rnd(20) });
+    const bClosed = next(b, 'close');
+    b.once('handshake', () => b.handshake(v2.subarray(0, 20), { v2: true, infoHashV2: v2 }));
+    a.handshake();
+    expect((await bClosed)[0]?.code).toBe('WIRE_INFOHASH_MISMATCH');
+    // The dialler set no bit either: a peer answering with the v2 hash is another torrent to it.
+    const [cc, cd, close2] = await connections('memory');
+    cleanups.push(close2);
+    const c = new PeerWire(cc, { peerId: rnd(20), infoHash: rnd(20), infoHashV2: v2 });
+    const cClosed = next(c, 'close');
+    c.handshake();
+    cd.write([rawHandshake(v2.subarray(0, 20), rnd(20), reservedBits(true))]);
+    expect((await cClosed)[0]?.code).toBe('WIRE_INFOHASH_MISMATCH');
   });
 
   it('drops a peer without the v2 bit that sends one', async () => {
