@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Metainfo, parseTorrent } from '../../src/metainfo/index.js';
 import { blockHashes, merklePadHash, verifyMerkleProof } from '../../src/metainfo/merkle.js';
+import type { InfoDictionary } from '../../src/metainfo/torrent.js';
 import { toHex } from '../../src/util/bytes.js';
 import { TcpTransport } from '../../src/util/transport.js';
 import {
@@ -25,6 +26,8 @@ import {
   hashesUncleCount,
   PeerWire,
   type PeerWireEvents,
+  type UtMetadataExtension,
+  utMetadata,
 } from '../../src/wire/index.js';
 import { Procs, waitForLine } from '../helpers/procs.js';
 import { pseudoRandomBytes, ROOT, SYSTEM_PYTHON, tempDir } from '../helpers/run.js';
@@ -84,7 +87,7 @@ function once<K extends keyof PeerWireEvents & string>(
   });
 }
 
-async function dial(): Promise<PeerWire> {
+async function dial(setup?: (wire: PeerWire) => void): Promise<PeerWire> {
   const conn = await new TcpTransport({ lendReadBuffer: true }).connect({ host: '127.0.0.1', port });
   const wire = new PeerWire(conn, {
     peerId: new Uint8Array(randomBytes(20)),
@@ -92,6 +95,7 @@ async function dial(): Promise<PeerWire> {
     infoHashV2: meta.infoHashV2Bytes as Uint8Array,
     v2: true,
   });
+  setup?.(wire);
   const hs = once(wire, 'handshake');
   wire.handshake();
   await hs;
@@ -160,6 +164,29 @@ describe('BEP 52 wire: libtorrent 2.0 answers our hash requests', () => {
     expect(m.uncles.length).toBe(4 * 32);
     expect(m.hashes).toEqual(blockHashes(data.subarray(3 * PIECE, 4 * PIECE)));
     expect(verifyMerkleProof(root, WIDTH, 0, 12, m)).toBe(true);
+    wire.close();
+  });
+
+  it('serves the v2 info dictionary over ut_metadata, checked by SHA-256 against the v2 info-hash', async () => {
+    let ext: UtMetadataExtension | undefined;
+    const wire = await dial((w) => {
+      ext = w.use(
+        utMetadata({ infoHash: meta.infoHashBytes, infoHashV2: meta.infoHashV2Bytes as Uint8Array }),
+      );
+    });
+    const m = ext as UtMetadataExtension;
+    const info = await new Promise<InfoDictionary>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no metadata\n${alerts.join('\n')}`)), 15_000);
+      m.once('metadata', (i) => {
+        clearTimeout(t);
+        resolve(i);
+      });
+      m.once('failed', (e) => reject(e));
+      wire.once('close', (e) => reject(e ?? new Error('closed')));
+    });
+    expect(info.version).toBe(2);
+    expect(info.infoHashV2).toBe(meta.infoHashV2);
+    expect(new Uint8Array(info.infoBytes)).toEqual(new Uint8Array(meta.infoBytes));
     wire.close();
   });
 
