@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { blockHashes, merkleLayers, merkleProof, verifyMerkleProof } from '../../src/metainfo/merkle.js';
 import { FrameGuard, type GuardSink } from '../../src/wire/guard.js';
@@ -273,5 +274,60 @@ describe('BEP 52 hash messages: the framing guard', () => {
   it('keeps the 64 KiB message bound unless v2 was negotiated', () => {
     expect(guard(false).g.maxMessageLength()).toBeLessThan(MAX_HASHES_MESSAGE_LENGTH);
     expect(guard(true).g.maxMessageLength()).toBe(MAX_HASHES_MESSAGE_LENGTH);
+  });
+});
+
+describe('BEP 52 hash messages: fuzzed', () => {
+  const arbReq = fc.record({
+    piecesRoot: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+    baseLayer: fc.integer({ min: 0, max: 20 }),
+    k: fc.integer({ min: 0, max: 1000 }),
+    logLength: fc.integer({ min: 0, max: 9 }),
+    proofLayers: fc.integer({ min: 0, max: 30 }),
+  });
+
+  it('round-trips every request and answer within the bounds', () => {
+    fc.assert(
+      fc.property(arbReq, ({ piecesRoot, baseLayer, k, logLength, proofLayers }) => {
+        const length = 2 ** logLength;
+        const r: HashRequest = { piecesRoot, baseLayer, index: k * length, length, proofLayers };
+        expect(decodeHashRequest(payloadOf(encodeHashRequest(r)))).toEqual(r);
+        const uncles = hashesUncleCount(length, proofLayers);
+        const m: HashesMessage = { ...r, hashes: rnd(length * 32), uncles: rnd(uncles * 32) };
+        expect(decodeHashes(payloadOf(encodeHashes(m)))).toEqual(m);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('decodes mutated bytes to a message within the bounds, or refuses them with a code', () => {
+    const seed = req({ length: 4, proofLayers: 5 });
+    const valid = payloadOf(encodeHashes({ ...seed, hashes: rnd(128), uncles: rnd(4 * 32) }));
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }), { maxLength: 8 }),
+        fc.integer({ min: -40, max: 200 }),
+        (edits, cut) => {
+          const bytes = new Uint8Array(Math.max(0, valid.length + cut));
+          bytes.set(valid.subarray(0, Math.min(valid.length, bytes.length)));
+          for (const { at, byte } of edits) if (bytes.length > 0) bytes[at % bytes.length] = byte;
+          for (const decode of [decodeHashes, decodeHashRequest]) {
+            let m: HashRequest | undefined;
+            try {
+              m = decode(bytes);
+            } catch (err) {
+              expect(err).toBeInstanceOf(WireError);
+              expect((err as WireError).code).toBe('WIRE_BAD_HASH_MESSAGE');
+              continue;
+            }
+            expect(m.length).toBeGreaterThanOrEqual(1);
+            expect(m.length).toBeLessThanOrEqual(MAX_HASH_REQUEST_LENGTH);
+            expect(m.proofLayers).toBeLessThanOrEqual(MAX_PROOF_LAYERS);
+            expect(m.piecesRoot.length).toBe(32);
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });
