@@ -151,6 +151,12 @@ describe('BEP 52 wire: libtorrent 2.0 answers our hash requests', () => {
     const all = new Uint8Array([...(got[0] as Uint8Array), ...(got[1] as Uint8Array)]);
     expect(all.subarray(0, 11 * 32)).toEqual(new Uint8Array(layer));
     for (let i = 11; i < 16; i++) expect(all.subarray(i * 32, i * 32 + 32)).toEqual(merklePadHash(2));
+    // The whole layer in one run proves itself: no proof layers, no uncles.
+    const whole = await ask(wire, { piecesRoot: root, baseLayer: 2, index: 0, length: 16, proofLayers: 0 });
+    if (whole === 'rejected') throw new Error('libtorrent rejected the whole-layer request');
+    expect(whole.uncles.length).toBe(0);
+    expect(whole.hashes).toEqual(all);
+    expect(verifyMerkleProof(root, WIDTH, 2, 0, whole)).toBe(true);
     expect(wire.closed).toBe(false);
     wire.close();
   });
