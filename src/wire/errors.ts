@@ -16,7 +16,7 @@ import { BttkitError, type BttkitErrorOptions } from '../util/errors.js';
  * | `WIRE_OUT_OF_RANGE` | a piece index or block outside the torrent (or before we know the torrent) |
  * | `WIRE_TOO_MANY_REQUESTS` | more outstanding requests than we allow (`reqq`) |
  * | `WIRE_BAD_BITFIELD` | a bitfield of the wrong size or with spare bits set |
- * | `WIRE_UNEXPECTED_MESSAGE` | a message where the protocol forbids it (fast message without BEP 6, a flood of bitfields) |
+ * | `WIRE_UNEXPECTED_MESSAGE` | a message where the protocol forbids it (fast message without BEP 6, hash message without the v2 bit, unrequested `hashes`, a flood of bitfields) |
  * | `WIRE_BAD_EXTENDED_HANDSHAKE` | an extended handshake that is not a bounded bencoded dictionary |
  * | `WIRE_EXTENSION_MESSAGE_TOO_LARGE` | an extension message above that extension's limit |
  * | `WIRE_EXTENSION_ERROR` | an extension refused a message (see `cause`) |
@@ -27,7 +27,8 @@ import { BttkitError, type BttkitErrorOptions } from '../util/errors.js';
  * | `WIRE_CONNECTION_ERROR` | the transport failed (see `cause`) |
  * | `WIRE_CLOSED` | the wire was closed (for requests still outstanding) |
  * | `WIRE_REQUEST_CHOKED` / `WIRE_REQUEST_REJECTED` / `WIRE_REQUEST_CANCELLED` | the fate of one of our requests |
- * | `WIRE_NOT_SUPPORTED` | the peer did not negotiate what the call needs (BEP 6, an extension) |
+ * | `WIRE_NOT_SUPPORTED` | the peer did not negotiate what the call needs (BEP 6, BEP 52, an extension) |
+ * | `WIRE_BAD_HASH_MESSAGE` | a BEP 52 `hash request` / `hashes` / `hash reject` of the wrong size or with fields out of bounds (received, or our argument) |
  * | `WIRE_BAD_PEER_ID` / `WIRE_BAD_INFOHASH` | a peer id or info-hash that is not 20 bytes (our argument) |
  * | `WIRE_BAD_REQUEST` | `request` with a length outside 1..`maxBlockLength` (our argument) |
  * | `WIRE_BAD_BLOCK` | `respond` with a block whose length is not the request's (our argument) |
@@ -75,6 +76,7 @@ export const WIRE_ERROR_CODES = [
   'WIRE_REQUEST_REJECTED',
   'WIRE_REQUEST_CANCELLED',
   'WIRE_NOT_SUPPORTED',
+  'WIRE_BAD_HASH_MESSAGE',
   'WIRE_BAD_PEER_ID',
   'WIRE_BAD_INFOHASH',
   'WIRE_BAD_REQUEST',

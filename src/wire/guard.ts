@@ -1,6 +1,7 @@
 import { type InfoDictionary, pieceLengthAt } from '../metainfo/torrent.js';
 import { concatBytes } from '../util/bytes.js';
 import { WireError, type WireErrorCode } from './errors.js';
+import * as bep52 from './hash-messages.js';
 import { MessageId, type WireLimits, type WireTorrent } from './limits.js';
 
 const PROTOCOL = 'BitTorrent protocol';
@@ -48,6 +49,8 @@ export interface GuardSink {
   extended(id: number, payload: Uint8Array): void;
   /** A message of a type the protocol does not define (at most `maxUnknownMessage` bytes). */
   unknown(id: number, payload: Uint8Array): void;
+  /** A BEP 52 message 21–23 (v2 peers only), decoded and bounded; without this, dropped. */
+  hash?(id: number, message: bep52.HashRequest | bep52.HashesMessage): void;
 }
 
 function u32(b: Uint8Array, at: number): number {
@@ -96,6 +99,8 @@ export class FrameGuard {
    */
   #geometry: Pick<InfoDictionary, 'pieceCount' | 'pieceLength' | 'lastPieceLength'> | undefined;
   #fast = false;
+  /** The peer set the BEP 52 bit (reserved byte 7, 0x10): messages 21–23 are legal. */
+  #v2 = false;
   #handshakeDone = false;
   #held: Uint8Array | undefined;
   /** Partial message: header bytes so far, or the assembly buffer of a split message. */
@@ -149,7 +154,8 @@ export class FrameGuard {
   maxMessageLength(): number {
     const l = this.#limits;
     const bitfield = this.#torrent ? bitfieldBytes(this.#torrent.pieceCount) : l.maxBitfieldBytes;
-    return Math.max(1 + bitfield, 9 + l.maxBlockLength, 2 + l.maxExtendedPayload, l.maxUnknownMessage);
+    const other = Math.max(l.maxUnknownMessage, this.#v2 ? bep52.MAX_HASHES_MESSAGE_LENGTH : 0);
+    return Math.max(1 + bitfield, 9 + l.maxBlockLength, 2 + l.maxExtendedPayload, other);
   }
 
   /** Feeds bytes from the peer. */
@@ -364,6 +370,7 @@ export class FrameGuard {
     this.#part = undefined;
     this.#partFill = 0;
     this.#handshakeDone = true;
+    this.#v2 = ((part[27] as number) & 0x10) !== 0;
     const hs: Handshake = {
       reserved: part.subarray(20, 28),
       infoHash: part.subarray(28, 48),
@@ -444,6 +451,12 @@ export class FrameGuard {
         if (len - 2 > this.#limits.maxExtendedPayload) {
           fail('WIRE_EXTENSION_MESSAGE_TOO_LARGE', `extended payload of ${len - 2} bytes`, { length: len });
         }
+        return;
+      case MessageId.hashRequest:
+      case MessageId.hashes:
+      case MessageId.hashReject:
+        if (!this.#v2) fail('WIRE_UNEXPECTED_MESSAGE', `BEP 52 message ${id} without the v2 bit`, { id });
+        bep52.checkHashFrame(id, len);
         return;
       default:
         if (len > this.#limits.maxUnknownMessage) {
@@ -570,6 +583,11 @@ export class FrameGuard {
         return;
       case MessageId.extended:
         sink.extended(body[1] as number, copy ? body.slice(2) : body.subarray(2));
+        return;
+      case MessageId.hashRequest:
+      case MessageId.hashes:
+      case MessageId.hashReject: // decoded into copies: nothing refers to `body` afterwards
+        sink.hash?.(id, bep52.decodeHashMessage(id, body.subarray(1)));
         return;
       default:
         sink.unknown(id, copy ? body.slice(1) : body.subarray(1));

@@ -1,7 +1,7 @@
 /**
  * The peer wire: {@link PeerWire} (BitTorrent: our framing guard parses, `bittorrent-protocol`'s
- * `Wire` keeps the protocol state), a typed BEP 10 extension framework, and the `ut_metadata`
- * (BEP 9), `ut_pex` (BEP 11) and `btt_speed` extensions.
+ * `Wire` keeps the protocol state), the BEP 52 hash messages, a typed BEP 10 extension
+ * framework, and the `ut_metadata` (BEP 9), `ut_pex` (BEP 11) and `btt_speed` extensions.
  * @module wire
  */
 
@@ -49,6 +49,24 @@ export {
   type Handshake,
   MAX_PIECE_STATEMENTS,
 } from './guard.js';
+export {
+  checkHashRequest,
+  decodeHashes,
+  decodeHashRequest,
+  encodeHashes,
+  encodeHashReject,
+  encodeHashRequest,
+  HASH_REJECT_ID,
+  HASH_REQUEST_ID,
+  HASHES_ID,
+  type HashesMessage,
+  type HashRequest,
+  hashesUncleCount,
+  MAX_HASH_REQUEST_LENGTH,
+  MAX_HASHES_MESSAGE_LENGTH,
+  MAX_OUTSTANDING_HASH_REQUESTS,
+  MAX_PROOF_LAYERS,
+} from './hash-messages.js';
 export { ipBytes } from './ip.js';
 export { BLOCK_SIZE, DEFAULT_WIRE_LIMITS, MessageId, type WireLimits, type WireTorrent } from './limits.js';
 export {

@@ -1,7 +1,7 @@
 /** The standard block size and the largest block a peer may request or send (BEP 3). */
 export const BLOCK_SIZE = 16 * 1024;
 
-/** Peer-wire message ids (BEP 3, BEP 5, BEP 6, BEP 10). */
+/** Peer-wire message ids (BEP 3, BEP 5, BEP 6, BEP 10, BEP 52). */
 export const MessageId = {
   choke: 0,
   unchoke: 1,
@@ -19,6 +19,9 @@ export const MessageId = {
   reject: 0x10,
   allowedFast: 0x11,
   extended: 20,
+  hashRequest: 21,
+  hashes: 22,
+  hashReject: 23,
 } as const;
 
 /** Limits a {@link PeerWire} enforces on what a peer sends. */

@@ -1,6 +1,7 @@
 import type { Clock } from '../util/clock.js';
 import type { WireError } from './errors.js';
 import type { ExtendedHandshakeInfo } from './extension-registry.js';
+import type { HashesMessage, HashRequest } from './hash-messages.js';
 import type { WireLimits, WireTorrent } from './limits.js';
 
 /* The public types of a PeerWire (peer-wire.ts re-exports them). */
@@ -20,6 +21,8 @@ export interface PeerCapabilities {
   dht: boolean;
   /** BEP 6 fast extension (reserved byte 7, bit 0x04). */
   fast: boolean;
+  /** BEP 52 BitTorrent v2 (reserved byte 7, bit 0x10): may exchange messages 21–23. */
+  v2: boolean;
 }
 
 /** The peer's handshake. */
@@ -65,6 +68,12 @@ export interface PeerWireEvents {
   suggest: [index: number];
   reject: [request: BlockRequest];
   'allowed-fast': [index: number];
+  /** BEP 52: the peer asks for hashes; answer with `hashes` or `hashReject` (BEP 52: MUST answer). */
+  'hash-request': [request: HashRequest];
+  /** BEP 52: the answer to one of our hash requests (verify it: see `verifyMerkleProof`). */
+  hashes: [message: HashesMessage];
+  /** BEP 52: the peer will not answer one of our hash requests. */
+  'hash-reject': [request: HashRequest];
   /** A message of a type we do not know (ignored by the protocol). */
   unknown: [id: number, payload: Uint8Array];
   /** The write buffer drained after going above its high-water mark. */
@@ -87,6 +96,12 @@ export interface PeerWireOptions {
   fast?: boolean;
   /** Set the BEP 5 DHT bit (we can answer a `port` message). Default false. */
   dht?: boolean;
+  /**
+   * Set the BEP 52 bit (reserved byte 7, 0x10): we speak BitTorrent v2 (a v2 or hybrid torrent).
+   * Default false. The `infoHash` is then the 20-byte truncated v2 info-hash (v2-only), or
+   * either hash of a hybrid.
+   */
+  v2?: boolean;
   /** `v` in our extended handshake. Default `bttkit`. */
   client?: string;
   /** `p` in our extended handshake: our listen port. */

@@ -6,6 +6,7 @@ import { WireError } from './errors.js';
 import type { ExtensionFactory, HandshakeValue, WireExtension } from './extension.js';
 import { type ExtendedHandshakeInfo, ExtensionRegistry } from './extension-registry.js';
 import { FrameGuard, type GuardSink, type Handshake } from './guard.js';
+import * as bep52 from './hash-messages.js';
 import { ipBytes } from './ip.js';
 import { DEFAULT_WIRE_LIMITS, MessageId, type WireLimits, type WireTorrent } from './limits.js';
 import { Liveness } from './liveness.js';
@@ -75,6 +76,7 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
   #closed = false;
   #closeError: WireError | undefined;
   #readPaused = false;
+  readonly #hashLedger = new bep52.HashRequestLedger();
 
   constructor(connection: Connection, options: PeerWireOptions) {
     super();
@@ -242,7 +244,7 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
     if (yourip) fields.yourip = yourip;
     this.#ext.addHandshakeFields(fields);
     this.#handshakeSent = true;
-    const flags = { dht: this.#opts.dht ?? false, fast: this.#opts.fast ?? true };
+    const flags = { dht: this.#opts.dht ?? false, fast: this.#opts.fast ?? true, v2: this.#opts.v2 ?? false };
     // Our handshake leaves at once, as a write of its own; what follows it (the extended
     // handshake, the bitfield) goes with the next flush, so on uTP in a later packet: Transmission
     // 3.00 reads a handshake off a uTP packet and leaves the rest of that packet unread until more
@@ -351,6 +353,34 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
     this.#up.piece(index, offset, block);
   }
 
+  /**
+   * BEP 52: asks for hashes (`length` of layer `baseLayer` from `index`, with `proofLayers` of
+   * proof); the answer is a `hashes` or `hash-reject` event. Needs both handshakes, the peer's
+   * with the v2 bit (else `WIRE_NOT_SUPPORTED`; libtorrent drops a peer that sends hash messages
+   * without it); at most `MAX_OUTSTANDING_HASH_REQUESTS` unanswered (`WIRE_TOO_MANY_REQUESTS`);
+   * fields out of bounds: `WIRE_BAD_HASH_MESSAGE`.
+   */
+  hashRequest(req: bep52.HashRequest): void {
+    const msg = bep52.encodeHashRequest(req);
+    this.#needV2();
+    this.#hashLedger.add(req);
+    this.#up.send(msg);
+  }
+
+  /** BEP 52: answers a `hash-request` with the hashes and the uncles its `proofLayers` call for. */
+  hashes(msg: bep52.HashesMessage): void {
+    const out = bep52.encodeHashes(msg);
+    this.#needV2();
+    this.#up.send(out);
+  }
+
+  /** BEP 52: declines a `hash-request` (same fields). */
+  hashReject(req: bep52.HashRequest): void {
+    const out = bep52.encodeHashReject(req);
+    this.#needV2();
+    this.#up.send(out);
+  }
+
   /** Sends a keep-alive now. */
   keepAlive(): void {
     this.#up.keepAlive();
@@ -369,6 +399,20 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
     this.#writer.flush();
     this.#shutdown(undefined);
     this.connection.close();
+  }
+
+  #needV2(): void {
+    if (!this.#handshakeSent || this.#peer?.v2 !== true)
+      throw new WireError('WIRE_NOT_SUPPORTED', 'the peer did not set the BEP 52 (v2) bit');
+  }
+
+  /** A hash message the guard decoded. An unmatched reject is ignored (as libtorrent does). */
+  #onHash(id: number, m: bep52.HashRequest | bep52.HashesMessage): void {
+    if (id === MessageId.hashRequest) this.emit('hash-request', m);
+    else if (!this.#hashLedger.take(m)) {
+      if ('uncles' in m) throw new WireError('WIRE_UNEXPECTED_MESSAGE', 'hashes we did not ask for');
+    } else if ('uncles' in m) this.emit('hashes', m);
+    else this.emit('hash-reject', m);
   }
 
   #needFast(): void {
@@ -447,6 +491,7 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
       piece: (index, offset, block) => this.#onPiece(index, offset, block),
       extended: (id, payload) => this.#onExtended(id, payload),
       unknown: (id, payload) => this.emit('unknown', id, payload),
+      hash: (id, m) => this.#onHash(id, m),
     };
   }
 
@@ -474,6 +519,7 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
       extended: ((r[5] as number) & 0x10) !== 0,
       dht: ((r[7] as number) & 0x01) !== 0,
       fast: ((r[7] as number) & 0x04) !== 0,
+      v2: ((r[7] as number) & 0x10) !== 0,
     };
     if (this.#infoHash && !equalBytes(this.#infoHash, peer.infoHash)) {
       throw new WireError('WIRE_INFOHASH_MISMATCH', `the peer asked for ${toHex(peer.infoHash)}`);
@@ -539,6 +585,7 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
     this.#closeError = error;
     this.#liveness.stop();
     this.#up.destroy();
+    this.#hashLedger.clear();
     this.#ext.close(error);
     try {
       this.emit('close', error);

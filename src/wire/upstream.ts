@@ -352,12 +352,14 @@ export class UpstreamWire {
 
   /**
    * Sends our handshake and — now if the peer's came first, else when it comes — our extended
-   * handshake: `fields` plus `m` from `extensions` (id i + 1 for `extensions[i]`).
+   * handshake: `fields` plus `m` from `extensions` (id i + 1 for `extensions[i]`). `flags.v2`
+   * sets the BEP 52 bit (reserved byte 7, 0x10), which `Wire` does not know: its handshake is
+   * one fresh 68-byte array through `_push` (the first), patched on its way out.
    */
   handshake(
     infoHash: Uint8Array,
     peerId: Uint8Array,
-    flags: { dht: boolean; fast: boolean },
+    flags: { dht: boolean; fast: boolean; v2?: boolean },
     fields: Record<string, unknown>,
     extensions: readonly string[],
   ): void {
@@ -366,7 +368,24 @@ export class UpstreamWire {
       w.extendedMapping[i + 1] = name;
     });
     w.extendedHandshake = fields;
-    w.handshake(infoHash, peerId, flags);
+    const out = w.bttOutput;
+    if (flags.v2) {
+      w.bttOutput = (data) => {
+        w.bttOutput = out;
+        if (data.length === 68 && data[0] === 19) data[27] = (data[27] as number) | 0x10;
+        out(data);
+      };
+    }
+    try {
+      w.handshake(infoHash, peerId, { dht: flags.dht, fast: flags.fast });
+    } finally {
+      w.bttOutput = out;
+    }
+  }
+
+  /** Sends one whole message we encoded ourselves (BEP 52's, which `Wire` does not know). */
+  send(message: Uint8Array): void {
+    this.#w._push(message);
   }
 
   /** Requests a block; `callback` runs once, with the block or why not. */

@@ -2,7 +2,7 @@ import { type BDict, decodePrefix, encode } from '../metainfo/bencode.js';
 import { type InfoDictionary, parseInfoDictionary } from '../metainfo/torrent.js';
 import { concatBytes, equalBytes } from '../util/bytes.js';
 import type { TimerHandle } from '../util/clock.js';
-import { sha1 } from '../util/hash.js';
+import { sha1, sha256 } from '../util/hash.js';
 import { TypedEmitter } from './emitter.js';
 import { WireError } from './errors.js';
 import type { ExtensionContext, ExtensionFactory, HandshakeValue, WireExtension } from './extension.js';
@@ -28,8 +28,17 @@ export interface UtMetadataEvents {
 
 /** Options of {@link utMetadata}. */
 export interface UtMetadataOptions {
-  /** The torrent's info-hash (20 bytes): fetched metadata must hash to it. */
+  /**
+   * The torrent's info-hash (20 bytes, as on the wire): fetched metadata must hash to it — its
+   * SHA-1 (v1, hybrid), or the first 20 bytes of its SHA-256 (BEP 52: a v2 torrent's truncated
+   * info-hash) — unless `infoHashV2` is given.
+   */
   infoHash: Uint8Array;
+  /**
+   * The BEP 52 v2 info-hash (32 bytes, SHA-256 of the info dictionary): when given, fetched (and
+   * served) metadata is checked against it alone, in full.
+   */
+  infoHashV2?: Uint8Array;
   /** The info dictionary (bytes, or parsed and verified by the caller), when we have it: we then serve it. */
   info?: Uint8Array | InfoDictionary;
   /** Largest info dictionary we fetch. Default 16 MiB. */
@@ -44,7 +53,7 @@ export interface UtMetadataOptions {
 
 /**
  * BEP 9 on one wire: fetches the info dictionary in 16 KiB pieces (bounds-checked, size-capped,
- * verified by SHA-1 against the info-hash) and serves it when we have it, rejecting otherwise.
+ * verified against the info-hash: SHA-1, or SHA-256 for a BEP 52 v2 info-hash) and serves it when we have it, rejecting otherwise.
  * A peer sending unsolicited, misplaced or mis-sized pieces, or metadata that does not hash to
  * the info-hash, is dropped (`WIRE_METADATA_*` codes).
  */
@@ -67,6 +76,8 @@ export class UtMetadataExtension extends TypedEmitter<UtMetadataEvents> implemen
     super();
     if (options.infoHash.length !== 20)
       throw new WireError('WIRE_METADATA_BAD_OPTIONS', 'info-hash must be 20 bytes');
+    if (options.infoHashV2 !== undefined && options.infoHashV2.length !== 32)
+      throw new WireError('WIRE_METADATA_BAD_OPTIONS', 'v2 info-hash must be 32 bytes');
     this.#ctx = ctx;
     this.#opts = options;
     if (options.info) this.setMetadata(options.info);
@@ -84,17 +95,29 @@ export class UtMetadataExtension extends TypedEmitter<UtMetadataEvents> implemen
    */
   setMetadata(info: Uint8Array | InfoDictionary): void {
     if (!(info instanceof Uint8Array)) {
-      if (!equalBytes(info.infoHashBytes, this.#opts.infoHash))
+      const v2 = this.#opts.infoHashV2;
+      const ok = v2
+        ? info.infoHashV2Bytes !== undefined && equalBytes(info.infoHashV2Bytes, v2)
+        : equalBytes(info.infoHashBytes, this.#opts.infoHash);
+      if (!ok)
         throw new WireError('WIRE_METADATA_HASH_MISMATCH', 'info dictionary does not match the info-hash');
       this.#parsed = info;
       this.#info = info.infoBytes;
       return;
     }
-    if (!equalBytes(sha1(info), this.#opts.infoHash)) {
+    if (!this.#hashMatches(info)) {
       throw new WireError('WIRE_METADATA_HASH_MISMATCH', 'info dictionary does not match the info-hash');
     }
     this.#parsed = parseInfoDictionary(info);
     this.#info = info;
+  }
+
+  /** SHA-256 against `infoHashV2` when given; else SHA-1, or truncated SHA-256, against `infoHash`. */
+  #hashMatches(info: Uint8Array): boolean {
+    const v2 = this.#opts.infoHashV2;
+    if (v2) return equalBytes(sha256(info), v2);
+    const ih = this.#opts.infoHash;
+    return equalBytes(sha1(info), ih) || equalBytes(sha256(info).subarray(0, 20), ih);
   }
 
   handshakeFields(): Readonly<Record<string, HandshakeValue>> {
@@ -216,7 +239,7 @@ export class UtMetadataExtension extends TypedEmitter<UtMetadataEvents> implemen
       this.#fetching = false;
       const info = concatBytes(this.#pieces as Uint8Array[]);
       this.#pieces = [];
-      if (!equalBytes(sha1(info), this.#opts.infoHash)) {
+      if (!this.#hashMatches(info)) {
         throw new WireError(
           'WIRE_METADATA_HASH_MISMATCH',
           'metadata from the peer does not match the info-hash',
