@@ -13,7 +13,7 @@ const USAGE = `bttkit ${VERSION} — BitTorrent with BTT incentives
 Usage:
   bttkit info <file.torrent | magnet> [--json]
   bttkit create <path> [-o out.torrent] [--tracker URL]... [--piece-length N] [--private]
-                [--comment TEXT] [--web-seed URL]... [--json]
+                [--comment TEXT] [--web-seed URL]... [--v2 | --hybrid] [--json]
   bttkit download <magnet | file.torrent> -o <dir> [--peer host:port]... [--port N] [--json]
                 [--tracker URL]... [--dht | --no-dht] [--dht-bootstrap host:port]...
                 [--select FILES]... [--keep-seeding] [--timeout SECONDS] [--play mpv|vlc]
@@ -60,11 +60,12 @@ and <video>. Runs until Ctrl-C.
   info: `Usage: bttkit info <file.torrent | magnet> [--json]
 
 Prints what a .torrent or magnet holds: name, info-hash, size, pieces, trackers, files (with
-their indexes, for download --select) and a magnet link.
-  --json   one JSON object
+their indexes, for download --select; padding files left out) and a magnet link. For BitTorrent
+v2 and hybrid torrents (BEP 52) and urn:btmh: magnets, the version and the v2 info-hash too.
+  --json   one JSON object (version, infoHash, infoHashV2, files with their piecesRoot, …)
 `,
   create: `Usage: bttkit create <path> [-o out.torrent] [--tracker URL]... [--piece-length N] [--private]
-                [--comment TEXT] [--web-seed URL]... [--json]
+                [--comment TEXT] [--web-seed URL]... [--v2 | --hybrid] [--json]
 
 Makes a .torrent from a file or a folder.
   -o, --output FILE        where to write it (default <name>.torrent)
@@ -73,7 +74,9 @@ Makes a .torrent from a file or a folder.
   -p, --private            BEP 27 private torrent (no DHT, no peer exchange)
   -c, --comment TEXT       a comment
   -w, --web-seed URL       a BEP 19 web seed (repeatable)
-  --json                   one JSON object
+  --v2                     a BitTorrent v2-only torrent (BEP 52; v1-only clients cannot read it)
+  --hybrid                 a hybrid torrent: v1 and v2 clients share one swarm (BEP 52 + 47)
+  --json                   one JSON object (infoHash, infoHashV2, version, …)
 `,
   download: `Usage: bttkit download <magnet | file.torrent> -o <dir> [options]
 
@@ -139,6 +142,11 @@ function parseSize(text: string): number {
   if (!m) throw usage(`bad size: ${text}`);
   const unit = (m[2] ?? '').toLowerCase()[0];
   return Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 * 1024 : 1);
+}
+
+/** BEP 52: a v2 piece length is a power of two of at least 16 KiB. */
+function isV2PieceLength(n: number): boolean {
+  return Number.isSafeInteger(n) && n >= 16 * 1024 && Number.isInteger(Math.log2(n));
 }
 
 /** Options that download, seed and serve share. */
@@ -389,10 +397,20 @@ async function run(argv: string[]): Promise<number> {
         private: { type: 'boolean', short: 'p' },
         comment: { type: 'string', short: 'c' },
         'web-seed': { type: 'string', short: 'w', multiple: true },
+        v2: { type: 'boolean' },
+        hybrid: { type: 'boolean' },
         json: { type: 'boolean' },
       },
     });
     if (positionals.length !== 1) throw usage('create takes one <path>');
+    if (values.v2 && values.hybrid)
+      throw usage('--v2 and --hybrid exclude each other (--hybrid serves v1 and v2 clients)');
+    const version = values.v2 ? 2 : values.hybrid ? 'hybrid' : 1;
+    const pieceLength = values['piece-length'] !== undefined ? parseSize(values['piece-length']) : undefined;
+    if (version !== 1 && pieceLength !== undefined && !isV2PieceLength(pieceLength))
+      throw usage(
+        `--piece-length ${values['piece-length']}: a v2 or hybrid torrent needs a power of two of at least 16k (BEP 52), e.g. 16k, 256k, 1m`,
+      );
     const tty = process.stderr.isTTY && !values.json;
     await createCommand(
       positionals[0] as string,
@@ -401,9 +419,10 @@ async function run(argv: string[]): Promise<number> {
         webSeeds: values['web-seed'] ?? [],
         private: values.private ?? false,
         json: values.json ?? false,
+        version,
         ...(values.output !== undefined ? { output: values.output } : {}),
         ...(values.comment !== undefined ? { comment: values.comment } : {}),
-        ...(values['piece-length'] !== undefined ? { pieceLength: parseSize(values['piece-length']) } : {}),
+        ...(pieceLength !== undefined ? { pieceLength } : {}),
       },
       out,
       (text) => {
