@@ -528,6 +528,7 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
       extended: peer.extended,
     });
     this.#liveness.arm();
+    if (this.#handshakeSent) this.#settle(); // listeners may send hash requests at once
     // Listeners may answer with our handshake right away (accepting an incoming connection).
     this.emit('handshake', peer);
     if (this.#closed) return false;

@@ -141,6 +141,17 @@ for (const kind of ['memory', 'tcp', 'lent'] as PairKind[]) {
 describe('BEP 52 on a PeerWire: refusals', () => {
   const req: HashRequest = { piecesRoot: root, baseLayer: 4, index: 0, length: 4, proofLayers: 1 };
 
+  it('lets a handshake listener send a hash request at once (v2 is settled before the event)', async () => {
+    const got: HashRequest[] = [];
+    const p = await wirePair('memory', { v2: true }, { v2: true }, (a, b) => {
+      a.once('handshake', () => a.hashRequest(req));
+      b.on('hash-request', (r) => got.push(r));
+    });
+    cleanups.push(p.done);
+    await until(() => got.length === 1, 5000, 'the request');
+    expect(got[0]).toEqual(req);
+  });
+
   it('will not send hash messages to a peer without the v2 bit', async () => {
     const { a, b, done } = await wirePair('memory', { v2: true }, {});
     cleanups.push(done);
