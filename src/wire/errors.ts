@@ -14,7 +14,7 @@ import { BttkitError, type BttkitErrorOptions } from '../util/errors.js';
  * | `WIRE_BAD_MESSAGE_LENGTH` | a message whose length does not fit its type |
  * | `WIRE_REQUEST_TOO_LARGE` | a request for more than 16 KiB, or for 0 bytes |
  * | `WIRE_OUT_OF_RANGE` | a piece index or block outside the torrent (or before we know the torrent) |
- * | `WIRE_TOO_MANY_REQUESTS` | more outstanding requests than we allow (`reqq`) |
+ * | `WIRE_TOO_MANY_REQUESTS` | more outstanding requests than we allow (`reqq`); or, our call, more than 64 unanswered hash requests |
  * | `WIRE_BAD_BITFIELD` | a bitfield of the wrong size or with spare bits set |
  * | `WIRE_UNEXPECTED_MESSAGE` | a message where the protocol forbids it (fast message without BEP 6, hash message without the v2 bit, unrequested `hashes`, a flood of bitfields) |
  * | `WIRE_BAD_EXTENDED_HANDSHAKE` | an extended handshake that is not a bounded bencoded dictionary |
@@ -29,7 +29,7 @@ import { BttkitError, type BttkitErrorOptions } from '../util/errors.js';
  * | `WIRE_REQUEST_CHOKED` / `WIRE_REQUEST_REJECTED` / `WIRE_REQUEST_CANCELLED` | the fate of one of our requests |
  * | `WIRE_NOT_SUPPORTED` | the peer did not negotiate what the call needs (BEP 6, BEP 52, an extension) |
  * | `WIRE_BAD_HASH_MESSAGE` | a BEP 52 `hash request` / `hashes` / `hash reject` of the wrong size or with fields out of bounds (received, or our argument) |
- * | `WIRE_BAD_PEER_ID` / `WIRE_BAD_INFOHASH` | a peer id or info-hash that is not 20 bytes (our argument) |
+ * | `WIRE_BAD_PEER_ID` / `WIRE_BAD_INFOHASH` | a peer id or info-hash that is not 20 bytes, a v2 info-hash that is not 32 (our argument) |
  * | `WIRE_BAD_REQUEST` | `request` with a length outside 1..`maxBlockLength` (our argument) |
  * | `WIRE_BAD_BLOCK` | `respond` with a block whose length is not the request's (our argument) |
  * | `WIRE_TOO_LATE` | `use` after the handshake |

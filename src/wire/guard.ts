@@ -49,7 +49,7 @@ export interface GuardSink {
   extended(id: number, payload: Uint8Array): void;
   /** A message of a type the protocol does not define (at most `maxUnknownMessage` bytes). */
   unknown(id: number, payload: Uint8Array): void;
-  /** A BEP 52 message 21–23 (v2 peers only), decoded and bounded; without this, dropped. */
+  /** A BEP 52 message 21–23 (once v2 is negotiated), decoded and bounded; without this, dropped. */
   hash?(id: number, message: bep52.HashRequest | bep52.HashesMessage): void;
 }
 
@@ -99,8 +99,7 @@ export class FrameGuard {
    */
   #geometry: Pick<InfoDictionary, 'pieceCount' | 'pieceLength' | 'lastPieceLength'> | undefined;
   #fast = false;
-  /** The peer set the BEP 52 bit (reserved byte 7, 0x10): messages 21–23 are legal. */
-  #v2 = false;
+  #v2 = false; // BEP 52 negotiated: messages 21–23 are legal
   #handshakeDone = false;
   #held: Uint8Array | undefined;
   /** Partial message: header bytes so far, or the assembly buffer of a split message. */
@@ -134,6 +133,11 @@ export class FrameGuard {
   /** Enables the BEP 6 messages (both sides set the bit). */
   setFast(enabled: boolean): void {
     this.#fast = enabled;
+  }
+
+  /** Enables the BEP 52 messages 21–23 (v2 negotiated: see `negotiatedV2`). */
+  setV2(enabled: boolean): void {
+    this.#v2 = enabled;
   }
 
   /** Sets the torrent geometry; a bitfield received before is checked now (throws if wrong). */
@@ -370,7 +374,6 @@ export class FrameGuard {
     this.#part = undefined;
     this.#partFill = 0;
     this.#handshakeDone = true;
-    this.#v2 = ((part[27] as number) & 0x10) !== 0;
     const hs: Handshake = {
       reserved: part.subarray(20, 28),
       infoHash: part.subarray(28, 48),
@@ -455,7 +458,7 @@ export class FrameGuard {
       case MessageId.hashRequest:
       case MessageId.hashes:
       case MessageId.hashReject:
-        if (!this.#v2) fail('WIRE_UNEXPECTED_MESSAGE', `BEP 52 message ${id} without the v2 bit`, { id });
+        if (!this.#v2) fail('WIRE_UNEXPECTED_MESSAGE', `BEP 52 message ${id} without v2`, { id });
         bep52.checkHashFrame(id, len);
         return;
       default:

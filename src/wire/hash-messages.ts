@@ -1,4 +1,4 @@
-import { toHex } from '../util/bytes.js';
+import { equalBytes, toHex } from '../util/bytes.js';
 import { WireError } from './errors.js';
 
 /**
@@ -238,6 +238,32 @@ export function hashRequestKey(req: HashRequest): string {
   return `${toHex(req.piecesRoot)}:${req.baseLayer}:${req.index}:${req.length}:${req.proofLayers}`;
 }
 
+/** What decides whether a connection speaks BEP 52 (see {@link negotiatedV2}). */
+export interface V2Options {
+  /** Set the v2 bit in our handshake: we serve a v2 or hybrid torrent. */
+  v2?: boolean;
+  /** The torrent's v2 info-hash (32 bytes). */
+  infoHashV2?: Uint8Array;
+}
+
+/**
+ * BEP 52: may messages 21–23 flow on a connection? Yes when a handshake names the torrent by its
+ * truncated v2 info-hash (`named`: ours and the peer's; `infoHashV2` must be given), or both
+ * handshakes carry the v2 bit (reserved byte 7, 0x10) — a hybrid named by its v1 hash. Both
+ * ends reach the same answer, as libtorrent 2.0 does: it treats a peer as v2 on the truncated v2
+ * hash or on the peer's bit, sets the bit itself on a hybrid's v1 hash only (not on a v2 hash),
+ * and drops a peer that sends hash messages otherwise.
+ */
+export function negotiatedV2(
+  ours: V2Options,
+  peerBit: boolean,
+  named: readonly (Uint8Array | undefined)[],
+): boolean {
+  const v2 = ours.infoHashV2?.subarray(0, 20);
+  const byHash = v2 !== undefined && named.some((h) => h !== undefined && equalBytes(v2, h));
+  return byHash || (ours.v2 === true && peerBit);
+}
+
 /** Most of our `hash request`s one wire keeps unanswered (libtorrent keeps two in flight). */
 export const MAX_OUTSTANDING_HASH_REQUESTS = 64;
 
@@ -281,5 +307,109 @@ export class HashRequestLedger {
   clear(): void {
     this.#open.clear();
     this.#size = 0;
+  }
+}
+
+/** Where a {@link HashExchange} reports what the peer sent. */
+export interface HashExchangeHandlers {
+  request(req: HashRequest): void;
+  hashes(msg: HashesMessage): void;
+  reject(req: HashRequest): void;
+}
+
+/**
+ * The BEP 52 state of one connection (used by `PeerWire`): our v2 options, whether v2 was
+ * negotiated, our unanswered hash requests; encodes what we send, matches what the peer answers.
+ */
+export class HashExchange {
+  #opts: V2Options;
+  #on = false;
+  readonly #ledger = new HashRequestLedger();
+  readonly #handlers: HashExchangeHandlers;
+
+  constructor(opts: V2Options, handlers: HashExchangeHandlers) {
+    this.#opts = HashExchange.#check(opts);
+    this.#handlers = handlers;
+  }
+
+  static #check(o: V2Options): V2Options {
+    if (o.infoHashV2 && o.infoHashV2.length !== 32)
+      throw new WireError('WIRE_BAD_INFOHASH', 'v2 info-hash must be 32 bytes');
+    return { v2: o.v2 === true, ...(o.infoHashV2 ? { infoHashV2: o.infoHashV2 } : {}) };
+  }
+
+  /** Replaces the options (accepting: the torrent is known only now). */
+  configure(opts: V2Options): void {
+    this.#opts = HashExchange.#check(opts);
+  }
+
+  /** Whether our handshake sets the v2 bit. */
+  get bit(): boolean {
+    return this.#opts.v2 === true;
+  }
+
+  /** True once v2 is negotiated. */
+  get on(): boolean {
+    return this.#on;
+  }
+
+  /** Both handshakes are in: decides (see {@link negotiatedV2}) and returns whether v2 is on. */
+  settle(peerBit: boolean, named: readonly (Uint8Array | undefined)[]): boolean {
+    this.#on = negotiatedV2(this.#opts, peerBit, named);
+    return this.#on;
+  }
+
+  /**
+   * BEP 52's upgrade of a hybrid: we set the v2 bit and `infoHash` (named by the other end, or by
+   * us answering a peer that set the bit) is the torrent's truncated v2 info-hash — accepted in
+   * place of the v1 hash the other end named.
+   */
+  upgrade(infoHash: Uint8Array): boolean {
+    const v2 = this.#opts.infoHashV2;
+    return this.#opts.v2 === true && v2 !== undefined && equalBytes(v2.subarray(0, 20), infoHash);
+  }
+
+  #need(): void {
+    if (!this.#on) throw new WireError('WIRE_NOT_SUPPORTED', 'BEP 52 (v2) was not negotiated');
+  }
+
+  /** A `hash request` to send (recorded as unanswered). */
+  request(req: HashRequest): Uint8Array {
+    const msg = encodeHashRequest(req);
+    this.#need();
+    this.#ledger.add(req);
+    return msg;
+  }
+
+  /** A `hashes` answer to send. */
+  answer(msg: HashesMessage): Uint8Array {
+    const out = encodeHashes(msg);
+    this.#need();
+    return out;
+  }
+
+  /** A `hash reject` to send. */
+  reject(req: HashRequest): Uint8Array {
+    const out = encodeHashReject(req);
+    this.#need();
+    return out;
+  }
+
+  /**
+   * A message the guard decoded. `hashes` we did not ask for throw `WIRE_UNEXPECTED_MESSAGE`; a
+   * reject of nothing we asked is ignored (as libtorrent does).
+   */
+  receive(id: number, m: HashRequest | HashesMessage): void {
+    if (id === HASH_REQUEST_ID) this.#handlers.request(m);
+    else if (!this.#ledger.take(m)) {
+      if ('uncles' in m) throw new WireError('WIRE_UNEXPECTED_MESSAGE', 'hashes we did not ask for');
+    } else if ('uncles' in m) this.#handlers.hashes(m);
+    else this.#handlers.reject(m);
+  }
+
+  /** Forgets our requests (the wire closed). */
+  close(): void {
+    this.#ledger.clear();
+    this.#on = false;
   }
 }

@@ -66,6 +66,8 @@ export {
   MAX_HASHES_MESSAGE_LENGTH,
   MAX_OUTSTANDING_HASH_REQUESTS,
   MAX_PROOF_LAYERS,
+  negotiatedV2,
+  type V2Options,
 } from './hash-messages.js';
 export { ipBytes } from './ip.js';
 export { BLOCK_SIZE, DEFAULT_WIRE_LIMITS, MessageId, type WireLimits, type WireTorrent } from './limits.js';

@@ -97,11 +97,17 @@ export interface PeerWireOptions {
   /** Set the BEP 5 DHT bit (we can answer a `port` message). Default false. */
   dht?: boolean;
   /**
-   * Set the BEP 52 bit (reserved byte 7, 0x10): we speak BitTorrent v2 (a v2 or hybrid torrent).
-   * Default false. The `infoHash` is then the 20-byte truncated v2 info-hash (v2-only), or
-   * either hash of a hybrid.
+   * Set the BEP 52 bit (reserved byte 7, 0x10): we speak BitTorrent v2 (a v2 or hybrid torrent;
+   * never a v1-only one: libtorrent drops such a peer). Default false. Hash messages then flow if
+   * the peer set the bit too, or the handshakes name the torrent by its truncated v2 info-hash
+   * (see `negotiatedV2`). Accepting a connection, give it to {@link PeerWire.handshake} instead.
    */
   v2?: boolean;
+  /**
+   * The torrent's v2 info-hash (32 bytes; v2 or hybrid): a handshake naming its first 20 bytes
+   * speaks BEP 52, bit or not (libtorrent does not set the bit then).
+   */
+  infoHashV2?: Uint8Array;
   /** `v` in our extended handshake. Default `bttkit`. */
   client?: string;
   /** `p` in our extended handshake: our listen port. */

@@ -76,7 +76,7 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
   #closed = false;
   #closeError: WireError | undefined;
   #readPaused = false;
-  readonly #hashLedger = new bep52.HashRequestLedger();
+  readonly #bep52: bep52.HashExchange;
 
   constructor(connection: Connection, options: PeerWireOptions) {
     super();
@@ -84,6 +84,11 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
     if (options.infoHash && options.infoHash.length !== 20) {
       throw new WireError('WIRE_BAD_INFOHASH', 'info-hash must be 20 bytes');
     }
+    this.#bep52 = new bep52.HashExchange(options, {
+      request: (r) => this.emit('hash-request', r),
+      hashes: (m) => this.emit('hashes', m),
+      reject: (r) => this.emit('hash-reject', r),
+    });
     this.connection = connection;
     this.clock = options.clock ?? realClock;
     this.limits = Object.freeze({ ...DEFAULT_WIRE_LIMITS, ...options.limits });
@@ -153,6 +158,10 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
   /** The peer's extended handshake, once received. */
   get peerExtendedHandshake(): ExtendedHandshakeInfo | undefined {
     return this.#peerExtended;
+  }
+  /** True once BEP 52 is negotiated (see `negotiatedV2`): hash messages may flow. */
+  get v2(): boolean {
+    return this.#bep52.on;
   }
   /** True when both ends offered BEP 6. */
   get fast(): boolean {
@@ -225,12 +234,14 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
   /**
    * Sends our handshake for `infoHash` (default: the one given in the options, else the peer's —
    * accepting an incoming connection). Sends the extended handshake when the peer supports BEP 10.
+   * `v2`: the torrent's BEP 52 options, when only known now (accepting), over the constructor's.
    */
-  handshake(infoHash?: Uint8Array): void {
+  handshake(infoHash?: Uint8Array, v2?: bep52.V2Options): void {
     if (this.#closed || this.#handshakeSent) return;
+    if (v2) this.#bep52.configure(v2);
     const ih = infoHash ?? this.#infoHash ?? this.#peer?.infoHash;
     if (ih?.length !== 20) throw new WireError('WIRE_BAD_INFOHASH', 'info-hash must be 20 bytes');
-    if (this.#peer && !equalBytes(this.#peer.infoHash, ih)) {
+    if (this.#peer && !equalBytes(this.#peer.infoHash, ih) && !(this.#peer.v2 && this.#bep52.upgrade(ih))) {
       this.#drop(new WireError('WIRE_INFOHASH_MISMATCH', 'the peer asked for another torrent'));
       return;
     }
@@ -244,7 +255,7 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
     if (yourip) fields.yourip = yourip;
     this.#ext.addHandshakeFields(fields);
     this.#handshakeSent = true;
-    const flags = { dht: this.#opts.dht ?? false, fast: this.#opts.fast ?? true, v2: this.#opts.v2 ?? false };
+    const flags = { dht: this.#opts.dht ?? false, fast: this.#opts.fast ?? true, v2: this.#bep52.bit };
     // Our handshake leaves at once, as a write of its own; what follows it (the extended
     // handshake, the bitfield) goes with the next flush, so on uTP in a later packet: Transmission
     // 3.00 reads a handshake off a uTP packet and leaves the rest of that packet unread until more
@@ -253,7 +264,7 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
     this.#writer.writeNextAlone();
     this.#up.handshake(ih, this.#opts.peerId, flags, fields, this.#ext.names());
     if (this.#guard.holding && !this.#closed) {
-      this.#guard.setFast(this.#up.hasFast);
+      this.#settle();
       if (!this.#readPaused) this.connection.resume();
       this.#run(() => this.#guard.resume());
     }
@@ -354,31 +365,22 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
   }
 
   /**
-   * BEP 52: asks for hashes (`length` of layer `baseLayer` from `index`, with `proofLayers` of
-   * proof); the answer is a `hashes` or `hash-reject` event. Needs both handshakes, the peer's
-   * with the v2 bit (else `WIRE_NOT_SUPPORTED`; libtorrent drops a peer that sends hash messages
-   * without it); at most `MAX_OUTSTANDING_HASH_REQUESTS` unanswered (`WIRE_TOO_MANY_REQUESTS`);
-   * fields out of bounds: `WIRE_BAD_HASH_MESSAGE`.
+   * BEP 52: asks for hashes; the answer is a `hashes` or `hash-reject` event. Needs {@link v2}
+   * (else `WIRE_NOT_SUPPORTED`); at most `MAX_OUTSTANDING_HASH_REQUESTS` unanswered
+   * (`WIRE_TOO_MANY_REQUESTS`); fields out of bounds: `WIRE_BAD_HASH_MESSAGE`.
    */
   hashRequest(req: bep52.HashRequest): void {
-    const msg = bep52.encodeHashRequest(req);
-    this.#needV2();
-    this.#hashLedger.add(req);
-    this.#up.send(msg);
+    this.#up.send(this.#bep52.request(req));
   }
 
   /** BEP 52: answers a `hash-request` with the hashes and the uncles its `proofLayers` call for. */
   hashes(msg: bep52.HashesMessage): void {
-    const out = bep52.encodeHashes(msg);
-    this.#needV2();
-    this.#up.send(out);
+    this.#up.send(this.#bep52.answer(msg));
   }
 
   /** BEP 52: declines a `hash-request` (same fields). */
   hashReject(req: bep52.HashRequest): void {
-    const out = bep52.encodeHashReject(req);
-    this.#needV2();
-    this.#up.send(out);
+    this.#up.send(this.#bep52.reject(req));
   }
 
   /** Sends a keep-alive now. */
@@ -401,18 +403,10 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
     this.connection.close();
   }
 
-  #needV2(): void {
-    if (!this.#handshakeSent || this.#peer?.v2 !== true)
-      throw new WireError('WIRE_NOT_SUPPORTED', 'the peer did not set the BEP 52 (v2) bit');
-  }
-
-  /** A hash message the guard decoded. An unmatched reject is ignored (as libtorrent does). */
-  #onHash(id: number, m: bep52.HashRequest | bep52.HashesMessage): void {
-    if (id === MessageId.hashRequest) this.emit('hash-request', m);
-    else if (!this.#hashLedger.take(m)) {
-      if ('uncles' in m) throw new WireError('WIRE_UNEXPECTED_MESSAGE', 'hashes we did not ask for');
-    } else if ('uncles' in m) this.emit('hashes', m);
-    else this.emit('hash-reject', m);
+  /** Both handshakes are in: which optional messages may follow (BEP 6, BEP 52). */
+  #settle(): void {
+    this.#guard.setFast(this.#up.hasFast);
+    this.#guard.setV2(this.#bep52.settle(this.#peer?.v2 === true, [this.#infoHash, this.#peer?.infoHash]));
   }
 
   #needFast(): void {
@@ -491,7 +485,7 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
       piece: (index, offset, block) => this.#onPiece(index, offset, block),
       extended: (id, payload) => this.#onExtended(id, payload),
       unknown: (id, payload) => this.emit('unknown', id, payload),
-      hash: (id, m) => this.#onHash(id, m),
+      hash: (id, m) => this.#bep52.receive(id, m),
     };
   }
 
@@ -521,7 +515,7 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
       fast: ((r[7] as number) & 0x04) !== 0,
       v2: ((r[7] as number) & 0x10) !== 0,
     };
-    if (this.#infoHash && !equalBytes(this.#infoHash, peer.infoHash)) {
+    if (this.#infoHash && !equalBytes(this.#infoHash, peer.infoHash) && !this.#bep52.upgrade(peer.infoHash)) {
       throw new WireError('WIRE_INFOHASH_MISMATCH', `the peer asked for ${toHex(peer.infoHash)}`);
     }
     if (equalBytes(peer.peerId, this.#opts.peerId)) {
@@ -534,11 +528,12 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
       extended: peer.extended,
     });
     this.#liveness.arm();
+    if (this.#handshakeSent) this.#settle(); // listeners may send hash requests at once
     // Listeners may answer with our handshake right away (accepting an incoming connection).
     this.emit('handshake', peer);
     if (this.#closed) return false;
     if (this.#handshakeSent) {
-      this.#guard.setFast(this.#up.hasFast);
+      this.#settle();
       return true;
     }
     this.connection.pause();
@@ -585,7 +580,7 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
     this.#closeError = error;
     this.#liveness.stop();
     this.#up.destroy();
-    this.#hashLedger.clear();
+    this.#bep52.close();
     this.#ext.close(error);
     try {
       this.emit('close', error);

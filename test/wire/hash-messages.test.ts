@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { blockHashes, merkleLayers, merkleProof, verifyMerkleProof } from '../../src/metainfo/merkle.js';
 import { FrameGuard, type GuardSink } from '../../src/wire/guard.js';
@@ -180,8 +181,8 @@ describe('BEP 52 hash messages: the codec', () => {
   });
 });
 
-/** A guard past a handshake whose reserved byte 7 is `bits`, recording what it delivers. */
-function guard(bits: number) {
+/** A guard past a handshake, v2 negotiated or not, recording what it delivers. */
+function guard(v2: boolean) {
   const got: { id: number; m: unknown }[] = [];
   const unknown: number[] = [];
   const sink: GuardSink = {
@@ -199,8 +200,8 @@ function guard(bits: number) {
   const hs = new Uint8Array(68);
   hs[0] = 19;
   hs.set(new TextEncoder().encode('BitTorrent protocol'), 1);
-  hs[27] = bits;
   g.push(hs);
+  g.setV2(v2);
   return { g, got, unknown };
 }
 
@@ -221,18 +222,18 @@ describe('BEP 52 hash messages: the framing guard', () => {
       ...encodeHashes({ ...r, hashes: rnd(64), uncles: rnd(32) }),
       ...encodeHashReject(r),
     ]);
-    const whole = guard(0x10);
+    const whole = guard(true);
     whole.g.push(bytes);
     expect(whole.got.map((x) => x.id)).toEqual([21, 22, 23]);
     expect(whole.got[0]?.m).toEqual(r);
-    const split = guard(0x14);
+    const split = guard(true);
     for (let i = 0; i < bytes.length; i++) split.g.push(bytes.subarray(i, i + 1));
     expect(split.got).toEqual(whole.got);
   });
 
-  it('refuses them from a peer without the v2 bit, before buffering', () => {
+  it('refuses them unless v2 was negotiated, before buffering', () => {
     for (const id of [21, 22, 23]) {
-      const { g, got } = guard(0x04);
+      const { g, got } = guard(false);
       expect(codeOf(() => g.push(frame(id, new Uint8Array(0), 49)))).toBe('WIRE_UNEXPECTED_MESSAGE');
       expect(got).toEqual([]);
     }
@@ -249,29 +250,84 @@ describe('BEP 52 hash messages: the framing guard', () => {
       [22, 0x7fffffff, 'WIRE_MESSAGE_TOO_LARGE'],
     ];
     for (const [id, len, code] of cases) {
-      const { g } = guard(0x10);
+      const { g } = guard(true);
       expect(
         codeOf(() => g.push(frame(id, new Uint8Array(0), len))),
         `${id}/${len}`,
       ).toBe(code);
     }
     // The largest legal hashes message passes the header check (the guard waits for its body).
-    const { g } = guard(0x10);
+    const { g } = guard(true);
     expect(codeOf(() => g.push(frame(22, new Uint8Array(0), MAX_HASHES_MESSAGE_LENGTH)))).toBeUndefined();
   });
 
   it('refuses a well-sized message with bad fields', () => {
-    const { g, got } = guard(0x10);
+    const { g, got } = guard(true);
     expect(codeOf(() => g.push(frame(21, rawPayload(req({ index: 3, length: 2 })))))).toBe(
       'WIRE_BAD_HASH_MESSAGE',
     );
     const uncounted = rawPayload(req({ length: 2, proofLayers: 1 }), 2 * 32); // one uncle short
-    expect(codeOf(() => guard(0x10).g.push(frame(22, uncounted)))).toBe('WIRE_BAD_HASH_MESSAGE');
+    expect(codeOf(() => guard(true).g.push(frame(22, uncounted)))).toBe('WIRE_BAD_HASH_MESSAGE');
     expect(got).toEqual([]);
   });
 
-  it('keeps the 64 KiB message bound for peers without the v2 bit', () => {
-    expect(guard(0).g.maxMessageLength()).toBeLessThan(MAX_HASHES_MESSAGE_LENGTH);
-    expect(guard(0x10).g.maxMessageLength()).toBe(MAX_HASHES_MESSAGE_LENGTH);
+  it('keeps the 64 KiB message bound unless v2 was negotiated', () => {
+    expect(guard(false).g.maxMessageLength()).toBeLessThan(MAX_HASHES_MESSAGE_LENGTH);
+    expect(guard(true).g.maxMessageLength()).toBe(MAX_HASHES_MESSAGE_LENGTH);
+  });
+});
+
+describe('BEP 52 hash messages: fuzzed', () => {
+  const arbReq = fc.record({
+    piecesRoot: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+    baseLayer: fc.integer({ min: 0, max: 20 }),
+    k: fc.integer({ min: 0, max: 1000 }),
+    logLength: fc.integer({ min: 0, max: 9 }),
+    proofLayers: fc.integer({ min: 0, max: 30 }),
+  });
+
+  it('round-trips every request and answer within the bounds', () => {
+    fc.assert(
+      fc.property(arbReq, ({ piecesRoot, baseLayer, k, logLength, proofLayers }) => {
+        const length = 2 ** logLength;
+        const r: HashRequest = { piecesRoot, baseLayer, index: k * length, length, proofLayers };
+        expect(decodeHashRequest(payloadOf(encodeHashRequest(r)))).toEqual(r);
+        const uncles = hashesUncleCount(length, proofLayers);
+        const m: HashesMessage = { ...r, hashes: rnd(length * 32), uncles: rnd(uncles * 32) };
+        expect(decodeHashes(payloadOf(encodeHashes(m)))).toEqual(m);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('decodes mutated bytes to a message within the bounds, or refuses them with a code', () => {
+    const seed = req({ length: 4, proofLayers: 5 });
+    const valid = payloadOf(encodeHashes({ ...seed, hashes: rnd(128), uncles: rnd(4 * 32) }));
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }), { maxLength: 8 }),
+        fc.integer({ min: -40, max: 200 }),
+        (edits, cut) => {
+          const bytes = new Uint8Array(Math.max(0, valid.length + cut));
+          bytes.set(valid.subarray(0, Math.min(valid.length, bytes.length)));
+          for (const { at, byte } of edits) if (bytes.length > 0) bytes[at % bytes.length] = byte;
+          for (const decode of [decodeHashes, decodeHashRequest]) {
+            let m: HashRequest | undefined;
+            try {
+              m = decode(bytes);
+            } catch (err) {
+              expect(err).toBeInstanceOf(WireError);
+              expect((err as WireError).code).toBe('WIRE_BAD_HASH_MESSAGE');
+              continue;
+            }
+            expect(m.length).toBeGreaterThanOrEqual(1);
+            expect(m.length).toBeLessThanOrEqual(MAX_HASH_REQUEST_LENGTH);
+            expect(m.proofLayers).toBeLessThanOrEqual(MAX_PROOF_LAYERS);
+            expect(m.piecesRoot.length).toBe(32);
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });

@@ -125,6 +125,28 @@ describe('UpstreamWire: the seams behave as the adapter assumes', () => {
     expect(sent(seen)).toEqual(concatBytes([msg(2), msg(4, 3)]));
   });
 
+  it('_push: the handshake is the first push, one fresh 68-byte array, so the BEP 52 bit is set on it alone', () => {
+    // v2 off: Wire's own bits only. v2 on: the same bytes, 0x10 added to reserved byte 7, and
+    // nothing else touched — not Wire's later messages, not a shared constant.
+    for (const v2 of [false, true]) {
+      const { up, seen } = adapter();
+      up.onHandshake(rnd(20), rnd(20), { dht: false, fast: true, extended: true });
+      up.handshake(rnd(20), rnd(20), { dht: false, fast: true, v2 }, {}, []);
+      const hs = seen.out[0] as Uint8Array;
+      expect(hs.length).toBe(68);
+      expect(hs[0]).toBe(19);
+      expect(Array.from(hs.subarray(20, 28))).toEqual([0, 0, 0, 0, 0, 0x10, 0, v2 ? 0x14 : 0x04]);
+      // The extended handshake followed in the same call, untouched.
+      const ext = seen.out[1] as Uint8Array;
+      expect(ext[4]).toBe(20);
+      expect(seen.out.slice(1).every((d) => d.length !== 68 || d[0] !== 19)).toBe(true);
+      seen.out.length = 0;
+      up.send(Uint8Array.of(0, 0, 0, 1, 2));
+      up.interested();
+      expect(sent(seen)).toEqual(concatBytes([Uint8Array.of(0, 0, 0, 1, 2), msg(2)]));
+    }
+  });
+
   it('request failures carry a code by entry point: choked, rejected, cancelled, closed', async () => {
     const codes: (string | undefined)[] = [];
     const cb = (err: WireError | null) => codes.push(err?.code);
