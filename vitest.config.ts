@@ -17,11 +17,13 @@ import { defineConfig } from 'vitest/config';
  */
 const INTEGRATION = [
   'test/cli.test.ts',
+  'test/cli-v2.test.ts',
   'test/cli-serve.test.ts',
   'test/dht/dht.test.ts',
   'test/ledger/cli.test.ts',
   'test/ledger/service.test.ts',
   'test/session/ban.test.ts',
+  'test/session/v2.test.ts',
   'test/session/convenience-net.test.ts',
   'test/session/http-server.test.ts',
   'test/session/rate-limit.test.ts',

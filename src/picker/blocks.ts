@@ -1,5 +1,6 @@
 import { pieceLengthAt } from '../metainfo/torrent.js';
 import type { Bitfield } from '../util/bitfield.js';
+import { PickerError } from './errors.js';
 import type { BlockReceipt, PeerBlock, PickedBlock } from './types.js';
 
 const FREE = 0;
@@ -34,6 +35,8 @@ export interface BlockGeometry {
   readonly lastPieceLength: number;
   readonly blockSize: number;
   readonly blocksPerPiece: number;
+  /** Bytes of piece `i` to download (its length minus padding at its end). */
+  pieceDataLength(i: number): number;
 }
 
 /**
@@ -64,7 +67,7 @@ export class BlockTracker<K> {
 
   /** Starts tracking piece `i` (every block free). */
   start(i: number): Progress<K> {
-    const blocks = Math.ceil(pieceLengthAt(this.#geo, i) / this.#geo.blockSize);
+    const blocks = Math.ceil(this.#geo.pieceDataLength(i) / this.#geo.blockSize);
     const prog: Progress<K> = {
       piece: i,
       state: new Uint8Array(blocks),
@@ -198,7 +201,7 @@ export class BlockTracker<K> {
     const g = this.#geo;
     if (!Number.isInteger(piece) || piece < 0 || piece >= g.pieceCount) return -1;
     if (!Number.isInteger(offset) || offset < 0 || offset % g.blockSize !== 0) return -1;
-    if (offset >= pieceLengthAt(g, piece)) return -1;
+    if (offset >= g.pieceDataLength(piece)) return -1;
     return offset / g.blockSize;
   }
 
@@ -207,7 +210,7 @@ export class BlockTracker<K> {
     const g = this.#geo;
     const piece = Math.floor(key / g.blocksPerPiece);
     const offset = (key % g.blocksPerPiece) * g.blockSize;
-    return { piece, offset, length: Math.min(g.blockSize, pieceLengthAt(g, piece) - offset) };
+    return { piece, offset, length: Math.min(g.blockSize, g.pieceDataLength(piece) - offset) };
   }
 
   /** Checks the block level against the peers' request lists; calls `fail` on the first break. */
@@ -258,4 +261,19 @@ export class BlockTracker<K> {
     prog.state[block] = FREE;
     prog.free++;
   }
+}
+
+/** The `pieceDataLengths` option, checked: one per piece, each from 1 to the piece's length. */
+export function checkDataLengths(
+  dl: ArrayLike<number> | undefined,
+  geo: { pieceCount: number; pieceLength: number; lastPieceLength: number },
+): Uint32Array | undefined {
+  if (dl === undefined) return undefined;
+  if (dl.length !== geo.pieceCount) throw new PickerError('PICKER_BAD_OPTIONS', 'one data length per piece');
+  for (let i = 0; i < geo.pieceCount; i++) {
+    const n = dl[i] as number;
+    if (!Number.isInteger(n) || n < 1 || n > pieceLengthAt(geo, i))
+      throw new PickerError('PICKER_BAD_OPTIONS', `bad data length ${n} of piece ${i}`);
+  }
+  return Uint32Array.from(dl);
 }

@@ -1,7 +1,7 @@
 import { pieceLengthAt } from '../metainfo/torrent.js';
 import { Bitfield, bitfieldByteLength } from '../util/bitfield.js';
 import { AvailabilityIndex } from './availability.js';
-import { BlockTracker, type PeerState, type Progress } from './blocks.js';
+import { BlockTracker, checkDataLengths, type PeerState, type Progress } from './blocks.js';
 import { DeadlineSet } from './deadlines.js';
 import { PickerError } from './errors.js';
 import { checkPickerInvariant, DOWNLOADING, HAVE, UNTOUCHED, VERIFYING } from './invariant.js';
@@ -67,6 +67,7 @@ export class PiecePicker<K = string> {
   readonly have: Bitfield;
 
   #mode: PickMode;
+  readonly #dataLengths: Uint32Array | undefined;
   readonly #randomFirst: number;
   readonly #random: () => number;
 
@@ -92,6 +93,7 @@ export class PiecePicker<K = string> {
     this.lastPieceLength = options.lastPieceLength ?? pieceLength;
     if (!(this.lastPieceLength > 0 && this.lastPieceLength <= pieceLength))
       throw new PickerError('PICKER_BAD_OPTIONS', 'bad lastPieceLength');
+    this.#dataLengths = checkDataLengths(options.pieceDataLengths, this);
     this.blockSize = options.blockSize ?? 16384;
     this.blocksPerPiece = Math.ceil(pieceLength / this.blockSize);
     this.#mode = options.mode ?? 'rarest';
@@ -151,6 +153,11 @@ export class PiecePicker<K = string> {
   /** Length of piece `i` ({@link pieceLengthAt}). */
   pieceSize(i: number): number {
     return pieceLengthAt(this, i);
+  }
+
+  /** Bytes of piece `i` that are downloaded: its length minus the padding at its end. */
+  pieceDataLength(i: number): number {
+    return this.#dataLengths?.[i] ?? pieceLengthAt(this, i);
   }
 
   /** Whether we want something `peer` has (send `interested` while true). */

@@ -41,6 +41,12 @@ export interface PickerOptions {
   pieceLength: number;
   /** Length of the last piece (default: `pieceLength`). */
   lastPieceLength?: number;
+  /**
+   * Bytes of each piece to download, when less than the piece: BEP 47 padding at a piece's end
+   * (v2 and hybrid torrents) is zeros nobody sends, so its blocks are never requested. One entry
+   * per piece, each from 1 to the piece's length. Default: whole pieces.
+   */
+  pieceDataLengths?: ArrayLike<number>;
   /** Block size; 16 KiB, the size every client accepts. */
   blockSize?: number;
   /** `rarest` (default) or strict `sequential`. */

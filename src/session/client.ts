@@ -157,6 +157,8 @@ export class Client extends TypedEmitter<ClientEvents> {
   readonly transport: Transport;
   readonly settings: Readonly<Settings>;
   #torrents = new Map<string, Torrent>();
+  /** A hybrid's truncated v2 hash (hex) → its key in `#torrents` (its v1 hash). */
+  readonly #aliases = new Map<string, string>();
   /** uTP (BEP 29), listening on the TCP port's number; undefined when off. */
   readonly utp: Transport | undefined;
   readonly #listeners: PeerListeners;
@@ -316,6 +318,7 @@ export class Client extends TypedEmitter<ClientEvents> {
       source = readTorrentPath(source);
     const original = source instanceof Uint8Array ? source.slice() : undefined;
     let infoHash: Uint8Array;
+    let infoHashV2: Uint8Array | undefined;
     let info: InfoDictionary | undefined;
     let name: string | undefined;
     const peers: PeerAddress[] = [...(options.peers ?? [])];
@@ -324,11 +327,13 @@ export class Client extends TypedEmitter<ClientEvents> {
       const meta = parseTorrent(source);
       info = meta;
       infoHash = meta.infoHashBytes;
+      infoHashV2 = meta.infoHashV2Bytes;
       for (const t of meta.announce) tiers.push([...t]);
     } else if (typeof source === 'string') {
       if (/^magnet:/i.test(source)) {
         const m = parseMagnet(source);
         infoHash = m.infoHashBytes;
+        infoHashV2 = m.infoHashV2Bytes;
         name = m.name;
         peers.push(...m.peers);
         for (const t of m.trackers) tiers.push([t]);
@@ -338,13 +343,17 @@ export class Client extends TypedEmitter<ClientEvents> {
     } else {
       info = source;
       infoHash = source.infoHashBytes;
+      infoHashV2 = source.infoHashV2Bytes;
       if ('announce' in source) for (const t of source.announce) tiers.push([...t]);
     }
     for (const t of options.trackers ?? []) if (!tiers.some((tier) => tier.includes(t))) tiers.push([t]);
     if (info && options.filePriorities) checkFilePriorities(info, options.filePriorities);
     const torrentFile = original ?? torrentFileOf(info, tiers);
     const key = toHex(infoHash);
-    const existing = this.#torrents.get(key);
+    // A hybrid is also reached by its truncated v2 hash (BEP 52): an alias to the same torrent.
+    const alias =
+      infoHashV2 && toHex(infoHashV2.subarray(0, 20)) !== key ? infoHashV2.subarray(0, 20) : undefined;
+    const existing = this.#torrents.get(key) ?? (alias ? this.#torrents.get(toHex(alias)) : undefined);
     if (existing) {
       for (const p of peers) existing.addPeer(p);
       return existing;
@@ -383,11 +392,16 @@ export class Client extends TypedEmitter<ClientEvents> {
         if (this.#torrents.get(t.infoHashHex) !== t) return;
         this.#torrents.delete(t.infoHashHex);
         this.#req2.delete(toHex(mse.req2Hash(t.infoHash)));
+        if (alias) {
+          this.#aliases.delete(toHex(alias));
+          this.#req2.delete(toHex(mse.req2Hash(alias)));
+        }
         this.emit('remove', t);
       },
     };
     const torrent = new Torrent(ctx, {
       infoHash,
+      ...(infoHashV2 ? { infoHashV2 } : {}),
       peers,
       ...(info ? { info } : {}),
       ...(name !== undefined ? { name } : {}),
@@ -398,6 +412,10 @@ export class Client extends TypedEmitter<ClientEvents> {
     });
     this.#torrents.set(key, torrent);
     this.#req2.set(toHex(mse.req2Hash(infoHash)), infoHash);
+    if (alias) {
+      this.#aliases.set(toHex(alias), key);
+      this.#req2.set(toHex(mse.req2Hash(alias)), alias);
+    }
     for (const plugin of this.#options.plugins ?? []) plugin.attach(torrent);
     this.#watch(torrent);
     return torrent;
@@ -465,7 +483,7 @@ export class Client extends TypedEmitter<ClientEvents> {
   /** The torrent with this info-hash (hex, base32 or bytes). */
   get(infoHash: string | Uint8Array): Torrent | undefined {
     const key = typeof infoHash === 'string' ? toHex(parseInfoHash(infoHash)) : toHex(infoHash);
-    return this.#torrents.get(key);
+    return this.#torrents.get(this.#aliases.get(key) ?? key);
   }
 
   /**
@@ -488,7 +506,7 @@ export class Client extends TypedEmitter<ClientEvents> {
         this.connections >= this.settings.maxConnections ||
         !this.torrents.some((t) => t.acceptingPeers),
       route: (infoHash) => {
-        const torrent = this.#torrents.get(toHex(infoHash));
+        const torrent = this.get(infoHash);
         return torrent ? (wire, link) => torrent.acceptIncoming(wire, link) : undefined;
       },
       byReq2: (req2) => this.#req2.get(toHex(req2)),

@@ -19,6 +19,10 @@ export interface ConnectorHost {
   readonly book: PeerBook;
   listenPort(): number | undefined;
   info(): InfoDictionary | undefined;
+  /** The torrent is v2 or hybrid (BEP 52): our handshakes set the v2 bit. */
+  speaksV2(): boolean;
+  /** Its 32-byte v2 info-hash, when known. */
+  infoHashV2(): Uint8Array | undefined;
   /** The client-wide connection limit allows one more. */
   canConnect(): boolean;
   /** Counts a connection against the client's limit (undone by the torrent when it closes). */
@@ -101,7 +105,15 @@ export class Connector {
     }
     host.connectionOpened();
     host.attach(wire, id, true, link);
-    wire.handshake(host.infoHash);
+    // Answer with the hash the peer used (a hybrid is reached by its v1 or truncated v2 hash) —
+    // or upgrade a hybrid's peer that set the BEP 52 bit to the v2 hash, as libtorrent does.
+    const hs = wire.peerHandshake;
+    const h2 = host.infoHashV2();
+    const upgrade = hs?.v2 === true && h2 !== undefined;
+    wire.handshake(
+      upgrade ? h2.subarray(0, 20) : (hs?.infoHash ?? host.infoHash),
+      h2 ? { v2: true, infoHashV2: h2 } : undefined,
+    );
     return true;
   }
 
@@ -137,6 +149,8 @@ export class Connector {
       limits: { maxBlockLength: host.settings.blockSize },
       // Blocks go into the store, which copies them (or gets a copy: see the downloader).
       lendBlocks: true,
+      ...(host.speaksV2() ? { v2: true } : {}),
+      ...(host.infoHashV2() ? { infoHashV2: host.infoHashV2() } : {}),
       ...(info ? { torrent: info } : {}),
       ...(port !== undefined ? { listenPort: port } : {}),
     };

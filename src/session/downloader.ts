@@ -1,6 +1,7 @@
 import { type InfoDictionary, pieceLengthAt } from '../metainfo/torrent.js';
 import { filePiecePriorities, type PickedBlock, PiecePicker, type Priority } from '../picker/picker.js';
 import type { ChunkStore } from '../storage/types.js';
+import { pieceDataLengths } from '../storage/verifier.js';
 import { Bitfield } from '../util/bitfield.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { BttkitError } from '../util/errors.js';
@@ -51,6 +52,11 @@ export interface DownloadHost {
   pieceVerified(piece: number, sources: ReadonlyMap<string, number>): void;
   /** Bans the host of peer `id`. */
   ban(id: string, why: string): void;
+  /**
+   * A piece failed its check: what arrived (`data`) and who sent each block (offset → peer id),
+   * for a v2 torrent's Merkle smart-ban.
+   */
+  pieceFailed?(piece: number, data: Uint8Array, senders: ReadonlyMap<number, string>): void;
   /** The store failed: the torrent stops. */
   storeFailed(err: unknown): void;
   /** Whether pieces have deadlines (streaming readers, `critical` ranges). */
@@ -452,6 +458,7 @@ export class Downloader {
       for (const [offset, peer] of senders)
         blocks.set(offset, { peer, data: data.subarray(offset, offset + bs) });
       this.#smartBan.recordFailure(piece, blocks);
+      this.#host.pieceFailed?.(piece, data, senders);
     } catch {
       // The data is gone (store closed): nothing to compare later.
     }
@@ -479,7 +486,9 @@ export async function openPicker(
   priorities: readonly Priority[] | undefined,
   random: (() => number) | undefined,
 ): Promise<PiecePicker<string>> {
+  const dataLengths = pieceDataLengths(info);
   const picker = new PiecePicker<string>({
+    ...(dataLengths ? { pieceDataLengths: dataLengths } : {}),
     pieceCount: info.pieceCount,
     pieceLength: info.pieceLength,
     lastPieceLength: info.lastPieceLength,

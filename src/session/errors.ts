@@ -65,6 +65,10 @@ export const SESSION_ERROR_CODES = [
   'SESSION_NO_TRANSPORT',
   /** uTP could not bind the UDP port TCP listens on (in use): the client listens on TCP only. */
   'SESSION_UTP_LISTEN_FAILED',
+  /** A peer's BEP 52 `hashes` did not prove against the pieces root or piece hash (a warning). */
+  'SESSION_BAD_HASHES',
+  /** A v2 torrent's piece layers could not be had: its .torrent lacks them, or none came (stops it). */
+  'SESSION_NO_PIECE_LAYERS',
 ] as const;
 
 /** A code of {@link SessionError}: one of {@link SESSION_ERROR_CODES}. */

@@ -16,6 +16,7 @@ import { PeerConn } from './peer.js';
 import type { PeerBook } from './peer-book.js';
 import { listenAddress, PEX_MAX_PEERS, type PexGossip } from './pex.js';
 import type { Settings } from './settings.js';
+import type { V2Torrent } from './v2.js';
 
 /** Delay of the first PEX message after the extended handshake, ms (then once a minute). */
 const FIRST_PEX_MS = 500;
@@ -23,6 +24,8 @@ const FIRST_PEX_MS = 500;
 /** What a peer's session needs from its torrent. */
 export interface PeerSessionHost {
   readonly infoHash: Uint8Array;
+  /** The 32-byte v2 info-hash, when known (fetched metadata is then checked against it). */
+  infoHashV2(): Uint8Array | undefined;
   readonly clock: Clock;
   readonly settings: Readonly<Settings>;
   readonly book: PeerBook;
@@ -33,6 +36,8 @@ export interface PeerSessionHost {
   info(): InfoDictionary | undefined;
   /** The downloader, once metadata and store exist. */
   downloader(): Downloader | undefined;
+  /** The BEP 52 side (hash requests and answers), for a v2 or hybrid torrent. */
+  v2(): V2Torrent | undefined;
   /** Metadata fetched from a peer (BEP 9). */
   metadata(info: InfoDictionary): void;
   /** A peer told us of an address (PEX). */
@@ -65,7 +70,14 @@ export function attachPeer(
   const s = host.settings;
   const peer = new PeerConn(id, wire, incoming, host.clock, s.minRequestQueue, link);
   const info = host.info();
-  const meta = wire.use(utMetadata({ infoHash: host.infoHash, ...(info ? { info } : {}) }));
+  const v2Hash = host.infoHashV2();
+  const meta = wire.use(
+    utMetadata({
+      infoHash: host.infoHash,
+      ...(v2Hash ? { infoHashV2: v2Hash } : {}),
+      ...(info ? { info } : {}),
+    }),
+  );
   peer.metadata = meta;
   meta.on('metadata', (i) => host.metadata(i));
   meta.on('failed', (err) =>
@@ -114,6 +126,7 @@ export function attachPeer(
       if (a) host.book.listensAt(formatPeerAddress(a), peer);
     }
     if (registered) host.onPeer(peer);
+    host.v2()?.pump();
     if (peer.pex?.active)
       host.clock.setTimeout(() => {
         if (!host.info()?.private) host.pex.send(peer, host.book.connected);
@@ -133,9 +146,18 @@ export function attachPeer(
   wire.on('interested', () => host.choke.peerInterested());
   wire.on('uninterested', () => host.choke.slotFreed(peer));
   wire.on('request', (req, respond) => host.request(peer, req, respond));
+  // BEP 52 (v2): hash requests are answered or rejected, answers go to whoever asked.
+  wire.on('hash-request', (req) => {
+    const v2 = host.v2();
+    if (v2) v2.onRequest(peer, req);
+    else wire.hashReject(req);
+  });
+  wire.on('hashes', (m) => host.v2()?.onHashes(peer, m));
+  wire.on('hash-reject', (req) => host.v2()?.onReject(peer, req));
   wire.on('close', (err) => {
     // (Only a registered peer: a duplicate shares its address id with the one kept.)
     if (registered) host.downloader()?.removePeer(peer);
+    host.v2()?.peerClosed(peer);
     host.onClosed(peer, err);
   });
   return peer;

@@ -4,7 +4,7 @@ import { encode } from '../metainfo/bencode.js';
 import { type CreateTorrentOptions, choosePieceLength, createTorrent } from '../metainfo/create.js';
 import type { PeerAddress } from '../metainfo/magnet.js';
 import { assertSafePath } from '../metainfo/paths.js';
-import { encodeTorrent, type Metainfo, parseTorrent } from '../metainfo/torrent.js';
+import { encodeTorrent, type Metainfo, type MetainfoVersion, parseTorrent } from '../metainfo/torrent.js';
 import { MemoryChunkStore } from '../storage/memory-store.js';
 import type { ChunkStore } from '../storage/types.js';
 import { createSha1 } from '../util/hash.js';
@@ -34,6 +34,11 @@ export interface SeedOptions {
   name?: string;
   /** Bytes per piece, a power of two from 16 KiB. Default: about 2,048 pieces (as `bttkit create`). */
   pieceLength?: number;
+  /**
+   * `1` (default), `2` (v2-only) or `'hybrid'` (BEP 52). v2 and hybrid torrents are made from a
+   * path source only (`SESSION_BAD_SEED` for buffers: write them to a folder first).
+   */
+  version?: MetainfoVersion;
   /** Trackers written into the .torrent: each URL its own tier, or a list of tiers. */
   announce?: readonly (string | readonly string[])[];
   /** BEP 19 web seeds written into the .torrent. */
@@ -75,6 +80,7 @@ function bad(message: string): never {
 function creatorOptions(o: SeedOptions): CreateTorrentOptions {
   return {
     ...(o.pieceLength !== undefined ? { pieceLength: o.pieceLength } : {}),
+    ...(o.version !== undefined ? { version: o.version } : {}),
     ...(o.announce ? { announce: o.announce } : {}),
     ...(o.urlList ? { urlList: o.urlList } : {}),
     ...(o.private !== undefined ? { private: o.private } : {}),
@@ -100,6 +106,8 @@ export async function prepareSeed(source: SeedSource, o: SeedOptions = {}): Prom
     const { torrent, metainfo } = await createTorrent(abs, creatorOptions(o));
     return { torrent, metainfo, path: dirname(abs) };
   }
+  if ((o.version ?? 1) !== 1)
+    bad('v2 and hybrid torrents are seeded from a path (write the buffers to a folder)');
   const single = source instanceof Uint8Array;
   const files: SeedFile[] = single ? [{ name: o.name ?? 'data', data: source }] : [...source];
   const name = single ? (files[0]?.name ?? 'data') : (o.name ?? 'files');

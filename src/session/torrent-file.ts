@@ -1,13 +1,41 @@
 import { formatMagnet } from '../metainfo/magnet.js';
 import { encodeTorrent, type InfoDictionary, type Metainfo } from '../metainfo/torrent.js';
+import { equalBytes } from '../util/bytes.js';
+import type { Downloader } from './downloader.js';
+import type { PeerConn } from './peer.js';
+import type { TorrentState, TorrentStats } from './torrent-types.js';
 
-/** `torrent.magnetURI`: `xt` (hex), `dn` when the name is known, a `tr` per tracker. */
+/**
+ * `torrent.magnetURI`: `xt` (hex `urn:btih:`, and `urn:btmh:` for a v2 or hybrid torrent; only
+ * the latter for a v2-only one), `dn` when the name is known, a `tr` per tracker.
+ */
 export function magnetOf(
   infoHash: Uint8Array,
   name: string | undefined,
   trackers: readonly (readonly string[])[],
+  infoHashV2?: Uint8Array,
 ): string {
-  return formatMagnet({ infoHash, ...(name !== undefined ? { name } : {}), trackers: trackers.flat() });
+  // v2-only: the swarm's 20-byte hash is the v2 hash truncated (a hybrid's is the SHA-1).
+  const v2Only = infoHashV2 !== undefined && equalBytes(infoHashV2.subarray(0, 20), infoHash);
+  const hashes = infoHashV2 ? { infoHashV2, ...(v2Only ? {} : { infoHash }) } : { infoHash };
+  return formatMagnet({ ...hashes, ...(name !== undefined ? { name } : {}), trackers: trackers.flat() });
+}
+
+/**
+ * True when `info` is the torrent's: its 20-byte hash is the swarm's (`infoHash`), or, for a
+ * hybrid known by its truncated v2 hash (a `urn:btmh:` magnet), its v2 hash starts with it; and
+ * its v2 hash is `infoHashV2` when that is known.
+ */
+export function infoMatches(
+  info: InfoDictionary,
+  infoHash: Uint8Array,
+  infoHashV2: Uint8Array | undefined,
+): boolean {
+  const h2 = info.infoHashV2Bytes;
+  const ours =
+    equalBytes(info.infoHashBytes, infoHash) ||
+    (h2 !== undefined && equalBytes(h2.subarray(0, 20), infoHash));
+  return ours && (infoHashV2 === undefined || (h2 !== undefined && equalBytes(h2, infoHashV2)));
 }
 
 /**
@@ -26,5 +54,53 @@ export function torrentFileOf(
     ...(m.comment !== undefined ? { comment: m.comment } : {}),
     ...(m.createdBy !== undefined ? { createdBy: m.createdBy } : {}),
     ...(m.creationDate !== undefined ? { creationDate: m.creationDate } : {}),
+    ...(m.pieceLayers ? { pieceLayers: m.pieceLayers } : {}),
   });
+}
+
+/** What {@link torrentStats} reads of a torrent. */
+export interface StatsSource {
+  infoHash: string;
+  name: string | undefined;
+  state: TorrentState;
+  info: InfoDictionary | undefined;
+  downloader: Downloader | undefined;
+  peers: Iterable<PeerConn>;
+  peerCount: number;
+  downloaded: number;
+  uploaded: number;
+  bannedPeers: number;
+  peersSeen: number;
+}
+
+/** `torrent.stats()`: progress over the wanted bytes, rates summed over the peers, ETA. */
+export function torrentStats(t: StatsSource): TorrentStats {
+  const { info, downloader: d } = t;
+  const verified = d?.verifiedBytes ?? 0;
+  const wantedBytes =
+    d && info ? verified + d.picker.wantedRemaining * info.pieceLength : (info?.length ?? 0);
+  let downloadRate = 0;
+  let uploadRate = 0;
+  for (const p of t.peers) {
+    downloadRate += p.down.rate();
+    uploadRate += p.up.rate();
+  }
+  const left = Math.max(0, wantedBytes - verified);
+  return {
+    infoHash: t.infoHash,
+    name: t.name,
+    state: t.state,
+    progress: wantedBytes > 0 ? Math.min(1, verified / wantedBytes) : 0,
+    downloaded: t.downloaded,
+    uploaded: t.uploaded,
+    verified,
+    length: info?.length,
+    downloadRate,
+    uploadRate,
+    peers: t.peerCount,
+    eta: left === 0 ? 0 : downloadRate > 0 ? left / downloadRate : Number.POSITIVE_INFINITY,
+    hashFailures: d?.hashFailures ?? 0,
+    bannedPeers: t.bannedPeers,
+    peersSeen: t.peersSeen,
+  };
 }

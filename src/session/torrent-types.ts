@@ -20,6 +20,7 @@ import type { Settings } from './settings.js';
 import type { RateLimiter } from './throttle.js';
 import type { Torrent } from './torrent.js';
 import type { UploadHost } from './uploader.js';
+import type { V2Host } from './v2.js';
 
 /** Events of a {@link Torrent}. */
 export interface TorrentEvents {
@@ -126,6 +127,8 @@ export interface TorrentContext {
 /** Options when adding a torrent. */
 export interface TorrentInit {
   infoHash: Uint8Array;
+  /** BEP 52: the 32-byte v2 info-hash, when known (a `urn:btmh:` magnet, a v2 or hybrid .torrent). */
+  infoHashV2?: Uint8Array;
   info?: InfoDictionary;
   name?: string;
   peers?: readonly PeerAddress[];
@@ -144,6 +147,7 @@ export interface TorrentInit {
  * is a slice — so each part can be tested alone with a small fake of its slice.
  */
 export type TorrentCore = ChokeHost &
+  V2Host &
   UploadHost &
   DiscoveryHost &
   ConnectorHost &

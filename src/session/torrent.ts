@@ -2,6 +2,7 @@ import { formatPeerAddress, type PeerAddress } from '../metainfo/magnet.js';
 import type { InfoDictionary } from '../metainfo/torrent.js';
 import type { PiecePicker, Priority } from '../picker/picker.js';
 import type { ChunkStore } from '../storage/types.js';
+import { layersOf } from '../storage/verifier.js';
 import { toHex } from '../util/bytes.js';
 import type { TimerHandle } from '../util/clock.js';
 import { BttkitError } from '../util/errors.js';
@@ -24,7 +25,7 @@ import { PeerBook } from './peer-book.js';
 import { attachPeer } from './peer-session.js';
 import { PexGossip } from './pex.js';
 import { appRate, TorrentThrottle } from './throttle.js';
-import { magnetOf, torrentFileOf } from './torrent-file.js';
+import { infoMatches, magnetOf, torrentFileOf, torrentStats } from './torrent-file.js';
 import type {
   TorrentContext,
   TorrentCore,
@@ -34,6 +35,7 @@ import type {
   TorrentStats,
 } from './torrent-types.js';
 import { Uploader } from './uploader.js';
+import { V2Torrent } from './v2.js';
 
 /**
  * One torrent in a {@link Client}: created by `client.add()`. It holds the torrent's state,
@@ -60,6 +62,11 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   /** Rate control: this torrent's buckets, chained with the client's (throttle.ts). */
   readonly #throttle: TorrentThrottle;
   #info: InfoDictionary | undefined;
+  /** A v2 torrent's info dictionary while its piece layers are fetched (after a magnet). */
+  #pendingInfo: InfoDictionary | undefined;
+  #infoHashV2: Uint8Array | undefined;
+  /** BEP 52: piece layers from peers, hash requests, Merkle smart-ban (idle for v1). */
+  readonly #v2: V2Torrent;
   #name: string | undefined;
   #state: TorrentState;
   #paused: boolean;
@@ -82,6 +89,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#ctx = ctx;
     this.infoHash = init.infoHash;
     this.infoHashHex = toHex(init.infoHash);
+    this.#infoHashV2 = init.infoHashV2 ?? init.info?.infoHashV2Bytes;
     this.#name = init.name;
     this.#choker = ctx.createChoker(this);
     this.#paused = init.paused ?? false;
@@ -104,6 +112,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     );
     this.#throttle = new TorrentThrottle(ctx, () => this.#downloader?.fillAll());
     const core = this.#core();
+    this.#v2 = new V2Torrent(core);
     this.#choke = new ChokeScheduler(core);
     this.#uploader = new Uploader(core);
     this.#discovery = new Discovery(core, init.trackers ?? []);
@@ -125,6 +134,11 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     return this.#info;
   }
 
+  /** BEP 52: the 32-byte v2 info-hash of a v2 or hybrid torrent, once known. */
+  get infoHashV2(): Uint8Array | undefined {
+    return this.#infoHashV2?.slice();
+  }
+
   get name(): string | undefined {
     return this.#info?.name ?? this.#name;
   }
@@ -135,7 +149,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
 
   /** A magnet URI: `xt`, `dn` (once known), a `tr` per tracker. Known before the metadata. */
   get magnetURI(): string {
-    return magnetOf(this.infoHash, this.name, this.#trackers);
+    return magnetOf(this.infoHash, this.name, this.#trackers, this.#infoHashV2);
   }
 
   /**
@@ -233,35 +247,19 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
 
   /** Numbers for progress displays. */
   stats(): TorrentStats {
-    const info = this.#info;
-    const d = this.#downloader;
-    const verified = d?.verifiedBytes ?? 0;
-    const wantedBytes =
-      d && info ? verified + d.picker.wantedRemaining * info.pieceLength : (info?.length ?? 0);
-    let downloadRate = 0;
-    let uploadRate = 0;
-    for (const p of this.#book.connected.values()) {
-      downloadRate += p.down.rate();
-      uploadRate += p.up.rate();
-    }
-    const left = Math.max(0, wantedBytes - verified);
-    return {
+    return torrentStats({
       infoHash: this.infoHashHex,
       name: this.name,
       state: this.state,
-      progress: wantedBytes > 0 ? Math.min(1, verified / wantedBytes) : 0,
+      info: this.#info,
+      downloader: this.#downloader,
+      peers: this.#book.connected.values(),
+      peerCount: this.#book.connected.size,
       downloaded: this.#downloaded,
       uploaded: this.#uploaded,
-      verified,
-      length: info?.length,
-      downloadRate,
-      uploadRate,
-      peers: this.#book.connected.size,
-      eta: left === 0 ? 0 : downloadRate > 0 ? left / downloadRate : Number.POSITIVE_INFINITY,
-      hashFailures: d?.hashFailures ?? 0,
       bannedPeers: this.#book.bannedCount,
       peersSeen: this.#book.seenCount,
-    };
+    });
   }
 
   /**
@@ -345,6 +343,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#content.close(this.#gone);
     this.#tick.cancel();
     this.#choke.stop();
+    this.#v2.close();
     this.#uploader.stop();
     this.#throttle.stop();
     this.#downloader?.stop();
@@ -378,8 +377,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
 
   /** Supplies the info dictionary (from a .torrent, or fetched through BEP 9). */
   async setInfo(info: InfoDictionary): Promise<void> {
-    if (this.#info || this.#state === 'destroyed') return;
-    if (toHex(info.infoHashBytes) !== this.infoHashHex) {
+    if (this.#info || this.#pendingInfo || this.#state === 'destroyed') return;
+    if (!infoMatches(info, this.infoHash, this.#infoHashV2)) {
       this.#warn(new SessionError('SESSION_WRONG_METADATA', 'metadata for another torrent ignored'));
       return;
     }
@@ -388,31 +387,39 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
 
   // ---- internals -----------------------------------------------------------------------------
 
-  async #setInfo(info: InfoDictionary): Promise<void> {
-    if (this.#info) return;
-    this.#info = info;
-    this.#state = 'checking';
-    this.emit('metadata', info);
+  async #setInfo(given: InfoDictionary): Promise<void> {
+    if (this.#info || this.#pendingInfo) return;
+    let info = given;
+    this.#infoHashV2 ??= info.infoHashV2Bytes;
     for (const p of this.#book.connected.values()) {
       p.wire.setTorrent(info);
       if (!p.metadata?.metadata) p.metadata?.setMetadata(info);
     }
+    if (info.version !== undefined && info.version !== 1) {
+      // v2: the piece layers (the .torrent's, or from peers after a magnet) before the store.
+      this.#pendingInfo = info;
+      const layers = await this.#v2.layersFor(info, layersOf(info), info.version === 2);
+      this.#pendingInfo = undefined;
+      if (this.#state === 'destroyed') return;
+      if (info.version === 2 && !layersOf(info)) info = { ...info, pieceLayers: layers } as InfoDictionary;
+    }
+    this.#info = info;
+    this.#state = 'checking';
+    this.emit('metadata', info);
     const priorities = this.#content.filePriorities;
     if (priorities && priorities.length !== info.files.length) {
+      const details = { files: info.files.length, priorities: priorities.length };
       this.#warn(
-        new SessionError('SESSION_BAD_FILE_PRIORITIES', 'file priorities ignored: not one per file', {
-          details: { files: info.files.length, priorities: priorities.length },
-        }),
+        new SessionError('SESSION_BAD_FILE_PRIORITIES', 'file priorities: not one per file', { details }),
       );
       this.#content.dropFilePriorities();
     }
     let picker: PiecePicker<string>;
     let store: ChunkStore;
     try {
-      store = this.#ctx.createStore(info);
-      this.#store = store;
-      const { blockSize } = this.#ctx.settings;
-      picker = await openPicker(info, store, blockSize, this.#content.filePriorities, this.#ctx.random);
+      this.#store = store = this.#ctx.createStore(info);
+      const { filePriorities } = this.#content;
+      picker = await openPicker(info, store, this.#ctx.settings.blockSize, filePriorities, this.#ctx.random);
     } catch (err) {
       return this.#storeFailed(err);
     }
@@ -436,6 +443,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     return {
       infoHash: this.infoHash,
       infoHashHex: this.infoHashHex,
+      infoHashV2: () => this.#infoHashV2,
+      speaksV2: () => this.#infoHashV2 !== undefined || (this.#info?.version ?? 1) !== 1,
+      v2: () => (this.#infoHashV2 !== undefined ? this.#v2 : undefined),
+      pieceFailed: (piece, data, from) => this.#v2.pieceFailed(piece, data, from, ctx.settings.blockSize),
       peerId: ctx.peerId,
       clock: ctx.clock,
       dialer: ctx.dialer,
@@ -453,9 +464,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       connectionClosed: ctx.connectionClosed,
       dht: () => ctx.dht,
       extensions: () => ctx.extensions.map((make) => make(this)),
-      info: () => this.#info,
+      info: () => this.#pendingInfo ?? this.#info,
       isPrivate: () => this.#info?.private === true,
       downloader: () => this.#downloader,
+      store: () => this.#store,
       choker: () => this.#choker,
       peers: () => this.#book.connected.values(),
       peer: (id) => this.#book.connected.get(id),
@@ -466,23 +478,14 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       stopped: () => this.#state === 'destroyed',
       idle: () => this.#paused || this.#state === 'destroyed',
       totals: () => {
-        const st = this.stats();
-        return {
-          uploaded: st.uploaded,
-          downloaded: st.downloaded,
-          left: Math.max(0, (st.length ?? 1) - st.verified),
-        };
+        const { uploaded, downloaded, length, verified } = this.stats();
+        return { uploaded, downloaded, left: Math.max(0, (length ?? 1) - verified) };
       },
       addPeer: (addr: PeerAddress, hints?: LinkHints) => this.addPeer(addr, hints),
       dhtNode: (host, port) => ctx.dht?.addNode({ host, port }),
       metadata: (info) => void this.setInfo(info),
       attach: (wire, id, incoming, link) => void attachPeer(this.#parts, wire, id, incoming, link),
-      request: (peer, req, respond) => {
-        const store = this.#store;
-        if (!store?.has(req.index) || !peer.unchoked)
-          respond(new SessionError('SESSION_CANNOT_SERVE', 'not available'));
-        else this.#uploader.serve(peer, store, req.index, req.offset, req.length, respond);
-      },
+      request: (peer, req, respond) => this.#uploader.answer(peer, this.#store, req, respond),
       received: (_peer, bytes) => {
         this.#downloaded += bytes;
         if (this.listenerCount('download') > 0) this.#downEvents.add(bytes);
@@ -531,6 +534,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   #onTick(): void {
     if (this.#state === 'destroyed' || this.#paused) return;
     this.#downloader?.tick();
+    this.#v2.pump();
     if (!this.#info?.private) this.#pex.tick(this.#book.connected);
     this.#discovery.tick();
     this.#connector.connectMore(this.done);
@@ -538,10 +542,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
 
   #onClosed(peer: PeerConn, err: WireError | undefined): void {
     this.#connector.closed(peer, err);
-    if (err && err.code !== 'WIRE_DUPLICATE_CONNECTION' && this.listenerCount('warning') > 0)
-      this.#warn(
-        new SessionError('SESSION_PEER_DROPPED', `peer ${peer.id} dropped: ${err.message}`, { cause: err }),
-      );
+    if (err && err.code !== 'WIRE_DUPLICATE_CONNECTION' && this.listenerCount('warning') > 0) {
+      const message = `peer ${peer.id} dropped: ${err.message}`;
+      this.#warn(new SessionError('SESSION_PEER_DROPPED', message, { cause: err }));
+    }
     this.emit('peer-closed', peer.id, err);
     this.#choke.slotFreed(peer);
     this.#connector.connectMore(this.done);

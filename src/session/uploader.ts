@@ -1,7 +1,7 @@
 import { pieceLengthAt } from '../metainfo/torrent.js';
 import type { ChunkStore } from '../storage/types.js';
 import type { Clock } from '../util/clock.js';
-import type { RespondFn } from '../wire/peer-wire.js';
+import type { BlockRequest, RespondFn } from '../wire/peer-wire.js';
 import { SessionError } from './errors.js';
 import type { PeerConn } from './peer.js';
 import type { Settings } from './settings.js';
@@ -64,6 +64,13 @@ export class Uploader {
 
   constructor(host: UploadHost) {
     this.#host = host;
+  }
+
+  /** Answers a request: served when the piece is verified and the peer unchoked, else refused. */
+  answer(peer: PeerConn, store: ChunkStore | undefined, req: BlockRequest, respond: RespondFn): void {
+    if (!store?.has(req.index) || !peer.unchoked)
+      respond(new SessionError('SESSION_CANNOT_SERVE', 'not available'));
+    else this.serve(peer, store, req.index, req.offset, req.length, respond);
   }
 
   /**

@@ -1,7 +1,4 @@
-import type { InfoDictionary } from '../metainfo/torrent.js';
-import { pieceHash } from '../metainfo/torrent.js';
 import { bitfieldGet, bitfieldSet, createBitfield } from '../util/bitfield.js';
-import { equalBytes } from '../util/bytes.js';
 import { AbortError, throwIfAborted } from '../util/errors.js';
 import { closedError, StorageError } from './errors.js';
 import type { Layout } from './layout.js';
@@ -39,11 +36,6 @@ export class StoreState {
       });
     }
   }
-}
-
-/** True when `digest` is the torrent's hash of `piece`. */
-export function hashMatches(meta: InfoDictionary, piece: number, digest: Uint8Array): boolean {
-  return equalBytes(digest, pieceHash(meta, piece));
 }
 
 /** Runs `work(i)` for i in [0, count) with at most `limit` in flight; stops early on abort. */

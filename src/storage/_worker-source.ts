@@ -3,9 +3,11 @@
  * from the ESM and the CJS build (no worker file to locate next to the bundle). Node builtins only,
  * loaded with `require` or, where the code runs as a module, `process.getBuiltinModule`.
  *
- * Messages in: `{ id, buf, offset, length, back? }` (bytes, shared or transferred; with `back` a
- * transferred `buf` is transferred back with the digest) or `{ id, ranges }`
+ * Messages in: `{ id, buf, offset, length, back?, leaves? }` (bytes, shared or transferred; with
+ * `back` a transferred `buf` is transferred back with the digest) or `{ id, ranges, leaves? }`
  * where `ranges` is a flat array `[fd, position, length, ...]` (`fd` −1: that many zero bytes).
+ * Without `leaves` the digest is the SHA-1 of all the bytes; with it (v2), the SHA-256 of each
+ * 16 KiB block of the first `leaves` bytes, concatenated.
  * Out: `{ id, digest: ArrayBuffer, complete, buf? }` or `{ id, error, code }`. `complete` is false when
  * a file ended before a range did (the piece is not all there).
  */
@@ -17,8 +19,46 @@ const fs = load('node:fs');
 const CHUNK = 1 << 20;
 let scratch = null;
 let zeros = null;
+const LEAF = 16384;
+let piece = null;
+function leafHashes(bytes) {
+  const n = Math.ceil(bytes.length / LEAF);
+  const out = new Uint8Array(n * 32);
+  for (let i = 0; i < n; i++) {
+    out.set(createHash('sha256').update(bytes.subarray(i * LEAF, (i + 1) * LEAF)).digest(), i * 32);
+  }
+  return out;
+}
+function leavesOfRanges(r, want) {
+  if (piece === null || piece.length < want) piece = Buffer.allocUnsafe(want);
+  let at = 0;
+  for (let i = 0; i < r.length && at < want; i += 3) {
+    const fd = r[i];
+    const take = Math.min(r[i + 2], want - at);
+    if (fd < 0) { piece.fill(0, at, at + take); at += take; continue; }
+    let done = 0;
+    while (done < take) {
+      const n = fs.readSync(fd, piece, at + done, take - done, r[i + 1] + done);
+      if (n === 0) return null;
+      done += n;
+    }
+    at += take;
+  }
+  return leafHashes(piece.subarray(0, want));
+}
+function reply(m, d, complete) {
+  const out = new ArrayBuffer(d.length);
+  new Uint8Array(out).set(d);
+  if (m.back === true) parentPort.postMessage({ id: m.id, digest: out, complete, buf: m.buf }, [out, m.buf]);
+  else parentPort.postMessage({ id: m.id, digest: out, complete }, [out]);
+}
 parentPort.on('message', (m) => {
   try {
+    if (m.leaves !== undefined) {
+      if (m.ranges === undefined) return reply(m, leafHashes(new Uint8Array(m.buf, m.offset, m.leaves)), true);
+      const d = leavesOfRanges(m.ranges, m.leaves);
+      return reply(m, d === null ? new Uint8Array(0) : d, d !== null);
+    }
     const h = createHash('sha1');
     let complete = true;
     if (m.ranges === undefined) {
@@ -48,11 +88,7 @@ parentPort.on('message', (m) => {
         }
       }
     }
-    const d = h.digest();
-    const out = new ArrayBuffer(20);
-    new Uint8Array(out).set(d);
-    if (m.back === true) parentPort.postMessage({ id: m.id, digest: out, complete, buf: m.buf }, [out, m.buf]);
-    else parentPort.postMessage({ id: m.id, digest: out, complete }, [out]);
+    reply(m, h.digest(), complete);
   } catch (e) {
     parentPort.postMessage({ id: m.id, error: String(e && e.message), code: e && e.code });
   }

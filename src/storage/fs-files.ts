@@ -2,11 +2,11 @@ import { constants as fsConstants } from 'node:fs';
 import { type FileHandle, lstat, mkdir, open, rmdir, unlink } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import type { InfoDictionary } from '../metainfo/torrent.js';
-import { hashMatches } from './_common.js';
 import { ioError, StorageError } from './errors.js';
 import { FdCache, type FdEntry } from './fd-cache.js';
 import type { HashPool, HashRange } from './hash-pool.js';
 import type { Layout } from './layout.js';
+import type { PieceVerifier } from './verifier.js';
 import type { QueuedBlock } from './write-queue.js';
 
 const PART_KEY = 'part';
@@ -218,7 +218,12 @@ export class FsFiles {
    * Hashes piece `piece` from disk in `pool` (its workers read through the descriptors); false
    * when a file is missing or short (`sizes` from {@link sizes} saves a read of a short file).
    */
-  async hashPiece(pool: HashPool, piece: number, sizes: Map<string, number> | undefined): Promise<boolean> {
+  async hashPiece(
+    pool: HashPool,
+    verifier: PieceVerifier,
+    piece: number,
+    sizes: Map<string, number> | undefined,
+  ): Promise<boolean> {
     const segs = this.#layout.blockSegments(piece, 0, this.#layout.pieceSize(piece));
     const held: FdEntry[] = [];
     try {
@@ -236,8 +241,8 @@ export class FsFiles {
         held.push(e);
         ranges.push({ fd: e.fh.fd, position: r.position, length: s.length });
       }
-      const { digest, complete } = await pool.hashRanges(ranges);
-      return complete && hashMatches(this.#meta, piece, digest);
+      const { digest, complete } = await pool.hashRanges(ranges, verifier.kind(piece));
+      return complete && verifier.matches(piece, digest);
     } catch (e) {
       if (e instanceof StorageError) throw e;
       throw ioError('hash', e);

@@ -1,11 +1,12 @@
 import type { InfoDictionary } from '../metainfo/torrent.js';
-import { forEachLimited, hashMatches, StoreState } from './_common.js';
+import { forEachLimited, StoreState } from './_common.js';
 import { type Assembly, addRange } from './assembly.js';
 import { closedError, ioError, StorageError } from './errors.js';
 import { FsFiles } from './fs-files.js';
 import { type HashPool, sharedHashPool } from './hash-pool.js';
 import { Layout } from './layout.js';
 import type { ChunkStore, RecheckOptions, StorageAbortOptions, StorageGetOptions } from './types.js';
+import { type PieceVerifier, pieceVerifier } from './verifier.js';
 import { WriteQueue } from './write-queue.js';
 
 /** Options of {@link FsChunkStore}. */
@@ -63,6 +64,7 @@ export class FsChunkStore implements ChunkStore {
   /** Absolute path of the download folder. */
   readonly root: string;
   readonly #layout: Layout;
+  readonly #verifier: PieceVerifier;
   readonly #state: StoreState;
   readonly #pool: HashPool;
   readonly #files: FsFiles;
@@ -87,6 +89,7 @@ export class FsChunkStore implements ChunkStore {
   constructor(meta: InfoDictionary, options: FsChunkStoreOptions) {
     this.meta = meta;
     this.#layout = new Layout(meta);
+    this.#verifier = pieceVerifier(meta);
     this.#state = new StoreState(this.#layout);
     this.#pool = options.hashPool ?? sharedHashPool();
     this.#cap = Math.max(1, options.maxQueuedBytes ?? 64 * 1024 * 1024);
@@ -195,7 +198,7 @@ export class FsChunkStore implements ChunkStore {
     this.#spill(asm);
     await this.#queue.settled(piece);
     this.#state.check(options.signal);
-    const ok = await this.#files.hashPiece(this.#pool, piece, undefined);
+    const ok = await this.#files.hashPiece(this.#pool, this.#verifier, piece, undefined);
     this.#state.check(options.signal);
     this.#state.mark(piece, ok);
     return ok;
@@ -220,7 +223,7 @@ export class FsChunkStore implements ChunkStore {
     let checked = 0;
     let valid = 0;
     await forEachLimited(total, Math.max(2, this.#pool.size * 2), options.signal, async (i) => {
-      const ok = await this.#files.hashPiece(this.#pool, i, sizes);
+      const ok = await this.#files.hashPiece(this.#pool, this.#verifier, i, sizes);
       this.#state.check();
       this.#state.mark(i, ok);
       checked++;
@@ -390,7 +393,7 @@ export class FsChunkStore implements ChunkStore {
       await this.#queue.settled(piece);
       let lent: { digest: Uint8Array; bytes: Uint8Array };
       try {
-        lent = await this.#pool.hashLent(buf);
+        lent = await this.#pool.hashLent(buf, this.#verifier.kind(piece));
       } catch (e) {
         throw e instanceof StorageError ? e : ioError('hash', e);
       }
@@ -400,7 +403,7 @@ export class FsChunkStore implements ChunkStore {
       this.#verifying.delete(piece);
     }
     this.#state.check(signal);
-    const ok = hashMatches(this.meta, piece, digest);
+    const ok = this.#verifier.matches(piece, digest);
     this.#state.mark(piece, ok);
     return ok;
   }

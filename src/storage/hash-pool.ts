@@ -1,7 +1,8 @@
 import type { Worker as NodeWorker, WorkerOptions } from 'node:worker_threads';
-import { createSha1 } from '../util/hash.js';
+import { createSha1, sha256 } from '../util/hash.js';
 import { WORKER_SOURCE } from './_worker-source.js';
 import { StorageError } from './errors.js';
+import type { PieceHashKind } from './verifier.js';
 
 /** Options of a {@link HashPool}. */
 export interface HashPoolOptions {
@@ -26,7 +27,10 @@ export interface HashRange {
 
 /** Result of {@link HashPool.hashRanges}. */
 export interface RangeHashResult {
-  /** SHA-1 of the bytes read (meaningless when `complete` is false). */
+  /**
+   * SHA-1 of the bytes read, or with a `leaves` kind the SHA-256 of each 16 KiB block of the
+   * first `length` bytes, concatenated (meaningless when `complete` is false).
+   */
   readonly digest: Uint8Array;
   /** False when a file ended before its range did. */
   readonly complete: boolean;
@@ -36,7 +40,7 @@ export interface RangeHashResult {
 
 /** Result of {@link HashPool.hashLent}. */
 export interface LentHashResult {
-  /** SHA-1 of the bytes. */
+  /** SHA-1 of the bytes (or their leaves, with a `leaves` kind). */
   readonly digest: Uint8Array;
   /** The same bytes, in the buffer given back (the one lent, or a copy where it was not moved). */
   readonly bytes: Uint8Array;
@@ -50,6 +54,8 @@ interface Task {
     length?: number;
     back?: boolean;
     ranges?: number[];
+    /** Hash the first `leaves` bytes as SHA-256 leaves instead of SHA-1 over all. */
+    leaves?: number;
   };
   readonly transfer: ArrayBuffer[];
   readonly resolve: (r: RangeHashResult) => void;
@@ -135,16 +141,23 @@ export class HashPool {
     return n;
   }
 
-  /** SHA-1 of `bytes` (20 bytes). `bytes` are not modified and may be reused once this settles. */
-  async hash(bytes: Uint8Array): Promise<Uint8Array> {
-    if (this.size === 0 || this.#closed) return createSha1().update(bytes).digest();
+  /**
+   * SHA-1 of `bytes` (20 bytes), or with a `leaves` kind (v2) the SHA-256 leaves of its first
+   * `kind.length` bytes. `bytes` are not modified and may be reused once this settles.
+   */
+  async hash(bytes: Uint8Array, kind?: PieceHashKind): Promise<Uint8Array> {
+    const leaves = leavesOf(kind, bytes.length);
+    if (this.size === 0 || this.#closed) return hashHere(bytes, leaves);
     if (typeof SharedArrayBuffer !== 'undefined' && bytes.buffer instanceof SharedArrayBuffer) {
-      const r = await this.#submit({ buf: bytes.buffer, offset: bytes.byteOffset, length: bytes.length }, []);
+      const r = await this.#submit(
+        { buf: bytes.buffer, offset: bytes.byteOffset, length: bytes.length, ...leaves },
+        [],
+      );
       return r.digest;
     }
     const copy = new ArrayBuffer(bytes.length);
     new Uint8Array(copy).set(bytes);
-    const r = await this.#submit({ buf: copy, offset: 0, length: bytes.length }, [copy]);
+    const r = await this.#submit({ buf: copy, offset: 0, length: bytes.length, ...leaves }, [copy]);
     return r.digest;
   }
 
@@ -153,7 +166,7 @@ export class HashPool {
    * worker (no copy) and given back with the digest. `bytes` is unusable (detached) until then;
    * use the `bytes` of the result. On the calling thread (size 0) nothing moves.
    */
-  async hashLent(bytes: Uint8Array): Promise<LentHashResult> {
+  async hashLent(bytes: Uint8Array, kind?: PieceHashKind): Promise<LentHashResult> {
     const ab = bytes.buffer;
     if (
       this.size === 0 ||
@@ -162,18 +175,25 @@ export class HashPool {
       bytes.byteOffset !== 0 ||
       bytes.byteLength !== ab.byteLength
     ) {
-      return { digest: await this.hash(bytes), bytes };
+      return { digest: await this.hash(bytes, kind), bytes };
     }
-    const r = await this.#submit({ buf: ab, offset: 0, length: bytes.length, back: true }, [ab]);
+    const leaves = leavesOf(kind, bytes.length);
+    const r = await this.#submit({ buf: ab, offset: 0, length: bytes.length, back: true, ...leaves }, [ab]);
     return { digest: r.digest, bytes: r.buf ? new Uint8Array(r.buf) : new Uint8Array(bytes.length) };
   }
 
-  /** SHA-1 over `ranges` in order, read from open file descriptors (see {@link HashRange}). */
-  async hashRanges(ranges: readonly HashRange[]): Promise<RangeHashResult> {
-    if (this.size === 0 || this.#closed) return hashRangesHere(ranges);
+  /**
+   * SHA-1 over `ranges` in order, read from open file descriptors (see {@link HashRange}); with
+   * a `leaves` kind, the SHA-256 leaves of their first `kind.length` bytes.
+   */
+  async hashRanges(ranges: readonly HashRange[], kind?: PieceHashKind): Promise<RangeHashResult> {
+    let total = 0;
+    for (const r of ranges) total += r.length;
+    const leaves = leavesOf(kind, total);
+    if (this.size === 0 || this.#closed) return hashRangesHere(ranges, leaves.leaves);
     const flat: number[] = [];
     for (const r of ranges) flat.push(r.fd, r.position, r.length);
-    return this.#submit({ ranges: flat }, []);
+    return this.#submit({ ranges: flat, ...leaves }, []);
   }
 
   /** Stops the workers; tasks still queued fail with `STORAGE_CLOSED`. Later calls hash inline. */
@@ -242,8 +262,36 @@ export class HashPool {
   }
 }
 
+/** `{ leaves }` for a task of `total` bytes hashed as v2 leaves, `{}` for SHA-1. */
+function leavesOf(kind: PieceHashKind | undefined, total: number): { leaves?: number } {
+  if (kind?.algo !== 'leaves') return {};
+  if (!Number.isInteger(kind.length) || kind.length <= 0 || kind.length > total) {
+    throw new StorageError('STORAGE_OUT_OF_RANGE', `cannot hash ${kind.length} of ${total} bytes as leaves`, {
+      details: { length: kind.length, total },
+    });
+  }
+  return { leaves: kind.length };
+}
+
+/** SHA-256 of each 16 KiB block of `bytes`, concatenated (v2 leaf hashes). */
+function leafHashes(bytes: Uint8Array): Uint8Array {
+  const n = Math.ceil(bytes.length / LEAF);
+  const out = new Uint8Array(n * 32);
+  for (let i = 0; i < n; i++) out.set(sha256(bytes.subarray(i * LEAF, (i + 1) * LEAF)), i * 32);
+  return out;
+}
+
+function hashHere(bytes: Uint8Array, leaves: { leaves?: number }): Uint8Array {
+  return leaves.leaves === undefined
+    ? createSha1().update(bytes).digest()
+    : leafHashes(bytes.subarray(0, leaves.leaves));
+}
+
+const LEAF = 16 * 1024;
+
 /** Main-thread fallback of {@link HashPool.hashRanges}: async reads, hashing in 1 MiB chunks. */
-async function hashRangesHere(ranges: readonly HashRange[]): Promise<RangeHashResult> {
+async function hashRangesHere(ranges: readonly HashRange[], leaves?: number): Promise<RangeHashResult> {
+  if (leaves !== undefined) return leavesOfRangesHere(ranges, leaves);
   const h = createSha1();
   const fs = builtin<FsLike>('node:fs');
   let scratch: Uint8Array | undefined;
@@ -274,6 +322,34 @@ async function hashRangesHere(ranges: readonly HashRange[]): Promise<RangeHashRe
     }
   }
   return { digest: h.digest(), complete: true };
+}
+
+/** Main-thread v2 leaves of the first `leaves` bytes of `ranges` (read whole, then hashed). */
+async function leavesOfRangesHere(ranges: readonly HashRange[], leaves: number): Promise<RangeHashResult> {
+  const fs = builtin<FsLike>('node:fs');
+  const buf = new Uint8Array(leaves);
+  let at = 0;
+  for (const r of ranges) {
+    if (at >= leaves) break;
+    const take = Math.min(r.length, leaves - at);
+    if (r.fd < 0) {
+      at += take; // zeros
+      continue;
+    }
+    if (!fs) throw new StorageError('STORAGE_IO', 'no file system here');
+    let done = 0;
+    while (done < take) {
+      const n = await new Promise<number>((resolve, reject) =>
+        fs.read(r.fd, buf, at + done, take - done, r.position + done, (err, got) =>
+          err ? reject(err) : resolve(got),
+        ),
+      );
+      if (n === 0) return { digest: new Uint8Array(0), complete: false };
+      done += n;
+    }
+    at += take;
+  }
+  return { digest: leafHashes(buf), complete: true };
 }
 
 let shared: HashPool | undefined;

@@ -22,3 +22,10 @@ export type {
   StorageAbortOptions,
   StorageGetOptions,
 } from './types.js';
+export {
+  type PieceHashKind,
+  type PieceLayers,
+  type PieceVerifier,
+  pieceDataLengths,
+  pieceVerifier,
+} from './verifier.js';

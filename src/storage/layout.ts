@@ -43,7 +43,9 @@ export class Layout {
     if (!Number.isSafeInteger(length) || length <= 0) bad(`bad total length ${length}`);
     if (pieceCount !== Math.ceil(length / pieceLength)) bad(`piece count ${pieceCount} does not fit length`);
     if (lastPieceLength !== length - (pieceCount - 1) * pieceLength) bad('bad last piece length');
-    if (pieceHashes.length !== pieceCount * 20) bad('piece hashes do not match the piece count');
+    // v2-only torrents have no SHA-1 list: their pieces are checked against Merkle trees.
+    if (meta.version === 2 ? pieceHashes.length !== 0 : pieceHashes.length !== pieceCount * 20)
+      bad('piece hashes do not match the piece count');
     if (files.length === 0) bad('no files');
     safe([meta.name], 'name');
     this.#ends = new Float64Array(files.length);

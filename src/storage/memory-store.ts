@@ -1,8 +1,9 @@
 import type { InfoDictionary } from '../metainfo/torrent.js';
-import { forEachLimited, hashMatches, StoreState } from './_common.js';
+import { forEachLimited, StoreState } from './_common.js';
 import { type HashPool, sharedHashPool } from './hash-pool.js';
 import { Layout } from './layout.js';
 import type { ChunkStore, RecheckOptions, StorageAbortOptions, StorageGetOptions } from './types.js';
+import { type PieceVerifier, pieceVerifier } from './verifier.js';
 
 const noop = (): void => {};
 
@@ -24,6 +25,7 @@ export class MemoryChunkStore implements ChunkStore {
   readonly copiesOnPut = true;
   readonly pendingBytes = 0;
   readonly #layout: Layout;
+  readonly #verifier: PieceVerifier;
   readonly #state: StoreState;
   readonly #pool: HashPool;
   #pieces: (Uint8Array | undefined)[];
@@ -31,6 +33,7 @@ export class MemoryChunkStore implements ChunkStore {
   constructor(meta: InfoDictionary, options: MemoryChunkStoreOptions = {}) {
     this.meta = meta;
     this.#layout = new Layout(meta);
+    this.#verifier = pieceVerifier(meta);
     this.#state = new StoreState(this.#layout);
     this.#pool = options.hashPool ?? sharedHashPool();
     this.#pieces = new Array(this.#layout.pieceCount);
@@ -139,7 +142,7 @@ export class MemoryChunkStore implements ChunkStore {
     const size = this.#layout.pieceSize(piece);
     const buf = this.#pieces[piece] ?? (this.#allPadding(piece) ? new Uint8Array(size) : undefined);
     if (!buf) return false;
-    return hashMatches(this.meta, piece, await this.#pool.hash(buf));
+    return this.#verifier.matches(piece, await this.#pool.hash(buf, this.#verifier.kind(piece)));
   }
 
   #allPadding(piece: number): boolean {

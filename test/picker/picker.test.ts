@@ -411,3 +411,32 @@ describe('PiecePicker', () => {
     );
   });
 });
+
+describe('PiecePicker: padding at the end of pieces (pieceDataLengths)', () => {
+  it('never requests the blocks of the padding, and a piece is complete without them', () => {
+    const p = new PiecePicker({ pieceCount: 3, pieceLength: 65536, pieceDataLengths: [65536, 20000, 300] });
+    p.addPeer('a');
+    p.peerHaveAll('a');
+    const picked = p.pick('a', 100);
+    const byPiece = new Map<number, { offset: number; length: number }[]>();
+    for (const b of picked) byPiece.set(b.piece, [...(byPiece.get(b.piece) ?? []), b]);
+    expect(byPiece.get(0)?.length).toBe(4);
+    expect(byPiece.get(1)).toEqual([
+      { piece: 1, offset: 0, length: 16384 },
+      { piece: 1, offset: 16384, length: 20000 - 16384 },
+    ]);
+    expect(byPiece.get(2)).toEqual([{ piece: 2, offset: 0, length: 300 }]);
+    expect(p.blockReceived('a', 2, 0).pieceComplete).toBe(true);
+    expect(p.pieceDataLength(1)).toBe(20000);
+    expect(p.pieceSize(1)).toBe(65536);
+  });
+
+  it('refuses data lengths that do not fit their pieces', () => {
+    const make = (dl: number[]) => () =>
+      new PiecePicker({ pieceCount: 2, pieceLength: 1024, pieceDataLengths: dl });
+    expect(make([1024])).toThrow(PickerError);
+    expect(make([0, 10])).toThrow(PickerError);
+    expect(make([1025, 10])).toThrow(PickerError);
+    expect(make([1.5, 10])).toThrow(PickerError);
+  });
+});
