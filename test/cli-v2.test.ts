@@ -228,3 +228,57 @@ describe('bttkit info on v2 magnets', () => {
     expect(r.stderr).toContain('[MAGNET_BAD_INFOHASH]');
   });
 });
+
+describe('bttkit seed <path> --v2 | --hybrid', () => {
+  it('makes the torrent, prints a magnet with urn:btmh:, and a bttkit download from it completes', async () => {
+    const { spawn } = await import('node:child_process');
+    const { waitForLine, waitForExit } = await import('./helpers/procs.js');
+    const seed = spawn(
+      process.execPath,
+      [CLI, 'seed', 'tree', '--v2', '-o', 'seeded.torrent', '--json', '--no-dht', '--no-utp'],
+      {
+        cwd: tmp.path,
+      },
+    );
+    try {
+      const ready = JSON.parse(await waitForLine(seed, (l) => l.includes('"seeding"'), 20_000, 'seeder'));
+      const meta = parseTorrent(readFileSync(join(tmp.path, 'seeded.torrent')));
+      expect(meta.version).toBe(2);
+      expect(ready.magnet).toBe(`magnet:?xt=urn:btmh:1220${meta.infoHashV2}&dn=tree`);
+      const dl = run(
+        process.execPath,
+        [
+          CLI,
+          'download',
+          ready.magnet,
+          '-o',
+          'got',
+          '--peer',
+          `127.0.0.1:${ready.port}`,
+          '--no-dht',
+          '--no-utp',
+          '--json',
+          '--timeout',
+          '60',
+        ],
+        { cwd: tmp.path },
+      );
+      expect(dl.status).toBe(0);
+      for (const f of REAL_FILES)
+        expect(
+          Buffer.compare(
+            readFileSync(join(tmp.path, 'got', 'tree', f)),
+            readFileSync(join(tmp.path, 'tree', f)),
+          ),
+        ).toBe(0);
+    } finally {
+      seed.kill('SIGINT');
+      await waitForExit(seed, 10_000, 'seeder').catch(() => seed.kill('SIGKILL'));
+    }
+  });
+
+  it('refuses --v2 with --hybrid, and a v2 piece length that is not a power of two', () => {
+    expect(cli('seed', 'tree', '--v2', '--hybrid').status).toBe(2);
+    expect(cli('seed', 'tree', '--hybrid', '--piece-length', '24k').status).toBe(2);
+  });
+});

@@ -95,7 +95,7 @@ verified (130 when interrupted, 1 on an error).
 ${DISCOVERY_HELP}
 `,
   seed: `Usage: bttkit seed <file.torrent> <path> [options]
-       bttkit seed <path> [-o out.torrent] [--tracker URL]... [options]
+       bttkit seed <path> [-o out.torrent] [--tracker URL]... [--v2 | --hybrid] [options]
 
 Seeds until interrupted. With a .torrent, <path> holds its content (the file or folder named like
 the torrent, or the folder holding it). Without, a torrent is made from <path> (the --tracker
@@ -104,6 +104,7 @@ URLs written into it), its magnet link printed and, with -o, the .torrent writte
   --piece-length N       (without a .torrent) bytes per piece
   --private              (without a .torrent) a private torrent
   --comment TEXT         (without a .torrent) a comment
+  --v2 | --hybrid        (without a .torrent) a v2-only or hybrid torrent (BEP 52)
 ${DISCOVERY_HELP}
 `,
   swarm: `Usage: bttkit swarm <scenario.json> [--out DIR] [--seed N] [--json]
@@ -240,10 +241,12 @@ async function run(argv: string[]): Promise<number> {
         'piece-length': { type: 'string' },
         private: { type: 'boolean' },
         comment: { type: 'string' },
+        v2: { type: 'boolean' },
+        hybrid: { type: 'boolean' },
       },
     });
     const downloadOnly = ['select', 'keep-seeding', 'timeout', 'play', 'download-limit'] as const;
-    const seedOnly = ['piece-length', 'private', 'comment'] as const;
+    const seedOnly = ['piece-length', 'private', 'comment', 'v2', 'hybrid'] as const;
     for (const k of command === 'download' ? seedOnly : downloadOnly)
       if (values[k] !== undefined) throw usage(`--${k} is not an option of ${command}`);
     const timeoutMs = parseSeconds(values.timeout, '--timeout');
@@ -293,6 +296,17 @@ async function run(argv: string[]): Promise<number> {
         io,
       );
     }
+    if (values.v2 && values.hybrid)
+      throw usage('--v2 and --hybrid exclude each other (--hybrid serves v1 and v2 clients)');
+    const version = values.v2 ? 2 : values.hybrid ? 'hybrid' : undefined;
+    if (
+      version !== undefined &&
+      values['piece-length'] !== undefined &&
+      !isV2PieceLength(parseSize(values['piece-length']))
+    )
+      throw usage(
+        'a v2 or hybrid torrent needs a piece length that is a power of two of at least 16k (BEP 52)',
+      );
     if (positionals.length === 1)
       return seedCommand(
         undefined,
@@ -303,6 +317,7 @@ async function run(argv: string[]): Promise<number> {
           ...(values.output !== undefined ? { output: values.output } : {}),
           ...(values.comment !== undefined ? { comment: values.comment } : {}),
           ...(values['piece-length'] !== undefined ? { pieceLength: parseSize(values['piece-length']) } : {}),
+          ...(version !== undefined ? { version } : {}),
         },
         io,
       );

@@ -269,6 +269,8 @@ export interface SeedOptions extends DiscoveryOptions {
   pieceLength?: number;
   private?: boolean;
   comment?: string;
+  /** `seed <path>` only: `--v2` (2) or `--hybrid` (BEP 52). */
+  version?: 2 | 'hybrid';
 }
 
 /**
@@ -293,6 +295,7 @@ export async function seedCommand(
         ...(o.pieceLength !== undefined ? { pieceLength: o.pieceLength } : {}),
         ...(o.private ? { private: true } : {}),
         ...(o.comment !== undefined ? { comment: o.comment } : {}),
+        ...(o.version !== undefined ? { version: o.version } : {}),
       });
       if (o.output !== undefined) await writeFile(resolve(o.output), torrent.torrentFile ?? new Uint8Array());
     } else {
