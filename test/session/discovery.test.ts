@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dht } from '../../src/dht/index.js';
-import { createTorrent, type Metainfo } from '../../src/metainfo/index.js';
+import { createTorrent, formatMagnet, type Metainfo } from '../../src/metainfo/index.js';
 import { Client } from '../../src/session/index.js';
 import { toHex } from '../../src/util/index.js';
 import { type Opentracker, startOpentracker } from '../helpers/opentracker.js';
@@ -76,6 +76,25 @@ describe('discovery', () => {
     const t = leecher.add(torrent, { path: dir, trackers: urls });
     await done(t, 60_000);
     expect(sameData(dir)).toBe(true);
+  });
+
+  it('a hybrid is announced under its truncated v2 hash too: a urn:btmh: leecher finds it by tracker', async () => {
+    const hy = await createTorrent(join(src, 'data'), { pieceLength: 65536, version: 'hybrid' });
+    const v2 = hy.metainfo.infoHashV2Bytes as Uint8Array;
+    // opentracker in whitelist mode: both of the hybrid's swarm hashes are allowed.
+    const ot = await startOpentracker([hy.metainfo.infoHashBytes, v2.subarray(0, 20)]);
+    trackers.push(ot);
+    const seeder = client();
+    await seeder.listen(0, '127.0.0.1');
+    const st = seeder.add(hy.torrent, { path: src, trackers: [ot.http] });
+    await new Promise<void>((r) => st.once('ready', r));
+    const leecher = client();
+    await leecher.listen(0, '127.0.0.1');
+    const dir = join(tmp.path, 'hybrid-leech');
+    const t = leecher.add(formatMagnet({ infoHashV2: v2, trackers: [ot.http] }), { path: dir });
+    await done(t, 60_000);
+    expect(sameData(dir)).toBe(true);
+    expect(t.info?.version).toBe('hybrid');
   });
 
   it('through a local DHT of 20 nodes only', async () => {
