@@ -378,8 +378,12 @@ export class V2Torrent {
     this.pump();
   }
 
+  /** Stops: pending requests are forgotten and a layer fetch resolves (with what it has). */
   close(): void {
     this.#closed = true;
+    const resolve = this.#layersDone;
+    this.#layersDone = undefined;
+    resolve?.(new Map());
     for (const j of this.#jobs) j.asked?.timer.cancel();
     for (const c of this.#checks.values()) c.asked?.timer.cancel();
     this.#checks.clear();
