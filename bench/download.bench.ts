@@ -20,7 +20,8 @@
  * torrent (so a v2 run has bttkit and libtorrent verify the same SHA-256 Merkle trees). With more
  * than one version the rows are labelled `(v1)`, `(v2)`, `(hybrid)`, "vs libtorrent" compares
  * with libtorrent on the same version, and a column gives each row's MB/s against the same pair
- * on v1 (when 1 is in the list).
+ * on v1 (when 1 is in the list): the ratio of the medians, and with RUNS > 1 the median of the
+ * ratios of each round's two runs, which ran back to back ("paired").
  *
  * The seeder's CPU is measured too (from /proc, between "seeding" and the leecher's exit): for
  * a Node seeder it is main-thread work that shares the two cores with the leecher.
@@ -376,6 +377,8 @@ async function main(): Promise<void> {
     })),
   );
   const all = new Map<string, Result[]>();
+  /** Each row's results by round, for ratios between runs of the same round. */
+  const byRound = new Map<string, Map<number, Result>>();
   for (const run of runs) {
     for (const c of [run.seeder, run.leecher]) {
       if (!peers[c]) throw new Error(`unknown client ${c}`);
@@ -383,6 +386,7 @@ async function main(): Promise<void> {
         throw new Error('webtorrent-peer.mjs takes neither TRANSPORT=utp nor ENCRYPTION');
     }
     all.set(run.label, []);
+    byRound.set(run.label, new Map());
   }
   for (let r = 0; r < RUNS; r++) {
     for (const run of runs) {
@@ -397,6 +401,7 @@ async function main(): Promise<void> {
           want,
         );
         all.get(name)?.push(res);
+        byRound.get(name)?.set(r, res);
         console.error(
           `${name} run ${r + 1}: ${(SIZE / 1e6 / res.seconds).toFixed(1)} MB/s, leecher ${(res.cpu / gib).toFixed(2)} CPU-s/GiB, seeder ${(res.seederCpu / gib).toFixed(2)}, ${res.rssMiB.toFixed(0)} MiB; load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
         );
@@ -418,6 +423,17 @@ async function main(): Promise<void> {
   const medianOf = (pair: string, version: TorrentVersion) =>
     results.get(`${pair}${versionTag(version)}`)?.median;
   const withV1 = VERSIONS.length > 1 && VERSIONS.includes(1);
+  /** The median over the rounds where both ran of `f(row's run, v1 run)`: neighbours in time. */
+  const pairedV1 = (label: string, pair: string, f: (r: Result, v1: Result) => number) => {
+    const v1Runs = byRound.get(`${pair}${versionTag(1)}`);
+    const rs = [...(byRound.get(label) ?? [])]
+      .flatMap(([round, r]) => {
+        const v1 = v1Runs?.get(round);
+        return v1 ? [f(r, v1)] : [];
+      })
+      .sort((a, b) => a - b);
+    return rs.length === 0 ? undefined : (rs[Math.floor(rs.length / 2)] as number);
+  };
   const fmt = (n: number) => (n >= 20 ? n.toFixed(0) : n.toFixed(1));
   console.log(
     `${(SIZE / 1024 ** 2).toFixed(0)} MiB, ${PIECE / 1024} KiB pieces, loopback, ${process.env.DIR ?? '/dev/shm'}; transport ${TRANSPORT}, encryption ${ENCRYPTION ?? "each client's default"}; median of ${RUNS}; leecher process measured (wall time incl. start-up)`,
@@ -426,7 +442,7 @@ async function main(): Promise<void> {
     `| seeder → leecher | MB/s (runs) | leecher CPU s/GiB | seeder CPU s/GiB | leecher peak RSS MiB | MB/s vs WebTorrent | MB/s vs libtorrent |${withV1 ? ' MB/s vs v1 | leecher CPU vs v1 |' : ''}`,
   );
   console.log(`|---|---|---|---|---|---|---|${withV1 ? '---|---|' : ''}`);
-  const ratio = (a: number, b: number | undefined) => (b === undefined ? '–' : `${(a / b).toFixed(2)}×`);
+  const ratio = (a: number, b: number | undefined) => (b === undefined ? '–×' : `${(a / b).toFixed(2)}×`);
   for (const [name, { median: r, all: rs }] of results) {
     const run = versionOf.get(name);
     if (!run) continue;
@@ -434,7 +450,13 @@ async function main(): Promise<void> {
     const lt = medianOf('libtorrent → libtorrent', run.version);
     const v1 = medianOf(run.pair, 1);
     const range = rs.length > 1 ? ` (${fmt(mbps(rs.at(-1) as Result))}–${fmt(mbps(rs[0] as Result))})` : '';
-    const vsV1 = withV1 ? ` ${ratio(mbps(r), v1 && mbps(v1))} | ${ratio(r.cpu, v1?.cpu)} |` : '';
+    const paired = (f: (r: Result, v1: Result) => number) => {
+      const x = pairedV1(name, run.pair, f);
+      return x === undefined || RUNS === 1 ? '' : ` (paired ${x.toFixed(2)}×)`;
+    };
+    const vsV1 = withV1
+      ? ` ${ratio(mbps(r), v1 && mbps(v1))}${paired((a, b) => b.seconds / a.seconds)} | ${ratio(r.cpu, v1?.cpu)}${paired((a, b) => a.cpu / b.cpu)} |`
+      : '';
     console.log(
       `| ${name} | ${fmt(mbps(r))}${range} | ${(r.cpu / gib).toFixed(2)} | ${(r.seederCpu / gib).toFixed(2)} | ${r.rssMiB.toFixed(0)} | ${ratio(mbps(r), wt && mbps(wt))} | ${ratio(mbps(r), lt && mbps(lt))} |${vsV1}`,
     );
