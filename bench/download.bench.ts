@@ -21,7 +21,8 @@
  * than one version the rows are labelled `(v1)`, `(v2)`, `(hybrid)`, "vs libtorrent" compares
  * with libtorrent on the same version, and a column gives each row's MB/s against the same pair
  * on v1 (when 1 is in the list): the ratio of the medians, and with RUNS > 1 the median of the
- * ratios of each round's two runs, which ran back to back ("paired").
+ * ratios of each round's two runs, which ran back to back ("paired"). WebTorrent reads no v2
+ * torrent: its v2 runs fail and are reported as such.
  *
  * The seeder's CPU is measured too (from /proc, between "seeding" and the leecher's exit): for
  * a Node seeder it is main-thread work that shares the two cores with the leecher.
