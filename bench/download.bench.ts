@@ -15,6 +15,14 @@
  * `--encryption forced`, libtorrent pe_forced with RC4 only). WebTorrent takes neither.
  * A libtorrent leecher reports the transport and encryption of its connection (checked: a run
  * that fell back to another transport or to plaintext fails).
+ * VERSIONS (or VERSION)=1|2|hybrid, a comma list (default 1): the torrent's BEP 52 version. Each
+ * torrent is created once per run from the same data and every client downloads that same
+ * torrent (so a v2 run has bttkit and libtorrent verify the same SHA-256 Merkle trees). With more
+ * than one version the rows are labelled `(v1)`, `(v2)`, `(hybrid)`, "vs libtorrent" compares
+ * with libtorrent on the same version, and a column gives each row's MB/s against the same pair
+ * on v1 (when 1 is in the list): the ratio of the medians, and with RUNS > 1 the median of the
+ * ratios of each round's two runs, which ran back to back ("paired"). WebTorrent reads no v2
+ * torrent: its v2 runs fail and are reported as such.
  *
  * The seeder's CPU is measured too (from /proc, between "seeding" and the leecher's exit): for
  * a Node seeder it is main-thread work that shares the two cores with the leecher.
@@ -49,6 +57,19 @@ if (TRANSPORT !== 'tcp' && TRANSPORT !== 'utp') throw new Error('TRANSPORT is tc
 const ENCRYPTION = process.env.ENCRYPTION;
 if (ENCRYPTION !== undefined && ENCRYPTION !== 'none' && ENCRYPTION !== 'rc4')
   throw new Error('ENCRYPTION is none or rc4');
+const VERSIONS = (process.env.VERSIONS ?? process.env.VERSION ?? '1')
+  .split(',')
+  .filter((v) => v !== '')
+  .map((v): TorrentVersion => {
+    if (v === '1' || v === '2') return Number(v) as 1 | 2;
+    if (v === 'hybrid') return v;
+    throw new Error(`VERSIONS: ${v} is not 1, 2 or hybrid`);
+  });
+if (VERSIONS.length === 0) throw new Error('VERSIONS is empty');
+type TorrentVersion = 1 | 2 | 'hybrid';
+/** The label suffix of a version: none when only v1 runs (the labels stay as they were). */
+const versionTag = (v: TorrentVersion): string =>
+  VERSIONS.length === 1 && v === 1 ? '' : ` (${v === 'hybrid' ? 'hybrid' : `v${v}`})`;
 const BASE = mkdtempSync(join(process.env.DIR ?? '/dev/shm', 'bttkit-bench-'));
 const CLI = join(ROOT, 'dist/cli/main.js');
 const REF_CLI = process.env.REF_CLI;
@@ -325,19 +346,40 @@ async function main(): Promise<void> {
     await fh.write(chunk, 0, Math.min(chunk.length, SIZE - written));
   }
   await fh.close();
-  const { torrent } = await createTorrent(dataFile, { pieceLength: PIECE });
-  const torrentFile = join(BASE, 'data.torrent');
-  writeFileSync(torrentFile, torrent);
+  // One torrent per version, created once and downloaded by every client of the run.
+  const torrentFiles = new Map<TorrentVersion, string>();
+  for (const version of VERSIONS) {
+    const t0 = performance.now();
+    const { torrent } = await createTorrent(dataFile, { pieceLength: PIECE, version });
+    const torrentFile = join(BASE, `data-${version}.torrent`);
+    writeFileSync(torrentFile, torrent);
+    torrentFiles.set(version, torrentFile);
+    if (VERSIONS.length > 1 || version !== 1)
+      console.error(
+        `torrent ${versionTag(version).trim()}: ${torrent.length} bytes, created in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      );
+  }
   const want = await fileSha1(dataFile);
 
   // Round-robin over the runs (run 1 of each, then run 2…) so that a change in the machine's
   // load during the benchmark falls on all of them alike.
   const gib = SIZE / 1024 ** 3;
-  const runs = [
+  const pairs = [
     ...CLIENTS.map((c) => ({ seeder: c, leecher: c })),
     ...PAIRS.filter((p) => !CLIENTS.includes(p.seeder) || p.seeder !== p.leecher),
-  ].map((p) => ({ ...p, label: `${p.seeder} → ${p.leecher}` }));
+  ];
+  // Pair by pair, each pair's versions back to back: a ratio v2/v1 compares neighbours in time.
+  const runs = pairs.flatMap((p) =>
+    VERSIONS.map((version) => ({
+      ...p,
+      version,
+      pair: `${p.seeder} → ${p.leecher}`,
+      label: `${p.seeder} → ${p.leecher}${versionTag(version)}`,
+    })),
+  );
   const all = new Map<string, Result[]>();
+  /** Each row's results by round, for ratios between runs of the same round. */
+  const byRound = new Map<string, Map<number, Result>>();
   for (const run of runs) {
     for (const c of [run.seeder, run.leecher]) {
       if (!peers[c]) throw new Error(`unknown client ${c}`);
@@ -345,6 +387,7 @@ async function main(): Promise<void> {
         throw new Error('webtorrent-peer.mjs takes neither TRANSPORT=utp nor ENCRYPTION');
     }
     all.set(run.label, []);
+    byRound.set(run.label, new Map());
   }
   for (let r = 0; r < RUNS; r++) {
     for (const run of runs) {
@@ -354,11 +397,12 @@ async function main(): Promise<void> {
           name,
           peers[run.seeder] as Peer,
           peers[run.leecher] as Peer,
-          torrentFile,
+          torrentFiles.get(run.version) as string,
           dataDir,
           want,
         );
         all.get(name)?.push(res);
+        byRound.get(name)?.set(r, res);
         console.error(
           `${name} run ${r + 1}: ${(SIZE / 1e6 / res.seconds).toFixed(1)} MB/s, leecher ${(res.cpu / gib).toFixed(2)} CPU-s/GiB, seeder ${(res.seederCpu / gib).toFixed(2)}, ${res.rssMiB.toFixed(0)} MiB; load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
         );
@@ -375,22 +419,47 @@ async function main(): Promise<void> {
   }
 
   const mbps = (r: Result) => SIZE / 1e6 / r.seconds;
-  const wt = results.get('webtorrent → webtorrent')?.median;
-  const lt = results.get('libtorrent → libtorrent')?.median;
+  const versionOf = new Map(runs.map((r) => [r.label, r]));
+  /** The median of `pair` on `version`, if it ran. */
+  const medianOf = (pair: string, version: TorrentVersion) =>
+    results.get(`${pair}${versionTag(version)}`)?.median;
+  const withV1 = VERSIONS.length > 1 && VERSIONS.includes(1);
+  /** The median over the rounds where both ran of `f(row's run, v1 run)`: neighbours in time. */
+  const pairedV1 = (label: string, pair: string, f: (r: Result, v1: Result) => number) => {
+    const v1Runs = byRound.get(`${pair}${versionTag(1)}`);
+    const rs = [...(byRound.get(label) ?? [])]
+      .flatMap(([round, r]) => {
+        const v1 = v1Runs?.get(round);
+        return v1 ? [f(r, v1)] : [];
+      })
+      .sort((a, b) => a - b);
+    return rs.length === 0 ? undefined : (rs[Math.floor(rs.length / 2)] as number);
+  };
   const fmt = (n: number) => (n >= 20 ? n.toFixed(0) : n.toFixed(1));
   console.log(
     `${(SIZE / 1024 ** 2).toFixed(0)} MiB, ${PIECE / 1024} KiB pieces, loopback, ${process.env.DIR ?? '/dev/shm'}; transport ${TRANSPORT}, encryption ${ENCRYPTION ?? "each client's default"}; median of ${RUNS}; leecher process measured (wall time incl. start-up)`,
   );
   console.log(
-    '| seeder → leecher | MB/s (runs) | leecher CPU s/GiB | seeder CPU s/GiB | leecher peak RSS MiB | MB/s vs WebTorrent | MB/s vs libtorrent |',
+    `| seeder → leecher | MB/s (runs) | leecher CPU s/GiB | seeder CPU s/GiB | leecher peak RSS MiB | MB/s vs WebTorrent | MB/s vs libtorrent |${withV1 ? ' MB/s vs v1 | leecher CPU vs v1 |' : ''}`,
   );
-  console.log('|---|---|---|---|---|---|---|');
+  console.log(`|---|---|---|---|---|---|---|${withV1 ? '---|---|' : ''}`);
+  const ratio = (a: number, b: number | undefined) => (b === undefined ? '–×' : `${(a / b).toFixed(2)}×`);
   for (const [name, { median: r, all: rs }] of results) {
-    const vsWt = wt ? (mbps(r) / mbps(wt)).toFixed(2) : '–';
-    const vsLt = lt ? (mbps(r) / mbps(lt)).toFixed(2) : '–';
+    const run = versionOf.get(name);
+    if (!run) continue;
+    const wt = medianOf('webtorrent → webtorrent', run.version);
+    const lt = medianOf('libtorrent → libtorrent', run.version);
+    const v1 = medianOf(run.pair, 1);
     const range = rs.length > 1 ? ` (${fmt(mbps(rs.at(-1) as Result))}–${fmt(mbps(rs[0] as Result))})` : '';
+    const paired = (f: (r: Result, v1: Result) => number) => {
+      const x = pairedV1(name, run.pair, f);
+      return x === undefined || RUNS === 1 ? '' : ` (paired ${x.toFixed(2)}×)`;
+    };
+    const vsV1 = withV1
+      ? ` ${ratio(mbps(r), v1 && mbps(v1))}${paired((a, b) => b.seconds / a.seconds)} | ${ratio(r.cpu, v1?.cpu)}${paired((a, b) => a.cpu / b.cpu)} |`
+      : '';
     console.log(
-      `| ${name} | ${fmt(mbps(r))}${range} | ${(r.cpu / gib).toFixed(2)} | ${(r.seederCpu / gib).toFixed(2)} | ${r.rssMiB.toFixed(0)} | ${vsWt}× | ${vsLt}× |`,
+      `| ${name} | ${fmt(mbps(r))}${range} | ${(r.cpu / gib).toFixed(2)} | ${(r.seederCpu / gib).toFixed(2)} | ${r.rssMiB.toFixed(0)} | ${ratio(mbps(r), wt && mbps(wt))} | ${ratio(mbps(r), lt && mbps(lt))} |${vsV1}`,
     );
   }
 }
