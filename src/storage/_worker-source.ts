@@ -7,7 +7,8 @@
  * `back` a transferred `buf` is transferred back with the digest) or `{ id, ranges, leaves? }`
  * where `ranges` is a flat array `[fd, position, length, ...]` (`fd` −1: that many zero bytes).
  * Without `leaves` the digest is the SHA-1 of all the bytes; with it (v2), the SHA-256 of each
- * 16 KiB block of the first `leaves` bytes, concatenated.
+ * 16 KiB block of the first `leaves` bytes, concatenated — or, with `width` too, the Merkle root
+ * of those leaves padded with zero hashes to `width` leaves.
  * Out: `{ id, digest: ArrayBuffer, complete, buf? }` or `{ id, error, code }`. `complete` is false when
  * a file ended before a range did (the piece is not all there).
  */
@@ -46,6 +47,25 @@ function leavesOfRanges(r, want) {
   }
   return leafHashes(piece.subarray(0, want));
 }
+function rootOf(leaves, width) {
+  let level = leaves;
+  let pad = new Uint8Array(32);
+  const pair = new Uint8Array(64);
+  for (let w = width; w > 1; w /= 2) {
+    const have = level.length / 32;
+    const next = new Uint8Array(Math.ceil(have / 2) * 32);
+    for (let i = 0; 2 * i < have; i++) {
+      pair.set(level.subarray(2 * i * 32, 2 * i * 32 + 32), 0);
+      pair.set(2 * i + 1 < have ? level.subarray((2 * i + 1) * 32, (2 * i + 2) * 32) : pad, 32);
+      next.set(createHash('sha256').update(pair).digest(), i * 32);
+    }
+    pair.set(pad, 0);
+    pair.set(pad, 32);
+    pad = createHash('sha256').update(pair).digest();
+    level = next;
+  }
+  return level.subarray(0, 32);
+}
 function reply(m, d, complete) {
   const out = new ArrayBuffer(d.length);
   new Uint8Array(out).set(d);
@@ -55,9 +75,9 @@ function reply(m, d, complete) {
 parentPort.on('message', (m) => {
   try {
     if (m.leaves !== undefined) {
-      if (m.ranges === undefined) return reply(m, leafHashes(new Uint8Array(m.buf, m.offset, m.leaves)), true);
-      const d = leavesOfRanges(m.ranges, m.leaves);
-      return reply(m, d === null ? new Uint8Array(0) : d, d !== null);
+      const d = m.ranges === undefined ? leafHashes(new Uint8Array(m.buf, m.offset, m.leaves)) : leavesOfRanges(m.ranges, m.leaves);
+      if (d === null) return reply(m, new Uint8Array(0), false);
+      return reply(m, m.width === undefined ? d : rootOf(d, m.width), true);
     }
     const h = createHash('sha1');
     let complete = true;

@@ -1,4 +1,5 @@
 import type { Worker as NodeWorker, WorkerOptions } from 'node:worker_threads';
+import { merkleRoot } from '../metainfo/merkle.js';
 import { createSha1, sha256 } from '../util/hash.js';
 import { WORKER_SOURCE } from './_worker-source.js';
 import { StorageError } from './errors.js';
@@ -56,6 +57,8 @@ interface Task {
     ranges?: number[];
     /** Hash the first `leaves` bytes as SHA-256 leaves instead of SHA-1 over all. */
     leaves?: number;
+    /** With `leaves`: answer the root of the leaves padded to this many, not the leaves. */
+    width?: number;
   };
   readonly transfer: ArrayBuffer[];
   readonly resolve: (r: RangeHashResult) => void;
@@ -190,7 +193,13 @@ export class HashPool {
     let total = 0;
     for (const r of ranges) total += r.length;
     const leaves = leavesOf(kind, total);
-    if (this.size === 0 || this.#closed) return hashRangesHere(ranges, leaves.leaves);
+    if (this.size === 0 || this.#closed) {
+      const r = await hashRangesHere(ranges, leaves.leaves);
+      const { width } = leaves;
+      return width === undefined || !r.complete
+        ? r
+        : { ...r, digest: merkleRoot(r.digest, undefined, width) };
+    }
     const flat: number[] = [];
     for (const r of ranges) flat.push(r.fd, r.position, r.length);
     return this.#submit({ ranges: flat, ...leaves }, []);
@@ -262,15 +271,23 @@ export class HashPool {
   }
 }
 
-/** `{ leaves }` for a task of `total` bytes hashed as v2 leaves, `{}` for SHA-1. */
-function leavesOf(kind: PieceHashKind | undefined, total: number): { leaves?: number } {
+/** `{ leaves, width? }` for a task of `total` bytes hashed as v2 leaves, `{}` for SHA-1. */
+function leavesOf(kind: PieceHashKind | undefined, total: number): { leaves?: number; width?: number } {
   if (kind?.algo !== 'leaves') return {};
   if (!Number.isInteger(kind.length) || kind.length <= 0 || kind.length > total) {
     throw new StorageError('STORAGE_OUT_OF_RANGE', `cannot hash ${kind.length} of ${total} bytes as leaves`, {
       details: { length: kind.length, total },
     });
   }
-  return { leaves: kind.length };
+  const w = kind.width;
+  if (w === undefined) return { leaves: kind.length };
+  const blocks = Math.ceil(kind.length / LEAF);
+  if (!Number.isInteger(w) || w < blocks || w > 1 << 20 || (w & (w - 1)) !== 0) {
+    throw new StorageError('STORAGE_OUT_OF_RANGE', `a tree of ${w} leaves cannot hold ${blocks}`, {
+      details: { width: w, blocks },
+    });
+  }
+  return { leaves: kind.length, width: w };
 }
 
 /** SHA-256 of each 16 KiB block of `bytes`, concatenated (v2 leaf hashes). */
@@ -281,10 +298,10 @@ function leafHashes(bytes: Uint8Array): Uint8Array {
   return out;
 }
 
-function hashHere(bytes: Uint8Array, leaves: { leaves?: number }): Uint8Array {
-  return leaves.leaves === undefined
-    ? createSha1().update(bytes).digest()
-    : leafHashes(bytes.subarray(0, leaves.leaves));
+function hashHere(bytes: Uint8Array, leaves: { leaves?: number; width?: number }): Uint8Array {
+  if (leaves.leaves === undefined) return createSha1().update(bytes).digest();
+  const l = leafHashes(bytes.subarray(0, leaves.leaves));
+  return leaves.width === undefined ? l : merkleRoot(l, undefined, leaves.width);
 }
 
 const LEAF = 16 * 1024;

@@ -1,4 +1,4 @@
-import { hashAt, MERKLE_BLOCK_SIZE, merkleRoot, rootFromLeaves } from '../metainfo/merkle.js';
+import { hashAt, MERKLE_BLOCK_SIZE, merkleRoot, nextPowerOfTwo, rootFromLeaves } from '../metainfo/merkle.js';
 import { type InfoDictionary, pieceHash } from '../metainfo/torrent.js';
 import type { V2FileSpan } from '../metainfo/v2.js';
 import { equalBytes, toHex } from '../util/bytes.js';
@@ -7,9 +7,12 @@ import { StorageError } from './errors.js';
 /**
  * How a piece is hashed: `sha1` over all its bytes (v1 and hybrid torrents, padding included as
  * zeros), or `leaves`: SHA-256 of each 16 KiB block of its first `length` bytes (v2: only the
- * file's own bytes count; the rest of the tree is zero hashes), concatenated.
+ * file's own bytes count; the rest of the tree is zero hashes), concatenated — or, with `width`,
+ * the Merkle root of those leaves padded with zero hashes to `width` leaves (32 bytes).
  */
-export type PieceHashKind = { readonly algo: 'sha1' } | { readonly algo: 'leaves'; readonly length: number };
+export type PieceHashKind =
+  | { readonly algo: 'sha1' }
+  | { readonly algo: 'leaves'; readonly length: number; readonly width?: number };
 
 const SHA1: PieceHashKind = Object.freeze({ algo: 'sha1' });
 
@@ -97,12 +100,18 @@ class MerkleVerifier implements PieceVerifier {
   }
 
   kind(piece: number): PieceHashKind {
-    return { algo: 'leaves', length: this.#lengths[piece] ?? 0 };
+    const length = this.#lengths[piece] ?? 0;
+    // The worker builds the root too: over a whole piece's width, or a one-piece file's own.
+    const width =
+      this.#single[piece] === 1 ? nextPowerOfTwo(Math.ceil(length / MERKLE_BLOCK_SIZE)) : this.#perPiece;
+    return { algo: 'leaves', length, width };
   }
 
   matches(piece: number, digest: Uint8Array): boolean {
     const want = this.#expected[piece];
     if (!want || digest.length === 0 || digest.length % 32 !== 0) return false;
+    // One hash: the root the worker built (see `kind`); more: leaves, whose root is built here.
+    if (digest.length === 32) return equalBytes(digest, want);
     const got =
       this.#single[piece] === 1 ? rootFromLeaves(digest) : merkleRoot(digest, undefined, this.#perPiece);
     return equalBytes(got, want);

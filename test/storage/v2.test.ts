@@ -73,7 +73,7 @@ describe('v2 pieces verified against the Merkle trees', () => {
     // big.bin: 5 whole pieces, then 12,345 bytes; tiny.txt: 300 bytes in a piece of its own.
     const big = meta.files.findIndex((f) => f.path === 'a/big.bin');
     const first = Math.floor((meta.files[big]?.offset ?? 0) / PIECE);
-    expect(v.kind(first + 5)).toEqual({ algo: 'leaves', length: 12_345 });
+    expect(v.kind(first + 5)).toEqual({ algo: 'leaves', length: 12_345, width: PIECE / 16384 });
     expect(lengths?.[first + 5]).toBe(12_345);
     expect(lengths?.[first]).toBe(PIECE);
     expect(pieceVerifier(metas.hybrid).algo).toBe('sha1');
@@ -135,6 +135,29 @@ describe('v2 pieces verified against the Merkle trees', () => {
     } catch (e) {
       expect((e as StorageError).code).toBe('STORAGE_BAD_LAYOUT');
       expect(String((e as Error).message)).toMatch(/piece layer/);
+    }
+  });
+});
+
+describe('the hash pool builds v2 roots', () => {
+  it('gives the root of the leaves padded to the width, in a worker and inline, as merkle.ts does', async () => {
+    const { pieceRoot, fileRoot } = await import('../../src/metainfo/index.js');
+    const pools = [new HashPool({ size: 0 }), new HashPool({ size: 1 })];
+    try {
+      for (const pool of pools) {
+        for (const n of [1, 16384, 16385, 50_000, 65536]) {
+          const data = pseudoRandomBytes(n, n);
+          const root = await pool.hash(data, { algo: 'leaves', length: n, width: 4 });
+          expect(root).toEqual(pieceRoot(data, 65536));
+          const own = 2 ** Math.ceil(Math.log2(Math.ceil(n / 16384)));
+          expect(await pool.hash(data, { algo: 'leaves', length: n, width: own })).toEqual(fileRoot(data));
+        }
+        await expect(
+          pool.hash(new Uint8Array(70_000), { algo: 'leaves', length: 70_000, width: 4 }),
+        ).rejects.toThrow(StorageError);
+      }
+    } finally {
+      for (const p of pools) await p.close();
     }
   });
 });
