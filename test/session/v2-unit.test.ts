@@ -72,7 +72,7 @@ function honest(req: HashRequest): HashesMessage {
     out.push(l.slice((i ^ 1) * 32, (i ^ 1) * 32 + 32));
   }
   const u = new Uint8Array(out.length * 32);
-  out.forEach((h, k) => u.set(h, k * 32));
+  for (const [k, h] of out.entries()) u.set(h, k * 32);
   return { ...req, hashes, uncles: u };
 }
 
