@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTorrent, formatMagnet, type Metainfo, parseTorrent } from '../../src/metainfo/index.js';
 import { Client, type Torrent } from '../../src/session/index.js';
 import { fromHex, toHex } from '../../src/util/bytes.js';
+import type { PeerWire } from '../../src/wire/index.js';
 import { type JsonLines, jsonLines, stderrOf, tail, waitEvent } from '../helpers/json-lines.js';
 import { freePort, Procs, waitForExit } from '../helpers/procs.js';
 import { pseudoRandomBytes, ROOT, SYSTEM_PYTHON, tempDir } from '../helpers/run.js';
@@ -118,11 +119,12 @@ async function bttkitDownload(
   port: number,
   dir: string,
   lt: JsonLines,
-): Promise<{ torrent: Torrent; warnings: string[]; client: Client }> {
+): Promise<{ torrent: Torrent; warnings: string[]; client: Client; v2: boolean[] }> {
   const client = new Client({ utp: false });
   const t = client.add(source, { path: dir, peers: [{ host: '127.0.0.1', port }] });
   const warnings: string[] = [];
   t.on('warning', (w) => warnings.push(`${w.code}: ${w.message}`));
+  const v2 = negotiated(t);
   try {
     await done(t, 60_000, () => `${warnings.join('\n')}\n${tail(lt)}`);
     await t.store?.flush();
@@ -130,17 +132,30 @@ async function bttkitDownload(
     await client.destroy();
     throw err;
   }
-  return { torrent: t, warnings, client };
+  return { torrent: t, warnings, client, v2 };
+}
+
+/**
+ * Whether BEP 52 was negotiated on each connection of `t`, read once both handshakes are in (by
+ * the extended handshake, which libtorrent always sends; a closed wire forgets it).
+ */
+function negotiated(t: Torrent): boolean[] {
+  const v2: boolean[] = [];
+  t.on('wire', (w: PeerWire) => w.once('extended-handshake', () => v2.push(w.v2)));
+  return v2;
 }
 
 /** A bttkit seeder of one of our torrents, TCP only. */
-async function bttkitSeed(kind: Kind): Promise<{ client: Client; port: number; torrent: Torrent }> {
+async function bttkitSeed(
+  kind: Kind,
+): Promise<{ client: Client; port: number; torrent: Torrent; v2: boolean[] }> {
   const client = new Client({ utp: false });
   const { port } = await client.listen(0, '127.0.0.1');
   const t = client.add(ours[kind].torrent, { path: srcParent });
+  const v2 = negotiated(t);
   await new Promise<void>((r) => (t.state === 'seeding' ? r() : t.once('ready', r)));
   expect(t.done).toBe(true);
-  return { client, port, torrent: t };
+  return { client, port, torrent: t, v2 };
 }
 
 /** lt_peer.py leeching `source` (a .torrent path or a magnet) from bttkit at `port`. */
@@ -198,9 +213,10 @@ describe.each(['v2', 'hybrid'] as const)('%s torrent: bttkit ↔ libtorrent 2.0.
   it('libtorrent seeds its .torrent, bttkit downloads it', async () => {
     const s = lt as LtSeeder;
     const dir = newDir(`bttkit-from-lt-${kind}`);
-    const { torrent, warnings, client } = await bttkitDownload(s.torrent, s.port, dir, s);
+    const { torrent, warnings, client, v2 } = await bttkitDownload(s.torrent, s.port, dir, s);
     try {
       expectSameFiles(dir);
+      expect(v2, 'a v2 connection (a hybrid upgraded)').toEqual([true]);
       expect(torrent.stats().hashFailures).toBe(0);
       expect(torrent.stats().downloaded).toBe(TOTAL);
       expect(warnings.filter((w) => w.startsWith('SESSION_BAD_HASHES'))).toEqual([]);
@@ -214,9 +230,10 @@ describe.each(['v2', 'hybrid'] as const)('%s torrent: bttkit ↔ libtorrent 2.0.
     const dir = newDir(`bttkit-btmh-from-lt-${kind}`);
     const magnet = formatMagnet({ infoHashV2: fromHex(s.v2) });
     expect(magnet).not.toContain('btih');
-    const { torrent, warnings, client } = await bttkitDownload(magnet, s.port, dir, s);
+    const { torrent, warnings, client, v2 } = await bttkitDownload(magnet, s.port, dir, s);
     try {
       expectSameFiles(dir);
+      expect(v2).toEqual([true]);
       expect(torrent.info?.version).toBe(kind === 'v2' ? 2 : 'hybrid');
       expect(warnings.filter((w) => w.startsWith('SESSION_BAD_HASHES'))).toEqual([]);
       expect(torrent.stats().hashFailures).toBe(0);
@@ -241,6 +258,7 @@ describe.each(['v2', 'hybrid'] as const)('%s torrent: bttkit ↔ libtorrent 2.0.
       expect(m.v2).toBe(ours[kind].meta.infoHashV2);
       expect(m.v1).toBe(kind === 'hybrid' ? ours[kind].meta.infoHash : null);
       expect(hashFailures(r)).toEqual([]);
+      expect(seeder.v2).toEqual([true]);
     } finally {
       await seeder.client.destroy();
     }
@@ -256,6 +274,7 @@ describe.each(['v2', 'hybrid'] as const)('%s torrent: bttkit ↔ libtorrent 2.0.
       const m = await waitEvent(r, (e) => e.event === 'metadata', 1000, 'libtorrent metadata');
       expect(m.v2).toBe(ours[kind].meta.infoHashV2);
       expect(hashFailures(r)).toEqual([]);
+      expect(seeder.v2).toEqual([true]);
     } finally {
       await seeder.client.destroy();
     }
