@@ -119,8 +119,10 @@ async function bttkitDownload(
   port: number,
   dir: string,
   lt: JsonLines,
+  listen = false,
 ): Promise<{ torrent: Torrent; warnings: string[]; client: Client; v2: boolean[] }> {
   const client = new Client({ utp: false });
+  if (listen) await client.listen(0, '127.0.0.1');
   const t = client.add(source, { path: dir, peers: [{ host: '127.0.0.1', port }] });
   const warnings: string[] = [];
   t.on('warning', (w) => warnings.push(`${w.code}: ${w.message}`));
@@ -245,6 +247,22 @@ describe.each(['v2', 'hybrid'] as const)('%s torrent: bttkit ↔ libtorrent 2.0.
       expect(rebuilt.pieceLayers).toEqual(s.meta.pieceLayers);
     } finally {
       await client.destroy();
+    }
+  });
+
+  it('bttkit passes on what it got from a urn:btmh: magnet: libtorrent fetches it from bttkit the same way', async () => {
+    const s = lt as LtSeeder;
+    const magnet = formatMagnet({ infoHashV2: fromHex(s.v2) });
+    const got = await bttkitDownload(magnet, s.port, newDir(`bttkit-relay-${kind}`), s, true);
+    try {
+      const port = got.client.address?.port;
+      expect(port).toBeGreaterThan(0);
+      const dir = newDir(`lt-from-relay-${kind}`);
+      const r = await ltLeech(magnet, port as number, dir);
+      expectSameFiles(dir);
+      expect(hashFailures(r)).toEqual([]);
+    } finally {
+      await got.client.destroy();
     }
   });
 
