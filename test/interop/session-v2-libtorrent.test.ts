@@ -82,6 +82,9 @@ function done(t: Torrent, ms: number, why: () => string): Promise<void> {
   return Promise.race([
     new Promise<void>((r) => (t.done ? r() : t.once('done', r))),
     new Promise<void>((_, rej) =>
+      t.once('error', (e) => rej(new Error(`bttkit: ${e.code} ${e.message}\n${why()}`))),
+    ),
+    new Promise<void>((_, rej) =>
       setTimeout(() => rej(new Error(`bttkit not done in ${ms} ms\n${why()}`)), ms).unref(),
     ),
   ]);
@@ -96,10 +99,12 @@ interface LtSeeder extends JsonLines {
   meta: Metainfo;
 }
 
-async function ltCreateAndSeed(kind: Kind): Promise<LtSeeder> {
-  const file = join(tmp.path, `libtorrent-${kind}.torrent`);
+async function ltCreateAndSeed(kind: Kind, data = src, pieceLength = PIECE): Promise<LtSeeder> {
+  const file = join(tmp.path, `libtorrent-${kind}-${pieceLength}.torrent`);
   const r = jsonLines(
-    procs.start(SYSTEM_PYTHON, [LT_SEED_V2, src, file, String(PIECE), kind], { LT_MAX_SECONDS: '300' }),
+    procs.start(SYSTEM_PYTHON, [LT_SEED_V2, data, file, String(pieceLength), kind], {
+      LT_MAX_SECONDS: '300',
+    }),
   );
   const s = await waitEvent(r, (e) => e.event === 'seeding', 60_000, `libtorrent ${kind} seeder`);
   const torrent = new Uint8Array(readFileSync(file));
@@ -295,6 +300,84 @@ describe.each(['v2', 'hybrid'] as const)('%s torrent: bttkit ↔ libtorrent 2.0.
       expect(seeder.v2).toEqual([true]);
     } finally {
       await seeder.client.destroy();
+    }
+  });
+});
+
+describe('a file of more than 512 pieces: its piece layer in several hash requests, each with a proof', () => {
+  const SMALL = 16 * 1024;
+  const LENGTH = 700 * SMALL + 123; // 701 pieces: runs of 512 hashes, then the rest
+  let data: Uint8Array;
+  let lt: LtSeeder | undefined;
+
+  beforeAll(async () => {
+    const dir = join(tmp.path, 'bigset', 'big');
+    mkdirSync(dir, { recursive: true });
+    data = pseudoRandomBytes(LENGTH, 67);
+    writeFileSync(join(dir, 'big.bin'), data);
+    writeFileSync(join(dir, 'small.txt'), 'small\n');
+    lt = await ltCreateAndSeed('v2', dir, SMALL);
+  }, 90_000);
+
+  afterAll(() => {
+    lt?.child.kill('SIGKILL');
+  });
+
+  function same(file: string): void {
+    expect(Buffer.compare(readFileSync(file), data)).toBe(0);
+  }
+
+  it('bttkit fetches it from libtorrent after a urn:btmh: magnet, and passes it on to libtorrent', async () => {
+    const s = lt as LtSeeder;
+    expect(s.meta.pieceLayers?.size).toBe(1);
+    const magnet = formatMagnet({ infoHashV2: fromHex(s.v2) });
+    const out = newDir('bttkit-big');
+    const got = await bttkitDownload(magnet, s.port, out, s, true);
+    try {
+      same(join(out, 'big', 'big.bin'));
+      expect(got.warnings.filter((w) => w.startsWith('SESSION_BAD_HASHES'))).toEqual([]);
+      const rebuilt = parseTorrent(got.torrent.torrentFile ?? new Uint8Array(0));
+      expect(rebuilt.pieceLayers).toEqual(s.meta.pieceLayers);
+      // libtorrent fetches the layer from bttkit the same way (bttkit's answers carry the proofs).
+      const dir = newDir('lt-big');
+      const r = await ltLeech(magnet, got.client.address?.port as number, dir);
+      same(join(dir, 'big', 'big.bin'));
+      expect(hashFailures(r)).toEqual([]);
+    } finally {
+      await got.client.destroy();
+    }
+  });
+});
+
+describe('a single-file v2 torrent', () => {
+  let lt: LtSeeder | undefined;
+  let data: Uint8Array;
+
+  beforeAll(async () => {
+    const dir = join(tmp.path, 'single');
+    mkdirSync(dir, { recursive: true });
+    data = pseudoRandomBytes(5 * PIECE + 99, 68);
+    writeFileSync(join(dir, 'one.bin'), data);
+    lt = await ltCreateAndSeed('v2', join(dir, 'one.bin'));
+  }, 90_000);
+
+  afterAll(() => {
+    lt?.child.kill('SIGKILL');
+  });
+
+  // KNOWN BUG (reported, src/storage/layout.ts): a v2 single-file torrent lists a padding file
+  // after its one file (as libtorrent does), which the file store's Layout refuses as "a
+  // single-file torrent whose file is not its name" (STORAGE_UNSAFE_PATH), for bttkit's own
+  // v2 single-file torrents too. Turn `it.fails` into `it` once Layout skips padding files there.
+  it.fails('libtorrent seeds it, bttkit downloads it into a folder', async () => {
+    const s = lt as LtSeeder;
+    expect(s.meta.multiFile).toBe(false);
+    const out = newDir('bttkit-single');
+    const got = await bttkitDownload(s.torrent, s.port, out, s);
+    try {
+      expect(Buffer.compare(readFileSync(join(out, 'one.bin')), data)).toBe(0);
+    } finally {
+      await got.client.destroy();
     }
   });
 });
