@@ -259,6 +259,27 @@ describe.each(['v2', 'hybrid'] as const)('%s torrent: bttkit ↔ libtorrent 2.0.
     }
   });
 
+  if (kind === 'hybrid') {
+    it('a magnet with only the urn:btih: of the hybrid: bttkit gets the metadata, and the data over v1', async () => {
+      const s = lt as LtSeeder;
+      const dir = newDir('bttkit-btih-from-lt');
+      const magnet = formatMagnet({ infoHash: fromHex(s.v1 as string) });
+      expect(magnet).not.toContain('btmh');
+      const { torrent, warnings, client, v2 } = await bttkitDownload(magnet, s.port, dir, s);
+      try {
+        expectSameFiles(dir);
+        // Dialled knowing only the v1 hash, so without the BEP 52 bit: the connection stays v1.
+        expect(v2).toEqual([false]);
+        expect(torrent.info?.version).toBe('hybrid');
+        expect(torrent.info?.infoHashV2).toBe(s.v2);
+        expect(torrent.stats().hashFailures).toBe(0);
+        expect(warnings.filter((w) => w.startsWith('SESSION_BAD_HASHES'))).toEqual([]);
+      } finally {
+        await client.destroy();
+      }
+    });
+  }
+
   it('bttkit passes on what it got from a urn:btmh: magnet: libtorrent fetches it from bttkit the same way', async () => {
     const s = lt as LtSeeder;
     const magnet = formatMagnet({ infoHashV2: fromHex(s.v2) });
