@@ -1,6 +1,6 @@
 import { formatMagnet } from '../metainfo/magnet.js';
 import { encodeTorrent, type InfoDictionary, type Metainfo } from '../metainfo/torrent.js';
-import { equalBytes } from '../util/bytes.js';
+import { equalBytes, toHex } from '../util/bytes.js';
 import type { Downloader } from './downloader.js';
 import type { PeerConn } from './peer.js';
 import type { TorrentState, TorrentStats } from './torrent-types.js';
@@ -48,6 +48,9 @@ export function torrentFileOf(
 ): Uint8Array | undefined {
   if (!info) return undefined;
   const m = info as InfoDictionary & Partial<Metainfo>;
+  // A v2 or hybrid .torrent needs the piece layers of its multi-piece files (still coming: none).
+  for (const s of info.v2?.files ?? [])
+    if (s.pieceCount > 1 && s.piecesRoot && !m.pieceLayers?.has(toHex(s.piecesRoot))) return undefined;
   return encodeTorrent(info.infoBytes, {
     announce: trackers,
     ...(m.urlList ? { urlList: m.urlList } : {}),

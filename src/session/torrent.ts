@@ -2,7 +2,6 @@ import { formatPeerAddress, type PeerAddress } from '../metainfo/magnet.js';
 import type { InfoDictionary } from '../metainfo/torrent.js';
 import type { PiecePicker, Priority } from '../picker/picker.js';
 import type { ChunkStore } from '../storage/types.js';
-import { layersOf } from '../storage/verifier.js';
 import { toHex } from '../util/bytes.js';
 import type { TimerHandle } from '../util/clock.js';
 import { BttkitError } from '../util/errors.js';
@@ -154,7 +153,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
 
   /**
    * The .torrent: the original bytes (a copy) when added from a `.torrent`, else built from the
-   * info dictionary's exact bytes and the trackers. `undefined` until the metadata is known.
+   * info dictionary's exact bytes and the trackers. `undefined` until the metadata — for a v2 or
+   * hybrid torrent from a magnet, its piece layers too — is known.
    */
   get torrentFile(): Uint8Array | undefined {
     return this.#torrentFile?.slice() ?? torrentFileOf(this.#info, this.#trackers);
@@ -396,12 +396,14 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       if (!p.metadata?.metadata) p.metadata?.setMetadata(info);
     }
     if (info.version !== undefined && info.version !== 1) {
-      // v2: the piece layers (the .torrent's, or from peers after a magnet) before the store.
+      // v2: the piece layers (the .torrent's, or from peers after a magnet) — a hybrid's later.
       this.#pendingInfo = info;
-      const layers = await this.#v2.layersFor(info, layersOf(info), info.version === 2);
+      const first = info;
+      info = await this.#v2.prepare(info, (later) => {
+        if (this.#info === first) this.#info = later;
+      });
       this.#pendingInfo = undefined;
       if (this.#state === 'destroyed') return;
-      if (info.version === 2 && !layersOf(info)) info = { ...info, pieceLayers: layers } as InfoDictionary;
     }
     this.#info = info;
     this.#state = 'checking';

@@ -1,6 +1,7 @@
 import { hashAt, MERKLE_BLOCK_SIZE, type MerkleProof, verifyMerkleProof } from '../metainfo/merkle.js';
 import type { InfoDictionary } from '../metainfo/torrent.js';
 import type { ChunkStore } from '../storage/types.js';
+import { layersOf } from '../storage/verifier.js';
 import { equalBytes, toHex } from '../util/bytes.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { BttkitError } from '../util/errors.js';
@@ -133,6 +134,23 @@ export class V2Torrent {
       this.#layersDone = resolve;
       this.pump();
     });
+  }
+
+  /**
+   * The info dictionary with its piece layers. A v2-only torrent is verified against them: they
+   * are fetched first (after a magnet). A hybrid is verified with SHA-1 and goes on at once; its
+   * layers (for its .torrent and peers' hash requests) come from v2 peers when they can, and
+   * `later` gets the info dictionary with them.
+   */
+  async prepare(info: InfoDictionary, later: (info: InfoDictionary) => void): Promise<InfoDictionary> {
+    const given = layersOf(info);
+    const withLayers = (layers: Map<string, Uint8Array>): InfoDictionary =>
+      given ? info : ({ ...info, pieceLayers: layers } as InfoDictionary);
+    if (info.version === 2) return withLayers(await this.layersFor(info, given, true));
+    void this.layersFor(info, given, true).then((layers) => {
+      if (!this.#closed && !given) later(withLayers(layers));
+    });
+    return info;
   }
 
   /** Asks idle v2 peers for the piece-layer runs still missing (called on new peers and ticks). */

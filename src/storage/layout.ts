@@ -58,7 +58,7 @@ export class Layout {
       if (!Number.isSafeInteger(f.length) || f.length < 0) bad(`files[${i}] has a bad length`);
       if (f.offset !== pos) bad(`files[${i}] offset ${f.offset}, expected ${pos}`);
       safe(f.segments, `files[${i}].path`);
-      if (!meta.multiFile && (f.segments.length !== 1 || f.segments[0] !== meta.name)) {
+      if (!meta.multiFile && !f.padding && (f.segments.length !== 1 || f.segments[0] !== meta.name)) {
         throw new StorageError('STORAGE_UNSAFE_PATH', 'a single-file torrent whose file is not its name');
       }
       if (!f.padding) {

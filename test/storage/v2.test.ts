@@ -161,3 +161,22 @@ describe('the hash pool builds v2 roots', () => {
     }
   });
 });
+
+describe('a single-file v2 torrent', () => {
+  it('is taken by the file store despite the padding file after its one file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bttkit-v2one-'));
+    try {
+      const data = pseudoRandomBytes(3 * 16384 + 10, 77);
+      writeFileSync(join(dir, 'one.bin'), data);
+      const { metainfo } = await createTorrent(join(dir, 'one.bin'), { version: 2, pieceLength: 32768 });
+      expect(metainfo.multiFile).toBe(false);
+      expect(metainfo.files.some((f) => f.padding)).toBe(true);
+      const store = new FsChunkStore(metainfo, { path: dir });
+      const bits = await store.recheck();
+      expect(bits[0]).toBe(0b11000000);
+      await store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
