@@ -161,7 +161,7 @@ export class V2Torrent {
     for (const p of this.#host.peers()) {
       if (busy.has(p.id) || !peerSpeaksV2(p)) continue;
       const job = this.#jobs.find((j) => !j.done && !j.asked && !j.refused.has(p.id));
-      if (!job) break;
+      if (!job) continue; // (this peer refused what is left; another may not have)
       this.#ask(job, p);
       busy.add(p.id);
     }
