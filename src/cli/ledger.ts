@@ -1,7 +1,8 @@
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FileStore, Ledger, LedgerService, TronKey } from '../ledger/index.js';
+import { writeFileDurably } from '../util/journal.js';
 
 const USAGE = `Usage:
   bttkit ledger serve [--port N] [--data DIR] [--host H] [--ledger-id ID] [--operator ADDRESS]...
@@ -11,15 +12,27 @@ until SIGINT or SIGTERM. Operators may credit deposits and settle withdrawals; w
 --operator, a key is created in DIR/operator.key and its address is the operator.
 `;
 
-async function operatorKey(dir: string): Promise<TronKey> {
+/**
+ * The operator key in `dir/operator.key`, made on the first start. It is written atomically
+ * (temporary file, fsync, rename, directory fsync), so a start killed while writing it leaves no
+ * key or the whole key. An empty file — what the first start of older versions left when killed
+ * between creating and writing it, before the key was ever used — is replaced by a new key.
+ */
+export async function operatorKey(dir: string): Promise<TronKey> {
   const path = join(dir, 'operator.key');
+  let text: string | undefined;
   try {
-    return TronKey.fromPrivateKey((await readFile(path, 'utf8')).trim());
+    text = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as { code?: string }).code !== 'ENOENT') throw err;
   }
+  if (text !== undefined && text.trim() !== '') return TronKey.fromPrivateKey(text.trim());
+  if (text !== undefined)
+    process.stderr.write(
+      `bttkit ledger: ${path} was empty (a first start killed while writing it): a new key is made\n`,
+    );
   const key = TronKey.generate();
-  await writeFile(path, `${key.exportPrivateKey()}\n`, { mode: 0o600, flag: 'wx' });
+  await writeFileDurably(path, `${key.exportPrivateKey()}\n`, 0o600);
   await chmod(path, 0o600);
   return key;
 }

@@ -1,7 +1,14 @@
 import { LedgerError } from './errors.js';
 
-/** The largest amount the ledger accepts: 2²⁵⁶ − 1 (a TRC-20 `uint256`). */
+/**
+ * The largest amount the ledger accepts: 2²⁵⁶ − 1 (a TRC-20 `uint256`) — for one amount and for
+ * the total deposited, which bounds every balance, lock and total the ledger holds (a deposit
+ * that would cross it is refused), so every snapshot it writes can be read back.
+ */
 export const MAX_AMOUNT: bigint = (1n << 256n) - 1n;
+
+/** Decimal digits of {@link MAX_AMOUNT} (78): the most the journal and snapshot readers accept. */
+export const MAX_AMOUNT_DIGITS: number = MAX_AMOUNT.toString(10).length;
 
 const DECIMAL = /^(0|[1-9][0-9]{0,77})$/;
 

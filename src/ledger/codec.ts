@@ -1,6 +1,7 @@
 import { type BDict, type BValue, decode, encode } from '../metainfo/bencode.js';
 import { fromUtf8Strict, toBinaryString } from '../util/bytes.js';
 import { MAX_RECORD } from '../util/journal.js';
+import { MAX_AMOUNT_DIGITS } from './amount.js';
 import type { ChannelRecord, LedgerCommand, LedgerEvent, LedgerResult, LedgerStateData } from './core.js';
 import { LedgerError } from './errors.js';
 import type { WithdrawalView } from './types.js';
@@ -177,6 +178,14 @@ function decodeCommand(d: BDict): LedgerCommand {
 export function encodeEvent(e: LedgerEvent): Uint8Array {
   if (e.type === 'init')
     return encode({ seq: BigInt(e.seq), at: BigInt(e.at), t: 'init', ledgerId: e.ledgerId });
+  if (e.type === 'nonce')
+    return encode({
+      seq: BigInt(e.seq),
+      at: BigInt(e.at),
+      t: 'nonce',
+      key: e.key,
+      expires: BigInt(e.expires),
+    });
   return encode({ seq: BigInt(e.seq), at: BigInt(e.at), t: 'command', c: commandValue(e.command) });
 }
 
@@ -187,7 +196,7 @@ function decodeHostile(payload: Uint8Array, maxBytes: number): BValue {
       maxDepth: 8,
       keyOrder: 'strict',
       maxItems: Number.MAX_SAFE_INTEGER,
-      maxIntegerDigits: 80,
+      maxIntegerDigits: MAX_AMOUNT_DIGITS,
     });
   } catch (cause) {
     throw new LedgerError('LEDGER_JOURNAL_CORRUPT', 'record is not canonical bencode', { cause });
@@ -205,6 +214,7 @@ export function decodeEvent(payload: Uint8Array): LedgerEvent {
   const at = num(d, 'at');
   const t = str(d, 't');
   if (t === 'init') return { seq, at, type: 'init', ledgerId: str(d, 'ledgerId') };
+  if (t === 'nonce') return { seq, at, type: 'nonce', key: str(d, 'key'), expires: num(d, 'expires') };
   if (t === 'command') return { seq, at, type: 'command', command: decodeCommand(dict(get(d, 'c'), 'c')) };
   return corrupt('unknown event type');
 }
@@ -309,6 +319,11 @@ export function encodeState(s: LedgerStateData): Uint8Array {
       r.fingerprint,
       resultValue(r.result),
     ]),
+    // (Absent in snapshots written before refused requests' nonces were kept.)
+    nonces:
+      s.nonces.size > 0
+        ? sortedBy([...s.nonces], (e) => e[0]).map(([k, exp]) => [k, BigInt(exp)])
+        : undefined,
   });
 }
 
@@ -334,7 +349,14 @@ export function decodeState(payload: Uint8Array): LedgerStateData {
     deposits: new Map(),
     withdrawals: new Map(),
     idempotency: new Map(),
+    nonces: new Map(),
   };
+  if (d.has('nonces')) {
+    for (const item of list(get(d, 'nonces'), 'nonces')) {
+      const [k, exp] = tuple(item, 2, 'nonce');
+      s.nonces.set(strOf(k, 'nonce'), Number(intOf(exp, 'expires')));
+    }
+  }
   for (const item of list(get(d, 'accounts'), 'accounts')) {
     const [a, b, l] = tuple(item, 3, 'account');
     s.accounts.set(strOf(a, 'address'), { balance: intOf(b, 'balance'), locked: intOf(l, 'locked') });

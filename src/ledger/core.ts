@@ -1,10 +1,8 @@
 import { toHex } from '../util/bytes.js';
-import { sha256 } from '../util/hash.js';
-import { checkAmount } from './amount.js';
-import { isEd25519PublicKey } from './channel-key.js';
-import { encodeCommand } from './codec.js';
+import { MAX_AMOUNT } from './amount.js';
+import { commandActor, fingerprintOf, normalizeCommand } from './command.js';
 import { LedgerError } from './errors.js';
-import { ACCOUNT_SIGNATURE_LENGTH, normalizeAddress } from './keys.js';
+import { normalizeAddress } from './keys.js';
 import type {
   AccountView,
   ChannelView,
@@ -31,6 +29,8 @@ import {
   verifyVoucherSignature,
 } from './voucher.js';
 
+export { checkIdempotencyKey, checkTxid, commandActor, normalizeCommand } from './command.js';
+
 /** A mutation, as journaled (addresses normalized to `T…`). */
 export type LedgerCommand =
   | ({ type: 'deposit' } & DepositParams)
@@ -52,7 +52,9 @@ export type LedgerResult =
 /** One journal entry: the ledger's identity (`init`, first) or an applied command. */
 export type LedgerEvent =
   | { seq: number; at: number; type: 'init'; ledgerId: string }
-  | { seq: number; at: number; type: 'command'; command: LedgerCommand };
+  | { seq: number; at: number; type: 'command'; command: LedgerCommand }
+  /** A signed request the ledger refused: its nonce stays spent until it expires (the service's replay guard). */
+  | { seq: number; at: number; type: 'nonce'; key: string; expires: number };
 
 /** Internal channel record. */
 export interface ChannelRecord {
@@ -92,175 +94,18 @@ export interface LedgerStateData {
   deposits: Map<string, { account: string; amount: bigint }>;
   withdrawals: Map<string, WithdrawalView>;
   idempotency: Map<string, IdempotencyRecord>;
-}
-
-/** What {@link LedgerState.execute} did. */
-export type Execution =
-  | { kind: 'applied'; event: LedgerEvent; result: LedgerResult }
-  | { kind: 'repeat'; result: LedgerResult };
-
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
-const TXID = /^[0-9a-fA-F]{64}$/;
-const OPERATOR_SCOPE = '@operator';
-
-/**
- * The idempotency fingerprint of a normalized command: 128 bits of SHA-256 over its canonical
- * bencoding without the key — and without an open's authorization, since any valid
- * authorization of the same terms is the same request.
- */
-function fingerprintOf(c: LedgerCommand): string {
-  const bare: LedgerCommand =
-    c.type === 'open'
-      ? { ...c, idempotencyKey: '', authorization: new Uint8Array(0) }
-      : { ...c, idempotencyKey: '' };
-  return toHex(sha256(encodeCommand(bare)).subarray(0, 16));
+  /** Spent nonces of refused requests (`signer:nonce` → expiry, epoch ms), kept until they expire. */
+  nonces: Map<string, number>;
 }
 
 function fail(code: ConstructorParameters<typeof LedgerError>[0], message: string): never {
   throw new LedgerError(code, message);
 }
 
-/** Checks an idempotency key (1–128 printable ASCII). @throws {LedgerError} `LEDGER_BAD_IDEMPOTENCY_KEY` */
-export function checkIdempotencyKey(key: unknown): string {
-  if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) {
-    fail('LEDGER_BAD_IDEMPOTENCY_KEY', 'idempotency key must be 1-128 printable ASCII characters');
-  }
-  return key;
-}
-
-/** Checks and lower-cases an on-chain txid (64 hex digits). @throws {LedgerError} `LEDGER_BAD_TXID` */
-export function checkTxid(txid: unknown): string {
-  if (typeof txid !== 'string' || !TXID.test(txid)) fail('LEDGER_BAD_TXID', 'txid must be 64 hex digits');
-  return txid.toLowerCase();
-}
-
-function checkTime(t: unknown, field: string): number {
-  if (typeof t !== 'number' || !Number.isSafeInteger(t) || t < 0) {
-    fail('LEDGER_BAD_EXPIRY', `${field} must be a non-negative safe integer (ms since the epoch)`);
-  }
-  return t;
-}
-
-function checkBytes(
-  b: unknown,
-  length: number,
-  code: 'LEDGER_BAD_KEY' | 'LEDGER_BAD_SIGNATURE_FORMAT',
-  what: string,
-) {
-  if (!(b instanceof Uint8Array) || b.length !== length) fail(code, `${what} must be ${length} bytes`);
-  return b;
-}
-
-/**
- * Validates a command's shape and normalizes it (addresses to `T…`, txids to lower case). Pure;
- * checks no state and no signatures.
- * @throws {LedgerError} a 400-class code.
- */
-export function normalizeCommand(c: LedgerCommand): LedgerCommand {
-  const idempotencyKey = checkIdempotencyKey(c.idempotencyKey);
-  switch (c.type) {
-    case 'deposit':
-      return {
-        type: 'deposit',
-        idempotencyKey,
-        account: normalizeAddress(c.account),
-        amount: checkAmount(c.amount),
-        txid: checkTxid(c.txid),
-      };
-    case 'open': {
-      const payer = normalizeAddress(c.payer);
-      const payee = normalizeAddress(c.payee);
-      if (payer === payee) fail('LEDGER_SAME_PARTY', 'payer and payee must differ');
-      if (!isEd25519PublicKey(c.channelKey))
-        fail('LEDGER_BAD_KEY', 'channelKey is not an ed25519 public key');
-      return {
-        type: 'open',
-        idempotencyKey,
-        payer,
-        payee,
-        amount: checkAmount(c.amount),
-        expiresAt: checkTime(c.expiresAt, 'expiresAt'),
-        channelKey: Uint8Array.from(c.channelKey),
-        authorization: Uint8Array.from(
-          checkBytes(
-            c.authorization,
-            ACCOUNT_SIGNATURE_LENGTH,
-            'LEDGER_BAD_SIGNATURE_FORMAT',
-            'authorization',
-          ),
-        ),
-      };
-    }
-    case 'redeem': {
-      const v = c.voucher;
-      if (typeof v !== 'object' || v === null) fail('LEDGER_BAD_REQUEST', 'voucher missing');
-      return {
-        type: 'redeem',
-        idempotencyKey,
-        by: normalizeAddress(c.by),
-        voucher: {
-          ledgerId: checkLedgerId(v.ledgerId),
-          channelId: checkChannelId(v.channelId),
-          cumulative: checkAmount(v.cumulative, 'cumulative'),
-          signature: Uint8Array.from(
-            checkBytes(v.signature, 64, 'LEDGER_BAD_SIGNATURE_FORMAT', 'voucher signature'),
-          ),
-        },
-      };
-    }
-    case 'close':
-      return {
-        type: 'close',
-        idempotencyKey,
-        by: normalizeAddress(c.by),
-        channelId: checkChannelId(c.channelId),
-      };
-    case 'withdraw':
-      return {
-        type: 'withdraw',
-        idempotencyKey,
-        account: normalizeAddress(c.account),
-        amount: checkAmount(c.amount),
-        to: normalizeAddress(c.to ?? c.account),
-      };
-    case 'settle': {
-      if (c.outcome !== 'sent' && c.outcome !== 'failed')
-        fail('LEDGER_BAD_REQUEST', "outcome must be 'sent' or 'failed'");
-      if (typeof c.withdrawalId !== 'string' || !/^w-[0-9]{1,16}$/.test(c.withdrawalId)) {
-        fail('LEDGER_BAD_REQUEST', 'bad withdrawal id');
-      }
-      if (c.outcome === 'sent') {
-        return {
-          type: 'settle',
-          idempotencyKey,
-          withdrawalId: c.withdrawalId,
-          outcome: 'sent',
-          txid: checkTxid(c.txid),
-        };
-      }
-      if (c.txid !== undefined) fail('LEDGER_BAD_REQUEST', 'a failed withdrawal has no txid');
-      return { type: 'settle', idempotencyKey, withdrawalId: c.withdrawalId, outcome: 'failed' };
-    }
-    default:
-      return fail('LEDGER_BAD_REQUEST', 'unknown command type');
-  }
-}
-
-/** The account a command acts for (whose idempotency scope it uses; who must sign it). */
-export function commandActor(c: LedgerCommand): string {
-  switch (c.type) {
-    case 'deposit':
-    case 'settle':
-      return OPERATOR_SCOPE;
-    case 'open':
-      return c.payer;
-    case 'redeem':
-    case 'close':
-      return c.by;
-    case 'withdraw':
-      return c.account;
-  }
-}
+/** What {@link LedgerState.execute} did. */
+export type Execution =
+  | { kind: 'applied'; event: LedgerEvent; result: LedgerResult }
+  | { kind: 'repeat'; result: LedgerResult };
 
 /** An empty state. */
 export function emptyState(): LedgerStateData {
@@ -274,6 +119,7 @@ export function emptyState(): LedgerStateData {
     deposits: new Map(),
     withdrawals: new Map(),
     idempotency: new Map(),
+    nonces: new Map(),
   };
 }
 
@@ -313,6 +159,34 @@ export class LedgerState {
   }
 
   /**
+   * Makes the event that spends the nonce `key` (`signer:nonce`) of a refused request until
+   * `expires` (epoch ms), and applies it.
+   */
+  spendNonce(key: string, expires: number, at: number): LedgerEvent {
+    if (!Number.isSafeInteger(expires)) fail('LEDGER_BAD_REQUEST', 'bad nonce expiry');
+    const event: LedgerEvent = {
+      seq: this.data.seq + 1,
+      at,
+      type: 'nonce',
+      key: checkNonceKey(key),
+      expires,
+    };
+    this.replay(event);
+    return event;
+  }
+
+  /** True when nonce `key` was spent by a refused request that is still valid at `now`. */
+  nonceSpent(key: string, now: number): boolean {
+    const exp = this.data.nonces.get(key);
+    return exp !== undefined && exp > now;
+  }
+
+  /** Forgets spent nonces that expired by `now` (before a snapshot). */
+  pruneNonces(now: number): void {
+    for (const [k, exp] of this.data.nonces) if (exp <= now) this.data.nonces.delete(k);
+  }
+
+  /**
    * Validates and applies `command` at time `at` (ms since the epoch).
    * @throws {LedgerError} if refused; the state is then unchanged.
    */
@@ -346,6 +220,11 @@ export class LedgerState {
     if (event.type === 'init') {
       if (this.data.ledgerId !== undefined) fail('LEDGER_JOURNAL_CORRUPT', 'second init event');
       this.data.ledgerId = event.ledgerId;
+      this.data.seq = event.seq;
+      return;
+    }
+    if (event.type === 'nonce') {
+      this.data.nonces.set(checkNonceKey(event.key, 'LEDGER_JOURNAL_CORRUPT'), event.expires);
       this.data.seq = event.seq;
       return;
     }
@@ -386,6 +265,9 @@ export class LedgerState {
     switch (c.type) {
       case 'deposit': {
         if (this.data.deposits.has(c.txid)) fail('LEDGER_DUPLICATE_DEPOSIT', 'deposit already credited');
+        // Every amount the ledger holds is at most the total deposited: bounding it bounds them all.
+        if (this.data.totalDeposits + c.amount > MAX_AMOUNT)
+          fail('LEDGER_BAD_AMOUNT', 'the total deposited would exceed 2^256-1, the most the ledger holds');
         this.data.deposits.set(c.txid, { account: c.account, amount: c.amount });
         this.#account(c.account).balance += c.amount;
         this.data.totalDeposits += c.amount;
@@ -566,4 +448,13 @@ export class LedgerState {
     if (withdrawals !== d.totalWithdrawals) errors.push('withdrawals do not add up');
     return errors;
   }
+}
+
+/** A nonce key: `signer:nonce`, printable ASCII, at most 128 characters. */
+function checkNonceKey(
+  key: string,
+  code: 'LEDGER_BAD_REQUEST' | 'LEDGER_JOURNAL_CORRUPT' = 'LEDGER_BAD_REQUEST',
+): string {
+  if (typeof key !== 'string' || !/^[\x21-\x7e]{1,128}$/.test(key)) fail(code, 'bad nonce key');
+  return key;
 }

@@ -4,7 +4,7 @@
  * implementing the same {@link LedgerApi}. See `docs/ledger.md`.
  * @module ledger
  */
-export { checkAmount, formatAmount, MAX_AMOUNT, parseAmount } from './amount.js';
+export { checkAmount, formatAmount, MAX_AMOUNT, MAX_AMOUNT_DIGITS, parseAmount } from './amount.js';
 export { fromBase58, fromBase58Check, toBase58, toBase58Check } from './base58.js';
 export { ChannelKey, isEd25519PublicKey, verifyEd25519 } from './channel-key.js';
 export { LedgerClient, type LedgerClientOptions } from './client.js';

@@ -159,9 +159,36 @@ export class Ledger implements LedgerApi {
     return ex.result;
   }
 
+  /**
+   * Spends the nonce `key` (`signer:nonce`) of a signed request the ledger refused, durably, until
+   * `expires` (epoch ms): the service refuses the same request again even after a restart
+   * (an applied request is guarded by its journaled idempotency key instead).
+   * @throws {LedgerError} `LEDGER_JOURNAL_FAILED`, `LEDGER_CLOSED`, `LEDGER_BAD_REQUEST`
+   */
+  async spendNonce(key: string, expires: number, opts?: AbortOptions): Promise<void> {
+    this.#check(opts);
+    const now = this.#wallClock.now();
+    if (expires <= now || this.#state.nonceSpent(key, now)) return;
+    const event = this.#state.spendNonce(key, expires, now);
+    try {
+      const durable = this.#store.append(event);
+      this.#maybeCompact();
+      await durable;
+    } catch (err) {
+      this.#failed ??= err;
+      throw new LedgerError('LEDGER_JOURNAL_FAILED', 'journal write failed', { cause: err });
+    }
+  }
+
+  /** True when `key` was spent by {@link spendNonce} and has not expired. */
+  nonceSpent(key: string): boolean {
+    return this.#state.nonceSpent(key, this.#wallClock.now());
+  }
+
   #maybeCompact(): void {
     if (this.#snapshotEvery <= 0 || this.#compacting || this.#store.eventsSinceSnapshot < this.#snapshotEvery)
       return;
+    this.#state.pruneNonces(this.#wallClock.now());
     this.#compacting = this.#store
       .compact(this.#state.data)
       .catch((err: unknown) => {
@@ -176,6 +203,7 @@ export class Ledger implements LedgerApi {
   async compact(): Promise<void> {
     this.#check(undefined);
     while (this.#compacting) await this.#compacting;
+    this.#state.pruneNonces(this.#wallClock.now());
     await this.#store.compact(this.#state.data);
   }
 

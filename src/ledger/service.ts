@@ -163,8 +163,17 @@ export class LedgerService {
       throw new LedgerError('LEDGER_NOT_FOUND', 'no such endpoint');
     }
     const body = await this.#readBody(req);
-    const command = this.#authenticate(req, path, body, type);
-    return ok(stripType(await ledger.execute(command)));
+    const { command, nonceKey, expires } = this.#authenticate(req, path, body, type);
+    try {
+      return ok(stripType(await ledger.execute(command)));
+    } catch (err) {
+      // Refused: spend its nonce durably, so the same bytes are refused after a restart too
+      // (once the state changed they might pass). An applied one has its idempotency record.
+      const code = err instanceof LedgerError ? err.code : undefined;
+      if (code !== undefined && code !== 'LEDGER_JOURNAL_FAILED' && code !== 'LEDGER_CLOSED')
+        await ledger.spendNonce(nonceKey, expires);
+      throw err;
+    }
   }
 
   #authenticate(
@@ -172,7 +181,7 @@ export class LedgerService {
     path: string,
     body: Uint8Array,
     type: LedgerCommand['type'],
-  ): LedgerCommand {
+  ): { command: LedgerCommand; nonceKey: string; expires: number } {
     const sigHex = req.headers[SIGNATURE_HEADER];
     if (
       typeof sigHex !== 'string' ||
@@ -202,7 +211,8 @@ export class LedgerService {
     }
     this.#sweep(now);
     const nonceKey = `${signer}:${env.nonce}`;
-    if (this.#nonces.has(nonceKey)) throw new LedgerError('LEDGER_REQUEST_REPLAYED', 'request already seen');
+    if (this.#nonces.has(nonceKey) || this.#ledger.nonceSpent(nonceKey))
+      throw new LedgerError('LEDGER_REQUEST_REPLAYED', 'request already seen');
     if (this.#nonces.size >= this.#maxNonces)
       throw new LedgerError('LEDGER_JOURNAL_FAILED', 'too many requests in flight');
     this.#nonces.set(nonceKey, env.expires);
@@ -214,7 +224,7 @@ export class LedgerService {
     } else if (actor !== signer) {
       throw new LedgerError('LEDGER_NOT_YOURS', 'the signer is not the account this request acts for');
     }
-    return command;
+    return { command, nonceKey, expires: env.expires };
   }
 
   #sweep(now: number): void {

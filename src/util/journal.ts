@@ -123,6 +123,25 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Writes `path` atomically and durably: a temporary file next to it (`mode`), fsync'd, renamed
+ * over `path`, the directory fsync'd. A crash at any point leaves either no file or the whole
+ * one (plus, at worst, a stray `<name>.tmp-<pid>` that the next write replaces).
+ */
+export async function writeFileDurably(path: string, data: Uint8Array | string, mode = 0o600): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fh = await open(tmp, 'w', mode);
+  try {
+    await fh.chmod(mode); // (a stray temporary file keeps its old mode through open)
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+  await syncDir(dirname(path));
+}
+
 /** Writes a new journal file holding only `magic`, durably (file and directory). */
 async function createFile(path: string, magic: Uint8Array, sync: boolean): Promise<void> {
   const fh = await open(path, 'w');

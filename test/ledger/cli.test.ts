@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,5 +67,27 @@ describe('bttkit ledger serve', () => {
   it('prints usage and exits 2 on a bad subcommand', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'ledger', 'fly'], { stdio: 'ignore' });
     expect(await exited(child)).toBe(2);
+  });
+
+  it('starts on a data folder whose first start was killed while writing operator.key', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bttkit-cli-key-'));
+    dirs.push(dir);
+    // What the first start of earlier versions left when killed between creating and writing it.
+    await writeFile(join(dir, 'operator.key'), '');
+    const s = await serve(dir);
+    const key = TronKey.fromPrivateKey((await readFile(join(dir, 'operator.key'), 'utf8')).trim());
+    const op = new LedgerClient({ url: s.url, key });
+    await op.deposit({
+      account: account(31).address,
+      amount: 1n,
+      txid: txid('key'),
+      idempotencyKey: 'key-1',
+    });
+    const done = exited(s.child);
+    s.child.kill('SIGTERM');
+    expect(await done).toBe(0);
+    // Written atomically: no temporary file left, the key file readable only by its owner.
+    expect((await readdir(dir)).filter((n) => n.includes('.tmp-'))).toEqual([]);
+    expect((await stat(join(dir, 'operator.key'))).mode & 0o777).toBe(0o600);
   });
 });

@@ -296,3 +296,27 @@ describe('PidLock', () => {
     await lock.release();
   });
 });
+
+describe('writeFileDurably', () => {
+  it('replaces the file whole through a temporary file, mode as asked, a stray temporary file overwritten', async () => {
+    const { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } = await import(
+      'node:fs'
+    );
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { writeFileDurably } = await import('../../src/util/journal.js');
+    const dir = mkdtempSync(join(tmpdir(), 'bttkit-durable-'));
+    try {
+      const path = join(dir, 'operator.key');
+      writeFileSync(`${path}.tmp-${process.pid}`, 'half'); // left by a crash
+      await writeFileDurably(path, 'abc\n', 0o600);
+      expect(readFileSync(path, 'utf8')).toBe('abc\n');
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+      await writeFileDurably(path, 'def\n');
+      expect(readFileSync(path, 'utf8')).toBe('def\n');
+      expect(readdirSync(dir)).toEqual(['operator.key']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
