@@ -37,12 +37,12 @@ export default defineConfig([
     splitting: true,
     treeshake: true,
     // tronweb (~46 MB) is an optional peer: loaded by `await import()` in bttkit/settlement only.
-    external: ['tronweb'],
+    external: ['tronweb', 'pg'],
   },
   {
     entry,
     format: ['cjs'],
-    external: ['tronweb'],
+    external: ['tronweb', 'pg'],
     dts: true,
     sourcemap: true,
     target: 'node20',
