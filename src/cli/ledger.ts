@@ -1,14 +1,15 @@
 import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { FileStore, Ledger, LedgerService, TronKey } from '../ledger/index.js';
+import { FileStore, Ledger, LedgerService, PgStore, TronKey } from '../ledger/index.js';
 import { writeFileDurably } from '../util/journal.js';
 
 const USAGE = `Usage:
-  bttkit ledger serve [--port N] [--data DIR] [--host H] [--ledger-id ID] [--operator ADDRESS]...
+  bttkit ledger serve [--port N] [--data DIR] [--pg URL] [--host H] [--ledger-id ID] [--operator ADDRESS]...
 
 Runs the off-chain ledger as an HTTP service (default 127.0.0.1:7070, data in ./bttkit-ledger)
-until SIGINT or SIGTERM. Operators may credit deposits and settle withdrawals; without
+until SIGINT or SIGTERM. With --pg postgres://user@host:port/db the journal is in PostgreSQL,
+which several instances may share (DIR then holds only the operator key). Operators may credit deposits and settle withdrawals; without
 --operator, a key is created in DIR/operator.key and its address is the operator.
 `;
 
@@ -51,7 +52,14 @@ export async function ledgerCommand(args: string[]): Promise<number> {
     process.stderr.write(`bttkit ledger: unknown subcommand ${sub}\n${USAGE}`);
     return 2;
   }
-  let values: { port?: string; data?: string; host?: string; 'ledger-id'?: string; operator?: string[] };
+  let values: {
+    port?: string;
+    data?: string;
+    pg?: string;
+    host?: string;
+    'ledger-id'?: string;
+    operator?: string[];
+  };
   try {
     ({ values } = parseArgs({
       args: rest,
@@ -59,6 +67,7 @@ export async function ledgerCommand(args: string[]): Promise<number> {
       options: {
         port: { type: 'string', short: 'p' },
         data: { type: 'string', short: 'd' },
+        pg: { type: 'string' },
         host: { type: 'string' },
         'ledger-id': { type: 'string' },
         operator: { type: 'string', multiple: true },
@@ -78,7 +87,7 @@ export async function ledgerCommand(args: string[]): Promise<number> {
   await mkdir(dir, { recursive: true });
   const operators = values.operator ?? [(await operatorKey(dir)).address];
   const ledger = await Ledger.open({
-    store: new FileStore(dir),
+    store: values.pg !== undefined ? new PgStore({ connectionString: values.pg }) : new FileStore(dir),
     ...(values['ledger-id'] !== undefined ? { ledgerId: values['ledger-id'] } : {}),
   });
   let service: LedgerService;
@@ -91,7 +100,7 @@ export async function ledgerCommand(args: string[]): Promise<number> {
     throw err;
   }
   process.stdout.write(
-    `ledger ${ledger.ledgerId} listening on ${url} (data ${dir}, operators ${operators.join(', ')})\n`,
+    `ledger ${ledger.ledgerId} listening on ${url} (${values.pg !== undefined ? 'PostgreSQL' : `data ${dir}`}, operators ${operators.join(', ')})\n`,
   );
   await new Promise<void>((resolve) => {
     const stop = () => {

@@ -41,6 +41,7 @@ export {
 } from './keys.js';
 export { Ledger, type LedgerOptions, systemClock, type WallClock } from './ledger.js';
 export { MemoryStore } from './memory-store.js';
+export { PG_MIGRATIONS, PgStore, type PgStoreOptions } from './pg-store.js';
 export {
   errorFromResponse,
   LedgerService,
@@ -49,7 +50,7 @@ export {
   requestMessage,
   SIGNATURE_HEADER,
 } from './service.js';
-export type { LedgerStore, StoreContents } from './store.js';
+export type { LedgerStore, StoreContents, StoreTransaction } from './store.js';
 export type * from './types.js';
 export {
   authorizationMessage,

@@ -1,10 +1,10 @@
 import { toHex } from '../util/bytes.js';
 import { throwIfAborted } from '../util/errors.js';
-import { type LedgerCommand, type LedgerResult, LedgerState } from './core.js';
+import { type LedgerCommand, type LedgerEvent, type LedgerResult, LedgerState } from './core.js';
 import { randomBytes } from './crypto-backend.js';
 import { LedgerError } from './errors.js';
 import { MemoryStore } from './memory-store.js';
-import type { LedgerStore } from './store.js';
+import type { LedgerStore, StoreTransaction } from './store.js';
 import type {
   AbortOptions,
   AccountView,
@@ -70,7 +70,11 @@ export interface LedgerOptions {
  * ```
  */
 export class Ledger implements LedgerApi {
-  readonly #state: LedgerState;
+  #state: LedgerState;
+  /** Shared store: the in-memory state may be ahead of the database (a commit failed): reload. */
+  #stale = false;
+  /** Shared store: one transaction at a time per process. */
+  #queue: Promise<unknown> = Promise.resolve();
   readonly #store: LedgerStore;
   readonly #wallClock: WallClock;
   readonly #snapshotEvery: number;
@@ -87,7 +91,7 @@ export class Ledger implements LedgerApi {
 
   /** Opens a ledger: loads the store's snapshot, replays its journal, and names a new ledger. */
   static async open(options: LedgerOptions = {}): Promise<Ledger> {
-    const store = options.store ?? new MemoryStore();
+    const store: LedgerStore = options.store ?? new MemoryStore();
     const clock = options.wallClock ?? systemClock;
     let ledger: Ledger;
     try {
@@ -99,8 +103,17 @@ export class Ledger implements LedgerApi {
         throw new LedgerError('LEDGER_JOURNAL_CORRUPT', `replayed state breaks an invariant: ${errors[0]}`);
       }
       ledger = new Ledger(state, store, clock, options.snapshotEvery ?? 10_000);
+      const newId = () => options.ledgerId ?? `ledger-${toHex(randomBytes(8))}`;
+      if (store.begin) {
+        // Another instance may be naming it right now: decide under the store's lock.
+        await ledger.#shared(() =>
+          state.ledgerId === undefined ? { event: state.init(newId(), clock.now()) } : {},
+        );
+      } else if (state.ledgerId === undefined) {
+        await store.append(state.init(newId(), clock.now()));
+      }
       if (state.ledgerId === undefined) {
-        await store.append(state.init(options.ledgerId ?? `ledger-${toHex(randomBytes(8))}`, clock.now()));
+        throw new LedgerError('LEDGER_JOURNAL_CORRUPT', 'the store holds no ledger');
       } else if (options.ledgerId !== undefined && options.ledgerId !== state.ledgerId) {
         throw new LedgerError(
           'LEDGER_ID_MISMATCH',
@@ -138,8 +151,17 @@ export class Ledger implements LedgerApi {
    * Runs one command: the low-level entry point behind every mutating method (and the service).
    * @throws {LedgerError}
    */
-  async execute(command: LedgerCommand, opts?: AbortOptions): Promise<LedgerResult> {
+  async execute(command: LedgerCommand, opts?: AbortOptions & { nonce?: string }): Promise<LedgerResult> {
     this.#check(opts);
+    if (this.#store.begin) {
+      return this.#shared(() => {
+        // (The nonce check runs here too: another instance may have refused this request.)
+        if (opts?.nonce !== undefined && this.#state.nonceSpent(opts.nonce, this.#wallClock.now()))
+          throw new LedgerError('LEDGER_REQUEST_REPLAYED', 'request already seen');
+        const ex = this.#state.execute(command, this.#wallClock.now());
+        return ex.kind === 'applied' ? { event: ex.event, result: ex.result } : { result: ex.result };
+      }) as Promise<LedgerResult>;
+    }
     const ex = this.#state.execute(command, this.#wallClock.now());
     try {
       if (ex.kind === 'applied') {
@@ -168,6 +190,14 @@ export class Ledger implements LedgerApi {
   async spendNonce(key: string, expires: number, opts?: AbortOptions): Promise<void> {
     this.#check(opts);
     const now = this.#wallClock.now();
+    if (this.#store.begin) {
+      await this.#shared(() =>
+        expires <= now || this.#state.nonceSpent(key, now)
+          ? {}
+          : { event: this.#state.spendNonce(key, expires, now) },
+      );
+      return;
+    }
     if (expires <= now || this.#state.nonceSpent(key, now)) return;
     const event = this.#state.spendNonce(key, expires, now);
     try {
@@ -183,6 +213,77 @@ export class Ledger implements LedgerApi {
   /** True when `key` was spent by {@link spendNonce} and has not expired. */
   nonceSpent(key: string): boolean {
     return this.#state.nonceSpent(key, this.#wallClock.now());
+  }
+
+  /**
+   * Shared store: under the store's lock, replays what other writers appended, runs `step`
+   * (which may make one event), appends and commits it. One at a time per process. A refused
+   * step (it throws) leaves the state as the database has it. A failed commit may leave the
+   * state ahead of the database: it is reloaded from the store before the next operation.
+   */
+  #shared<T>(step: () => { event?: LedgerEvent; result?: T }): Promise<T | undefined> {
+    const run = this.#queue.then(async () => {
+      this.#check(undefined);
+      const store = this.#store as LedgerStore & { begin: NonNullable<LedgerStore['begin']> };
+      if (this.#stale) await this.#reload();
+      let tx: StoreTransaction;
+      try {
+        tx = await store.begin(this.#state.seq);
+      } catch (err) {
+        throw journalFailed(err);
+      }
+      let done = false;
+      try {
+        for (const e of tx.events) this.#state.replay(e);
+        const out = step();
+        if (out.event) {
+          try {
+            await tx.append(out.event);
+            await tx.commit();
+          } catch (err) {
+            this.#stale = true;
+            throw journalFailed(err);
+          }
+          this.#maybeCompact();
+        }
+        done = out.event !== undefined;
+        return out.result;
+      } finally {
+        if (!done) await tx.rollback();
+      }
+    });
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Shared store: the state again from the store (after a commit whose outcome is unknown). */
+  async #reload(): Promise<void> {
+    const contents = await this.#store.load().catch((err: unknown) => {
+      throw journalFailed(err);
+    });
+    const state = new LedgerState(contents.state);
+    for (const e of contents.events) state.replay(e);
+    const errors = state.checkInvariants();
+    if (errors.length > 0)
+      throw new LedgerError('LEDGER_JOURNAL_CORRUPT', `reloaded state breaks an invariant: ${errors[0]}`);
+    this.#state = state;
+    this.#stale = false;
+  }
+
+  /** Shared store: catches up with what other writers appended, before a read (no lock taken). */
+  async #fresh(opts: AbortOptions | undefined): Promise<void> {
+    this.#check(opts);
+    const since = this.#store.since?.bind(this.#store);
+    if (!since) return;
+    const run = this.#queue.then(async () => {
+      if (this.#stale) await this.#reload();
+      for (const e of await since(this.#state.seq).catch((err: unknown) =>
+        Promise.reject(journalFailed(err)),
+      ))
+        this.#state.replay(e);
+    });
+    this.#queue = run.catch(() => undefined);
+    await run;
   }
 
   #maybeCompact(): void {
@@ -217,7 +318,7 @@ export class Ledger implements LedgerApi {
   }
 
   async info(opts?: AbortOptions): Promise<LedgerInfo> {
-    this.#check(opts);
+    await this.#fresh(opts);
     return { ledgerId: this.ledgerId, seq: this.#state.seq };
   }
 
@@ -246,22 +347,22 @@ export class Ledger implements LedgerApi {
   }
 
   async getAccount(address: string, opts?: AbortOptions): Promise<AccountView> {
-    this.#check(opts);
+    await this.#fresh(opts);
     return this.#state.account(address);
   }
 
   async getChannel(channelId: string, opts?: AbortOptions): Promise<ChannelView | undefined> {
-    this.#check(opts);
+    await this.#fresh(opts);
     return this.#state.channel(checkChannelId(channelId));
   }
 
   async getWithdrawal(withdrawalId: string, opts?: AbortOptions): Promise<WithdrawalView | undefined> {
-    this.#check(opts);
+    await this.#fresh(opts);
     return this.#state.withdrawal(withdrawalId);
   }
 
   async totals(opts?: AbortOptions): Promise<LedgerTotals> {
-    this.#check(opts);
+    await this.#fresh(opts);
     return this.#state.totals();
   }
 
@@ -272,4 +373,10 @@ export class Ledger implements LedgerApi {
     while (this.#compacting) await this.#compacting;
     await this.#store.close();
   }
+}
+
+function journalFailed(err: unknown): LedgerError {
+  return err instanceof LedgerError
+    ? err
+    : new LedgerError('LEDGER_JOURNAL_FAILED', 'journal write failed', { cause: err });
 }

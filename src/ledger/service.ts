@@ -165,7 +165,7 @@ export class LedgerService {
     const body = await this.#readBody(req);
     const { command, nonceKey, expires } = this.#authenticate(req, path, body, type);
     try {
-      return ok(stripType(await ledger.execute(command)));
+      return ok(stripType(await ledger.execute(command, { nonce: nonceKey })));
     } catch (err) {
       // Refused: spend its nonce durably, so the same bytes are refused after a restart too
       // (once the state changed they might pass). An applied one has its idempotency record.

@@ -29,4 +29,26 @@ export interface LedgerStore {
   readonly eventsSinceSnapshot: number;
   /** Flushes and releases the store. */
   close(): Promise<void>;
+  /**
+   * Shared stores only (several ledger processes on one database, {@link PgStore}): takes the
+   * store's write lock and returns the events other writers appended after `seq`. The ledger
+   * replays them, runs one mutation, appends its event through the transaction and commits —
+   * so every instance decides on the latest state, one at a time. Stores with one writer (file,
+   * memory) leave it out and use {@link append}.
+   */
+  begin?(seq: number): Promise<StoreTransaction>;
+  /** Shared stores only: the events other writers appended after `seq` (before a read). */
+  since?(seq: number): Promise<LedgerEvent[]>;
+}
+
+/** A write transaction of a shared store (see {@link LedgerStore.begin}). */
+export interface StoreTransaction {
+  /** Events appended by others since the `seq` given to `begin`, in order. */
+  readonly events: readonly LedgerEvent[];
+  /** Appends an event inside the transaction (durable once `commit` resolves). */
+  append(event: LedgerEvent): Promise<void>;
+  /** Commits and releases the lock: the appended events are durable when it resolves. */
+  commit(): Promise<void>;
+  /** Releases the lock, appending nothing. Never throws. */
+  rollback(): Promise<void>;
 }
