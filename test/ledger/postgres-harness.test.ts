@@ -5,7 +5,7 @@
  * the backstops (exit hook, watchdog after a SIGKILL) leave no postmaster and no files.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -164,17 +164,28 @@ describe('clean-up', () => {
       const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code, how], {
         stdio: ['pipe', 'pipe', 'pipe'],
       });
+      let pid: number | undefined;
+      let dataDir: string | undefined;
       try {
         const line = await waitForLine(child, (l) => l.startsWith('DATA '), 60_000, 'the child cluster');
-        const dataDir = line.slice('DATA '.length);
-        const pid = postmasterPid(dataDir);
-        expect(alive(pid)).toBe(true);
+        const dir = line.slice('DATA '.length);
+        dataDir = dir;
+        const postmaster = postmasterPid(dir);
+        pid = postmaster;
+        expect(alive(postmaster)).toBe(true);
         if (how === 'SIGKILL') child.kill('SIGKILL');
         else child.stdin?.end(); // the child exits with process.exit(0), without destroy()
-        await waitFor(() => !alive(pid), 30_000, 'the orphaned postmaster to exit');
-        await waitFor(() => !existsSync(dirname(dataDir)), 30_000, 'the cluster folder to be removed');
+        await waitFor(() => !alive(postmaster), 30_000, 'the orphaned postmaster to exit');
+        await waitFor(() => !existsSync(dirname(dir)), 30_000, 'the cluster folder to be removed');
       } finally {
         child.kill('SIGKILL');
+        // When the backstop under test failed, do its job so the run leaves nothing behind.
+        const left = pid;
+        if (left !== undefined && alive(left)) {
+          process.kill(left, 'SIGQUIT');
+          await waitFor(() => !alive(left), 30_000, 'the postmaster to exit').catch(() => {});
+        }
+        if (dataDir !== undefined) rmSync(dirname(dataDir), { recursive: true, force: true });
       }
     });
   }
