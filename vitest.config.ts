@@ -9,9 +9,9 @@ import { defineConfig } from 'vitest/config';
  *   listed below is a unit test, so a new one lands here by default.
  * - integration: real sockets on 127.0.0.1, real-time swarms of our own code, the CLI and other
  *   child processes of our own code.
- * - interop: other implementations — Debian's libtorrent, aria2, mktorrent, opentracker (checked
- *   by the project's global setup, installed by `npm test`'s pretest) and the npm
- *   bittorrent-tracker server.
+ * - interop: other implementations — Debian's libtorrent, aria2, mktorrent, opentracker,
+ *   PostgreSQL (checked by the project's global setup, installed by `npm test`'s pretest) and the
+ *   npm bittorrent-tracker server.
  * - slow: SIGKILL loops, the packed-tarball install, big simulations.
  * `npm test` runs all four; `npm run test:<project>` one.
  */
@@ -40,6 +40,7 @@ const INTEGRATION = [
 ];
 const INTEROP = [
   'test/interop/**/*.test.ts',
+  'test/ledger/postgres-harness.test.ts',
   'test/session/discovery.test.ts',
   'test/speed/swarm.test.ts',
   'test/tracker/bittorrent-tracker.test.ts',

@@ -10,12 +10,14 @@
 // those who only run the unit or integration projects, which need no system package).
 // No dependencies: Node's standard library only.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 /**
  * What the tests start, by Debian package: `bin` is a program looked up on PATH, `python` a module
- * that Debian's /usr/bin/python3 must import (the package installs it for that interpreter only).
+ * that Debian's /usr/bin/python3 must import (the package installs it for that interpreter only),
+ * `pgServer` PostgreSQL's server programs in /usr/lib/postgresql/<major>/bin (not on PATH; the
+ * tests run initdb and pg_ctl from there into a throwaway cluster, never the system one).
  */
 const SYSTEM_DEPS = [
   { pkg: 'mktorrent', bin: 'mktorrent', usedBy: 'test/interop/metainfo-libtorrent.test.ts' },
@@ -38,7 +40,13 @@ const SYSTEM_DEPS = [
     bin: 'transmission-daemon',
     usedBy: 'test/interop/transmission.test.ts (driven over its JSON-RPC)',
   },
+  {
+    pkg: 'postgresql',
+    pgServer: ['initdb', 'pg_ctl'],
+    usedBy: 'test/ledger/postgres-harness.test.ts and the ledger PgStore tests (test/helpers/postgres.ts)',
+  },
 ];
+const PG_LIB = '/usr/lib/postgresql';
 const SYSTEM_PYTHON = '/usr/bin/python3';
 const SKIP_ENV = 'BTTKIT_SKIP_SYSTEM_DEPS';
 
@@ -64,6 +72,23 @@ function missingPackages() {
   return pkgs.filter((p) => !installed.has(p));
 }
 
+/**
+ * /usr/lib/postgresql/<major>/bin of the newest installed major (Debian), else the PATH folder
+ * holding initdb (other systems), else undefined — the same search as test/helpers/postgres.ts.
+ */
+function pgBinDir() {
+  const majors = existsSync(PG_LIB)
+    ? readdirSync(PG_LIB)
+        .filter((d) => /^\d+$/.test(d))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
+  const debian = majors.map((m) => join(PG_LIB, m, 'bin')).find((dir) => existsSync(join(dir, 'initdb')));
+  if (debian !== undefined) return debian;
+  return (process.env.PATH ?? '')
+    .split(delimiter)
+    .find((dir) => dir !== '' && existsSync(join(dir, 'initdb')));
+}
+
 function onPath(bin) {
   return (process.env.PATH ?? '').split(delimiter).some((dir) => dir !== '' && existsSync(join(dir, bin)));
 }
@@ -76,6 +101,17 @@ function brokenTools() {
     if (d.python) {
       const r = spawnSync(SYSTEM_PYTHON, ['-c', `import ${d.python}`], { encoding: 'utf8' });
       if (r.status !== 0) broken.push(`${SYSTEM_PYTHON} cannot import ${d.python} (package ${d.pkg})`);
+    }
+    if (d.pgServer) {
+      const dir = pgBinDir();
+      if (dir === undefined) {
+        broken.push(`no ${PG_LIB}/<major>/bin/initdb nor initdb on PATH (package ${d.pkg})`);
+        continue;
+      }
+      for (const bin of d.pgServer) {
+        const r = spawnSync(join(dir, bin), ['--version'], { encoding: 'utf8' });
+        if (r.error || r.status !== 0) broken.push(`${join(dir, bin)} does not run (package ${d.pkg})`);
+      }
     }
   }
   return broken;
