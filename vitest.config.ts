@@ -41,6 +41,7 @@ const INTEGRATION = [
 const INTEROP = [
   'test/interop/**/*.test.ts',
   'test/ledger/postgres-harness.test.ts',
+  'test/ledger/pg-store.test.ts',
   'test/session/discovery.test.ts',
   'test/speed/swarm.test.ts',
   'test/tracker/bittorrent-tracker.test.ts',
