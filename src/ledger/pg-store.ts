@@ -25,8 +25,6 @@ export const PG_MIGRATIONS: readonly ((p: string) => string)[] = [
     CREATE TABLE ${p}_snapshots (seq bigint PRIMARY KEY, payload bytea NOT NULL);`,
 ];
 
-/** The advisory lock every writer takes (a constant: one ledger per database and prefix). */
-const LOCK_BASE = 0x62_74_74_6b; // "bttk"
 
 type PgModule = { Pool: typeof Pool };
 let pgModule: Promise<PgModule> | undefined;
@@ -98,7 +96,7 @@ export class PgStore implements LedgerStore {
     c.on('error', ignore);
     try {
       await c.query('BEGIN');
-      await c.query('SELECT pg_advisory_xact_lock($1)', [LOCK_BASE + 1]);
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${this.#p}:schema`]);
       await c.query(`CREATE TABLE IF NOT EXISTS ${this.#p}_schema (version integer NOT NULL)`);
       const r = await c.query<{ version: number }>(`SELECT version FROM ${this.#p}_schema`);
       let version = r.rows[0]?.version ?? 0;
@@ -181,7 +179,8 @@ export class PgStore implements LedgerStore {
     };
     try {
       await c.query('BEGIN');
-      await c.query('SELECT pg_advisory_xact_lock($1)', [LOCK_BASE]);
+      // The one lock of this ledger's writers (per database and prefix).
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${this.#p}:write`]);
       const events = await this.#events(c, seq);
       let appended = 0;
       return {
