@@ -3,7 +3,11 @@
  * 1. signatures per second on one core — the reason for per-channel ed25519 keys;
  * 2. CPU share of payment handling during a simulated 400 MB/s paid transfer (in-process);
  * 3. redeems per second through the file store (and the memory store as baseline);
- * 4. redeems per second through the HTTP service (`bttkit ledger serve` in its own process).
+ * 4. redeems per second through the HTTP service (`bttkit ledger serve` in its own process);
+ * 5. redeems per second and p99 latency per redeem: file store vs PostgreSQL (`PgStore`) with one
+ *    and with two ledger instances on one database (issue #21). These rows need Debian's
+ *    `postgresql` package (`npm run test:deps`): a throwaway cluster is started from
+ *    test/helpers/postgres.ts; without it the rows are skipped with a printed line.
  * Every ratio is against a baseline measured in the same run.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -21,6 +25,7 @@ import {
   LedgerClient,
   type LedgerStore,
   MemoryStore,
+  PgStore,
   setSignatureBackend,
   signVoucher,
   TronKey,
@@ -203,23 +208,71 @@ async function setup(
   return { api, work };
 }
 
+/** Redeems per second (wall clock) and the latency of every redeem call, in ms. */
+interface RedeemRun {
+  rate: number;
+  latencies: number[];
+}
+
+/** `asPayee(key, lane)`: the API that lane `lane` (0 … concurrency − 1) redeems through. */
+async function redeemRun(
+  s: Setup,
+  asPayee: (k: TronKey, lane: number) => LedgerApi,
+  concurrency: number,
+): Promise<RedeemRun> {
+  let done = 0;
+  const latencies: number[] = [];
+  const t0 = performance.now();
+  await Promise.all(
+    s.work.slice(0, concurrency).map(async (w, c) => {
+      const api = asPayee(w.payee, c);
+      for (const [i, v] of w.vouchers.entries()) {
+        const t = performance.now();
+        await api.redeem({ by: w.payee.address, voucher: v, idempotencyKey: `r-${c}-${i}` });
+        latencies.push(performance.now() - t);
+        done++;
+      }
+    }),
+  );
+  return { rate: (done * 1000) / (performance.now() - t0), latencies };
+}
+
 async function redeemRate(
   s: Setup,
   asPayee: (k: TronKey) => LedgerApi,
   concurrency: number,
 ): Promise<number> {
-  let done = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    s.work.slice(0, concurrency).map(async (w, c) => {
-      const api = asPayee(w.payee);
-      for (const [i, v] of w.vouchers.entries()) {
-        await api.redeem({ by: w.payee.address, voucher: v, idempotencyKey: `r-${c}-${i}` });
-        done++;
-      }
-    }),
-  );
-  return (done * 1000) / (performance.now() - t0);
+  return (await redeemRun(s, asPayee, concurrency)).rate;
+}
+
+/** The 99th percentile (nearest rank) of `xs`. */
+function p99(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil(sorted.length * 0.99) - 1)] ?? Number.NaN;
+}
+
+/**
+ * Redeems through `instances` ledgers on stores from `make` (one store each, opened on the same
+ * place: a shared store for more than one), the lanes split evenly between them.
+ */
+async function storeRun(
+  make: () => Promise<{ stores: LedgerStore[]; cleanup: () => Promise<void> }>,
+  concurrency: number,
+  per: number,
+): Promise<RedeemRun> {
+  const { stores, cleanup } = await make();
+  try {
+    const ledgers: Ledger[] = [];
+    for (const store of stores) ledgers.push(await Ledger.open({ store, ledgerId: LID, snapshotEvery: 0 }));
+    const first = ledgers[0] as Ledger;
+    const s = await setup(first, () => first, LID, concurrency, per);
+    const perLedger = Math.ceil(concurrency / ledgers.length);
+    const r = await redeemRun(s, (_k, lane) => ledgers[Math.floor(lane / perLedger)] as Ledger, concurrency);
+    for (const l of ledgers) await l.close();
+    return r;
+  } finally {
+    await cleanup();
+  }
 }
 
 async function storeRate(
@@ -227,13 +280,14 @@ async function storeRate(
   concurrency: number,
   per: number,
 ) {
-  const { store, cleanup } = await make();
-  const ledger = await Ledger.open({ store, ledgerId: LID, snapshotEvery: 0 });
-  const s = await setup(ledger, () => ledger, LID, concurrency, per);
-  const r = await redeemRate(s, () => ledger, concurrency);
-  await ledger.close();
-  await cleanup();
-  return r;
+  return storeRun(
+    async () => {
+      const { store, cleanup } = await make();
+      return { stores: [store], cleanup };
+    },
+    concurrency,
+    per,
+  );
 }
 
 const memory = async () => ({ store: new MemoryStore(), cleanup: async () => {} });
@@ -241,9 +295,11 @@ const file = async () => {
   const dir = await mkdtemp(join(tmpdir(), 'bttkit-bench-'));
   return { store: new FileStore(dir), cleanup: () => rm(dir, { recursive: true, force: true }) };
 };
-const memRate = await storeRate(memory, 64, 100);
-const file1 = await storeRate(file, 1, 300);
-const file64 = await storeRate(file, 64, 60);
+const memRate = (await storeRate(memory, 64, 100)).rate;
+const file1 = (await storeRate(file, 1, 300)).rate;
+const file64Run = await storeRate(file, 64, 60);
+const file64 = file64Run.rate;
+const ms = (x: number) => `${x.toFixed(1)} ms`;
 rows.push(['redeems, embedded, memory store, 64 concurrent (baseline)', fmt(memRate), '/s', '1.00×']);
 rows.push([
   'redeems, embedded, file store (fsync), 1 at a time',
@@ -257,6 +313,7 @@ rows.push([
   '/s',
   `${(file64 / memRate).toFixed(2)}×`,
 ]);
+rows.push(['  p99 latency per redeem (file store, 64 concurrent)', ms(p99(file64Run.latencies)), 'p99', '']);
 
 // ---- 4. redeems per second through the HTTP service (its own process) ----
 async function serve(dir: string): Promise<{ child: ChildProcess; url: string }> {
@@ -313,10 +370,70 @@ rows.push([
   `${(http32 / file64).toFixed(2)}× file store`,
 ]);
 
+// ---- 5. file store vs PostgreSQL (PgStore), one and two instances, redeems/s and p99 ----
+// Same workload for all three: 64 channels, 60 redeems each, 64 concurrent; each store fresh.
+const PG_CONC = 64;
+const PG_PER = 60;
+const pgFileRun = await storeRate(file, PG_CONC, PG_PER);
+const pgFileP99 = p99(pgFileRun.latencies);
+const vsFile = (r: RedeemRun) => [
+  `${(r.rate / pgFileRun.rate).toFixed(2)}× file store`,
+  `${(p99(r.latencies) / pgFileP99).toFixed(2)}× file store`,
+];
+rows.push([
+  'redeems, embedded, file store (fsync, group commit), 64 concurrent (baseline of 5.)',
+  fmt(pgFileRun.rate),
+  '/s',
+  '1.00×',
+]);
+rows.push(['  p99 latency per redeem', ms(pgFileP99), 'p99', '1.00×']);
+let pgCluster: { url: string; newDatabase(): Promise<string>; destroy(): Promise<void> } | undefined;
+try {
+  const { startPostgres, PgHarnessError } = await import('../test/helpers/postgres.js');
+  try {
+    pgCluster = await startPostgres();
+  } catch (err) {
+    if (!(err instanceof PgHarnessError && (err.code === 'PG_NOT_INSTALLED' || err.code === 'PG_NO_USER')))
+      throw err;
+    console.log(`PostgreSQL rows skipped: ${err.message}`);
+  }
+  if (pgCluster) {
+    const cluster = pgCluster;
+    const pgStores = (instances: number) => async () => {
+      const connectionString = await cluster.newDatabase();
+      const stores = Array.from({ length: instances }, () => new PgStore({ connectionString }));
+      return { stores, cleanup: async () => {} }; // the cluster is removed at the end
+    };
+    const pg1 = await storeRun(pgStores(1), PG_CONC, PG_PER);
+    const pg2 = await storeRun(pgStores(2), PG_CONC, PG_PER);
+    const [pg1Rate, pg1P99] = vsFile(pg1);
+    const [pg2Rate, pg2P99] = vsFile(pg2);
+    rows.push([
+      'redeems, embedded, PgStore, 1 instance, 64 concurrent',
+      fmt(pg1.rate),
+      '/s',
+      pg1Rate as string,
+    ]);
+    rows.push(['  p99 latency per redeem', ms(p99(pg1.latencies)), 'p99', pg1P99 as string]);
+    rows.push([
+      'redeems, embedded, PgStore, 2 instances on one database, 32 concurrent each',
+      fmt(pg2.rate),
+      '/s',
+      pg2Rate as string,
+    ]);
+    rows.push(['  p99 latency per redeem', ms(p99(pg2.latencies)), 'p99', pg2P99 as string]);
+  }
+} catch (err) {
+  console.error(`PostgreSQL rows failed: ${(err as Error).stack ?? String(err)}`);
+  process.exitCode = 1;
+} finally {
+  await pgCluster?.destroy();
+}
+
 // ---- report ----
 const w0 = Math.max(...rows.map((r) => r[0].length));
 const w1 = Math.max(...rows.map((r) => r[1].length));
 console.log(
-  `ledger benchmark — node ${process.version}; sections 1–2 per CPU-second of one core, 3–4 wall-clock; ratios vs the baseline row above\n`,
+  `ledger benchmark — node ${process.version}; sections 1–2 per CPU-second of one core, 3–5 wall-clock; ratios vs the baseline row above\n`,
 );
 for (const [a, b, c, d] of rows) console.log(`${a.padEnd(w0)}  ${b.padStart(w1)} ${c.padEnd(9)} ${d}`);
