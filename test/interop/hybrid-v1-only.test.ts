@@ -170,7 +170,9 @@ describe('a hybrid seeded by bttkit, downloaded over v1 connections', () => {
       const conns = seeder.conns;
       expect(conns).toContainEqual({ peerBit: false, v2: false });
       expect(conns).toContainEqual({ peerBit: true, v2: true });
-      expect(seeder.torrent.stats().uploaded).toBeGreaterThanOrEqual(2 * TOTAL);
+      // Every byte left bttkit at least once; the two libtorrents, which find each other through
+      // our PEX, may trade the rest between them (so not 2 × TOTAL: that failed in CI).
+      expect(seeder.torrent.stats().uploaded).toBeGreaterThanOrEqual(TOTAL);
     } finally {
       await seeder.client.destroy();
     }
