@@ -42,6 +42,7 @@ const INTEROP = [
   'test/interop/**/*.test.ts',
   'test/ledger/postgres-harness.test.ts',
   'test/ledger/pg-store.test.ts',
+  'test/ledger/pg-service.test.ts',
   'test/session/discovery.test.ts',
   'test/speed/swarm.test.ts',
   'test/tracker/bittorrent-tracker.test.ts',
