@@ -25,7 +25,6 @@ export const PG_MIGRATIONS: readonly ((p: string) => string)[] = [
     CREATE TABLE ${p}_snapshots (seq bigint PRIMARY KEY, payload bytea NOT NULL);`,
 ];
 
-
 type PgModule = { Pool: typeof Pool };
 let pgModule: Promise<PgModule> | undefined;
 function loadPg(): Promise<PgModule> {
