@@ -27,7 +27,7 @@ import { isInfoHashText, isMagnetUri, readTorrentPath } from './source.js';
 import { appRate, RateLimiter } from './throttle.js';
 import { Torrent } from './torrent.js';
 import { torrentFileOf } from './torrent-file.js';
-import type { TorrentContext } from './torrent-types.js';
+import type { TorrentContext, TorrentFeatureFactory } from './torrent-types.js';
 
 export { RateLimiter } from './throttle.js';
 
@@ -174,6 +174,8 @@ export class Client extends TypedEmitter<ClientEvents> {
   // Rate control (throttle.ts): the client's buckets, which every torrent's traffic also passes.
   readonly #uploadLimiter: RateLimiter;
   readonly #downloadLimiter: RateLimiter;
+  /** Parts added to every torrent (web seeds, hole punching…), by settings. */
+  readonly #features: TorrentFeatureFactory[] = [];
 
   constructor(options: ClientOptions = {}) {
     super();
@@ -388,6 +390,7 @@ export class Client extends TypedEmitter<ClientEvents> {
         return client.#dht;
       },
       extensions: this.#options.extensions ?? [],
+      features: this.#features,
       onDestroy: (t) => {
         if (this.#torrents.get(t.infoHashHex) !== t) return;
         this.#torrents.delete(t.infoHashHex);

@@ -1,7 +1,10 @@
 import { formatMagnet } from '../metainfo/magnet.js';
 import { encodeTorrent, type InfoDictionary, type Metainfo } from '../metainfo/torrent.js';
+import type { ChunkStore } from '../storage/types.js';
 import { equalBytes, toHex } from '../util/bytes.js';
+import type { BttkitError } from '../util/errors.js';
 import type { Downloader } from './downloader.js';
+import { SessionError } from './errors.js';
 import type { PeerConn } from './peer.js';
 import type { TorrentState, TorrentStats } from './torrent-types.js';
 
@@ -106,4 +109,17 @@ export function torrentStats(t: StatsSource): TorrentStats {
     bannedPeers: t.bannedPeers,
     peersSeen: t.peersSeen,
   };
+}
+
+/** Closes a torrent's store on destroy; a failure is a `SESSION_STORE_CLOSE_FAILED` warning. */
+export async function closeStore(
+  store: ChunkStore | undefined,
+  warn: (err: BttkitError) => void,
+): Promise<void> {
+  if (!store || store.closed) return;
+  try {
+    await store.close();
+  } catch (err) {
+    warn(new SessionError('SESSION_STORE_CLOSE_FAILED', 'closing the store failed', { cause: err }));
+  }
 }

@@ -122,7 +122,24 @@ export interface TorrentContext {
   /** Extensions to register on every wire of this torrent (BEP 10). */
   readonly extensions: readonly ((torrent: Torrent) => ExtensionFactory<WireExtension>)[];
   readonly onDestroy: (torrent: Torrent) => void;
+  /** Parts the client adds to every torrent (web seeds, hole punching…), see {@link TorrentFeature}. */
+  readonly features?: readonly TorrentFeatureFactory[];
 }
+
+/**
+ * A part a client feature adds to each torrent (web seeds, hole punching…), made from the
+ * torrent's core when the torrent is created: told when the torrent is ready (metadata known,
+ * data checked), of each 1-second tick (not while paused), and when it is destroyed. Features
+ * live outside `Torrent` so that it stays the small hub that joins the parts.
+ */
+export interface TorrentFeature {
+  ready?(): void;
+  tick?(): void;
+  close?(): void;
+}
+
+/** Makes a {@link TorrentFeature} for one torrent. */
+export type TorrentFeatureFactory = (core: TorrentCore) => TorrentFeature;
 
 /** Options when adding a torrent. */
 export interface TorrentInit {

@@ -24,11 +24,12 @@ import { PeerBook } from './peer-book.js';
 import { attachPeer } from './peer-session.js';
 import { PexGossip } from './pex.js';
 import { appRate, TorrentThrottle } from './throttle.js';
-import { infoMatches, magnetOf, torrentFileOf, torrentStats } from './torrent-file.js';
+import { closeStore, infoMatches, magnetOf, torrentFileOf, torrentStats } from './torrent-file.js';
 import type {
   TorrentContext,
   TorrentCore,
   TorrentEvents,
+  TorrentFeature,
   TorrentInit,
   TorrentState,
   TorrentStats,
@@ -57,6 +58,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   readonly #connector: Connector;
   /** What the parts see of the torrent (one object: each part's host interface is a slice of it). */
   readonly #parts: TorrentCore;
+  readonly #features: readonly TorrentFeature[];
   readonly #tick: TimerHandle;
   /** Rate control: this torrent's buckets, chained with the client's (throttle.ts). */
   readonly #throttle: TorrentThrottle;
@@ -117,6 +119,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#discovery = new Discovery(core, init.trackers ?? []);
     this.#connector = new Connector(core);
     this.#parts = core;
+    this.#features = (ctx.features ?? []).map((make) => make(core));
     for (const p of init.peers ?? []) this.addPeer(p);
     this.#tick = ctx.clock.setInterval(() => this.#onTick(), 1000);
     if (init.info) {
@@ -347,19 +350,11 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#uploader.stop();
     this.#throttle.stop();
     this.#downloader?.stop();
+    for (const f of this.#features) f.close?.();
     for (const p of [...this.#book.connected.values()]) p.wire.close();
     this.#ctx.onDestroy(this);
     await this.#discovery.stop();
-    const store = this.#store;
-    if (store && !store.closed) {
-      try {
-        await store.close();
-      } catch (err) {
-        this.#warn(
-          new SessionError('SESSION_STORE_CLOSE_FAILED', 'closing the store failed', { cause: err }),
-        );
-      }
-    }
+    await closeStore(this.#store, (err) => this.#warn(err));
     this.#downEvents.flush();
     this.#upEvents.flush();
     this.emit('close');
@@ -432,6 +427,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#state = picker.done ? 'seeding' : 'downloading';
     for (const p of this.#book.connected.values()) d.addPeer(p, true);
     this.emit('ready');
+    for (const f of this.#features) f.ready?.();
     if (picker.done) this.#checkDone();
     this.#choke.rechoke();
     d.fillAll();
@@ -540,6 +536,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     if (!this.#info?.private) this.#pex.tick(this.#book.connected);
     this.#discovery.tick();
     this.#connector.connectMore(this.done);
+    for (const f of this.#features) f.tick?.();
   }
 
   #onClosed(peer: PeerConn, err: WireError | undefined): void {
