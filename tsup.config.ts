@@ -9,6 +9,7 @@ const entry = {
   'storage/index': 'src/storage/index.ts',
   'wire/index': 'src/wire/index.ts',
   'utp/index': 'src/utp/index.ts',
+  'net/index': 'src/net/index.ts',
   'session/index': 'src/session/index.ts',
   'dht/index': 'src/dht/index.ts',
   'ledger/index': 'src/ledger/index.ts',

@@ -40,6 +40,15 @@ const SYSTEM_DEPS = [
     bin: 'transmission-daemon',
     usedBy: 'test/interop/transmission.test.ts (driven over its JSON-RPC)',
   },
+  { pkg: 'iproute2', bin: 'ip', usedBy: 'the network lab (test/helpers/netlab.ts: ip netns, veth, bridges)' },
+  { pkg: 'nftables', bin: 'nft', usedBy: 'the network lab (NAT routers: masquerade, miniupnpd chains)' },
+  {
+    pkg: 'miniupnpd',
+    bin: 'miniupnpd',
+    usedBy: 'the network lab routers (UPnP IGD + NAT-PMP port mapping tests)',
+  },
+  { pkg: 'miniupnpd-nftables', usedBy: "miniupnpd's nftables backend (the lab's routers)" },
+  { pkg: 'nginx-light', bin: 'nginx', usedBy: 'the web seed tests (BEP 19 against a real HTTP server)' },
   {
     pkg: 'postgresql',
     pgServer: ['initdb', 'pg_ctl'],

@@ -21,6 +21,7 @@ const MODULES = [
   { module: 'wire', file: 'src/wire/errors.ts', list: 'WIRE_ERROR_CODES', prefix: 'WIRE_' },
   { module: 'mse', file: 'src/wire/mse/errors.ts', list: 'MSE_ERROR_CODES', prefix: 'MSE_' },
   { module: 'utp', file: 'src/utp/errors.ts', list: 'UTP_ERROR_CODES', prefix: 'UTP_' },
+  { module: 'net', file: 'src/net/errors.ts', list: 'NET_ERROR_CODES', prefix: 'NET_' },
   { module: 'tracker', file: 'src/tracker/errors.ts', list: 'TRACKER_ERROR_CODES', prefix: 'TRACKER_' },
   { module: 'dht', file: 'src/dht/errors.ts', list: 'DHT_ERROR_CODES', prefix: 'DHT_' },
   { module: 'picker', file: 'src/picker/index.ts', list: 'PICKER_ERROR_CODES', prefix: 'PICKER_' },

@@ -1,0 +1,6 @@
+/**
+ * The local network around a client: port mapping on the home router (UPnP IGD and
+ * NAT-PMP/PCP) and local service discovery (BEP 14). Each service is usable alone; the session's
+ * `Client` runs them by its settings.
+ */
+export { NET_ERROR_CODES, NetError, type NetErrorCode } from './errors.js';
