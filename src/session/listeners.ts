@@ -4,6 +4,7 @@ import type { BttkitError } from '../util/errors.js';
 import type { Connection, Endpoint, Listener } from '../util/transport.js';
 import { WireError } from '../wire/errors.js';
 import { PeerWire } from '../wire/peer-wire.js';
+import { DUAL_STACK_HOST, isNoIpv6Error } from './dual-stack.js';
 import { SessionError } from './errors.js';
 import {
   cryptoMethods,
@@ -12,7 +13,6 @@ import {
   type StreamEncryption,
   type TransportKind,
 } from './links.js';
-import { DUAL_STACK_HOST, isNoIpv6Error } from './dual-stack.js';
 import type { Settings } from './settings.js';
 
 /** What the listeners need from their client. */

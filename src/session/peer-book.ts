@@ -56,11 +56,7 @@ export class PeerBook {
    */
   #idleUntil = 0;
 
-  constructor(
-    clock: Clock,
-    settings: Readonly<BookSettings>,
-    selfPeerId: Uint8Array,
-  ) {
+  constructor(clock: Clock, settings: Readonly<BookSettings>, selfPeerId: Uint8Array) {
     this.#clock = clock;
     this.#settings = settings;
     this.#selfId = toHex(selfPeerId);
@@ -251,7 +247,9 @@ export class PeerBook {
   /** The host of a peer id (`host:port`), from the connection or the address book. */
   hostOf(id: string): string {
     return (
-      this.connected.get(id)?.wire.remote.host ?? this.#known.get(id)?.addr.host ?? id.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1')
+      this.connected.get(id)?.wire.remote.host ??
+      this.#known.get(id)?.addr.host ??
+      id.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1')
     );
   }
 

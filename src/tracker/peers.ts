@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import type { BValue } from '../metainfo/bencode.js';
 import type { PeerAddress } from '../metainfo/magnet.js';
 import { fromUtf8Strict } from '../util/bytes.js';
-import { formatIp, formatIPv6, normalizeHost } from '../util/ip.js';
+import { formatIPv6, formatIp, normalizeHost } from '../util/ip.js';
 import { TrackerError } from './errors.js';
 
 /** Collects peers for one answer: drops port 0, unspecified addresses and duplicates; caps the count. */

@@ -87,7 +87,11 @@ function isMapped(b: Uint8Array): boolean {
  * the longest run of two or more zero groups as `::`, the first of equal runs); an IPv4-mapped
  * IPv6 address as dotted IPv4.
  */
-export function formatIp(bytes: Uint8Array, offset = 0, length: 4 | 16 = bytes.length === 4 ? 4 : 16): string {
+export function formatIp(
+  bytes: Uint8Array,
+  offset = 0,
+  length: 4 | 16 = bytes.length === 4 ? 4 : 16,
+): string {
   const b = bytes.subarray(offset, offset + length);
   if (length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
   if (isMapped(b)) return `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
