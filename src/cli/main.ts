@@ -30,7 +30,7 @@ Usage:
   bttkit --version | --help | <command> --help
 `;
 
-const DISCOVERY_HELP = `  --peer host:port       connect to this peer (repeatable)
+const DISCOVERY_HELP = `  --peer host:port       connect to this peer (repeatable; IPv6 as [2001:db8::1]:6881)
   --port N               listen for peers on N (default: any free port)
   --tracker URL          another tracker, its own tier (repeatable)
   --dht | --no-dht       use the mainline DHT (default) or not

@@ -7,6 +7,7 @@ import { formatPeerAddress, type PeerAddress, parsePeerAddress } from '../metain
 import { fromHex, toHex } from '../util/bytes.js';
 import { TypedEmitter } from '../util/emitter.js';
 import { AbortError } from '../util/errors.js';
+import { ipVersion } from '../util/ip.js';
 import type { Endpoint } from '../util/transport.js';
 import { DhtError, type DhtErrorCode } from './errors.js';
 import { MAINLINE_ROUTERS } from './routers.js';
@@ -217,8 +218,12 @@ export class Dht extends TypedEmitter<DhtEvents> {
     return new Promise((resolve) => this.once('ready', resolve));
   }
 
-  /** Adds a node (e.g. from a peer's BEP 5 `port` message). */
+  /**
+   * Adds a node (e.g. from a peer's BEP 5 `port` message). IPv6 nodes are ignored: this DHT is
+   * IPv4 only (`bittorrent-dht` does not implement BEP 32).
+   */
   addNode(node: Endpoint): void {
+    if (ipVersion(node.host) === 6) return;
     this.#dht.addNode({ host: node.host, port: node.port });
   }
 

@@ -1,5 +1,6 @@
 import { fromBase32, fromHex, toHex } from '../util/bytes.js';
 import { MagnetError, type MagnetErrorCode } from '../util/errors.js';
+import { normalizeHost } from '../util/ip.js';
 
 /** A peer address: IPv4, IPv6 (without brackets) or a host name, and a port. */
 export interface PeerAddress {
@@ -57,14 +58,15 @@ export function parseInfoHashV2(text: string): Uint8Array {
 }
 
 /**
- * Parses `host:port` or `[v6]:port`. Throws `MagnetError` (`MAGNET_BAD_PEER`).
+ * Parses `host:port` or `[v6]:port`; an IP literal comes back in canonical form (IPv6 compressed
+ * and lower-case, `[::ffff:192.0.2.1]` as `192.0.2.1`). Throws `MagnetError` (`MAGNET_BAD_PEER`).
  */
 export function parsePeerAddress(text: string): PeerAddress {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s/]+)):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[3]) : 0;
   const host = m ? (m[1] ?? m[2]) : undefined;
   if (!host || port < 1 || port > 65535) bad('MAGNET_BAD_PEER', `bad peer address ${JSON.stringify(text)}`);
-  return { host, port };
+  return { host: normalizeHost(host), port };
 }
 
 /** Formats a peer address as `host:port`, bracketing IPv6. */

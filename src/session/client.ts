@@ -17,6 +17,7 @@ import * as mseModule from '../wire/mse/index.js';
 import { type Choker, TitForTatChoker } from './choker.js';
 import type { ClientEvents, RemoveOptions } from './client-types.js';
 import { checkFilePriorities } from './downloader.js';
+import { defaultListenHost, dhtHost } from './dual-stack.js';
 import { SessionError } from './errors.js';
 import { createClientServer, type TorrentServer, type TorrentServerOptions } from './http-server.js';
 import { Dialer, type StreamEncryption } from './links.js';
@@ -289,20 +290,22 @@ export class Client extends TypedEmitter<ClientEvents> {
 
   /**
    * Listens for incoming peers on TCP and uTP, one port number for both (port 0: any port free
-   * for both). Resolves with the bound address.
+   * for both). Resolves with the bound address. Without `host`: `::` with IPv6-only off (IPv4
+   * and IPv6 peers on one port; `0.0.0.0` on a host without IPv6, or with `settings.enableIpv6`
+   * off). The DHT binds the IPv4 side (`0.0.0.0`, or `host` when that is IPv4).
    */
-  async listen(port = 0, host = '0.0.0.0'): Promise<Endpoint> {
+  async listen(port = 0, host?: string): Promise<Endpoint> {
     const bound = this.#listeners.address;
     if (bound) return bound;
     const dhtOptions = this.#options.dht;
     if (dhtOptions && !isDht(dhtOptions) && !this.#dht) {
       // Loaded on demand: the DHT and its crypto are a good part of start-up time.
       const { Dht } = await import('../dht/dht.js');
-      this.#dht = await Dht.create({ host, ...dhtOptions });
+      this.#dht = await Dht.create({ host: dhtHost(host), ...dhtOptions });
       this.#ownsDht = true;
       this.#dht.on('warning', () => {});
     }
-    return this.#listeners.listen(port, host);
+    return this.#listeners.listen(port, host ?? defaultListenHost(this.settings), host === undefined);
   }
 
   /**

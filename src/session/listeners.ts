@@ -4,6 +4,7 @@ import type { BttkitError } from '../util/errors.js';
 import type { Connection, Endpoint, Listener } from '../util/transport.js';
 import { WireError } from '../wire/errors.js';
 import { PeerWire } from '../wire/peer-wire.js';
+import { DUAL_STACK_HOST, isNoIpv6Error } from './dual-stack.js';
 import { SessionError } from './errors.js';
 import {
   cryptoMethods,
@@ -68,10 +69,21 @@ export class PeerListeners {
   /**
    * Listens on TCP and uTP (those enabled and present) on `port` (0: a port free for both).
    * When uTP cannot have the port TCP got, the client warns and goes on with TCP alone.
+   * `fallback`: when `host` is `::` and the host has no IPv6, listen on `0.0.0.0` instead.
    * @throws {SessionError} `SESSION_NO_TRANSPORT` when neither is enabled; a `TransportError`
    *   when TCP cannot listen.
    */
-  async listen(port: number, host: string): Promise<Endpoint> {
+  async listen(port: number, host: string, fallback = false): Promise<Endpoint> {
+    try {
+      return await this.#listenOn(port, host);
+    } catch (err) {
+      if (!fallback || host !== DUAL_STACK_HOST || !isNoIpv6Error(err)) throw err;
+      await this.close();
+      return this.#listenOn(port, '0.0.0.0');
+    }
+  }
+
+  async #listenOn(port: number, host: string): Promise<Endpoint> {
     const s = this.#host.settings;
     const tcpT = s.enableTcp ? this.#transports.tcp : undefined;
     const utpT = s.enableUtp ? this.#transports.utp : undefined;

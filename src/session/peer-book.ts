@@ -2,6 +2,7 @@ import type { PeerAddress } from '../metainfo/magnet.js';
 import { formatPeerAddress } from '../metainfo/magnet.js';
 import { toHex } from '../util/bytes.js';
 import type { Clock } from '../util/clock.js';
+import { ipVersion, normalizeHost } from '../util/ip.js';
 import { WireError } from '../wire/errors.js';
 import type { LinkHints } from './links.js';
 import type { PeerConn } from './peer.js';
@@ -20,6 +21,10 @@ export interface KnownPeer {
   readonly hints: LinkHints;
 }
 
+/** The settings a {@link PeerBook} reads (`enableIpv6` absent: on). */
+type BookSettings = Pick<Settings, 'maxConnectionsPerTorrent' | 'reconnectBackoffMs'> &
+  Partial<Pick<Settings, 'enableIpv6'>>;
+
 /** Failures in a row after which an address is forgotten. */
 const MAX_FAILURES = 8;
 
@@ -33,7 +38,7 @@ export class PeerBook {
   /** Connected peers (both handshakes done), by `host:port` of the connection. */
   readonly connected = new Map<string, PeerConn>();
   readonly #clock: Clock;
-  readonly #settings: Readonly<Pick<Settings, 'maxConnectionsPerTorrent' | 'reconnectBackoffMs'>>;
+  readonly #settings: Readonly<BookSettings>;
   readonly #selfId: string;
   readonly #known = new Map<string, KnownPeer>();
   readonly #connecting = new Set<string>();
@@ -51,11 +56,7 @@ export class PeerBook {
    */
   #idleUntil = 0;
 
-  constructor(
-    clock: Clock,
-    settings: Readonly<Pick<Settings, 'maxConnectionsPerTorrent' | 'reconnectBackoffMs'>>,
-    selfPeerId: Uint8Array,
-  ) {
+  constructor(clock: Clock, settings: Readonly<BookSettings>, selfPeerId: Uint8Array) {
     this.#clock = clock;
     this.#settings = settings;
     this.#selfId = toHex(selfPeerId);
@@ -76,8 +77,14 @@ export class PeerBook {
     return this.connected.size + this.#connecting.size < this.#settings.maxConnectionsPerTorrent;
   }
 
-  /** Learns an address. Returns its id (`host:port`) when it is new and not banned. */
-  add(addr: PeerAddress, hints?: LinkHints): string | undefined {
+  /**
+   * Learns an address. Returns its id (`host:port`, `[v6]:port`) when it is new and not banned.
+   * IP literals are taken in canonical form (an IPv4-mapped IPv6 address is the IPv4 peer), so an
+   * address met twice in two spellings is one entry; IPv6 ones are ignored with `enableIpv6` off.
+   */
+  add(address: PeerAddress, hints?: LinkHints): string | undefined {
+    const addr = { host: normalizeHost(address.host), port: address.port };
+    if (this.#settings.enableIpv6 === false && ipVersion(addr.host) === 6) return undefined;
     const id = formatPeerAddress(addr);
     if (this.#banned.has(addr.host)) return undefined;
     const k = this.#known.get(id);
@@ -240,7 +247,9 @@ export class PeerBook {
   /** The host of a peer id (`host:port`), from the connection or the address book. */
   hostOf(id: string): string {
     return (
-      this.connected.get(id)?.wire.remote.host ?? this.#known.get(id)?.addr.host ?? id.replace(/:\d+$/, '')
+      this.connected.get(id)?.wire.remote.host ??
+      this.#known.get(id)?.addr.host ??
+      id.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1')
     );
   }
 

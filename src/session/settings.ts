@@ -66,6 +66,14 @@ export interface Settings {
    * the handshake is obfuscated.
    */
   preferRc4: boolean;
+  /**
+   * IPv6 (docs/networking.md): `listen()` without a host binds `::` with IPv6-only off, so TCP
+   * and uTP take IPv4 and IPv6 peers on one port (falling back to `0.0.0.0` on a host without
+   * IPv6), and IPv6 peers — from trackers (`peers6`), PEX (`added6`), magnets and `addPeer` — are
+   * dialled. Off: `listen()` binds `0.0.0.0` and IPv6 addresses are ignored. The DHT is IPv4
+   * either way. Default true.
+   */
+  enableIpv6: boolean;
 }
 
 /** Defaults: a good desktop client. */
@@ -90,6 +98,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   enableUtp: true,
   encryption: 'enabled',
   preferRc4: false,
+  enableIpv6: true,
 });
 
 /** Presets, after libtorrent's `min_memory_usage()` and `high_performance_seed()`. */

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import type { BValue } from '../metainfo/bencode.js';
 import type { PeerAddress } from '../metainfo/magnet.js';
 import { fromUtf8Strict } from '../util/bytes.js';
+import { formatIPv6, formatIp, normalizeHost } from '../util/ip.js';
 import { TrackerError } from './errors.js';
 
 /** Collects peers for one answer: drops port 0, unspecified addresses and duplicates; caps the count. */
@@ -30,31 +31,8 @@ export class PeerCollector {
   }
 }
 
-/** Formats 16 bytes as an RFC 5952 IPv6 address (lower case, longest zero run as `::`). */
-export function formatIPv6(b: Uint8Array, offset = 0): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 8; i++) {
-    groups.push(((b[offset + 2 * i] as number) << 8) | (b[offset + 2 * i + 1] as number));
-  }
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
-}
+// Formats IPv6 bytes (RFC 5952); kept exported from the tracker module.
+export { formatIPv6 };
 
 /**
  * Adds a compact peer string (BEP 23: 4-byte IPv4 + 2-byte port; BEP 7: 16-byte IPv6 + port).
@@ -71,8 +49,8 @@ export function addCompactPeers(out: PeerCollector, bytes: Uint8Array, family: 4
     );
   }
   for (let i = 0; i < bytes.length; i += size) {
-    const host =
-      family === 4 ? `${bytes[i]}.${bytes[i + 1]}.${bytes[i + 2]}.${bytes[i + 3]}` : formatIPv6(bytes, i);
+    // (An IPv4-mapped entry in peers6 is the IPv4 peer.)
+    const host = formatIp(bytes, i, family === 4 ? 4 : 16);
     const port = ((bytes[i + size - 2] as number) << 8) | (bytes[i + size - 1] as number);
     out.add(host, port);
   }
@@ -152,5 +130,6 @@ function normalizeIp(text: string | undefined): string | undefined {
   const family = isIP(text);
   if (family === 4) return text;
   if (family !== 6 || text.includes('%')) return undefined;
-  return text.includes('.') ? text.toLowerCase() : formatIPv6(ipv6Bytes(text.toLowerCase()));
+  // Canonical IPv6; an IPv4-mapped one is the IPv4 peer.
+  return normalizeHost(text);
 }

@@ -8,4 +8,5 @@ export * from './clock.js';
 export * from './emitter.js';
 export * from './errors.js';
 export * from './hash.js';
+export { formatIp, ipBytes, ipVersion, normalizeHost } from './ip.js';
 export * from './transport.js';

@@ -1,5 +1,6 @@
 import * as net from 'node:net';
 import { TransportError } from './errors.js';
+import { normalizeHost } from './ip.js';
 
 /** A network endpoint: an IPv4 or IPv6 address (IPv6 without brackets) and a port. */
 export interface Endpoint {
@@ -132,8 +133,9 @@ class TcpConnection implements Connection {
   constructor(socket: net.Socket, lent = false) {
     this.#socket = socket;
     this.lendsReadBuffer = lent;
-    this.remote = { host: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
-    this.local = { host: socket.localAddress ?? '', port: socket.localPort ?? 0 };
+    // A dual-stack (`::`) socket shows an IPv4 peer as `::ffff:a.b.c.d`: it is the IPv4 peer.
+    this.remote = { host: normalizeHost(socket.remoteAddress ?? ''), port: socket.remotePort ?? 0 };
+    this.local = { host: normalizeHost(socket.localAddress ?? ''), port: socket.localPort ?? 0 };
     socket.setNoDelay(true);
     if (!lent) {
       socket.on('data', (chunk: Buffer) => {
@@ -314,7 +316,8 @@ export class TcpTransport implements Transport {
           }),
         ),
       );
-      server.listen(on.port, on.host, () => {
+      // On `::` both families (IPv6-only off): IPv4 peers arrive as mapped addresses (normalised).
+      server.listen({ port: on.port, host: on.host, ipv6Only: false }, () => {
         const a = server.address();
         const address = typeof a === 'object' && a ? { host: a.address, port: a.port } : { ...on };
         server.removeAllListeners('error');

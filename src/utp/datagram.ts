@@ -6,12 +6,18 @@ import * as dgram from 'node:dgram';
 import * as dns from 'node:dns';
 import { isIP } from 'node:net';
 import { TransportError } from '../util/errors.js';
+import { normalizeHost, toDualStackHost } from '../util/ip.js';
 import type { Endpoint } from '../util/transport.js';
 
 /** An unreliable datagram endpoint (node:dgram, or the swarm lab's simulated network). */
 export interface DatagramSocket {
   /** The bound address (the real port when 0 was asked for). */
   readonly address: Endpoint;
+  /**
+   * Bound to `::` with IPv6-only off: sends to and receives from IPv4 peers too (their addresses
+   * given and reported as plain IPv4). Absent or false: only the family of {@link address}.
+   */
+  readonly dualStack?: boolean;
   /**
    * Sends one datagram, fire and forget. The socket may keep `data` until it is sent: callers
    * never modify it after the call (uTP allocates each datagram and only rewrites a packet's
@@ -33,6 +39,8 @@ export interface BindUdpOptions {
 /**
  * Binds a UDP socket on `on` (`udp6` for an IPv6 address) with large kernel buffers: at uTP's
  * rates a default 208 KiB receive buffer overflows between two turns of the event loop.
+ * On `::` the socket is dual-stack (IPv6-only off; {@link DatagramSocket.dualStack}): IPv4 peers
+ * are reached through their IPv4-mapped address and reported as plain IPv4.
  * Rejects with `TRANSPORT_LISTEN_FAILED` when the address cannot be bound.
  */
 export function bindUdp(on: Endpoint, options: BindUdpOptions = {}): Promise<DatagramSocket> {
@@ -46,6 +54,7 @@ export function bindUdp(on: Endpoint, options: BindUdpOptions = {}): Promise<Dat
   };
   const socket = dgram.createSocket({
     type: v6 ? 'udp6' : 'udp4',
+    ipv6Only: false,
     lookup: lookup as unknown as dgram.SocketOptions['lookup'],
   });
   return new Promise((resolve, reject) => {
@@ -76,25 +85,28 @@ export function bindUdp(on: Endpoint, options: BindUdpOptions = {}): Promise<Dat
         }
       }
       const a = socket.address();
-      resolve(new NodeDatagramSocket(socket, { host: a.address, port: a.port }));
+      const dual = v6 && normalizeHost(a.address) === '::';
+      resolve(new NodeDatagramSocket(socket, { host: a.address, port: a.port }, dual));
     });
   });
 }
 
 class NodeDatagramSocket implements DatagramSocket {
   readonly address: Endpoint;
+  readonly dualStack: boolean;
   #socket: dgram.Socket;
   #closed = false;
 
-  constructor(socket: dgram.Socket, address: Endpoint) {
+  constructor(socket: dgram.Socket, address: Endpoint, dualStack: boolean) {
     this.#socket = socket;
     this.address = address;
+    this.dualStack = dualStack;
   }
 
   send(data: Uint8Array, to: Endpoint): void {
     if (this.#closed) return;
     try {
-      this.#socket.send(data, to.port, to.host);
+      this.#socket.send(data, to.port, this.dualStack ? toDualStackHost(to.host) : to.host);
     } catch {
       // A port or address node refuses (a hostile datagram's source port 0): packet loss.
     }
@@ -102,8 +114,11 @@ class NodeDatagramSocket implements DatagramSocket {
 
   onMessage(handler: (data: Uint8Array, from: Endpoint) => void): void {
     this.#socket.removeAllListeners('message');
+    const dual = this.dualStack;
     this.#socket.on('message', (msg: Buffer, rinfo: dgram.RemoteInfo) => {
-      handler(msg, { host: rinfo.address, port: rinfo.port });
+      // Only a dual-stack socket sees `::ffff:a.b.c.d`: the IPv4 peer, as uTP and the session know it.
+      const host = dual && rinfo.address.startsWith('::ffff:') ? normalizeHost(rinfo.address) : rinfo.address;
+      handler(msg, { host, port: rinfo.port });
     });
   }
 

@@ -90,6 +90,11 @@ export class UtpSocket {
     return this.#dgram.address;
   }
 
+  /** Reaches IPv4 and IPv6 peers alike (a `::` socket with IPv6-only off). */
+  get dualStack(): boolean {
+    return this.#dgram.dualStack === true;
+  }
+
   /** Counters (a snapshot). */
   get stats(): UtpSocketStats {
     return {

@@ -38,7 +38,10 @@ export class UtpTransport implements Transport {
   async connect(to: Endpoint, options: ConnectOptions = {}): Promise<Connection> {
     if (this.#closed) throw new TransportError('TRANSPORT_CONNECT_FAILED', 'uTP transport closed');
     const v = to.host.includes(':') ? 6 : 4;
-    const listening = this.#listening.find((s) => (s.address.host.includes(':') ? 6 : 4) === v);
+    // A dual-stack listening socket (`::`) dials IPv4 peers too: they see our listening port.
+    const listening = this.#listening.find(
+      (s) => (s.address.host.includes(':') ? 6 : 4) === v || (v === 4 && s.dualStack),
+    );
     let socket = listening;
     if (!socket) {
       let p = this.#ephemeral.get(v);

@@ -1,9 +1,9 @@
 import { type BDict, type BEncodable, decode, encode } from '../metainfo/bencode.js';
+import { formatIp, ipBytes } from '../util/ip.js';
 import type { Endpoint } from '../util/transport.js';
 import { TypedEmitter } from './emitter.js';
 import { WireError } from './errors.js';
 import type { ExtensionContext, ExtensionFactory, WireExtension } from './extension.js';
-import { ipBytes } from './peer-wire.js';
 
 /** BEP 11 flags of an added peer. */
 export const PexFlags = {
@@ -43,13 +43,6 @@ export interface UtPexEvents {
   peers: [message: PexMessage];
 }
 
-function formatIp(b: Uint8Array): string {
-  if (b.length === 4) return b.join('.');
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((((b[i] as number) << 8) | (b[i + 1] as number)).toString(16));
-  return groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
-}
-
 function compact(peers: readonly { ip: Uint8Array; port: number }[], v6: boolean): Uint8Array {
   const size = v6 ? 18 : 6;
   const out = new Uint8Array(peers.length * size);
@@ -71,7 +64,8 @@ function parseCompact(v: unknown, size: number, flags: Uint8Array | undefined, o
     const at = i * size;
     const port = ((v[at + size - 2] as number) << 8) | (v[at + size - 1] as number);
     if (port === 0) continue;
-    out.push({ host: formatIp(v.subarray(at, at + size - 2)), port, flags: flags?.[i] ?? 0 });
+    // RFC 5952 text; an IPv4-mapped entry of `added6` is the IPv4 peer.
+    out.push({ host: formatIp(v, at, size === 6 ? 4 : 16), port, flags: flags?.[i] ?? 0 });
   }
 }
 

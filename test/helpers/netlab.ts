@@ -80,7 +80,9 @@ function removeStaleNamespaces(): void {
     } catch {
       alive = false;
     }
-    if (!alive || pid === process.pid) continue;
+    // Only labs whose process is gone: a live process's namespaces (another test file running in
+    // parallel) are its own.
+    if (alive) continue;
     spawnSync('ip', ['netns', 'del', name]);
   }
   // Ours from an earlier lab of this process that was not destroyed are left alone: a test

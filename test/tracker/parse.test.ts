@@ -50,6 +50,31 @@ describe('compact peers', () => {
     const peers = [{ host: '2001:db8::7', port: 1 }];
     expect(parseCompactPeers(encodeCompactPeers(peers, 6), 6)).toEqual(peers);
   });
+
+  it('BEP 7: an IPv4-mapped entry of peers6 is the IPv4 peer; dict peers in any IPv6 spelling are canonical', () => {
+    const r = parseAnnounceResponse(
+      encode({
+        peers6: fromHex(`20010db8000100000000000000000010${'1ae1'}00000000000000000000ffff0a4d010a${'1ae2'}`),
+      }),
+    );
+    expect(r.peers).toEqual([
+      { host: '2001:db8:1::10', port: 6881 },
+      { host: '10.77.1.10', port: 6882 },
+    ]);
+    const d = parseAnnounceResponse(
+      encode({
+        peers: [
+          { ip: '2001:DB8:1:0:0:0:0:11', port: 6881 },
+          { ip: '::ffff:10.77.1.11', port: 6882 },
+          { ip: 'fe80::1%eth0', port: 6883 },
+        ],
+      }),
+    );
+    expect(d.peers).toEqual([
+      { host: '2001:db8:1::11', port: 6881 },
+      { host: '10.77.1.11', port: 6882 },
+    ]);
+  });
 });
 
 describe('announce and scrape responses', () => {

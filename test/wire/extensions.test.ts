@@ -161,6 +161,25 @@ describe('ut_pex', () => {
     });
   });
 
+  it('added6 is read in RFC 5952 form; an IPv4-mapped entry is the IPv4 peer, sent back in added', () => {
+    // 0:0:1:0:0:0:0:1 — the longest zero run is compressed, not the first.
+    const raw = new Uint8Array(36);
+    raw.set([0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0x1a, 0xe1]);
+    raw.set([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 9, 0x1a, 0xe2], 18);
+    const m = decodePex(
+      encode({ added: new Uint8Array(0), added6: raw, 'added6.f': new Uint8Array([4, 0x10]) }),
+    );
+    expect(m.added).toEqual([
+      { host: '0:0:1::1', port: 6881, flags: 4 },
+      { host: '192.0.2.9', port: 6882, flags: 0x10 },
+    ]);
+    const back = decodePex(encodePex(m));
+    expect(back.added).toEqual([
+      { host: '192.0.2.9', port: 6882, flags: 0x10 },
+      { host: '0:0:1::1', port: 6881, flags: 4 },
+    ]);
+  });
+
   it('bounds what it sends (50) and what it reads (200), and refuses bad lengths', () => {
     const many = Array.from({ length: 300 }, (_, i) => ({
       host: `10.0.${i >> 8}.${i & 255}`,
