@@ -111,7 +111,8 @@ export function workerEngine(deadlineMs: number): PortMapEngine {
         reject(err);
         return;
       }
-      const code = `(${portMapWorkerMain.toString()})(require('node:worker_threads'), ${JSON.stringify(url)});`;
+      // `__name`: the helper esbuild (tsx, vitest) inserts when it keeps function names.
+      const code = `var __name = (f) => f; (${portMapWorkerMain.toString()})(require('node:worker_threads'), ${JSON.stringify(url)});`;
       const worker = new Worker(code, {
         eval: true,
         workerData: job,
