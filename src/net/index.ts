@@ -9,10 +9,17 @@ export {
   type PortMapJob,
   type PortMapJobResult,
   type PortMapMethod,
+  type PortMapProtocol,
   PortMapper,
   type PortMapperEvents,
   type PortMapperOptions,
   type PortMapping,
-  type PortMapProtocol,
 } from './portmap.js';
-export { type DefaultRoute, defaultRoute, isLoopbackHost, lanInterfaces, localNetworkAllowed, parseDefaultRoute } from './route.js';
+export {
+  type DefaultRoute,
+  defaultRoute,
+  isLoopbackHost,
+  lanInterfaces,
+  localNetworkAllowed,
+  parseDefaultRoute,
+} from './route.js';

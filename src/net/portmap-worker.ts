@@ -180,7 +180,12 @@ interface LibGateway {
   on?: (event: 'error', fn: (e: unknown) => void) => void;
   /** Protected in the library; used to send DeletePortMapping per protocol (see below). */
   getGateway?: (o: { signal: AbortSignal }) => Promise<{
-    run(service: string, action: string, args: Array<[string, string | number]>, o: { signal: AbortSignal }): Promise<unknown>;
+    run(
+      service: string,
+      action: string,
+      args: Array<[string, string | number]>,
+      o: { signal: AbortSignal },
+    ): Promise<unknown>;
   }>;
 }
 interface Lib {
@@ -244,7 +249,7 @@ async function portMapWorkerMain(
     const [net = '', bitsText = '32'] = cidr.split('/');
     const bits = Number(bitsText);
     const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-    return ((toInt(addr) & mask) >>> 0) === ((toInt(net) & mask) >>> 0);
+    return (toInt(addr) & mask) >>> 0 === (toInt(net) & mask) >>> 0;
   };
   const localFor = (gatewayHost: string): string | undefined =>
     job.internalHost ?? job.interfaces.find((i) => inSubnet(gatewayHost, i.cidr))?.address;
@@ -308,7 +313,8 @@ async function portMapWorkerMain(
     } catch (err) {
       return fail('upnp', '', err);
     }
-    if (!gw) return fail('upnp', '', Object.assign(new Error('no UPnP gateway answered'), { name: 'AbortError' }));
+    if (!gw)
+      return fail('upnp', '', Object.assign(new Error('no UPnP gateway answered'), { name: 'AbortError' }));
     const local = localFor(gw.host);
     if (local === undefined) return fail('upnp', '', new Error(`no local address on ${gw.host}'s subnet`));
     for (const protocol of protocols) {

@@ -208,7 +208,11 @@ export class PortMapper extends TypedEmitter<PortMapperEvents> {
     if (current.length === 0) return;
     try {
       const r = await this.#engine(
-        this.#job('remove', undefined, current.map((m) => ({ ...m }))),
+        this.#job(
+          'remove',
+          undefined,
+          current.map((m) => ({ ...m })),
+        ),
       );
       this.#failures(r);
     } catch (err) {
@@ -216,7 +220,11 @@ export class PortMapper extends TypedEmitter<PortMapperEvents> {
     }
   }
 
-  #job(op: 'map' | 'remove', prefer: PortMapMethod | undefined, mappings: PortMapJob['mappings'] = []): PortMapJob {
+  #job(
+    op: 'map' | 'remove',
+    prefer: PortMapMethod | undefined,
+    mappings: PortMapJob['mappings'] = [],
+  ): PortMapJob {
     const o = this.#o;
     const gateway = o.natpmp ? (o.gateway ?? defaultRoute()?.gateway) : undefined;
     return {
@@ -234,7 +242,11 @@ export class PortMapper extends TypedEmitter<PortMapperEvents> {
       requestTimeoutMs: o.requestTimeoutMs,
       discoveryTimeoutMs: o.discoveryTimeoutMs,
       maxBodyBytes: MAX_BODY_BYTES,
-      mappings: mappings.map((m) => ({ method: m.method, protocol: m.protocol, externalPort: m.externalPort })),
+      mappings: mappings.map((m) => ({
+        method: m.method,
+        protocol: m.protocol,
+        externalPort: m.externalPort,
+      })),
     };
   }
 
@@ -259,7 +271,9 @@ export class PortMapper extends TypedEmitter<PortMapperEvents> {
     const now = this.#now();
     if (fresh.length > 0) {
       // Keep a mapping of the other protocol that this attempt did not renew but is still leased.
-      const kept = this.#mappings.filter((m) => m.expiresAt > now && !fresh.some((f) => f.protocol === m.protocol));
+      const kept = this.#mappings.filter(
+        (m) => m.expiresAt > now && !fresh.some((f) => f.protocol === m.protocol),
+      );
       this.#mappings = [...fresh, ...kept].sort((a, b) => a.protocol.localeCompare(b.protocol));
       this.#retryMs = this.#o.retryMs;
       this.emit('mapped', this.#mappings);
@@ -274,7 +288,8 @@ export class PortMapper extends TypedEmitter<PortMapperEvents> {
     } else this.#mappings = live;
     const wait = this.#retryMs;
     this.#retryMs = Math.min(MAX_RETRY_MS, this.#retryMs * 2);
-    const leaseLeft = live.length > 0 ? Math.min(...live.map((m) => m.expiresAt)) - now : Number.POSITIVE_INFINITY;
+    const leaseLeft =
+      live.length > 0 ? Math.min(...live.map((m) => m.expiresAt)) - now : Number.POSITIVE_INFINITY;
     this.#schedule(Math.max(1000, Math.min(wait, leaseLeft / 2)));
   }
 
@@ -298,7 +313,11 @@ export class PortMapper extends TypedEmitter<PortMapperEvents> {
             ? 'unknown protocol'
             : !this.#o.protocols.includes(m.protocol)
               ? 'a protocol not asked for'
-              : !(Number.isInteger(m.externalPort) && (m.externalPort as number) >= 1 && (m.externalPort as number) <= 65535)
+              : !(
+                    Number.isInteger(m.externalPort) &&
+                    (m.externalPort as number) >= 1 &&
+                    (m.externalPort as number) <= 65535
+                  )
                 ? `external port out of range: ${clean(String(m.externalPort))}`
                 : m.internalPort !== this.#o.port
                   ? `internal port ${clean(String(m.internalPort))} is not ours (${this.#o.port})`
@@ -306,7 +325,11 @@ export class PortMapper extends TypedEmitter<PortMapperEvents> {
                     ? `external address is not a unicast IPv4 address: ${clean(String(m.externalHost))}`
                     : !(typeof m.internalHost === 'string' && isIPv4(m.internalHost))
                       ? 'internal address is not IPv4'
-                      : !(Number.isInteger(m.lifetime) && (m.lifetime as number) > 0 && (m.lifetime as number) <= 2 ** 32 - 1)
+                      : !(
+                            Number.isInteger(m.lifetime) &&
+                            (m.lifetime as number) > 0 &&
+                            (m.lifetime as number) <= 2 ** 32 - 1
+                          )
                         ? `lifetime out of range: ${clean(String(m.lifetime))}`
                         : undefined;
       if (problem !== undefined) {
@@ -360,7 +383,9 @@ export class PortMapper extends TypedEmitter<PortMapperEvents> {
       'warning',
       err instanceof NetError
         ? err
-        : new NetError('NET_PORTMAP_UNAVAILABLE', `port mapping failed: ${clean(String(err))}`, { cause: err }),
+        : new NetError('NET_PORTMAP_UNAVAILABLE', `port mapping failed: ${clean(String(err))}`, {
+            cause: err,
+          }),
     );
   }
 }

@@ -72,6 +72,8 @@ export function isLoopbackHost(host: string): boolean {
  * switch for sandboxes and test suites that must never send SSDP, NAT-PMP or multicast to the
  * host's network.
  */
-export function localNetworkAllowed(env: Readonly<Record<string, string | undefined>> = process.env): boolean {
+export function localNetworkAllowed(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): boolean {
   return env.BTTKIT_LOCAL_NETWORK?.trim().toLowerCase() !== 'off';
 }
