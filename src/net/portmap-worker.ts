@@ -235,7 +235,7 @@ async function portMapWorkerMain(
     const e = err as { name?: unknown; code?: unknown; message?: unknown; cause?: { code?: unknown } };
     if (typeof e?.code === 'number') return 'refused'; // a NAT-PMP result code
     if (e?.name === 'UPnPError') return 'refused'; // a SOAP fault
-    if (e?.name === 'AbortError' || e?.name === 'TimeoutError') return 'unavailable';
+    if (e?.name === 'AbortError' || e?.name === 'TimeoutError' || e?.name === 'NoRoute') return 'unavailable';
     const sys = typeof e?.code === 'string' ? e.code : typeof e?.cause?.code === 'string' ? e.cause.code : '';
     if (/^E[A-Z]+/.test(sys) && sys !== 'ERR_OUT_OF_RANGE') return 'unavailable';
     return 'bad-reply';
@@ -251,6 +251,8 @@ async function portMapWorkerMain(
     const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
     return (toInt(addr) & mask) >>> 0 === (toInt(net) & mask) >>> 0;
   };
+  const noRoute = (host: string) =>
+    Object.assign(new Error(`no local address on ${host}'s subnet`), { name: 'NoRoute' });
   const localFor = (gatewayHost: string): string | undefined =>
     job.internalHost ?? job.interfaces.find((i) => inSubnet(gatewayHost, i.cidr))?.address;
   const timeout = () => AbortSignal.timeout(job.requestTimeoutMs);
@@ -260,7 +262,7 @@ async function portMapWorkerMain(
     const gwHost = job.natpmpGateway;
     if (gwHost === undefined || protocols.length === 0) return;
     const local = localFor(gwHost);
-    if (local === undefined) return fail('natpmp', '', new Error(`no local address on ${gwHost}'s subnet`));
+    if (local === undefined) return fail('natpmp', '', noRoute(gwHost));
     const gw = lib.pmpNat(gwHost, { autoRefresh: false });
     gw.on?.('error', (e) => fail('natpmp', '', e));
     try {
@@ -316,7 +318,7 @@ async function portMapWorkerMain(
     if (!gw)
       return fail('upnp', '', Object.assign(new Error('no UPnP gateway answered'), { name: 'AbortError' }));
     const local = localFor(gw.host);
-    if (local === undefined) return fail('upnp', '', new Error(`no local address on ${gw.host}'s subnet`));
+    if (local === undefined) return fail('upnp', '', noRoute(gw.host));
     for (const protocol of protocols) {
       try {
         if (job.op === 'remove') {

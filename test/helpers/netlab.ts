@@ -73,7 +73,8 @@ function removeStaleNamespaces(): void {
     } catch {
       alive = false;
     }
-    if (!alive || pid === process.pid) continue;
+    // Only a dead process's namespaces: a live one (another test file, this one) is using its own.
+    if (alive) continue;
     spawnSync('ip', ['netns', 'del', name]);
   }
   // Ours from an earlier lab of this process that was not destroyed are left alone: a test
