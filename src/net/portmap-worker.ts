@@ -219,6 +219,7 @@ async function portMapWorkerMain(
       size += value.byteLength;
       if (size > job.maxBodyBytes) {
         await reader.cancel();
+        // internal: in the worker only; becomes a classified failure, never reaches a caller
         const e = new Error(`the gateway sent more than ${job.maxBodyBytes} bytes`);
         e.name = 'BodyTooLarge';
         throw e;
@@ -252,6 +253,7 @@ async function portMapWorkerMain(
     return (toInt(addr) & mask) >>> 0 === (toInt(net) & mask) >>> 0;
   };
   const noRoute = (host: string) =>
+    // internal: in the worker only; becomes a classified failure, never reaches a caller
     Object.assign(new Error(`no local address on ${host}'s subnet`), { name: 'NoRoute' });
   const localFor = (gatewayHost: string): string | undefined =>
     job.internalHost ?? job.interfaces.find((i) => inSubnet(gatewayHost, i.cidr))?.address;
@@ -316,6 +318,7 @@ async function portMapWorkerMain(
       return fail('upnp', '', err);
     }
     if (!gw)
+      // internal: in the worker only; becomes a classified failure, never reaches a caller
       return fail('upnp', '', Object.assign(new Error('no UPnP gateway answered'), { name: 'AbortError' }));
     const local = localFor(gw.host);
     if (local === undefined) return fail('upnp', '', noRoute(gw.host));
