@@ -38,6 +38,9 @@ const DISCOVERY_HELP = `  --peer host:port       connect to this peer (repeatabl
   --encryption MODE      forced (RC4 only), enabled (default: MSE first, plaintext
                          accepted) or disabled (plaintext only)
   --no-utp | --no-tcp    do not use uTP / TCP (default: both, uTP tried first)
+  --no-port-mapping      do not ask the router (NAT-PMP, UPnP) to forward the port (default: ask;
+                         never on loopback or with BTTKIT_LOCAL_NETWORK=off)
+  --port-mapping-lease S lease asked of the router, seconds (default 3600)
   --json                 JSON lines on stdout: progress every second, then a summary
   --progress-interval S  seconds between progress lines (JSON, or plain text when stderr
                          is not a terminal; default 1 for JSON, 5 for text)`;
@@ -46,7 +49,7 @@ const DISCOVERY_HELP = `  --peer host:port       connect to this peer (repeatabl
 const HELP: Record<string, string> = {
   serve: `Usage: bttkit serve <magnet | file.torrent> -o <dir> [--http-port N] [--http-host H]
                 [--peer host:port]... [--port N] [--tracker URL]... [--no-dht] [--dht-bootstrap host:port]...
-                [--encryption forced|enabled|disabled] [--no-utp | --no-tcp]
+                [--encryption forced|enabled|disabled] [--no-utp | --no-tcp] [--no-port-mapping]
 
 Downloads into <dir> and serves the files over HTTP meanwhile: prints http://127.0.0.1:N/ (an
 index), each file at /<file index> and /<url-encoded path>, with Range requests for players
@@ -56,6 +59,7 @@ and <video>. Runs until Ctrl-C.
   --port N         BitTorrent listening port
   --encryption M   forced, enabled (default) or disabled
   --no-utp | --no-tcp  do not use uTP / TCP
+  --no-port-mapping    do not ask the router to forward the port (NAT-PMP, UPnP)
 `,
   info: `Usage: bttkit info <file.torrent | magnet> [--json]
 
@@ -162,10 +166,25 @@ const TRANSFER_OPTIONS = {
   encryption: { type: 'string' },
   'no-utp': { type: 'boolean' },
   'no-tcp': { type: 'boolean' },
+  'no-port-mapping': { type: 'boolean' },
+  'port-mapping-lease': { type: 'string' },
 } as const;
 
-/** `--encryption`, `--no-utp`, `--no-tcp` as client settings. */
-function parseLinks(values: { encryption?: string; 'no-utp'?: boolean; 'no-tcp'?: boolean }): LinkOptions {
+/** `--encryption`, `--no-utp`, `--no-tcp`, `--no-port-mapping`, `--port-mapping-lease` as client settings. */
+function parseLinks(values: {
+  encryption?: string;
+  'no-utp'?: boolean;
+  'no-tcp'?: boolean;
+  'no-port-mapping'?: boolean;
+  'port-mapping-lease'?: string;
+}): LinkOptions {
+  const lease = values['port-mapping-lease'];
+  const leaseSeconds = lease === undefined ? undefined : Number(lease);
+  if (
+    leaseSeconds !== undefined &&
+    !(Number.isInteger(leaseSeconds) && leaseSeconds >= 10 && leaseSeconds <= 604800)
+  )
+    throw usage('--port-mapping-lease takes whole seconds, 10–604800');
   const e = values.encryption;
   if (e !== undefined && e !== 'forced' && e !== 'enabled' && e !== 'disabled')
     throw usage('--encryption takes forced, enabled or disabled');
@@ -174,6 +193,8 @@ function parseLinks(values: { encryption?: string; 'no-utp'?: boolean; 'no-tcp'?
     ...(e !== undefined ? { encryption: e } : {}),
     ...(values['no-utp'] ? { enableUtp: false } : {}),
     ...(values['no-tcp'] ? { enableTcp: false } : {}),
+    ...(values['no-port-mapping'] ? { portMapping: false } : {}),
+    ...(leaseSeconds !== undefined ? { portMappingLease: leaseSeconds } : {}),
   };
 }
 

@@ -9,6 +9,7 @@ import { isPlayable } from '../session/mime.js';
 import type { Torrent } from '../session/torrent.js';
 import { formatBytes } from './format.js';
 import { readTorrentFile } from './info.js';
+import { reportPortMapping } from './portmap.js';
 import type { LinkOptions } from './transfer.js';
 import { statusLine, type TransferIo } from './transfer.js';
 
@@ -137,6 +138,7 @@ export async function serveCommand(input: string, o: ServeOptions, io: TransferI
   let server: TorrentServer | undefined;
   try {
     await client.listen(o.port ?? 0);
+    reportPortMapping(client, false, io);
     const torrent = client.add(source, { path: resolve(o.output), peers, trackers: o.trackers });
     server = torrent.createServer({
       ...(o.httpPort !== undefined ? { port: o.httpPort } : {}),

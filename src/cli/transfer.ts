@@ -12,6 +12,7 @@ import type { EncryptionPolicy } from '../wire/mse/index.js';
 import { CliError } from './errors.js';
 import { formatBytes } from './format.js';
 import { readTorrentFile } from './info.js';
+import { reportPortMapping } from './portmap.js';
 import { type ProgressMode, showProgress } from './progress.js';
 import { selectedBytes, selectPriorities } from './select.js';
 import type { Playback, Player } from './serve.js';
@@ -57,6 +58,9 @@ export interface LinkOptions {
   encryption?: EncryptionPolicy;
   enableUtp?: boolean;
   enableTcp?: boolean;
+  /** `--no-port-mapping` (false); `--port-mapping-lease S`. */
+  portMapping?: boolean;
+  portMappingLease?: number;
 }
 
 export interface DownloadOptions extends DiscoveryOptions {
@@ -169,6 +173,7 @@ export async function downloadCommand(input: string, o: DownloadOptions, io: Tra
   let playback: Playback | undefined;
   try {
     await listen(client, o.port);
+    reportPortMapping(client, o.json, io);
     const torrent = client.add(source, {
       path: resolve(o.output),
       peers: peers(o.peers),
@@ -287,6 +292,7 @@ export async function seedCommand(
   const client = clientFor(o);
   try {
     const addr = await listen(client, o.port);
+    reportPortMapping(client, o.json, io);
     let torrent: Torrent;
     if (torrentPath === undefined) {
       torrent = await client.seed(dataPath, {

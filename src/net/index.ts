@@ -4,3 +4,22 @@
  * `Client` runs them by its settings.
  */
 export { NET_ERROR_CODES, NetError, type NetErrorCode } from './errors.js';
+export {
+  type PortMapEngine,
+  type PortMapJob,
+  type PortMapJobResult,
+  type PortMapMethod,
+  type PortMapProtocol,
+  PortMapper,
+  type PortMapperEvents,
+  type PortMapperOptions,
+  type PortMapping,
+} from './portmap.js';
+export {
+  type DefaultRoute,
+  defaultRoute,
+  isLoopbackHost,
+  lanInterfaces,
+  localNetworkAllowed,
+  parseDefaultRoute,
+} from './route.js';

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Dht, DhtOptions } from '../dht/dht.js';
 import { type PeerAddress, parseInfoHash, parseMagnet } from '../metainfo/magnet.js';
 import { type InfoDictionary, type Metainfo, parseTorrent } from '../metainfo/torrent.js';
+import type { PortMapper } from '../net/portmap.js';
 import type { Priority } from '../picker/picker.js';
 import { FsChunkStore } from '../storage/fs-store.js';
 import { MemoryChunkStore } from '../storage/memory-store.js';
@@ -15,6 +16,7 @@ import { TypedEmitter } from '../wire/emitter.js';
 import type { ExtensionFactory, WireExtension } from '../wire/extension.js';
 import * as mseModule from '../wire/mse/index.js';
 import { type Choker, TitForTatChoker } from './choker.js';
+import { ClientPortMapping, checkPortMapSettings } from './client-portmap.js';
 import type { ClientEvents, RemoveOptions } from './client-types.js';
 import { checkFilePriorities } from './downloader.js';
 import { defaultListenHost, dhtHost } from './dual-stack.js';
@@ -177,6 +179,7 @@ export class Client extends TypedEmitter<ClientEvents> {
   readonly #downloadLimiter: RateLimiter;
   /** Parts added to every torrent (web seeds, hole punching…), by settings. */
   readonly #features: TorrentFeatureFactory[] = [];
+  readonly #portMap: ClientPortMapping;
 
   constructor(options: ClientOptions = {}) {
     super();
@@ -188,6 +191,8 @@ export class Client extends TypedEmitter<ClientEvents> {
     this.transport = options.transport ?? new TcpTransport({ lendReadBuffer: true });
     this.settings = Object.freeze({ ...DEFAULT_SETTINGS, ...options.settings });
     checkLinkSettings(this.settings);
+    checkPortMapSettings(this.settings);
+    this.#portMap = new ClientPortMapping(this.settings, (e) => this.#listenerHost().warn(e));
     // uTP by default on the real network only: a custom stream transport (in memory, the swarm
     // lab) comes with its own datagram world or none.
     if (options.utp !== undefined) this.utp = options.utp === false ? undefined : options.utp;
@@ -305,7 +310,14 @@ export class Client extends TypedEmitter<ClientEvents> {
       this.#ownsDht = true;
       this.#dht.on('warning', () => {});
     }
-    return this.#listeners.listen(port, host ?? defaultListenHost(this.settings), host === undefined);
+    const ep = await this.#listeners.listen(port, host ?? defaultListenHost(this.settings), host === undefined);
+    if (this.transport instanceof TcpTransport) this.#portMap.start(ep);
+    return ep;
+  }
+
+  /** Port mapping on the router (`settings.portMapping`): its mappings and events; undefined when off. */
+  get portMapper(): PortMapper | undefined {
+    return this.#portMap.mapper;
   }
 
   /**
@@ -376,7 +388,7 @@ export class Client extends TypedEmitter<ClientEvents> {
       clock: this.clock,
       dialer: this.#dialer,
       settings: this.settings,
-      listenPort: () => this.#listeners.address?.port,
+      listenPort: () => this.#portMap.announcePort(this.#listeners.address?.port),
       canConnect: () => this.connections < this.settings.maxConnections,
       connectionOpened: () => {
         this.#connections++;
@@ -528,6 +540,7 @@ export class Client extends TypedEmitter<ClientEvents> {
     this.#destroyed = true;
     await Promise.all(this.torrents.map((t) => t.destroy()));
     await this.#listeners.close();
+    await this.#portMap.stop();
     await this.#closeUtp?.();
     if (this.#ownsDht) await this.#dht?.destroy();
     this.#dht = undefined;

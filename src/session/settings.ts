@@ -74,6 +74,15 @@ export interface Settings {
    * either way. Default true.
    */
   enableIpv6: boolean;
+   * Ask the home router to forward the listening port (TCP and UDP) from the internet, by
+   * NAT-PMP or UPnP IGD, once the client listens; the mapped external port is what trackers and
+   * the DHT are told. Renewed at half the lease, removed by `destroy()`. Never for a client bound
+   * to a loopback address, nor when the environment variable `BTTKIT_LOCAL_NETWORK` is `off`.
+   * A router that refuses or is absent is a `warning` (`NET_PORTMAP_*`). Default true.
+   */
+  portMapping: boolean;
+  /** The lease asked of the router, seconds (10–604800; UPnP leases are at least 3600). Default 3600. */
+  portMappingLease: number;
 }
 
 /** Defaults: a good desktop client. */
@@ -99,6 +108,8 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   encryption: 'enabled',
   preferRc4: false,
   enableIpv6: true,
+  portMapping: true,
+  portMappingLease: 3600,
 });
 
 /** Presets, after libtorrent's `min_memory_usage()` and `high_performance_seed()`. */

@@ -105,6 +105,7 @@ export interface TorrentContext {
   /** Opens outgoing connections (transport choice, encryption). */
   readonly dialer: Dialer;
   readonly settings: Readonly<Settings>;
+  /** The port peers reach us on (the router's external port once port mapping has one). */
   readonly listenPort: () => number | undefined;
   /** Whether the client-wide connection limit allows one more. */
   readonly canConnect: () => boolean;
