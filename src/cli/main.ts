@@ -38,6 +38,8 @@ const DISCOVERY_HELP = `  --peer host:port       connect to this peer (repeatabl
   --encryption MODE      forced (RC4 only), enabled (default: MSE first, plaintext
                          accepted) or disabled (plaintext only)
   --no-utp | --no-tcp    do not use uTP / TCP (default: both, uTP tried first)
+  --no-lsd               no local service discovery (BEP 14: LAN multicast announces;
+                         also off with BTTKIT_LOCAL_NETWORK=off, and on loopback)
   --json                 JSON lines on stdout: progress every second, then a summary
   --progress-interval S  seconds between progress lines (JSON, or plain text when stderr
                          is not a terminal; default 1 for JSON, 5 for text)`;
@@ -46,7 +48,7 @@ const DISCOVERY_HELP = `  --peer host:port       connect to this peer (repeatabl
 const HELP: Record<string, string> = {
   serve: `Usage: bttkit serve <magnet | file.torrent> -o <dir> [--http-port N] [--http-host H]
                 [--peer host:port]... [--port N] [--tracker URL]... [--no-dht] [--dht-bootstrap host:port]...
-                [--encryption forced|enabled|disabled] [--no-utp | --no-tcp]
+                [--encryption forced|enabled|disabled] [--no-utp | --no-tcp] [--no-lsd]
 
 Downloads into <dir> and serves the files over HTTP meanwhile: prints http://127.0.0.1:N/ (an
 index), each file at /<file index> and /<url-encoded path>, with Range requests for players
@@ -56,6 +58,7 @@ and <video>. Runs until Ctrl-C.
   --port N         BitTorrent listening port
   --encryption M   forced, enabled (default) or disabled
   --no-utp | --no-tcp  do not use uTP / TCP
+  --no-lsd         no local service discovery on the LAN (BEP 14)
 `,
   info: `Usage: bttkit info <file.torrent | magnet> [--json]
 
@@ -162,10 +165,24 @@ const TRANSFER_OPTIONS = {
   encryption: { type: 'string' },
   'no-utp': { type: 'boolean' },
   'no-tcp': { type: 'boolean' },
+  'no-lsd': { type: 'boolean' },
 } as const;
 
-/** `--encryption`, `--no-utp`, `--no-tcp` as client settings. */
-function parseLinks(values: { encryption?: string; 'no-utp'?: boolean; 'no-tcp'?: boolean }): LinkOptions {
+/**
+ * `BTTKIT_LOCAL_NETWORK=off` in the environment: no feature that talks to the LAN (local service
+ * discovery) — the test suite sets it so that CLI tests on the host never multicast.
+ */
+function localNetworkOff(): boolean {
+  return process.env.BTTKIT_LOCAL_NETWORK === 'off';
+}
+
+/** `--encryption`, `--no-utp`, `--no-tcp`, `--no-lsd` as client settings. */
+function parseLinks(values: {
+  encryption?: string;
+  'no-utp'?: boolean;
+  'no-tcp'?: boolean;
+  'no-lsd'?: boolean;
+}): LinkOptions {
   const e = values.encryption;
   if (e !== undefined && e !== 'forced' && e !== 'enabled' && e !== 'disabled')
     throw usage('--encryption takes forced, enabled or disabled');
@@ -174,6 +191,7 @@ function parseLinks(values: { encryption?: string; 'no-utp'?: boolean; 'no-tcp'?
     ...(e !== undefined ? { encryption: e } : {}),
     ...(values['no-utp'] ? { enableUtp: false } : {}),
     ...(values['no-tcp'] ? { enableTcp: false } : {}),
+    ...(values['no-lsd'] || localNetworkOff() ? { lsd: false } : {}),
   };
 }
 

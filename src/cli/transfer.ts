@@ -48,7 +48,7 @@ export interface DiscoveryOptions {
   downloadLimit?: number;
   /** `--upload-limit`: bytes/s of payload (0 or absent: none). */
   uploadLimit?: number;
-  /** `--encryption`, `--no-utp`, `--no-tcp`: the client's transport and encryption settings. */
+  /** `--encryption`, `--no-utp`, `--no-tcp`, `--no-lsd`: the client's transport, encryption and LAN settings. */
   links?: LinkOptions;
 }
 
@@ -57,6 +57,8 @@ export interface LinkOptions {
   encryption?: EncryptionPolicy;
   enableUtp?: boolean;
   enableTcp?: boolean;
+  /** `--no-lsd` (or `BTTKIT_LOCAL_NETWORK=off`): no local service discovery (BEP 14). */
+  lsd?: boolean;
 }
 
 export interface DownloadOptions extends DiscoveryOptions {

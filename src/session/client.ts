@@ -21,6 +21,7 @@ import { SessionError } from './errors.js';
 import { createClientServer, type TorrentServer, type TorrentServerOptions } from './http-server.js';
 import { Dialer, type StreamEncryption } from './links.js';
 import { type ListenerHost, PeerListeners } from './listeners.js';
+import { ClientLsd } from './lsd.js';
 import { prepareSeed, type SeedOptions, type SeedSource, whenSeeding } from './seed.js';
 import { DEFAULT_SETTINGS, type Settings } from './settings.js';
 import { isInfoHashText, isMagnetUri, readTorrentPath } from './source.js';
@@ -176,6 +177,8 @@ export class Client extends TypedEmitter<ClientEvents> {
   readonly #downloadLimiter: RateLimiter;
   /** Parts added to every torrent (web seeds, hole punching…), by settings. */
   readonly #features: TorrentFeatureFactory[] = [];
+  /** Local service discovery (BEP 14), by `settings.lsd`, on the real network only. */
+  readonly #lsd: ClientLsd | undefined;
 
   constructor(options: ClientOptions = {}) {
     super();
@@ -205,6 +208,10 @@ export class Client extends TypedEmitter<ClientEvents> {
     if (isDht(options.dht)) this.#dht = options.dht;
     this.#uploadLimiter = new RateLimiter(this.settings.uploadRateLimit, this.clock);
     this.#downloadLimiter = new RateLimiter(this.settings.downloadRateLimit, this.clock);
+    if (this.settings.lsd && options.transport === undefined) {
+      this.#lsd = new ClientLsd({ clock: this.clock, warn: (err) => this.#listenerHost().warn(err) });
+      this.#features.push(this.#lsd.feature);
+    }
   }
 
   /** The DHT in use, if any. */
@@ -302,7 +309,9 @@ export class Client extends TypedEmitter<ClientEvents> {
       this.#ownsDht = true;
       this.#dht.on('warning', () => {});
     }
-    return this.#listeners.listen(port, host);
+    const address = await this.#listeners.listen(port, host);
+    await this.#lsd?.start(host, address.port);
+    return address;
   }
 
   /**
@@ -524,6 +533,7 @@ export class Client extends TypedEmitter<ClientEvents> {
     if (this.#destroyed) return;
     this.#destroyed = true;
     await Promise.all(this.torrents.map((t) => t.destroy()));
+    this.#lsd?.close();
     await this.#listeners.close();
     await this.#closeUtp?.();
     if (this.#ownsDht) await this.#dht?.destroy();

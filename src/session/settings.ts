@@ -66,6 +66,14 @@ export interface Settings {
    * the handshake is obfuscated.
    */
   preferRc4: boolean;
+  /**
+   * Local service discovery (BEP 14): announce our torrents on the LAN's multicast group
+   * (239.192.152.143:6771, and [ff15::efc0:988f]:6771 when listening on `::`) and connect to
+   * the peers others announce there. Default true, as in libtorrent — but it never runs for a
+   * client listening on a loopback address, with a custom transport, or for private torrents.
+   * See docs/networking-lsd.md.
+   */
+  lsd: boolean;
 }
 
 /** Defaults: a good desktop client. */
@@ -90,6 +98,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   enableUtp: true,
   encryption: 'enabled',
   preferRc4: false,
+  lsd: true,
 });
 
 /** Presets, after libtorrent's `min_memory_usage()` and `high_performance_seed()`. */
