@@ -84,7 +84,7 @@ export class ClientLsd {
   /** The hashes a torrent is known by on the LAN: its v1 hash, and a hybrid's truncated v2 hash. */
   #hashes(core: TorrentCore): Uint8Array[] {
     const h2 = core.infoHashV2()?.subarray(0, 20);
-    return h2 && h2.some((b, i) => b !== core.infoHash[i]) ? [core.infoHash, h2] : [core.infoHash];
+    return h2?.some((b, i) => b !== core.infoHash[i]) ? [core.infoHash, h2] : [core.infoHash];
   }
 
   /** Announced while it runs and is not private; data checked first unless it has no metadata yet. */
