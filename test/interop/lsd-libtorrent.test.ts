@@ -23,144 +23,174 @@ const PAYLOAD = pseudoRandomBytes(3 * 1024 * 1024 + 1234, 1414);
 /** LSD's CLI children run with the LAN features on, whatever the suite's environment says. */
 const LAN_ON = { ...process.env, BTTKIT_LOCAL_NETWORK: 'on', NO_COLOR: '1' };
 
-describe.skipIf(why !== undefined)('LSD (BEP 14) finds libtorrent on the LAN, and libtorrent finds bttkit', () => {
-  let lab: NetLab;
-  let a: LabHost;
-  let b: LabHost;
-  const tmp = tempDir('bttkit-lsd-lab-');
-  const torrentFile = join(tmp.path, 'payload.torrent');
-  const children: ChildProcess[] = [];
+describe.skipIf(why !== undefined)(
+  'LSD (BEP 14) finds libtorrent on the LAN, and libtorrent finds bttkit',
+  () => {
+    let lab: NetLab;
+    let a: LabHost;
+    let b: LabHost;
+    const tmp = tempDir('bttkit-lsd-lab-');
+    const torrentFile = join(tmp.path, 'payload.torrent');
+    const children: ChildProcess[] = [];
 
-  beforeAll(async () => {
-    if (!existsSync(CLI)) throw new Error('dist/cli/main.js is missing: run `npm run build` first');
-    mkdirSync(join(tmp.path, 'seed'));
-    writeFileSync(join(tmp.path, 'seed', 'payload.bin'), PAYLOAD);
-    runOk(process.execPath, [CLI, 'create', join(tmp.path, 'seed', 'payload.bin'), '-o', torrentFile, '-l', '64k']);
-    lab = await NetLab.create();
-    const lan = await lab.segment('lan');
-    a = await lab.host('a', [{ segment: lan, v4: '10.77.14.10/24' }]);
-    b = await lab.host('b', [{ segment: lan, v4: '10.77.14.20/24' }]);
-    // No default route on this LAN: multicast needs a route of its own (as a home LAN's default
-    // route via its router would give).
-    for (const h of [a, b]) h.exec('ip', ['route', 'add', '224.0.0.0/4', 'dev', 'e0']);
-  });
-
-  afterAll(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    await lab?.destroy();
-    tmp.cleanup();
-  });
-
-  function bttkit(host: LabHost, args: string[]): JsonLines {
-    const child = host.spawn(process.execPath, [CLI, ...args, '--json', '--no-dht'], { cwd: tmp.path, env: LAN_ON });
-    children.push(child);
-    const r = jsonLines(child);
-    let err = '';
-    child.stderr?.on('data', (d: Buffer) => {
-      if (err.length < 20_000) err += d.toString();
+    beforeAll(async () => {
+      if (!existsSync(CLI)) throw new Error('dist/cli/main.js is missing: run `npm run build` first');
+      mkdirSync(join(tmp.path, 'seed'));
+      writeFileSync(join(tmp.path, 'seed', 'payload.bin'), PAYLOAD);
+      runOk(process.execPath, [
+        CLI,
+        'create',
+        join(tmp.path, 'seed', 'payload.bin'),
+        '-o',
+        torrentFile,
+        '-l',
+        '64k',
+      ]);
+      lab = await NetLab.create();
+      const lan = await lab.segment('lan');
+      a = await lab.host('a', [{ segment: lan, v4: '10.77.14.10/24' }]);
+      b = await lab.host('b', [{ segment: lan, v4: '10.77.14.20/24' }]);
+      // No default route on this LAN: multicast needs a route of its own (as a home LAN's default
+      // route via its router would give).
+      for (const h of [a, b]) h.exec('ip', ['route', 'add', '224.0.0.0/4', 'dev', 'e0']);
     });
-    (child as ChildProcess & { stderrText: () => string }).stderrText = () => err;
-    return r;
-  }
 
-  function libtorrent(host: LabHost, mode: 'seed' | 'leech', save: string, extra: string[] = []): JsonLines {
-    const child = host.spawn(SYSTEM_PYTHON, [
-      LT_PEER,
-      mode,
-      torrentFile,
-      save,
-      '--listen',
-      host.addr4,
-      '--lsd',
-      '--max-seconds',
-      '100',
-      ...extra,
-    ]);
-    children.push(child);
-    return jsonLines(child);
-  }
-
-  /** libtorrent's peer records (one per connection state change). */
-  const ltPeers = (lt: JsonLines) => lt.events.filter((e) => e.event === 'peer');
-
-  it('a bttkit leecher hears a libtorrent seeder’s announce, dials it and downloads the payload', async () => {
-    // bttkit first: its own announce goes out before libtorrent listens, so the only way the two
-    // meet is libtorrent's announce at start, heard by bttkit, which dials.
-    const out = join(tmp.path, 'dl-from-lt');
-    const dl = bttkit(a, ['download', torrentFile, '-o', out, '--timeout', '60']);
-    await waitEvent(dl, (e) => e.event === 'progress', 20_000, 'bttkit running');
-    await sleep(1500);
-    const started = performance.now();
-    const lt = libtorrent(b, 'seed', join(tmp.path, 'seed'));
-    const summary = await waitEvent(dl, (e) => 'complete' in e, 90_000, 'the bttkit download');
-    const seconds = (performance.now() - started) / 1000;
-    console.log(`lsd-libtorrent: bttkit found libtorrent by LSD and downloaded in ${seconds.toFixed(1)} s`);
-    expect(summary.complete).toBe(true);
-    expect(Buffer.compare(readFileSync(join(out, 'payload.bin')), Buffer.from(PAYLOAD))).toBe(0);
-    // The connection was bttkit's: libtorrent saw it incoming, from bttkit's LAN address.
-    const peers = ltPeers(lt);
-    expect(peers.length).toBeGreaterThan(0);
-    expect(peers.every((p) => p.outgoing === false && p.ip === a.addr4)).toBe(true);
-    lt.child.kill('SIGKILL');
-  }, 120_000);
-
-  it('a libtorrent leecher hears a bttkit seeder’s announce, dials it and downloads the payload', async () => {
-    const save = join(tmp.path, 'lt-from-bttkit');
-    mkdirSync(save);
-    const lt = libtorrent(b, 'leech', save);
-    await waitEvent(lt, (e) => e.event === 'listening', 20_000, 'libtorrent listening');
-    // libtorrent sends each announce three times (at 0, 2 and 6 s): bttkit starts after the last,
-    // so the only way they meet is bttkit's announce, heard by libtorrent, which dials.
-    await sleep(LT_RESEND_DONE_MS);
-    const started = performance.now();
-    const seed = bttkit(a, ['seed', torrentFile, join(tmp.path, 'seed', 'payload.bin')]);
-    await waitEvent(lt, (e) => e.event === 'done', 90_000, 'the libtorrent download');
-    const seconds = (performance.now() - started) / 1000;
-    console.log(`lsd-libtorrent: libtorrent found bttkit by LSD and downloaded in ${seconds.toFixed(1)} s`);
-    expect(Buffer.compare(readFileSync(join(save, 'payload.bin')), Buffer.from(PAYLOAD))).toBe(0);
-    const peers = ltPeers(lt);
-    expect(peers.length).toBeGreaterThan(0);
-    expect(peers.every((p) => p.outgoing === true && p.ip === a.addr4), JSON.stringify(peers)).toBe(true);
-    seed.child.kill('SIGKILL');
-  }, 120_000);
-
-  it('with --no-lsd the bttkit leecher gets nothing (the control: LSD is the only way they meet)', async () => {
-    const out = join(tmp.path, 'dl-no-lsd');
-    const dl = bttkit(a, ['download', torrentFile, '-o', out, '--timeout', String(NO_LSD_SECONDS), '--no-lsd']);
-    await waitEvent(dl, (e) => e.event === 'progress', 20_000, 'bttkit running');
-    await sleep(1500);
-    const lt = libtorrent(b, 'seed', join(tmp.path, 'seed'));
-    // The CLI gives up after --timeout seconds without a byte: exit 1, CLI_TIMEOUT.
-    const code = await new Promise<number | null>((r) => {
-      if (dl.child.exitCode !== null) r(dl.child.exitCode);
-      else dl.child.once('exit', (c) => r(c));
+    afterAll(async () => {
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      await lab?.destroy();
+      tmp.cleanup();
     });
-    expect(code).toBe(1);
-    expect(stderrOf(dl.child)).toMatch(/no data for \d+ s \(--timeout\).*0 seen \[CLI_TIMEOUT\]/);
-    const progress = dl.events.filter((e) => e.event === 'progress');
-    expect(progress.length).toBeGreaterThan(NO_LSD_SECONDS / 2);
-    expect(progress.every((e) => e.downloaded === 0 && e.peers === 0)).toBe(true);
-    expect(ltPeers(lt)).toEqual([]);
-    lt.child.kill('SIGKILL');
-  }, 120_000);
 
-  it('hostile datagrams on the group are refused: the bttkit seeder keeps running and is still found', async () => {
-    const seed = bttkit(a, ['seed', torrentFile, join(tmp.path, 'seed', 'payload.bin')]);
-    await waitEvent(seed, (e) => e.seeding === true, 20_000, 'bttkit seeding');
-    // From b to the group: garbage, oversize, too many hashes, bad hex, bad ports, missing fields.
-    b.exec(process.execPath, ['-e', HOSTILE_SENDER, b.addr4]);
-    await sleep(1000);
-    expect(seed.child.exitCode).toBe(null);
-    const save = join(tmp.path, 'lt-after-hostile');
-    mkdirSync(save);
-    // libtorrent after bttkit: bttkit hears libtorrent's announce and dials it.
-    const lt = libtorrent(b, 'leech', save);
-    await waitEvent(lt, (e) => e.event === 'done', 90_000, 'the libtorrent download');
-    expect(Buffer.compare(readFileSync(join(save, 'payload.bin')), Buffer.from(PAYLOAD))).toBe(0);
-    expect(seed.child.exitCode).toBe(null);
-    seed.child.kill('SIGKILL');
-  }, 120_000);
-});
+    function bttkit(host: LabHost, args: string[]): JsonLines {
+      const child = host.spawn(process.execPath, [CLI, ...args, '--json', '--no-dht'], {
+        cwd: tmp.path,
+        env: LAN_ON,
+      });
+      children.push(child);
+      const r = jsonLines(child);
+      let err = '';
+      child.stderr?.on('data', (d: Buffer) => {
+        if (err.length < 20_000) err += d.toString();
+      });
+      (child as ChildProcess & { stderrText: () => string }).stderrText = () => err;
+      return r;
+    }
+
+    function libtorrent(
+      host: LabHost,
+      mode: 'seed' | 'leech',
+      save: string,
+      extra: string[] = [],
+    ): JsonLines {
+      const child = host.spawn(SYSTEM_PYTHON, [
+        LT_PEER,
+        mode,
+        torrentFile,
+        save,
+        '--listen',
+        host.addr4,
+        '--lsd',
+        '--max-seconds',
+        '100',
+        ...extra,
+      ]);
+      children.push(child);
+      return jsonLines(child);
+    }
+
+    /** libtorrent's peer records (one per connection state change). */
+    const ltPeers = (lt: JsonLines) => lt.events.filter((e) => e.event === 'peer');
+
+    it('a bttkit leecher hears a libtorrent seeder’s announce, dials it and downloads the payload', async () => {
+      // bttkit first: its own announce goes out before libtorrent listens, so the only way the two
+      // meet is libtorrent's announce at start, heard by bttkit, which dials.
+      const out = join(tmp.path, 'dl-from-lt');
+      const dl = bttkit(a, ['download', torrentFile, '-o', out, '--timeout', '60']);
+      await waitEvent(dl, (e) => e.event === 'progress', 20_000, 'bttkit running');
+      await sleep(1500);
+      const started = performance.now();
+      const lt = libtorrent(b, 'seed', join(tmp.path, 'seed'));
+      const summary = await waitEvent(dl, (e) => 'complete' in e, 90_000, 'the bttkit download');
+      const seconds = (performance.now() - started) / 1000;
+      console.log(`lsd-libtorrent: bttkit found libtorrent by LSD and downloaded in ${seconds.toFixed(1)} s`);
+      expect(summary.complete).toBe(true);
+      expect(Buffer.compare(readFileSync(join(out, 'payload.bin')), Buffer.from(PAYLOAD))).toBe(0);
+      // The connection was bttkit's: libtorrent saw it incoming, from bttkit's LAN address.
+      const peers = ltPeers(lt);
+      expect(peers.length).toBeGreaterThan(0);
+      expect(peers.every((p) => p.outgoing === false && p.ip === a.addr4)).toBe(true);
+      lt.child.kill('SIGKILL');
+    }, 120_000);
+
+    it('a libtorrent leecher hears a bttkit seeder’s announce, dials it and downloads the payload', async () => {
+      const save = join(tmp.path, 'lt-from-bttkit');
+      mkdirSync(save);
+      const lt = libtorrent(b, 'leech', save);
+      await waitEvent(lt, (e) => e.event === 'listening', 20_000, 'libtorrent listening');
+      // libtorrent sends each announce three times (at 0, 2 and 6 s): bttkit starts after the last,
+      // so the only way they meet is bttkit's announce, heard by libtorrent, which dials.
+      await sleep(LT_RESEND_DONE_MS);
+      const started = performance.now();
+      const seed = bttkit(a, ['seed', torrentFile, join(tmp.path, 'seed', 'payload.bin')]);
+      await waitEvent(lt, (e) => e.event === 'done', 90_000, 'the libtorrent download');
+      const seconds = (performance.now() - started) / 1000;
+      console.log(`lsd-libtorrent: libtorrent found bttkit by LSD and downloaded in ${seconds.toFixed(1)} s`);
+      expect(Buffer.compare(readFileSync(join(save, 'payload.bin')), Buffer.from(PAYLOAD))).toBe(0);
+      const peers = ltPeers(lt);
+      expect(peers.length).toBeGreaterThan(0);
+      expect(
+        peers.every((p) => p.outgoing === true && p.ip === a.addr4),
+        JSON.stringify(peers),
+      ).toBe(true);
+      seed.child.kill('SIGKILL');
+    }, 120_000);
+
+    it('with --no-lsd the bttkit leecher gets nothing (the control: LSD is the only way they meet)', async () => {
+      const out = join(tmp.path, 'dl-no-lsd');
+      const dl = bttkit(a, [
+        'download',
+        torrentFile,
+        '-o',
+        out,
+        '--timeout',
+        String(NO_LSD_SECONDS),
+        '--no-lsd',
+      ]);
+      await waitEvent(dl, (e) => e.event === 'progress', 20_000, 'bttkit running');
+      await sleep(1500);
+      const lt = libtorrent(b, 'seed', join(tmp.path, 'seed'));
+      // The CLI gives up after --timeout seconds without a byte: exit 1, CLI_TIMEOUT.
+      const code = await new Promise<number | null>((r) => {
+        if (dl.child.exitCode !== null) r(dl.child.exitCode);
+        else dl.child.once('exit', (c) => r(c));
+      });
+      expect(code).toBe(1);
+      expect(stderrOf(dl.child)).toMatch(/no data for \d+ s \(--timeout\).*0 seen \[CLI_TIMEOUT\]/);
+      const progress = dl.events.filter((e) => e.event === 'progress');
+      expect(progress.length).toBeGreaterThan(NO_LSD_SECONDS / 2);
+      expect(progress.every((e) => e.downloaded === 0 && e.peers === 0)).toBe(true);
+      expect(ltPeers(lt)).toEqual([]);
+      lt.child.kill('SIGKILL');
+    }, 120_000);
+
+    it('hostile datagrams on the group are refused: the bttkit seeder keeps running and is still found', async () => {
+      const seed = bttkit(a, ['seed', torrentFile, join(tmp.path, 'seed', 'payload.bin')]);
+      await waitEvent(seed, (e) => e.seeding === true, 20_000, 'bttkit seeding');
+      // From b to the group: garbage, oversize, too many hashes, bad hex, bad ports, missing fields.
+      b.exec(process.execPath, ['-e', HOSTILE_SENDER, b.addr4]);
+      await sleep(1000);
+      expect(seed.child.exitCode).toBe(null);
+      const save = join(tmp.path, 'lt-after-hostile');
+      mkdirSync(save);
+      // libtorrent after bttkit: bttkit hears libtorrent's announce and dials it.
+      const lt = libtorrent(b, 'leech', save);
+      await waitEvent(lt, (e) => e.event === 'done', 90_000, 'the libtorrent download');
+      expect(Buffer.compare(readFileSync(join(save, 'payload.bin')), Buffer.from(PAYLOAD))).toBe(0);
+      expect(seed.child.exitCode).toBe(null);
+      seed.child.kill('SIGKILL');
+    }, 120_000);
+  },
+);
 
 /** After this long, libtorrent has sent the last copy of its announce at start. */
 const LT_RESEND_DONE_MS = 8000;

@@ -22,7 +22,8 @@ const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const MIN = 60_000;
 
 function fakeNet(fail: (family: 4 | 6) => boolean = () => false) {
-  const sent: { family: 4 | 6; at: number; hashes: string[]; port: number; cookie: string | undefined }[] = [];
+  const sent: { family: 4 | 6; at: number; hashes: string[]; port: number; cookie: string | undefined }[] =
+    [];
   const handlers: LsdSocketHandlers[] = [];
   let clock: ManualClock | undefined;
   let closed = 0;
@@ -34,7 +35,13 @@ function fakeNet(fail: (family: 4 | 6) => boolean = () => false) {
       interfaces,
       send: (d) => {
         const a = decodeLsdAnnounce(d);
-        sent.push({ family, at: clock?.now() ?? 0, hashes: a.infoHashes.map(toHex), port: a.port, cookie: a.cookie });
+        sent.push({
+          family,
+          at: clock?.now() ?? 0,
+          hashes: a.infoHashes.map(toHex),
+          port: a.port,
+          cookie: a.cookie,
+        });
       },
       close: () => {
         closed++;
@@ -83,7 +90,9 @@ describe('LsdService', () => {
     clock.advance(249);
     expect(net.sent).toEqual([]); // random 0.5 × 500 ms
     clock.advance(1);
-    expect(net.sent).toEqual([{ family: 4, at: 1_000_250, hashes: [toHex(hash(1))], port: 6881, cookie: 'c00c1e' }]);
+    expect(net.sent).toEqual([
+      { family: 4, at: 1_000_250, hashes: [toHex(hash(1))], port: 6881, cookie: 'c00c1e' },
+    ]);
     clock.advance(5 * MIN - 1);
     expect(net.sent).toHaveLength(1);
     clock.advance(1);
@@ -155,7 +164,10 @@ describe('LsdService', () => {
 
   it('reports peers at the datagram’s source address, ignores its own cookie', async () => {
     const { s, net, peers } = await service();
-    net.deliver(encodeLsdAnnounce({ port: 51413, infoHashes: [hash(7), hash(8)], cookie: 'other' }), '10.77.1.20');
+    net.deliver(
+      encodeLsdAnnounce({ port: 51413, infoHashes: [hash(7), hash(8)], cookie: 'other' }),
+      '10.77.1.20',
+    );
     expect(peers).toEqual([
       { infoHash: toHex(hash(7)), host: '10.77.1.20', port: 51413 },
       { infoHash: toHex(hash(8)), host: '10.77.1.20', port: 51413 },
@@ -195,7 +207,10 @@ describe('LsdService', () => {
 
   it('a socket that cannot open is a NET_LSD_SOCKET warning; the other family still runs', async () => {
     const net = fakeNet((f) => f === 6);
-    const { s, clock, warnings } = await service({ interfaces: { v4: ['10.77.1.10'], v6: ['::%e0'] }, startDelayMs: 0 }, net);
+    const { s, clock, warnings } = await service(
+      { interfaces: { v4: ['10.77.1.10'], v6: ['::%e0'] }, startDelayMs: 0 },
+      net,
+    );
     expect(warnings.map((w) => w.code)).toEqual(['NET_LSD_SOCKET']);
     expect(s.families).toEqual([4]);
     s.add(hash(1));
@@ -222,7 +237,11 @@ describe('LsdService', () => {
       { jitter: 1 },
       { cookie: 'not ok' },
     ])
-      expect(() => new LsdService({ ...base, ...o })).toThrow(expect.objectContaining({ code: 'NET_LSD_BAD_OPTIONS' }));
-    expect(() => new LsdService(base).add(new Uint8Array(5))).toThrow(expect.objectContaining({ code: 'NET_LSD_BAD_OPTIONS' }));
+      expect(() => new LsdService({ ...base, ...o })).toThrow(
+        expect.objectContaining({ code: 'NET_LSD_BAD_OPTIONS' }),
+      );
+    expect(() => new LsdService(base).add(new Uint8Array(5))).toThrow(
+      expect.objectContaining({ code: 'NET_LSD_BAD_OPTIONS' }),
+    );
   });
 });

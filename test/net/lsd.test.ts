@@ -18,7 +18,7 @@ import { fromHex, toHex } from '../../src/util/bytes.js';
 
 const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const hash = (i: number) => fromHex(i.toString(16).padStart(40, 'c'));
-const HEX1 = 'c'.repeat(39) + '1';
+const HEX1 = `${'c'.repeat(39)}1`;
 
 function refused(datagram: Uint8Array | string): NetError {
   try {
@@ -38,7 +38,12 @@ describe('encodeLsdAnnounce / decodeLsdAnnounce', () => {
       `BT-SEARCH * HTTP/1.1\r\nHost: 239.192.152.143:6771\r\nPort: 6881\r\nInfohash: ${HEX1}\r\ncookie: 1a2b3c4d\r\n\r\n\r\n`,
     );
     const a = decodeLsdAnnounce(d);
-    expect(a).toEqual({ port: 6881, infoHashes: [hash(1)], cookie: '1a2b3c4d', host: '239.192.152.143:6771' });
+    expect(a).toEqual({
+      port: 6881,
+      infoHashes: [hash(1)],
+      cookie: '1a2b3c4d',
+      host: '239.192.152.143:6771',
+    });
   });
 
   it('round-trips the most info-hashes in one datagram within 1400 bytes, to either group', () => {
@@ -57,12 +62,16 @@ describe('encodeLsdAnnounce / decodeLsdAnnounce', () => {
   it('reads the layouts clients send: libtorrent’s, lower case, LF only, extra headers, no cookie or Host', () => {
     // libtorrent 2.0 (lsd.cpp): cookie as %x, then three CRLFs.
     const lt = decodeLsdAnnounce(
-      ascii(`BT-SEARCH * HTTP/1.1\r\nHost: 239.192.152.143:6771\r\nPort: 51413\r\nInfohash: ${HEX1.toUpperCase()}\r\ncookie: 7f3a\r\n\r\n\r\n`),
+      ascii(
+        `BT-SEARCH * HTTP/1.1\r\nHost: 239.192.152.143:6771\r\nPort: 51413\r\nInfohash: ${HEX1.toUpperCase()}\r\ncookie: 7f3a\r\n\r\n\r\n`,
+      ),
     );
     expect(lt).toMatchObject({ port: 51413, cookie: '7f3a' });
     expect(toHex(lt.infoHashes[0] as Uint8Array)).toBe(HEX1);
     const loose = decodeLsdAnnounce(
-      ascii(`bt-search * http/1.1\nhost: x\nPORT:6881\nX-Future: yes\ninfohash:  ${HEX1}  \nINFOHASH: ${HEX1}\n\n`),
+      ascii(
+        `bt-search * http/1.1\nhost: x\nPORT:6881\nX-Future: yes\ninfohash:  ${HEX1}  \nINFOHASH: ${HEX1}\n\n`,
+      ),
     );
     expect(loose).toEqual({ port: 6881, infoHashes: [hash(1)], host: 'x' });
     // A datagram is whole: no trailing empty line is needed.
@@ -83,9 +92,20 @@ describe('encodeLsdAnnounce / decodeLsdAnnounce', () => {
       refused(ok([`Port: ${p}`, `Infohash: ${HEX1}`]));
     refused(ok(['Port: 6881', 'Port: 6882', `Infohash: ${HEX1}`]));
     refused(ok(['Port: 6881'])); // no info-hash
-    for (const h of [HEX1.slice(1), `${HEX1}0`, `${HEX1.slice(2)}zz`, '0'.repeat(40), `${HEX1.slice(0, 39)} `])
+    for (const h of [
+      HEX1.slice(1),
+      `${HEX1}0`,
+      `${HEX1.slice(2)}zz`,
+      '0'.repeat(40),
+      `${HEX1.slice(0, 39)} `,
+    ])
       refused(ok(['Port: 6881', `Infohash: ${h}`]));
-    refused(ok(['Port: 6881', ...Array.from({ length: LSD_MAX_INFO_HASHES + 1 }, (_, i) => `Infohash: ${toHex(hash(i + 1))}`)]));
+    refused(
+      ok([
+        'Port: 6881',
+        ...Array.from({ length: LSD_MAX_INFO_HASHES + 1 }, (_, i) => `Infohash: ${toHex(hash(i + 1))}`),
+      ]),
+    );
     refused(ok(['Port: 6881', `Infohash: ${HEX1}`, 'no colon here']));
     refused(ok(['Port: 6881', `Infohash: ${HEX1}`, `cookie: ${'a'.repeat(65)}`]));
     // Messages say why.
@@ -128,7 +148,8 @@ describe('encodeLsdAnnounce / decodeLsdAnnounce', () => {
       { port: 6881, infoHashes: [new Uint8Array(19)] },
       { port: 6881, infoHashes: [hash(1)], cookie: 'a b' },
     ];
-    for (const init of bad) expect(() => encodeLsdAnnounce(init)).toThrow(expect.objectContaining({ code: 'NET_LSD_BAD_OPTIONS' }));
+    for (const init of bad)
+      expect(() => encodeLsdAnnounce(init)).toThrow(expect.objectContaining({ code: 'NET_LSD_BAD_OPTIONS' }));
   });
 });
 
