@@ -168,14 +168,6 @@ const TRANSFER_OPTIONS = {
   'no-lsd': { type: 'boolean' },
 } as const;
 
-/**
- * `BTTKIT_LOCAL_NETWORK=off` in the environment: no feature that talks to the LAN (local service
- * discovery) — the test suite sets it so that CLI tests on the host never multicast.
- */
-function localNetworkOff(): boolean {
-  return process.env.BTTKIT_LOCAL_NETWORK === 'off';
-}
-
 /** `--encryption`, `--no-utp`, `--no-tcp`, `--no-lsd` as client settings. */
 function parseLinks(values: {
   encryption?: string;
@@ -191,7 +183,7 @@ function parseLinks(values: {
     ...(e !== undefined ? { encryption: e } : {}),
     ...(values['no-utp'] ? { enableUtp: false } : {}),
     ...(values['no-tcp'] ? { enableTcp: false } : {}),
-    ...(values['no-lsd'] || localNetworkOff() ? { lsd: false } : {}),
+    ...(values['no-lsd'] ? { lsd: false } : {}),
   };
 }
 

@@ -57,7 +57,7 @@ export interface LinkOptions {
   encryption?: EncryptionPolicy;
   enableUtp?: boolean;
   enableTcp?: boolean;
-  /** `--no-lsd` (or `BTTKIT_LOCAL_NETWORK=off`): no local service discovery (BEP 14). */
+  /** `--no-lsd`: no local service discovery (BEP 14). */
   lsd?: boolean;
 }
 

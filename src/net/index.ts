@@ -25,7 +25,6 @@ export {
   type LsdStats,
 } from './lsd-service.js';
 export {
-  isLoopbackHost,
   type LsdEndpoint,
   type LsdInterfaces,
   type LsdOpen,

@@ -42,7 +42,7 @@ export interface LsdInterfaces {
 }
 
 /** Whether `host` is a loopback address (127/8, ::1, ::ffff:127.x) or `localhost`. */
-export function isLoopbackHost(host: string): boolean {
+function isLoopbackHost(host: string): boolean {
   const h = host.toLowerCase().replace(/^\[|\]$/g, '');
   return h === 'localhost' || h === '::1' || /^(::ffff:)?127\./.test(h);
 }

@@ -4,6 +4,20 @@ import type { Clock } from '../util/clock.js';
 import type { BttkitError } from '../util/errors.js';
 import type { TorrentCore, TorrentFeature, TorrentFeatureFactory } from './torrent-types.js';
 
+/** A loopback listen address (127/8, ::1, ::ffff:127.x, localhost): no LAN there. */
+function onLoopback(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^(::ffff:)?127\./.test(h);
+}
+
+/**
+ * `BTTKIT_LOCAL_NETWORK=off` in the environment: no feature that talks to the LAN — the switch
+ * for sandboxes and test suites that must never multicast on the host's network.
+ */
+function localNetworkOff(): boolean {
+  return process.env.BTTKIT_LOCAL_NETWORK?.trim().toLowerCase() === 'off';
+}
+
 /** What {@link ClientLsd} needs from its client. */
 export interface ClientLsdHost {
   readonly clock: Clock;
@@ -43,14 +57,14 @@ export class ClientLsd {
   }
 
   /**
-   * Starts once the client listens on `host:port`. Nothing on a loopback address or a host name.
-   * Never throws: failures are warnings (`NET_LSD_SOCKET`).
+   * Starts once the client listens on `host:port`. Nothing on a loopback address or a host name,
+   * nor with `BTTKIT_LOCAL_NETWORK=off` in the environment. Never throws: failures are warnings (`NET_LSD_SOCKET`).
    */
   async start(host: string, port: number): Promise<void> {
     if (this.#service || this.#closed) return;
     // Loaded on demand: the net module and its sockets cost nothing when LSD never runs.
     const net = await import('../net/index.js');
-    if (this.#closed || this.#service || net.isLoopbackHost(host)) return;
+    if (this.#closed || this.#service || onLoopback(host) || localNetworkOff()) return;
     const interfaces = (this.#options.interfaces ?? net.lsdInterfacesFor)(host);
     if (interfaces.v4.length + interfaces.v6.length === 0) return;
     const random = this.#host.random;

@@ -162,6 +162,21 @@ describe('ClientLsd', () => {
     }
   });
 
+  it('never starts with BTTKIT_LOCAL_NETWORK=off (the test suite’s switch)', async () => {
+    const before = process.env.BTTKIT_LOCAL_NETWORK;
+    try {
+      process.env.BTTKIT_LOCAL_NETWORK = 'off';
+      expect((await started()).lsd.service).toBeUndefined();
+      process.env.BTTKIT_LOCAL_NETWORK = 'on';
+      const on = await started();
+      expect(on.lsd.service).toBeDefined();
+      on.lsd.close();
+    } finally {
+      if (before === undefined) delete process.env.BTTKIT_LOCAL_NETWORK;
+      else process.env.BTTKIT_LOCAL_NETWORK = before;
+    }
+  });
+
   it('a Client on 127.0.0.1 opens no LSD socket, whatever its settings', async () => {
     const { Client } = await import('../../src/session/client.js');
     const before = opened.count;
