@@ -26,25 +26,32 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
- * Why the lab cannot run here (not root, no `ip`/`nft`, the kernel refuses namespaces), or
- * undefined when it can. Tests skip with this message only; CI runs as root and has both.
+ * Why the lab cannot run here — not Linux, or the kernel refuses to create a network namespace
+ * (not root, a container without CAP_SYS_ADMIN) — or undefined when it can. Tests skip with this
+ * message only; CI runs as root and must run them. A missing `ip` or `nft` is not a reason to
+ * skip: `npm test` installs them (scripts/ensure-system-deps.mjs), and `NetLab.create()` fails
+ * loudly without them.
  */
 export function netlabUnavailable(): string | undefined {
   if (process.platform !== 'linux') return 'the network lab needs Linux network namespaces';
-  if (typeof process.getuid === 'function' && process.getuid() !== 0)
-    return 'the network lab needs root (ip netns); CI runs as root';
+  const probe = `bkprobe${process.pid}`;
+  const r = spawnSync('ip', ['netns', 'add', probe], { encoding: 'utf8' });
+  if (r.error) return undefined; // no `ip`: create() says so, loudly
+  if (r.status !== 0) return `the kernel refuses network namespaces here: ${r.stderr.trim()}`;
+  spawnSync('ip', ['netns', 'del', probe]);
+  return undefined;
+}
+
+/** @throws when `ip` or `nft` is missing (install: `npm run test:deps`). */
+function checkTools(): void {
   for (const [bin, pkg] of [
     ['ip', 'iproute2'],
     ['nft', 'nftables'],
   ] as const) {
     const r = spawnSync(bin, ['-V'], { encoding: 'utf8' });
-    if (r.error) return `${bin} is not installed (Debian package ${pkg}; run \`npm run test:deps\`)`;
+    if (r.error)
+      throw new Error(`${bin} is not installed (Debian package ${pkg}): run \`npm run test:deps\``);
   }
-  const probe = `bkprobe${process.pid}`;
-  const r = spawnSync('ip', ['netns', 'add', probe], { encoding: 'utf8' });
-  if (r.status !== 0) return `the kernel refuses network namespaces: ${r.stderr.trim()}`;
-  spawnSync('ip', ['netns', 'del', probe]);
-  return undefined;
 }
 
 /** Runs a command; throws with its stderr when it fails. */
@@ -304,6 +311,7 @@ export class NetLab {
   static async create(): Promise<NetLab> {
     const why = netlabUnavailable();
     if (why) throw new Error(why);
+    checkTools();
     removeStaleNamespaces();
     return new NetLab(`bk${process.pid}x${labCounter++}-`);
   }
