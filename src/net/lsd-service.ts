@@ -66,6 +66,12 @@ export interface LsdServiceOptions {
   jitter?: number;
   /** Largest random delay before a new torrent's first announce, ms. Default 500. */
   startDelayMs?: number;
+  /**
+   * A torrent's first announce is sent again after each of these delays, ms — a multicast
+   * datagram can be lost (Wi-Fi drops them readily) and the next announce is minutes away.
+   * Default `[2000, 6000]`, libtorrent's; `[]` for none. Repeats take no token.
+   */
+  repeatDelaysMs?: readonly number[];
   /** Multicast TTL (hops). Default 1: the announces stay on the local link. */
   ttl?: number;
   /** At most one `NET_LSD_MALFORMED` warning per this many ms. Default 10 s. */
@@ -87,12 +93,15 @@ interface Entry {
   /** Announce it now? (Not while its torrent is paused, say.) */
   readonly active: () => boolean;
   due: number;
+  /** Not announced yet: its first announce is repeated. */
+  fresh: boolean;
 }
 
 /**
  * Local service discovery (BEP 14): announces our torrents to the LAN's multicast group and
  * reports the peers others announce. Each torrent is announced when added (after a short random
- * delay) and then every `announceIntervalMs` (±jitter); several due torrents share one datagram
+ * delay; that first announce is repeated after 2 and 6 s, in case it was lost) and then every
+ * `announceIntervalMs` (±jitter); several due torrents share one datagram
  * (up to 25 info-hashes in 1400 bytes); all datagrams pass one global rate limit. Hostile
  * datagrams are refused and counted, never thrown.
  *
@@ -119,6 +128,8 @@ export class LsdService extends TypedEmitter<LsdEvents> {
   readonly #startDelayMs: number;
   readonly #ttl: number;
   readonly #warnIntervalMs: number;
+  readonly #repeatDelaysMs: readonly number[];
+  readonly #repeats = new Set<TimerHandle>();
   readonly #entries = new Map<string, Entry>();
   readonly #endpoints: LsdEndpoint[] = [];
   readonly #stats: LsdStats = { sent: 0, received: 0, malformed: 0, own: 0, peers: 0 };
@@ -157,6 +168,8 @@ export class LsdService extends TypedEmitter<LsdEvents> {
     this.#ttl = Math.floor(positive(o.ttl, 1, 'ttl'));
     if (this.#ttl > 255) throw new NetError('NET_LSD_BAD_OPTIONS', 'ttl must be 1–255');
     this.#warnIntervalMs = positive(o.warnIntervalMs, 10_000, 'warnIntervalMs', 0);
+    this.#repeatDelaysMs = (o.repeatDelaysMs ?? [2000, 6000]).map((d) => positive(d, 0, 'a repeat delay', 0));
+    if (this.#repeatDelaysMs.length > 5) throw new NetError('NET_LSD_BAD_OPTIONS', 'at most 5 repeats');
     this.cookie = o.cookie ?? toHex(randomBytes(4));
     if (!/^[0-9a-zA-Z]{1,64}$/.test(this.cookie))
       throw new NetError('NET_LSD_BAD_OPTIONS', 'an LSD cookie is 1–64 letters and digits');
@@ -224,7 +237,7 @@ export class LsdService extends TypedEmitter<LsdEvents> {
     const key = toHex(infoHash);
     if (this.#entries.has(key) || this.#closed) return;
     const due = this.#clock.now() + this.#random() * this.#startDelayMs;
-    this.#entries.set(key, { hash: infoHash.slice(), active, due });
+    this.#entries.set(key, { hash: infoHash.slice(), active, due, fresh: true });
     this.#schedule();
   }
 
@@ -244,6 +257,8 @@ export class LsdService extends TypedEmitter<LsdEvents> {
     this.#closed = true;
     this.#timer?.cancel();
     this.#timer = undefined;
+    for (const t of this.#repeats) t.cancel();
+    this.#repeats.clear();
     for (const ep of this.#endpoints.splice(0)) ep.close();
     this.#entries.clear();
   }
@@ -298,9 +313,22 @@ export class LsdService extends TypedEmitter<LsdEvents> {
         this.#tokens -= 1;
         for (const e of batch) e.due = now + this.#interval();
         this.#send(batch.map((e) => e.hash));
+        const fresh = batch.filter((e) => e.fresh);
+        for (const e of fresh) e.fresh = false;
+        if (fresh.length > 0) for (const d of this.#repeatDelaysMs) this.#repeat(fresh, d);
       }
     }
     this.#schedule();
+  }
+
+  /** Sends these torrents' first announce again after `delayMs` (those still announced and active). */
+  #repeat(entries: readonly Entry[], delayMs: number): void {
+    const timer = this.#clock.setTimeout(() => {
+      this.#repeats.delete(timer);
+      const still = entries.filter((e) => this.#entries.get(toHex(e.hash)) === e && e.active());
+      if (!this.#closed && still.length > 0) this.#send(still.map((e) => e.hash));
+    }, delayMs);
+    this.#repeats.add(timer);
   }
 
   #interval(): number {

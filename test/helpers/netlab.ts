@@ -80,11 +80,11 @@ function removeStaleNamespaces(): void {
     } catch {
       alive = false;
     }
-    if (!alive || pid === process.pid) continue;
+    // A live process (this one included: a test file may run several labs at once) keeps its
+    // namespaces — test files run in parallel, each its own lab; only a dead one's are stale.
+    if (alive) continue;
     spawnSync('ip', ['netns', 'del', name]);
   }
-  // Ours from an earlier lab of this process that was not destroyed are left alone: a test
-  // file may run several labs at once.
 }
 
 let labCounter = 0;

@@ -9,7 +9,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type JsonLines, jsonLines, stderrOf, waitEvent } from '../helpers/json-lines.js';
 import { type LabHost, NetLab, netlabUnavailable } from '../helpers/netlab.js';
 import { CLI, pseudoRandomBytes, ROOT, runOk, SYSTEM_PYTHON, tempDir } from '../helpers/run.js';
@@ -53,6 +53,20 @@ describe.skipIf(why !== undefined)(
       // No default route on this LAN: multicast needs a route of its own (as a home LAN's default
       // route via its router would give).
       for (const h of [a, b]) h.exec('ip', ['route', 'add', '224.0.0.0/4', 'dev', 'e0']);
+    });
+
+    // Each test starts alone: whatever an earlier one left running (it failed) is killed first.
+    beforeEach(async () => {
+      await Promise.all(
+        children.splice(0).map(
+          (c) =>
+            new Promise<void>((r) => {
+              if (c.exitCode !== null || c.signalCode !== null) return r();
+              c.once('exit', () => r());
+              c.kill('SIGKILL');
+            }),
+        ),
+      );
     });
 
     afterAll(async () => {
@@ -102,12 +116,12 @@ describe.skipIf(why !== undefined)(
     const ltPeers = (lt: JsonLines) => lt.events.filter((e) => e.event === 'peer');
 
     it('a bttkit leecher hears a libtorrent seeder’s announce, dials it and downloads the payload', async () => {
-      // bttkit first: its own announce goes out before libtorrent listens, so the only way the two
-      // meet is libtorrent's announce at start, heard by bttkit, which dials.
+      // bttkit first: its own announce (and its two repeats) go out before libtorrent listens, so
+      // the only way the two meet is libtorrent's announce at start, heard by bttkit, which dials.
       const out = join(tmp.path, 'dl-from-lt');
       const dl = bttkit(a, ['download', torrentFile, '-o', out, '--timeout', '60']);
       await waitEvent(dl, (e) => e.event === 'progress', 20_000, 'bttkit running');
-      await sleep(1500);
+      await sleep(RESEND_DONE_MS);
       const started = performance.now();
       const lt = libtorrent(b, 'seed', join(tmp.path, 'seed'));
       const summary = await waitEvent(dl, (e) => 'complete' in e, 90_000, 'the bttkit download');
@@ -125,11 +139,11 @@ describe.skipIf(why !== undefined)(
     it('a libtorrent leecher hears a bttkit seeder’s announce, dials it and downloads the payload', async () => {
       const save = join(tmp.path, 'lt-from-bttkit');
       mkdirSync(save);
-      const lt = libtorrent(b, 'leech', save);
+      const lt = libtorrent(b, 'leech', save, ['--alerts']);
       await waitEvent(lt, (e) => e.event === 'listening', 20_000, 'libtorrent listening');
       // libtorrent sends each announce three times (at 0, 2 and 6 s): bttkit starts after the last,
       // so the only way they meet is bttkit's announce, heard by libtorrent, which dials.
-      await sleep(LT_RESEND_DONE_MS);
+      await sleep(RESEND_DONE_MS);
       const started = performance.now();
       const seed = bttkit(a, ['seed', torrentFile, join(tmp.path, 'seed', 'payload.bin')]);
       await waitEvent(lt, (e) => e.event === 'done', 90_000, 'the libtorrent download');
@@ -192,8 +206,11 @@ describe.skipIf(why !== undefined)(
   },
 );
 
-/** After this long, libtorrent has sent the last copy of its announce at start. */
-const LT_RESEND_DONE_MS = 8000;
+/**
+ * After this long, a client has sent the last copy of its announce at start (libtorrent and
+ * bttkit both repeat a torrent's first announce after 2 and 6 s).
+ */
+const RESEND_DONE_MS = 7500;
 
 /** Seconds the --no-lsd control waits for a byte (the LSD runs above meet in about a second). */
 const NO_LSD_SECONDS = 15;

@@ -73,6 +73,7 @@ async function service(options: Partial<LsdServiceOptions> = {}, net = fakeNet()
     random: () => r,
     cookie: 'c00c1e',
     open: net.open,
+    repeatDelaysMs: [],
     ...options,
   });
   const warnings: NetError[] = [];
@@ -109,6 +110,33 @@ describe('LsdService', () => {
     hi.clock.advance(5.5 * MIN + 500);
     expect(hi.net.sent).toHaveLength(2);
     expect((hi.net.sent[1]?.at ?? 0) - (hi.net.sent[0]?.at ?? 0)).toBeGreaterThan(5.49 * MIN);
+  });
+
+  it('repeats a torrent’s first announce after 2 and 6 s (libtorrent’s), not the later ones', async () => {
+    const { s, clock, net } = await service({ startDelayMs: 0, repeatDelaysMs: [2000, 6000] });
+    s.add(hash(1));
+    clock.advance(0);
+    s.add(hash(2));
+    clock.advance(1000);
+    s.remove(hash(2)); // removed before its repeats: none
+    clock.advance(10_000);
+    const t0 = 1_000_000;
+    expect(net.sent.map((x) => [x.at - t0, x.hashes.length])).toEqual([
+      [0, 1],
+      [0, 1],
+      [2000, 1],
+      [6000, 1],
+    ]);
+    expect(net.sent.map((x) => x.hashes[0])).toEqual([
+      toHex(hash(1)),
+      toHex(hash(2)),
+      toHex(hash(1)),
+      toHex(hash(1)),
+    ]);
+    clock.advance(5 * MIN);
+    expect(net.sent).toHaveLength(5); // the periodic announce, once
+    s.close();
+    expect(clock.pending).toBe(0);
   });
 
   it('puts due torrents together, 25 to a datagram, and spends one token per datagram', async () => {
