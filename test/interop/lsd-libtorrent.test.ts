@@ -3,8 +3,10 @@
  * hosts on one LAN segment (10.77.14.0/24, a multicast route on each), the bttkit CLI on one and
  * libtorrent (`lt_peer.py --listen <addr> --lsd`) on the other, with no peer given, no tracker and
  * no DHT — LSD is the only way they can meet. Both directions download the whole payload,
- * compared byte for byte; with `--no-lsd` the bttkit leecher gets nothing in a bounded time; and
- * hostile datagrams on the group leave the bttkit seeder running.
+ * compared byte for byte; with `--no-lsd` the bttkit leecher gets nothing in a bounded time;
+ * hostile datagrams on the group leave the bttkit seeder running. Then bttkit's LsdService alone
+ * (test/fixtures/lsd_service.mjs) on `::`: hostile datagrams refused with NET_LSD_MALFORMED, and
+ * two services hear each other on the IPv4 and the IPv6 group.
  */
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,6 +20,7 @@ const why = netlabUnavailable();
 if (why) console.warn(`lsd-libtorrent: skipped — ${why}`);
 
 const LT_PEER = join(ROOT, 'test/fixtures/lt_peer.py');
+const LSD_SERVICE = join(ROOT, 'test/fixtures/lsd_service.mjs');
 /** 3 MiB in 64 KiB pieces: big enough that a download is not over in one round trip. */
 const PAYLOAD = pseudoRandomBytes(3 * 1024 * 1024 + 1234, 1414);
 /** LSD's CLI children run with the LAN features on, whatever the suite's environment says. */
@@ -48,8 +51,8 @@ describe.skipIf(why !== undefined)(
       ]);
       lab = await NetLab.create();
       const lan = await lab.segment('lan');
-      a = await lab.host('a', [{ segment: lan, v4: '10.77.14.10/24' }]);
-      b = await lab.host('b', [{ segment: lan, v4: '10.77.14.20/24' }]);
+      a = await lab.host('a', [{ segment: lan, v4: '10.77.14.10/24', v6: '2001:db8:14::10/64' }]);
+      b = await lab.host('b', [{ segment: lan, v4: '10.77.14.20/24', v6: '2001:db8:14::20/64' }]);
       // No default route on this LAN: multicast needs a route of its own (as a home LAN's default
       // route via its router would give).
       for (const h of [a, b]) h.exec('ip', ['route', 'add', '224.0.0.0/4', 'dev', 'e0']);
@@ -203,6 +206,45 @@ describe.skipIf(why !== undefined)(
       expect(seed.child.exitCode).toBe(null);
       seed.child.kill('SIGKILL');
     }, 120_000);
+
+    it('bttkit LSD services on `::` refuse hostile datagrams and hear each other on both groups (IPv4 and IPv6)', async () => {
+      const ih = '14'.repeat(20);
+      const peer = (h: LabHost, port: number) => {
+        const child = h.spawn(process.execPath, [LSD_SERVICE, '::', String(port), ih], { env: LAN_ON });
+        children.push(child);
+        return jsonLines(child);
+      };
+      const pa = peer(a, 6001);
+      const ready = await waitEvent(pa, (e) => e.event === 'ready', 20_000, 'a ready');
+      expect(ready.families).toEqual([4, 6]);
+      // Hostile datagrams first: refused as NET_LSD_MALFORMED (one warning, the rest counted).
+      b.exec(process.execPath, ['-e', HOSTILE_SENDER, b.addr4]);
+      const refused = await waitEvent(pa, (e) => e.event === 'warning', 10_000, 'a refusing');
+      expect(refused.code).toBe('NET_LSD_MALFORMED');
+      const pb = peer(b, 6002);
+      await waitEvent(pb, (e) => e.event === 'ready', 20_000, 'b ready');
+      // a hears b's first announce on both groups, from b's addresses (IPv6: global or link-local).
+      const v4 = await waitEvent(pa, (e) => e.event === 'peer' && e.host === b.addr4, 20_000, 'b over IPv4');
+      expect(v4).toMatchObject({ infoHash: ih, port: 6002 });
+      const v6 = await waitEvent(
+        pa,
+        (e) => e.event === 'peer' && typeof e.host === 'string' && e.host.includes(':'),
+        20_000,
+        'b over IPv6',
+      );
+      expect(v6).toMatchObject({ infoHash: ih, port: 6002 });
+      console.log(`lsd-libtorrent: IPv6 announce from ${String(v6.host)}`);
+      expect(String(v6.host)).toMatch(/^(2001:db8:14::20|fe80:.*)$/);
+      // …and b hears a's repeats (at 2 and 6 s).
+      await waitEvent(
+        pb,
+        (e) => e.event === 'peer' && e.host === a.addr4 && e.port === 6001,
+        20_000,
+        'a over IPv4',
+      );
+      expect(pa.events.filter((e) => e.event === 'warning' && e.code !== 'NET_LSD_MALFORMED')).toEqual([]);
+      expect(pa.events.filter((e) => e.event === 'peer' && e.port !== 6002)).toEqual([]);
+    }, 60_000);
   },
 );
 
