@@ -85,7 +85,15 @@ async function started(host = '0.0.0.0') {
     { clock, warn: (e) => warnings.push(e) },
     { interfaces: () => ({ v4: ['10.77.1.10'], v6: [] }), service: { open: net.open, startDelayMs: 0 } },
   );
-  await lsd.start(host, 6881);
+  // The suite runs with BTTKIT_LOCAL_NETWORK=off; these sockets are fakes, so it is turned on here.
+  const env = process.env.BTTKIT_LOCAL_NETWORK;
+  process.env.BTTKIT_LOCAL_NETWORK = 'on';
+  try {
+    await lsd.start(host, 6881);
+  } finally {
+    if (env === undefined) delete process.env.BTTKIT_LOCAL_NETWORK;
+    else process.env.BTTKIT_LOCAL_NETWORK = env;
+  }
   return { lsd, clock, net, warnings };
 }
 
@@ -165,12 +173,17 @@ describe('ClientLsd', () => {
   it('never starts with BTTKIT_LOCAL_NETWORK=off (the test suite’s switch)', async () => {
     const before = process.env.BTTKIT_LOCAL_NETWORK;
     try {
+      const lsd = new ClientLsd(
+        { clock: new ManualClock(), warn: () => {} },
+        { interfaces: () => ({ v4: ['10.77.1.10'], v6: [] }), service: { open: fakeNet().open } },
+      );
       process.env.BTTKIT_LOCAL_NETWORK = 'off';
-      expect((await started()).lsd.service).toBeUndefined();
+      await lsd.start('0.0.0.0', 6881);
+      expect(lsd.service).toBeUndefined();
       process.env.BTTKIT_LOCAL_NETWORK = 'on';
-      const on = await started();
-      expect(on.lsd.service).toBeDefined();
-      on.lsd.close();
+      await lsd.start('0.0.0.0', 6881);
+      expect(lsd.service).toBeDefined();
+      lsd.close();
     } finally {
       if (before === undefined) delete process.env.BTTKIT_LOCAL_NETWORK;
       else process.env.BTTKIT_LOCAL_NETWORK = before;
