@@ -272,7 +272,8 @@ export class LsdService extends TypedEmitter<LsdEvents> {
 
   /** Sets the one timer to the next moment something is due and a token is there. */
   #schedule(): void {
-    if (!this.#started || this.#closed) return;
+    // Without a socket there is nothing to send: no timer either.
+    if (!this.#started || this.#closed || this.#endpoints.length === 0) return;
     let next = Number.POSITIVE_INFINITY;
     for (const e of this.#entries.values()) next = Math.min(next, e.due);
     if (next === Number.POSITIVE_INFINITY) {
