@@ -58,13 +58,14 @@ export class ClientLsd {
 
   /**
    * Starts once the client listens on `host:port`. Nothing on a loopback address or a host name,
-   * nor with `BTTKIT_LOCAL_NETWORK=off` in the environment. Never throws: failures are warnings (`NET_LSD_SOCKET`).
+   * nor with `BTTKIT_LOCAL_NETWORK=off` in the environment. Never throws: failures are warnings
+   * (`NET_LSD_SOCKET`).
    */
   async start(host: string, port: number): Promise<void> {
-    if (this.#service || this.#closed) return;
+    if (this.#service || this.#closed || onLoopback(host) || localNetworkOff()) return;
     // Loaded on demand: the net module and its sockets cost nothing when LSD never runs.
     const net = await import('../net/index.js');
-    if (this.#closed || this.#service || onLoopback(host) || localNetworkOff()) return;
+    if (this.#closed || this.#service) return;
     const interfaces = (this.#options.interfaces ?? net.lsdInterfacesFor)(host);
     if (interfaces.v4.length + interfaces.v6.length === 0) return;
     const random = this.#host.random;
