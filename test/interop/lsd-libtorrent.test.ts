@@ -149,7 +149,10 @@ describe.skipIf(why !== undefined)(
       await sleep(RESEND_DONE_MS);
       const started = performance.now();
       const seed = bttkit(a, ['seed', torrentFile, join(tmp.path, 'seed', 'payload.bin')]);
-      await waitEvent(lt, (e) => e.event === 'done', 90_000, 'the libtorrent download');
+      await Promise.race([
+        waitEvent(lt, (e) => e.event === 'done', 90_000, 'the libtorrent download'),
+        exits(seed.child, 'the bttkit seeder'),
+      ]);
       const seconds = (performance.now() - started) / 1000;
       console.log(`lsd-libtorrent: libtorrent found bttkit by LSD and downloaded in ${seconds.toFixed(1)} s`);
       expect(Buffer.compare(readFileSync(join(save, 'payload.bin')), Buffer.from(PAYLOAD))).toBe(0);
@@ -201,7 +204,10 @@ describe.skipIf(why !== undefined)(
       mkdirSync(save);
       // libtorrent after bttkit: bttkit hears libtorrent's announce and dials it.
       const lt = libtorrent(b, 'leech', save);
-      await waitEvent(lt, (e) => e.event === 'done', 90_000, 'the libtorrent download');
+      await Promise.race([
+        waitEvent(lt, (e) => e.event === 'done', 90_000, 'the libtorrent download'),
+        exits(seed.child, 'the bttkit seeder'),
+      ]);
       expect(Buffer.compare(readFileSync(join(save, 'payload.bin')), Buffer.from(PAYLOAD))).toBe(0);
       expect(seed.child.exitCode).toBe(null);
       seed.child.kill('SIGKILL');
@@ -256,6 +262,18 @@ const RESEND_DONE_MS = 7500;
 
 /** Seconds the --no-lsd control waits for a byte (the LSD runs above meet in about a second). */
 const NO_LSD_SECONDS = 15;
+
+/** Rejects when `child` exits (with what it printed on stderr): a side that must keep running. */
+function exits(child: ChildProcess, what: string): Promise<never> {
+  const p = new Promise<never>((_, reject) => {
+    const fail = () =>
+      reject(new Error(`${what} exited (${child.exitCode ?? child.signalCode})\n${stderrOf(child)}`));
+    if (child.exitCode !== null || child.signalCode !== null) fail();
+    else child.once('exit', fail);
+  });
+  p.catch(() => {}); // handled where it is raced; its kill at the end of a test is no failure
+  return p;
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
