@@ -41,6 +41,8 @@ const DISCOVERY_HELP = `  --peer host:port       connect to this peer (repeatabl
   --no-port-mapping      do not ask the router (NAT-PMP, UPnP) to forward the port (default: ask;
                          never on loopback or with BTTKIT_LOCAL_NETWORK=off)
   --port-mapping-lease S lease asked of the router, seconds (default 3600)
+  --no-lsd               no local service discovery (BEP 14: LAN multicast announces;
+                         also off with BTTKIT_LOCAL_NETWORK=off, and on loopback)
   --json                 JSON lines on stdout: progress every second, then a summary
   --progress-interval S  seconds between progress lines (JSON, or plain text when stderr
                          is not a terminal; default 1 for JSON, 5 for text)`;
@@ -49,7 +51,7 @@ const DISCOVERY_HELP = `  --peer host:port       connect to this peer (repeatabl
 const HELP: Record<string, string> = {
   serve: `Usage: bttkit serve <magnet | file.torrent> -o <dir> [--http-port N] [--http-host H]
                 [--peer host:port]... [--port N] [--tracker URL]... [--no-dht] [--dht-bootstrap host:port]...
-                [--encryption forced|enabled|disabled] [--no-utp | --no-tcp] [--no-port-mapping]
+                [--encryption forced|enabled|disabled] [--no-utp | --no-tcp] [--no-port-mapping] [--no-lsd]
 
 Downloads into <dir> and serves the files over HTTP meanwhile: prints http://127.0.0.1:N/ (an
 index), each file at /<file index> and /<url-encoded path>, with Range requests for players
@@ -60,6 +62,7 @@ and <video>. Runs until Ctrl-C.
   --encryption M   forced, enabled (default) or disabled
   --no-utp | --no-tcp  do not use uTP / TCP
   --no-port-mapping    do not ask the router to forward the port (NAT-PMP, UPnP)
+  --no-lsd         no local service discovery on the LAN (BEP 14)
 `,
   info: `Usage: bttkit info <file.torrent | magnet> [--json]
 
@@ -168,15 +171,17 @@ const TRANSFER_OPTIONS = {
   'no-tcp': { type: 'boolean' },
   'no-port-mapping': { type: 'boolean' },
   'port-mapping-lease': { type: 'string' },
+  'no-lsd': { type: 'boolean' },
 } as const;
 
-/** `--encryption`, `--no-utp`, `--no-tcp`, `--no-port-mapping`, `--port-mapping-lease` as client settings. */
+/** `--encryption`, `--no-utp`, `--no-tcp`, `--no-port-mapping`, `--port-mapping-lease`, `--no-lsd` as client settings. */
 function parseLinks(values: {
   encryption?: string;
   'no-utp'?: boolean;
   'no-tcp'?: boolean;
   'no-port-mapping'?: boolean;
   'port-mapping-lease'?: string;
+  'no-lsd'?: boolean;
 }): LinkOptions {
   const lease = values['port-mapping-lease'];
   const leaseSeconds = lease === undefined ? undefined : Number(lease);
@@ -195,6 +200,7 @@ function parseLinks(values: {
     ...(values['no-tcp'] ? { enableTcp: false } : {}),
     ...(values['no-port-mapping'] ? { portMapping: false } : {}),
     ...(leaseSeconds !== undefined ? { portMappingLease: leaseSeconds } : {}),
+    ...(values['no-lsd'] ? { lsd: false } : {}),
   };
 }
 

@@ -49,7 +49,7 @@ export interface DiscoveryOptions {
   downloadLimit?: number;
   /** `--upload-limit`: bytes/s of payload (0 or absent: none). */
   uploadLimit?: number;
-  /** `--encryption`, `--no-utp`, `--no-tcp`: the client's transport and encryption settings. */
+  /** `--encryption`, `--no-utp`, `--no-tcp`, `--no-lsd`: the client's transport, encryption and LAN settings. */
   links?: LinkOptions;
 }
 
@@ -61,6 +61,8 @@ export interface LinkOptions {
   /** `--no-port-mapping` (false); `--port-mapping-lease S`. */
   portMapping?: boolean;
   portMappingLease?: number;
+  /** `--no-lsd`: no local service discovery (BEP 14). */
+  lsd?: boolean;
 }
 
 export interface DownloadOptions extends DiscoveryOptions {

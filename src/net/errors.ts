@@ -13,6 +13,7 @@ import { BttkitError, type BttkitErrorOptions } from '../util/errors.js';
  * | `NET_PORTMAP_BAD_REPLY` | a gateway's reply made no sense (bad address, port, lifetime) |
  * | `NET_LSD_MALFORMED` | a local service discovery datagram that is not a valid BT-SEARCH |
  * | `NET_LSD_SOCKET` | the LSD multicast socket could not be opened or joined |
+ * | `NET_LSD_BAD_OPTIONS` | an LSD option or argument that cannot be used (a port outside 1–65535, an info-hash that is not 20 bytes, a bad interface address) |
  */
 export const NET_ERROR_CODES = [
   'NET_PORTMAP_UNAVAILABLE',
@@ -20,6 +21,7 @@ export const NET_ERROR_CODES = [
   'NET_PORTMAP_BAD_REPLY',
   'NET_LSD_MALFORMED',
   'NET_LSD_SOCKET',
+  'NET_LSD_BAD_OPTIONS',
 ] as const;
 /** One of {@link NET_ERROR_CODES}. */
 export type NetErrorCode = (typeof NET_ERROR_CODES)[number];

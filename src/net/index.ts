@@ -5,6 +5,34 @@
  */
 export { NET_ERROR_CODES, NetError, type NetErrorCode } from './errors.js';
 export {
+  decodeLsdAnnounce,
+  encodeLsdAnnounce,
+  LSD_GROUP4,
+  LSD_GROUP6,
+  LSD_MAX_DATAGRAM_BYTES,
+  LSD_MAX_INFO_HASHES,
+  LSD_MAX_SEND_BYTES,
+  LSD_PORT,
+  type LsdAnnounce,
+  type LsdAnnounceInit,
+  lsdHashesPerDatagram,
+} from './lsd.js';
+export {
+  type LsdEvents,
+  type LsdPeer,
+  LsdService,
+  type LsdServiceOptions,
+  type LsdStats,
+} from './lsd-service.js';
+export {
+  type LsdEndpoint,
+  type LsdInterfaces,
+  type LsdOpen,
+  type LsdSocketHandlers,
+  lsdInterfacesFor,
+  openLsdSocket,
+} from './lsd-socket.js';
+export {
   type PortMapEngine,
   type PortMapJob,
   type PortMapJobResult,

@@ -24,6 +24,7 @@ import { SessionError } from './errors.js';
 import { createClientServer, type TorrentServer, type TorrentServerOptions } from './http-server.js';
 import { Dialer, type StreamEncryption } from './links.js';
 import { type ListenerHost, PeerListeners } from './listeners.js';
+import { ClientLsd } from './lsd.js';
 import { prepareSeed, type SeedOptions, type SeedSource, whenSeeding } from './seed.js';
 import { DEFAULT_SETTINGS, type Settings } from './settings.js';
 import { isInfoHashText, isMagnetUri, readTorrentPath } from './source.js';
@@ -180,6 +181,8 @@ export class Client extends TypedEmitter<ClientEvents> {
   /** Parts added to every torrent (web seeds, hole punching…), by settings. */
   readonly #features: TorrentFeatureFactory[] = [];
   readonly #portMap: ClientPortMapping;
+  /** Local service discovery (BEP 14), by `settings.lsd`, on the real network only. */
+  readonly #lsd: ClientLsd | undefined;
 
   constructor(options: ClientOptions = {}) {
     super();
@@ -211,6 +214,10 @@ export class Client extends TypedEmitter<ClientEvents> {
     if (isDht(options.dht)) this.#dht = options.dht;
     this.#uploadLimiter = new RateLimiter(this.settings.uploadRateLimit, this.clock);
     this.#downloadLimiter = new RateLimiter(this.settings.downloadRateLimit, this.clock);
+    if (this.settings.lsd && options.transport === undefined) {
+      this.#lsd = new ClientLsd({ clock: this.clock, warn: (err) => this.#listenerHost().warn(err) });
+      this.#features.push(this.#lsd.feature);
+    }
   }
 
   /** The DHT in use, if any. */
@@ -310,8 +317,13 @@ export class Client extends TypedEmitter<ClientEvents> {
       this.#ownsDht = true;
       this.#dht.on('warning', () => {});
     }
-    const ep = await this.#listeners.listen(port, host ?? defaultListenHost(this.settings), host === undefined);
+    const ep = await this.#listeners.listen(
+      port,
+      host ?? defaultListenHost(this.settings),
+      host === undefined,
+    );
     if (this.transport instanceof TcpTransport) this.#portMap.start(ep);
+    await this.#lsd?.start(ep.host, ep.port);
     return ep;
   }
 
@@ -539,6 +551,7 @@ export class Client extends TypedEmitter<ClientEvents> {
     if (this.#destroyed) return;
     this.#destroyed = true;
     await Promise.all(this.torrents.map((t) => t.destroy()));
+    this.#lsd?.close();
     await this.#listeners.close();
     await this.#portMap.stop();
     await this.#closeUtp?.();

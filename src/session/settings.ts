@@ -74,6 +74,7 @@ export interface Settings {
    * either way. Default true.
    */
   enableIpv6: boolean;
+  /**
    * Ask the home router to forward the listening port (TCP and UDP) from the internet, by
    * NAT-PMP or UPnP IGD, once the client listens; the mapped external port is what trackers and
    * the DHT are told. Renewed at half the lease, removed by `destroy()`. Never for a client bound
@@ -83,6 +84,14 @@ export interface Settings {
   portMapping: boolean;
   /** The lease asked of the router, seconds (10–604800; UPnP leases are at least 3600). Default 3600. */
   portMappingLease: number;
+  /**
+   * Local service discovery (BEP 14): announce our torrents on the LAN's multicast group
+   * (239.192.152.143:6771, and [ff15::efc0:988f]:6771 when listening on `::`) and connect to
+   * the peers others announce there. Default true, as in libtorrent — but it never runs for a
+   * client listening on a loopback address, with a custom transport, or for private torrents.
+   * See docs/networking-lsd.md.
+   */
+  lsd: boolean;
 }
 
 /** Defaults: a good desktop client. */
@@ -110,6 +119,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   enableIpv6: true,
   portMapping: true,
   portMappingLease: 3600,
+  lsd: true,
 });
 
 /** Presets, after libtorrent's `min_memory_usage()` and `high_performance_seed()`. */

@@ -85,8 +85,6 @@ function removeStaleNamespaces(): void {
     if (alive) continue;
     spawnSync('ip', ['netns', 'del', name]);
   }
-  // Ours from an earlier lab of this process that was not destroyed are left alone: a test
-  // file may run several labs at once.
 }
 
 let labCounter = 0;
