@@ -18,6 +18,7 @@ import { type Choker, TitForTatChoker } from './choker.js';
 import type { ClientEvents, RemoveOptions } from './client-types.js';
 import { checkFilePriorities } from './downloader.js';
 import { SessionError } from './errors.js';
+import { holepunchFeature } from './holepunch.js';
 import { createClientServer, type TorrentServer, type TorrentServerOptions } from './http-server.js';
 import { Dialer, type StreamEncryption } from './links.js';
 import { type ListenerHost, PeerListeners } from './listeners.js';
@@ -205,6 +206,7 @@ export class Client extends TypedEmitter<ClientEvents> {
     if (isDht(options.dht)) this.#dht = options.dht;
     this.#uploadLimiter = new RateLimiter(this.settings.uploadRateLimit, this.clock);
     this.#downloadLimiter = new RateLimiter(this.settings.downloadRateLimit, this.clock);
+    if (this.settings.holepunch) this.#features.push(holepunchFeature());
   }
 
   /** The DHT in use, if any. */

@@ -66,6 +66,12 @@ export interface Settings {
    * the handshake is obfuscated.
    */
   preferRc4: boolean;
+  /**
+   * Hole punching (BEP 55, `ut_holepunch`): relay introductions between our peers, and reach a
+   * peer behind a NAT that we could not dial through a peer connected to both of us (a
+   * simultaneous uTP open). Default true. Not used for private torrents.
+   */
+  holepunch: boolean;
 }
 
 /** Defaults: a good desktop client. */
@@ -90,6 +96,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   enableUtp: true,
   encryption: 'enabled',
   preferRc4: false,
+  holepunch: true,
 });
 
 /** Presets, after libtorrent's `min_memory_usage()` and `high_performance_seed()`. */
