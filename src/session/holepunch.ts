@@ -242,22 +242,30 @@ export class Holepunch implements TorrentFeature {
 
   /** As relay: introduce `from` to the peer at `target`, or say why not. */
   #relay(from: PeerConn, ext: UtHolepunchExtension, target: Endpoint): void {
-    const now = this.#core.clock.now();
     let budget = this.#relayBudget.get(from);
     if (!budget) {
       budget = new Budget(this.#limits.rendezvousPerPeerPerMinute);
       this.#relayBudget.set(from, budget);
     }
-    if (!budget.take(now)) {
+    if (!budget.take(this.#core.clock.now())) {
       this.stats.ignored++;
       return;
     }
-    const fail = (code: number) => {
-      this.stats.errorsSent[code] = (this.stats.errorsSent[code] ?? 0) + 1;
-      this.#send(ext, { type: 'error', endpoint: target, error: code });
-    };
-    if (refusedEndpoint(target, isLoopback(from.wire.remote.host)))
-      return fail(HolepunchErrorCode.NoSuchPeer);
+    const to = this.#target(from, target);
+    if (typeof to === 'number') {
+      this.stats.errorsSent[to] = (this.stats.errorsSent[to] ?? 0) + 1;
+      this.#send(ext, { type: 'error', endpoint: target, error: to });
+      return;
+    }
+    const fromAddr = listenAddress(from) ?? from.wire.remote;
+    const toAddr = listenAddress(to.peer) ?? to.peer.wire.remote;
+    if (this.#send(to.ext, { type: 'connect', endpoint: fromAddr, error: 0 })) this.stats.connectsRelayed++;
+    if (this.#send(ext, { type: 'connect', endpoint: toAddr, error: 0 })) this.stats.connectsRelayed++;
+  }
+
+  /** The connected peer at `target` that can take a `connect`, or the BEP 55 error code why not. */
+  #target(from: PeerConn, target: Endpoint): { peer: PeerConn; ext: UtHolepunchExtension } | number {
+    if (refusedEndpoint(target, isLoopback(from.wire.remote.host))) return HolepunchErrorCode.NoSuchPeer;
     let to: PeerConn | undefined;
     for (const p of this.#core.peers()) {
       if (p.wire.closed) continue;
@@ -266,33 +274,41 @@ export class Holepunch implements TorrentFeature {
         break;
       }
     }
-    if (to === from) return fail(HolepunchErrorCode.NoSelf);
-    if (!to) return fail(HolepunchErrorCode.NotConnected);
-    const toExt = this.#ext.get(to);
-    if (!toExt?.active) return fail(HolepunchErrorCode.NoSupport);
-    const fromAddr = listenAddress(from) ?? from.wire.remote;
-    const toAddr = listenAddress(to) ?? to.wire.remote;
-    if (this.#send(toExt, { type: 'connect', endpoint: fromAddr, error: 0 })) this.stats.connectsRelayed++;
-    if (this.#send(ext, { type: 'connect', endpoint: toAddr, error: 0 })) this.stats.connectsRelayed++;
+    if (to === from) return HolepunchErrorCode.NoSelf;
+    if (!to) return HolepunchErrorCode.NotConnected;
+    const ext = this.#ext.get(to);
+    if (!ext?.active) return HolepunchErrorCode.NoSupport;
+    return { peer: to, ext };
+  }
+
+  /** Why a `connect` from `relay` to `to` is not acted on (undefined: dial it). */
+  #refusal(relay: PeerConn, to: Endpoint, id: string): string | undefined {
+    const core = this.#core;
+    const bad = refusedEndpoint(to, isLoopback(relay.wire.remote.host));
+    if (bad) return bad;
+    if (sameEndpoint(relay.wire.remote, to) || sameEndpoint(listenAddress(relay), to))
+      return 'the relay itself';
+    if (core.listenPort() === to.port && this.#local().some((a) => sameIp(a, to.host))) return 'ourselves';
+    if (core.book.isBanned(to.host)) return 'banned';
+    if (core.book.isConnected(id)) return 'already connected';
+    if (!this.#connectBudget.take(core.clock.now())) return 'rate limit';
+    return undefined;
   }
 
   /** Told to connect: dial `to` now over uTP (the other side dials us at the same time). */
   #punch(relay: PeerConn, to: Endpoint): void {
-    const core = this.#core;
-    const ignore = () => {
-      this.stats.ignored++;
-    };
-    if (refusedEndpoint(to, isLoopback(relay.wire.remote.host))) return ignore();
-    if (sameEndpoint(relay.wire.remote, to) || sameEndpoint(listenAddress(relay), to)) return ignore();
-    const port = core.listenPort();
-    if (port === to.port && this.#local().some((a) => sameIp(a, to.host))) return ignore();
     const id = formatPeerAddress(to);
-    const book = core.book;
-    if (book.isBanned(to.host) || book.isConnected(id)) return ignore();
-    if (!this.#connectBudget.take(core.clock.now())) return ignore();
+    const book = this.#core.book;
+    if (this.#refusal(relay, to, id) !== undefined) {
+      this.stats.ignored++;
+      return;
+    }
     book.add({ host: to.host, port: to.port }, { utp: true });
     const known = book.known(id);
-    if (!known) return ignore();
+    if (!known) {
+      this.stats.ignored++;
+      return;
+    }
     // A hole punch is uTP (both NATs must see outgoing datagrams); no back-off from failed dials.
     known.hints.utp = true;
     known.retryAt = 0;
