@@ -19,6 +19,7 @@ import type { ExtensionContext, ExtensionFactory, WireExtension } from '../../sr
 import {
   decodeHolepunch,
   encodeHolepunch,
+  encodePex,
   type HolepunchMessage,
   PexFlags,
   type PexMessage,
@@ -207,12 +208,13 @@ describe('Holepunch as initiator and target', () => {
     const s = setup();
     const relay = s.connect('203.0.113.10:6881');
     const target = { host: '203.0.113.1', port: 6881 };
-    (relay.pex as UtPexExtension).emit(
-      'peers',
-      pex([
-        { ...target, flags: PexFlags.holepunch | PexFlags.utp },
-        { host: '203.0.113.5', port: 1, flags: PexFlags.reachable }, // reachable, no holepunch: never asked
-      ]),
+    (relay.pex as UtPexExtension).onMessage(
+      encodePex(
+        pex([
+          { ...target, flags: PexFlags.holepunch | PexFlags.utp },
+          { host: '203.0.113.5', port: 1, flags: PexFlags.reachable }, // reachable, no holepunch: never asked
+        ]),
+      ),
     );
     const id = s.book.add(target) ?? '';
     s.book.add({ host: '203.0.113.5', port: 1 });
@@ -239,7 +241,7 @@ describe('Holepunch as initiator and target', () => {
     const s = setup();
     const relay = s.connect('203.0.113.10:6881');
     const target = { host: '203.0.113.1', port: 6881 };
-    (relay.pex as UtPexExtension).emit('peers', pex([{ ...target, flags: PexFlags.holepunch }]));
+    (relay.pex as UtPexExtension).onMessage(encodePex(pex([{ ...target, flags: PexFlags.holepunch }])));
     const id = s.book.add(target) ?? '';
     s.book.failed(id);
     s.hp.tick();
