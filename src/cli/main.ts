@@ -38,6 +38,7 @@ const DISCOVERY_HELP = `  --peer host:port       connect to this peer (repeatabl
   --encryption MODE      forced (RC4 only), enabled (default: MSE first, plaintext
                          accepted) or disabled (plaintext only)
   --no-utp | --no-tcp    do not use uTP / TCP (default: both, uTP tried first)
+  --no-holepunch         no hole punching (BEP 55): neither relay nor ask for introductions
   --json                 JSON lines on stdout: progress every second, then a summary
   --progress-interval S  seconds between progress lines (JSON, or plain text when stderr
                          is not a terminal; default 1 for JSON, 5 for text)`;
@@ -162,10 +163,16 @@ const TRANSFER_OPTIONS = {
   encryption: { type: 'string' },
   'no-utp': { type: 'boolean' },
   'no-tcp': { type: 'boolean' },
+  'no-holepunch': { type: 'boolean' },
 } as const;
 
-/** `--encryption`, `--no-utp`, `--no-tcp` as client settings. */
-function parseLinks(values: { encryption?: string; 'no-utp'?: boolean; 'no-tcp'?: boolean }): LinkOptions {
+/** `--encryption`, `--no-utp`, `--no-tcp`, `--no-holepunch` as client settings. */
+function parseLinks(values: {
+  encryption?: string;
+  'no-utp'?: boolean;
+  'no-tcp'?: boolean;
+  'no-holepunch'?: boolean;
+}): LinkOptions {
   const e = values.encryption;
   if (e !== undefined && e !== 'forced' && e !== 'enabled' && e !== 'disabled')
     throw usage('--encryption takes forced, enabled or disabled');
@@ -174,6 +181,7 @@ function parseLinks(values: { encryption?: string; 'no-utp'?: boolean; 'no-tcp'?
     ...(e !== undefined ? { encryption: e } : {}),
     ...(values['no-utp'] ? { enableUtp: false } : {}),
     ...(values['no-tcp'] ? { enableTcp: false } : {}),
+    ...(values['no-holepunch'] ? { holepunch: false } : {}),
   };
 }
 

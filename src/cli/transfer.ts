@@ -57,6 +57,8 @@ export interface LinkOptions {
   encryption?: EncryptionPolicy;
   enableUtp?: boolean;
   enableTcp?: boolean;
+  /** `--no-holepunch`: `holepunch: false`. */
+  holepunch?: boolean;
 }
 
 export interface DownloadOptions extends DiscoveryOptions {
