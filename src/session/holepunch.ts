@@ -63,6 +63,8 @@ export interface HolepunchOptions {
 }
 
 const MINUTE = 60_000;
+/** Sources remembered per candidate. */
+const MAX_SOURCES = 4;
 
 /** A fixed-window counter: at most `max` events per minute. */
 class Budget {
@@ -129,8 +131,8 @@ function hostAddresses(): string[] {
 /** A peer learned through PEX that we may ask its source to introduce us to. */
 interface Candidate {
   readonly addr: PeerAddress;
-  /** The peer that told us of it. */
-  source: PeerConn;
+  /** The peers that told us of it (the first few), asked in turn. */
+  readonly sources: PeerConn[];
   attempts: number;
   /** Not asked again before this time. */
   nextAt: number;
@@ -192,16 +194,28 @@ export class Holepunch implements TorrentFeature {
         continue;
       }
       if (known.failures === 0) continue;
-      const ext = this.#ext.get(c.source);
-      if (!ext?.active || c.source.wire.closed) {
+      const relay = this.#relayFor(c);
+      if (!relay) {
         this.#candidates.delete(id);
         continue;
       }
       if (!this.#rendezvousBudget.take(now)) return;
       c.attempts++;
       c.nextAt = now + MINUTE;
-      if (this.#send(ext, { type: 'rendezvous', endpoint: c.addr, error: 0 })) this.stats.rendezvousSent++;
+      if (this.#send(relay, { type: 'rendezvous', endpoint: c.addr, error: 0 })) this.stats.rendezvousSent++;
     }
+  }
+
+  /** A source of `c` that speaks ut_holepunch (sources that cannot relay are forgotten). */
+  #relayFor(c: Candidate): UtHolepunchExtension | undefined {
+    while (c.sources.length > 0) {
+      // Round robin: each attempt asks the next source.
+      const source = c.sources[c.attempts % c.sources.length] as PeerConn;
+      const ext = this.#ext.get(source);
+      if (ext?.active && !source.wire.closed) return ext;
+      c.sources.splice(c.sources.indexOf(source), 1);
+    }
+    return undefined;
   }
 
   close(): void {
@@ -218,14 +232,19 @@ export class Holepunch implements TorrentFeature {
       const id = formatPeerAddress(p);
       const c = this.#candidates.get(id);
       if (c) {
-        c.source = source;
+        if (!c.sources.includes(source) && c.sources.length < MAX_SOURCES) c.sources.push(source);
         continue;
       }
       if (this.#candidates.size >= this.#limits.maxCandidates) {
         const oldest = this.#candidates.keys().next().value;
         if (oldest !== undefined) this.#candidates.delete(oldest);
       }
-      this.#candidates.set(id, { addr: { host: p.host, port: p.port }, source, attempts: 0, nextAt: 0 });
+      this.#candidates.set(id, {
+        addr: { host: p.host, port: p.port },
+        sources: [source],
+        attempts: 0,
+        nextAt: 0,
+      });
     }
   }
 
@@ -235,8 +254,11 @@ export class Holepunch implements TorrentFeature {
     else if (m.type === 'connect') this.#punch(from, m.endpoint);
     else {
       this.stats.errorsReceived[m.error] = (this.stats.errorsReceived[m.error] ?? 0) + 1;
+      // That relay cannot introduce us: ask the others, if any.
       const c = this.#candidates.get(formatPeerAddress(m.endpoint));
-      if (c && c.source === from) this.#candidates.delete(formatPeerAddress(m.endpoint));
+      const i = c ? c.sources.indexOf(from) : -1;
+      if (c && i >= 0) c.sources.splice(i, 1);
+      if (c && c.sources.length === 0) this.#candidates.delete(formatPeerAddress(m.endpoint));
     }
   }
 

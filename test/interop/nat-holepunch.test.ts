@@ -19,8 +19,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTorrent, encode } from '../../src/metainfo/index.js';
-import { type JsonLines, jsonLines, tail, waitEvent } from '../helpers/json-lines.js';
+import { createTorrent } from '../../src/metainfo/index.js';
+import { type JsonLines, jsonLines, stderrOf, tail, waitEvent } from '../helpers/json-lines.js';
 import { type LabHost, type LabRouter, NetLab, netlabUnavailable } from '../helpers/netlab.js';
 
 const why = netlabUnavailable();
@@ -36,6 +36,7 @@ describe.skipIf(why !== undefined)('hole punching between two NATs (BEP 55, netw
   let seedHost: LabHost;
   let leechHost: LabHost;
   let relayHost: LabHost;
+  let earlyHost: LabHost;
   let dir: string;
   let torrentPath: string;
   let payload: Uint8Array;
@@ -79,6 +80,7 @@ describe.skipIf(why !== undefined)('hole punching between two NATs (BEP 55, netw
     seedHost = await lab.host('seed', [{ segment: lan1, v4: '10.77.1.10/24', gw4: '10.77.1.1' }]);
     leechHost = await lab.host('leech', [{ segment: lan2, v4: '10.77.2.10/24', gw4: '10.77.2.1' }]);
     relayHost = await lab.host('relay', [{ segment: inet, v4: '203.0.113.10/24' }]);
+    earlyHost = await lab.host('early', [{ segment: inet, v4: '203.0.113.11/24' }]);
     dir = lab.tempDir('holepunch');
     payload = new Uint8Array(SIZE);
     payload.set(randomBytes(SIZE));
@@ -86,7 +88,7 @@ describe.skipIf(why !== undefined)('hole punching between two NATs (BEP 55, netw
     writeFileSync(join(dir, 'seed', 'payload.bin'), payload);
     const { torrent } = await createTorrent(join(dir, 'seed', 'payload.bin'), { pieceLength: 65536 });
     torrentPath = join(dir, 'payload.torrent');
-    writeFileSync(torrentPath, encode(torrent));
+    writeFileSync(torrentPath, torrent);
   }, 60_000);
 
   afterAll(async () => {
@@ -118,41 +120,42 @@ describe.skipIf(why !== undefined)('hole punching between two NATs (BEP 55, netw
     return { bytes: done?.bytesByHost?.[ra.wan4] ?? 0, sawSeeder };
   }
 
-  async function punch(relayPort: number, ports: [number, number], extra: string[] = []) {
-    const seed = bttkit(seedHost, `seed`, [
-      '--port',
-      String(ports[0]),
-      '--peer',
-      `${relayHost.addr4}:${relayPort}`,
-      ...extra,
+  /**
+   * Starts the early peer, the seeder and the leecher around a relay listening on `relayPort`.
+   * The early peer (on the internet, no hole punching, a trickle) connects to the relay first, so
+   * that the relay's first PEX message to the seeder names it and is sent at once: the next one,
+   * which would name the leecher, is a minute away. Else the seeder would hear of the leecher at
+   * the same time as the leecher of the seeder, both would dial at once — a simultaneous open
+   * that punches the hole by chance, without BEP 55 (seen in this lab) — and the test would prove
+   * nothing. Here only the leecher knows of the other side.
+   */
+  async function punch(relayPort: number, ports: [number, number, number], extra: string[] = []) {
+    const relayAddr = `${relayHost.addr4}:${relayPort}`;
+    const connectedTo = (host: string) => (e: Record<string, unknown>) =>
+      e.event === 'progress' && (e.peers as { host: string }[]).some((p) => p.host === host);
+    const early = bttkit(earlyHost, `early-${ports[2]}`, [
+      ...['--port', String(ports[2]), '--peer', relayAddr, '--down-limit', '2048', '--no-holepunch'],
     ]);
-    await waitEvent(seed, (e) => e.event === 'listening', 20_000, 'seeder listening');
-    // The relay knows the seeder before the leecher comes (its first PEX message names it).
-    await waitEvent(
-      seed,
-      (e) =>
-        e.event === 'progress' && (e.peers as { host: string }[]).some((p) => p.host === relayHost.addr4),
-      30_000,
-      'seeder connected to the relay',
-    );
+    await waitEvent(early, connectedTo(relayHost.addr4), 30_000, 'early peer connected to the relay');
+    const seed = bttkit(seedHost, 'seed', ['--port', String(ports[0]), '--peer', relayAddr, ...extra]);
+    await waitEvent(seed, connectedTo(relayHost.addr4), 30_000, 'seeder connected to the relay');
+    // The relay's first PEX message (naming the early peer) reached the seeder: it dialled it.
+    await waitEvent(seed, connectedTo(earlyHost.addr4), 30_000, 'seeder heard of the early peer');
     const sub = `leech-${ports[1]}`;
     const leech = bttkit(leechHost, sub, [
-      '--port',
-      String(ports[1]),
-      '--peer',
-      `${relayHost.addr4}:${relayPort}`,
-      '--connect-timeout',
-      '3000',
+      ...['--port', String(ports[1]), '--peer', relayAddr, '--connect-timeout', '3000'],
       ...extra,
     ]);
-    return { seed, leech, out: join(dir, sub, 'payload.bin') };
+    return { early, seed, leech, out: join(dir, sub, 'payload.bin') };
   }
 
   it('two NATed bttkit peers connect by hole punching through a bttkit relay', async () => {
     const relay = bttkit(relayHost, 'relay1', ['--port', '7000', '--down-limit', '2048']);
     await waitEvent(relay, (e) => e.event === 'listening', 20_000, 'relay listening');
-    const { seed, leech, out } = await punch(7000, [6881, 6882]);
-    await waitEvent(leech, (e) => e.event === 'done', 90_000, `leecher done\n${tail(relay)}`);
+    const { early, seed, leech, out } = await punch(7000, [6881, 6882, 6883]);
+    await waitEvent(leech, (e) => e.event === 'done', 90_000, `leecher done\n${tail(relay)}`).finally(() => {
+      if (process.env.HP_DEBUG) for (const r of [leech, seed, relay]) console.log(stderrOf(r.child));
+    });
     expect(Buffer.compare(Buffer.from(readFileSync(out)), Buffer.from(payload))).toBe(0);
     const { bytes, sawSeeder } = fromSeeder(leech);
     expect(sawSeeder).toBe(true);
@@ -160,20 +163,30 @@ describe.skipIf(why !== undefined)('hole punching between two NATs (BEP 55, netw
     expect(bytes).toBeGreaterThan(0.9 * SIZE);
     const direct = leech.events.find((e) => e.event === 'peer' && e.host === ra.wan4);
     expect(direct?.transport).toBe('utp');
-    for (const r of [relay, seed, leech]) r.child.kill();
+    for (const r of [relay, early, seed, leech]) r.child.kill();
   }, 150_000);
 
   it('without hole punching the NATed seeder is never reached', async () => {
     const relay = bttkit(relayHost, 'relay2', ['--port', '7001', '--down-limit', '2048', '--no-holepunch']);
     await waitEvent(relay, (e) => e.event === 'listening', 20_000, 'relay listening');
-    const { seed, leech } = await punch(7001, [6891, 6892], ['--no-holepunch']);
+    const { early, seed, leech } = await punch(7001, [6891, 6892, 6893], ['--no-holepunch']);
     // Long enough for the PEX message, a failed dial (3 s) and a punch, had there been one.
     await new Promise((r) => setTimeout(r, 20_000));
     const { bytes, sawSeeder } = fromSeeder(leech);
+    if (process.env.HP_DEBUG)
+      console.log(
+        JSON.stringify(
+          leech.events
+            .filter((e) => e.event !== 'progress')
+            .concat(leech.events.filter((e) => e.event === 'progress').slice(-2)),
+        ),
+        JSON.stringify(seed.events.filter((e) => e.event !== 'progress')),
+        ra.exec('cat', ['/proc/net/nf_conntrack']).slice(0, 3000),
+      );
     expect(sawSeeder).toBe(false);
     expect(bytes).toBe(0);
     expect(leech.events.some((e) => e.event === 'done')).toBe(false);
-    for (const r of [relay, seed, leech]) r.child.kill();
+    for (const r of [relay, early, seed, leech]) r.child.kill();
   }, 120_000);
 
   it('a libtorrent 2.0 relay introduces them too', async () => {
@@ -194,10 +207,10 @@ describe.skipIf(why !== undefined)('hole punching between two NATs (BEP 55, netw
       ]),
     );
     await waitEvent(lt, (e) => e.event === 'listening', 20_000, 'libtorrent relay listening');
-    const { seed, leech, out } = await punch(7002, [6901, 6902]);
+    const { early, seed, leech, out } = await punch(7002, [6901, 6902, 6903]);
     await waitEvent(leech, (e) => e.event === 'done', 100_000, `leecher done\n${tail(lt)}`);
     expect(Buffer.compare(Buffer.from(readFileSync(out)), Buffer.from(payload))).toBe(0);
     expect(fromSeeder(leech).bytes).toBeGreaterThan(0.9 * SIZE);
-    for (const r of [lt, seed, leech]) r.child.kill();
+    for (const r of [lt, early, seed, leech]) r.child.kill();
   }, 160_000);
 });

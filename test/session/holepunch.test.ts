@@ -237,6 +237,20 @@ describe('Holepunch as initiator and target', () => {
     expect(s.hp.stats.rendezvousSent).toBe(2);
   });
 
+  it('asks a source that speaks ut_holepunch, whoever else told us of the address', () => {
+    const s = setup();
+    const relay = s.connect('203.0.113.10:6881');
+    const other = s.connect('203.0.113.11:6881', { speaks: ['ut_pex'] });
+    const target = { host: '203.0.113.1', port: 6881 };
+    (relay.pex as UtPexExtension).onMessage(encodePex(pex([{ ...target, flags: PexFlags.holepunch }])));
+    (other.pex as UtPexExtension).onMessage(encodePex(pex([{ ...target, flags: PexFlags.holepunch }])));
+    const id = s.book.add(target) ?? '';
+    s.book.failed(id);
+    s.hp.tick();
+    expect(relay.ew.sent).toEqual([{ type: 'rendezvous', endpoint: target, error: 0 }]);
+    expect(other.ew.sent).toEqual([]);
+  });
+
   it('an error from the relay ends the attempts for that address', () => {
     const s = setup();
     const relay = s.connect('203.0.113.10:6881');
