@@ -153,7 +153,9 @@ describe.skipIf(why !== undefined)('hole punching between two NATs (BEP 55, netw
     const relay = bttkit(relayHost, 'relay1', ['--port', '7000', '--down-limit', '2048']);
     await waitEvent(relay, (e) => e.event === 'listening', 20_000, 'relay listening');
     const { early, seed, leech, out } = await punch(7000, [6881, 6882, 6883]);
-    await waitEvent(leech, (e) => e.event === 'done', 90_000, `leecher done\n${tail(relay)}`).finally(() => {
+    // Well before the relay's next PEX message to the seeder (a minute after its first), which
+    // would let the seeder dial the leecher too — a simultaneous open without BEP 55.
+    await waitEvent(leech, (e) => e.event === 'done', 45_000, `leecher done\n${tail(relay)}`).finally(() => {
       if (process.env.HP_DEBUG) for (const r of [leech, seed, relay]) console.log(stderrOf(r.child));
     });
     expect(Buffer.compare(Buffer.from(readFileSync(out)), Buffer.from(payload))).toBe(0);
@@ -208,7 +210,9 @@ describe.skipIf(why !== undefined)('hole punching between two NATs (BEP 55, netw
     );
     await waitEvent(lt, (e) => e.event === 'listening', 20_000, 'libtorrent relay listening');
     const { early, seed, leech, out } = await punch(7002, [6901, 6902, 6903]);
-    await waitEvent(leech, (e) => e.event === 'done', 100_000, `leecher done\n${tail(lt)}`);
+    await waitEvent(leech, (e) => e.event === 'done', 45_000, `leecher done\n${tail(lt)}`).finally(() => {
+      if (process.env.HP_DEBUG) for (const r of [leech, seed]) console.log(stderrOf(r.child));
+    });
     expect(Buffer.compare(Buffer.from(readFileSync(out)), Buffer.from(payload))).toBe(0);
     expect(fromSeeder(leech).bytes).toBeGreaterThan(0.9 * SIZE);
     for (const r of [lt, early, seed, leech]) r.child.kill();
