@@ -6,8 +6,10 @@
  * the relay's PEX, cannot dial it (router A lets no new flow in), asks the relay for a rendezvous,
  * and both NATed peers dial each other over uTP at once. The payload is compared byte for byte,
  * and the bytes are counted by sender: the bulk must come from router A's WAN address. Without
- * hole punching (`--no-holepunch`) no connection to the seeder is ever made. A libtorrent 2.0
- * relay (lt_peer.py) does the relay's part as well.
+ * hole punching (`--no-holepunch`) no connection to the seeder is ever made. With libtorrent 2.0
+ * (lt_peer.py): a libtorrent relay introduces two bttkit peers, and a libtorrent seeder behind
+ * router A is reached through a bttkit relay (both fail when the bttkit peers run with
+ * `--no-holepunch`, checked by hand).
  *
  * The routers also drop new inbound flows addressed to themselves (an `input` chain), as home
  * routers do (OpenWrt's WAN zone rejects input): a router that lets the kernel answer with ICMP
@@ -216,5 +218,50 @@ describe.skipIf(why !== undefined)('hole punching between two NATs (BEP 55, netw
     expect(Buffer.compare(Buffer.from(readFileSync(out)), Buffer.from(payload))).toBe(0);
     expect(fromSeeder(leech).bytes).toBeGreaterThan(0.9 * SIZE);
     for (const r of [lt, early, seed, leech]) r.child.kill();
+  }, 160_000);
+  it('a libtorrent 2.0 seeder behind NAT is reached by hole punching through a bttkit relay', async () => {
+    const relayAddr = `${relayHost.addr4}:7003`;
+    const relay = bttkit(relayHost, 'relay4', ['--port', '7003', '--down-limit', '2048']);
+    await waitEvent(relay, (e) => e.event === 'listening', 20_000, 'relay listening');
+    const early = bttkit(earlyHost, 'early-6923', [
+      ...['--port', '6923', '--peer', relayAddr, '--down-limit', '2048', '--no-holepunch'],
+    ]);
+    await waitEvent(
+      early,
+      (e) =>
+        e.event === 'progress' && (e.peers as { host: string }[]).some((p) => p.host === relayHost.addr4),
+      30_000,
+      'early peer connected to the relay',
+    );
+    const lt = jsonLines(
+      seedHost.spawn('/usr/bin/python3', [
+        ...['test/fixtures/lt_peer.py', 'seed', torrentPath, join(dir, 'seed')],
+        ...['--listen', '0.0.0.0', '--port', '6921', '--peer', relayAddr, '--max-seconds', '140'],
+      ]),
+    );
+    await waitEvent(
+      lt,
+      (e) => e.event === 'peer' && e.ip === relayHost.addr4,
+      30_000,
+      'libtorrent seeder at the relay',
+    );
+    // The relay's first PEX message (naming the early peer) reached it: the next is a minute away.
+    await waitEvent(
+      lt,
+      (e) => e.event === 'peer' && e.ip === earlyHost.addr4,
+      30_000,
+      'libtorrent heard of the early peer',
+    );
+    const leech = bttkit(leechHost, 'leech-6922', [
+      ...['--port', '6922', '--peer', relayAddr, '--connect-timeout', '3000'],
+    ]);
+    await waitEvent(leech, (e) => e.event === 'done', 45_000, `leecher done\n${tail(lt)}`).finally(() => {
+      if (process.env.HP_DEBUG) for (const r of [leech, relay]) console.log(stderrOf(r.child));
+    });
+    expect(
+      Buffer.compare(Buffer.from(readFileSync(join(dir, 'leech-6922', 'payload.bin'))), Buffer.from(payload)),
+    ).toBe(0);
+    expect(fromSeeder(leech).bytes).toBeGreaterThan(0.9 * SIZE);
+    for (const r of [lt, relay, early, leech]) r.child.kill();
   }, 160_000);
 });
