@@ -43,6 +43,7 @@ const DISCOVERY_HELP = `  --peer host:port       connect to this peer (repeatabl
   --port-mapping-lease S lease asked of the router, seconds (default 3600)
   --no-lsd               no local service discovery (BEP 14: LAN multicast announces;
                          also off with BTTKIT_LOCAL_NETWORK=off, and on loopback)
+  --no-holepunch         no hole punching (BEP 55): neither relay nor ask for introductions
   --json                 JSON lines on stdout: progress every second, then a summary
   --progress-interval S  seconds between progress lines (JSON, or plain text when stderr
                          is not a terminal; default 1 for JSON, 5 for text)`;
@@ -172,9 +173,10 @@ const TRANSFER_OPTIONS = {
   'no-port-mapping': { type: 'boolean' },
   'port-mapping-lease': { type: 'string' },
   'no-lsd': { type: 'boolean' },
+  'no-holepunch': { type: 'boolean' },
 } as const;
 
-/** `--encryption`, `--no-utp`, `--no-tcp`, `--no-port-mapping`, `--port-mapping-lease`, `--no-lsd` as client settings. */
+/** `--encryption`, `--no-utp`, `--no-tcp`, `--no-port-mapping`, `--port-mapping-lease`, `--no-lsd`, `--no-holepunch` as client settings. */
 function parseLinks(values: {
   encryption?: string;
   'no-utp'?: boolean;
@@ -182,6 +184,7 @@ function parseLinks(values: {
   'no-port-mapping'?: boolean;
   'port-mapping-lease'?: string;
   'no-lsd'?: boolean;
+  'no-holepunch'?: boolean;
 }): LinkOptions {
   const lease = values['port-mapping-lease'];
   const leaseSeconds = lease === undefined ? undefined : Number(lease);
@@ -201,6 +204,7 @@ function parseLinks(values: {
     ...(values['no-port-mapping'] ? { portMapping: false } : {}),
     ...(leaseSeconds !== undefined ? { portMappingLease: leaseSeconds } : {}),
     ...(values['no-lsd'] ? { lsd: false } : {}),
+    ...(values['no-holepunch'] ? { holepunch: false } : {}),
   };
 }
 

@@ -63,6 +63,8 @@ export interface LinkOptions {
   portMappingLease?: number;
   /** `--no-lsd`: no local service discovery (BEP 14). */
   lsd?: boolean;
+  /** `--no-holepunch`: `holepunch: false`. */
+  holepunch?: boolean;
 }
 
 export interface DownloadOptions extends DiscoveryOptions {

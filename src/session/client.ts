@@ -21,6 +21,7 @@ import type { ClientEvents, RemoveOptions } from './client-types.js';
 import { checkFilePriorities } from './downloader.js';
 import { defaultListenHost, dhtHost } from './dual-stack.js';
 import { SessionError } from './errors.js';
+import { holepunchFeature } from './holepunch.js';
 import { createClientServer, type TorrentServer, type TorrentServerOptions } from './http-server.js';
 import { Dialer, type StreamEncryption } from './links.js';
 import { type ListenerHost, PeerListeners } from './listeners.js';
@@ -218,6 +219,7 @@ export class Client extends TypedEmitter<ClientEvents> {
       this.#lsd = new ClientLsd({ clock: this.clock, warn: (err) => this.#listenerHost().warn(err) });
       this.#features.push(this.#lsd.feature);
     }
+    if (this.settings.holepunch) this.#features.push(holepunchFeature());
   }
 
   /** The DHT in use, if any. */

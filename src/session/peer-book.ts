@@ -185,12 +185,19 @@ export class PeerBook {
    * address and per peer id: a second connection to the same address is closed; when two peers
    * dial each other at once each sees an outgoing and an incoming connection, and both must keep
    * the same one or each closes the one the other kept and they redial forever — the rule (as
-   * libtorrent's) keeps the connection dialled by the peer with the lower id. Returns false when
-   * `peer` is the one closed.
+   * libtorrent's) keeps the connection dialled by the peer with the lower id. Over uTP (one socket
+   * per peer, so the incoming connection comes from the address we dial) the two connections of
+   * a simultaneous open — hole punching makes them on purpose — even share the address id: the
+   * same rule decides. Returns false when `peer` is the one closed.
    */
   admit(peer: PeerConn, remoteId: string | undefined): boolean {
     const old = this.connected.get(peer.id);
-    if (old && old !== peer) {
+    const crossed =
+      old !== undefined &&
+      remoteId !== undefined &&
+      old.incoming !== peer.incoming &&
+      this.#byPeerId.get(remoteId) === old;
+    if (old && old !== peer && !crossed) {
       peer.wire.close(new WireError('WIRE_DUPLICATE_CONNECTION', `already connected to ${peer.id}`));
       return false;
     }

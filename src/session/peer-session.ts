@@ -46,6 +46,8 @@ export interface PeerSessionHost {
   dhtNode(host: string, port: number): void;
   /** A request to answer (the uploader's job). */
   request(peer: PeerConn, req: BlockRequest, respond: RespondFn): void;
+  /** A new connection, for the client's features (`TorrentFeature.attach`). */
+  onAttach(peer: PeerConn): void;
   /** The torrent's events. */
   onWire(wire: PeerWire, meta: { id: string; incoming: boolean }): void;
   onPeer(peer: PeerConn): void;
@@ -100,6 +102,7 @@ export function attachPeer(
         );
     });
   }
+  host.onAttach(peer);
   for (const ext of host.extensions()) wire.use(ext);
   host.onWire(wire, { id, incoming });
   if (info) wire.setTorrent(info);

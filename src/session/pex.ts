@@ -85,6 +85,7 @@ export class PexGossip {
             (this.#isSeed(p) ? PexFlags.seed : 0) |
             (p.incoming ? 0 : PexFlags.reachable) |
             (p.link.transport === 'utp' ? PexFlags.utp : 0) |
+            (p.wire.peerSupports('ut_holepunch') ? PexFlags.holepunch : 0) |
             (p.link.encryption !== 'none' ? PexFlags.encryption : 0),
         });
     }

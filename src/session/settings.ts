@@ -92,6 +92,12 @@ export interface Settings {
    * See docs/networking-lsd.md.
    */
   lsd: boolean;
+  /**
+   * Hole punching (BEP 55, `ut_holepunch`): relay introductions between our peers, and reach a
+   * peer behind a NAT that we could not dial through a peer connected to both of us (a
+   * simultaneous uTP open). Default true. Not used for private torrents.
+   */
+  holepunch: boolean;
 }
 
 /** Defaults: a good desktop client. */
@@ -120,6 +126,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   portMapping: true,
   portMappingLease: 3600,
   lsd: true,
+  holepunch: true,
 });
 
 /** Presets, after libtorrent's `min_memory_usage()` and `high_performance_seed()`. */

@@ -14,7 +14,7 @@ import type { ConnectorHost } from './connector.js';
 import type { DiscoveryHost } from './discovery.js';
 import type { DownloadHost } from './downloader.js';
 import type { Dialer } from './links.js';
-import type { PeerInfo } from './peer.js';
+import type { PeerConn, PeerInfo } from './peer.js';
 import type { PeerSessionHost } from './peer-session.js';
 import type { Settings } from './settings.js';
 import type { RateLimiter } from './throttle.js';
@@ -134,6 +134,11 @@ export interface TorrentContext {
  * live outside `Torrent` so that it stays the small hub that joins the parts.
  */
 export interface TorrentFeature {
+  /**
+   * A new connection joins the torrent, before its handshake is answered: the place to register
+   * a BEP 10 extension on `peer.wire` (its `ut_pex`, if any, is registered already).
+   */
+  attach?(peer: PeerConn): void;
   ready?(): void;
   tick?(): void;
   close?(): void;

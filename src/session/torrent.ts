@@ -501,6 +501,9 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
         this.emit('piece', piece);
         this.#checkDone();
       },
+      onAttach: (peer) => {
+        for (const f of this.#features) f.attach?.(peer);
+      },
       onWire: (wire, meta) => this.emit('wire', wire, meta),
       onPeer: (peer) => this.emit('peer', peer.info()),
       onClosed: (peer, err) => this.#onClosed(peer, err),

@@ -2,7 +2,8 @@ import { BttkitError, type BttkitErrorOptions } from '../util/errors.js';
 
 /**
  * Every code a {@link WireError} carries — the wire's, its extensions' (`WIRE_METADATA_…` for
- * `ut_metadata`, `WIRE_PEX_…` for `ut_pex`, `WIRE_BTT_…` for `btt_speed`) and the two a session
+ * `ut_metadata`, `WIRE_PEX_…` for `ut_pex`, `WIRE_HOLEPUNCH_…` for
+ * `ut_holepunch`, `WIRE_BTT_…` for `btt_speed`) and the two a session
  * closes a wire with. Each is stable:
  *
  * | code | meaning |
@@ -47,6 +48,7 @@ import { BttkitError, type BttkitErrorOptions } from '../util/errors.js';
  * | `WIRE_METADATA_BAD_PIECE` | `ut_metadata`: a piece of the wrong size, or a `total_size` that changed |
  * | `WIRE_METADATA_INVALID` | `ut_metadata`: the assembled info dictionary does not parse |
  * | `WIRE_PEX_MALFORMED` | `ut_pex`: a message that is not a valid peer list |
+ * | `WIRE_HOLEPUNCH_MALFORMED` | `ut_holepunch`: a message of the wrong length, an unknown message or address type, port 0 (received; or an endpoint we cannot encode) |
  * | `WIRE_BTT_BAD_AMOUNT` | `btt_speed`: an amount outside 0 .. 2^256 − 1 (our argument) |
  * | `WIRE_BTT_BAD_MESSAGE` | `btt_speed`: a message we were asked to send is invalid (or a received one, internally) |
  * | `WIRE_BTT_BAD_HANDSHAKE` | `btt_speed`: invalid `btt` handshake fields (our argument) |
@@ -97,6 +99,7 @@ export const WIRE_ERROR_CODES = [
   'WIRE_METADATA_BAD_PIECE',
   'WIRE_METADATA_INVALID',
   'WIRE_PEX_MALFORMED',
+  'WIRE_HOLEPUNCH_MALFORMED',
   'WIRE_BTT_BAD_AMOUNT',
   'WIRE_BTT_BAD_MESSAGE',
   'WIRE_BTT_BAD_HANDSHAKE',

@@ -1,7 +1,7 @@
 /**
  * The peer wire: {@link PeerWire} (BitTorrent: our framing guard parses, `bittorrent-protocol`'s
  * `Wire` keeps the protocol state), the BEP 52 hash messages, a typed BEP 10 extension
- * framework, and the `ut_metadata` (BEP 9), `ut_pex` (BEP 11) and `btt_speed` extensions.
+ * framework, and the `ut_metadata` (BEP 9), `ut_pex` (BEP 11), `ut_holepunch` (BEP 55) and `btt_speed` extensions.
  * @module wire
  */
 
@@ -97,6 +97,19 @@ export {
   type RequestCallback,
   type RespondFn,
 } from './peer-wire.js';
+export {
+  decodeHolepunch,
+  encodeHolepunch,
+  formatIpBytes,
+  HOLEPUNCH_MAX_PAYLOAD,
+  HolepunchErrorCode,
+  type HolepunchMessage,
+  type HolepunchMessageType,
+  HolepunchType,
+  type UtHolepunchEvents,
+  UtHolepunchExtension,
+  utHolepunch,
+} from './ut-holepunch.js';
 export {
   DEFAULT_MAX_METADATA_SIZE,
   METADATA_PIECE_SIZE,
