@@ -73,7 +73,7 @@ export interface Settings {
   enableWebSeeds: boolean;
   /** Time a web seed has for its response headers and for each 16 KiB of the body, ms. */
   webSeedTimeoutMs: number;
-  /** Range requests in flight per web seed (each for about a piece, at least 1 MiB). */
+  /** Jobs (runs of range requests) in flight per web seed, sharing `requestQueueSeconds` of its rate. */
   webSeedRequests: number;
   /** Wait before retrying a web seed that failed, ms (doubles per failure in a row, up to 5 min). */
   webSeedRetryMs: number;

@@ -43,8 +43,8 @@ export interface WebSeedInfo {
 const FAILED_REST_MS = 3_600_000;
 /** Longest backoff between retries, ms. */
 const MAX_BACKOFF_MS = 300_000;
-/** A request asks for about a piece, and at least this many bytes (several small pieces). */
-const MIN_REQUEST_BYTES = 1024 * 1024;
+/** Most bytes of blocks one job (a run of range requests) asks for. */
+const MAX_JOB_BYTES = 16 * 1024 * 1024;
 /** Mixed failures (with other senders) after which a web seed is dropped. */
 const MAX_MIXED_FAILURES = 2;
 /** Zeros for padding spans (BEP 47). */
@@ -181,7 +181,7 @@ export class WebSeeds implements TorrentFeature {
     const bs = settings.blockSize;
     while (seed.jobs.size < settings.webSeedRequests && !d.picker.done) {
       const gate = core.downloadGate?.limited ? core.downloadGate : undefined;
-      let want = Math.ceil(Math.max(d.info.pieceLength, MIN_REQUEST_BYTES) / bs);
+      let want = this.#jobBlocks(seed, d);
       if (gate) want = gate.grant(want, bs);
       const blocks = want > 0 ? d.picker.pick(seed.id, want) : [];
       if (gate) gate.refund(want * bs - blocks.reduce((n, b) => n + b.length, 0));
@@ -190,15 +190,36 @@ export class WebSeeds implements TorrentFeature {
     }
   }
 
+  /**
+   * Blocks for one job: what the seed delivers in `requestQueueSeconds` at its rate (as a peer's
+   * pipeline is sized), shared by its jobs; at least a piece, at most 16 MiB; one piece in
+   * endgame (an HTTP request cannot be cancelled block by block).
+   */
+  #jobBlocks(seed: Seed, d: Downloader): number {
+    const s = this.#core.settings;
+    const piece = d.picker.blocksPerPiece;
+    if (d.picker.endgame) return piece;
+    const bytes = (seed.down.rate() * s.requestQueueSeconds) / Math.max(1, s.webSeedRequests);
+    return Math.max(piece, Math.ceil(Math.min(bytes, MAX_JOB_BYTES) / s.blockSize));
+  }
+
   /** Fetches `blocks` (runs in order, each range by range); gives back what did not come. */
   async #run(seed: Seed, d: Downloader, blocks: readonly PickedBlock[]): Promise<void> {
     const job = new AbortController();
     seed.jobs.add(job);
     const delivered = new Set<PickedBlock>();
+    const key = (b: PickedBlock) => b.piece * d.info.pieceLength + b.offset;
+    let pending = blocks;
     try {
-      for (const run of blockRuns(blocks, d.info.pieceLength)) {
-        if (job.signal.aborted || this.#core.paused() || this.#core.stopped()) break;
-        await this.#fetchRun(seed, d, run, job.signal, (b) => delivered.add(b));
+      while (!job.signal.aborted && !this.#core.paused() && !this.#core.stopped()) {
+        // Blocks another source delivered meanwhile (endgame) are not fetched.
+        const ours = new Set(d.picker.requestsOf(seed.id).map(key));
+        pending = pending.filter((b) => ours.has(key(b)));
+        const run = blockRuns(pending, d.info.pieceLength)[0];
+        if (!run) break;
+        await this.#fetchRun(seed, d, run, job, (b) => delivered.add(b));
+        const fetched = new Set(run.blocks);
+        pending = pending.filter((b) => !fetched.has(b));
       }
       if (!job.signal.aborted) {
         seed.failures = 0;
@@ -219,14 +240,18 @@ export class WebSeeds implements TorrentFeature {
     seed: Seed,
     d: Downloader,
     run: Run,
-    signal: AbortSignal,
+    job: AbortController,
     done: (b: PickedBlock) => void,
   ): Promise<void> {
     const info: InfoDictionary = d.info;
+    const { signal } = job;
+    const core = this.#core;
     let k = 0;
     let buf = new Uint8Array((run.blocks[0] as PickedBlock).length);
     let filled = 0;
     const feed = (chunk: Uint8Array) => {
+      // Paused or destroyed meanwhile: no more bytes (the blocks not delivered go back).
+      if (core.paused() || core.stopped()) job.abort();
       let pos = 0;
       while (pos < chunk.length && k < run.blocks.length) {
         const n = Math.min(chunk.length - pos, buf.length - filled);
@@ -262,8 +287,8 @@ export class WebSeeds implements TorrentFeature {
         length: span.length,
         fileLength: file.length,
         agents,
-        timeoutMs: this.#core.settings.webSeedTimeoutMs,
-        clock: this.#core.clock,
+        timeoutMs: core.settings.webSeedTimeoutMs,
+        clock: core.clock,
         signal,
         onData: feed,
       });

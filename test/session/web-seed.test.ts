@@ -440,6 +440,97 @@ describe('downloads from web seeds only (no peers)', () => {
     }
   });
 
+  it('with a peer: both serve, sharing the picker (few duplicate bytes), and the data is right', async () => {
+    const srv = await startWebSeedServer(root);
+    const { torrent } = await createTorrent(album, { pieceLength: 32768 });
+    const seeder = new Client({ utp: false, settings: { uploadRateLimit: 1024 * 1024 } });
+    const client = new Client({ utp: false, settings: { downloadRateLimit: 0 } });
+    try {
+      const addr = await seeder.listen(0, '127.0.0.1');
+      const st = seeder.add(torrent, { path: root });
+      await waitFor(new Promise<void>((r) => st.once('ready', () => r())), 20_000, 'the seeder ready');
+      // A web seed slowed to about the peer's rate, so that both take part.
+      const slow = await startWebSeedServer(root, (_req, res, file, range) => {
+        if (!file || !range) return false;
+        setTimeout(() => {
+          res.writeHead(206, {
+            'content-range': `bytes ${range.start}-${range.end}/${file.length}`,
+            'content-length': range.end - range.start + 1,
+          });
+          res.end(file.subarray(range.start, range.end + 1));
+        }, 300);
+        return true;
+      });
+      const out = join(tmp.path, 'both');
+      const t = client.add(torrent, { path: out, peers: [addr], webSeeds: [`${slow.origin}/`] });
+      const bySource = new Map<string, number>();
+      t.on('verified', (_i, s) => {
+        for (const [k, v] of s) {
+          const who = k.startsWith('web:') ? 'web' : 'peer';
+          bySource.set(who, (bySource.get(who) ?? 0) + v);
+        }
+      });
+      await whenDone(t);
+      await t.store?.flush();
+      sameTree(out, [
+        ['My Album #1', 'CD 1', 'a 100%.bin'],
+        ['My Album #1', 'é ü.bin'],
+      ]);
+      const total = 700_001 + 999 + 1_300_003;
+      expect(bySource.get('web') ?? 0).toBeGreaterThan(0);
+      expect(bySource.get('peer') ?? 0).toBeGreaterThan(0);
+      expect((bySource.get('web') ?? 0) + (bySource.get('peer') ?? 0)).toBe(total);
+      // Endgame duplicates only: at most a few pieces' worth received twice.
+      expect(t.stats().downloaded).toBeLessThan(total + 8 * 32768);
+      await slow.close();
+    } finally {
+      await Promise.all([client.destroy(), seeder.destroy()]);
+      await srv.close();
+    }
+  });
+
+  it('pause stops web seed transfers; resume completes the download', async () => {
+    const srv = await startWebSeedServer(root, (_req, res, file, range) => {
+      if (!file || !range) return false;
+      // 64 KiB every 50 ms: slow enough to pause in the middle of a request.
+      res.writeHead(206, {
+        'content-range': `bytes ${range.start}-${range.end}/${file.length}`,
+        'content-length': range.end - range.start + 1,
+      });
+      let at = range.start;
+      const t = setInterval(() => {
+        if (res.destroyed || at > range.end) return clearInterval(t);
+        res.write(file.subarray(at, Math.min(range.end + 1, at + 65536)));
+        at += 65536;
+        if (at > range.end) res.end();
+      }, 50);
+      return true;
+    });
+    const { torrent } = await createTorrent(join(root, 'single.bin'), { pieceLength: 65536 });
+    const client = new Client({ utp: false });
+    try {
+      const t = client.add(torrent, { path: join(tmp.path, 'pause'), webSeeds: [`${srv.origin}/`] });
+      await waitFor(() => t.stats().downloaded > 200_000, 20_000, 'some bytes');
+      t.pause();
+      await new Promise((r) => setTimeout(r, 300));
+      const at = t.stats().downloaded;
+      const requests = srv.requests.length;
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(t.stats().downloaded).toBe(at);
+      expect(srv.requests.length).toBe(requests);
+      expect(t.stats().verified).toBeLessThan(2_000_000);
+      t.resume();
+      await whenDone(t);
+      await t.store?.flush();
+      expect(
+        readFileSync(join(tmp.path, 'pause', 'single.bin')).equals(readFileSync(join(root, 'single.bin'))),
+      ).toBe(true);
+    } finally {
+      await client.destroy();
+      await srv.close();
+    }
+  });
+
   it('a magnet lists its ws= web seeds', async () => {
     const client = new Client({ utp: false });
     try {
