@@ -52,6 +52,7 @@ describe('the range client against hostile servers', () => {
   const data = pseudoRandomBytes(3 * 1024 * 1024, 7);
   let srv: WebSeedServer;
   let fileUrl: string;
+  let hugeClosed = false;
   beforeAll(async () => {
     const dir = join(tmp.path, 'hostile');
     mkdirSync(dir, { recursive: true });
@@ -75,6 +76,10 @@ describe('the range client against hostile servers', () => {
           return true;
         case 'huge': {
           // 206 with the right header, then far more than asked, without end.
+          hugeClosed = false;
+          res.on('close', () => {
+            hugeClosed = true;
+          });
           res.writeHead(206, { 'content-range': `bytes ${r.start}-${r.end}/${data.length}` });
           const chunk = Buffer.alloc(64 * 1024, 1);
           const pump = () => {
@@ -164,6 +169,8 @@ describe('the range client against hostile servers', () => {
     expect(r.code).toBeUndefined();
     expect(r.bytes.length).toBe(100_000);
     expect(process.memoryUsage().rss - before).toBeLessThan(64 * 1024 * 1024);
+    // The client closed the connection rather than read on.
+    await waitFor(() => hugeClosed, 2000, 'the endless response closed');
   });
 
   it('a slow drip times out', async () => {
