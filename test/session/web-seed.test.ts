@@ -421,6 +421,42 @@ describe('downloads from web seeds only (no peers)', () => {
     }
   });
 
+  it('failures in a row: the wait doubles, then the seed is left alone for an hour', async () => {
+    const srv = await startWebSeedServer(root, (_req, res) => {
+      res.writeHead(500).end();
+      return true;
+    });
+    const { torrent } = await createTorrent(join(root, 'single.bin'), { pieceLength: 65536 });
+    const client = new Client({
+      utp: false,
+      settings: { webSeedRetryMs: 400, webSeedMaxFailures: 4, webSeedRequests: 1 },
+    });
+    try {
+      const t = client.add(torrent, { webSeeds: [`${srv.origin}/`] });
+      const waits: number[] = [];
+      for (let n = 1; n <= 3; n++) {
+        await waitFor(() => t.webSeeds[0]?.failures === n, 15_000, `failure ${n}`);
+        const w = t.webSeeds[0];
+        expect(w?.state).toBe('backoff');
+        expect(w?.error?.details.status).toBe(500);
+        waits.push(w?.retryInMs ?? 0);
+      }
+      // 400, 800, 1600 ms (less what passed before we looked).
+      expect(waits[0]).toBeLessThanOrEqual(400);
+      expect(waits[1]).toBeGreaterThan(400);
+      expect(waits[1]).toBeLessThanOrEqual(800);
+      expect(waits[2]).toBeGreaterThan(800);
+      expect(waits[2]).toBeLessThanOrEqual(1600);
+      await waitFor(() => t.webSeeds[0]?.state === 'failed', 15_000, 'the seed taken out');
+      expect(t.webSeeds[0]?.failures).toBe(4);
+      expect(t.webSeeds[0]?.retryInMs).toBeGreaterThan(3_500_000);
+      expect(srv.requests).toHaveLength(4);
+    } finally {
+      await client.destroy();
+      await srv.close();
+    }
+  });
+
   it('a 404 takes the seed out for an hour; enableWebSeeds: false uses none', async () => {
     const srv = await startWebSeedServer(join(tmp.path, 'nothing-here'));
     const { torrent } = await createTorrent(join(root, 'single.bin'), {
