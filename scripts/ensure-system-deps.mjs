@@ -49,6 +49,7 @@ const SYSTEM_DEPS = [
   },
   { pkg: 'miniupnpd-nftables', usedBy: "miniupnpd's nftables backend (the lab's routers)" },
   { pkg: 'nginx-light', bin: 'nginx', usedBy: 'the web seed tests (BEP 19 against a real HTTP server)' },
+  { pkg: 'openssl', bin: 'openssl', usedBy: 'the web seed HTTPS test (a self-signed certificate for nginx)' },
   {
     pkg: 'postgresql',
     pgServer: ['initdb', 'pg_ctl'],

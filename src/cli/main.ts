@@ -17,7 +17,7 @@ Usage:
   bttkit download <magnet | file.torrent> -o <dir> [--peer host:port]... [--port N] [--json]
                 [--tracker URL]... [--dht | --no-dht] [--dht-bootstrap host:port]...
                 [--select FILES]... [--keep-seeding] [--timeout SECONDS] [--play mpv|vlc]
-                [--download-limit RATE] [--upload-limit RATE]
+                [--download-limit RATE] [--upload-limit RATE] [--web-seed URL]...
   bttkit seed [file.torrent] <path> [--peer host:port]... [--port N] [--json] [--tracker URL]...
                 [--no-dht] [--dht-bootstrap host:port]... [-o out.torrent]
   bttkit serve <magnet | file.torrent> -o <dir> [--http-port N] [--http-host H] [--peer host:port]...
@@ -97,6 +97,7 @@ verified (130 when interrupted, 1 on an error).
   --keep-seeding         after the download, seed until interrupted (Ctrl-C)
   --download-limit RATE  cap the download at RATE bytes/s of payload (e.g. 4M, 500k)
   --upload-limit RATE    cap the upload at RATE bytes/s of payload
+  --web-seed URL         an HTTP(S) web seed (BEP 19) besides the torrent's url-list (repeatable)
   --play mpv|vlc         serve the files over HTTP and open the largest playable one in the player
   --timeout SECONDS      give up (exit 1, CLI_TIMEOUT) after SECONDS without receiving data; a
                          warning is printed when no peer answers for 15 s (or half the timeout)
@@ -268,6 +269,7 @@ async function run(argv: string[]): Promise<number> {
         'progress-interval': { type: 'string' },
         'download-limit': { type: 'string' },
         'upload-limit': { type: 'string' },
+        'web-seed': { type: 'string', multiple: true },
         play: { type: 'string' },
         'piece-length': { type: 'string' },
         private: { type: 'boolean' },
@@ -276,7 +278,7 @@ async function run(argv: string[]): Promise<number> {
         hybrid: { type: 'boolean' },
       },
     });
-    const downloadOnly = ['select', 'keep-seeding', 'timeout', 'play', 'download-limit'] as const;
+    const downloadOnly = ['select', 'keep-seeding', 'timeout', 'play', 'download-limit', 'web-seed'] as const;
     const seedOnly = ['piece-length', 'private', 'comment', 'v2', 'hybrid'] as const;
     for (const k of command === 'download' ? seedOnly : downloadOnly)
       if (values[k] !== undefined) throw usage(`--${k} is not an option of ${command}`);
@@ -321,6 +323,7 @@ async function run(argv: string[]): Promise<number> {
           output: values.output,
           select: values.select ?? [],
           keepSeeding: values['keep-seeding'] ?? false,
+          webSeeds: values['web-seed'] ?? [],
           ...(play !== undefined ? { play: play as Player } : {}),
           ...(timeoutMs !== undefined ? { timeoutMs } : {}),
         },

@@ -68,6 +68,7 @@ export function progressJson(t: Torrent): string {
     downloadRate: s.downloadRate,
     uploadRate: s.uploadRate,
     peers: s.peers,
+    webSeeds: t.webSeeds.filter((w) => w.state === 'active').length,
     eta: Number.isFinite(s.eta) ? s.eta : null,
   });
 }

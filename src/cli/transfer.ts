@@ -80,6 +80,8 @@ export interface DownloadOptions extends DiscoveryOptions {
   timeoutMs?: number;
   /** Warn after this long without any connected peer (ms). Default 15 s (or half the timeout). */
   warnAfterMs?: number;
+  /** `--web-seed URL`: more BEP 19 web seeds, after the torrent's `url-list` (or the magnet's `ws=`). */
+  webSeeds?: string[];
   /** `--play mpv|vlc`: serve the torrent over HTTP and hand the largest playable file to the player. */
   play?: Player;
 }
@@ -126,7 +128,7 @@ function watch(torrent: Torrent, o: DownloadOptions, io: TransferIo): Promise<'d
     timer = setInterval(() => {
       const now = performance.now();
       const s = torrent.stats();
-      if (s.peers > 0) peerSeenAt = now;
+      if (s.peers > 0 || torrent.webSeeds.some((w) => w.state === 'active')) peerSeenAt = now;
       if (s.downloaded !== lastBytes || s.state === 'checking') {
         lastBytes = s.downloaded;
         lastByteAt = now;
@@ -183,6 +185,10 @@ export async function downloadCommand(input: string, o: DownloadOptions, io: Tra
       peers: peers(o.peers),
       trackers: o.trackers,
       ...(priorities ? { filePriorities: priorities } : {}),
+      ...(o.webSeeds?.length ? { webSeeds: o.webSeeds } : {}),
+    });
+    torrent.on('warning', (w) => {
+      if (w.code === 'SESSION_WEB_SEED_DROPPED') io.warn(`bttkit: warning: ${w.message}`);
     });
     playback = o.play ? (await import('./serve.js')).startPlayback(torrent, o.play, io.out) : undefined;
     let badSelect: ((e: Error) => void) | undefined;

@@ -33,6 +33,8 @@ import { appRate, RateLimiter } from './throttle.js';
 import { Torrent } from './torrent.js';
 import { torrentFileOf } from './torrent-file.js';
 import type { TorrentContext, TorrentFeatureFactory } from './torrent-types.js';
+import { webSeedFeature } from './web-seed.js';
+import { checkWebSeedUrl, isWebSeedUrl } from './web-seed-url.js';
 
 export { RateLimiter } from './throttle.js';
 
@@ -80,6 +82,11 @@ export interface ClientOptions {
    * `Math.random`; the swarm lab passes a seeded generator so that runs repeat exactly.
    */
   random?: () => number;
+  /**
+   * PEM certificates trusted for `https:` web seeds (BEP 19) besides Node's root certificates:
+   * a self-signed server, a company CA.
+   */
+  webSeedCa?: string | readonly string[];
 }
 
 /** A {@link Dht} instance, as opposed to options for one (without loading the DHT module). */
@@ -114,6 +121,8 @@ export interface AddTorrentOptions {
   filePriorities?: readonly Priority[];
   /** More trackers, each URL its own tier, after those of the .torrent or magnet. */
   trackers?: readonly string[];
+  /** More web seeds (BEP 19: http(s) URLs), after the .torrent's `url-list` or the magnet's `ws=`. */
+  webSeeds?: readonly string[];
 }
 
 /** bttkit's MSE/PE, as the session calls it. */
@@ -220,6 +229,7 @@ export class Client extends TypedEmitter<ClientEvents> {
       this.#features.push(this.#lsd.feature);
     }
     if (this.settings.holepunch) this.#features.push(holepunchFeature());
+    if (this.settings.enableWebSeeds) this.#features.push(webSeedFeature({ ca: options.webSeedCa }));
   }
 
   /** The DHT in use, if any. */
@@ -354,6 +364,8 @@ export class Client extends TypedEmitter<ClientEvents> {
     let name: string | undefined;
     const peers: PeerAddress[] = [...(options.peers ?? [])];
     const tiers: string[][] = [];
+    // Web seeds: the caller's are checked (thrown), a torrent's or magnet's bad ones skipped.
+    const webSeeds = (options.webSeeds ?? []).map(checkWebSeedUrl);
     if (source instanceof Uint8Array) {
       const meta = parseTorrent(source);
       info = meta;
@@ -367,6 +379,7 @@ export class Client extends TypedEmitter<ClientEvents> {
         infoHashV2 = m.infoHashV2Bytes;
         name = m.name;
         peers.push(...m.peers);
+        webSeeds.push(...m.webSeeds.filter(isWebSeedUrl));
         for (const t of m.trackers) tiers.push([t]);
       } else {
         infoHash = parseInfoHash(source);
@@ -378,6 +391,7 @@ export class Client extends TypedEmitter<ClientEvents> {
       if ('announce' in source) for (const t of source.announce) tiers.push([...t]);
     }
     for (const t of options.trackers ?? []) if (!tiers.some((tier) => tier.includes(t))) tiers.push([t]);
+    webSeeds.push(...((info as Partial<Metainfo> | undefined)?.urlList ?? []).filter(isWebSeedUrl));
     if (info && options.filePriorities) checkFilePriorities(info, options.filePriorities);
     const torrentFile = original ?? torrentFileOf(info, tiers);
     const key = toHex(infoHash);
@@ -387,6 +401,7 @@ export class Client extends TypedEmitter<ClientEvents> {
     const existing = this.#torrents.get(key) ?? (alias ? this.#torrents.get(toHex(alias)) : undefined);
     if (existing) {
       for (const p of peers) existing.addPeer(p);
+      for (const w of webSeeds) existing.addWebSeed(w);
       return existing;
     }
     const createStore =
@@ -442,6 +457,7 @@ export class Client extends TypedEmitter<ClientEvents> {
       trackers: tiers,
       ...(torrentFile ? { torrentFile } : {}),
     });
+    for (const w of webSeeds) torrent.addWebSeed(w);
     this.#torrents.set(key, torrent);
     this.#req2.set(toHex(mse.req2Hash(infoHash)), infoHash);
     if (alias) {

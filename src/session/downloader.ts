@@ -7,6 +7,7 @@ import type { Clock, TimerHandle } from '../util/clock.js';
 import type { BttkitError } from '../util/errors.js';
 import { SessionError } from './errors.js';
 import type { PeerConn } from './peer.js';
+import { RateMeter } from './rate.js';
 import type { Settings } from './settings.js';
 import { SmartBan } from './smart-ban.js';
 import type { DownloadGate } from './throttle.js';
@@ -44,8 +45,8 @@ export interface DownloadHost {
   paused(): boolean;
   /** The torrent is destroyed. */
   stopped(): boolean;
-  /** A block arrived (payload bytes, duplicates included). */
-  received(peer: PeerConn, bytes: number): void;
+  /** A block arrived (payload bytes, duplicates included); `peer` undefined for a web seed's. */
+  received(peer: PeerConn | undefined, bytes: number): void;
   /** Whether {@link pieceVerified} wants the sources (someone listens). */
   wantsSources(): boolean;
   /** A piece passed its hash check; `sources`: peer id → bytes of it (empty unless wanted). */
@@ -89,6 +90,14 @@ export class Downloader {
   readonly #senders = new Map<number, Map<number, string>>();
   readonly #smartBan = new SmartBan();
   #hashFailures = 0;
+  /**
+   * Sources that are not peer connections (web seeds), by picker key: told of each failed piece
+   * they sent part of (`sole`: they sent all of it, or smart-ban found their block bad) instead
+   * of being banned as peers are.
+   */
+  readonly external = new Map<string, (piece: number, sole: boolean) => void>();
+  /** Bytes/s from {@link deliver} (web seeds), for the torrent's download rate. */
+  readonly externalDown: RateMeter;
   /** Bytes put and not yet accepted by the store. */
   #unresolvedPuts = 0;
   #readsPaused = false;
@@ -104,6 +113,7 @@ export class Downloader {
     this.info = info;
     this.picker = picker;
     this.store = store;
+    this.externalDown = new RateMeter(host.clock, 5_000, 250);
   }
 
   get hashFailures(): number {
@@ -318,13 +328,37 @@ export class Downloader {
     this.#drainOff = undefined;
   }
 
+  /**
+   * A block from a source that is not a peer connection (a web seed, web-seed.ts), on the path of
+   * peer blocks: picker, store, hash check, `verified` naming `source` (its picker key). A piece
+   * that fails is reported to the source's entry in {@link external}.
+   */
+  deliver(source: string, piece: number, offset: number, block: Uint8Array): void {
+    if (this.store.closed) return;
+    this.externalDown.add(block.length);
+    this.#host.received(undefined, block.length);
+    this.#accept(source, piece, offset, block);
+  }
+
   #onBlock(peer: PeerConn, piece: number, offset: number, block: Uint8Array): void {
-    const { picker, store } = this;
     const host = this.#host;
     peer.down.add(block.length);
     peer.waitingSince = host.clock.now();
     host.received(peer, block.length);
-    const receipt = picker.blockReceived(peer.id, piece, offset);
+    this.#accept(peer.id, piece, offset, block);
+    // Pipelining sized to the rate: keep `requestQueueSeconds` of this peer's rate in flight.
+    const s = host.settings;
+    const byRate = Math.ceil((peer.down.rate() * s.requestQueueSeconds) / s.blockSize);
+    const reqq = peer.wire.peerExtendedHandshake?.reqq ?? 250;
+    peer.queueTarget = Math.max(s.minRequestQueue, Math.min(s.maxRequestQueue, reqq, byRate));
+    this.fill(peer);
+  }
+
+  /** A block from `from` (a peer or an external source): picker, senders, store, verification. */
+  #accept(from: string, piece: number, offset: number, block: Uint8Array): void {
+    const { picker, store } = this;
+    const host = this.#host;
+    const receipt = picker.blockReceived(from, piece, offset);
     for (const c of receipt.cancel) host.peer(c.peer)?.wire.cancel(c.piece, c.offset, c.length);
     if (!receipt.duplicate) {
       let senders = this.#senders.get(piece);
@@ -332,7 +366,7 @@ export class Downloader {
         senders = new Map();
         this.#senders.set(piece, senders);
       }
-      senders.set(offset, peer.id);
+      senders.set(offset, from);
       // The block may be a view into the connection's reused read buffer (the wire lends it):
       // a store that does not copy on put gets a copy it can keep.
       const size = block.length;
@@ -351,12 +385,6 @@ export class Downloader {
       );
       if (!this.#readsPaused && this.#storeFull(false)) this.#pauseReads();
     }
-    // Pipelining sized to the rate: keep `requestQueueSeconds` of this peer's rate in flight.
-    const s = host.settings;
-    const byRate = Math.ceil((peer.down.rate() * s.requestQueueSeconds) / s.blockSize);
-    const reqq = peer.wire.peerExtendedHandshake?.reqq ?? 250;
-    peer.queueTarget = Math.max(s.minRequestQueue, Math.min(s.maxRequestQueue, reqq, byRate));
-    this.fill(peer);
   }
 
   /** The store is too full to read from peers (`resume`: the lower threshold, to resume). */
@@ -446,6 +474,7 @@ export class Downloader {
       const p = only === undefined ? undefined : host.peer(only);
       if (p && ++p.soleFailures >= host.settings.banAfterHashFailures) host.ban(p.id, 'sent corrupt pieces');
     }
+    for (const id of who) this.external.get(id)?.(piece, who.size === 1);
     if (senders) void this.#recordSmartBan(piece, senders);
     this.fillAll();
   }
@@ -468,7 +497,8 @@ export class Downloader {
     try {
       const good = await this.store.get(piece, 0, pieceLengthAt(this.info, piece));
       for (const culprit of this.#smartBan.resolve(piece, good, this.#host.settings.blockSize))
-        this.#host.ban(culprit, 'sent corrupt blocks');
+        if (this.external.has(culprit)) this.external.get(culprit)?.(piece, true);
+        else this.#host.ban(culprit, 'sent corrupt blocks');
     } catch {
       this.#smartBan.forget(piece);
     }

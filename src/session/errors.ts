@@ -69,6 +69,20 @@ export const SESSION_ERROR_CODES = [
   'SESSION_BAD_HASHES',
   /** A v2 torrent's piece layers could not be had: its .torrent lacks them, or none came (stops it). */
   'SESSION_NO_PIECE_LAYERS',
+  /** A web seed URL (BEP 19) that is not an absolute http(s) URL (thrown by `addWebSeed`; a warning for a torrent's). */
+  'SESSION_BAD_WEB_SEED',
+  /** A web seed request failed: network error, connection closed mid-body, aborted (a warning; retried with backoff). */
+  'SESSION_WEB_SEED_FAILED',
+  /** A web seed answered an HTTP status other than 200/206 (`details.status`; a 503's `retryAfterMs`). */
+  'SESSION_WEB_SEED_STATUS',
+  /** A web seed's response was not the range asked for (Content-Range, Content-Length, coding, no range support). */
+  'SESSION_WEB_SEED_BAD_RESPONSE',
+  /** A web seed request redirected too often, or to something that is not http(s). */
+  'SESSION_WEB_SEED_REDIRECTS',
+  /** A web seed sent no headers, or too few body bytes, within `webSeedTimeoutMs`. */
+  'SESSION_WEB_SEED_TIMEOUT',
+  /** A web seed sent data that failed the hash check: it is dropped for the torrent's life. */
+  'SESSION_WEB_SEED_DROPPED',
 ] as const;
 
 /** A code of {@link SessionError}: one of {@link SESSION_ERROR_CODES}. */

@@ -62,3 +62,12 @@ export type {
   TorrentState,
   TorrentStats,
 } from './torrent-types.js';
+export {
+  type WebSeedInfo,
+  type WebSeedOptions,
+  type WebSeedState,
+  WebSeeds,
+  webSeedFeature,
+} from './web-seed.js';
+export { fetchRange, type RangeRequest, type WebSeedAgents } from './web-seed-http.js';
+export { checkWebSeedUrl, type FileSpan, fileSpans, webSeedFileUrl } from './web-seed-url.js';

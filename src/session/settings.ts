@@ -98,6 +98,21 @@ export interface Settings {
    * simultaneous uTP open). Default true. Not used for private torrents.
    */
   holepunch: boolean;
+  /**
+   * Use web seeds (BEP 19: the .torrent's `url-list`, a magnet's `ws=`, `addWebSeed`). Default
+   * true.
+   */
+  enableWebSeeds: boolean;
+  /** Time a web seed has for its response headers and for each 16 KiB of the body, ms. */
+  webSeedTimeoutMs: number;
+  /** Jobs (runs of range requests) in flight per web seed, sharing `requestQueueSeconds` of its rate. */
+  webSeedRequests: number;
+  /** Wait before retrying a web seed that failed, ms (doubles per failure in a row, up to 5 min). */
+  webSeedRetryMs: number;
+  /**
+   * Failures in a row after which a web seed is left alone for an hour (a 404 or 410 at once).
+   */
+  webSeedMaxFailures: number;
 }
 
 /** Defaults: a good desktop client. */
@@ -127,6 +142,11 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   portMappingLease: 3600,
   lsd: true,
   holepunch: true,
+  enableWebSeeds: true,
+  webSeedTimeoutMs: 20_000,
+  webSeedRequests: 2,
+  webSeedRetryMs: 5_000,
+  webSeedMaxFailures: 5,
 });
 
 /** Presets, after libtorrent's `min_memory_usage()` and `high_performance_seed()`. */

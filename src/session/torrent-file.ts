@@ -5,7 +5,7 @@ import { equalBytes, toHex } from '../util/bytes.js';
 import type { BttkitError } from '../util/errors.js';
 import type { Downloader } from './downloader.js';
 import { SessionError } from './errors.js';
-import type { PeerConn } from './peer.js';
+import type { PeerBook } from './peer-book.js';
 import type { TorrentState, TorrentStats } from './torrent-types.js';
 
 /**
@@ -71,23 +71,21 @@ export interface StatsSource {
   state: TorrentState;
   info: InfoDictionary | undefined;
   downloader: Downloader | undefined;
-  peers: Iterable<PeerConn>;
-  peerCount: number;
+  /** The peers: connected ones, bans, how many were seen. */
+  book: Pick<PeerBook, 'connected' | 'bannedCount' | 'seenCount'>;
   downloaded: number;
   uploaded: number;
-  bannedPeers: number;
-  peersSeen: number;
 }
 
-/** `torrent.stats()`: progress over the wanted bytes, rates summed over the peers, ETA. */
+/** `torrent.stats()`: progress over the wanted bytes, rates summed over the peers and web seeds, ETA. */
 export function torrentStats(t: StatsSource): TorrentStats {
   const { info, downloader: d } = t;
   const verified = d?.verifiedBytes ?? 0;
   const wantedBytes =
     d && info ? verified + d.picker.wantedRemaining * info.pieceLength : (info?.length ?? 0);
-  let downloadRate = 0;
+  let downloadRate = d?.externalDown.rate() ?? 0; // web seeds
   let uploadRate = 0;
-  for (const p of t.peers) {
+  for (const p of t.book.connected.values()) {
     downloadRate += p.down.rate();
     uploadRate += p.up.rate();
   }
@@ -103,11 +101,11 @@ export function torrentStats(t: StatsSource): TorrentStats {
     length: info?.length,
     downloadRate,
     uploadRate,
-    peers: t.peerCount,
+    peers: t.book.connected.size,
     eta: left === 0 ? 0 : downloadRate > 0 ? left / downloadRate : Number.POSITIVE_INFINITY,
     hashFailures: d?.hashFailures ?? 0,
-    bannedPeers: t.bannedPeers,
-    peersSeen: t.peersSeen,
+    bannedPeers: t.book.bannedCount,
+    peersSeen: t.book.seenCount,
   };
 }
 

@@ -36,6 +36,7 @@ import type {
 } from './torrent-types.js';
 import { Uploader } from './uploader.js';
 import { V2Torrent } from './v2.js';
+import { type WebSeedInfo, webSeedsOf } from './web-seed.js';
 
 /**
  * One torrent in a {@link Client}: created by `client.add()`. It holds the torrent's state,
@@ -122,10 +123,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#features = (ctx.features ?? []).map((make) => make(core));
     for (const p of init.peers ?? []) this.addPeer(p);
     this.#tick = ctx.clock.setInterval(() => this.#onTick(), 1000);
-    if (init.info) {
-      const info = init.info;
-      queueMicrotask(() => void this.#setInfo(info));
-    }
+    const info = init.info;
+    if (info) queueMicrotask(() => void this.#setInfo(info));
     queueMicrotask(() => this.#discovery.startTrackers());
   }
 
@@ -238,9 +237,17 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   get sequential(): boolean {
     return this.#content.sequential;
   }
-
   set sequential(on: boolean) {
     this.#content.sequential = on;
+  }
+
+  /** BEP 19 web seeds (`url-list`, `ws=`, added) and their state; none with `enableWebSeeds` off. */
+  get webSeeds(): WebSeedInfo[] {
+    return webSeedsOf(this.#features)?.list() ?? [];
+  }
+  /** Adds a web seed; false if known or web seeds are off. @throws {SessionError} `SESSION_BAD_WEB_SEED` */
+  addWebSeed(url: string): boolean {
+    return webSeedsOf(this.#features)?.add(url) ?? false;
   }
 
   /** The wire of a connected peer (for extensions such as `btt_speed`). */
@@ -256,12 +263,9 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       state: this.state,
       info: this.#info,
       downloader: this.#downloader,
-      peers: this.#book.connected.values(),
-      peerCount: this.#book.connected.size,
+      book: this.#book,
       downloaded: this.#downloaded,
       uploaded: this.#uploaded,
-      bannedPeers: this.#book.bannedCount,
-      peersSeen: this.#book.seenCount,
     });
   }
 
@@ -501,9 +505,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
         this.emit('piece', piece);
         this.#checkDone();
       },
-      onAttach: (peer) => {
-        for (const f of this.#features) f.attach?.(peer);
-      },
+      onAttach: (peer) => this.#features.forEach((f) => void f.attach?.(peer)),
       onWire: (wire, meta) => this.emit('wire', wire, meta),
       onPeer: (peer) => this.emit('peer', peer.info()),
       onClosed: (peer, err) => this.#onClosed(peer, err),

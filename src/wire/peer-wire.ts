@@ -17,6 +17,7 @@ import type {
   RequestCallback,
   RespondFn,
 } from './peer-wire-types.js';
+import { StaleAnswers } from './stale-answers.js';
 import { type UpstreamHandlers, UpstreamWire } from './upstream.js';
 import { WriteBatcher } from './write-batch.js';
 
@@ -77,6 +78,8 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
   #closeError: WireError | undefined;
   #readPaused = false;
   readonly #bep52: bep52.HashExchange;
+  /** Answers to requests the peer cancelled (then asked again): dropped, see {@link StaleAnswers}. */
+  readonly #stale = new StaleAnswers();
 
   constructor(connection: Connection, options: PeerWireOptions) {
     super();
@@ -438,8 +441,10 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
           });
         }
         const writer = this.#writer;
+        const seq = this.#stale.received(index, offset, length);
         const answer: RespondFn = (result, onSent) => {
           if (this.#closed) return;
+          if (this.#stale.isStale(index, offset, length, seq)) return onSent && queueMicrotask(onSent);
           if (result instanceof Error) respond(result);
           else if (result.length !== length) {
             throw new WireError(
@@ -460,7 +465,10 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
         };
         this.emit('request', { index, offset, length }, answer);
       },
-      cancel: (index, offset, length) => this.emit('cancel', { index, offset, length }),
+      cancel: (index, offset, length) => {
+        this.#stale.cancelled(index, offset, length);
+        this.emit('cancel', { index, offset, length });
+      },
       reject: (index, offset, length) => this.emit('reject', { index, offset, length }),
       allowedFast: (index) => this.emit('allowed-fast', index),
     };
