@@ -89,7 +89,7 @@ export interface Settings {
    * (239.192.152.143:6771, and [ff15::efc0:988f]:6771 when listening on `::`) and connect to
    * the peers others announce there. Default true, as in libtorrent — but it never runs for a
    * client listening on a loopback address, with a custom transport, or for private torrents.
-   * See docs/networking-lsd.md.
+   * See docs/networking.md.
    */
   lsd: boolean;
   /**
