@@ -39,6 +39,7 @@ const INTEGRATION = [
   'test/utp/udp.test.ts',
   'test/session/web-seed.test.ts',
   'test/session/ipv6.test.ts',
+  'test/net/portmap-hostile.test.ts',
 ];
 const INTEROP = [
   'test/interop/**/*.test.ts',

@@ -116,6 +116,8 @@ export function workerEngine(deadlineMs: number): PortMapEngine {
       const worker = new Worker(code, {
         eval: true,
         workerData: job,
+        // The code is CommonJS text: an app started with --input-type=module must not make it ESM.
+        execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type')),
         resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB, maxYoungGenerationSizeMb: 16 },
       });
       let settled = false;

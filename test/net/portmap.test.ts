@@ -109,7 +109,7 @@ describe('PortMapper (fake engine)', () => {
       'NET_PORTMAP_BAD_REPLY',
     ]);
     // Control characters from the gateway never reach a terminal.
-    expect(warnings[2]?.message).not.toMatch(/[\u0000-\u001f]/);
+    expect([...(warnings[2]?.message ?? '')].some((c) => c.charCodeAt(0) < 32)).toBe(false);
     expect(pm.external).toBeUndefined();
     await pm.stop();
     const g = mapper(() => 'nonsense' as unknown as PortMapJobResult);
