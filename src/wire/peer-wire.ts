@@ -17,7 +17,6 @@ import type {
   RequestCallback,
   RespondFn,
 } from './peer-wire-types.js';
-import { StaleAnswers } from './stale-answers.js';
 import { type UpstreamHandlers, UpstreamWire } from './upstream.js';
 import { WriteBatcher } from './write-batch.js';
 
@@ -78,8 +77,6 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
   #closeError: WireError | undefined;
   #readPaused = false;
   readonly #bep52: bep52.HashExchange;
-  /** Answers to requests the peer cancelled (then asked again): dropped, see {@link StaleAnswers}. */
-  readonly #stale = new StaleAnswers();
 
   constructor(connection: Connection, options: PeerWireOptions) {
     super();
@@ -441,10 +438,8 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
           });
         }
         const writer = this.#writer;
-        const seq = this.#stale.received(index, offset, length);
         const answer: RespondFn = (result, onSent) => {
           if (this.#closed) return;
-          if (this.#stale.isStale(index, offset, length, seq)) return onSent && queueMicrotask(onSent);
           if (result instanceof Error) respond(result);
           else if (result.length !== length) {
             throw new WireError(
@@ -457,7 +452,7 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
             // Written at once (no batching): the transport was not asked to tell, so the block
             // is left to the GC.
             if (!onSent || this.#closed || !writer.batching) return;
-            // Not queued (the request was cancelled meanwhile): nothing refers to the block.
+            // Not queued (the request was cancelled or rejected by a choke meanwhile): nothing refers to the block.
             if (writer.queued === queued) queueMicrotask(onSent);
             // Released when the batch holding it is written.
             else writer.onFlushed(onSent);
@@ -466,7 +461,6 @@ export class PeerWire extends TypedEmitter<PeerWireEvents> {
         this.emit('request', { index, offset, length }, answer);
       },
       cancel: (index, offset, length) => {
-        this.#stale.cancelled(index, offset, length);
         this.emit('cancel', { index, offset, length });
       },
       reject: (index, offset, length) => this.emit('reject', { index, offset, length }),

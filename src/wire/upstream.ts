@@ -12,7 +12,8 @@
  *
  * The seams (private in 5.0.9, all named in {@link UPSTREAM_SEAMS}):
  * - `_push(data)`: every outgoing message goes through it; overridden to hand it to our writer.
- * - `_pull(requests, piece, offset, length)`: overridden (same result) to search from a hint.
+ * - `_pull(requests, piece, offset, length)`: overridden to search from a hint, and to match an
+ *   answer to the very request it answers (see `PinnedWire._pull`).
  * - `_callback(request, err, block)`: runs one request's callback (what `Wire._onPiece` does).
  * - `_onHandshake`, `_onChoke`, `_onUnchoke`, `_onInterested`, `_onUninterested`, `_onHave`,
  *   `_onBitField`, `_onRequest`, `_onCancel`, `_onHaveAll`, `_onHaveNone`, `_onReject`,
@@ -151,8 +152,14 @@ class PinnedWire extends Wire {
   /** Where `_push` sends (names unlikely to meet a future upstream field). */
   bttOutput: (data: Uint8Array) => void = () => {};
   bttStopped = false;
-  /** Where the last pulled request was in `requests`: the next answer is usually right after. */
+  /** Where the last pulled request was in `requests` / `peerRequests`: the next one is usually right after. */
   #hint = 0;
+  #peerHint = 0;
+  /**
+   * While one of the peer's requests is being answered: that request (the only one `_pull` may
+   * take from `peerRequests`), or `null` once taken or found gone. `undefined` otherwise.
+   */
+  bttAnswering: WireRequest | null | undefined = undefined;
 
   // Overrides Wire._push: every outgoing message, to our writer (no streamx readable side).
   _push(data: Uint8Array): boolean {
@@ -162,24 +169,36 @@ class PinnedWire extends Wire {
   }
 
   /**
-   * Overrides Wire._pull (same result: a match, removed by moving the last entry into its hole,
-   * or null). The stock one scans from the start; answers arriving in request order sit ever
-   * deeper that way (hundreds of compares per block with a deep queue), so search from a hint.
+   * Overrides Wire._pull (a match, removed by moving the last entry into its hole, or null). The
+   * stock one scans from the start; answers arriving in request order sit ever deeper that way
+   * (hundreds of compares per block with a deep queue), so search from a hint. While a request
+   * is answered ({@link bttAnswering}), only that very request matches in `peerRequests`:
+   * `Wire` matches answers by (index, offset, length), so a late answer to a request the peer
+   * cancelled (or a choke rejected) would take a newer request for the same block, which then
+   * is never answered and the peer waits for its timeout. Such an answer now finds nothing and
+   * sends nothing.
    */
   _pull(requests: WireRequest[], piece: number, offset: number, length: number): WireRequest | null {
     const n = requests.length;
-    const start = requests === this.requests && this.#hint < n ? this.#hint : 0;
+    const own = requests === this.requests;
+    const want = requests === this.peerRequests ? this.bttAnswering : undefined;
+    if (want === null) return null;
+    const hint = own ? this.#hint : this.#peerHint;
+    const start = hint < n ? hint : 0;
     for (let k = 0; k < n; k++) {
       let i = start + k;
       if (i >= n) i -= n;
       const r = requests[i] as WireRequest;
-      if (r.piece === piece && r.offset === offset && r.length === length) {
+      if (want !== undefined ? r === want : r.piece === piece && r.offset === offset && r.length === length) {
         const last = requests.pop() as WireRequest;
         if (i < n - 1) requests[i] = last;
-        if (requests === this.requests) this.#hint = i + 1;
+        if (own) this.#hint = i + 1;
+        else this.#peerHint = i + 1;
+        if (want !== undefined) this.bttAnswering = null;
         return r;
       }
     }
+    if (want !== undefined) this.bttAnswering = null;
     return null;
   }
 }
@@ -219,9 +238,20 @@ export class UpstreamWire {
     on('bitfield', () => handlers.bitfield(w.peerPieces.buffer));
     on('have-all', () => handlers.haveAll());
     on('have-none', () => handlers.haveNone());
-    on('request', (index: number, offset: number, length: number, respond: UpstreamRespond) =>
-      handlers.request(index, offset, length, respond),
-    );
+    on('request', (index: number, offset: number, length: number, respond: UpstreamRespond) => {
+      // `Wire._onRequest` pushed the request just before emitting: its answer must answer it alone.
+      const last = w.peerRequests[w.peerRequests.length - 1];
+      const req =
+        last && last.piece === index && last.offset === offset && last.length === length ? last : undefined;
+      handlers.request(index, offset, length, (err, block) => {
+        w.bttAnswering = req;
+        try {
+          respond(err, block);
+        } finally {
+          w.bttAnswering = undefined;
+        }
+      });
+    });
     on('cancel', (index: number, offset: number, length: number) => handlers.cancel(index, offset, length));
     on('reject', (index: number, offset: number, length: number) => handlers.reject(index, offset, length));
     on('allowed-fast', (index: number) => handlers.allowedFast(index));

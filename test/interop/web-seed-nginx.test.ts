@@ -139,7 +139,9 @@ describe('nginx as a web seed', () => {
 
   it('a swarm: a bttkit seeder and a lying web seed — the liar is dropped, the peer completes it', async () => {
     const seeder = new Client({ utp: false, settings: { uploadRateLimit: 2 * 1024 * 1024 } });
-    const leecher = new Client({ utp: false });
+    // No request timeout to rescue a lost answer: a request the seeder leaves unanswered stalls
+    // the download past whenDone's bound (see test/wire/late-answers.test.ts).
+    const leecher = new Client({ utp: false, settings: { requestTimeoutMs: 3_600_000 } });
     try {
       const addr = await seeder.listen(0, '127.0.0.1');
       const st = seeder.add(torrentBytes, { path: www });
@@ -149,15 +151,12 @@ describe('nginx as a web seed', () => {
       const out = join(tmp.path, 'swarm');
       const t = leecher.add(torrentBytes, { path: out, peers: [addr], webSeeds: [liar] });
       const warnings: string[] = [];
-      const t0 = Date.now();
       t.on('warning', (w) => warnings.push(w.code));
       const sources = new Set<string>();
       t.on('verified', (_i, s) => {
         for (const k of s.keys()) sources.add(k);
       });
-      await whenDone(t);
-      // No stall: the seeder (throttled) answered every request (see test/wire/stale-answers.test.ts).
-      expect(Date.now() - t0).toBeLessThan(20_000);
+      await whenDone(t, 60_000);
       await t.store?.flush();
       same(out, 'swarm');
       expect(t.webSeeds[0]?.state).toBe('dropped');
