@@ -37,13 +37,13 @@ export default defineConfig([
     target: 'node20',
     splitting: true,
     treeshake: true,
-    // tronweb (~46 MB) is an optional peer: loaded by `await import()` in bttkit/settlement only.
-    external: ['tronweb', 'pg'],
+    // tronweb (~46 MB) and viem are optional peers: loaded by `await import()` in bttkit/settlement only.
+    external: ['tronweb', 'pg', 'viem'],
   },
   {
     entry,
     format: ['cjs'],
-    external: ['tronweb', 'pg'],
+    external: ['tronweb', 'pg', 'viem'],
     dts: true,
     sourcemap: true,
     target: 'node20',

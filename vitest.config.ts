@@ -43,6 +43,8 @@ const INTEGRATION = [
 ];
 const INTEROP = [
   'test/interop/**/*.test.ts',
+  // BTTC: a hardhat node (a real local EVM node from npm) per file.
+  'test/settlement/bttc/**/*.test.ts',
   'test/ledger/postgres-harness.test.ts',
   'test/ledger/pg-store.test.ts',
   'test/ledger/pg-service.test.ts',
