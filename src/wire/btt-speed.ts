@@ -1,5 +1,14 @@
 import { type BDict, type BValue, decode, encode } from '../metainfo/bencode.js';
 import { fromUtf8Strict } from '../util/bytes.js';
+import {
+  BTT_MAX_SCHEMES,
+  BTT_SCHEME_ED25519,
+  BTT_SCHEME_EIP712,
+  BTT_SCHEME_LENGTHS,
+  BTT_SCHEMES,
+  type BttEvmInfo,
+  type BttVoucherScheme,
+} from './btt-schemes.js';
 import { TypedEmitter } from './emitter.js';
 import { WireError } from './errors.js';
 import type { ExtensionContext, ExtensionFactory, HandshakeValue, WireExtension } from './extension.js';
@@ -19,21 +28,6 @@ export const BTT_EIP712_CHANNEL_ID_LENGTH = 32;
 /** EIP-712 signatures (r ‖ s ‖ v) in scheme `eip712-bttc`. */
 export const BTT_EIP712_SIGNATURE_LENGTH = 65;
 
-/** Voucher scheme of the ledger's channels: ed25519 vouchers (the default, and all an old peer knows). */
-export const BTT_SCHEME_ED25519 = 'ed25519-ledger';
-/** Voucher scheme of the BTTC channel contract: EIP-712 typed-data vouchers, secp256k1. */
-export const BTT_SCHEME_EIP712 = 'eip712-bttc';
-/** A voucher scheme this codec knows. */
-export type BttVoucherScheme = typeof BTT_SCHEME_ED25519 | typeof BTT_SCHEME_EIP712;
-/** Every scheme this codec knows. */
-export const BTT_SCHEMES: readonly BttVoucherScheme[] = [BTT_SCHEME_ED25519, BTT_SCHEME_EIP712];
-/** Most entries in a handshake's `vs` list. */
-export const BTT_MAX_SCHEMES = 8;
-/** Channel id and signature lengths per scheme. */
-export const BTT_SCHEME_LENGTHS: Readonly<Record<BttVoucherScheme, { ch: number; sig: number }>> = {
-  [BTT_SCHEME_ED25519]: { ch: BTT_CHANNEL_ID_LENGTH, sig: BTT_SIGNATURE_LENGTH },
-  [BTT_SCHEME_EIP712]: { ch: BTT_EIP712_CHANNEL_ID_LENGTH, sig: BTT_EIP712_SIGNATURE_LENGTH },
-};
 /** Most digits in an amount or price (enough for any uint256). */
 export const BTT_MAX_DIGITS = 78;
 /** Largest amount or price: 2^256 − 1 base units. */
@@ -73,16 +67,6 @@ export const BttRejectCode = {
   UNSUPPORTED_SCHEME: 12,
 } as const;
 
-/** What a payee needs of the `eip712-bttc` scheme: where its channels live and whom they pay. */
-export interface BttEvmInfo {
-  /** EVM chain id (BTTC mainnet 199, Donau 1029), 1 … 2⁵³ − 1. */
-  chainId: number;
-  /** The channel contract (`0x` + 40 lower-case hex digits). */
-  contract: string;
-  /** The peer's EVM account, the payee of channels to it (`0x` + 40 lower-case hex digits). */
-  addr: string;
-}
-
 /** The `btt` dictionary of the extended handshake. */
 export interface BttHandshake {
   /** Protocol version (1). */
@@ -102,23 +86,6 @@ export interface BttHandshake {
   vs?: BttVoucherScheme[];
   /** Required when `vs` lists `eip712-bttc`: its chain, contract and the peer's EVM account. */
   evm?: BttEvmInfo;
-}
-
-/** The schemes a handshake offers: its `vs`, or `ed25519-ledger` alone when absent. */
-export function bttSchemesOf(h: BttHandshake): BttVoucherScheme[] {
-  return h.vs ? [...h.vs] : [BTT_SCHEME_ED25519];
-}
-
-/**
- * The scheme to pay a peer with: the first of `ours` (our preference) that the peer offers, or
- * `undefined`. For `eip712-bttc` the payment layer must also check the peer's chain and contract.
- */
-export function negotiateScheme(
-  ours: readonly BttVoucherScheme[],
-  theirs: BttHandshake,
-): BttVoucherScheme | undefined {
-  const offered = bttSchemesOf(theirs);
-  return ours.find((s) => offered.includes(s));
 }
 
 /** `bid` (requester → provider): the most it will pay per MiB, from which channel. */

@@ -15,6 +15,22 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { concatBytes, fromHex, toHex, utf8 } from '../../util/bytes.js';
 import { SettlementError } from '../errors.js';
+import {
+  addressOfPrivateKey,
+  addressOfUncompressed,
+  addressToBytes,
+  checkPrivateKey,
+  parseAddress,
+} from './address.js';
+
+export {
+  addressFromBytes,
+  addressOfPrivateKey,
+  addressToBytes,
+  isAddress,
+  parseAddress,
+  toChecksumAddress,
+} from './address.js';
 
 /** EIP-712 domain name of the channel contract. */
 export const EIP712_DOMAIN_NAME = 'BttkitChannel';
@@ -46,85 +62,6 @@ export const VOUCHER_TYPEHASH: Uint8Array = /* @__PURE__ */ keccak_256(utf8(VOUC
 const NAME_HASH = /* @__PURE__ */ keccak_256(utf8(EIP712_DOMAIN_NAME));
 const VERSION_HASH = /* @__PURE__ */ keccak_256(utf8(EIP712_DOMAIN_VERSION));
 
-// ---------------------------------------------------------------- addresses
-
-const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
-
-/**
- * The EIP-55 checksummed form of a 0x address (any case in, mixed case out).
- * @throws {SettlementError} `SETTLEMENT_BAD_ADDRESS`
- */
-export function toChecksumAddress(address: string): string {
-  if (typeof address !== 'string' || !ADDRESS.test(address)) {
-    throw new SettlementError('SETTLEMENT_BAD_ADDRESS', 'an EVM address is 0x and 40 hex digits');
-  }
-  const lower = address.slice(2).toLowerCase();
-  const hash = toHex(keccak_256(utf8(lower)));
-  let out = '0x';
-  for (let i = 0; i < 40; i++) {
-    const c = lower[i] as string;
-    out += Number.parseInt(hash[i] as string, 16) >= 8 ? c.toUpperCase() : c;
-  }
-  return out;
-}
-
-/**
- * Parses a 0x address: all lower case, all upper case, or a valid EIP-55 checksum (mixed case
- * with a wrong checksum is refused, as it is likely a typo). Returns the checksummed form.
- * @throws {SettlementError} `SETTLEMENT_BAD_ADDRESS`
- */
-export function parseAddress(address: unknown): string {
-  if (typeof address !== 'string' || !ADDRESS.test(address)) {
-    throw new SettlementError('SETTLEMENT_BAD_ADDRESS', 'an EVM address is 0x and 40 hex digits');
-  }
-  const body = address.slice(2);
-  const sum = toChecksumAddress(address);
-  if (body !== body.toLowerCase() && body !== body.toUpperCase() && sum !== address) {
-    throw new SettlementError('SETTLEMENT_BAD_ADDRESS', 'EVM address with a wrong EIP-55 checksum');
-  }
-  return sum;
-}
-
-/** True if {@link parseAddress} accepts `address`. Never throws. */
-export function isAddress(address: unknown): address is string {
-  try {
-    parseAddress(address);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The 20 raw bytes of a 0x address. @throws {SettlementError} `SETTLEMENT_BAD_ADDRESS` */
-export function addressToBytes(address: string): Uint8Array {
-  return fromHex(parseAddress(address).slice(2).toLowerCase());
-}
-
-/** The checksummed 0x address of 20 raw bytes. @throws {SettlementError} `SETTLEMENT_BAD_ADDRESS` */
-export function addressFromBytes(bytes: Uint8Array): string {
-  if (!(bytes instanceof Uint8Array) || bytes.length !== 20) {
-    throw new SettlementError('SETTLEMENT_BAD_ADDRESS', 'an EVM address is 20 bytes');
-  }
-  return toChecksumAddress(`0x${toHex(bytes)}`);
-}
-
-/** The address of an uncompressed (65-byte) secp256k1 public key: last 20 bytes of keccak256(x ‖ y). */
-function addressOfUncompressed(pub: Uint8Array): string {
-  return toChecksumAddress(`0x${toHex(keccak_256(pub.subarray(1)).subarray(12))}`);
-}
-
-/** The checksummed address of a secp256k1 private key (32 bytes). @throws {SettlementError} `SETTLEMENT_BAD_KEY` */
-export function addressOfPrivateKey(privateKey: Uint8Array): string {
-  return addressOfUncompressed(secp256k1.getPublicKey(checkPrivateKey(privateKey), false));
-}
-
-function checkPrivateKey(privateKey: Uint8Array): Uint8Array {
-  if (!(privateKey instanceof Uint8Array) || !secp256k1.utils.isValidSecretKey(privateKey)) {
-    throw new SettlementError('SETTLEMENT_BAD_KEY', 'a secp256k1 private key is 32 bytes in 1 .. n-1');
-  }
-  return privateKey;
-}
-
 // ---------------------------------------------------------------- words
 
 function u256(v: bigint): Uint8Array {
@@ -138,9 +75,7 @@ function u256(v: bigint): Uint8Array {
 }
 
 function bigFrom(bytes: Uint8Array): bigint {
-  let v = 0n;
-  for (const b of bytes) v = (v << 8n) | BigInt(b);
-  return v;
+  return bytes.length === 0 ? 0n : BigInt(`0x${toHex(bytes)}`);
 }
 
 function addressWord(address: string): Uint8Array {
@@ -396,8 +331,8 @@ class FastVerifier {
 
   constructor(q: InstanceType<typeof Point>) {
     // A private copy of G, so that noble's shared base point keeps its own tables.
-    FastVerifier.#g ??= Point.fromAffine(Point.BASE.toAffine()).precompute(8, true);
-    this.#q = Point.fromAffine(q.toAffine()).precompute(8, true);
+    FastVerifier.#g ??= Point.fromAffine(Point.BASE.toAffine()).precompute(8, false);
+    this.#q = Point.fromAffine(q.toAffine()).precompute(8, false);
   }
 
   verify(digest: Uint8Array, sig: ParsedSig): boolean {
@@ -522,6 +457,7 @@ export class Eip712VoucherVerifier {
   readonly redeemed: bigint;
   /** The domain separator in use. */
   readonly domainSeparator: Uint8Array;
+  readonly #channelBytes: Uint8Array;
   #deposit: bigint;
   #best: Eip712Voucher | undefined;
   #pending: Eip712Voucher | undefined;
@@ -530,7 +466,8 @@ export class Eip712VoucherVerifier {
   /** @throws {SettlementError} `SETTLEMENT_BAD_ADDRESS`, `SETTLEMENT_BAD_CHANNEL_ID`, `SETTLEMENT_BAD_AMOUNT`, `SETTLEMENT_BAD_OPTIONS` */
   constructor(options: Eip712VoucherVerifierOptions) {
     this.domainSeparator = domainSeparator(options.domain);
-    this.channelId = formatChannelId(options.channelId);
+    this.#channelBytes = channelIdBytes(options.channelId);
+    this.channelId = `0x${toHex(this.#channelBytes)}`;
     this.signer = parseAddress(options.signer);
     this.#deposit = checkAmount(options.deposit, 'deposit');
     this.redeemed = checkAmount(options.redeemed ?? 0n, 'redeemed');
@@ -568,11 +505,13 @@ export class Eip712VoucherVerifier {
     if (typeof voucher !== 'object' || voucher === null) {
       throw badSig('length', 'not a voucher');
     }
-    let id: string;
-    try {
-      id = formatChannelId(voucher.channelId);
-    } catch {
-      throw badSig('channel', 'voucher is for another channel');
+    let id: string = voucher.channelId;
+    if (id !== this.channelId) {
+      try {
+        id = formatChannelId(voucher.channelId);
+      } catch {
+        throw badSig('channel', 'voucher is for another channel');
+      }
     }
     if (id !== this.channelId) {
       throw badSig('channel', 'voucher is for another channel');
@@ -589,7 +528,7 @@ export class Eip712VoucherVerifier {
   /** Verifies the signature; throws `SETTLEMENT_VOUCHER_BAD_SIGNATURE`. */
   #verify(voucher: Eip712Voucher): void {
     const sig = parseSig(voucher.signature);
-    const digest = voucherDigest(this.domainSeparator, this.channelId, voucher.amount);
+    const digest = voucherDigest(this.domainSeparator, this.#channelBytes, voucher.amount);
     if (this.#fast) {
       if (!this.#fast.verify(digest, sig)) throw badSig('signer', 'voucher not signed by the channel signer');
       return;
