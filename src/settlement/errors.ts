@@ -16,7 +16,12 @@ import { BttkitError, type BttkitErrorOptions } from '../util/errors.js';
  *   `SETTLEMENT_TX_MISMATCH` (a built transaction is not the one asked for);
  * - journal: `SETTLEMENT_JOURNAL_CORRUPT`, `SETTLEMENT_JOURNAL_LOCKED`, `SETTLEMENT_JOURNAL_FAILED`,
  *   `SETTLEMENT_CLOSED`;
- * - policy: `SETTLEMENT_OVER_LIMIT` (a withdrawal above the hot-wallet limit, left pending for review).
+ * - policy: `SETTLEMENT_OVER_LIMIT` (a withdrawal above the hot-wallet limit, left pending for review);
+ * - EIP-712 vouchers of the BTTC channel (mirroring the ledger's `LEDGER_VOUCHER_…`):
+ *   `SETTLEMENT_BAD_KEY` (not a secp256k1 private key), `SETTLEMENT_BAD_CHANNEL_ID` (not a bytes32),
+ *   `SETTLEMENT_VOUCHER_BAD_SIGNATURE` (malformed, high s, or another signer or channel;
+ *   `details.reason` says which), `SETTLEMENT_VOUCHER_NOT_INCREASING`,
+ *   `SETTLEMENT_VOUCHER_EXCEEDS_DEPOSIT`.
  */
 export const SETTLEMENT_ERROR_CODES = [
   'SETTLEMENT_BAD_ADDRESS',
@@ -45,6 +50,11 @@ export const SETTLEMENT_ERROR_CODES = [
   'SETTLEMENT_JOURNAL_FAILED',
   'SETTLEMENT_CLOSED',
   'SETTLEMENT_OVER_LIMIT',
+  'SETTLEMENT_BAD_KEY',
+  'SETTLEMENT_BAD_CHANNEL_ID',
+  'SETTLEMENT_VOUCHER_BAD_SIGNATURE',
+  'SETTLEMENT_VOUCHER_NOT_INCREASING',
+  'SETTLEMENT_VOUCHER_EXCEEDS_DEPOSIT',
 ] as const;
 
 /** A stable settlement error code (one of {@link SETTLEMENT_ERROR_CODES}). */

@@ -1,5 +1,14 @@
 import { type BDict, type BValue, decode, encode } from '../metainfo/bencode.js';
 import { fromUtf8Strict } from '../util/bytes.js';
+import {
+  BTT_MAX_SCHEMES,
+  BTT_SCHEME_ED25519,
+  BTT_SCHEME_EIP712,
+  BTT_SCHEME_LENGTHS,
+  BTT_SCHEMES,
+  type BttEvmInfo,
+  type BttVoucherScheme,
+} from './btt-schemes.js';
 import { TypedEmitter } from './emitter.js';
 import { WireError } from './errors.js';
 import type { ExtensionContext, ExtensionFactory, HandshakeValue, WireExtension } from './extension.js';
@@ -10,10 +19,15 @@ export const BTT_EXTENSION = 'btt_speed';
 export const BTT_VERSION = 1;
 /** Largest `btt_speed` message, in bytes. */
 export const BTT_MAX_MESSAGE = 1024;
-/** Channel ids are exactly this many bytes (the ledger's 32 hex digits, raw). */
+/** Channel ids are exactly this many bytes (the ledger's 32 hex digits, raw) in scheme `ed25519-ledger`. */
 export const BTT_CHANNEL_ID_LENGTH = 16;
-/** ed25519 signatures are this many bytes. */
+/** ed25519 signatures are this many bytes (scheme `ed25519-ledger`). */
 export const BTT_SIGNATURE_LENGTH = 64;
+/** Channel ids (bytes32 of the BTTC channel contract) in scheme `eip712-bttc`. */
+export const BTT_EIP712_CHANNEL_ID_LENGTH = 32;
+/** EIP-712 signatures (r ‖ s ‖ v) in scheme `eip712-bttc`. */
+export const BTT_EIP712_SIGNATURE_LENGTH = 65;
+
 /** Most digits in an amount or price (enough for any uint256). */
 export const BTT_MAX_DIGITS = 78;
 /** Largest amount or price: 2^256 − 1 base units. */
@@ -49,6 +63,8 @@ export const BttRejectCode = {
   PAYMENT_REQUIRED: 10,
   /** Something failed on our side. */
   INTERNAL: 11,
+  /** A voucher scheme the receiver does not accept (or does not know). */
+  UNSUPPORTED_SCHEME: 12,
 } as const;
 
 /** The `btt` dictionary of the extended handshake. */
@@ -63,6 +79,13 @@ export interface BttHandshake {
   token: string;
   /** Reserve price: the lowest bid the peer accepts as a provider, base units per MiB. */
   reserve: bigint;
+  /**
+   * Voucher schemes the peer pays and is paid with, most preferred first. Absent: `ed25519-ledger`
+   * only (every peer before schemes existed). Unknown names are dropped when parsing.
+   */
+  vs?: BttVoucherScheme[];
+  /** Required when `vs` lists `eip712-bttc`: its chain, contract and the peer's EVM account. */
+  evm?: BttEvmInfo;
 }
 
 /** `bid` (requester → provider): the most it will pay per MiB, from which channel. */
@@ -72,8 +95,10 @@ export interface BttBid {
   seq: number;
   /** Maximum price, base units per MiB. */
   price: bigint;
-  /** The channel it will pay from (16 bytes). */
+  /** The channel it will pay from (16 bytes; 32 in `eip712-bttc`). */
   ch: Uint8Array;
+  /** The voucher scheme of the channel. Absent: `ed25519-ledger`. */
+  vs?: BttVoucherScheme;
 }
 /** `grant` (provider → requester): the bid response. */
 export interface BttGrant {
@@ -88,18 +113,24 @@ export interface BttGrant {
 /** `pay` (requester → provider): a voucher. */
 export interface BttPay {
   t: 'pay';
-  /** Channel id (16 bytes). */
+  /** Channel id (16 bytes; 32 in `eip712-bttc`). */
   ch: Uint8Array;
   /** Cumulative amount promised on the channel so far, base units. */
   amt: bigint;
-  /** ed25519 signature by the channel key (64 bytes). */
+  /** ed25519 signature by the channel key (64 bytes), or in `eip712-bttc` r ‖ s ‖ v (65 bytes). */
   sig: Uint8Array;
+  /** The voucher scheme. Absent: `ed25519-ledger`. */
+  vs?: BttVoucherScheme;
 }
 /** `ack` (provider → requester): the highest voucher accepted. */
 export interface BttAck {
   t: 'ack';
+  /** Channel id (16 bytes; 32 in `eip712-bttc`). */
   ch: Uint8Array;
+  /** The highest cumulative amount accepted. */
   amt: bigint;
+  /** The voucher scheme. Absent: `ed25519-ledger`. */
+  vs?: BttVoucherScheme;
 }
 /** `reject` (either way). */
 export interface BttReject {
@@ -177,6 +208,37 @@ function intField(d: BDict, key: string, min: number, max: number): number {
 }
 
 const ADDR = /^T[1-9A-HJ-NP-Za-km-z]{33}$/;
+const SCHEME_NAME = /^[a-z0-9-]{1,32}$/;
+const EVM_ADDR = /^0x[0-9a-f]{40}$/;
+
+function isScheme(name: string): name is BttVoucherScheme {
+  return (BTT_SCHEMES as readonly string[]).includes(name);
+}
+
+/** The `vs` of a message: absent = `ed25519-ledger`; an unknown name is refused with code 12. */
+function schemeField(d: BDict): BttVoucherScheme {
+  if (d.get('vs') === undefined) return BTT_SCHEME_ED25519;
+  const name = textField(d, 'vs', SCHEME_NAME);
+  if (!isScheme(name)) bad(`unsupported voucher scheme ${name}`, BttRejectCode.UNSUPPORTED_SCHEME);
+  return name;
+}
+
+/** `{ vs }` for a decoded message: only for a non-default scheme, so old messages decode as before. */
+function withScheme(vs: BttVoucherScheme): { vs?: BttVoucherScheme } {
+  return vs === BTT_SCHEME_ED25519 ? {} : { vs };
+}
+
+function hexOf(bytes: Uint8Array): string {
+  let s = '0x';
+  for (const b of bytes) s += b.toString(16).padStart(2, '0');
+  return s;
+}
+
+function evmBytes(addr: string): Uint8Array {
+  const out = new Uint8Array(20);
+  for (let i = 0; i < 20; i++) out[i] = Number.parseInt(addr.slice(2 + 2 * i, 4 + 2 * i), 16);
+  return out;
+}
 const LEDGER = /^[A-Za-z0-9._:-]{1,64}$/;
 const TOKEN = /^[A-Z0-9_]{1,16}$/;
 
@@ -185,24 +247,36 @@ export function encodeBttMessage(m: BttMessage): Uint8Array {
   const check = (ok: boolean, what: string) => {
     if (!ok) throw new WireError('WIRE_BTT_BAD_MESSAGE', `invalid ${what} in ${m.t}`);
   };
-  const ch = (c: Uint8Array) => check(c.length === BTT_CHANNEL_ID_LENGTH, 'ch');
+  const scheme = (vs: BttVoucherScheme | undefined): { vs?: string } => {
+    check(vs === undefined || isScheme(vs), 'vs');
+    return vs === undefined || vs === BTT_SCHEME_ED25519 ? {} : { vs };
+  };
+  const lengths = (vs: BttVoucherScheme | undefined) => BTT_SCHEME_LENGTHS[vs ?? BTT_SCHEME_ED25519];
+  const ch = (c: Uint8Array, vs: BttVoucherScheme | undefined) =>
+    check(c instanceof Uint8Array && c.length === lengths(vs).ch, 'ch');
   const counter = (n: number, what: string) => check(Number.isSafeInteger(n) && n >= 0, what);
   switch (m.t) {
-    case 'bid':
-      ch(m.ch);
+    case 'bid': {
+      const vs = scheme(m.vs);
+      ch(m.ch, m.vs);
       counter(m.seq, 'seq');
-      return encode({ t: 'bid', seq: m.seq, price: formatAmount(m.price), ch: m.ch });
+      return encode({ t: 'bid', seq: m.seq, price: formatAmount(m.price), ch: m.ch, ...vs });
+    }
     case 'grant':
       counter(m.seq, 'seq');
       counter(m.credit, 'credit');
       return encode({ t: 'grant', seq: m.seq, price: formatAmount(m.price), credit: m.credit });
-    case 'pay':
-      ch(m.ch);
-      check(m.sig.length === BTT_SIGNATURE_LENGTH, 'sig');
-      return encode({ t: 'pay', ch: m.ch, amt: formatAmount(m.amt), sig: m.sig });
-    case 'ack':
-      ch(m.ch);
-      return encode({ t: 'ack', ch: m.ch, amt: formatAmount(m.amt) });
+    case 'pay': {
+      const vs = scheme(m.vs);
+      ch(m.ch, m.vs);
+      check(m.sig instanceof Uint8Array && m.sig.length === lengths(m.vs).sig, 'sig');
+      return encode({ t: 'pay', ch: m.ch, amt: formatAmount(m.amt), sig: m.sig, ...vs });
+    }
+    case 'ack': {
+      const vs = scheme(m.vs);
+      ch(m.ch, m.vs);
+      return encode({ t: 'ack', ch: m.ch, amt: formatAmount(m.amt), ...vs });
+    }
     case 'reject': {
       check(Number.isInteger(m.code) && m.code >= 1 && m.code <= 65535, 'code');
       const reason = new TextEncoder().encode(m.reason);
@@ -233,16 +307,20 @@ export function decodeBttMessage(payload: Uint8Array): BttDecoded {
     const type = fromUtf8Strict(t);
     if (type === undefined) bad('bad t');
     switch (type) {
-      case 'bid':
+      case 'bid': {
+        const vs = schemeField(d);
+        const { ch } = BTT_SCHEME_LENGTHS[vs];
         return {
           ok: true,
           message: {
             t: 'bid',
             seq: intField(d, 'seq', 0, BTT_MAX_COUNTER),
             price: amountField(d, 'price'),
-            ch: bytesField(d, 'ch', BTT_CHANNEL_ID_LENGTH, BTT_CHANNEL_ID_LENGTH),
+            ch: bytesField(d, 'ch', ch, ch),
+            ...withScheme(vs),
           },
         };
+      }
       case 'grant':
         return {
           ok: true,
@@ -253,25 +331,33 @@ export function decodeBttMessage(payload: Uint8Array): BttDecoded {
             credit: intField(d, 'credit', 0, BTT_MAX_COUNTER),
           },
         };
-      case 'pay':
+      case 'pay': {
+        const vs = schemeField(d);
+        const { ch, sig } = BTT_SCHEME_LENGTHS[vs];
         return {
           ok: true,
           message: {
             t: 'pay',
-            ch: bytesField(d, 'ch', BTT_CHANNEL_ID_LENGTH, BTT_CHANNEL_ID_LENGTH),
+            ch: bytesField(d, 'ch', ch, ch),
             amt: amountField(d, 'amt'),
-            sig: bytesField(d, 'sig', BTT_SIGNATURE_LENGTH, BTT_SIGNATURE_LENGTH),
+            sig: bytesField(d, 'sig', sig, sig),
+            ...withScheme(vs),
           },
         };
-      case 'ack':
+      }
+      case 'ack': {
+        const vs = schemeField(d);
+        const { ch } = BTT_SCHEME_LENGTHS[vs];
         return {
           ok: true,
           message: {
             t: 'ack',
-            ch: bytesField(d, 'ch', BTT_CHANNEL_ID_LENGTH, BTT_CHANNEL_ID_LENGTH),
+            ch: bytesField(d, 'ch', ch, ch),
             amt: amountField(d, 'amt'),
+            ...withScheme(vs),
           },
         };
+      }
       case 'reject': {
         const reason = fromUtf8Strict(bytesField(d, 'reason', 0, BTT_MAX_REASON));
         if (reason === undefined) bad('bad reason');
@@ -296,7 +382,36 @@ export function bttHandshakeFields(h: BttHandshake): { [key: string]: HandshakeV
     TOKEN.test(h.token) &&
     h.reserve >= 0n;
   if (!ok) throw new WireError('WIRE_BTT_BAD_HANDSHAKE', 'invalid btt handshake fields');
-  return { v: h.v, addr: h.addr, ledger: h.ledger, token: h.token, reserve: formatAmount(h.reserve) };
+  const out: { [key: string]: HandshakeValue } = {
+    v: h.v,
+    addr: h.addr,
+    ledger: h.ledger,
+    token: h.token,
+    reserve: formatAmount(h.reserve),
+  };
+  if (h.vs !== undefined) {
+    const okVs =
+      Array.isArray(h.vs) &&
+      h.vs.length >= 1 &&
+      h.vs.length <= BTT_MAX_SCHEMES &&
+      h.vs.every(isScheme) &&
+      new Set(h.vs).size === h.vs.length;
+    if (!okVs) throw new WireError('WIRE_BTT_BAD_HANDSHAKE', 'invalid btt handshake vs');
+    out.vs = [...h.vs];
+  }
+  if (h.vs?.includes(BTT_SCHEME_EIP712) || h.evm !== undefined) {
+    const e = h.evm;
+    const okEvm =
+      e !== undefined &&
+      Number.isSafeInteger(e.chainId) &&
+      e.chainId >= 1 &&
+      EVM_ADDR.test(e.contract) &&
+      EVM_ADDR.test(e.addr);
+    if (!okEvm)
+      throw new WireError('WIRE_BTT_BAD_HANDSHAKE', 'eip712-bttc needs evm: chainId, contract, addr');
+    out.evm = { chain: e.chainId, contract: evmBytes(e.contract), addr: evmBytes(e.addr) };
+  }
+  return out;
 }
 
 /** Encodes `{ btt: … }` as it appears inside an extended handshake (for test vectors). */
@@ -318,13 +433,34 @@ export function parseBttHandshake(
     const v = intField(b, 'v', 0, 65535);
     if (v < 1) bad('bad v');
     if (v !== BTT_VERSION) bad('unsupported version', BttRejectCode.UNSUPPORTED_VERSION);
-    return {
+    const h: BttHandshake = {
       v,
       addr: textField(b, 'addr', ADDR),
       ledger: textField(b, 'ledger', LEDGER),
       token: textField(b, 'token', TOKEN),
       reserve: amountField(b, 'reserve'),
     };
+    const list = b.get('vs');
+    if (list !== undefined) {
+      if (!Array.isArray(list) || list.length < 1 || list.length > BTT_MAX_SCHEMES) bad('bad vs');
+      const known: BttVoucherScheme[] = [];
+      for (const item of list) {
+        const name = item instanceof Uint8Array && item.length <= 32 ? fromUtf8Strict(item) : undefined;
+        if (name === undefined || !SCHEME_NAME.test(name)) bad('bad vs');
+        if (isScheme(name) && !known.includes(name)) known.push(name);
+      }
+      h.vs = known;
+    }
+    const evm = b.get('evm');
+    if (evm !== undefined || h.vs?.includes(BTT_SCHEME_EIP712)) {
+      if (!(evm instanceof Map)) bad('eip712-bttc needs evm');
+      h.evm = {
+        chainId: intField(evm, 'chain', 1, BTT_MAX_COUNTER),
+        contract: hexOf(bytesField(evm, 'contract', 20, 20)),
+        addr: hexOf(bytesField(evm, 'addr', 20, 20)),
+      };
+    }
+    return h;
   } catch (err) {
     const code = err instanceof Malformed ? err.rejectCode : BttRejectCode.MALFORMED;
     return { error: err instanceof Malformed ? err.message : 'invalid btt handshake', code };
@@ -429,17 +565,20 @@ export class BttSpeedExtension extends TypedEmitter<BttSpeedEvents> implements W
   send(message: BttMessage): void {
     this.#ctx.send(encodeBttMessage(message));
   }
-  bid(seq: number, price: bigint, ch: Uint8Array): void {
-    this.send({ t: 'bid', seq, price, ch });
+  /** Sends a bid; `vs` is the channel's scheme (default `ed25519-ledger`, sent without a `vs` key). */
+  bid(seq: number, price: bigint, ch: Uint8Array, vs?: BttVoucherScheme): void {
+    this.send({ t: 'bid', seq, price, ch, ...(vs === undefined ? {} : { vs }) });
   }
   grant(seq: number, price: bigint, credit: number): void {
     this.send({ t: 'grant', seq, price, credit });
   }
-  pay(ch: Uint8Array, amt: bigint, sig: Uint8Array): void {
-    this.send({ t: 'pay', ch, amt, sig });
+  /** Sends a voucher; `vs` as in {@link bid}. */
+  pay(ch: Uint8Array, amt: bigint, sig: Uint8Array, vs?: BttVoucherScheme): void {
+    this.send({ t: 'pay', ch, amt, sig, ...(vs === undefined ? {} : { vs }) });
   }
-  ack(ch: Uint8Array, amt: bigint): void {
-    this.send({ t: 'ack', ch, amt });
+  /** Acknowledges the highest voucher accepted; `vs` as in {@link bid}. */
+  ack(ch: Uint8Array, amt: bigint, vs?: BttVoucherScheme): void {
+    this.send({ t: 'ack', ch, amt, ...(vs === undefined ? {} : { vs }) });
   }
   reject(code: number, reason: string): void {
     this.send({ t: 'reject', code, reason });

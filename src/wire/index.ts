@@ -6,6 +6,19 @@
  */
 
 export {
+  BTT_EIP712_CHANNEL_ID_LENGTH,
+  BTT_EIP712_SIGNATURE_LENGTH,
+  BTT_MAX_SCHEMES,
+  BTT_SCHEME_ED25519,
+  BTT_SCHEME_EIP712,
+  BTT_SCHEME_LENGTHS,
+  BTT_SCHEMES,
+  type BttEvmInfo,
+  type BttVoucherScheme,
+  bttSchemesOf,
+  negotiateScheme,
+} from './btt-schemes.js';
+export {
   BTT_CHANNEL_ID_LENGTH,
   BTT_EXTENSION,
   BTT_MAX_AMOUNT,

@@ -9,11 +9,13 @@ import {
   type BttMessage,
   BttRejectCode,
   type BttSpeedExtension,
+  bttSchemesOf,
   bttSpeed,
   decodeBttMessage,
   encodeBttHandshake,
   encodeBttMessage,
   formatAmount,
+  negotiateScheme,
   type PeerWire,
   parseBttHandshake,
   tryParseAmount,
@@ -61,13 +63,15 @@ describe('btt_speed spec vectors (docs/btt-extension.md)', () => {
   it('the spec has a vector for every message and for the handshake', () => {
     const names = vectors.map((v) => v.name);
     for (const n of ['handshake', 'bid', 'grant', 'pay', 'ack', 'reject']) expect(names).toContain(n);
+    for (const n of ['handshake-eip712', 'bid-eip712', 'pay-eip712', 'ack-eip712', 'unknown-scheme'])
+      expect(names).toContain(n);
     expect(vectors.filter((v) => v.expect).length).toBeGreaterThanOrEqual(5);
   });
 
   for (const v of vectors) {
     it(`vector ${v.name}`, () => {
       const bytes = fromHex(v.hex);
-      if (v.name === 'handshake' && v.json) {
+      if (v.name.startsWith('handshake') && v.json) {
         const h = { ...v.json, reserve: BigInt(v.json.reserve as string) } as unknown as BttHandshake;
         expect(toHex(encodeBttHandshake(h))).toBe(v.hex);
         const parsed = parseBttHandshake(new Map([['btt', decodeDict(bytes).get('btt') as never]]));
@@ -121,10 +125,21 @@ describe('btt_speed codec', () => {
   });
 
   const arbCh = fc.uint8Array({ minLength: 16, maxLength: 16 });
+  const arbCh32 = fc.uint8Array({ minLength: 32, maxLength: 32 });
   const arbAmt = fc.bigInt({ min: 0n, max: BTT_MAX_AMOUNT });
   const arbCounter = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
+  const eip712 = fc.constant('eip712-bttc' as const);
   const arbMessage: fc.Arbitrary<BttMessage> = fc.oneof(
     fc.record({ t: fc.constant('bid' as const), seq: arbCounter, price: arbAmt, ch: arbCh }),
+    fc.record({ t: fc.constant('bid' as const), seq: arbCounter, price: arbAmt, ch: arbCh32, vs: eip712 }),
+    fc.record({
+      t: fc.constant('pay' as const),
+      ch: arbCh32,
+      amt: arbAmt,
+      sig: fc.uint8Array({ minLength: 65, maxLength: 65 }),
+      vs: eip712,
+    }),
+    fc.record({ t: fc.constant('ack' as const), ch: arbCh32, amt: arbAmt, vs: eip712 }),
     fc.record({ t: fc.constant('grant' as const), seq: arbCounter, price: arbAmt, credit: arbCounter }),
     fc.record({
       t: fc.constant('pay' as const),
@@ -159,6 +174,54 @@ describe('btt_speed codec', () => {
     expect(() => encodeBttMessage({ t: 'reject', code: 0, reason: '' })).toThrow();
     expect(() => encodeBttMessage({ t: 'reject', code: 1, reason: 'x'.repeat(129) })).toThrow();
     expect(() => encodeBttMessage({ t: 'grant', seq: 1, price: 1n, credit: 1.5 })).toThrow();
+    // per-scheme lengths: 16/64 for ed25519-ledger, 32/65 for eip712-bttc; only known schemes
+    const vs = 'eip712-bttc' as const;
+    expect(() => encodeBttMessage({ t: 'bid', seq: 1, price: 1n, ch: rnd(32) })).toThrow();
+    expect(() => encodeBttMessage({ t: 'bid', seq: 1, price: 1n, ch, vs })).toThrow();
+    expect(() => encodeBttMessage({ t: 'pay', ch: rnd(32), amt: 1n, sig: rnd(65) })).toThrow();
+    expect(() => encodeBttMessage({ t: 'pay', ch: rnd(32), amt: 1n, sig: rnd(64), vs })).toThrow();
+    expect(() => encodeBttMessage({ t: 'pay', ch, amt: 1n, sig: rnd(65), vs })).toThrow();
+    expect(() => encodeBttMessage({ t: 'ack', ch, amt: 1n, vs })).toThrow();
+    expect(() => encodeBttMessage({ t: 'ack', ch, amt: 1n, vs: 'rot13' as never })).toThrow();
+    // the default scheme is never written: old peers see the bytes they always saw
+    const sig = rnd(64);
+    const plain = encodeBttMessage({ t: 'pay', ch, amt: 1n, sig });
+    expect(toHex(encodeBttMessage({ t: 'pay', ch, amt: 1n, sig, vs: 'ed25519-ledger' }))).toBe(toHex(plain));
+  });
+
+  it('voucher schemes in messages: unknown → reject 12, wrong lengths or a non-text vs → reject 1', () => {
+    const msg = (d: Record<string, unknown>) => decodeBttMessage(encode(d as never));
+    const ch16 = rnd(16);
+    const ch32 = rnd(32);
+    expect(msg({ t: 'pay', ch: ch32, amt: '1', sig: rnd(65), vs: 'eip712-bttc' })).toMatchObject({
+      ok: true,
+      message: { t: 'pay', vs: 'eip712-bttc' },
+    });
+    expect(msg({ t: 'bid', seq: 1, price: '1', ch: ch32, vs: 'eip712-bttc' })).toMatchObject({
+      ok: true,
+      message: { t: 'bid', vs: 'eip712-bttc' },
+    });
+    // explicit default: decoded exactly as without `vs`
+    expect(msg({ t: 'ack', ch: ch16, amt: '1', vs: 'ed25519-ledger' })).toEqual({
+      ok: true,
+      message: { t: 'ack', ch: ch16, amt: 1n },
+    });
+    for (const [d, code] of [
+      [{ t: 'pay', ch: ch32, amt: '1', sig: rnd(65), vs: 'bls-future' }, 12],
+      [{ t: 'bid', seq: 1, price: '1', ch: ch32, vs: 'x' }, 12],
+      [{ t: 'pay', ch: ch16, amt: '1', sig: rnd(65), vs: 'eip712-bttc' }, 1],
+      [{ t: 'pay', ch: ch32, amt: '1', sig: rnd(64), vs: 'eip712-bttc' }, 1],
+      [{ t: 'pay', ch: ch32, amt: '1', sig: rnd(66), vs: 'eip712-bttc' }, 1],
+      [{ t: 'pay', ch: ch32, amt: '1', sig: rnd(65) }, 1],
+      [{ t: 'pay', ch: ch16, amt: '1', sig: rnd(64), vs: 7 }, 1],
+      [{ t: 'pay', ch: ch16, amt: '1', sig: rnd(64), vs: ['eip712-bttc'] }, 1],
+      [{ t: 'pay', ch: ch16, amt: '1', sig: rnd(64), vs: 'EIP712-BTTC' }, 1],
+      [{ t: 'ack', ch: ch16, amt: '1', vs: 'eip712-bttc' }, 1],
+      [{ t: 'bid', seq: 1, price: '1', ch: ch16, vs: 'eip712-bttc' }, 1],
+      [{ t: 'bid', seq: 1, price: '1', ch: ch16, vs: 'x'.repeat(300) }, 1],
+    ] as const) {
+      expect(msg(d)).toMatchObject({ ok: false, code });
+    }
   });
 
   it('random bencoded dictionaries and random bytes never throw, and yield ok or a reject code', () => {
@@ -167,10 +230,21 @@ describe('btt_speed codec', () => {
         { depthSize: 'small' },
         fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }),
         fc.uint8Array({ maxLength: 80 }),
-        fc.constantFrom('bid', 'grant', 'pay', 'ack', 'reject', '0', '01', '12345'),
+        fc.constantFrom(
+          'bid',
+          'grant',
+          'pay',
+          'ack',
+          'reject',
+          '0',
+          '01',
+          '12345',
+          'eip712-bttc',
+          'ed25519-ledger',
+        ),
         fc.array(tie('v'), { maxLength: 3 }),
         fc.dictionary(
-          fc.constantFrom('t', 'seq', 'price', 'ch', 'amt', 'sig', 'credit', 'code', 'reason', 'x'),
+          fc.constantFrom('t', 'seq', 'price', 'ch', 'amt', 'sig', 'credit', 'code', 'reason', 'vs', 'x'),
           tie('v'),
           {
             maxKeys: 5,
@@ -179,7 +253,7 @@ describe('btt_speed codec', () => {
       ),
     }));
     const dict = fc.dictionary(
-      fc.constantFrom('t', 'seq', 'price', 'ch', 'amt', 'sig', 'credit', 'code', 'reason', 'zz'),
+      fc.constantFrom('t', 'seq', 'price', 'ch', 'amt', 'sig', 'credit', 'code', 'reason', 'vs', 'zz'),
       arbValue.v,
       { maxKeys: 6 },
     );
@@ -214,6 +288,49 @@ describe('btt_speed codec', () => {
     expect(mk({ reserve: '05' })).toMatchObject({ code: BttRejectCode.MALFORMED });
     expect(mk({ ledger: 'x'.repeat(65) })).toMatchObject({ code: BttRejectCode.MALFORMED });
     expect(parseBttHandshake(new Map())).toBeUndefined();
+    // voucher schemes: absent = ed25519 only; unknown names dropped; eip712 needs evm
+    const evm = { chain: 199n, contract: rnd(20), addr: rnd(20) };
+    expect(bttSchemesOf(mk({}) as BttHandshake)).toEqual(['ed25519-ledger']);
+    expect(mk({ vs: ['eip712-bttc', 'ed25519-ledger'], evm })).toMatchObject({
+      vs: ['eip712-bttc', 'ed25519-ledger'],
+      evm: { chainId: 199, contract: `0x${toHex(evm.contract)}`, addr: `0x${toHex(evm.addr)}` },
+    });
+    expect(mk({ vs: ['future-scheme', 'ed25519-ledger', 'ed25519-ledger'] })).toMatchObject({
+      vs: ['ed25519-ledger'],
+    });
+    expect(bttSchemesOf(mk({ vs: ['future-scheme'] }) as BttHandshake)).toEqual([]);
+    for (const bad of [
+      { vs: 'ed25519-ledger' },
+      { vs: [] },
+      { vs: Array(9).fill('ed25519-ledger') },
+      { vs: [1n] },
+      { vs: ['Bad Name'] },
+      { vs: ['eip712-bttc'] },
+      { vs: ['eip712-bttc'], evm: 'x' },
+      { vs: ['eip712-bttc'], evm: { ...evm, chain: 0n } },
+      { vs: ['eip712-bttc'], evm: { ...evm, chain: 2n ** 53n } },
+      { vs: ['eip712-bttc'], evm: { ...evm, contract: rnd(19) } },
+      { vs: ['eip712-bttc'], evm: { ...evm, addr: rnd(21) } },
+      { vs: ['eip712-bttc'], evm: { chain: 199n, contract: rnd(20) } },
+      { evm: { ...evm, addr: '0x12' } },
+    ]) {
+      expect(mk(bad)).toMatchObject({ code: BttRejectCode.MALFORMED });
+    }
+    // negotiation: our preference first, among what the peer offers
+    const both = mk({ vs: ['ed25519-ledger', 'eip712-bttc'], evm }) as BttHandshake;
+    expect(negotiateScheme(['eip712-bttc', 'ed25519-ledger'], both)).toBe('eip712-bttc');
+    expect(negotiateScheme(['ed25519-ledger'], both)).toBe('ed25519-ledger');
+    expect(negotiateScheme(['eip712-bttc'], mk({}) as BttHandshake)).toBeUndefined();
+    // our own handshake: eip712 without evm, bad addresses, duplicates → refused
+    const base = { v: 1, addr: good.addr, ledger: 'l', token: 'BTT', reserve: 0n };
+    const evmInfo = { chainId: 199, contract: `0x${'ab'.repeat(20)}`, addr: `0x${'cd'.repeat(20)}` };
+    expect(() => encodeBttHandshake({ ...base, vs: ['eip712-bttc'] })).toThrow();
+    expect(() =>
+      encodeBttHandshake({ ...base, vs: ['eip712-bttc'], evm: { ...evmInfo, contract: '0xAB' } }),
+    ).toThrow();
+    expect(() => encodeBttHandshake({ ...base, vs: ['ed25519-ledger', 'ed25519-ledger'] })).toThrow();
+    expect(() => encodeBttHandshake({ ...base, vs: [] })).toThrow();
+    expect(() => encodeBttHandshake({ ...base, vs: ['eip712-bttc'], evm: evmInfo })).not.toThrow();
   });
 });
 
