@@ -16,6 +16,8 @@ import { BttkitError, type BttkitErrorOptions } from '../util/errors.js';
  * | `CLI_PORT_IN_USE` | `download` / `seed`: the `--port` is taken by another program (`EADDRINUSE`) |
  * | `CLI_TIMEOUT` | `download`: `--timeout` elapsed before the download finished |
  * | `CLI_BAD_SELECT` | `download --select`: an index out of range, or a pattern matching no file |
+ * | `CLI_EVM_NODE_MISSING` | `demo --chain bttc`: the npm package `hardhat` (2.x), which runs the local EVM node, is not installed |
+ * | `CLI_EVM_NODE_FAILED` | `demo --chain bttc`: the local EVM node exited or did not answer in time |
  */
 export const CLI_ERROR_CODES = [
   'CLI_USAGE',
@@ -28,6 +30,8 @@ export const CLI_ERROR_CODES = [
   'CLI_PORT_IN_USE',
   'CLI_TIMEOUT',
   'CLI_BAD_SELECT',
+  'CLI_EVM_NODE_MISSING',
+  'CLI_EVM_NODE_FAILED',
 ] as const;
 /** One of {@link CLI_ERROR_CODES}. */
 export type CliErrorCode = (typeof CLI_ERROR_CODES)[number];

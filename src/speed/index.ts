@@ -1,6 +1,7 @@
 /**
  * BitTorrent Speed: bids, the provider's auction or PropShare allocation, the bid-aware choker,
- * and the payment plug-in that pays per verified piece through ledger payment channels.
+ * and the payment plug-in that pays per verified piece through payment channels: the ledger's
+ * ({@link LedgerRail}) or any other {@link PaymentRail}.
  * @module speed
  */
 export {
@@ -14,7 +15,23 @@ export {
 export { type BidBook, SpeedChoker, type SpeedChokerOptions } from './choker.js';
 export { SpeedClient, type SpeedClientOptions } from './client.js';
 export { SPEED_ERROR_CODES, SpeedError, type SpeedErrorCode } from './errors.js';
-export { type SpeedEvents, type SpeedOptions, SpeedPlugin, speed } from './plugin.js';
+export {
+  type SpeedCommonOptions,
+  type SpeedEvents,
+  type SpeedLedgerOptions,
+  type SpeedOptions,
+  SpeedPlugin,
+  type SpeedRailOptions,
+  speed,
+} from './plugin.js';
+export {
+  LedgerRail,
+  type LedgerRailOptions,
+  type PaymentRail,
+  type RailPayee,
+  type RailPayer,
+  type RailVoucher,
+} from './rail.js';
 export {
   AutoBid,
   type AutoBidOptions,

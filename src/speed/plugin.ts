@@ -1,31 +1,22 @@
-import { ChannelKey } from '../ledger/channel-key.js';
 import type { TronKey } from '../ledger/keys.js';
 import type { WallClock } from '../ledger/ledger.js';
 import type { LedgerApi } from '../ledger/types.js';
-import { authorizeChannel, VoucherSigner, VoucherVerifier } from '../ledger/voucher.js';
 import type { TorrentPlugin } from '../session/client.js';
 import type { Torrent } from '../session/torrent.js';
-import { fromHex, toHex } from '../util/bytes.js';
+import { equalBytes, toHex } from '../util/bytes.js';
 import { type Clock, realClock } from '../util/clock.js';
 import { TypedEmitter } from '../util/emitter.js';
 import { type BttHandshake, BttRejectCode, type BttSpeedExtension, bttSpeed } from '../wire/btt-speed.js';
 import type { SlotAllocator } from './auction.js';
 import { SpeedChoker } from './choker.js';
 import { SpeedError, type SpeedErrorCode } from './errors.js';
+import { LedgerRail, type PaymentRail, type RailPayee, type RailPayer } from './rail.js';
 import { AutoBid, type BidStrategy, MIB } from './strategy.js';
 
 export { SPEED_ERROR_CODES, SpeedError, type SpeedErrorCode } from './errors.js';
 
-/** Options of {@link speed}. */
-export interface SpeedOptions {
-  /** Our TRON account: we pay from it and are paid into it. */
-  wallet: TronKey;
-  /** The ledger both sides use (embedded or a `LedgerClient`). */
-  ledger: LedgerApi;
-  /** Its id (from `ledger.info()`). */
-  ledgerId: string;
-  /** Token profile advertised. Default `BTT`. */
-  token?: string;
+/** Options of {@link speed} common to every payment rail. */
+export interface SpeedCommonOptions {
   /** Most this client spends over all torrents, base units. 0 (default): never pays. */
   budget?: bigint;
   /** As a provider: the lowest price accepted, base units per MiB. Default 0. */
@@ -40,13 +31,25 @@ export interface SpeedOptions {
   creditBytes?: number;
   /** Locked per channel (one channel per provider). Default a quarter of the budget. */
   channelAmount?: bigint;
-  /** Channel lifetime. Default 1 hour. */
-  channelTtlMs?: number;
-  /** How often bids are recomputed and vouchers redeemed. Default 2 s and 10 s. */
+  /** How often bids are recomputed and vouchers collected (redeemed). Default 2 s and 10 s. */
   bidIntervalMs?: number;
   redeemIntervalMs?: number;
   /** Timer source (bid and redeem rounds). Default the wall clock. */
   clock?: Clock;
+}
+
+/** Paying through the off-chain ledger's channels (the {@link LedgerRail}). */
+export interface SpeedLedgerOptions extends SpeedCommonOptions {
+  /** Our TRON account: we pay from it and are paid into it. */
+  wallet: TronKey;
+  /** The ledger both sides use (embedded or a `LedgerClient`). */
+  ledger: LedgerApi;
+  /** Its id (from `ledger.info()`). */
+  ledgerId: string;
+  /** Token profile advertised. Default `BTT`. */
+  token?: string;
+  /** Channel lifetime. Default 1 hour. */
+  channelTtlMs?: number;
   /**
    * Wall time in ms since the Unix epoch, for channel expiry (it must agree with the ledger's
    * clock). Default `Date.now`. The swarm lab passes its virtual time.
@@ -57,7 +60,16 @@ export interface SpeedOptions {
    * seeded source (a predictable channel key lets anyone sign vouchers).
    */
   randomBytes?: (length: number) => Uint8Array;
+  rail?: never;
 }
+
+/** Paying through any {@link PaymentRail} (for example `BttcChannelRail`: on-chain channels on BTTC). */
+export interface SpeedRailOptions extends SpeedCommonOptions {
+  rail: PaymentRail;
+}
+
+/** Options of {@link speed}: the ledger's channels, or another payment rail. */
+export type SpeedOptions = SpeedLedgerOptions | SpeedRailOptions;
 
 /** Events of a {@link SpeedPlugin}. */
 export interface SpeedEvents {
@@ -85,7 +97,7 @@ export interface SpeedEvents {
 interface ProviderState {
   ext: BttSpeedExtension;
   hs: BttHandshake;
-  signer?: VoucherSigner;
+  signer?: RailPayer;
   opening?: Promise<void>;
   seq: number;
   bid?: bigint;
@@ -99,18 +111,20 @@ interface ProviderState {
 interface RequesterState {
   ext: BttSpeedExtension;
   hs: BttHandshake;
-  bid?: { price: bigint; seq: number; channelId: string };
-  verifier?: VoucherVerifier;
+  bid?: { price: bigint; seq: number; channel: Uint8Array };
+  verifier?: RailPayee;
   checking?: Promise<void>;
   granted?: bigint;
   /** Σ bytes uploaded while granted × price (exact); expected payment is this / MiB. */
   served: bigint;
-  redeemedTo: bigint;
+  /** A collect in progress (one at a time per peer). */
+  collecting?: Promise<void>;
 }
 
 /**
  * BitTorrent Speed for a {@link Client}: `new Client({ plugins: [plugin] })` with
- * `const plugin = speed({ wallet, ledger, ledgerId, budget, reservePrice })`.
+ * `const plugin = speed({ wallet, ledger, ledgerId, budget, reservePrice })` (the ledger's
+ * channels) or `speed({ rail, budget, reservePrice })` (any {@link PaymentRail}).
  *
  * As a **requester** it opens one payment channel per provider, bids by its strategy, and after
  * every verified piece pays each provider that sent bytes of it — `bytes × granted price / MiB`,
@@ -131,17 +145,20 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
   #earned = 0n;
   #redeemed = 0n;
   readonly #handshake: BttHandshake;
+  /** How we pay and are paid. */
+  readonly rail: PaymentRail;
 
   constructor(options: SpeedOptions) {
     super();
     this.options = options;
     this.#clock = options.clock ?? realClock;
     this.#strategy = options.strategy ?? new AutoBid();
+    this.rail = options.rail ?? new LedgerRail(options as SpeedLedgerOptions);
     this.#handshake = {
       v: 1,
-      addr: options.wallet.address,
-      ledger: options.ledgerId,
-      token: options.token ?? 'BTT',
+      addr: this.rail.address,
+      ledger: this.rail.id,
+      token: this.rail.token,
       reserve: options.reservePrice ?? 0n,
     };
   }
@@ -218,39 +235,40 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
     torrent.on('wire', (wire, { id }) => {
       const ext = wire.use(bttSpeed({ handshake: this.#handshake }));
       ext.on('handshake', (hs) => {
-        if (hs.ledger !== o.ledgerId || hs.token !== this.#handshake.token || hs.addr === o.wallet.address)
+        if (hs.ledger !== this.rail.id || hs.token !== this.#handshake.token || hs.addr === this.rail.address)
           return;
         providers.set(id, { ext, hs, seq: 0, owed: 0n, bytes: 0n });
-        requesters.set(id, { ext, hs, served: 0n, redeemedTo: 0n });
+        requesters.set(id, { ext, hs, served: 0n });
         this.#rebid(torrent, providers);
       });
       // Provider side.
       ext.on('bid', (b) => {
         const r = requesters.get(id);
         if (!r) return;
-        const channelId = toHex(b.ch);
-        if (r.bid?.channelId !== channelId || !r.verifier) {
-          r.checking = this.#checkChannel(r, channelId).catch((err: unknown) => {
+        const channel = b.ch;
+        if (!r.bid || !equalBytes(r.bid.channel, channel) || !r.verifier) {
+          r.checking = this.#checkChannel(r, channel).catch((err: unknown) => {
             r.ext.reject(BttRejectCode.UNKNOWN_CHANNEL, 'channel not usable');
-            this.#warn('SPEED_BAD_CHANNEL', `channel ${channelId} from ${id}`, err);
+            this.#warn('SPEED_BAD_CHANNEL', `channel ${toHex(channel)} from ${id}`, err);
           });
         }
-        r.bid = { price: b.price, seq: b.seq, channelId };
+        r.bid = { price: b.price, seq: b.seq, channel };
         this.emit('bid', { peer: id, price: b.price, role: 'provider' });
         void r.checking?.then(() => torrent.rechoke());
       });
       ext.on('pay', (p) => {
         const r = requesters.get(id);
-        if (!r?.verifier || toHex(p.ch) !== r.bid?.channelId) return;
+        if (
+          !r?.verifier ||
+          !r.bid ||
+          !equalBytes(p.ch, r.bid.channel) ||
+          !equalBytes(p.ch, r.verifier.channel)
+        )
+          return;
         try {
           // Cheap field checks now; the signature of only the newest voucher is verified when
           // more credit is about to be extended (see bidOf) or at redeem time.
-          r.verifier.offer({
-            ledgerId: o.ledgerId,
-            channelId: toHex(p.ch),
-            cumulative: p.amt,
-            signature: p.sig,
-          });
+          r.verifier.offer({ channel: p.ch, cumulative: p.amt, signature: p.sig });
         } catch (err) {
           this.#warn('SPEED_BAD_VOUCHER', `voucher from ${id} refused`, err);
           r.ext.reject(BttRejectCode.NOT_INCREASING, 'voucher refused');
@@ -287,34 +305,25 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
 
     torrent.on('peer-closed', (id) => {
       const r = requesters.get(id);
-      if (r) void this.#redeem(r, id);
+      if (r) void this.#redeem(r, id, true);
       providers.delete(id);
       requesters.delete(id);
     });
 
     const bidTimer = this.#clock.setInterval(() => this.#rebid(torrent, providers), o.bidIntervalMs ?? 2000);
     const redeemTimer = this.#clock.setInterval(() => {
-      for (const [peer, r] of requesters) void this.#redeem(r, peer);
+      for (const [peer, r] of requesters) void this.#redeem(r, peer, false);
     }, o.redeemIntervalMs ?? 10_000);
     torrent.once('close', () => {
       bidTimer.cancel();
       redeemTimer.cancel();
-      for (const [peer, r] of requesters) void this.#redeem(r, peer);
+      for (const [peer, r] of requesters) void this.#redeem(r, peer, true);
     });
     torrent.on('done', () => this.#rebid(torrent, providers));
   }
 
-  async #checkChannel(r: RequesterState, channelId: string): Promise<void> {
-    const o = this.options;
-    const ch = await o.ledger.getChannel(channelId);
-    if (ch?.status !== 'open') throw new SpeedError('SPEED_BAD_CHANNEL', 'no such open channel');
-    if (ch.payee !== o.wallet.address || ch.payer !== r.hs.addr) {
-      throw new SpeedError('SPEED_BAD_CHANNEL', 'channel is not from this peer to us');
-    }
-    if (ch.expiresAt <= this.#now() + 60_000)
-      throw new SpeedError('SPEED_BAD_CHANNEL', 'channel expires too soon');
-    r.verifier = new VoucherVerifier(fromHex(ch.channelKey), o.ledgerId, channelId, ch.amount, ch.redeemed);
-    r.redeemedTo = ch.redeemed;
+  async #checkChannel(r: RequesterState, channel: Uint8Array): Promise<void> {
+    r.verifier = await this.rail.accept(channel, r.hs.addr);
   }
 
   /**
@@ -336,29 +345,31 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
     }
     const now = verifier.cumulative;
     if (now > before) {
-      r.ext.ack(fromHex(verifier.channelId), now);
+      r.ext.ack(verifier.channel, now);
       this.#earned += now - before;
       this.emit('earned', { peer, amount: now - before, cumulative: now });
     }
     return true;
   }
 
-  async #redeem(r: RequesterState, peer = ''): Promise<void> {
+  /** Collects what the peer's newest voucher promises; collects of one peer run one after another. */
+  #redeem(r: RequesterState, peer: string, final: boolean): Promise<void> {
+    const run = (r.collecting ?? Promise.resolve()).then(() => this.#collect(r, peer, final));
+    r.collecting = run;
+    return run;
+  }
+
+  async #collect(r: RequesterState, peer: string, final: boolean): Promise<void> {
     this.#settleNewest(peer, r);
-    const v = r.verifier?.best;
-    if (!v || v.cumulative <= r.redeemedTo) return;
-    const target = v.cumulative;
+    const payee = r.verifier;
+    if (!payee) return;
     try {
-      const res = await this.options.ledger.redeem({
-        by: this.options.wallet.address,
-        voucher: v,
-        idempotencyKey: `redeem:${v.channelId}:${v.cumulative}`,
-      });
-      if (target > r.redeemedTo) r.redeemedTo = target;
-      this.#redeemed += res.credited;
-      this.emit('redeemed', { channelId: v.channelId, credited: res.credited });
+      const credited = await this.rail.collect(payee, final);
+      if (credited <= 0n) return;
+      this.#redeemed += credited;
+      this.emit('redeemed', { channelId: toHex(payee.channel), credited });
     } catch (err) {
-      this.#warn('SPEED_REDEEM_FAILED', `redeem of channel ${v.channelId} failed`, err);
+      this.#warn('SPEED_REDEEM_FAILED', `collecting channel ${toHex(payee.channel)} failed`, err);
     }
   }
 
@@ -383,7 +394,7 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
           if (!p.signer) return;
           p.seq++;
           p.bid = price;
-          p.ext.bid(p.seq, price, fromHex(p.signer.channelId));
+          p.ext.bid(p.seq, price, p.signer.channel);
           this.emit('bid', { peer, price, role: 'requester' });
         },
         (err: unknown) => this.#warn('SPEED_CHANNEL_FAILED', `cannot open a channel to ${peer}`, err),
@@ -394,30 +405,11 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
   #ensureChannel(peer: string, p: ProviderState): Promise<void> {
     if (p.signer) return Promise.resolve();
     if (p.opening) return p.opening;
-    const o = this.options;
-    const amount = o.channelAmount ?? this.budget / 4n;
-    const key = o.randomBytes ? ChannelKey.fromSeed(o.randomBytes(32)) : ChannelKey.generate();
-    const expiresAt = this.#now() + (o.channelTtlMs ?? 3_600_000);
-    const terms = {
-      ledgerId: o.ledgerId,
-      payer: o.wallet.address,
-      payee: p.hs.addr,
-      channelKey: key.publicKey,
-      amount,
-      expiresAt,
-    };
-    p.opening = o.ledger
-      .openChannel({
-        payer: terms.payer,
-        payee: terms.payee,
-        amount,
-        expiresAt,
-        channelKey: key.publicKey,
-        authorization: authorizeChannel(o.wallet, terms),
-        idempotencyKey: `open:${toHex(key.publicKey)}`,
-      })
-      .then((res) => {
-        p.signer = new VoucherSigner(key, o.ledgerId, res.channelId, amount);
+    const amount = this.options.channelAmount ?? this.budget / 4n;
+    p.opening = this.rail
+      .open(p.hs.addr, amount)
+      .then((signer) => {
+        p.signer = signer;
       })
       .finally(() => {
         p.opening = undefined;
@@ -437,15 +429,11 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
     try {
       const v = signer.pay(amount);
       this.#spent += amount;
-      p.ext.pay(fromHex(v.channelId), v.cumulative, v.signature);
+      p.ext.pay(v.channel, v.cumulative, v.signature);
       this.emit('paid', { peer, amount, cumulative: v.cumulative, bytes: p.bytes });
     } catch (err) {
       this.#warn('SPEED_PAY_FAILED', `payment to ${peer} failed`, err);
     }
-  }
-
-  #now(): number {
-    return this.options.wallClock ? this.options.wallClock.now() : Date.now();
   }
 
   #warn(code: SpeedErrorCode, message: string, cause?: unknown): void {
