@@ -6,6 +6,7 @@ import type { Torrent } from '../session/torrent.js';
 import { equalBytes, toHex } from '../util/bytes.js';
 import { type Clock, realClock } from '../util/clock.js';
 import { TypedEmitter } from '../util/emitter.js';
+import { BTT_SCHEME_ED25519 } from '../wire/btt-schemes.js';
 import { type BttHandshake, BttRejectCode, type BttSpeedExtension, bttSpeed } from '../wire/btt-speed.js';
 import type { SlotAllocator } from './auction.js';
 import { SpeedChoker } from './choker.js';
@@ -27,7 +28,7 @@ export interface SpeedCommonOptions {
   allocator?: SlotAllocator;
   /** Share of upload slots sold. Default 0.5. */
   paidShare?: number;
-  /** Bytes a provider serves ahead of payment (the credit window). Default 4 MiB. */
+  /** Bytes a provider serves ahead of payment (the credit window). Default: the rail's (4 MiB on the ledger, 64 MiB on a BTTC channel). */
   creditBytes?: number;
   /** Locked per channel (one channel per provider). Default a quarter of the budget. */
   channelAmount?: bigint;
@@ -97,6 +98,8 @@ export interface SpeedEvents {
 interface ProviderState {
   ext: BttSpeedExtension;
   hs: BttHandshake;
+  /** Its address on our rail (the payee of our channel). */
+  addr: string;
   signer?: RailPayer;
   opening?: Promise<void>;
   seq: number;
@@ -106,11 +109,15 @@ interface ProviderState {
   owed: bigint;
   /** Verified bytes counted towards payment. */
   bytes: bigint;
+  /** Verified bytes not yet covered by a voucher (the rail may batch: `payEveryBytes`). */
+  unpaid: number;
 }
 
 interface RequesterState {
   ext: BttSpeedExtension;
   hs: BttHandshake;
+  /** Its address on our rail (the payer of its channel). */
+  addr: string;
   bid?: { price: bigint; seq: number; channel: Uint8Array };
   verifier?: RailPayee;
   checking?: Promise<void>;
@@ -160,6 +167,7 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
       ledger: this.rail.id,
       token: this.rail.token,
       reserve: options.reservePrice ?? 0n,
+      ...this.rail.hello,
     };
   }
 
@@ -186,7 +194,7 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
     const o = this.options;
     const providers = new Map<string, ProviderState>();
     const requesters = new Map<string, RequesterState>();
-    const credit = o.creditBytes ?? 4 * 1024 * 1024;
+    const credit = o.creditBytes ?? this.rail.defaultCreditBytes;
     const reserve = o.reservePrice ?? 0n;
 
     // Provider side: the bid-aware choker, fed by standing bids in good standing.
@@ -235,16 +243,20 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
     torrent.on('wire', (wire, { id }) => {
       const ext = wire.use(bttSpeed({ handshake: this.#handshake }));
       ext.on('handshake', (hs) => {
-        if (hs.ledger !== this.rail.id || hs.token !== this.#handshake.token || hs.addr === this.rail.address)
-          return;
-        providers.set(id, { ext, hs, seq: 0, owed: 0n, bytes: 0n });
-        requesters.set(id, { ext, hs, served: 0n });
+        const addr = this.rail.peerAddress(hs);
+        if (addr === undefined || hs.addr === this.rail.address) return;
+        providers.set(id, { ext, hs, addr, seq: 0, owed: 0n, bytes: 0n, unpaid: 0 });
+        requesters.set(id, { ext, hs, addr, served: 0n });
         this.#rebid(torrent, providers);
       });
       // Provider side.
       ext.on('bid', (b) => {
         const r = requesters.get(id);
         if (!r) return;
+        if ((b.vs ?? BTT_SCHEME_ED25519) !== this.rail.scheme) {
+          r.ext.reject(BttRejectCode.UNSUPPORTED_SCHEME, 'not the voucher scheme of our channels');
+          return;
+        }
         const channel = b.ch;
         if (!r.bid || !equalBytes(r.bid.channel, channel) || !r.verifier) {
           r.checking = this.#checkChannel(r, channel).catch((err: unknown) => {
@@ -259,6 +271,7 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
       ext.on('pay', (p) => {
         const r = requesters.get(id);
         if (
+          (p.vs ?? BTT_SCHEME_ED25519) !== this.rail.scheme ||
           !r?.verifier ||
           !r.bid ||
           !equalBytes(p.ch, r.bid.channel) ||
@@ -299,7 +312,8 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
         if (!p?.grant || !p.signer) continue;
         p.owed += BigInt(bytes) * p.grant.price;
         p.bytes += BigInt(bytes);
-        this.#pay(peer, p);
+        p.unpaid += bytes;
+        if (p.unpaid >= this.rail.payEveryBytes) this.#pay(peer, p);
       }
     });
 
@@ -310,7 +324,14 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
       requesters.delete(id);
     });
 
-    const bidTimer = this.#clock.setInterval(() => this.#rebid(torrent, providers), o.bidIntervalMs ?? 2000);
+    // A batching rail's vouchers also go out on each bid round (the bytes it let accrue).
+    const flush = () => {
+      for (const [peer, p] of providers) if (p.unpaid > 0) this.#pay(peer, p);
+    };
+    const bidTimer = this.#clock.setInterval(() => {
+      flush();
+      this.#rebid(torrent, providers);
+    }, o.bidIntervalMs ?? 2000);
     const redeemTimer = this.#clock.setInterval(() => {
       for (const [peer, r] of requesters) void this.#redeem(r, peer, false);
     }, o.redeemIntervalMs ?? 10_000);
@@ -319,11 +340,14 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
       redeemTimer.cancel();
       for (const [peer, r] of requesters) void this.#redeem(r, peer, true);
     });
-    torrent.on('done', () => this.#rebid(torrent, providers));
+    torrent.on('done', () => {
+      flush();
+      this.#rebid(torrent, providers);
+    });
   }
 
   async #checkChannel(r: RequesterState, channel: Uint8Array): Promise<void> {
-    r.verifier = await this.rail.accept(channel, r.hs.addr);
+    r.verifier = await this.rail.accept(channel, r.addr);
   }
 
   /**
@@ -345,7 +369,7 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
     }
     const now = verifier.cumulative;
     if (now > before) {
-      r.ext.ack(verifier.channel, now);
+      r.ext.ack(verifier.channel, now, this.rail.scheme);
       this.#earned += now - before;
       this.emit('earned', { peer, amount: now - before, cumulative: now });
     }
@@ -394,7 +418,7 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
           if (!p.signer) return;
           p.seq++;
           p.bid = price;
-          p.ext.bid(p.seq, price, p.signer.channel);
+          p.ext.bid(p.seq, price, p.signer.channel, this.rail.scheme);
           this.emit('bid', { peer, price, role: 'requester' });
         },
         (err: unknown) => this.#warn('SPEED_CHANNEL_FAILED', `cannot open a channel to ${peer}`, err),
@@ -407,7 +431,7 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
     if (p.opening) return p.opening;
     const amount = this.options.channelAmount ?? this.budget / 4n;
     p.opening = this.rail
-      .open(p.hs.addr, amount)
+      .open(p.addr, amount)
       .then((signer) => {
         p.signer = signer;
       })
@@ -429,7 +453,8 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
     try {
       const v = signer.pay(amount);
       this.#spent += amount;
-      p.ext.pay(v.channel, v.cumulative, v.signature);
+      p.unpaid = 0;
+      p.ext.pay(v.channel, v.cumulative, v.signature, this.rail.scheme);
       this.emit('paid', { peer, amount, cumulative: v.cumulative, bytes: p.bytes });
     } catch (err) {
       this.#warn('SPEED_PAY_FAILED', `payment to ${peer} failed`, err);

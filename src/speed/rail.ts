@@ -4,15 +4,18 @@ import type { WallClock } from '../ledger/ledger.js';
 import type { LedgerApi } from '../ledger/types.js';
 import { authorizeChannel, VoucherSigner, VoucherVerifier } from '../ledger/voucher.js';
 import { fromHex, toHex } from '../util/bytes.js';
+import { BTT_SCHEME_ED25519, type BttVoucherScheme, bttSchemesOf } from '../wire/btt-schemes.js';
+import type { BttHandshake } from '../wire/btt-speed.js';
 import { SpeedError } from './errors.js';
 
 /**
  * Payment rails: how a {@link SpeedPlugin} pays and is paid. A rail opens payment channels (the
  * payer locks an amount for one payee), signs cumulative vouchers, verifies them, and collects
  * what they promise. Two ship with bttkit: {@link LedgerRail} (the custodial off-chain ledger's
- * channels, ed25519 vouchers) and `BttcChannelRail` in `bttkit/settlement` (the non-custodial
- * channel contract on BTTC, EIP-712 vouchers). Peers pay each other only on the same rail: its
- * {@link PaymentRail.id} is the `ledger` of the `btt_speed` handshake.
+ * channels, ed25519 vouchers) and {@link BttcChannelRail} (the non-custodial channel contract on
+ * BTTC, EIP-712 vouchers). Peers pay each other only on the same rail: its {@link PaymentRail.id}
+ * is the `ledger` of the `btt_speed` handshake, and {@link PaymentRail.peerAddress} says whether a
+ * peer's handshake can use it.
  * @module
  */
 
@@ -54,8 +57,25 @@ export interface PaymentRail {
   readonly id: string;
   /** Token profile advertised (`BTT`…). */
   readonly token: string;
-  /** Our address on the rail: paid into, paid from. */
+  /** Our TRON-form address (the handshake's `addr`). */
   readonly address: string;
+  /** The voucher scheme of this rail's channels (the `vs` of `bid`, `pay`, `ack`). */
+  readonly scheme: BttVoucherScheme;
+  /** Handshake fields besides `v`, `addr`, `ledger`, `token`, `reserve` (`vs`, `evm`). */
+  readonly hello: Pick<BttHandshake, 'vs' | 'evm'>;
+  /**
+   * Bytes a requester lets accrue before it signs the next voucher (0: after every verified
+   * piece). Each voucher costs a signature; a rail with a slow one batches.
+   */
+  readonly payEveryBytes: number;
+  /** Bytes a provider serves ahead of payment when the plug-in's `creditBytes` is not set. */
+  readonly defaultCreditBytes: number;
+  /**
+   * The peer's address on this rail — the payee of channels to it, the payer of channels from
+   * it — or undefined when its handshake cannot use this rail (another ledger, chain, contract,
+   * token or scheme).
+   */
+  peerAddress(hs: BttHandshake): string | undefined;
   /** Opens a channel to `payee` locking `amount` (the requester side). */
   open(payee: string, amount: bigint): Promise<RailPayer>;
   /** Checks that `channel` is open, from `payer` to us, and usable; its payee end (the provider side). */
@@ -136,6 +156,12 @@ export class LedgerRail implements PaymentRail {
   readonly id: string;
   readonly token: string;
   readonly address: string;
+  readonly scheme = BTT_SCHEME_ED25519;
+  /** Nothing besides the classic fields: a ledger peer's handshake is the one of bttkit before schemes. */
+  readonly hello: Pick<BttHandshake, 'vs' | 'evm'> = {};
+  /** An ed25519 signature costs ~0.1 ms: a voucher per verified piece. */
+  readonly payEveryBytes = 0;
+  readonly defaultCreditBytes: number = 4 * 1024 * 1024;
   readonly #o: LedgerRailOptions;
 
   constructor(options: LedgerRailOptions) {
@@ -143,6 +169,11 @@ export class LedgerRail implements PaymentRail {
     this.id = options.ledgerId;
     this.token = options.token ?? 'BTT';
     this.address = options.wallet.address;
+  }
+
+  peerAddress(hs: BttHandshake): string | undefined {
+    if (hs.ledger !== this.id || hs.token !== this.token) return undefined;
+    return bttSchemesOf(hs).includes(BTT_SCHEME_ED25519) ? hs.addr : undefined;
   }
 
   async open(payee: string, amount: bigint): Promise<RailPayer> {
