@@ -475,8 +475,9 @@ export class BttcSettlement implements SettlementAdapter {
     let maxFee = 2n * base + tip;
     if (maxFee > this.#feeCap) maxFee = this.#feeCap;
     // The tip never exceeds what the cap leaves above the base fee.
-    const room = maxFee - base;
-    return { maxFeePerGas: maxFee, maxPriorityFeePerGas: room > tip ? tip : room };
+    let maxPriorityFeePerGas = tip;
+    if (maxPriorityFeePerGas > maxFee - base) maxPriorityFeePerGas = maxFee - base;
+    return { maxFeePerGas: maxFee, maxPriorityFeePerGas };
   }
 
   async #gas(
