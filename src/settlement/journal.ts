@@ -202,9 +202,18 @@ export class SettlementJournal {
     return this.#append({ t: 'cursor', cursor });
   }
 
-  /** Journals a signed transaction for withdrawal `id`; resolves once it is on disk. */
-  recordAttempt(id: string, tx: PreparedTransfer): Promise<void> {
-    return this.#append({ t: 'attempt', w: id, tx });
+  /**
+   * Journals a signed transaction for withdrawal `id`; resolves once it is on disk. It must carry
+   * an `expiration` (TRON) or a `nonce` (EVM): without either it could never be proven dead.
+   * @throws {SettlementError} `SETTLEMENT_TX_MISMATCH` (nothing written)
+   */
+  async recordAttempt(id: string, tx: PreparedTransfer): Promise<void> {
+    if (tx.expiration === undefined && tx.nonce === undefined)
+      throw new SettlementError(
+        'SETTLEMENT_TX_MISMATCH',
+        'a prepared transfer carries an expiration or a nonce',
+      );
+    await this.#append({ t: 'attempt', w: id, tx });
   }
 
   recordBroadcast(id: string, txid: string, result: string): Promise<void> {
