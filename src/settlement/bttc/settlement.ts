@@ -8,10 +8,8 @@ import { SettlementError, type SettlementErrorCode } from '../errors.js';
 import type { JsonObject } from '../json.js';
 import type {
   AbortOptions,
-  BlockRef,
   ChainTime,
   ConfirmOptions,
-  Deposit,
   DepositPage,
   PreparedTransfer,
   SettlementAdapter,
@@ -20,7 +18,8 @@ import type {
 } from '../types.js';
 import { checkEvmAddress } from './address.js';
 import { BTT_NATIVE, type EvmChain } from './chains.js';
-import { addr, arr, data, EvmRpc, hash32, hexQty, num, obj, qty } from './rpc.js';
+import { type BlockReader, blockRef, erc20Deposits, nativeDeposits } from './deposits.js';
+import { arr, data, EvmRpc, hash32, hexQty, num, obj, qty } from './rpc.js';
 import { loadViem, type ViemLike } from './viem.js';
 
 /** Options of {@link BttcSettlement.connect}. */
@@ -61,8 +60,6 @@ export interface BttcSettlementOptions {
   clock?: Clock;
 }
 
-const MAX_TXS_PER_BLOCK = 100_000;
-const MAX_LOGS_PER_PAGE = 10_000;
 const BALANCE_OF_SELECTOR = '70a08231';
 
 /** `transfer(address,uint256)` call data. */
@@ -238,19 +235,15 @@ export class BttcSettlement implements SettlementAdapter {
     return obj(b, 'block');
   }
 
-  #ref(b: JsonObject): BlockRef {
-    return { number: num(b.number, 'block.number'), timestamp: num(b.timestamp, 'block.timestamp') * 1000 };
-  }
-
   async chainTime(opts?: AbortOptions): Promise<ChainTime> {
     const signal = opts?.signal;
     const headBlock = await this.#block('latest', false, signal);
     if (!headBlock) throw new SettlementError('SETTLEMENT_NODE_BAD_RESPONSE', 'no latest block');
-    const head = this.#ref(headBlock);
+    const head = blockRef(headBlock);
     const solidNumber = Math.max(0, head.number - this.confirmations + 1);
     const solidBlock = await this.#block(hexQty(solidNumber), false, signal);
     if (!solidBlock) throw new SettlementError('SETTLEMENT_NODE_BAD_RESPONSE', 'no solid block');
-    return { head, solid: this.#ref(solidBlock) };
+    return { head, solid: blockRef(solidBlock) };
   }
 
   async #receipt(txid: string, signal?: AbortSignal): Promise<JsonObject | undefined> {
@@ -342,106 +335,15 @@ export class BttcSettlement implements SettlementAdapter {
     // Never past the solid head: a page ends at it, and a cursor beyond it waits there.
     const last = Math.min(solid, from + this.#maxBlocks - 1);
     if (last < from) return { deposits: [], cursor: String(from), caughtUp: true };
-    const page = this.#contract
-      ? await this.#erc20Deposits(from, last, signal)
-      : await this.#nativeDeposits(from, last, signal);
-    return { deposits: page.deposits, cursor: String(page.next), caughtUp: page.next > solid };
-  }
-
-  async #nativeDeposits(from: number, last: number, signal?: AbortSignal) {
-    const deposits: Deposit[] = [];
-    const me = this.address.toLowerCase();
-    let n = from;
-    for (; n <= last; n++) {
-      const b = await this.#block(hexQty(n), true, signal);
-      if (!b) break; // a block the node does not have stops the page; it is never skipped
-      const ref = this.#ref(b);
-      if (ref.number !== n)
-        throw new SettlementError('SETTLEMENT_NODE_BAD_RESPONSE', 'block of another height');
-      for (const t of arr(b.transactions, 'block.transactions', MAX_TXS_PER_BLOCK)) {
-        const tx = obj(t, 'transaction');
-        if (typeof tx.to !== 'string' || tx.to.toLowerCase() !== me) continue;
-        const value = qty(tx.value, 'transaction.value');
-        if (value === 0n) continue;
-        const txid = hash32(tx.hash, 'transaction.hash');
-        const receipt = await this.#receipt(txid, signal);
-        if (!receipt || qty(receipt.status, 'receipt.status') !== 1n) continue;
-        if (num(receipt.blockNumber, 'receipt.blockNumber') !== n) continue;
-        deposits.push({
-          txid,
-          from: addr(tx.from, 'transaction.from'),
-          to: this.address,
-          amount: value,
-          blockNumber: n,
-          blockTimestamp: ref.timestamp,
-        });
-      }
-    }
-    return { deposits, next: n };
-  }
-
-  async #erc20Deposits(from: number, last: number, signal?: AbortSignal) {
-    const me = `0x${this.address.slice(2).toLowerCase().padStart(64, '0')}`;
-    const filter = {
-      fromBlock: hexQty(from),
-      toBlock: hexQty(last),
-      address: this.#contract,
-      topics: [`0x${TRANSFER_TOPIC}`, null, me],
+    const reader: BlockReader = {
+      block: (tag, full, sig) => this.#block(tag, full, sig),
+      receipt: (txid, sig) => this.#receipt(txid, sig),
+      call: (method, params, sig) => this.#rpc.call(method, params, sig),
     };
-    const logs = arr(await this.#rpc.call('eth_getLogs', [filter], signal), 'eth_getLogs', MAX_LOGS_PER_PAGE);
-    const sums = new Map<string, Deposit & { logIndex: number }>();
-    const times = new Map<number, { hash: string; timestamp: number }>();
-    for (const l of logs) {
-      const log = obj(l, 'log');
-      if (log.removed === true) continue;
-      const topics = arr(log.topics, 'log.topics', 8);
-      if (
-        typeof log.address !== 'string' ||
-        log.address.toLowerCase() !== this.#contract?.toLowerCase() ||
-        topics.length !== 3 ||
-        hash32(topics[0], 'topic0') !== TRANSFER_TOPIC ||
-        hash32(topics[2], 'topic2') !== me.slice(2)
-      )
-        continue;
-      const fromWord = hash32(topics[1], 'topic1');
-      if (!fromWord.startsWith('000000000000000000000000')) continue;
-      const value = data(log.data, 'log.data', 32);
-      if (value.length !== 66)
-        throw new SettlementError('SETTLEMENT_NODE_BAD_RESPONSE', 'Transfer data is not a uint256');
-      const blockNumber = num(log.blockNumber, 'log.blockNumber');
-      if (blockNumber < from || blockNumber > last)
-        throw new SettlementError('SETTLEMENT_NODE_BAD_RESPONSE', 'log outside the range asked for');
-      const blockHash = hash32(log.blockHash, 'log.blockHash');
-      let t = times.get(blockNumber);
-      if (!t) {
-        const b = await this.#block(hexQty(blockNumber), false, signal);
-        if (!b)
-          throw new SettlementError('SETTLEMENT_NODE_BAD_RESPONSE', 'log of a block the node does not have');
-        t = { hash: hash32(b.hash, 'block.hash'), timestamp: num(b.timestamp, 'block.timestamp') * 1000 };
-        times.set(blockNumber, t);
-      }
-      if (t.hash !== blockHash)
-        throw new SettlementError('SETTLEMENT_NODE_BAD_RESPONSE', 'log of a block not in the chain');
-      const txid = hash32(log.transactionHash, 'log.transactionHash');
-      const sender = addr(`0x${fromWord.slice(24)}`, 'Transfer from');
-      const k = `${txid}:${sender}`;
-      const prev = sums.get(k);
-      const amount = BigInt(value) + (prev?.amount ?? 0n);
-      sums.set(k, {
-        txid,
-        from: sender,
-        to: this.address,
-        amount,
-        blockNumber,
-        blockTimestamp: t.timestamp,
-        logIndex: prev?.logIndex ?? num(log.logIndex, 'log.logIndex'),
-      });
-    }
-    const deposits = [...sums.values()]
-      .filter((d) => d.amount > 0n)
-      .sort((a, b) => a.blockNumber - b.blockNumber || a.logIndex - b.logIndex)
-      .map(({ logIndex: _, ...d }) => d);
-    return { deposits, next: last + 1 };
+    const page = this.#contract
+      ? await erc20Deposits(reader, this.address, this.#contract, from, last, signal)
+      : await nativeDeposits(reader, this.address, from, last, signal);
+    return { deposits: page.deposits, cursor: String(page.next), caughtUp: page.next > solid };
   }
 
   // ---- transfers ----
