@@ -81,6 +81,46 @@ for (const kind of ['native', 'erc20'] as const) {
   );
 }
 
+describe('BttcSettlement: a transfer that reverts on chain', () => {
+  it('is failed (REVERT) once solid, confirm throws TX_FAILED, nothing moves; its nonce is used', async () => {
+    const dir = nodeDir();
+    dirs.push(dir);
+    const [poor, minter] = [newKey(), newKey()];
+    const node = await startEvmNode(procs, dir, {
+      automine: false,
+      accounts: [
+        { privateKey: poor.privateKey, balance: 10n ** 20n },
+        { privateKey: minter.privateKey, balance: 10n ** 20n },
+      ],
+    });
+    const address = await deployTestToken(node, minter, [{ address: poor.address, amount: 10n }]);
+    const token = erc20Token({ address, decimals: 18, symbol: 'TTK' });
+    // A fixed gas limit skips the estimate, so the overdraft is signed, sent, mined — and reverts.
+    const a = await BttcSettlement.connect({
+      privateKey: poor.privateKey,
+      rpcUrl: node.url,
+      chain: BTTC_MAINNET,
+      token,
+      confirmations: CONFIRMATIONS,
+      gasLimit: 100_000n,
+      pollMs: 10,
+    });
+    const to = newKey().address;
+    const tx = await a.prepare(to, 11n);
+    await a.broadcast(tx);
+    await node.mine(1);
+    expect((await a.status(tx.txid)).state).toBe('pending');
+    await node.mine(CONFIRMATIONS);
+    expect(await a.status(tx.txid)).toMatchObject({ state: 'failed', reason: 'REVERT' });
+    await expect(a.confirm(tx.txid)).rejects.toMatchObject({ code: 'SETTLEMENT_TX_FAILED' });
+    expect(await a.balance(to)).toBe(0n);
+    expect(await a.balance(a.address)).toBe(10n);
+    // Not "dead" by the nonce rule (it is in the chain): the Settler sees it as failed, not as live.
+    expect(await a.provablyDead(tx)).toBe(false);
+    node.stop();
+  });
+});
+
 describe('BttcSettlement: options and the node', () => {
   it('refuses a node of another chain and bad options with typed errors', async () => {
     const dir = nodeDir();
