@@ -2,7 +2,7 @@ import { keccak_256 } from '@noble/hashes/sha3.js';
 import { fromHex, toHex } from '../../util/bytes.js';
 import { type Clock, realClock } from '../../util/clock.js';
 import { throwIfAborted } from '../../util/errors.js';
-import { checkTransferAmount, checkTxid, IdempotentTransfers, pollConfirm, withSignal } from '../_common.js';
+import { checkTransferAmount, checkTxid, IdempotentTransfers, pollConfirm } from '../_common.js';
 import { type TokenProfile, TRANSFER_SELECTOR, TRANSFER_TOPIC } from '../constants.js';
 import { SettlementError, type SettlementErrorCode } from '../errors.js';
 import type { JsonObject } from '../json.js';
@@ -437,6 +437,9 @@ export class BttcSettlement implements SettlementAdapter {
         await this.#rpc.call('eth_getTransactionCount', [this.address, 'pending'], signal),
         'eth_getTransactionCount',
       );
+      // The last point an abort may stop it: past here the nonce is taken and the signed
+      // transaction returned (signing is local), so an abort never leaves a nonce gap behind.
+      throwIfAborted(signal);
       const nonce = Math.max(pending, this.#next);
       this.#next = nonce + 1;
       try {
@@ -447,7 +450,7 @@ export class BttcSettlement implements SettlementAdapter {
       }
     });
     this.#nonceLock = run.catch(() => undefined);
-    return withSignal(run, signal);
+    return run;
   }
 
   async prepare(to: string, amount: bigint, opts?: AbortOptions): Promise<PreparedTransfer> {
