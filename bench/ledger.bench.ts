@@ -37,8 +37,8 @@ import {
   verifyAccountSignature,
   verifyVoucherSignature,
 } from '../src/ledger/index.js';
+import { addressOfPrivateKey } from '../src/settlement/bttc/address.js';
 import {
-  addressOfPrivateKey,
   type Eip712Voucher,
   Eip712VoucherSigner,
   Eip712VoucherVerifier,

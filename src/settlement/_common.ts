@@ -133,7 +133,25 @@ export async function pollConfirm(
  * then the status, so the status is at least as recent as the time it is judged against.
  */
 export function provablyExpired(tx: PreparedTransfer, time: ChainTime, status: TxStatus): boolean {
-  return status.state === 'unknown' && time.solid.timestamp >= tx.expiration;
+  return status.state === 'unknown' && tx.expiration !== undefined && time.solid.timestamp >= tx.expiration;
+}
+
+/**
+ * `provablyDead` of an adapter whose transactions expire (TRON, `LocalChain`): chain time first,
+ * then the status, then {@link provablyExpired}.
+ */
+export async function provablyDeadByExpiry(
+  adapter: {
+    chainTime(opts?: AbortOptions): Promise<ChainTime>;
+    status(txid: string, opts?: AbortOptions): Promise<TxStatus>;
+  },
+  tx: PreparedTransfer,
+  opts?: AbortOptions,
+): Promise<boolean> {
+  if (tx.expiration === undefined) return false;
+  const time = await adapter.chainTime(opts);
+  const status = await adapter.status(tx.txid, opts);
+  return provablyExpired(tx, time, status);
 }
 
 /**
@@ -150,11 +168,13 @@ export class IdempotentTransfers {
     private readonly token: TokenProfile,
     private readonly prepare: (to: string, amount: bigint, opts?: AbortOptions) => Promise<PreparedTransfer>,
     private readonly broadcast: (tx: PreparedTransfer, opts?: AbortOptions) => Promise<void>,
+    /** The chain's address check (normalizes or throws `SETTLEMENT_BAD_ADDRESS`). Default: TRON's. */
+    private readonly address: (address: unknown, field?: string) => string = checkAddress,
   ) {}
 
   transfer(to: string, amount: bigint, idempotencyKey: string, opts?: AbortOptions): Promise<TransferResult> {
     const key = checkIdempotencyKey(idempotencyKey);
-    const dest = checkAddress(to, 'to');
+    const dest = this.address(to, 'to');
     const value = checkTransferAmount(amount, this.token);
     const seen = this.#sent.get(key);
     if (seen) {
@@ -169,7 +189,10 @@ export class IdempotentTransfers {
     const result = (async () => {
       const tx = await this.prepare(dest, value, opts);
       await this.broadcast(tx, opts);
-      return { txid: tx.txid, expiration: tx.expiration };
+      const out: { txid: string; expiration?: number; nonce?: number } = { txid: tx.txid };
+      if (tx.expiration !== undefined) out.expiration = tx.expiration;
+      if (tx.nonce !== undefined) out.nonce = tx.nonce;
+      return out;
     })();
     this.#sent.set(key, { to: dest, amount: value, result });
     result.catch(() => this.#sent.delete(key));

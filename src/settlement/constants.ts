@@ -1,19 +1,23 @@
 /**
  * The token profiles bttkit settles in, and TRON's fixed numbers. One place for every constant
- * that names money on chain.
+ * that names money on chain (BTTC's chains and its native BTT profile: `bttc/chains.ts`).
  */
 
-/** How a token moves on TRON: a TRC-20 contract (`transfer`) or a TRC-10 asset (`TransferAssetContract`). */
-export type TokenStandard = 'trc20' | 'trc10';
+/**
+ * How a token moves: on TRON a TRC-20 contract (`transfer`) or a TRC-10 asset
+ * (`TransferAssetContract`); on an EVM chain (BTTC) the chain's native coin (a plain value
+ * transfer) or an ERC-20 contract (`transfer`).
+ */
+export type TokenStandard = 'trc20' | 'trc10' | 'native' | 'erc20';
 
-/** A token on TRON. Amounts of it are `bigint` base units; `decimals` is only for display. */
+/** A token on one chain. Amounts of it are `bigint` base units; `decimals` is only for display. */
 export interface TokenProfile {
   /** Short name: `BTT`, `BTTOLD`. */
   readonly symbol: string;
   readonly standard: TokenStandard;
   /** Base units per whole token = 10^decimals. */
   readonly decimals: number;
-  /** TRC-20: the contract's base58check address (`T…`). */
+  /** TRC-20: the contract's base58check address (`T…`); ERC-20: its EIP-55 checksummed `0x…` address. */
   readonly contract?: string;
   /** TRC-10: the asset id, decimal digits (`1002000`). */
   readonly tokenId?: string;
@@ -76,7 +80,7 @@ export function unitsPerToken(profile: TokenProfile): bigint {
   return 10n ** BigInt(profile.decimals);
 }
 
-/** The largest amount one transfer of `profile` may carry. */
+/** The largest amount one transfer of `profile` may carry (2⁵³ − 1 for TRC-10, else 2²⁵⁶ − 1). */
 export function maxTransferAmount(profile: TokenProfile): bigint {
   return profile.standard === 'trc10' ? MAX_TRC10_AMOUNT : MAX_TRC20_AMOUNT;
 }

@@ -9,11 +9,14 @@ import { BttkitError, type BttkitErrorOptions } from '../util/errors.js';
  *   (TRANSACTION_EXPIRATION_ERROR), `SETTLEMENT_TX_TAPOS` (TAPOS_ERROR), `SETTLEMENT_TX_DUPLICATE`
  *   (reserved: a duplicate broadcast is taken as accepted), `SETTLEMENT_INSUFFICIENT_BALANCE`,
  *   `SETTLEMENT_TX_REJECTED` (another CONTRACT_VALIDATE_ERROR), `SETTLEMENT_TX_FAILED` (included
- *   but failed on chain, e.g. a TRC-20 REVERT);
+ *   but failed on chain, e.g. a TRC-20 REVERT), `SETTLEMENT_TX_SUPERSEDED` (EVM: another transaction
+ *   already took this one's nonce, so it can never be included), `SETTLEMENT_FEE_TOO_HIGH` (EVM: the
+ *   block's base fee is above the adapter's fee cap);
  * - node and transport: `SETTLEMENT_NODE_ERROR` (the node answered with an error worth retrying),
  *   `SETTLEMENT_NODE_BAD_RESPONSE` (an answer that does not parse or breaks a bound),
  *   `SETTLEMENT_HTTP_ERROR`, `SETTLEMENT_TIMEOUT`, `SETTLEMENT_TRONWEB_MISSING`,
- *   `SETTLEMENT_TX_MISMATCH` (a built transaction is not the one asked for);
+ *   `SETTLEMENT_VIEM_MISSING`, `SETTLEMENT_WRONG_CHAIN` (the node serves another chain id than the
+ *   one configured), `SETTLEMENT_TX_MISMATCH` (a built transaction is not the one asked for);
  * - journal: `SETTLEMENT_JOURNAL_CORRUPT`, `SETTLEMENT_JOURNAL_LOCKED`, `SETTLEMENT_JOURNAL_FAILED`,
  *   `SETTLEMENT_CLOSED`;
  * - policy: `SETTLEMENT_OVER_LIMIT` (a withdrawal above the hot-wallet limit, left pending for review);
@@ -39,11 +42,15 @@ export const SETTLEMENT_ERROR_CODES = [
   'SETTLEMENT_INSUFFICIENT_BALANCE',
   'SETTLEMENT_TX_REJECTED',
   'SETTLEMENT_TX_FAILED',
+  'SETTLEMENT_TX_SUPERSEDED',
+  'SETTLEMENT_FEE_TOO_HIGH',
   'SETTLEMENT_NODE_ERROR',
   'SETTLEMENT_NODE_BAD_RESPONSE',
   'SETTLEMENT_HTTP_ERROR',
   'SETTLEMENT_TIMEOUT',
   'SETTLEMENT_TRONWEB_MISSING',
+  'SETTLEMENT_VIEM_MISSING',
+  'SETTLEMENT_WRONG_CHAIN',
   'SETTLEMENT_TX_MISMATCH',
   'SETTLEMENT_JOURNAL_CORRUPT',
   'SETTLEMENT_JOURNAL_LOCKED',

@@ -1,8 +1,10 @@
 /**
- * Settlement on TRON: the {@link SettlementAdapter} interface, token profiles, `TronSettlement`
- * (tronweb, loaded on first use), the in-process `LocalChain`, and the `Settler` that connects an
- * adapter to the ledger (deposits credited once, withdrawals paid exactly once). Test support
- * (`TronNodeEmulator`) lives in `bttkit/settlement/testing`. See `docs/settlement.md`.
+ * Settlement on TRON and BTTC: the {@link SettlementAdapter} interface, token profiles,
+ * `TronSettlement` (tronweb, loaded on first use), `BttcSettlement` (BTTC, an EVM chain, on viem,
+ * loaded on first use) with BTTC's chains as plain data, the in-process `LocalChain`, and the
+ * `Settler` that connects an adapter to the ledger (deposits credited once, withdrawals paid
+ * exactly once). Test support (`TronNodeEmulator`) lives in `bttkit/settlement/testing`. See
+ * `docs/settlement.md`.
  * @module settlement
  */
 export { provablyExpired } from './_common.js';
@@ -10,6 +12,24 @@ export {
   addressFromBytes,
   addressOfPrivateKey,
   addressToBytes,
+  BTTC_LEDGER_ADDRESSES,
+  checkEvmAddress,
+  evmToTronAddress,
+  isEvmAddress,
+  toChecksumAddress,
+  tronToEvmAddress,
+} from './bttc/address.js';
+export {
+  BTT_NATIVE,
+  BTTC_CHAINS,
+  BTTC_DONAU,
+  BTTC_MAINNET,
+  type Erc20Description,
+  type EvmChain,
+  erc20Token,
+} from './bttc/chains.js';
+export { BttcSettlement, type BttcSettlementOptions } from './bttc/settlement.js';
+export {
   type ChannelIdInput,
   channelIdBytes,
   channelIdFor,
@@ -26,15 +46,12 @@ export {
   Eip712VoucherVerifier,
   type Eip712VoucherVerifierOptions,
   formatChannelId,
-  isAddress,
   MAX_UINT256,
-  parseAddress,
   recoverDigestSigner,
   recoverVoucherSigner,
   type SignatureFault,
   signEip712Voucher,
   signVoucherDigest,
-  toChecksumAddress,
   VOUCHER_TYPE,
   VOUCHER_TYPEHASH,
   type VoucherDomain,
@@ -70,6 +87,7 @@ export {
 } from './journal.js';
 export { LocalChain, type LocalChainOptions, type LocalTransfer } from './local-chain.js';
 export {
+  type AddressMapping,
   type DepositSync,
   type PayOptions,
   Settler,

@@ -48,7 +48,8 @@ function encode(r: Rec): Uint8Array {
         from: tx.from,
         to: tx.to,
         amount: tx.amount.toString(),
-        expiration: tx.expiration,
+        ...(tx.expiration === undefined ? {} : { expiration: tx.expiration }),
+        ...(tx.nonce === undefined ? {} : { nonce: tx.nonce }),
         payload: tx.payload,
       }),
     );
@@ -72,6 +73,13 @@ function decode(payload: Uint8Array): Rec {
       const amount = s('amount', 80);
       if (!/^[1-9][0-9]{0,77}$/.test(amount))
         throw new SettlementError('SETTLEMENT_JOURNAL_CORRUPT', 'bad amount');
+      // TRON attempts carry `expiration`, EVM attempts `nonce` (older journals: always `expiration`).
+      const opt = (k: string) =>
+        o[k] === undefined ? undefined : readInt(o, k, 'SETTLEMENT_JOURNAL_CORRUPT');
+      const expiration = opt('expiration');
+      const nonce = opt('nonce');
+      if (expiration === undefined && nonce === undefined)
+        throw new SettlementError('SETTLEMENT_JOURNAL_CORRUPT', 'attempt has neither expiration nor nonce');
       return {
         t: 'attempt',
         w: s('w'),
@@ -80,7 +88,8 @@ function decode(payload: Uint8Array): Rec {
           from: s('from', 64),
           to: s('to', 64),
           amount: BigInt(amount),
-          expiration: readInt(o, 'expiration', 'SETTLEMENT_JOURNAL_CORRUPT'),
+          ...(expiration === undefined ? {} : { expiration }),
+          ...(nonce === undefined ? {} : { nonce }),
           payload: s('payload', MAX_SETTLEMENT_RECORD),
         },
       };
@@ -193,9 +202,18 @@ export class SettlementJournal {
     return this.#append({ t: 'cursor', cursor });
   }
 
-  /** Journals a signed transaction for withdrawal `id`; resolves once it is on disk. */
-  recordAttempt(id: string, tx: PreparedTransfer): Promise<void> {
-    return this.#append({ t: 'attempt', w: id, tx });
+  /**
+   * Journals a signed transaction for withdrawal `id`; resolves once it is on disk. It must carry
+   * an `expiration` (TRON) or a `nonce` (EVM): without either it could never be proven dead.
+   * @throws {SettlementError} `SETTLEMENT_TX_MISMATCH` (nothing written)
+   */
+  async recordAttempt(id: string, tx: PreparedTransfer): Promise<void> {
+    if (tx.expiration === undefined && tx.nonce === undefined)
+      throw new SettlementError(
+        'SETTLEMENT_TX_MISMATCH',
+        'a prepared transfer carries an expiration or a nonce',
+      );
+    await this.#append({ t: 'attempt', w: id, tx });
   }
 
   recordBroadcast(id: string, txid: string, result: string): Promise<void> {

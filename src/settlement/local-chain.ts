@@ -2,7 +2,14 @@ import { toHex, utf8 } from '../util/bytes.js';
 import { type Clock, realClock, type TimerHandle } from '../util/clock.js';
 import { throwIfAborted } from '../util/errors.js';
 import { sha256 } from '../util/hash.js';
-import { checkAddress, checkTransferAmount, checkTxid, IdempotentTransfers, pollConfirm } from './_common.js';
+import {
+  checkAddress,
+  checkTransferAmount,
+  checkTxid,
+  IdempotentTransfers,
+  pollConfirm,
+  provablyDeadByExpiry,
+} from './_common.js';
 import { BLOCK_INTERVAL_MS, BTT, type TokenProfile, TX_LIFETIME_MS } from './constants.js';
 import { SettlementError } from './errors.js';
 import { parseJson, readInt, readObject, readString } from './json.js';
@@ -375,5 +382,9 @@ class LocalWallet implements SettlementAdapter {
   async chainTime(opts?: AbortOptions): Promise<ChainTime> {
     throwIfAborted(opts?.signal);
     return { head: this.#chain.head, solid: this.#chain.solid };
+  }
+
+  provablyDead(tx: PreparedTransfer, opts?: AbortOptions): Promise<boolean> {
+    return provablyDeadByExpiry(this, tx, opts);
   }
 }

@@ -2,7 +2,7 @@ import { LedgerError } from '../ledger/errors.js';
 import type { LedgerApi } from '../ledger/types.js';
 import { type Clock, realClock } from '../util/clock.js';
 import { throwIfAborted } from '../util/errors.js';
-import { provablyExpired, sleep } from './_common.js';
+import { sleep } from './_common.js';
 import { SettlementError } from './errors.js';
 import type { SettlementJournal } from './journal.js';
 import type { AbortOptions, Deposit, PreparedTransfer, SettlementAdapter } from './types.js';
@@ -27,13 +27,30 @@ export interface SettlerOptions {
   clock?: Clock;
   /** Poll interval while a withdrawal waits for its block, in clock ms. Default 3,000. */
   pollMs?: number;
-  /** Transactions tried per withdrawal (each only after the previous provably expired) before it is refunded. Default 3. */
+  /** Transactions tried per withdrawal (each only after the previous is provably dead) before it is refunded. Default 3. */
   maxAttempts?: number;
   /** Largest withdrawal paid automatically (the hot-wallet limit); larger ones stay pending (`SETTLEMENT_OVER_LIMIT`). */
   maxWithdrawal?: bigint;
   /** Called as each phase is passed (metrics, tests). Awaited. */
   onPhase?: (phase: SettlerPhase, withdrawalId: string, txid: string) => void | Promise<void>;
+  /**
+   * How ledger account addresses map to the adapter's chain addresses and back. Default: the same
+   * string (TRON adapters: the ledger's accounts are `T…` addresses). For BTTC with the TRON-keyed
+   * ledger, pass `BTTC_LEDGER_ADDRESSES` (one secp256k1 key has the same 20-byte address on both
+   * chains: `T…` ↔ `0x…`).
+   */
+  addresses?: AddressMapping;
 }
+
+/** Maps ledger account addresses to chain addresses and back (see {@link SettlerOptions.addresses}). */
+export interface AddressMapping {
+  /** The chain address a withdrawal to ledger address `address` is paid to. */
+  toChain(address: string): string;
+  /** The ledger account a deposit from chain address `address` is credited to. */
+  toLedger(address: string): string;
+}
+
+const SAME_ADDRESS: AddressMapping = { toChain: (a) => a, toLedger: (a) => a };
 
 /** What {@link Settler.syncDeposits} did. */
 export interface DepositSync {
@@ -70,9 +87,11 @@ const NOT_RETRYABLE_AT_PREPARE = new Set([
  *   ledger account, once per txid (the ledger refuses a second credit for a txid; the cursor is
  *   journaled after the credits, so a crash can only repeat a report, never lose one);
  * - withdrawals are two-phase: the signed transaction and its txid are journaled before broadcast;
- *   after a crash the journaled txids are looked up, a journaled transaction still valid is
+ *   after a crash the journaled txids are looked up, a journaled transaction not provably dead is
  *   broadcast again (the chain takes it once), and a new one is signed only once every earlier one
- *   has provably expired (the solid block is past its expiration and it is in no block).
+ *   is provably dead ({@link SettlementAdapter.provablyDead}: on TRON the solid block is past its
+ *   expiration and it is in no block; on an EVM chain another transaction took its nonce in a solid
+ *   block).
  */
 export class Settler {
   readonly #ledger: LedgerApi;
@@ -84,6 +103,7 @@ export class Settler {
   readonly #max: bigint | undefined;
   readonly #onPhase: SettlerOptions['onPhase'];
   readonly #busy = new Map<string, Promise<WithdrawalOutcome>>();
+  readonly #addresses: AddressMapping;
 
   constructor(options: SettlerOptions) {
     this.#ledger = options.ledger;
@@ -94,6 +114,7 @@ export class Settler {
     this.#maxAttempts = options.maxAttempts ?? 3;
     this.#max = options.maxWithdrawal;
     this.#onPhase = options.onPhase;
+    this.#addresses = options.addresses ?? SAME_ADDRESS;
   }
 
   /** Credits every new deposit up to the solid head. */
@@ -106,7 +127,12 @@ export class Settler {
       for (const d of page.deposits) {
         try {
           await this.#ledger.deposit(
-            { account: d.from, amount: d.amount, txid: d.txid, idempotencyKey: `deposit:${d.txid}` },
+            {
+              account: this.#addresses.toLedger(d.from),
+              amount: d.amount,
+              txid: d.txid,
+              idempotencyKey: `deposit:${d.txid}`,
+            },
             opts,
           );
           deposits.push(d);
@@ -140,7 +166,7 @@ export class Settler {
   /**
    * Pays the ledger's pending withdrawal `id` exactly once and records the outcome in the ledger:
    * `sent` with the txid, or `failed` (refunded) when no transaction can be made for it or
-   * `maxAttempts` transactions all provably expired. Safe to call again at any time, also
+   * `maxAttempts` transactions are all provably dead. Safe to call again at any time, also
    * concurrently and after a crash.
    */
   payWithdrawal(id: string, opts?: PayOptions): Promise<WithdrawalOutcome> {
@@ -187,8 +213,6 @@ export class Settler {
     for (;;) {
       throwIfAborted(signal);
       const attempts: readonly PreparedTransfer[] = this.#journal.withdrawal(id)?.attempts ?? [];
-      // Chain time first, then statuses: each status is at least as recent as the time it is judged by.
-      const time = await this.#adapter.chainTime({ signal });
       const live: PreparedTransfer[] = [];
       for (const a of attempts) {
         const s = await this.#adapter.status(a.txid, { signal });
@@ -196,7 +220,12 @@ export class Settler {
           await this.#phase('confirmed', id, a.txid);
           return this.#settle(id, 'sent', a.txid, { signal });
         }
-        if (s.state === 'pending' || (s.state === 'unknown' && !provablyExpired(a, time, s))) live.push(a);
+        // `provablyDead` reads the chain afresh (its own order: the solid view, then the transaction).
+        if (
+          s.state === 'pending' ||
+          (s.state === 'unknown' && !(await this.#adapter.provablyDead(a, { signal })))
+        )
+          live.push(a);
       }
       const latest = live[live.length - 1];
       if (latest) {
@@ -216,9 +245,9 @@ export class Settler {
         }
         let tx: PreparedTransfer;
         try {
-          tx = await this.#adapter.prepare(w.to, w.amount, { signal });
+          tx = await this.#adapter.prepare(this.#addresses.toChain(w.to), w.amount, { signal });
         } catch (err) {
-          // Nothing was ever signed for it (or all provably expired): refunding is safe.
+          // Nothing was ever signed for it (or all are provably dead): refunding is safe.
           if (err instanceof SettlementError && NOT_RETRYABLE_AT_PREPARE.has(err.code)) {
             return this.#settle(id, 'failed', undefined, { signal });
           }
@@ -247,7 +276,7 @@ export class Settler {
       await this.#adapter.broadcast(tx, { signal });
     } catch (err) {
       if (!(err instanceof SettlementError)) throw err;
-      // Refused or not reached: the transaction stays live until it provably expires.
+      // Refused or not reached: the transaction stays live until it is provably dead.
       result = err.code;
     }
     await this.#phase('broadcast', id, tx.txid);

@@ -2,7 +2,14 @@ import type { TronKey } from '../ledger/keys.js';
 import { addressBytes } from '../ledger/keys.js';
 import { fromUtf8, toHex, utf8 } from '../util/bytes.js';
 import { type Clock, realClock } from '../util/clock.js';
-import { checkAddress, checkTransferAmount, checkTxid, IdempotentTransfers, pollConfirm } from './_common.js';
+import {
+  checkAddress,
+  checkTransferAmount,
+  checkTxid,
+  IdempotentTransfers,
+  pollConfirm,
+  provablyDeadByExpiry,
+} from './_common.js';
 import { DEFAULT_FEE_LIMIT, MAX_FEE_LIMIT, type TokenProfile, TRANSFER_TOPIC } from './constants.js';
 import { SettlementError, type SettlementErrorCode } from './errors.js';
 import {
@@ -128,6 +135,11 @@ export class TronSettlement implements SettlementAdapter {
       );
     }
     const t = options.token;
+    if (t.standard !== 'trc20' && t.standard !== 'trc10')
+      throw new SettlementError(
+        'SETTLEMENT_BAD_OPTIONS',
+        `TronSettlement moves TRC-20 or TRC-10 tokens, not ${t.standard}`,
+      );
     if (t.standard === 'trc20' ? !t.contract : !(t.tokenId && /^[0-9]{1,19}$/.test(t.tokenId))) {
       throw new SettlementError('SETTLEMENT_BAD_OPTIONS', 'token profile lacks its contract or token id');
     }
@@ -150,6 +162,11 @@ export class TronSettlement implements SettlementAdapter {
     const head = await this.#http.block(this.#full, '/wallet/getnowblock', opts?.signal);
     const solid = await this.#http.block(this.#solid, '/walletsolidity/getnowblock', opts?.signal);
     return { head, solid };
+  }
+
+  /** TRON's rule: the solid block is at or past `tx.expiration` and `tx` is in no block. */
+  provablyDead(tx: PreparedTransfer, opts?: AbortOptions): Promise<boolean> {
+    return provablyDeadByExpiry(this, tx, opts);
   }
 
   /** Decodes `tx` with bttkit's own codec and checks it is exactly the transfer asked for. */

@@ -7,23 +7,34 @@ export interface AbortOptions {
 
 /**
  * A transfer signed and ready to broadcast: everything needed to broadcast it again after a
- * restart. `payload` is opaque to callers (for TRON, the signed transaction JSON); journal it as is.
+ * restart. `payload` is opaque to callers (for TRON, the signed transaction JSON; for BTTC, the
+ * signed EIP-1559 transaction as `0x…` hex); journal it as is. Addresses are the chain's own form:
+ * `T…` (base58check) on TRON, `0x…` (EIP-55 checksummed) on BTTC.
  */
 export interface PreparedTransfer {
-  /** 64 lower-case hex digits. */
+  /** 64 lower-case hex digits (no `0x`, also on EVM chains). */
   readonly txid: string;
-  /** Sender (`T…`). */
+  /** Sender, in the chain's address form. */
   readonly from: string;
-  /** Recipient (`T…`). */
+  /** Recipient, in the chain's address form. */
   readonly to: string;
   readonly amount: bigint;
-  /** Chain time (ms since the epoch) after which no block can include it. */
-  readonly expiration: number;
+  /**
+   * TRON: chain time (ms since the epoch) after which no block can include it. Absent on chains
+   * whose transactions never expire (EVM: a transaction dies only when another takes its nonce;
+   * see {@link SettlementAdapter.provablyDead}).
+   */
+  readonly expiration?: number;
+  /** EVM: the sender's account nonce the transaction uses. Absent on TRON. */
+  readonly nonce?: number;
   /** The signed transaction, serialized by the adapter that made it. */
   readonly payload: string;
 }
 
-/** What became of a transaction, as the chain's solid (irreversible) view tells it. */
+/**
+ * What became of a transaction, as the chain's solid view tells it: on TRON the solidified
+ * (irreversible) blocks; on an EVM chain the blocks at least the adapter's confirmation depth deep.
+ */
 export type TxStatus =
   | {
       readonly state: 'confirmed';
@@ -36,7 +47,7 @@ export type TxStatus =
       readonly txid: string;
       readonly blockNumber: number;
       readonly blockTimestamp: number;
-      /** The chain's word for it: `REVERT`, `OUT_OF_ENERGY`, … */
+      /** The chain's word for it: `REVERT`, `OUT_OF_ENERGY`, `NO_TRANSFER_LOG`, … */
       readonly reason: string;
     }
   /** In a block that is not yet solid. */
@@ -60,9 +71,9 @@ export interface ChainTime {
 export interface Deposit {
   /** 64 lower-case hex digits. */
   readonly txid: string;
-  /** Sender (`T…`). */
+  /** Sender, in the chain's address form (ERC-20/TRC-20: the token's `from`, which may be a contract). */
   readonly from: string;
-  /** Recipient (`T…`): the adapter's address. */
+  /** Recipient: the adapter's address. */
   readonly to: string;
   readonly amount: bigint;
   readonly blockNumber: number;
@@ -81,7 +92,10 @@ export interface DepositPage {
 /** The result of {@link SettlementAdapter.transfer}: broadcast, not yet confirmed. */
 export interface TransferResult {
   readonly txid: string;
-  readonly expiration: number;
+  /** As {@link PreparedTransfer.expiration}: set on TRON, absent on EVM chains. */
+  readonly expiration?: number;
+  /** As {@link PreparedTransfer.nonce}: set on EVM chains, absent on TRON. */
+  readonly nonce?: number;
 }
 
 /** Options of {@link SettlementAdapter.confirm}. */
@@ -92,14 +106,17 @@ export interface ConfirmOptions extends AbortOptions {
 
 /**
  * One wallet on one chain, in one token: what the ledger needs to settle. Implemented by
- * `TronSettlement` (TRON through tronweb), and `LocalChain` wallets (in-process). Every
- * implementation passes the same behavioural suite. Amounts are `bigint` base units of
- * {@link SettlementAdapter.token}. Every method may throw {@link SettlementError} (or `AbortError`).
+ * `TronSettlement` (TRON through tronweb), `BttcSettlement` (BTTC, an EVM chain, through viem) and
+ * `LocalChain` wallets (in-process). Every implementation passes the same behavioural suite.
+ * Amounts are `bigint` base units of {@link SettlementAdapter.token}. Addresses are strings in the
+ * chain's own form: `T…` on TRON and `LocalChain`, EIP-55 checksummed `0x…` on BTTC (lower-case
+ * input is accepted; a mixed-case address with a bad checksum is refused). Every method may throw
+ * {@link SettlementError} (or `AbortError`).
  */
 export interface SettlementAdapter {
   /** The token this adapter moves. */
   readonly token: TokenProfile;
-  /** The wallet's address (`T…`): where transfers come from and deposits go to. */
+  /** The wallet's address (in the chain's form): where transfers come from and deposits go to. */
   readonly address: string;
   /**
    * Signs and broadcasts a transfer of `amount` to `to`. A repeat with the same idempotency key (in
@@ -121,4 +138,13 @@ export interface SettlementAdapter {
   depositsSince(cursor: string | undefined, opts?: AbortOptions): Promise<DepositPage>;
   /** The chain's head and solid block. */
   chainTime(opts?: AbortOptions): Promise<ChainTime>;
+  /**
+   * True when `tx` (made by this adapter's {@link prepare}) can provably never be included in the
+   * chain, so a new transaction for the same payment cannot pay twice. TRON: the solid block is at
+   * or past its expiration and it is in no block (`provablyExpired`). EVM: the sender's nonce at the
+   * solid block is past the transaction's nonce (a solid block holds a transaction with that nonce)
+   * and the transaction itself is in no block (so another one took its nonce). False whenever in
+   * doubt. The `Settler` makes a new transaction for a withdrawal only when every earlier one is dead.
+   */
+  provablyDead(tx: PreparedTransfer, opts?: AbortOptions): Promise<boolean>;
 }

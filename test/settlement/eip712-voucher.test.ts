@@ -22,6 +22,11 @@ import {
   addressFromBytes,
   addressOfPrivateKey,
   addressToBytes,
+  checkEvmAddress,
+  isEvmAddress,
+  toChecksumAddress,
+} from '../../src/settlement/bttc/address.js';
+import {
   channelIdFor,
   domainSeparator,
   EIP712_DOMAIN_NAME,
@@ -29,13 +34,10 @@ import {
   type Eip712Voucher,
   Eip712VoucherSigner,
   Eip712VoucherVerifier,
-  isAddress,
   MAX_UINT256,
-  parseAddress,
   recoverDigestSigner,
   recoverVoucherSigner,
   signEip712Voucher,
-  toChecksumAddress,
   type VoucherDomain,
   verifyEip712VoucherSignature,
   voucherDigest,
@@ -259,16 +261,16 @@ describe('eip712 vouchers against viem, random inputs', () => {
       fc.property(arbAddress, (a) => {
         const sum = getAddress(a);
         expect(toChecksumAddress(a)).toBe(sum);
-        expect(parseAddress(a.toLowerCase())).toBe(sum);
-        expect(parseAddress(`0x${a.slice(2).toUpperCase()}`)).toBe(sum);
-        expect(parseAddress(sum)).toBe(sum);
+        expect(checkEvmAddress(a.toLowerCase())).toBe(sum);
+        expect(checkEvmAddress(`0x${a.slice(2).toUpperCase()}`)).toBe(sum);
+        expect(checkEvmAddress(sum)).toBe(sum);
         expect(addressFromBytes(addressToBytes(sum))).toBe(sum);
       }),
       { numRuns: 100 },
     );
     const good = '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed';
-    expect(parseAddress(good)).toBe(good);
-    expectCode(() => parseAddress('0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD'), 'SETTLEMENT_BAD_ADDRESS');
+    expect(checkEvmAddress(good)).toBe(good);
+    expectCode(() => checkEvmAddress('0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD'), 'SETTLEMENT_BAD_ADDRESS');
     for (const bad of [
       '',
       '0x',
@@ -278,8 +280,8 @@ describe('eip712 vouchers against viem, random inputs', () => {
       7,
       null,
     ]) {
-      expectCode(() => parseAddress(bad), 'SETTLEMENT_BAD_ADDRESS');
-      expect(isAddress(bad)).toBe(false);
+      expectCode(() => checkEvmAddress(bad), 'SETTLEMENT_BAD_ADDRESS');
+      expect(isEvmAddress(bad)).toBe(false);
     }
     expectCode(() => addressFromBytes(new Uint8Array(19)), 'SETTLEMENT_BAD_ADDRESS');
   });

@@ -43,6 +43,30 @@ async function populated(): Promise<void> {
 }
 
 describe('SettlementJournal', () => {
+  it('keeps an EVM attempt (nonce, no expiration) exactly; refuses an attempt with neither', async () => {
+    const evm: PreparedTransfer = {
+      txid: 'ef'.repeat(32),
+      from: '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed',
+      to: '0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359',
+      amount: 2n ** 200n,
+      nonce: 7,
+      payload: `0x02${'00'.repeat(100)}`,
+    };
+    const j = await SettlementJournal.open(dir);
+    await j.recordAttempt('w-evm', evm);
+    await j.close();
+    const k = await SettlementJournal.open(dir);
+    expect(k.withdrawal('w-evm')?.attempts).toEqual([evm]);
+    expect(k.withdrawal('w-evm')?.attempts[0]).not.toHaveProperty('expiration');
+    expect(await codeOf(k.recordAttempt('w-bad', { ...TX, expiration: undefined }))).toBe(
+      'SETTLEMENT_TX_MISMATCH',
+    );
+    await k.close();
+    const again = await SettlementJournal.open(dir);
+    expect(again.withdrawal('w-bad')).toBeUndefined();
+    await again.close();
+  });
+
   it('replays cursor, attempts, broadcasts and settlements', async () => {
     await populated();
     const j = await SettlementJournal.open(dir);

@@ -20,8 +20,14 @@ for (const token of [BTT, BTTOLD]) {
       user: chain.wallet(user),
       poor: chain.wallet(poor),
       funding,
+      newAddress: () => TronKey.generate().address,
       mine: (n) => chain.mine(n),
       confirmBlocks: 3,
+      feePaid: async () => 0n,
+      kill: async () => {
+        chain.mine(25 + 3);
+        return 'SETTLEMENT_TX_EXPIRED';
+      },
       close: async () => chain.stop(),
     };
   });

@@ -26,8 +26,15 @@ for (const token of [BTT, BTTOLD]) {
       user: await connect(keys[1]),
       poor: await connect(keys[2]),
       funding,
+      newAddress: () => TronKey.generate().address,
       mine: (n) => node.mine(n),
       confirmBlocks: 3,
+      feePaid: async () => 0n,
+      // TRON: a transaction expires 60 s (20 blocks) after its reference block.
+      kill: async () => {
+        node.mine(25 + 3);
+        return 'SETTLEMENT_TX_EXPIRED';
+      },
       close: () => node.close(),
     };
   });

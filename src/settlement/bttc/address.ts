@@ -1,11 +1,14 @@
 /**
- * EVM addresses for the BTTC channel: EIP-55 checksums, parsing, and the address of a secp256k1 key.
+ * EVM addresses on BTTC: EIP-55 checksums, parsing, the address of a secp256k1 key, and the
+ * mapping between a TRON address and the EVM address with the same 20 bytes.
  * @module
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { keccak_256 } from '@noble/hashes/sha3.js';
+import { addressBytes, normalizeAddress } from '../../ledger/keys.js';
 import { fromHex, toHex, utf8 } from '../../util/bytes.js';
 import { SettlementError } from '../errors.js';
+import type { AddressMapping } from '../settler.js';
 
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 
@@ -28,26 +31,31 @@ export function toChecksumAddress(address: string): string {
 }
 
 /**
- * Parses a 0x address: all lower case, all upper case, or a valid EIP-55 checksum (mixed case
- * with a wrong checksum is refused, as it is likely a typo). Returns the checksummed form.
- * @throws {SettlementError} `SETTLEMENT_BAD_ADDRESS`
+ * The EIP-55 checksummed form of an EVM address. Accepts `0x` + 40 hex digits, all lower case,
+ * all upper case, or mixed case with a valid checksum (a mixed-case address with a bad checksum is
+ * a typo: refused).
+ * @throws {SettlementError} `SETTLEMENT_BAD_ADDRESS` (`details.field`: `field`)
  */
-export function parseAddress(address: unknown): string {
-  if (typeof address !== 'string' || !ADDRESS.test(address)) {
-    throw new SettlementError('SETTLEMENT_BAD_ADDRESS', 'an EVM address is 0x and 40 hex digits');
+export function checkEvmAddress(address: unknown, field = 'address'): `0x${string}` {
+  if (typeof address === 'string' && ADDRESS.test(address)) {
+    const body = address.slice(2);
+    const sum = toChecksumAddress(address);
+    if (body === body.toLowerCase() || body === body.toUpperCase() || sum === address)
+      return sum as `0x${string}`;
   }
-  const body = address.slice(2);
-  const sum = toChecksumAddress(address);
-  if (body !== body.toLowerCase() && body !== body.toUpperCase() && sum !== address) {
-    throw new SettlementError('SETTLEMENT_BAD_ADDRESS', 'EVM address with a wrong EIP-55 checksum');
-  }
-  return sum;
+  throw new SettlementError(
+    'SETTLEMENT_BAD_ADDRESS',
+    `${field} is not an EVM address (0x + 40 hex, EIP-55)`,
+    {
+      details: { field },
+    },
+  );
 }
 
-/** True if {@link parseAddress} accepts `address`. Never throws. */
-export function isAddress(address: unknown): address is string {
+/** True if `address` passes {@link checkEvmAddress}. Never throws. */
+export function isEvmAddress(address: unknown): address is string {
   try {
-    parseAddress(address);
+    checkEvmAddress(address);
     return true;
   } catch {
     return false;
@@ -56,7 +64,7 @@ export function isAddress(address: unknown): address is string {
 
 /** The 20 raw bytes of a 0x address. @throws {SettlementError} `SETTLEMENT_BAD_ADDRESS` */
 export function addressToBytes(address: string): Uint8Array {
-  return fromHex(parseAddress(address).slice(2).toLowerCase());
+  return fromHex(checkEvmAddress(address).slice(2).toLowerCase());
 }
 
 /** The checksummed 0x address of 20 raw bytes. @throws {SettlementError} `SETTLEMENT_BAD_ADDRESS` */
@@ -84,3 +92,34 @@ export function checkPrivateKey(privateKey: Uint8Array): Uint8Array {
   }
   return privateKey;
 }
+
+/**
+ * The BTTC (EVM) address of a TRON address: the same 20 bytes, so the same secp256k1 key controls
+ * both (TRON's address is `0x41 ‖ last 20 bytes of keccak256(public key)`, the EVM's those 20 bytes).
+ * @throws {SettlementError} `SETTLEMENT_BAD_ADDRESS`
+ */
+export function tronToEvmAddress(address: string): `0x${string}` {
+  let bytes: Uint8Array;
+  try {
+    bytes = addressBytes(address);
+  } catch (cause) {
+    throw new SettlementError('SETTLEMENT_BAD_ADDRESS', 'not a TRON address', { cause });
+  }
+  return checkEvmAddress(`0x${toHex(bytes.subarray(1))}`);
+}
+
+/** The TRON address (`T…`) with the same 20 bytes as an EVM address. @throws {SettlementError} `SETTLEMENT_BAD_ADDRESS` */
+export function evmToTronAddress(address: string): string {
+  const evm = checkEvmAddress(address);
+  return normalizeAddress(`41${evm.slice(2).toLowerCase()}`);
+}
+
+/**
+ * `Settler({ addresses: BTTC_LEDGER_ADDRESSES })`: the ledger keeps accounts by TRON address (`T…`);
+ * a withdrawal is paid to the EVM address with the same 20 bytes, and a deposit from `0x…` is
+ * credited to the `T…` account with the same 20 bytes (one key controls both).
+ */
+export const BTTC_LEDGER_ADDRESSES: AddressMapping = Object.freeze({
+  toChain: (address: string) => tronToEvmAddress(address),
+  toLedger: (address: string) => evmToTronAddress(address),
+});

@@ -19,17 +19,8 @@ import {
   addressOfPrivateKey,
   addressOfUncompressed,
   addressToBytes,
+  checkEvmAddress,
   checkPrivateKey,
-  parseAddress,
-} from './address.js';
-
-export {
-  addressFromBytes,
-  addressOfPrivateKey,
-  addressToBytes,
-  isAddress,
-  parseAddress,
-  toChecksumAddress,
 } from './address.js';
 
 /** EIP-712 domain name of the channel contract. */
@@ -314,7 +305,7 @@ export function verifyEip712VoucherSignature(
   voucher: Eip712Voucher,
 ): boolean {
   try {
-    return recoverVoucherSigner(domain, voucher) === parseAddress(signer);
+    return recoverVoucherSigner(domain, voucher) === checkEvmAddress(signer);
   } catch {
     return false;
   }
@@ -468,7 +459,7 @@ export class Eip712VoucherVerifier {
     this.domainSeparator = domainSeparator(options.domain);
     this.#channelBytes = channelIdBytes(options.channelId);
     this.channelId = `0x${toHex(this.#channelBytes)}`;
-    this.signer = parseAddress(options.signer);
+    this.signer = checkEvmAddress(options.signer);
     this.#deposit = checkAmount(options.deposit, 'deposit');
     this.redeemed = checkAmount(options.redeemed ?? 0n, 'redeemed');
   }
