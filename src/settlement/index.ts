@@ -6,6 +6,24 @@
  * @module settlement
  */
 export { provablyExpired } from './_common.js';
+export { bttkitChannelAbi, bttkitChannelBytecode, SOLC_VERSION } from './bttc/artifacts.js';
+export {
+  type BttcChannelParams,
+  type BttcChannelState,
+  type BttcChannelStatus,
+  BttcChannels,
+  type BttcChannelsOptions,
+  type BttcCloseResult,
+  type BttcDeployOptions,
+  type BttcOpenArgs,
+  type BttcOpenResult,
+  type BttcTxResult,
+  type BttcVoucher,
+  type BttcVoucherDomain,
+  bttcChannelId,
+  MAX_CHANNEL_DEPOSIT,
+  NATIVE_TOKEN,
+} from './bttc/channel.js';
 export {
   BALANCE_OF_SELECTOR,
   BLOCK_INTERVAL_MS,
