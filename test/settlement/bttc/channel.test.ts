@@ -380,6 +380,47 @@ describe('BttkitChannel: vouchers that must be refused (balances unchanged)', ()
     await refused(await sign(id, ETH, { chainId: 1029 }), 'SETTLEMENT_VOUCHER_WRONG_SIGNER');
   });
 
+  it('replay across chains: the same contract address and channel on chain 1029 refuse a voucher for 199', async () => {
+    // A second node (Donau's id): the payer's first deployment there lands at the same address as
+    // here (same key, nonce 0), and the same salt gives the same channel id.
+    const donauDir = mkdtempSync(join(tmpdir(), 'bttkit-bttc-donau-'));
+    try {
+      const donau = await startEvmNode(procs, donauDir, {
+        chainId: 1029,
+        accounts: Object.values(KEYS).map((privateKey) => ({ privateKey, balance: 1000n * ETH })),
+      });
+      const there = await BttcChannels.deploy({
+        rpcUrl: donau.url,
+        privateKey: KEYS.payer,
+        challengePeriod: PERIOD,
+      });
+      expect(there.address).toBe(contract);
+      expect(there.chainId).toBe(1029);
+      const thereApayee = await BttcChannels.connect({
+        rpcUrl: donau.url,
+        privateKey: KEYS.payee,
+        address: contract,
+      });
+      const s = salt();
+      const here = await payer.open({ payee: ADDR.payee, signer: ADDR.signer, salt: s, amount: ETH });
+      const opened = await there.open({ payee: ADDR.payee, signer: ADDR.signer, salt: s, amount: ETH });
+      expect(opened.id).toBe(here.id);
+      const for199 = await sign(here.id, ETH);
+      expect(await codeOf(thereApayee.close(for199))).toBe('SETTLEMENT_VOUCHER_WRONG_SIGNER');
+      expect(await codeOf(thereApayee.submitVoucher(for199))).toBe('SETTLEMENT_VOUCHER_WRONG_SIGNER');
+      expect((await thereApayee.channel(opened.id)).status).toBe('open');
+      const closed = await thereApayee.close(await sign(opened.id, ETH, { chainId: 1029 }));
+      expect(closed.toPayee).toBe(ETH);
+      // Back here, the 199 voucher is good.
+      const closedHere = await payee.close(for199);
+      expect(closedHere.toPayee).toBe(ETH);
+      payee0 = await balance(ADDR.payee);
+      donau.stop();
+    } finally {
+      rmSync(donauDir, { recursive: true, force: true });
+    }
+  });
+
   it('a voucher signed for another contract (same channel id, also opened there)', async () => {
     const second = await BttcChannels.deploy({
       rpcUrl: node.url,
