@@ -290,6 +290,8 @@ const STATUS: readonly BttcChannelStatus[] = ['none', 'open', 'closing', 'finish
 interface Clients {
   viem: ViemModule;
   publicClient: Viem.PublicClient;
+  /** For simulations: no retries (a revert is an answer, and hardhat reports it as -32603). */
+  simulator: Viem.PublicClient;
   walletClient: Viem.WalletClient<Viem.Transport, Viem.Chain, Viem.Account>;
   chain: Viem.Chain;
 }
@@ -328,13 +330,17 @@ async function makeClients(opts: BttcChannelsOptions): Promise<Clients> {
   });
   const pollingInterval = opts.pollingIntervalMs ?? 250;
   const publicClient = viem.createPublicClient({ chain, transport, pollingInterval }) as Viem.PublicClient;
+  const simulator = viem.createPublicClient({
+    chain,
+    transport: viem.http(opts.rpcUrl, { timeout: 30_000, retryCount: 0 }),
+  }) as Viem.PublicClient;
   const walletClient = viem.createWalletClient({
     chain,
     transport,
     account: privateKeyToAccount(opts.privateKey),
     pollingInterval,
   });
-  return { viem, publicClient, walletClient, chain };
+  return { viem, publicClient, simulator, walletClient, chain };
 }
 
 /**
@@ -561,11 +567,11 @@ export class BttcChannels {
     args: readonly unknown[],
     value = 0n,
   ): Promise<BttcTxResult & { logs: Viem.Log[] }> {
-    const { publicClient, walletClient, viem } = this.#c;
+    const { simulator, walletClient, viem } = this.#c;
     let hash: Hex;
     try {
       // Simulate first: a revert is reported by its custom error name, nothing is sent.
-      const { request } = await publicClient.simulateContract({
+      const { request } = await simulator.simulateContract({
         address: this.address,
         abi: bttkitChannelAbi,
         functionName,
