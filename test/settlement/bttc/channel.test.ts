@@ -499,6 +499,7 @@ describe('BttkitChannel: ERC-20 channels', () => {
     const payer0 = await tokenBalance(token, ADDR.payer);
     const opened = await payer.open({ payee: ADDR.payee, token, signer: ADDR.signer, amount: deposit });
     expect(opened.approve).toBeDefined();
+    if (opened.approve) gas.set('approve (TestToken, before an ERC-20 open)', opened.approve.gasUsed);
     gas.set('open (ERC-20, without approve)', opened.gasUsed);
     expect(await tokenBalance(token, contract)).toBe(deposit);
     expect(await tokenBalance(token, ADDR.payer)).toBe(payer0 - deposit);
