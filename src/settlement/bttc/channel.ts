@@ -261,6 +261,11 @@ function toSettlementError(viem: ViemModule, err: unknown, what: string): Settle
         },
       );
     }
+    if (err.walk((e) => e instanceof viem.ContractFunctionZeroDataError)) {
+      return new SettlementError('SETTLEMENT_BAD_ADDRESS', `${what}: no contract answered at that address`, {
+        cause: err,
+      });
+    }
     if (err.walk((e) => e instanceof viem.InsufficientFundsError)) {
       return new SettlementError('SETTLEMENT_INSUFFICIENT_BALANCE', `${what}: the account cannot pay`, {
         cause: err,

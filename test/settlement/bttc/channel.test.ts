@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  ContractFunctionRevertedError,
   createPublicClient,
   createWalletClient,
   encodeFunctionData,
@@ -549,10 +550,41 @@ describe('BttkitChannel: ERC-20 channels', () => {
     expect(await tokenBalance(usdt, contract)).toBe(0n);
   });
 
-  it('a deposit without allowance or with value is refused', async () => {
+  it('refused deposits: no allowance, value with a token, wrong value, a token without code, zero', async () => {
+    const account = privateKeyToAccount(KEYS.payer);
+    /** The contract's custom error for `open` sent raw (around the client's own checks). */
+    const openError = async (tokenAddr: Hex, amount: bigint, value: bigint): Promise<string> => {
+      try {
+        await pub.simulateContract({
+          address: contract,
+          abi: bttkitChannelAbi,
+          functionName: 'open',
+          args: [ADDR.payee, tokenAddr, ADDR.signer, salt(), amount],
+          value,
+          account,
+        });
+      } catch (err) {
+        const e = err as { walk?: (fn: (e: unknown) => boolean) => unknown };
+        const reverted = e.walk?.((x) => x instanceof ContractFunctionRevertedError);
+        if (reverted instanceof ContractFunctionRevertedError) return reverted.data?.errorName ?? 'revert';
+        throw err;
+      }
+      return 'no error';
+    };
+    const fresh = await deployRaw(testTokenAbi, testTokenBytecode, ['Fresh', 'FRS', 10n ** 24n]);
+    expect(await openError(fresh, 5n, 0n)).toBe('TokenTransferFailed'); // no allowance
+    expect(await openError(fresh, 5n, 5n)).toBe('ValueMismatch');
+    expect(await openError(NATIVE_TOKEN, 5n, 4n)).toBe('ValueMismatch');
+    expect(await openError(ADDR.other, 5n, 0n)).toBe('NotAContract');
+    expect(await openError(NATIVE_TOKEN, 0n, 0n)).toBe('AmountOutOfRange');
+    expect(await openError(NATIVE_TOKEN, 1n << 128n, 0n)).toBe('AmountOutOfRange');
+    // Through the client: a token address without code.
     expect(
       await codeOf(payer.open({ payee: ADDR.payee, token: ADDR.other, signer: ADDR.signer, amount: 1n })),
-    ).toBe('SETTLEMENT_NODE_ERROR');
+    ).toBe('SETTLEMENT_BAD_ADDRESS');
+    expect(await codeOf(payer.open({ payee: ADDR.payee, signer: ADDR.signer, amount: 0n }))).toBe(
+      'SETTLEMENT_AMOUNT_OUT_OF_RANGE',
+    );
   });
 });
 
