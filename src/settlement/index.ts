@@ -7,11 +7,11 @@
  */
 export { provablyExpired } from './_common.js';
 export { bttkitChannelAbi, bttkitChannelBytecode, SOLC_VERSION } from './bttc/artifacts.js';
+export { BttcChannels, bttcChannelId } from './bttc/channel.js';
 export {
   type BttcChannelParams,
   type BttcChannelState,
   type BttcChannelStatus,
-  BttcChannels,
   type BttcChannelsOptions,
   type BttcCloseResult,
   type BttcDeployOptions,
@@ -20,10 +20,9 @@ export {
   type BttcTxResult,
   type BttcVoucher,
   type BttcVoucherDomain,
-  bttcChannelId,
   MAX_CHANNEL_DEPOSIT,
   NATIVE_TOKEN,
-} from './bttc/channel.js';
+} from './bttc/channel-types.js';
 export {
   BALANCE_OF_SELECTOR,
   BLOCK_INTERVAL_MS,

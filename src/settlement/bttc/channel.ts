@@ -1,206 +1,40 @@
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import type * as Viem from 'viem';
-import { SettlementError, type SettlementErrorCode } from '../errors.js';
+import { SettlementError } from '../errors.js';
+import {
+  address,
+  amountOf,
+  bytes32,
+  type Clients,
+  erc20LikeAbi,
+  HEX_SIG,
+  makeClients,
+  STATUS,
+  toSettlementError,
+} from './_evm.js';
 import { bttkitChannelAbi, bttkitChannelBytecode } from './artifacts.js';
+import {
+  type BttcChannelParams,
+  type BttcChannelState,
+  type BttcChannelsOptions,
+  type BttcCloseResult,
+  type BttcDeployOptions,
+  type BttcOpenArgs,
+  type BttcOpenResult,
+  type BttcTxResult,
+  type BttcVoucher,
+  type BttcVoucherDomain,
+  type Hex,
+  MAX_CHANNEL_DEPOSIT,
+  NATIVE_TOKEN,
+} from './channel-types.js';
 
 /**
  * `BttcChannels`: a typed client of the BttkitChannel payment-channel contract on BTTC (or any EVM
  * chain), on viem (an optional peer dependency, loaded on first use). See docs/bttc-channel.md.
  * @module
  */
-
-/** A 0x-prefixed hex string. */
-export type Hex = `0x${string}`;
-
-/** The zero address: the `token` of a native-BTT channel. */
-export const NATIVE_TOKEN: Hex = '0x0000000000000000000000000000000000000000';
-
-/** Largest deposit the contract stores (uint128). */
-export const MAX_CHANNEL_DEPOSIT: bigint = (1n << 128n) - 1n;
-
-/** What identifies a channel: its id is `keccak256(abi.encode(payer, payee, token, signer, salt))`. */
-export interface BttcChannelParams {
-  /** The account that opens and funds the channel. */
-  payer: Hex;
-  /** The account paid by vouchers. */
-  payee: Hex;
-  /** An ERC-20 contract, or {@link NATIVE_TOKEN} (the default) for native BTT. */
-  token?: Hex;
-  /** The address whose key signs the channel's vouchers (may differ from the payer). */
-  signer: Hex;
-  /** 32 bytes chosen by the payer (0x + 64 hex digits). */
-  salt: Hex;
-}
-
-/** A signed cumulative voucher (EIP-712 `Voucher(bytes32 channelId,uint256 amount)`). */
-export interface BttcVoucher {
-  channelId: Hex;
-  /** Cumulative amount promised on the channel, in base units. */
-  amount: bigint;
-  /** 65 bytes r‖s‖v, v ∈ {27, 28}, low s. */
-  signature: Hex;
-}
-
-/** The EIP-712 domain of a deployed contract (what a voucher signer signs over). */
-export interface BttcVoucherDomain {
-  name: 'BttkitChannel';
-  version: '1';
-  chainId: number;
-  verifyingContract: Hex;
-}
-
-/** A channel's life stage on chain. */
-export type BttcChannelStatus = 'none' | 'open' | 'closing' | 'finished';
-
-/** A channel as the contract stores it (a finished channel keeps only its status). */
-export interface BttcChannelState {
-  id: Hex;
-  status: BttcChannelStatus;
-  payer: Hex;
-  payee: Hex;
-  token: Hex;
-  signer: Hex;
-  /** Locked amount, base units. */
-  deposit: bigint;
-  /** The highest voucher recorded on chain (capped at the deposit). */
-  claimed: bigint;
-  /** Unix seconds when a payer's close may be finished (0 unless closing). */
-  closesAt: bigint;
-}
-
-/** A mined transaction. */
-export interface BttcTxResult {
-  txHash: Hex;
-  gasUsed: bigint;
-  blockNumber: bigint;
-}
-
-/** The payouts of a close (from the `Closed` event). */
-export interface BttcCloseResult extends BttcTxResult {
-  toPayee: bigint;
-  toPayer: bigint;
-  /** Payouts that could not be pushed and wait in `pending` for `withdraw` (recipient, amount). */
-  deferred: { to: Hex; token: Hex; amount: bigint }[];
-}
-
-/** Options of {@link BttcChannels.connect} and {@link BttcChannels.deploy}. */
-export interface BttcChannelsOptions {
-  /** JSON-RPC endpoint (http or https). */
-  rpcUrl: string;
-  /** The account's private key (0x + 64 hex digits): it sends every transaction. */
-  privateKey: Hex;
-  /** Expected chain id: refused if the node reports another (default: whatever the node says). */
-  chainId?: number;
-  /** Wait for this many confirmations per transaction (default 1). */
-  confirmations?: number;
-  /** Give up waiting for a receipt after this many ms (default 120,000). */
-  receiptTimeoutMs?: number;
-  /** Receipt polling interval in ms (default 250). */
-  pollingIntervalMs?: number;
-}
-
-/** Options of {@link BttcChannels.deploy}. */
-export interface BttcDeployOptions extends Omit<BttcChannelsOptions, 'chainId'> {
-  chainId?: number;
-  /** Seconds of the payer's challenge period (1 … 365 days; default 86,400). */
-  challengePeriod?: number;
-}
-
-/** Arguments of {@link BttcChannels.open} (the payer is this client's account). */
-export interface BttcOpenArgs {
-  payee: Hex;
-  /** ERC-20 address, or omitted / {@link NATIVE_TOKEN} for native BTT. */
-  token?: Hex;
-  /** Voucher signing address (default: this account). */
-  signer?: Hex;
-  /** 32 random bytes by default. */
-  salt?: Hex;
-  /** Deposit in base units (1 … 2¹²⁸−1). */
-  amount: bigint;
-}
-
-/** What {@link BttcChannels.open} returns. */
-export interface BttcOpenResult extends BttcTxResult {
-  id: Hex;
-  salt: Hex;
-  /** The ERC-20 `approve` sent first when the allowance was short. */
-  approve?: BttcTxResult;
-}
-
-/** The part of ERC-20 the client calls (approve before open / top-up). */
-const erc20LikeAbi = [
-  {
-    type: 'function',
-    name: 'allowance',
-    stateMutability: 'view',
-    inputs: [
-      { name: 'owner', type: 'address' },
-      { name: 'spender', type: 'address' },
-    ],
-    outputs: [{ name: '', type: 'uint256' }],
-  },
-  {
-    type: 'function',
-    name: 'approve',
-    stateMutability: 'nonpayable',
-    inputs: [
-      { name: 'spender', type: 'address' },
-      { name: 'value', type: 'uint256' },
-    ],
-    outputs: [{ name: '', type: 'bool' }],
-  },
-] as const;
-
-type ViemModule = typeof Viem;
-let viemModule: Promise<ViemModule> | undefined;
-
-/** Loads viem once, on first use (an optional peer dependency). */
-function loadViem(): Promise<ViemModule> {
-  viemModule ??= import('viem').then(
-    (m) => m,
-    (cause: unknown) => {
-      viemModule = undefined;
-      throw new SettlementError(
-        'SETTLEMENT_VIEM_MISSING',
-        'BTTC channels need viem 2.57.20: npm install viem@2.57.20',
-        {
-          cause,
-        },
-      );
-    },
-  );
-  return viemModule;
-}
-
-const HEX_ADDRESS = /^0x[0-9a-fA-F]{40}$/;
-const HEX_32 = /^0x[0-9a-fA-F]{64}$/;
-const HEX_SIG = /^0x[0-9a-fA-F]{130}$/;
-
-function address(value: unknown, what: string): Hex {
-  if (typeof value !== 'string' || !HEX_ADDRESS.test(value)) {
-    throw new SettlementError('SETTLEMENT_BAD_ADDRESS', `${what} is not a 0x EVM address`);
-  }
-  return value.toLowerCase() as Hex;
-}
-
-function bytes32(value: unknown, what: string): Hex {
-  if (typeof value !== 'string' || !HEX_32.test(value)) {
-    throw new SettlementError('SETTLEMENT_BAD_OPTIONS', `${what} must be 0x + 64 hex digits`);
-  }
-  return value.toLowerCase() as Hex;
-}
-
-function amountOf(value: unknown, what: string, min = 1n): bigint {
-  if (typeof value !== 'bigint')
-    throw new SettlementError('SETTLEMENT_BAD_AMOUNT', `${what} must be a bigint`);
-  if (value < min || value > (1n << 256n) - 1n) {
-    throw new SettlementError('SETTLEMENT_AMOUNT_OUT_OF_RANGE', `${what} out of range`, {
-      details: { amount: value.toString() },
-    });
-  }
-  return value;
-}
 
 /**
  * The channel id the contract gives `params` — `keccak256(abi.encode(payer, payee, token, signer,
@@ -219,133 +53,6 @@ export function bttcChannelId(params: BttcChannelParams): Hex {
   });
   buf.set(hexToBytes(bytes32(params.salt, 'salt').slice(2)), 128);
   return `0x${bytesToHex(keccak_256(buf))}`;
-}
-
-/** The contract's custom errors → settlement codes. */
-const REVERT_CODES: Record<string, SettlementErrorCode> = {
-  ZeroAddress: 'SETTLEMENT_BAD_ADDRESS',
-  NotAContract: 'SETTLEMENT_BAD_ADDRESS',
-  AmountOutOfRange: 'SETTLEMENT_AMOUNT_OUT_OF_RANGE',
-  ValueMismatch: 'SETTLEMENT_BAD_AMOUNT',
-  ChannelExists: 'SETTLEMENT_CHANNEL_EXISTS',
-  ChannelNotFound: 'SETTLEMENT_CHANNEL_NOT_FOUND',
-  ChannelFinished: 'SETTLEMENT_CHANNEL_FINISHED',
-  ChannelClosing: 'SETTLEMENT_CHANNEL_CLOSING',
-  ChannelNotClosing: 'SETTLEMENT_CHANNEL_NOT_CLOSING',
-  ChallengeNotOver: 'SETTLEMENT_CHALLENGE_NOT_OVER',
-  NotPayer: 'SETTLEMENT_CHANNEL_FORBIDDEN',
-  NotPayee: 'SETTLEMENT_CHANNEL_FORBIDDEN',
-  BadSignature: 'SETTLEMENT_VOUCHER_BAD_SIGNATURE',
-  WrongSigner: 'SETTLEMENT_VOUCHER_WRONG_SIGNER',
-  VoucherNotHigher: 'SETTLEMENT_VOUCHER_NOT_HIGHER',
-  TokenTransferFailed: 'SETTLEMENT_TOKEN_TRANSFER_FAILED',
-  NothingToWithdraw: 'SETTLEMENT_NOTHING_TO_WITHDRAW',
-  BadChallengePeriod: 'SETTLEMENT_BAD_OPTIONS',
-  Reentrancy: 'SETTLEMENT_TX_REJECTED',
-};
-
-/** Turns whatever viem threw into a {@link SettlementError} (contract reverts by error name). */
-function toSettlementError(viem: ViemModule, err: unknown, what: string): SettlementError {
-  if (err instanceof SettlementError) return err;
-  if (err instanceof viem.BaseError) {
-    const reverted = err.walk((e) => e instanceof viem.ContractFunctionRevertedError);
-    if (reverted instanceof viem.ContractFunctionRevertedError) {
-      const name = reverted.data?.errorName;
-      const code = name === undefined ? undefined : REVERT_CODES[name];
-      return new SettlementError(
-        code ?? 'SETTLEMENT_TX_REJECTED',
-        `${what}: the contract refused (${name ?? reverted.reason ?? 'revert'})`,
-        {
-          cause: err,
-          details: { contractError: name ?? null },
-        },
-      );
-    }
-    if (err.walk((e) => e instanceof viem.ContractFunctionZeroDataError)) {
-      return new SettlementError('SETTLEMENT_BAD_ADDRESS', `${what}: no contract answered at that address`, {
-        cause: err,
-      });
-    }
-    if (err.walk((e) => e instanceof viem.InsufficientFundsError)) {
-      return new SettlementError('SETTLEMENT_INSUFFICIENT_BALANCE', `${what}: the account cannot pay`, {
-        cause: err,
-      });
-    }
-    if (
-      err.walk(
-        (e) => e instanceof viem.TimeoutError || e instanceof viem.WaitForTransactionReceiptTimeoutError,
-      )
-    ) {
-      return new SettlementError('SETTLEMENT_TIMEOUT', `${what}: the node did not answer in time`, {
-        cause: err,
-      });
-    }
-    if (err.walk((e) => e instanceof viem.HttpRequestError)) {
-      return new SettlementError('SETTLEMENT_HTTP_ERROR', `${what}: the node could not be reached`, {
-        cause: err,
-      });
-    }
-    return new SettlementError('SETTLEMENT_NODE_ERROR', `${what}: ${err.shortMessage}`, { cause: err });
-  }
-  return new SettlementError('SETTLEMENT_NODE_ERROR', `${what} failed`, { cause: err });
-}
-
-const STATUS: readonly BttcChannelStatus[] = ['none', 'open', 'closing', 'finished'];
-
-interface Clients {
-  viem: ViemModule;
-  publicClient: Viem.PublicClient;
-  /** For simulations: no retries (a revert is an answer, and hardhat reports it as -32603). */
-  simulator: Viem.PublicClient;
-  walletClient: Viem.WalletClient<Viem.Transport, Viem.Chain, Viem.Account>;
-  chain: Viem.Chain;
-}
-
-async function makeClients(opts: BttcChannelsOptions): Promise<Clients> {
-  const viem = await loadViem();
-  const { privateKeyToAccount } = await import('viem/accounts');
-  if (typeof opts.rpcUrl !== 'string' || !/^https?:\/\//.test(opts.rpcUrl)) {
-    throw new SettlementError('SETTLEMENT_BAD_OPTIONS', 'rpcUrl must be an http(s) URL');
-  }
-  if (typeof opts.privateKey !== 'string' || !HEX_32.test(opts.privateKey)) {
-    throw new SettlementError('SETTLEMENT_BAD_OPTIONS', 'privateKey must be 0x + 64 hex digits');
-  }
-  const transport = viem.http(opts.rpcUrl, { timeout: 30_000, retryCount: 2 });
-  const probe = viem.createPublicClient({ transport });
-  let chainId: number;
-  try {
-    chainId = await probe.getChainId();
-  } catch (err) {
-    throw toSettlementError(viem, err, 'eth_chainId');
-  }
-  if (opts.chainId !== undefined && opts.chainId !== chainId) {
-    throw new SettlementError(
-      'SETTLEMENT_BAD_OPTIONS',
-      `the node is on chain ${chainId}, not ${opts.chainId}`,
-      {
-        details: { expected: opts.chainId, actual: chainId },
-      },
-    );
-  }
-  const chain = viem.defineChain({
-    id: chainId,
-    name: `EVM chain ${chainId}`,
-    nativeCurrency: { name: 'BitTorrent', symbol: 'BTT', decimals: 18 },
-    rpcUrls: { default: { http: [opts.rpcUrl] } },
-  });
-  const pollingInterval = opts.pollingIntervalMs ?? 250;
-  const publicClient = viem.createPublicClient({ chain, transport, pollingInterval }) as Viem.PublicClient;
-  const simulator = viem.createPublicClient({
-    chain,
-    transport: viem.http(opts.rpcUrl, { timeout: 30_000, retryCount: 0 }),
-  }) as Viem.PublicClient;
-  const walletClient = viem.createWalletClient({
-    chain,
-    transport,
-    account: privateKeyToAccount(opts.privateKey),
-    pollingInterval,
-  });
-  return { viem, publicClient, simulator, walletClient, chain };
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   ContractFunctionRevertedError,
   createPublicClient,
   createWalletClient,
+  encodeErrorResult,
   encodeFunctionData,
   type Hex,
   http,
@@ -20,6 +21,10 @@ import {
 import { privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  feeTokenAbi,
+  feeTokenBytecode,
+  hostilePayeeAbi,
+  hostilePayeeBytecode,
   noReturnTokenAbi,
   noReturnTokenBytecode,
   rejectingPayeeAbi,
@@ -550,6 +555,16 @@ describe('BttkitChannel: ERC-20 channels', () => {
     expect(await tokenBalance(usdt, contract)).toBe(0n);
   });
 
+  it('a fee-on-transfer token is refused at open (the deposit would be short)', async () => {
+    const feeToken = await deployRaw(feeTokenAbi, feeTokenBytecode, [10n ** 24n]);
+    const before = await tokenBalance(feeToken, ADDR.payer);
+    expect(
+      await codeOf(payer.open({ payee: ADDR.payee, token: feeToken, signer: ADDR.signer, amount: 1000n })),
+    ).toBe('SETTLEMENT_TOKEN_TRANSFER_FAILED');
+    expect(await tokenBalance(feeToken, ADDR.payer)).toBe(before);
+    expect(await tokenBalance(feeToken, contract)).toBe(0n);
+  });
+
   it('refused deposits: no allowance, value with a token, wrong value, a token without code, zero', async () => {
     const account = privateKeyToAccount(KEYS.payer);
     /** The contract's custom error for `open` sent raw (around the client's own checks). */
@@ -645,5 +660,77 @@ describe('BttkitChannel: no funds locked by a payee that rejects BTT', () => {
     expect(await balance(contract)).toBe(contract0 - ETH - ETH / 4n);
     expect(await payer.pending(rejecting)).toBe(0n);
     expect(await codeOf(payer.withdraw())).toBe('SETTLEMENT_NOTHING_TO_WITHDRAW');
+  });
+});
+
+describe('BttkitChannel: hostile payee contracts', () => {
+  let hostile: Hex;
+  const wallet = () =>
+    createWalletClient({ transport: http(node.url), account: privateKeyToAccount(KEYS.other) });
+  const send = async (functionName: 'arm' | 'exec', args: readonly unknown[]) => {
+    const hash = await wallet().writeContract({
+      address: hostile,
+      abi: hostilePayeeAbi,
+      functionName,
+      args,
+      chain: null,
+    } as Parameters<ReturnType<typeof wallet>['writeContract']>[0]);
+    const r = await pub.waitForTransactionReceipt({ hash });
+    expect(r.status).toBe('success');
+    return r;
+  };
+
+  beforeAll(async () => {
+    hostile = await deployRaw(hostilePayeeAbi, hostilePayeeBytecode, []);
+  });
+
+  it('a payee that burns all the gas it is sent cannot block the payer: its share is deferred', async () => {
+    await send('arm', [1, NATIVE_TOKEN, '0x']);
+    const opened = await payer.open({ payee: hostile, signer: ADDR.signer, amount: 2n * ETH });
+    await payer.submitVoucher(await sign(opened.id, ETH));
+    const payer0 = await balance(ADDR.payer);
+    const started = await payer.startClose(opened.id);
+    await passTime(PERIOD);
+    const finished = await payer.finishClose(opened.id);
+    expect(finished.deferred).toEqual([{ to: hostile, token: NATIVE_TOKEN, amount: ETH }]);
+    expect(finished.gasUsed).toBeLessThan(250_000n); // PAYOUT_GAS bounds what the payee can burn
+    expect(await balance(ADDR.payer)).toBe(payer0 + ETH - (await fee(started)) - (await fee(finished)));
+    expect(await payer.pending(hostile)).toBe(ETH);
+  });
+
+  it('a payee that re-enters the contract while being paid is stopped by the lock', async () => {
+    const opened = await payer.open({ payee: hostile, signer: ADDR.signer, amount: ETH });
+    const reenter = encodeFunctionData({
+      abi: bttkitChannelAbi,
+      functionName: 'close',
+      args: [opened.id, 0n, '0x'],
+    });
+    await send('arm', [2, contract, reenter]);
+    const v = await sign(opened.id, ETH / 2n);
+    const hostile0 = await balance(hostile);
+    const contract0 = await balance(contract);
+    await send('exec', [
+      contract,
+      encodeFunctionData({
+        abi: bttkitChannelAbi,
+        functionName: 'close',
+        args: [opened.id, v.amount, v.signature],
+      }),
+    ]);
+    const attempted = await pub.readContract({
+      address: hostile,
+      abi: hostilePayeeAbi,
+      functionName: 'attempted',
+    });
+    const err = await pub.readContract({
+      address: hostile,
+      abi: hostilePayeeAbi,
+      functionName: 'reentryError',
+    });
+    expect(attempted).toBe(true);
+    expect(err).toBe(encodeErrorResult({ abi: bttkitChannelAbi, errorName: 'Reentrancy' }));
+    expect(await balance(hostile)).toBe(hostile0 + ETH / 2n);
+    expect(await balance(contract)).toBe(contract0 - ETH);
+    expect((await payer.channel(opened.id)).status).toBe('finished');
   });
 });
