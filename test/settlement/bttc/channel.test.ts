@@ -21,6 +21,8 @@ import {
 import { privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  blockingTokenAbi,
+  blockingTokenBytecode,
   feeTokenAbi,
   feeTokenBytecode,
   hostilePayeeAbi,
@@ -553,6 +555,43 @@ describe('BttkitChannel: ERC-20 channels', () => {
     expect(await tokenBalance(usdt, ADDR.payee)).toBe(250_000n);
     expect(await tokenBalance(usdt, ADDR.payer)).toBe(10n ** 12n - 250_000n);
     expect(await tokenBalance(usdt, contract)).toBe(0n);
+  });
+
+  it('a token that refuses to pay the payee (a blocklist) defers its share; the payer is paid', async () => {
+    const blocking = await deployRaw(blockingTokenAbi, blockingTokenBytecode, [10n ** 24n]);
+    const wallet = createWalletClient({
+      transport: http(node.url),
+      account: privateKeyToAccount(KEYS.other),
+    });
+    const setBlocked = async (on: boolean) => {
+      const hash = await wallet.writeContract({
+        address: blocking,
+        abi: blockingTokenAbi,
+        functionName: 'setBlocked',
+        args: [ADDR.payee, on],
+        chain: null,
+      });
+      await pub.waitForTransactionReceipt({ hash });
+    };
+    const payer0 = await tokenBalance(blocking, ADDR.payer);
+    const opened = await payer.open({
+      payee: ADDR.payee,
+      token: blocking,
+      signer: ADDR.signer,
+      amount: 900n,
+    });
+    await setBlocked(true);
+    const closed = await payee.close(await sign(opened.id, 300n));
+    expect(closed.deferred).toEqual([{ to: ADDR.payee, token: blocking, amount: 300n }]);
+    expect(await tokenBalance(blocking, ADDR.payer)).toBe(payer0 - 300n);
+    expect(await tokenBalance(blocking, ADDR.payee)).toBe(0n);
+    expect(await payee.pending(ADDR.payee, blocking)).toBe(300n);
+    expect(await codeOf(payee.withdraw(blocking))).toBe('SETTLEMENT_TOKEN_TRANSFER_FAILED');
+    await setBlocked(false);
+    await payee.withdraw(blocking);
+    expect(await tokenBalance(blocking, ADDR.payee)).toBe(300n);
+    expect(await tokenBalance(blocking, contract)).toBe(0n);
+    expect(await payee.pending(ADDR.payee, blocking)).toBe(0n);
   });
 
   it('a fee-on-transfer token is refused at open (the deposit would be short)', async () => {
