@@ -19,6 +19,7 @@ export {
   toChecksumAddress,
   tronToEvmAddress,
 } from './bttc/address.js';
+export { bttkitChannelAbi, bttkitChannelBytecode, SOLC_VERSION } from './bttc/artifacts.js';
 export {
   BTT_NATIVE,
   BTTC_CHAINS,
@@ -28,6 +29,22 @@ export {
   type EvmChain,
   erc20Token,
 } from './bttc/chains.js';
+export { BttcChannels, bttcChannelId } from './bttc/channel.js';
+export {
+  type BttcChannelParams,
+  type BttcChannelState,
+  type BttcChannelStatus,
+  type BttcChannelsOptions,
+  type BttcCloseResult,
+  type BttcDeployOptions,
+  type BttcOpenArgs,
+  type BttcOpenResult,
+  type BttcTxResult,
+  type BttcVoucher,
+  type BttcVoucherDomain,
+  MAX_CHANNEL_DEPOSIT,
+  NATIVE_TOKEN,
+} from './bttc/channel-types.js';
 export { BttcSettlement, type BttcSettlementOptions } from './bttc/settlement.js';
 export {
   type ChannelIdInput,
