@@ -61,7 +61,11 @@ function freePort(): Promise<number> {
     s.once('error', reject);
     s.listen(0, '127.0.0.1', () => {
       const a = s.address();
-      s.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
+      s.close(() =>
+        a && typeof a === 'object'
+          ? resolve(a.port)
+          : reject(new CliError('CLI_EVM_NODE_FAILED', 'no free port on 127.0.0.1')),
+      );
     });
   });
 }

@@ -12,6 +12,7 @@ export {
   type SlotAllocator,
   UniformPriceAuction,
 } from './auction.js';
+export { BttcChannelRail, type BttcChannelRailOptions } from './bttc-rail.js';
 export { type BidBook, SpeedChoker, type SpeedChokerOptions } from './choker.js';
 export { SpeedClient, type SpeedClientOptions } from './client.js';
 export { SPEED_ERROR_CODES, SpeedError, type SpeedErrorCode } from './errors.js';
