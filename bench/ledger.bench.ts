@@ -45,6 +45,7 @@ import {
   recoverVoucherSigner,
   signEip712Voucher,
 } from '../src/settlement/bttc/voucher.js';
+import { BTTC_CREDIT_BYTES, BTTC_PAY_EVERY_BYTES } from '../src/speed/bttc-rail.js';
 import { toHex, utf8 } from '../src/util/bytes.js';
 import { sha256 } from '../src/util/hash.js';
 
@@ -294,6 +295,22 @@ rows.push([
   'of a core',
   '',
 ]);
+
+// The BTTC rail's defaults (src/speed/bttc-rail.ts): the requester signs a voucher per
+// BTTC_PAY_EVERY_BYTES, the provider verifies the newest at least once per BTTC_CREDIT_BYTES.
+{
+  const payEvery = Math.round(BTTC_PAY_EVERY_BYTES / PIECE);
+  const verifyEvery = Math.round(BTTC_CREDIT_BYTES / PIECE);
+  const rail = simulateEvm(payEvery, verifyEvery);
+  const label = `${BTTC_PAY_EVERY_BYTES / 2 ** 20} MiB vouchers, ${BTTC_CREDIT_BYTES / 2 ** 20} MiB window`;
+  rows.push([
+    `400 MB/s, EIP-712 at BttcChannelRail's defaults (${label}): provider  [target < 2 %]`,
+    pct(rail.payee),
+    'of a core',
+    `${(rail.payee / lazy.payee).toFixed(2)}× ed25519 @ 4 MiB`,
+  ]);
+  rows.push(['  requester at the same defaults  [target < 2 %]', pct(rail.payer), 'of a core', '']);
+}
 
 // ---- 3. redeems per second through the stores ----
 interface Setup {

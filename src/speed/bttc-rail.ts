@@ -14,6 +14,10 @@ import { SpeedError } from './errors.js';
 import type { PaymentRail, RailPayee, RailPayer, RailVoucher } from './rail.js';
 
 const MIB = 1024 * 1024;
+/** Default bytes between two vouchers on a BTTC channel (each costs a secp256k1 signature). */
+export const BTTC_PAY_EVERY_BYTES: number = 32 * MIB;
+/** Default credit window of a provider on a BTTC channel. */
+export const BTTC_CREDIT_BYTES: number = 64 * MIB;
 
 /** Options of {@link BttcChannelRail}. */
 export interface BttcChannelRailOptions {
@@ -26,9 +30,9 @@ export interface BttcChannelRailOptions {
   token?: `0x${string}`;
   /** Token profile advertised in the handshake (peers must agree). Default `BTT`. */
   tokenSymbol?: string;
-  /** Bytes between two vouchers (each costs a secp256k1 signature, ~1 ms). Default 32 MiB. */
+  /** Bytes between two vouchers (each costs a secp256k1 signature, ~1 ms). Default {@link BTTC_PAY_EVERY_BYTES} (32 MiB). */
   payEveryBytes?: number;
-  /** Credit window a provider grants when the plug-in sets none. Default 64 MiB. */
+  /** Credit window a provider grants when the plug-in sets none. Default {@link BTTC_CREDIT_BYTES} (64 MiB). */
   creditBytes?: number;
   /** Random bytes for channel signing keys. Default the system CSPRNG. */
   randomBytes?: (length: number) => Uint8Array;
@@ -112,8 +116,8 @@ export class BttcChannelRail implements PaymentRail {
       vs: [BTT_SCHEME_EIP712],
       evm: { chainId: c.chainId, contract: c.address.toLowerCase(), addr: c.account.toLowerCase() },
     };
-    this.payEveryBytes = options.payEveryBytes ?? 32 * MIB;
-    this.defaultCreditBytes = options.creditBytes ?? 64 * MIB;
+    this.payEveryBytes = options.payEveryBytes ?? BTTC_PAY_EVERY_BYTES;
+    this.defaultCreditBytes = options.creditBytes ?? BTTC_CREDIT_BYTES;
     this.#random = options.randomBytes ?? ((n) => crypto.getRandomValues(new Uint8Array(n)));
   }
 

@@ -12,7 +12,12 @@ export {
   type SlotAllocator,
   UniformPriceAuction,
 } from './auction.js';
-export { BttcChannelRail, type BttcChannelRailOptions } from './bttc-rail.js';
+export {
+  BTTC_CREDIT_BYTES,
+  BTTC_PAY_EVERY_BYTES,
+  BttcChannelRail,
+  type BttcChannelRailOptions,
+} from './bttc-rail.js';
 export { type BidBook, SpeedChoker, type SpeedChokerOptions } from './choker.js';
 export { SpeedClient, type SpeedClientOptions } from './client.js';
 export { SPEED_ERROR_CODES, SpeedError, type SpeedErrorCode } from './errors.js';
