@@ -24,6 +24,11 @@ export class Procs {
     return child;
   }
 
+  /** Kills `child` too in {@link killAll} (a process started elsewhere). */
+  adopt(child: ChildProcess): void {
+    this.#children.push(child);
+  }
+
   killAll(): void {
     for (const c of this.#children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   }
