@@ -1,6 +1,3 @@
-import type { TronKey } from '../ledger/keys.js';
-import type { WallClock } from '../ledger/ledger.js';
-import type { LedgerApi } from '../ledger/types.js';
 import type { TorrentPlugin } from '../session/client.js';
 import type { Torrent } from '../session/torrent.js';
 import { equalBytes, toHex } from '../util/bytes.js';
@@ -11,7 +8,13 @@ import { type BttHandshake, BttRejectCode, type BttSpeedExtension, bttSpeed } fr
 import type { SlotAllocator } from './auction.js';
 import { SpeedChoker } from './choker.js';
 import { SpeedError, type SpeedErrorCode } from './errors.js';
-import { LedgerRail, type PaymentRail, type RailPayee, type RailPayer } from './rail.js';
+import {
+  LedgerRail,
+  type LedgerRailOptions,
+  type PaymentRail,
+  type RailPayee,
+  type RailPayer,
+} from './rail.js';
 import { AutoBid, type BidStrategy, MIB } from './strategy.js';
 
 export { SPEED_ERROR_CODES, SpeedError, type SpeedErrorCode } from './errors.js';
@@ -39,28 +42,8 @@ export interface SpeedCommonOptions {
   clock?: Clock;
 }
 
-/** Paying through the off-chain ledger's channels (the {@link LedgerRail}). */
-export interface SpeedLedgerOptions extends SpeedCommonOptions {
-  /** Our TRON account: we pay from it and are paid into it. */
-  wallet: TronKey;
-  /** The ledger both sides use (embedded or a `LedgerClient`). */
-  ledger: LedgerApi;
-  /** Its id (from `ledger.info()`). */
-  ledgerId: string;
-  /** Token profile advertised. Default `BTT`. */
-  token?: string;
-  /** Channel lifetime. Default 1 hour. */
-  channelTtlMs?: number;
-  /**
-   * Wall time in ms since the Unix epoch, for channel expiry (it must agree with the ledger's
-   * clock). Default `Date.now`. The swarm lab passes its virtual time.
-   */
-  wallClock?: WallClock;
-  /**
-   * Random bytes for channel keys. Default the system CSPRNG. Only a simulation may pass a
-   * seeded source (a predictable channel key lets anyone sign vouchers).
-   */
-  randomBytes?: (length: number) => Uint8Array;
+/** Paying through the off-chain ledger's channels (the {@link LedgerRail}, made from these options). */
+export interface SpeedLedgerOptions extends SpeedCommonOptions, LedgerRailOptions {
   rail?: never;
 }
 

@@ -1,52 +1,16 @@
 /**
  * Test support for BttcSettlement: a hardhat node (automine off: blocks only when the test mines),
- * funded keys, and the ERC-20 fixture `test/fixtures/TestToken.sol` compiled here with solc-js
- * 0.8.37 (standard JSON, evmVersion paris) and deployed by a minter key.
+ * funded keys, and the ERC-20 test token of contracts/test/TestToken.sol (its committed artifact)
+ * deployed by a minter key.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { encodeDeployData, keccak256 } from 'viem';
+import { join } from 'node:path';
+import { encodeDeployData, encodeFunctionData, keccak256 } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import { testTokenAbi, testTokenBytecode } from '../../../src/settlement/bttc/artifacts.js';
 import { type EvmNode, startEvmNode } from '../../helpers/evm-node.js';
 import type { Procs } from '../../helpers/procs.js';
-
-const require = createRequire(import.meta.url);
-const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'TestToken.sol');
-
-export interface Compiled {
-  abi: readonly unknown[];
-  bytecode: `0x${string}`;
-}
-
-let compiled: Compiled | undefined;
-
-/** Compiles TestToken.sol with solc-js (standard JSON, paris, optimizer 200 runs). */
-export function compileTestToken(): Compiled {
-  if (compiled) return compiled;
-  const solc = require('solc') as { compile(input: string): string; version(): string };
-  const input = {
-    language: 'Solidity',
-    sources: { 'TestToken.sol': { content: readFileSync(FIXTURE, 'utf8') } },
-    settings: {
-      evmVersion: 'paris',
-      optimizer: { enabled: true, runs: 200 },
-      outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object'] } },
-    },
-  };
-  const out = JSON.parse(solc.compile(JSON.stringify(input))) as {
-    errors?: { severity: string; formattedMessage: string }[];
-    contracts?: Record<string, Record<string, { abi: unknown[]; evm: { bytecode: { object: string } } }>>;
-  };
-  const errors = (out.errors ?? []).filter((e) => e.severity === 'error');
-  if (errors.length > 0) throw new Error(errors.map((e) => e.formattedMessage).join('\n'));
-  const c = out.contracts?.['TestToken.sol']?.TestToken;
-  if (!c) throw new Error('TestToken not in the compiler output');
-  compiled = { abi: c.abi, bytecode: `0x${c.evm.bytecode.object}` };
-  return compiled;
-}
 
 /** A key and its address. */
 export interface Key {
@@ -82,27 +46,44 @@ export async function sendRaw(
   return keccak256(signed);
 }
 
-/** Deploys TestToken from `minter` with `holders` funded; mines it; returns the token address. */
+/** Receipt of `hash` (mined), or throws. */
+async function mined(node: EvmNode, hash: `0x${string}`, what: string): Promise<`0x${string}` | null> {
+  const r = await node.rpc<{ status: string; contractAddress: `0x${string}` | null } | null>(
+    'eth_getTransactionReceipt',
+    [hash],
+  );
+  if (!r) throw new Error(`${what}: no receipt`);
+  if (r.status !== '0x1') throw new Error(`${what} failed`);
+  return r.contractAddress;
+}
+
+/** Deploys TestToken from `minter`, funds `holders` from it; mines it; returns the token address. */
 export async function deployTestToken(
   node: EvmNode,
   minter: Key,
   holders: readonly { address: `0x${string}`; amount: bigint }[],
 ): Promise<`0x${string}`> {
-  const { abi, bytecode } = compileTestToken();
+  const supply = holders.reduce((a, h) => a + h.amount, 0n);
   const data = encodeDeployData({
-    abi,
-    bytecode,
-    args: ['Test Token', 'TTK', 18, holders.map((h) => h.address), holders.map((h) => h.amount)],
+    abi: testTokenAbi,
+    bytecode: testTokenBytecode,
+    args: ['Test Token', 'TTK', supply],
   });
-  const hash = await sendRaw(node, minter, { data });
+  const deploy = await sendRaw(node, minter, { data });
   await node.mine(1);
-  const r = await node.rpc<{ status: string; contractAddress: `0x${string}` } | null>(
-    'eth_getTransactionReceipt',
-    [hash],
-  );
-  if (!r) throw new Error('TestToken deployment: no receipt');
-  if (r.status !== '0x1') throw new Error('TestToken deployment failed');
-  return r.contractAddress;
+  const token = await mined(node, deploy, 'TestToken deployment');
+  if (!token) throw new Error('TestToken deployment: no contract address');
+  for (const h of holders) {
+    const transfer = encodeFunctionData({
+      abi: testTokenAbi,
+      functionName: 'transfer',
+      args: [h.address, h.amount],
+    });
+    const hash = await sendRaw(node, minter, { to: token, data: transfer });
+    await node.mine(1);
+    await mined(node, hash, 'TestToken funding');
+  }
+  return token;
 }
 
 /** What the sender of `txid` paid for gas, in wei. */
