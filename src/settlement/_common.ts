@@ -154,15 +154,32 @@ export async function provablyDeadByExpiry(
   return provablyExpired(tx, time, status);
 }
 
+/** One idempotency key's transfer: its terms, the signed transaction once made, the call running. */
+interface KeyedTransfer {
+  readonly to: string;
+  readonly amount: bigint;
+  tx?: PreparedTransfer;
+  result?: Promise<TransferResult>;
+}
+
+/** True when a failed broadcast may still have reached the node (a transport failure, a timeout, an abort). */
+function mayHaveReached(err: unknown): boolean {
+  if (err instanceof SettlementError) return err.retryable;
+  return err instanceof AbortError || (err instanceof Error && err.name === 'AbortError');
+}
+
 /**
  * `transfer(to, amount, idempotencyKey)` on top of `prepare` + `broadcast`, shared by every
  * adapter: the same key with the same parameters returns the first call's result — also while that
  * call is still running, so two concurrent calls never make two transactions; the same key with
- * other parameters is refused; a failed call forgets its key so it can be retried. Lasts as long as
- * the adapter object (crash safety is the `Settler`'s journal's job).
+ * other parameters is refused. A call that failed before anything was signed, or whose broadcast
+ * the node refused outright, forgets its key; one whose broadcast may have reached the node (a
+ * transport error, a timeout, an abort) keeps its signed transaction, and a retry with the key
+ * broadcasts that same transaction again — never a second one. Lasts as long as the adapter
+ * object (crash safety is the `Settler`'s journal's job).
  */
 export class IdempotentTransfers {
-  readonly #sent = new Map<string, { to: string; amount: bigint; result: Promise<TransferResult> }>();
+  readonly #sent = new Map<string, KeyedTransfer>();
 
   constructor(
     private readonly token: TokenProfile,
@@ -184,18 +201,28 @@ export class IdempotentTransfers {
           'idempotency key reused with other parameters',
         );
       }
-      return seen.result;
+      return seen.result ?? this.#run(key, seen, opts);
     }
+    const entry: KeyedTransfer = { to: dest, amount: value };
+    this.#sent.set(key, entry);
+    return this.#run(key, entry, opts);
+  }
+
+  #run(key: string, entry: KeyedTransfer, opts?: AbortOptions): Promise<TransferResult> {
     const result = (async () => {
-      const tx = await this.prepare(dest, value, opts);
+      entry.tx ??= await this.prepare(entry.to, entry.amount, opts);
+      const tx = entry.tx;
       await this.broadcast(tx, opts);
       const out: { txid: string; expiration?: number; nonce?: number } = { txid: tx.txid };
       if (tx.expiration !== undefined) out.expiration = tx.expiration;
       if (tx.nonce !== undefined) out.nonce = tx.nonce;
       return out;
     })();
-    this.#sent.set(key, { to: dest, amount: value, result });
-    result.catch(() => this.#sent.delete(key));
+    entry.result = result;
+    result.catch((err: unknown) => {
+      if (entry.tx === undefined || !mayHaveReached(err)) this.#sent.delete(key);
+      else entry.result = undefined;
+    });
     return result;
   }
 }
