@@ -40,6 +40,7 @@ const INTEGRATION = [
   'test/session/web-seed.test.ts',
   'test/session/ipv6.test.ts',
   'test/net/portmap-hostile.test.ts',
+  'test/speed/channel-guard.test.ts',
 ];
 const INTEROP = [
   'test/interop/**/*.test.ts',

@@ -63,11 +63,20 @@ class ChainPayee implements RailPayee {
   readonly channel: Uint8Array;
   /** Closed on chain (by us): nothing more to collect. */
   closed = false;
+  /** The payer started closing it (seen on chain), or we closed it. */
+  stopped = false;
   constructor(readonly verifier: Eip712VoucherVerifier) {
     this.channel = fromHex(verifier.channelId.slice(2));
   }
   get cumulative(): bigint {
     return this.verifier.cumulative;
+  }
+  get best(): RailVoucher | undefined {
+    const v = this.verifier.best;
+    return v && { channel: this.channel, cumulative: v.amount, signature: v.signature };
+  }
+  get usable(): boolean {
+    return !this.stopped && !this.closed;
   }
   offer(v: RailVoucher): void {
     this.verifier.offer({ channelId: hexOf(v.channel), amount: v.cumulative, signature: v.signature });
@@ -164,12 +173,22 @@ export class BttcChannelRail implements PaymentRail {
     );
   }
 
-  /** Closes the channel on chain with the best voucher, once, when `final`; before, nothing to do. */
+  /**
+   * Closes the channel on chain with the best voucher, once, when `final`. Before (the periodic
+   * round), reads the channel: if the payer started closing it — to take the deposit back after
+   * the challenge period — closes it at once with the best voucher and stops the credit.
+   */
   async collect(payee: RailPayee, final: boolean): Promise<bigint> {
     if (!(payee instanceof ChainPayee))
       throw new SpeedError('SPEED_BAD_CHANNEL', 'not a channel of this rail');
+    if (payee.closed) return 0n;
+    if (!final) {
+      const ch = await this.#channels.channel(hexOf(payee.channel));
+      if (ch.status === 'open') return 0n;
+      payee.stopped = true;
+    }
     const best: Eip712Voucher | undefined = payee.verifier.best;
-    if (!final || payee.closed || !best) return 0n;
+    if (!best) return 0n;
     payee.closed = true;
     try {
       const res = await this.#channels.close({

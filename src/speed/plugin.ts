@@ -67,7 +67,16 @@ export interface SpeedEvents {
    */
   paid: [{ peer: string; amount: bigint; cumulative: bigint; bytes: bigint }];
   /** A voucher we accepted (`amount`: the increment) — redeemed at the ledger later. */
-  earned: [{ peer: string; amount: bigint; cumulative: bigint }];
+  earned: [
+    {
+      peer: string;
+      amount: bigint;
+      cumulative: bigint;
+      /** The channel (hex) and the voucher's signature: what collecting it needs (persist it to survive a crash). */
+      channelId: string;
+      signature: Uint8Array;
+    },
+  ];
   /**
    * A requester lost its paid slot (outbid, stopped bidding, or its payments lagged beyond the
    * credit window): what it owed and had paid at that moment.
@@ -133,6 +142,10 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
   readonly #strategy: BidStrategy;
   #spent = 0n;
   #earned = 0n;
+  /** Channels (hex) accepted as a provider, by the connection using them — over every torrent. */
+  readonly #inUse = new Map<string, RequesterState>();
+  /** Final collects that failed: retried every redeem round until they succeed. */
+  readonly #retry = new Map<RailPayee, string>();
   #redeemed = 0n;
   readonly #handshake: BttHandshake;
   /** How we pay and are paid. */
@@ -185,7 +198,7 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
       {
         bidOf: (peer) => {
           const r = requesters.get(peer);
-          if (!r?.bid || !r.verifier) return undefined;
+          if (!r?.bid || !r.verifier?.usable) return undefined;
           if (!this.#settleNewest(peer, r)) return undefined;
           // Lagging beyond the credit window: treated as not bidding.
           const due = r.served / MIB;
@@ -241,6 +254,17 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
           return;
         }
         const channel = b.ch;
+        // One channel per connection: a switch would strand the vouchers of the first one.
+        if (r.verifier && !equalBytes(r.verifier.channel, channel)) {
+          r.ext.reject(BttRejectCode.UNKNOWN_CHANNEL, 'one channel per connection');
+          return;
+        }
+        // A channel serves one connection at a time (else each would credit the same vouchers).
+        const holder = this.#inUse.get(toHex(channel));
+        if (holder !== undefined && holder !== r) {
+          r.ext.reject(BttRejectCode.UNKNOWN_CHANNEL, 'channel in use by another connection');
+          return;
+        }
         if (!r.bid || !equalBytes(r.bid.channel, channel) || !r.verifier) {
           r.checking = this.#checkChannel(r, channel).catch((err: unknown) => {
             r.ext.reject(BttRejectCode.UNKNOWN_CHANNEL, 'channel not usable');
@@ -316,11 +340,13 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
       this.#rebid(torrent, providers);
     }, o.bidIntervalMs ?? 2000);
     const redeemTimer = this.#clock.setInterval(() => {
+      this.#retryFailed();
       for (const [peer, r] of requesters) void this.#redeem(r, peer, false);
     }, o.redeemIntervalMs ?? 10_000);
     torrent.once('close', () => {
       bidTimer.cancel();
       redeemTimer.cancel();
+      this.#retryFailed();
       for (const [peer, r] of requesters) void this.#redeem(r, peer, true);
     });
     torrent.on('done', () => {
@@ -330,7 +356,16 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
   }
 
   async #checkChannel(r: RequesterState, channel: Uint8Array): Promise<void> {
-    r.verifier = await this.rail.accept(channel, r.addr);
+    const key = toHex(channel);
+    const holder = this.#inUse.get(key);
+    if (holder !== undefined && holder !== r) throw new SpeedError('SPEED_BAD_CHANNEL', 'channel in use');
+    this.#inUse.set(key, r);
+    try {
+      r.verifier = await this.rail.accept(channel, r.addr);
+    } catch (err) {
+      if (this.#inUse.get(key) === r) this.#inUse.delete(key);
+      throw err;
+    }
   }
 
   /**
@@ -354,7 +389,16 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
     if (now > before) {
       r.ext.ack(verifier.channel, now, this.rail.scheme);
       this.#earned += now - before;
-      this.emit('earned', { peer, amount: now - before, cumulative: now });
+      const best = verifier.best;
+      if (this.listenerCount('earned') > 0 && best) {
+        this.emit('earned', {
+          peer,
+          amount: now - before,
+          cumulative: now,
+          channelId: toHex(best.channel),
+          signature: best.signature,
+        });
+      }
     }
     return true;
   }
@@ -370,13 +414,31 @@ export class SpeedPlugin extends TypedEmitter<SpeedEvents> implements TorrentPlu
     this.#settleNewest(peer, r);
     const payee = r.verifier;
     if (!payee) return;
+    await this.#collectPayee(payee, peer, final);
+    // Released once collected for good: until then no other connection may use the channel.
+    if (final && !this.#retry.has(payee)) this.#inUse.delete(toHex(payee.channel));
+  }
+
+  /** One collect; a final one that fails is kept in {@link #retry} and tried again every round. */
+  async #collectPayee(payee: RailPayee, peer: string, final: boolean): Promise<void> {
     try {
       const credited = await this.rail.collect(payee, final);
+      if (final) this.#retry.delete(payee);
       if (credited <= 0n) return;
       this.#redeemed += credited;
       this.emit('redeemed', { channelId: toHex(payee.channel), credited });
     } catch (err) {
+      if (final) this.#retry.set(payee, peer);
       this.#warn('SPEED_REDEEM_FAILED', `collecting channel ${toHex(payee.channel)} failed`, err);
+    }
+  }
+
+  /** Tries the failed final collects again (each round, and when a torrent closes). */
+  #retryFailed(): void {
+    for (const [payee, peer] of [...this.#retry]) {
+      void this.#collectPayee(payee, peer, true).then(() => {
+        if (!this.#retry.has(payee)) this.#inUse.delete(toHex(payee.channel));
+      });
     }
   }
 

@@ -45,6 +45,13 @@ export interface RailPayee {
   readonly channel: Uint8Array;
   /** Cumulative amount of the best verified voucher (or what was collected before). */
   readonly cumulative: bigint;
+  /** The best verified voucher (what a collect redeems; keep it to collect after a crash). */
+  readonly best: RailVoucher | undefined;
+  /**
+   * False once the channel can take no more vouchers — the payer started closing it on chain, or
+   * it was collected for good: the provider extends no more credit on it.
+   */
+  readonly usable: boolean;
   /** Records a voucher after field checks only (throws if it does not increase or exceeds the deposit). */
   offer(voucher: RailVoucher): void;
   /** Verifies the newest offered voucher; returns the verified cumulative. Throws on a bad signature. */
@@ -83,7 +90,9 @@ export interface PaymentRail {
   /**
    * Collects what `payee` has verified beyond what was collected before, returns the amount
    * credited to us (0 if nothing to do). `final`: the peer left or the torrent closed — a rail
-   * that settles on chain closes the channel then, and may do nothing before.
+   * that settles on chain closes the channel then; before (`final` false, every
+   * `redeemIntervalMs`) it checks that the payer has not started taking the channel back, and if
+   * it has, closes at once and marks the payee not {@link RailPayee.usable}.
    */
   collect(payee: RailPayee, final: boolean): Promise<bigint>;
 }
@@ -134,6 +143,12 @@ class LedgerPayee implements RailPayee {
   get cumulative(): bigint {
     return this.verifier.cumulative;
   }
+  get best(): RailVoucher | undefined {
+    const v = this.verifier.best;
+    return v && { channel: this.channel, cumulative: v.cumulative, signature: v.signature };
+  }
+  /** Ledger channels stay usable until they expire (checked when accepted). */
+  readonly usable = true;
   offer(v: RailVoucher): void {
     this.verifier.offer({
       ledgerId: this.verifier.ledgerId,

@@ -187,4 +187,37 @@ describe('Speed over a BTTC channel', () => {
     expect(seederAfter - seederBefore).toBe(spent - (await gasSince(ADDR.seeder)));
     expect(warnings).toEqual([]);
   }, 180_000);
+
+  it("a payer's unilateral close is noticed in the next round: the provider closes at once with the best voucher and stops the credit", async () => {
+    const payeeChannels = await BttcChannels.connect({
+      rpcUrl: node.url,
+      privateKey: KEYS.seeder,
+      address: contract,
+    });
+    const payerChannels = await BttcChannels.connect({
+      rpcUrl: node.url,
+      privateKey: KEYS.leecher,
+      address: contract,
+    });
+    const payeeRail = new BttcChannelRail({ channels: payeeChannels });
+    const payer = await new BttcChannelRail({ channels: payerChannels }).open(ADDR.seeder, 10n * BTT);
+    const id = `0x${Buffer.from(payer.channel).toString('hex')}` as Hex;
+    const payee = await payeeRail.accept(payer.channel, ADDR.leecher);
+    payee.offer(payer.pay(2n * BTT));
+    payee.verifyNewest();
+    expect(await payeeRail.collect(payee, false)).toBe(0n); // open: nothing to do
+    expect(payee.usable).toBe(true);
+    await payerChannels.startClose(id);
+    payee.offer(payer.pay(3n * BTT));
+    payee.verifyNewest();
+    // The round after the payer's startClose: closed on chain with the best voucher (5 BTT).
+    expect(await payeeRail.collect(payee, false)).toBe(5n * BTT);
+    expect(payee.usable).toBe(false);
+    expect((await payeeChannels.channel(id)).status).toBe('finished');
+    await expect(payerChannels.finishClose(id)).rejects.toMatchObject({
+      code: 'SETTLEMENT_CHANNEL_FINISHED',
+    });
+    // Collected for good: later rounds do nothing.
+    expect(await payeeRail.collect(payee, true)).toBe(0n);
+  }, 60_000);
 });
