@@ -215,20 +215,30 @@ export async function runDemoSwarm(
   }
 }
 
-/** Closes every torrent of the swarm (each provider then collects its best vouchers). */
-export async function destroyDemoTorrents(seeder: DemoPeer, leechers: DemoPeer[]): Promise<void> {
-  const torrents = [...leechers, seeder].map((p) => p.torrent).filter((t): t is Torrent => t !== undefined);
-  await Promise.all(torrents.map((t) => t.destroy()));
-}
-
-/** Waits (at most `maxMs`) until the providers' collections cover what the leechers paid. */
-export async function waitRedeemed(seeder: DemoPeer, leechers: DemoPeer[], maxMs: number): Promise<void> {
+/** Polls `done` every 50 ms for at most `maxMs`; whether it came true. */
+async function waitUntil(done: () => boolean, maxMs: number): Promise<boolean> {
   for (let waited = 0; waited < maxMs; waited += 50) {
-    const paid = leechers.reduce((a, l) => a + l.plugin.spent, 0n);
-    const redeemed = [...leechers, seeder].reduce((a, p) => a + p.plugin.redeemed, 0n);
-    if (redeemed >= paid) return;
+    if (done()) return true;
     await new Promise((r) => setTimeout(r, 50));
   }
+  return done();
+}
+
+const total = (peers: DemoPeer[], of: (p: SpeedPlugin) => bigint) =>
+  peers.reduce((a, p) => a + of(p.plugin), 0n);
+
+/**
+ * Ends the swarm: waits (at most `maxMs` for each step) until the providers have accepted the
+ * last vouchers, still on the wire when the last leecher finished (closing first would lose
+ * them), closes every torrent (each provider then collects its best vouchers), and waits until
+ * the collections cover what the leechers paid.
+ */
+export async function endDemoSwarm(seeder: DemoPeer, leechers: DemoPeer[], maxMs: number): Promise<void> {
+  const everyone = [...leechers, seeder];
+  await waitUntil(() => total(everyone, (p) => p.earned) >= total(everyone, (p) => p.spent), maxMs);
+  const torrents = everyone.map((p) => p.torrent).filter((t): t is Torrent => t !== undefined);
+  await Promise.all(torrents.map((t) => t.destroy()));
+  await waitUntil(() => total(everyone, (p) => p.redeemed) >= total(everyone, (p) => p.spent), maxMs);
 }
 
 /** Prints the summary table: each peer's finish time, bytes, BTT paid and earned. */

@@ -17,12 +17,11 @@ import {
   demoCast,
   demoOut,
   demoSpeedOptions,
-  destroyDemoTorrents,
+  endDemoSwarm,
   makeDemoPeers,
   payingFirstLine,
   printDemoTable,
   runDemoSwarm,
-  waitRedeemed,
 } from './demo-swarm.js';
 
 export type { DemoOptions } from './demo-swarm.js';
@@ -74,8 +73,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<boolean> {
     await runDemoSwarm(seeder, leechers, torrent, dir, options);
 
     // 4. Settle: every torrent closes, and each provider redeems its best vouchers at the ledger.
-    await destroyDemoTorrents(seeder, leechers);
-    await waitRedeemed(seeder, leechers, 2000);
+    await endDemoSwarm(seeder, leechers, 2000);
     const seederAccount = await ledger.getAccount(seederKey.address);
     const totals = await ledger.totals();
     const redeemedTotal = [...leechers, seeder].reduce((a, p) => a + p.plugin.redeemed, 0n);
