@@ -195,12 +195,12 @@ export async function runBttcDemo(options: DemoOptions = {}): Promise<boolean> {
     );
     const peers: DemoPeer[] = [seeder, ...leechers];
     const warnings: string[] = [];
-    for (const p of peers)
-      p.plugin.on('warning', (w) =>
-        warnings.push(
-          `${p.name}: ${w.code}: ${w.message} ${process.env.BTTKIT_DEMO_DEBUG ? String((w as { cause?: unknown }).cause) : ''}`,
-        ),
-      );
+    for (const p of peers) {
+      p.plugin.on('warning', (w) => {
+        const cause = w.cause instanceof Error ? ` (${w.cause.message.split('\n')[0]})` : '';
+        warnings.push(`${p.name}: ${w.code}: ${w.message}${cause}`);
+      });
+    }
     const rpc = new EvmRpc({ url: rpcUrl, requestTimeoutMs: 10_000, maxResponseBytes: 8 * 1024 * 1024 });
     const startBlock = await blockNumber(rpc);
     const before = await Promise.all(accounts.map((a) => balanceOf(rpc, a)));
@@ -245,7 +245,7 @@ export async function runBttcDemo(options: DemoOptions = {}): Promise<boolean> {
       );
     }
     const moved = peers.map(
-      (p, i) => (after[i] ?? 0n) - (before[i] ?? 0n) + (gas.get(accounts[i] ?? '') ?? 0n),
+      (_p, i) => (after[i] ?? 0n) - (before[i] ?? 0n) + (gas.get(accounts[i] ?? '') ?? 0n),
     );
     const seederGas = gas.get(accounts[0] ?? '') ?? 0n;
     const seederMoved = moved[0] ?? 0n;
