@@ -151,6 +151,13 @@ export async function runBttcDemo(options: DemoOptions = {}): Promise<boolean> {
   const dir = await mkdtemp(join(tmpdir(), 'bttkit-demo-bttc-'));
   const clients: Client[] = [];
   let node: LocalEvmNode | undefined;
+  // Killed (Ctrl-C, a service manager): stop the node first, then die of the same signal.
+  const onSignal = (signal: NodeJS.Signals) => {
+    node?.stop();
+    process.kill(process.pid, signal);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     // 1. Content.
     const { torrent } = await createDemoContent(dir, options, 'bttkit demo --chain bttc');
@@ -265,6 +272,8 @@ export async function runBttcDemo(options: DemoOptions = {}): Promise<boolean> {
     out(payingFirstLine(leechers));
     return ok;
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await Promise.all(clients.map((c) => c.destroy()));
     node?.stop();
     await rm(dir, { recursive: true, force: true });
