@@ -176,7 +176,7 @@ export async function runBttcDemo(options: DemoOptions = {}): Promise<boolean> {
     );
     const rpcUrl = node.url;
     const connect = { rpcUrl, chainId: CHAIN_ID, pollingIntervalMs: 50 };
-    const [seederKey = badLog('no seeder key'), ...others] = keys;
+    const [seederKey, ...others] = keys as [Hex, ...Hex[]];
     const deployed = await BttcChannels.deploy({
       ...connect,
       privateKey: seederKey,
@@ -195,7 +195,7 @@ export async function runBttcDemo(options: DemoOptions = {}): Promise<boolean> {
     const { seeder, leechers } = makeDemoPeers(
       cast,
       (member, i) => {
-        const ch = channels[i] ?? badLog('no channel client');
+        const ch = channels[i] as BttcChannels; // one per cast member, same order
         return speed({ ...demoSpeedOptions(member), rail: new BttcChannelRail({ channels: ch }) });
       },
       clients,

@@ -64,7 +64,7 @@ export interface DemoCastMember {
 }
 
 /** The swarm's cast, seeder first. */
-export function demoCast(options: DemoOptions): DemoCastMember[] {
+export function demoCast(options: DemoOptions): [DemoCastMember, ...DemoCastMember[]] {
   const leecherUpload = options.leecherUpload ?? 1024 * 1024;
   return [
     {
@@ -93,11 +93,11 @@ export function demoSpeedOptions(member: DemoCastMember): SpeedCommonOptions {
 
 /** The swarm: a client per cast member with the plug-in `pluginOf` makes for it (index as in the cast). */
 export function makeDemoPeers(
-  cast: DemoCastMember[],
+  cast: [DemoCastMember, ...DemoCastMember[]],
   pluginOf: (member: DemoCastMember, index: number) => SpeedPlugin,
   clients: Client[],
 ): { seeder: DemoPeer; leechers: DemoPeer[] } {
-  const peers = cast.map((m, i): DemoPeer => {
+  const make = (m: DemoCastMember, i: number): DemoPeer => {
     const plugin = pluginOf(m, i);
     const client = new Client({
       plugins: [plugin],
@@ -105,9 +105,10 @@ export function makeDemoPeers(
     });
     clients.push(client);
     return { name: m.name, role: m.role, client, plugin };
-  });
-  const [seeder, ...leechers] = peers;
-  if (!seeder) throw new Error('the demo cast has a seeder');
+  };
+  const [first, ...rest] = cast;
+  const seeder = make(first, 0);
+  const leechers = rest.map((m, i) => make(m, i + 1));
   return { seeder, leechers };
 }
 
