@@ -103,6 +103,9 @@ export async function startLocalEvmNode(options: LocalEvmNodeOptions): Promise<L
     process.execPath,
     [cli, '--config', configFile, 'node', '--hostname', '127.0.0.1', '--port', String(port)],
     {
+      // hardhat refuses to run unless it resolves itself from its working directory (HH12): the
+      // node_modules folder it is installed in, whatever folder the user runs bttkit from.
+      cwd: dirname(dirname(dirname(dirname(cli)))),
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, HARDHAT_DISABLE_TELEMETRY_PROMPT: 'true', NO_COLOR: '1' },
     },

@@ -24,7 +24,9 @@ Usage:
                 [--port N] [--tracker URL]... [--no-dht] [--dht-bootstrap host:port]...
                                    download and serve the files over HTTP meanwhile (players, <video>)
   bttkit ledger serve [--port N] [--data DIR] [--host H] [--ledger-id ID] [--operator ADDRESS]...
-  bttkit demo                      a local swarm with BTT payments, ledger and local chain, in-process
+  bttkit demo [--chain local | bttc] [--size-mib N]
+                                   a local swarm with BTT payments, ledger and local chain, in-process;
+                                   --chain bttc: payment channels on a local EVM node (needs hardhat)
   bttkit swarm <scenario.json> [--out DIR] [--seed N] [--json]
                                    the swarm lab: simulate a scenario on virtual time (docs/sim.md)
   bttkit --version | --help | <command> --help
@@ -123,10 +125,17 @@ The swarm lab: simulates a scenario on virtual time (docs/sim.md).
   --seed N        random seed (the same seed repeats the run exactly)
   --json          a JSON summary
 `,
-  demo: `Usage: bttkit demo
+  demo: `Usage: bttkit demo [--chain local | bttc] [--size-mib N]
 
-Runs a local swarm with BTT payments, a ledger and a local chain, in-process, and prints what
-happens. Takes no options.
+Runs a local swarm with BTT payments and prints what happens: a seeder selling 2 of its 4
+upload slots, two leechers paying in BTT, two not paying. Exit status 0 when every BTT paid was
+collected, 1 otherwise.
+  --chain local    (default) payments through the embedded ledger, funded on an in-process chain
+  --chain bttc     payment channels of the BttkitChannel contract on a real local EVM node (a
+                   hardhat 2.x node on 127.0.0.1, chain id 199 — not BTTC itself; needs the npm
+                   package hardhat): the seeder closes each channel on chain with the best
+                   voucher, and the summary reads the chain back (channels, balances, gas)
+  --size-mib N     size of the file shared, MiB (default 16)
 `,
   ledger: `Usage: bttkit ledger serve [--port N] [--data DIR] [--host H] [--ledger-id ID] [--operator ADDRESS]...
 
@@ -430,9 +439,22 @@ async function run(argv: string[]): Promise<number> {
     return code;
   }
   if (command === 'demo') {
-    parseArgs({ args: rest, allowPositionals: false, options: {} });
-    const { runDemo } = await import('./demo.js');
-    const ok = await runDemo({ tty: process.stdout.isTTY === true });
+    const { values } = parseArgs({
+      args: rest,
+      allowPositionals: false,
+      options: { chain: { type: 'string' }, 'size-mib': { type: 'string' } },
+    });
+    const chain = values.chain ?? 'local';
+    if (chain !== 'local' && chain !== 'bttc') throw usage(`--chain takes local or bttc, not ${chain}`);
+    const size = values['size-mib'];
+    const sizeMiB = size === undefined ? undefined : Number(size);
+    if (sizeMiB !== undefined && !(/^\d+$/.test(size ?? '') && sizeMiB >= 1 && sizeMiB <= 1024))
+      throw usage(`--size-mib takes a whole number of MiB, 1–1024: ${size}`);
+    const options = { tty: process.stdout.isTTY === true, ...(sizeMiB !== undefined ? { sizeMiB } : {}) };
+    const ok =
+      chain === 'bttc'
+        ? await (await import('./demo-bttc.js')).runBttcDemo(options)
+        : await (await import('./demo.js')).runDemo(options);
     return ok ? 0 : 1;
   }
   if (command === 'create') {

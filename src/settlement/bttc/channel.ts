@@ -79,6 +79,8 @@ export class BttcChannels {
   readonly #c: Clients;
   readonly #confirmations: number;
   readonly #receiptTimeoutMs: number;
+  /** The last send of this account: sends go one after another (each takes the next nonce). */
+  #sending: Promise<unknown> = Promise.resolve();
 
   private constructor(c: Clients, address: Hex, opts: BttcChannelsOptions, deployTx?: BttcTxResult) {
     this.#c = c;
@@ -280,21 +282,22 @@ export class BttcChannels {
     value = 0n,
   ): Promise<BttcTxResult & { logs: Viem.Log[] }> {
     const { simulator, walletClient, viem } = this.#c;
-    let hash: Hex;
-    try {
-      // Simulate first: a revert is reported by its custom error name, nothing is sent.
-      const { request } = await simulator.simulateContract({
-        address: this.address,
-        abi: bttkitChannelAbi,
-        functionName,
-        args,
-        account: walletClient.account,
-        ...(value > 0n ? { value } : {}),
-      } as unknown as Viem.SimulateContractParameters);
-      hash = await walletClient.writeContract(request as unknown as Viem.WriteContractParameters);
-    } catch (err) {
-      throw toSettlementError(viem, err, functionName);
-    }
+    const hash = await this.#send(async () => {
+      try {
+        // Simulate first: a revert is reported by its custom error name, nothing is sent.
+        const { request } = await simulator.simulateContract({
+          address: this.address,
+          abi: bttkitChannelAbi,
+          functionName,
+          args,
+          account: walletClient.account,
+          ...(value > 0n ? { value } : {}),
+        } as unknown as Viem.SimulateContractParameters);
+        return await walletClient.writeContract(request as unknown as Viem.WriteContractParameters);
+      } catch (err) {
+        throw toSettlementError(viem, err, functionName);
+      }
+    });
     const receipt = await waitReceipt(
       this.#c,
       hash,
@@ -303,6 +306,17 @@ export class BttcChannels {
       functionName,
     );
     return { txHash: hash, gasUsed: receipt.gasUsed, blockNumber: receipt.blockNumber, logs: receipt.logs };
+  }
+
+  /**
+   * Runs `send` (simulate, sign, send) after this client's previous send has reached the node:
+   * concurrent writes from one account would otherwise take the same pending nonce and all but
+   * one be refused. Receipts are awaited outside, in parallel.
+   */
+  #send(send: () => Promise<Hex>): Promise<Hex> {
+    const run = this.#sending.then(send, send);
+    this.#sending = run.catch(() => undefined);
+    return run;
   }
 
   #closing(tx: BttcTxResult & { logs: Viem.Log[] }): BttcCloseResult {
@@ -341,17 +355,18 @@ export class BttcChannels {
       throw toSettlementError(viem, err, 'allowance');
     }
     if (allowance >= amount) return undefined;
-    let hash: Hex;
-    try {
-      hash = await walletClient.writeContract({
-        address: token,
-        abi: erc20LikeAbi,
-        functionName: 'approve',
-        args: [this.address, amount],
-      });
-    } catch (err) {
-      throw toSettlementError(viem, err, 'approve');
-    }
+    const hash = await this.#send(async () => {
+      try {
+        return await walletClient.writeContract({
+          address: token,
+          abi: erc20LikeAbi,
+          functionName: 'approve',
+          args: [this.address, amount],
+        });
+      } catch (err) {
+        throw toSettlementError(viem, err, 'approve');
+      }
+    });
     const receipt = await waitReceipt(this.#c, hash, this.#confirmations, this.#receiptTimeoutMs, 'approve');
     return { txHash: hash, gasUsed: receipt.gasUsed, blockNumber: receipt.blockNumber };
   }

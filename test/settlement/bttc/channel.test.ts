@@ -361,6 +361,19 @@ describe('BttkitChannel: native BTT', () => {
     expect((await payer.channel(salt())).status).toBe('none');
     await payee.close(v);
   });
+
+  it('concurrent writes of one client all go through (each send takes the next nonce)', async () => {
+    // The Speed rail opens a channel per provider and closes a channel per requester at once.
+    const opened = await Promise.all(
+      [1n, 2n, 3n, 4n].map((n) => payer.open({ payee: ADDR.payee, signer: ADDR.signer, amount: n * ETH })),
+    );
+    expect(new Set(opened.map((o) => o.id)).size).toBe(4);
+    for (const o of opened) expect((await payer.channel(o.id)).status).toBe('open');
+    const vouchers = await Promise.all(opened.map((o, i) => sign(o.id, BigInt(i + 1) * (ETH / 10n))));
+    const closed = await Promise.all(vouchers.map((v) => payee.close(v)));
+    expect(closed.map((c) => c.toPayee)).toEqual([1n, 2n, 3n, 4n].map((n) => (n * ETH) / 10n));
+    for (const o of opened) expect((await payer.channel(o.id)).status).toBe('finished');
+  });
 });
 
 describe('BttkitChannel: vouchers that must be refused (balances unchanged)', () => {
