@@ -139,6 +139,7 @@ export function workerEngine(deadlineMs: number): PortMapEngine {
           ),
         deadlineMs,
       );
+      timer.unref?.();
       worker.on('message', (m: PortMapJobResult) => finish(() => resolve(m)));
       worker.on('error', (err) =>
         finish(() =>
@@ -158,6 +159,10 @@ export function workerEngine(deadlineMs: number): PortMapEngine {
           ),
         ),
       );
+      // Never what keeps the process alive: an app that has stopped must exit without waiting
+      // for a gateway that does not answer. (After the listeners: adding a 'message' listener
+      // refs the worker's port again.)
+      worker.unref();
     });
 }
 

@@ -194,15 +194,19 @@ export class PortMapper extends TypedEmitter<PortMapperEvents> {
     this.#state = 'stopped';
     clearTimeout(this.#timer);
     if (!wasStarted) return;
-    // An attempt in flight is waited for briefly only: what it maps then lapses with its lease.
-    let wait: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      this.#running,
-      new Promise<void>((r) => {
-        wait = setTimeout(r, this.#o.requestTimeoutMs);
-      }),
-    ]);
-    clearTimeout(wait);
+    // An attempt in flight (a renewal) is waited for briefly, so that what it renews is removed;
+    // the first attempt, with nothing mapped yet, not at all — an app that quits at once must not
+    // wait for a gateway that does not answer. What such an attempt maps lapses with its lease.
+    if (this.#mappings.length > 0) {
+      let wait: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.#running,
+        new Promise<void>((r) => {
+          wait = setTimeout(r, this.#o.requestTimeoutMs);
+        }),
+      ]);
+      clearTimeout(wait);
+    }
     const current = this.#mappings;
     this.#mappings = [];
     if (current.length === 0) return;

@@ -41,6 +41,30 @@ function mapper(answer: (job: PortMapJob) => PortMapJobResult | Promise<PortMapJ
 }
 
 describe('PortMapper (fake engine)', () => {
+  it('stop() during the first attempt (nothing mapped yet) does not wait for a gateway that does not answer', async () => {
+    let answer: (r: PortMapJobResult) => void = () => {};
+    const { pm, jobs } = mapper((job) =>
+      job.op === 'map'
+        ? new Promise<PortMapJobResult>((r) => {
+            answer = r;
+          })
+        : { mapped: [], failures: [] },
+    );
+    void pm.start();
+    await new Promise((r) => setImmediate(r));
+    expect(jobs).toHaveLength(1);
+    let stopped = false;
+    const stop = pm.stop().then(() => {
+      stopped = true;
+    });
+    // Stopped while the attempt is still unanswered (it would have waited requestTimeoutMs).
+    await new Promise((r) => setTimeout(r, 50));
+    expect(stopped).toBe(true);
+    answer({ mapped: [], failures: [] });
+    await stop;
+    expect(jobs).toHaveLength(1); // nothing to remove
+  });
+
   it('maps TCP and UDP, reports the external address, removes both on stop', async () => {
     const { pm, jobs, warnings } = mapper((job) =>
       job.op === 'map' ? { mapped: [good('TCP'), good('UDP')], failures: [] } : { mapped: [], failures: [] },
