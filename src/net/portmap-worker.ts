@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { AbortError } from '../util/errors.js';
 import { NetError } from './errors.js';
 
 /** How a mapping was made: NAT-PMP (RFC 6886, as miniupnpd speaks it) or UPnP IGD:2. */
@@ -59,7 +60,8 @@ export interface PortMapJobResult {
 }
 
 /** Runs a job; resolves its raw result. Injected in tests (a fake gateway in a function). */
-export type PortMapEngine = (job: PortMapJob) => Promise<PortMapJobResult>;
+/** Runs one job; an abort of `signal` ends it at once (the worker is terminated) with an `AbortError`. */
+export type PortMapEngine = (job: PortMapJob, signal?: AbortSignal) => Promise<PortMapJobResult>;
 
 const LIBRARY = '@achingbrain/nat-port-mapper';
 
@@ -102,8 +104,12 @@ const WORKER_HEAP_MB = 64;
  * and the whole job is bounded by `deadlineMs` (then the worker is terminated).
  */
 export function workerEngine(deadlineMs: number): PortMapEngine {
-  return (job) =>
+  return (job, signal) =>
     new Promise<PortMapJobResult>((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(new AbortError('the port-mapping job was aborted'));
+        return;
+      }
       let url: string;
       try {
         url = resolveLibrary();
@@ -139,7 +145,6 @@ export function workerEngine(deadlineMs: number): PortMapEngine {
           ),
         deadlineMs,
       );
-      timer.unref?.();
       worker.on('message', (m: PortMapJobResult) => finish(() => resolve(m)));
       worker.on('error', (err) =>
         finish(() =>
@@ -159,10 +164,12 @@ export function workerEngine(deadlineMs: number): PortMapEngine {
           ),
         ),
       );
-      // Never what keeps the process alive: an app that has stopped must exit without waiting
-      // for a gateway that does not answer. (After the listeners: adding a 'message' listener
-      // refs the worker's port again.)
-      worker.unref();
+      // Stopped by its mapper (the app quits): ended now, not when the gateway gives up.
+      signal?.addEventListener(
+        'abort',
+        () => finish(() => reject(new AbortError('the port-mapping job was aborted'))),
+        { once: true },
+      );
     });
 }
 

@@ -133,6 +133,8 @@ export class PortMapper extends TypedEmitter<PortMapperEvents> {
   #running: Promise<void> | undefined;
   #retryMs: number;
   #state: 'new' | 'started' | 'stopped' = 'new';
+  /** Aborts a mapping job in flight when the mapper stops. */
+  readonly #abort = new AbortController();
 
   /** @throws {ArgumentError} `UTIL_OUT_OF_RANGE` for options out of range. */
   constructor(options: PortMapperOptions) {
@@ -195,9 +197,10 @@ export class PortMapper extends TypedEmitter<PortMapperEvents> {
     clearTimeout(this.#timer);
     if (!wasStarted) return;
     // An attempt in flight (a renewal) is waited for briefly, so that what it renews is removed;
-    // the first attempt, with nothing mapped yet, not at all — an app that quits at once must not
-    // wait for a gateway that does not answer. What such an attempt maps lapses with its lease.
-    if (this.#mappings.length > 0) {
+    // the first attempt, with nothing mapped yet, is ended at once — an app that quits must not
+    // wait for a gateway that does not answer. What such an attempt mapped lapses with its lease.
+    if (this.#mappings.length === 0) this.#abort.abort();
+    else {
       let wait: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
         this.#running,
@@ -261,11 +264,12 @@ export class PortMapper extends TypedEmitter<PortMapperEvents> {
     const prefer = this.#mappings.find((m) => m.protocol === 'TCP')?.method;
     let fresh: PortMapping[] = [];
     try {
-      const result = await this.#engine(this.#job('map', prefer));
+      const result = await this.#engine(this.#job('map', prefer), this.#abort.signal);
       fresh = this.#validate(result);
       this.#failures(result, fresh);
     } catch (err) {
-      this.#warn(err);
+      // Aborted by stop(): not a gateway's fault.
+      if (!this.#abort.signal.aborted) this.#warn(err);
     }
     if (this.#state !== 'started') {
       // Stopped meanwhile: stop() removes what this attempt made.
