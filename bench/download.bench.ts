@@ -101,6 +101,10 @@ function bttkitFlags(cli: string): string[] {
     if (!hasEnc) throw new Error(`${cli} has no --encryption: ENCRYPTION=rc4 cannot run it`);
     flags.push('--encryption', 'forced');
   } else if (ENCRYPTION === 'none' && hasEnc) flags.push('--encryption', 'disabled');
+  // Like libtorrent-peer.py (enable_upnp/natpmp/lsd off): no router probing or LAN multicast on
+  // loopback. (With it on, each process also boots the port-mapping worker, ~150 ms of CPU.)
+  if (help.includes('--no-port-mapping')) flags.push('--no-port-mapping');
+  if (help.includes('--no-lsd')) flags.push('--no-lsd');
   return flags;
 }
 
