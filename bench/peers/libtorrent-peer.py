@@ -73,11 +73,15 @@ if mode == "seed":
     # "seeding" means ready for a leecher: add_torrent returns before the torrent takes
     # connections, and a leecher refused then waits for its reconnect back-off (bttkit's 5 s),
     # which the figure would include. Ready = a BitTorrent handshake to our own port is answered
-    # (TCP; over uTP only, the torrent's seeding state and the listen socket).
+    # (plaintext TCP). Over uTP or with encryption forced, which that probe cannot speak: the
+    # torrent's seeding state and the listen socket, then half a second.
+    probe = not utp and enc != "rc4"
     ready_by = time.time() + 30
     while time.time() < ready_by and not (ses.is_listening() and h.status().is_seeding
-                                          and (utp or handshake_answered(int(port), atp.ti))):
+                                          and (not probe or handshake_answered(int(port), atp.ti))):
         time.sleep(0.02)
+    if not probe:
+        time.sleep(0.5)
     print(json.dumps({"event": "seeding"}), flush=True)
     end = started + float(os.environ.get("LT_MAX_SECONDS", "86400"))
     while time.time() < end:
