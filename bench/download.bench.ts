@@ -6,7 +6,9 @@
  * Env: SIZE_MB (default 1024), PIECE_KB (1024), RUNS (1; the median is reported),
  * CLIENTS (comma list: bttkit,libtorrent,libtorrent-hp,webtorrent; also bttkit-ref; each one
  * seeds to itself), PAIRS (comma list of seeder>leecher across clients, e.g.
- * `bttkit>libtorrent,libtorrent>bttkit`; with PAIRS and no CLIENTS only the pairs run),
+ * `bttkit>libtorrent,libtorrent>bttkit`; with PAIRS and no CLIENTS only the pairs run; with
+ * neither, every client runs to itself and the four mixed pairs bttkit ⇄ libtorrent and
+ * bttkit ⇄ libtorrent-hp run too, and a summary compares each bttkit role with libtorrent in it),
  * DIR (default /dev/shm), REF_CLI (for `bttkit-ref`: another build's `dist/cli/main.js`, to
  * compare two builds of bttkit in one run).
  * TRANSPORT=tcp|utp (default tcp): the only transport both sides may use (bttkit `--no-utp` /
@@ -47,8 +49,14 @@ const PAIRS = (process.env.PAIRS ?? '')
     if (!seeder || !leecher || rest.length > 0) throw new Error(`PAIRS: ${p} is not seeder>leecher`);
     return { seeder, leecher };
   });
+/** With neither CLIENTS nor PAIRS: every client to itself and the mixed bttkit/libtorrent pairs. */
+const DEFAULT_RUN = process.env.CLIENTS === undefined && PAIRS.length === 0;
+if (DEFAULT_RUN)
+  for (const lt of ['libtorrent', 'libtorrent-hp'])
+    PAIRS.push({ seeder: 'bttkit', leecher: lt }, { seeder: lt, leecher: 'bttkit' });
 const CLIENTS = (
-  process.env.CLIENTS ?? (PAIRS.length > 0 ? '' : 'bttkit,libtorrent,libtorrent-hp,webtorrent')
+  process.env.CLIENTS ??
+  (PAIRS.length > 0 && !DEFAULT_RUN ? '' : 'bttkit,libtorrent,libtorrent-hp,webtorrent')
 )
   .split(',')
   .filter((c) => c !== '');
@@ -466,6 +474,74 @@ async function main(): Promise<void> {
       `| ${name} | ${fmt(mbps(r))}${range} | ${(r.cpu / gib).toFixed(2)} | ${(r.seederCpu / gib).toFixed(2)} | ${r.rssMiB.toFixed(0)} | ${ratio(mbps(r), wt && mbps(wt))} | ${ratio(mbps(r), lt && mbps(lt))} |${vsV1}`,
     );
   }
+  if (VERSIONS.length === 1) summary(byRound, results);
+}
+
+/**
+ * The comparisons of the issue's acceptance, when their runs are there: bttkit in each role
+ * against libtorrent in the same role. Each ratio is the median over rounds of the two runs of
+ * that round ("paired": neighbours in time), and the ratio of the medians beside it.
+ */
+function summary(byRound: Map<string, Map<number, Result>>, results: Map<string, { median: Result }>): void {
+  const paired = (a: string, b: string, f: (x: Result, y: Result) => number): number | undefined => {
+    const bs = byRound.get(b);
+    const rs = [...(byRound.get(a) ?? [])]
+      .flatMap(([round, x]) => {
+        const y = bs?.get(round);
+        return y ? [f(x, y)] : [];
+      })
+      .sort((x, y) => x - y);
+    return rs.length === 0 ? undefined : (rs[Math.floor(rs.length / 2)] as number);
+  };
+  const rows: [string, string, string, number][] = [
+    // [what, bttkit row, libtorrent row, at least (MB/s ratio)]
+    [
+      'bttkit → bttkit vs libtorrent-hp → libtorrent-hp',
+      'bttkit → bttkit',
+      'libtorrent-hp → libtorrent-hp',
+      1.2,
+    ],
+    [
+      'bttkit seeding libtorrent vs libtorrent seeding libtorrent',
+      'bttkit → libtorrent',
+      'libtorrent → libtorrent',
+      1,
+    ],
+    [
+      'bttkit seeding libtorrent-hp vs libtorrent-hp seeding it',
+      'bttkit → libtorrent-hp',
+      'libtorrent-hp → libtorrent-hp',
+      1,
+    ],
+    [
+      'bttkit leeching from libtorrent vs libtorrent leeching',
+      'libtorrent → bttkit',
+      'libtorrent → libtorrent',
+      1,
+    ],
+    [
+      'bttkit leeching from libtorrent-hp vs libtorrent-hp leeching',
+      'libtorrent-hp → bttkit',
+      'libtorrent-hp → libtorrent-hp',
+      1,
+    ],
+  ];
+  const lines: string[] = [];
+  for (const [what, a, b, min] of rows) {
+    const ra = results.get(a)?.median;
+    const rb = results.get(b)?.median;
+    if (!ra || !rb) continue;
+    const speed = paired(a, b, (x, y) => y.seconds / x.seconds) ?? rb.seconds / ra.seconds;
+    const cpu = paired(a, b, (x, y) => x.cpu / y.cpu) ?? ra.cpu / rb.cpu;
+    lines.push(
+      `| ${what} | ${speed.toFixed(2)}× (medians ${(rb.seconds / ra.seconds).toFixed(2)}×) | ≥ ${min}× | ${speed >= min ? 'yes' : 'no'} | ${cpu.toFixed(2)}× |`,
+    );
+  }
+  if (lines.length === 0) return;
+  console.log('\nbttkit in each role against libtorrent in it (paired by round):');
+  console.log('| comparison | MB/s ratio | wanted | met | leecher CPU ratio |');
+  console.log('|---|---|---|---|---|');
+  for (const l of lines) console.log(l);
 }
 
 main()
