@@ -11,10 +11,15 @@ export interface FdEntry {
 }
 
 /**
- * A small LRU of open file handles. Entries in use (`refs` > 0, e.g. while a hash worker reads
+ * An LRU of open file handles. Entries in use (`refs` > 0, e.g. while a hash worker reads
  * through the descriptor) are never closed; the cache may exceed its cap while they are pinned.
+ *
+ * One cache may be shared by many stores (a client's `maxOpenFiles`, libtorrent's
+ * `file_pool_size`): each store uses keys under its own {@link scope} prefix and closes only its
+ * own handles with `closeAll(prefix)`.
  */
 export class FdCache {
+  #scopes = 0;
   readonly #cap: number;
   readonly #map = new Map<string, FdEntry>();
   readonly #opening = new Map<string, Promise<FdEntry | undefined>>();
@@ -27,6 +32,16 @@ export class FdCache {
   /** Open handles, pinned or not. */
   get size(): number {
     return this.#map.size;
+  }
+
+  /** The cap (pinned handles may take the cache over it). */
+  get cap(): number {
+    return this.#cap;
+  }
+
+  /** A key prefix no other user of this cache has: a store's keys are `<scope><its key>`. */
+  scope(): string {
+    return `s${++this.#scopes}:`;
   }
 
   /**
@@ -89,11 +104,16 @@ export class FdCache {
     this.#retire(e);
   }
 
-  /** Closes every handle (pinned ones are closed anyway: call when no reader is left). */
-  async closeAll(): Promise<void> {
-    const all = [...this.#map.values()];
-    this.#map.clear();
-    for (const e of all) this.#close(e);
+  /**
+   * Closes every handle whose key starts with `prefix` (all without one); pinned ones are closed
+   * anyway: call when no reader of them is left.
+   */
+  async closeAll(prefix?: string): Promise<void> {
+    const all = [...this.#map.values()].filter((e) => prefix === undefined || e.key.startsWith(prefix));
+    for (const e of all) {
+      this.#map.delete(e.key);
+      this.#close(e);
+    }
     await Promise.all([...this.#closing]);
   }
 
