@@ -6,8 +6,8 @@ import { ioError, StorageError } from './errors.js';
 import type { FdCache, FdEntry } from './fd-cache.js';
 import type { HashPool, HashRange } from './hash-pool.js';
 import type { Layout } from './layout.js';
-import type { PieceVerifier } from './verifier.js';
 import type { ResumeFileStat } from './resume.js';
+import type { PieceVerifier } from './verifier.js';
 import type { QueuedBlock } from './write-queue.js';
 
 const PART_KEY = 'part';

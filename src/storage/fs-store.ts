@@ -238,7 +238,10 @@ export class FsChunkStore implements ChunkStore {
       const trusted = resumeTrust(this.meta.files, options.resume, await this.fileStats());
       for (let i = 0; i < total; i++) {
         const claimed = bitfieldGet(options.resume.have, i);
-        if (claimed && !this.#layout.blockSegments(i, 0, this.#layout.pieceSize(i)).every((s) => trusted[s.file]))
+        if (
+          claimed &&
+          !this.#layout.blockSegments(i, 0, this.#layout.pieceSize(i)).every((s) => trusted[s.file])
+        )
           todo.push(i);
         else {
           this.#state.mark(i, claimed);

@@ -16,14 +16,6 @@ export {
   sharedHashPool,
 } from './hash-pool.js';
 export { MemoryChunkStore, type MemoryChunkStoreOptions } from './memory-store.js';
-export type {
-  ChunkStore,
-  RecheckOptions,
-  RecheckProgress,
-  RecheckResume,
-  StorageAbortOptions,
-  StorageGetOptions,
-} from './types.js';
 export {
   checkResumeFor,
   decodeResume,
@@ -33,6 +25,14 @@ export {
   type ResumeFileStat,
   type ResumeRecord,
 } from './resume.js';
+export type {
+  ChunkStore,
+  RecheckOptions,
+  RecheckProgress,
+  RecheckResume,
+  StorageAbortOptions,
+  StorageGetOptions,
+} from './types.js';
 export {
   type PieceHashKind,
   type PieceLayers,

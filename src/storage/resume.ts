@@ -107,12 +107,13 @@ export function decodeResume(bytes: Uint8Array, info?: InfoDictionary): ResumeRe
   const have = root.get('have');
   if (!(have instanceof Uint8Array) || have.length !== Math.ceil(pieceCount / 8))
     throw bad('"have" is not a bitfield of the pieces');
-  if (pieceCount % 8 !== 0 && ((have[have.length - 1] as number) & (0xff >> pieceCount % 8)) !== 0)
+  if (pieceCount % 8 !== 0 && ((have[have.length - 1] as number) & (0xff >> (pieceCount % 8))) !== 0)
     throw bad('"have" has spare bits set');
   const list = root.get('files');
   if (!Array.isArray(list) || list.length > MAX_RESUME_FILES) throw bad('"files" is not a list');
   const files = list.map((f): ResumeFileStat | undefined => {
-    if (!Array.isArray(f) || (f.length !== 0 && f.length !== 2)) throw bad('a file entry is not [size, mtime]');
+    if (!Array.isArray(f) || (f.length !== 0 && f.length !== 2))
+      throw bad('a file entry is not [size, mtime]');
     if (f.length === 0) return undefined;
     const e = new Map<string, BValue>([
       ['size', f[0] as BValue],
@@ -153,7 +154,8 @@ export function decodeResume(bytes: Uint8Array, info?: InfoDictionary): ResumeRe
  * @throws {StorageError} `STORAGE_BAD_RESUME`
  */
 export function checkResumeFor(r: ResumeRecord, info: InfoDictionary): void {
-  if (toHex(r.infoHash) !== info.infoHash) throw bad('another torrent’s record', { infoHash: toHex(r.infoHash) });
+  if (toHex(r.infoHash) !== info.infoHash)
+    throw bad('another torrent’s record', { infoHash: toHex(r.infoHash) });
   if (r.pieceLength !== info.pieceLength || r.pieceCount !== info.pieceCount)
     throw bad('pieces differ from the torrent’s');
   if (r.files.length !== info.files.length) throw bad('files differ from the torrent’s');
