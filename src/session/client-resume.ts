@@ -102,9 +102,7 @@ export class ClientResume implements TorrentResumeHooks {
       return { have: r.have, files: r.files };
     } catch (cause) {
       const why = cause instanceof BttkitError ? cause.message : String(cause);
-      warn(
-        new SessionError('SESSION_BAD_RESUME', `resume data not used (full recheck): ${why}`, { cause }),
-      );
+      warn(new SessionError('SESSION_BAD_RESUME', `resume data not used (full recheck): ${why}`, { cause }));
       return undefined;
     }
   }
@@ -162,9 +160,9 @@ export class ClientResume implements TorrentResumeHooks {
     } catch (cause) {
       if (cause instanceof BttkitError && cause.code === 'STORAGE_CLOSED') return;
       const why = cause instanceof Error ? cause.message : String(cause);
-      this.#entries.get(torrent)?.warn?.(
-        new SessionError('SESSION_RESUME_SAVE_FAILED', `resume data not saved: ${why}`, { cause }),
-      );
+      this.#entries
+        .get(torrent)
+        ?.warn?.(new SessionError('SESSION_RESUME_SAVE_FAILED', `resume data not saved: ${why}`, { cause }));
     }
   }
 

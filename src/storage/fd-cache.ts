@@ -14,6 +14,11 @@ export interface FdEntry {
  * An LRU of open file handles. Entries in use (`refs` > 0, e.g. while a hash worker reads
  * through the descriptor) are never closed; the cache may exceed its cap while they are pinned.
  *
+ * The cap holds under concurrency too: a miss that finds the cap reached with every handle pinned
+ * waits until one is released, instead of opening past it — unless its caller already holds a
+ * pin (`holding`: the second file of a piece that straddles two), which could otherwise wait on
+ * itself. So open handles stay within the cap plus the extra files of such straddling calls.
+ *
  * One cache may be shared by many stores (a client's `maxOpenFiles`, libtorrent's
  * `file_pool_size`): each store uses keys under its own {@link scope} prefix and closes only its
  * own handles with `closeAll(prefix)`.
@@ -24,6 +29,8 @@ export class FdCache {
   readonly #map = new Map<string, FdEntry>();
   readonly #opening = new Map<string, Promise<FdEntry | undefined>>();
   readonly #closing = new Set<Promise<void>>();
+  /** Acquirers waiting for room (every handle pinned, the cap reached). */
+  #waiters: (() => void)[] = [];
 
   constructor(cap: number) {
     this.#cap = Math.max(1, cap);
@@ -52,6 +59,7 @@ export class FdCache {
     key: string,
     writable: boolean,
     open: () => Promise<FileHandle | undefined>,
+    holding = false,
   ): Promise<FdEntry | undefined> {
     for (;;) {
       const hit = this.#map.get(key);
@@ -64,6 +72,10 @@ export class FdCache {
       const pending = this.#opening.get(key);
       if (pending) {
         await pending;
+        continue;
+      }
+      if (!holding && this.#full()) {
+        await new Promise<void>((wake) => this.#waiters.push(wake));
         continue;
       }
       // The opener's pin is taken before eviction runs, so a fresh entry is never evicted.
@@ -85,6 +97,7 @@ export class FdCache {
         return await p;
       } finally {
         this.#opening.delete(key);
+        this.#wake();
       }
     }
   }
@@ -94,6 +107,23 @@ export class FdCache {
     entry.refs--;
     if (entry.refs <= 0 && entry.stale) this.#close(entry);
     else this.#evict();
+    if (entry.refs <= 0) this.#wake();
+  }
+
+  /** At the cap (opening ones included) with nothing unpinned to close for room. */
+  #full(): boolean {
+    // Opens and closes in flight each take room; an unpinned handle is room (closed for one).
+    let room = this.#cap - this.#map.size - this.#opening.size - this.#closing.size;
+    if (room > 0) return false;
+    for (const e of this.#map.values()) if (e.refs <= 0 && ++room > 0) return false;
+    return true;
+  }
+
+  #wake(): void {
+    const w = this.#waiters;
+    if (w.length === 0) return;
+    this.#waiters = [];
+    for (const wake of w) wake();
   }
 
   /** Closes the handle of `key` (when unpinned; else when released). */
@@ -102,6 +132,7 @@ export class FdCache {
     if (!e) return;
     this.#map.delete(key);
     this.#retire(e);
+    this.#wake();
   }
 
   /**
@@ -114,6 +145,7 @@ export class FdCache {
       this.#map.delete(e.key);
       this.#close(e);
     }
+    this.#wake();
     await Promise.all([...this.#closing]);
   }
 
@@ -135,6 +167,9 @@ export class FdCache {
   #close(e: FdEntry): void {
     const p = e.fh.close().catch(() => undefined);
     this.#closing.add(p);
-    void p.then(() => this.#closing.delete(p));
+    void p.then(() => {
+      this.#closing.delete(p);
+      this.#wake();
+    });
   }
 }

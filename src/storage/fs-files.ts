@@ -258,7 +258,7 @@ export class FsFiles {
         }
         const size = sizes?.get(r.key);
         if (size !== undefined && size < r.position + s.length) return false;
-        const e = await this.#acquire(r, false);
+        const e = await this.#acquire(r, false, held.length > 0);
         if (!e) return false;
         held.push(e);
         ranges.push({ fd: e.fh.fd, position: r.position, length: s.length });
@@ -370,8 +370,10 @@ export class FsFiles {
     }
   }
 
-  #acquire(route: Route, writable: boolean): Promise<FdEntry | undefined> {
-    return this.#fds.acquire(this.#scope + route.key, writable, () => this.#openFile(route.path, writable));
+  /** `holding`: the caller already pins another handle (it must not wait for room: see FdCache). */
+  #acquire(route: Route, writable: boolean, holding = false): Promise<FdEntry | undefined> {
+    const open = () => this.#openFile(route.path, writable);
+    return this.#fds.acquire(this.#scope + route.key, writable, open, holding);
   }
 
   async #createFile(path: string): Promise<void> {
@@ -395,7 +397,7 @@ export class FsFiles {
     const part = await this.#acquire({ key: PART_KEY, path: this.#partPath, position: 0 }, false);
     if (!part) return;
     try {
-      const file = await this.#acquire({ key: `f${index}`, path: this.path(index), position: 0 }, true);
+      const file = await this.#acquire({ key: `f${index}`, path: this.path(index), position: 0 }, true, true);
       if (!file) return;
       try {
         const pl = this.#layout.pieceLength;
