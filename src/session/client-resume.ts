@@ -10,6 +10,9 @@ import { SessionError } from './errors.js';
 import type { Torrent } from './torrent.js';
 import type { TorrentResumeHooks } from './torrent-types.js';
 
+/** Resume files read or written at once, over the client. */
+const RESUME_IO = 8;
+
 /** What {@link ClientResume} needs from its client. */
 export interface ClientResumeOptions {
   /** Folder of `<info-hash hex>.resume` files; undefined: apps keep resume data themselves. */
@@ -49,6 +52,9 @@ export class ClientResume implements TorrentResumeHooks {
   readonly #dirty = new Set<Torrent>();
   #timer: TimerHandle | undefined;
   #dirMade: Promise<unknown> | undefined;
+  /** Resume files being read or written now (at most {@link RESUME_IO}: 1,000 at once would hold 1,000 fds). */
+  #io = 0;
+  readonly #ioWaiting: (() => void)[] = [];
 
   constructor(options: ClientResumeOptions) {
     this.#o = options;
@@ -92,7 +98,10 @@ export class ClientResume implements TorrentResumeHooks {
     e.given = undefined;
     let bytes = given;
     try {
-      if (!bytes && this.#o.dir !== undefined) bytes = await readBounded(this.#path(torrent));
+      if (!bytes && this.#o.dir !== undefined) {
+        const path = this.#path(torrent);
+        bytes = await this.#limited(() => readBounded(path));
+      }
       if (!bytes) return undefined;
       const r = decodeResume(bytes, info);
       e.addedAt = r.addedAt;
@@ -150,13 +159,15 @@ export class ClientResume implements TorrentResumeHooks {
       await this.#dirMade;
       const path = this.#path(torrent);
       const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-      try {
-        await writeFile(tmp, bytes);
-        await rename(tmp, path);
-      } catch (err) {
-        await unlink(tmp).catch(() => undefined);
-        throw err;
-      }
+      await this.#limited(async () => {
+        try {
+          await writeFile(tmp, bytes);
+          await rename(tmp, path);
+        } catch (err) {
+          await unlink(tmp).catch(() => undefined);
+          throw err;
+        }
+      });
     } catch (cause) {
       if (cause instanceof BttkitError && cause.code === 'STORAGE_CLOSED') return;
       const why = cause instanceof Error ? cause.message : String(cause);
@@ -176,6 +187,17 @@ export class ClientResume implements TorrentResumeHooks {
   close(): void {
     this.#timer?.cancel();
     this.#timer = undefined;
+  }
+
+  async #limited<T>(work: () => Promise<T>): Promise<T> {
+    while (this.#io >= RESUME_IO) await new Promise<void>((r) => this.#ioWaiting.push(r));
+    this.#io++;
+    try {
+      return await work();
+    } finally {
+      this.#io--;
+      this.#ioWaiting.shift()?.();
+    }
   }
 
   #path(torrent: Torrent): string {

@@ -16,6 +16,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { seedCommand } from '../../src/cli/transfer.js';
 import { createTorrent } from '../../src/metainfo/index.js';
 import { Client, type ClientOptions, type Torrent } from '../../src/session/index.js';
 import { sharedHashPool } from '../../src/storage/index.js';
@@ -192,3 +193,43 @@ describe('fast resume', () => {
 function readdirTmp(dir: string): string[] {
   return readdirSync(dir).filter((x) => x.endsWith('.tmp'));
 }
+
+describe('bttkit seed --resume-dir', () => {
+  it('saves resume data when stopped; the next run checks nothing again', async () => {
+    const f = await fixture();
+    const torrentFile = join(f.root, 'album.torrent');
+    writeFileSync(torrentFile, f.torrent);
+    const once = async (): Promise<number> => {
+      const before = sharedHashPool().hashed;
+      let stop: (why: string) => void = () => {};
+      const lines: string[] = [];
+      const io = {
+        out: (l: string) => {
+          lines.push(l);
+          if (l.includes('"seeding":true')) stop('SIGTERM');
+        },
+        status: () => {},
+        warn: () => {},
+        stopSignal: new Promise<string>((r) => {
+          stop = r;
+        }),
+        progress: 'plain' as const,
+        progressIntervalMs: 60_000,
+      };
+      const opts = {
+        peers: [],
+        json: true,
+        dht: false,
+        dhtBootstrap: [],
+        trackers: [],
+        resumeDir: f.resumeDir,
+        links: { lsd: false, portMapping: false, enableUtp: false },
+      };
+      const code = await seedCommand(torrentFile, f.root, opts, io);
+      expect(code).toBe(0);
+      return sharedHashPool().hashed - before;
+    };
+    expect(await once()).toBe(f.pieces);
+    expect(await once()).toBe(0);
+  });
+});
