@@ -26,6 +26,7 @@ export class TimerGroup implements Clock {
   readonly #clock: Clock;
   readonly #buckets = new Map<number, Bucket>();
 
+  /** Wraps `clock` (its timers are the ones that run). */
   constructor(clock: Clock) {
     this.#clock = clock;
     if (clock.defer) this.defer = (fn) => clock.defer?.(fn);
@@ -36,6 +37,7 @@ export class TimerGroup implements Clock {
     return this.#buckets.size;
   }
 
+  /** The underlying clock's `defer`, when it has one. */
   defer?: (fn: () => void) => void;
 
   now(): number {
@@ -93,6 +95,7 @@ export class AnnounceGate {
   #windowStart = Number.NEGATIVE_INFINITY;
   #used = 0;
 
+  /** `perSecond` ≤ 0: no limit. */
   constructor(clock: Clock, perSecond: number) {
     this.#clock = clock;
     this.#perSecond = perSecond > 0 ? perSecond : Number.POSITIVE_INFINITY;
