@@ -58,9 +58,9 @@ export { AnnounceGate, TimerGroup } from './timer-group.js';
 export { Torrent } from './torrent.js';
 export type {
   TorrentContext,
-  TorrentResumeHooks,
   TorrentEvents,
   TorrentInit,
+  TorrentResumeHooks,
   TorrentState,
   TorrentStats,
 } from './torrent-types.js';
