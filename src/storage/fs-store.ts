@@ -226,8 +226,6 @@ export class FsChunkStore implements ChunkStore {
     this.#spillAll();
     await this.#queue.idle();
     await this.#files.createEmptyFiles();
-    // One stat per file: a piece that needs bytes beyond a file's end is missing, unhashed.
-    const sizes = await this.#files.sizes();
     const total = this.#layout.pieceCount;
     let checked = 0;
     let valid = 0;
@@ -253,6 +251,8 @@ export class FsChunkStore implements ChunkStore {
     }
     const list = todo;
     const count = list ? list.length : total;
+    // One stat per file: a piece that needs bytes beyond a file's end is missing, unhashed.
+    const sizes = count > 0 ? await this.#files.sizes() : undefined;
     await forEachLimited(count, Math.max(2, this.#pool.size * 2), options.signal, async (k) => {
       const i = list ? (list[k] as number) : k;
       const ok = await this.#files.hashPiece(this.#pool, this.#verifier, i, sizes);
