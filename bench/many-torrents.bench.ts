@@ -123,6 +123,7 @@ interface Row {
   rssMiB: number;
   peakRssMiB: number;
   maxFds: number;
+  maxFileFds: number;
   maxTimers?: number;
   firesPerS?: number;
   largeMBps?: number;
@@ -226,6 +227,7 @@ async function main(): Promise<void> {
             rssMiB: Number(seeding.rssMiB),
             peakRssMiB: Number(exit.peakRssMiB),
             maxFds: Number(exit.maxFds),
+            maxFileFds: Number(exit.maxFileFds),
             ...(exit.maxTimers !== undefined ? { maxTimers: Number(exit.maxTimers) } : {}),
             ...(idle ? { firesPerS: Number(idle.timerFiresPerSecond) } : {}),
             ...(lg ? { largeMBps: Number(lg.mbps) } : {}),
@@ -260,7 +262,7 @@ function report(rows: Row[]): void {
     'pieces hashed',
     'RSS then, MiB',
     'peak RSS, MiB',
-    'most fds',
+    'most fds (of them data files)',
     'most timers',
     'timer calls/s',
     'large MB/s',
@@ -290,7 +292,7 @@ function report(rows: Row[]): void {
       fmt(med(k, (r) => r.hashed)),
       alone ? '—' : fmt(med(k, (r) => r.rssMiB)),
       fmt(med(k, (r) => r.peakRssMiB)),
-      fmt(med(k, (r) => r.maxFds)),
+      `${fmt(med(k, (r) => r.maxFds))} (${fmt(med(k, (r) => r.maxFileFds))})`,
       fmt(med(k, (r) => r.maxTimers)),
       fmt(med(k, (r) => r.firesPerS)),
       fmt(med(k, (r) => r.largeMBps)),

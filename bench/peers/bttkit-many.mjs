@@ -12,7 +12,7 @@
  * every 50 ms: peak RSS (VmHWM), most fds, most live timers; `idle`: timer callbacks a second
  * over 3 s of seeding.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { Client } from '../../dist/session/index.js';
 import { sharedHashPool } from '../../dist/storage/index.js';
 import { RealClock } from '../../dist/util/index.js';
@@ -50,6 +50,20 @@ for (const [set, clear] of [
   };
 }
 const fds = () => readdirSync('/proc/self/fd').length;
+/** Descriptors of the torrents' data files (under the folder of the first torrent, and the large one's). */
+const dataRoots = [cfg.torrents[0]?.path, cfg.large?.path].filter((p) => p !== undefined);
+const fileFds = () => {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const link = readlinkSync(`/proc/self/fd/${fd}`);
+      if (dataRoots.some((r) => link.startsWith(r))) n++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
+};
 const timers = () => live.size;
 const rssMiB = (field = 'VmRSS') => {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync('/proc/self/status', 'utf8'));
@@ -58,9 +72,11 @@ const rssMiB = (field = 'VmRSS') => {
 const out = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
 let maxFds = 0; // sampled by a timer that is not counted
+let maxFileFds = 0;
 let maxTimers = 0;
 const sampler = rawSetInterval(() => {
   maxFds = Math.max(maxFds, fds());
+  maxFileFds = Math.max(maxFileFds, fileFds());
   maxTimers = Math.max(maxTimers, timers());
 }, 50);
 
@@ -130,4 +146,11 @@ if (cfg.large) {
 const d0 = performance.now();
 await client.destroy();
 clearInterval(sampler);
-out({ event: 'exit', destroyMs: performance.now() - d0, peakRssMiB: rssMiB('VmHWM'), maxFds, maxTimers });
+out({
+  event: 'exit',
+  destroyMs: performance.now() - d0,
+  peakRssMiB: rssMiB('VmHWM'),
+  maxFds,
+  maxFileFds,
+  maxTimers,
+});

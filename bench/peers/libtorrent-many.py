@@ -36,13 +36,28 @@ def out(o):
     print(json.dumps(o), flush=True)
 
 
-peak = {"fds": 0}
+peak = {"fds": 0, "files": 0}
+roots = [r for r in [cfg["torrents"][0]["path"] if cfg["torrents"] else None,
+                     (cfg.get("large") or {}).get("path")] if r]
+
+
+def file_fds():
+    n = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            link = os.readlink("/proc/self/fd/" + fd)
+        except OSError:
+            continue
+        if any(link.startswith(r) for r in roots):
+            n += 1
+    return n
 stop = threading.Event()
 
 
 def sample():
     while not stop.is_set():
         peak["fds"] = max(peak["fds"], fds())
+        peak["files"] = max(peak["files"], file_fds())
         time.sleep(0.05)
 
 
@@ -127,4 +142,4 @@ while pending > 0 and time.monotonic() - d0 < 120:
             pending -= 1
 stop.set()
 out({"event": "exit", "destroyMs": (time.monotonic() - d0) * 1000, "peakRssMiB": status_kib("VmHWM") / 1024,
-     "maxFds": max(peak["fds"], fds())})
+     "maxFds": max(peak["fds"], fds()), "maxFileFds": peak["files"]})
