@@ -80,7 +80,14 @@ export class TimerGroup implements Clock {
       if (m.cancelled || m.next > now) continue;
       m.next += period;
       if (m.next <= now) m.next = now;
-      m.fn();
+      try {
+        m.fn();
+      } catch (err) {
+        // Uncaught, as from a timer of its own, without skipping the other members.
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
     }
   }
 }
