@@ -3,6 +3,8 @@
  * counted in /proc/self/fd), intervals of one period sharing a timer, spread announces.
  */
 import { mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTorrent } from '../../src/metainfo/index.js';
@@ -132,6 +134,39 @@ describe('TimerGroup: intervals of one period share one timer', () => {
       await c.destroy();
     }
   });
+});
+
+describe('announces of many torrents are spread', () => {
+  it('60 torrents added at once, 20 a second: a third announce in the first second, all within 4 s', async () => {
+    const times: number[] = [];
+    const server = createServer((req, res) => {
+      if (req.url?.startsWith('/announce')) times.push(performance.now());
+      res.end('d8:intervali1800e5:peers0:e');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    const c = new Client({
+      utp: false,
+      settings: { lsd: false, portMapping: false, maxAnnouncesPerSecond: 20 },
+    });
+    try {
+      await c.listen(0, '127.0.0.1');
+      const t0 = performance.now();
+      for (let i = 0; i < 60; i++) {
+        const hex = (i + 1).toString(16).padStart(40, '0');
+        c.add(`magnet:?xt=urn:btih:${hex}&tr=${encodeURIComponent(`http://127.0.0.1:${port}/announce`)}`);
+      }
+      for (let i = 0; i < 100 && times.length < 60; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(times.length).toBe(60);
+      const inFirst = times.filter((t) => t - t0 < 900).length;
+      expect(inFirst).toBeGreaterThan(0);
+      expect(inFirst).toBeLessThanOrEqual(20);
+      expect(Math.max(...times) - t0).toBeGreaterThan(1500); // spread over seconds, not at t = 0
+    } finally {
+      await c.destroy();
+      server.close();
+    }
+  }, 20_000);
 });
 
 describe('AnnounceGate', () => {
