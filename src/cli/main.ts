@@ -1,3 +1,4 @@
+import { resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parsePeerAddress } from '../metainfo/magnet.js';
 import { BttkitError } from '../util/errors.js';
@@ -46,6 +47,8 @@ const DISCOVERY_HELP = `  --peer host:port       connect to this peer (repeatabl
   --no-lsd               no local service discovery (BEP 14: LAN multicast announces;
                          also off with BTTKIT_LOCAL_NETWORK=off, and on loopback)
   --no-holepunch         no hole punching (BEP 55): neither relay nor ask for introductions
+  --resume-dir DIR       keep fast-resume data in DIR: a restart trusts the pieces of unchanged
+                         files (same size and mtime) instead of hashing them again
   --json                 JSON lines on stdout: progress every second, then a summary
   --progress-interval S  seconds between progress lines (JSON, or plain text when stderr
                          is not a terminal; default 1 for JSON, 5 for text)`;
@@ -279,6 +282,7 @@ async function run(argv: string[]): Promise<number> {
         'download-limit': { type: 'string' },
         'upload-limit': { type: 'string' },
         'web-seed': { type: 'string', multiple: true },
+        'resume-dir': { type: 'string' },
         play: { type: 'string' },
         'piece-length': { type: 'string' },
         private: { type: 'boolean' },
@@ -314,6 +318,7 @@ async function run(argv: string[]): Promise<number> {
       trackers: values.tracker ?? [],
       links: parseLinks(values),
       ...(port !== undefined ? { port } : {}),
+      ...(values['resume-dir'] !== undefined ? { resumeDir: resolvePath(values['resume-dir']) } : {}),
       ...(values['download-limit'] !== undefined
         ? { downloadLimit: parseSize(values['download-limit']) }
         : {}),

@@ -51,6 +51,8 @@ export interface DiscoveryOptions {
   uploadLimit?: number;
   /** `--encryption`, `--no-utp`, `--no-tcp`, `--no-lsd`: the client's transport, encryption and LAN settings. */
   links?: LinkOptions;
+  /** `--resume-dir DIR`: the client's `resumeDir` (fast resume). */
+  resumeDir?: string;
 }
 
 /** The transport and encryption flags (`--encryption forced|enabled|disabled`, `--no-utp`, `--no-tcp`). */
@@ -92,9 +94,11 @@ function clientFor(o: DiscoveryOptions): Client {
     uploadRateLimit: o.uploadLimit ?? 0,
     ...o.links,
   };
-  if (!o.dht) return new Client({ settings });
+  const resume = o.resumeDir !== undefined ? { resumeDir: o.resumeDir } : {};
+  if (!o.dht) return new Client({ settings, ...resume });
   return new Client({
     settings,
+    ...resume,
     dht: { bootstrap: o.dhtBootstrap.length > 0 ? o.dhtBootstrap : MAINLINE_ROUTERS },
   });
 }

@@ -1,22 +1,23 @@
-import { randomBytes } from 'node:crypto';
 import type { Dht, DhtOptions } from '../dht/dht.js';
 import { type PeerAddress, parseInfoHash, parseMagnet } from '../metainfo/magnet.js';
 import { type InfoDictionary, type Metainfo, parseTorrent } from '../metainfo/torrent.js';
 import type { PortMapper } from '../net/portmap.js';
 import type { Priority } from '../picker/picker.js';
+import { FdCache } from '../storage/fd-cache.js';
 import { FsChunkStore } from '../storage/fs-store.js';
 import { MemoryChunkStore } from '../storage/memory-store.js';
 import type { ChunkStore } from '../storage/types.js';
-import { toHex, utf8 } from '../util/bytes.js';
+import { toHex } from '../util/bytes.js';
 import { type Clock, realClock } from '../util/clock.js';
 import { type Endpoint, TcpTransport, type Transport } from '../util/transport.js';
 import { UtpTransport } from '../utp/index.js';
-import { VERSION } from '../version.js';
 import { TypedEmitter } from '../wire/emitter.js';
 import type { ExtensionFactory, WireExtension } from '../wire/extension.js';
 import * as mseModule from '../wire/mse/index.js';
 import { type Choker, TitForTatChoker } from './choker.js';
 import { ClientPortMapping, checkPortMapSettings } from './client-portmap.js';
+import { ClientResume } from './client-resume.js';
+import { checkLinkSettings, checkScaleSettings, defaultPeerId } from './client-setup.js';
 import type { ClientEvents, RemoveOptions } from './client-types.js';
 import { checkFilePriorities } from './downloader.js';
 import { defaultListenHost, dhtHost } from './dual-stack.js';
@@ -30,6 +31,7 @@ import { prepareSeed, type SeedOptions, type SeedSource, whenSeeding } from './s
 import { DEFAULT_SETTINGS, type Settings } from './settings.js';
 import { isInfoHashText, isMagnetUri, readTorrentPath } from './source.js';
 import { appRate, RateLimiter } from './throttle.js';
+import { AnnounceGate, TimerGroup } from './timer-group.js';
 import { Torrent } from './torrent.js';
 import { torrentFileOf } from './torrent-file.js';
 import type { TorrentContext, TorrentFeatureFactory } from './torrent-types.js';
@@ -87,6 +89,13 @@ export interface ClientOptions {
    * a self-signed server, a company CA.
    */
   webSeedCa?: string | readonly string[];
+  /**
+   * Fast resume: a folder where the client keeps each torrent's resume data
+   * (`<info-hash hex>.resume`), read when the torrent is added (its data is then trusted where
+   * the files are unchanged, instead of hashed) and written when pieces complete (batched, see
+   * `settings.resumeSaveIntervalMs`), on pause, and on the torrent's or client's destroy.
+   */
+  resumeDir?: string;
 }
 
 /** A {@link Dht} instance, as opposed to options for one (without loading the DHT module). */
@@ -123,6 +132,12 @@ export interface AddTorrentOptions {
   trackers?: readonly string[];
   /** More web seeds (BEP 19: http(s) URLs), after the .torrent's `url-list` or the magnet's `ws=`. */
   webSeeds?: readonly string[];
+  /**
+   * Fast-resume data from `torrent.resumeData()` (apps that store it themselves); checked
+   * against the torrent and its files, else ignored with a `SESSION_BAD_RESUME` warning and the
+   * data rechecked in full. Takes precedence over the client's `resumeDir` file.
+   */
+  resumeData?: Uint8Array;
 }
 
 /** bttkit's MSE/PE, as the session calls it. */
@@ -131,27 +146,6 @@ const mse: StreamEncryption = {
   accept: mseModule.mseAccept,
   req2Hash: mseModule.req2Hash,
 };
-
-const ENCRYPTION_POLICIES: readonly string[] = ['disabled', 'enabled', 'forced'];
-
-/** @throws {SessionError} `SESSION_BAD_SETTINGS` for transport and encryption settings that make no sense. */
-function checkLinkSettings(s: Readonly<Settings>): void {
-  if (!ENCRYPTION_POLICIES.includes(s.encryption))
-    throw new SessionError('SESSION_BAD_SETTINGS', 'encryption must be disabled, enabled or forced');
-  if (!s.enableTcp && !s.enableUtp)
-    throw new SessionError('SESSION_BAD_SETTINGS', 'enableTcp and enableUtp cannot both be off');
-}
-
-function defaultPeerId(): Uint8Array {
-  const v = VERSION.split('.').map((n) => n.padStart(1, '0'));
-  const prefix = utf8(
-    `-BK${(v[0] ?? '0').slice(0, 1)}${(v[1] ?? '0').padStart(2, '0').slice(0, 2)}${(v[2] ?? '0').slice(0, 1)}-`,
-  );
-  const id = new Uint8Array(20);
-  id.set(prefix);
-  id.set(randomBytes(12), 8);
-  return id;
-}
 
 /**
  * A BitTorrent client: one listening port, connection limits and settings shared by its
@@ -193,6 +187,12 @@ export class Client extends TypedEmitter<ClientEvents> {
   readonly #portMap: ClientPortMapping;
   /** Local service discovery (BEP 14), by `settings.lsd`, on the real network only. */
   readonly #lsd: ClientLsd | undefined;
+  /** Open files of every file store (`settings.maxOpenFiles`). */
+  readonly #fds: FdCache;
+  /** The torrents' clock: intervals of one period share a timer (on the wall clock). */
+  readonly #ticks: Clock;
+  readonly #announces: AnnounceGate;
+  readonly #resume: ClientResume;
 
   constructor(options: ClientOptions = {}) {
     super();
@@ -204,6 +204,12 @@ export class Client extends TypedEmitter<ClientEvents> {
     this.transport = options.transport ?? new TcpTransport({ lendReadBuffer: true });
     this.settings = Object.freeze({ ...DEFAULT_SETTINGS, ...options.settings });
     checkLinkSettings(this.settings);
+    // Many torrents: one LRU of open files, shared intervals on the wall clock, spread announces.
+    this.#fds = new FdCache(this.settings.maxOpenFiles);
+    this.#ticks = options.clock ? this.clock : new TimerGroup(this.clock);
+    this.#announces = new AnnounceGate(this.clock, this.settings.maxAnnouncesPerSecond);
+    const intervalMs = this.settings.resumeSaveIntervalMs;
+    this.#resume = new ClientResume({ dir: options.resumeDir, clock: this.clock, intervalMs });
     checkPortMapSettings(this.settings);
     this.#portMap = new ClientPortMapping(this.settings, (e) => this.#listenerHost().warn(e));
     // uTP by default on the real network only: a custom stream transport (in memory, the swarm
@@ -218,9 +224,7 @@ export class Client extends TypedEmitter<ClientEvents> {
     const transports = { tcp: this.transport, utp: this.utp };
     this.#dialer = new Dialer(transports, encryption, this.settings, this.clock);
     this.#listeners = new PeerListeners(this.#listenerHost(), transports, encryption);
-    const bs = this.settings.blockSize;
-    if (!(Number.isInteger(bs) && bs >= 16384 && bs <= 4 * 1024 * 1024 && (bs & (bs - 1)) === 0))
-      throw new SessionError('SESSION_BAD_SETTINGS', 'blockSize must be a power of two from 16 KiB to 4 MiB');
+    checkScaleSettings(this.settings);
     if (isDht(options.dht)) this.#dht = options.dht;
     this.#uploadLimiter = new RateLimiter(this.settings.uploadRateLimit, this.clock);
     this.#downloadLimiter = new RateLimiter(this.settings.downloadRateLimit, this.clock);
@@ -408,14 +412,20 @@ export class Client extends TypedEmitter<ClientEvents> {
       options.store ??
       ((i: InfoDictionary) =>
         options.path !== undefined
-          ? new FsChunkStore(i, { path: options.path, maxQueuedBytes: this.settings.maxPendingWriteBytes })
+          ? new FsChunkStore(i, {
+              path: options.path,
+              maxQueuedBytes: this.settings.maxPendingWriteBytes,
+              fdCache: this.#fds,
+            })
           : new MemoryChunkStore(i));
     const client = this;
     const random = this.#options.random ?? Math.random;
     const ctx: TorrentContext = {
       peerId: this.peerId,
-      clock: this.clock,
+      clock: this.#ticks,
       dialer: this.#dialer,
+      resume: this.#resume,
+      mayAnnounce: () => this.#announces.take(),
       settings: this.settings,
       listenPort: () => this.#portMap.announcePort(this.#listeners.address?.port),
       canConnect: () => this.connections < this.settings.maxConnections,
@@ -464,6 +474,7 @@ export class Client extends TypedEmitter<ClientEvents> {
       this.#aliases.set(toHex(alias), key);
       this.#req2.set(toHex(mse.req2Hash(alias)), alias);
     }
+    this.#resume.watch(torrent, options.resumeData);
     for (const plugin of this.#options.plugins ?? []) plugin.attach(torrent);
     this.#watch(torrent);
     return torrent;
@@ -511,7 +522,7 @@ export class Client extends TypedEmitter<ClientEvents> {
       throw new SessionError('SESSION_UNKNOWN_TORRENT', 'no such torrent in this client');
     const store = t.store;
     await t.destroy();
-    if (options.deleteFiles && store) await store.destroy();
+    if (options.deleteFiles && store) await Promise.all([store.destroy(), this.#resume.forget(t)]);
   }
 
   /** Client events of a torrent: `torrent` when it is ready, `error` when it stops. */
@@ -569,6 +580,7 @@ export class Client extends TypedEmitter<ClientEvents> {
     if (this.#destroyed) return;
     this.#destroyed = true;
     await Promise.all(this.torrents.map((t) => t.destroy()));
+    this.#resume.close();
     this.#lsd?.close();
     await this.#listeners.close();
     await this.#portMap.stop();

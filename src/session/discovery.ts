@@ -27,6 +27,8 @@ export interface DiscoveryHost {
   listenPort(): number | undefined;
   /** The client's DHT, if any. */
   dht(): Dht | undefined;
+  /** Whether the client's announce budget lets this torrent start announcing now (spread starts). */
+  mayAnnounce(): boolean;
   /** Private torrents (BEP 27) use their trackers only. */
   isPrivate(): boolean;
   /** Paused or destroyed: no announces. */
@@ -71,6 +73,7 @@ export class Discovery {
     const host = this.#host;
     const port = host.listenPort();
     if (this.#trackers || this.#tiers.length === 0 || port === undefined || port === 0 || host.idle()) return;
+    if (!host.mayAnnounce()) return; // the next tick tries again
     this.#trackers = this.#hashes().map((infoHash) => {
       const tc = new TrackerClient({
         infoHash,

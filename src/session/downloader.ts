@@ -1,6 +1,6 @@
 import { type InfoDictionary, pieceLengthAt } from '../metainfo/torrent.js';
 import { filePiecePriorities, type PickedBlock, PiecePicker, type Priority } from '../picker/picker.js';
-import type { ChunkStore } from '../storage/types.js';
+import type { ChunkStore, RecheckResume } from '../storage/types.js';
 import { pieceDataLengths } from '../storage/verifier.js';
 import { Bitfield } from '../util/bitfield.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
@@ -515,6 +515,7 @@ export async function openPicker(
   blockSize: number,
   priorities: readonly Priority[] | undefined,
   random: (() => number) | undefined,
+  resume?: RecheckResume,
 ): Promise<PiecePicker<string>> {
   const dataLengths = pieceDataLengths(info);
   const picker = new PiecePicker<string>({
@@ -526,7 +527,7 @@ export async function openPicker(
     ...(random ? { random } : {}),
   });
   if (priorities) await applyFilePriorities(info, picker, store, priorities);
-  const have = new Bitfield(info.pieceCount, await store.recheck());
+  const have = new Bitfield(info.pieceCount, await store.recheck(resume ? { resume } : {}));
   for (let i = 0; i < info.pieceCount; i++) if (have.get(i)) picker.markHave(i);
   return picker;
 }

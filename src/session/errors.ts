@@ -83,6 +83,10 @@ export const SESSION_ERROR_CODES = [
   'SESSION_WEB_SEED_TIMEOUT',
   /** A web seed sent data that failed the hash check: it is dropped for the torrent's life. */
   'SESSION_WEB_SEED_DROPPED',
+  /** Fast-resume data that cannot be used (corrupt, another torrent's, a newer version): a full recheck instead (a warning). */
+  'SESSION_BAD_RESUME',
+  /** Saving a torrent's resume data under `resumeDir` failed (a warning; the next save tries again). */
+  'SESSION_RESUME_SAVE_FAILED',
 ] as const;
 
 /** A code of {@link SessionError}: one of {@link SESSION_ERROR_CODES}. */

@@ -54,11 +54,13 @@ export { RateMeter } from './rate.js';
 export type { SeedFile, SeedOptions, SeedSource } from './seed.js';
 export { DEFAULT_SETTINGS, SETTINGS_PRESETS, type Settings } from './settings.js';
 export { MAX_TORRENT_FILE_BYTES } from './source.js';
+export { AnnounceGate, TimerGroup } from './timer-group.js';
 export { Torrent } from './torrent.js';
 export type {
   TorrentContext,
   TorrentEvents,
   TorrentInit,
+  TorrentResumeHooks,
   TorrentState,
   TorrentStats,
 } from './torrent-types.js';

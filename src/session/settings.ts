@@ -113,6 +113,24 @@ export interface Settings {
    * Failures in a row after which a web seed is left alone for an hour (a 404 or 410 at once).
    */
   webSeedMaxFailures: number;
+  /**
+   * Most files the client keeps open over all its torrents' file stores (libtorrent's
+   * `file_pool_size`): one LRU shared by every store, least recently used closed first. A
+   * file in use (being read, written or hashed) is never closed under its user, so the count
+   * may briefly exceed this by the files in use at once. Default 128.
+   */
+  maxOpenFiles: number;
+  /**
+   * With `ClientOptions.resumeDir`: a torrent whose pieces changed has its resume data saved at
+   * most this often, ms (batched over the client's torrents: one timer, not a write per piece);
+   * it is also saved when the torrent is paused or destroyed. Default 30,000.
+   */
+  resumeSaveIntervalMs: number;
+  /**
+   * Most torrents that start announcing to their trackers per second, over the client: 1,000
+   * torrents added at once announce over 20 s rather than all at t = 0. Default 50.
+   */
+  maxAnnouncesPerSecond: number;
 }
 
 /** Defaults: a good desktop client. */
@@ -147,6 +165,9 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   webSeedRequests: 2,
   webSeedRetryMs: 5_000,
   webSeedMaxFailures: 5,
+  maxOpenFiles: 128,
+  resumeSaveIntervalMs: 30_000,
+  maxAnnouncesPerSecond: 50,
 });
 
 /** Presets, after libtorrent's `min_memory_usage()` and `high_performance_seed()`. */

@@ -2,7 +2,7 @@ import type { Dht } from '../dht/dht.js';
 import type { PeerAddress } from '../metainfo/magnet.js';
 import type { InfoDictionary } from '../metainfo/torrent.js';
 import type { Priority } from '../picker/picker.js';
-import type { ChunkStore } from '../storage/types.js';
+import type { ChunkStore, RecheckResume } from '../storage/types.js';
 import type { Clock } from '../util/clock.js';
 import type { BttkitError } from '../util/errors.js';
 import type { WireError } from '../wire/errors.js';
@@ -98,6 +98,20 @@ export type TorrentState =
   | 'destroyed'
   | 'error';
 
+/** What a torrent asks of its client's fast-resume (see `ClientResume`). */
+export interface TorrentResumeHooks {
+  /** The record to check the torrent's data against, if one is usable (else a full recheck). */
+  load(
+    torrent: Torrent,
+    info: InfoDictionary,
+    warn: (err: BttkitError) => void,
+  ): Promise<RecheckResume | undefined>;
+  /** The torrent's resume data now; undefined before its data was checked. */
+  data(torrent: Torrent): Promise<Uint8Array | undefined>;
+  /** Saves the torrent's resume data under the client's `resumeDir` (when set) now. */
+  save(torrent: Torrent): Promise<void>;
+}
+
 /** What a torrent needs from its client. */
 export interface TorrentContext {
   readonly peerId: Uint8Array;
@@ -123,6 +137,10 @@ export interface TorrentContext {
   /** Extensions to register on every wire of this torrent (BEP 10). */
   readonly extensions: readonly ((torrent: Torrent) => ExtensionFactory<WireExtension>)[];
   readonly onDestroy: (torrent: Torrent) => void;
+  /** Fast-resume (client-resume.ts): loads a torrent's record before its check, saves it. */
+  readonly resume?: TorrentResumeHooks;
+  /** Whether a torrent may start announcing to its trackers now (the client spreads them). */
+  readonly mayAnnounce?: () => boolean;
   /** Parts the client adds to every torrent (web seeds, hole punching…), see {@link TorrentFeature}. */
   readonly features?: readonly TorrentFeatureFactory[];
 }

@@ -102,16 +102,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     this.#state = init.info ? 'checking' : 'metadata';
     this.#book = new PeerBook(ctx.clock, ctx.settings, ctx.peerId);
     this.#pex = new PexGossip(ctx.clock, (p) => this.#downloader?.isSeed(p) ?? false);
-    this.#content = new Content(
-      {
-        clock: ctx.clock,
-        store: () => this.#store,
-        gone: () => this.#gone,
-        changed: () => this.#wantsChanged(),
-        storeFailed: (err) => this.#storeFailed(err),
-      },
-      init.filePriorities,
-    );
+    const host = { clock: ctx.clock, store: () => this.#store, gone: () => this.#gone };
+    const changed = () => this.#wantsChanged();
+    const storeFailed = (e: unknown) => this.#storeFailed(e);
+    this.#content = new Content({ ...host, changed, storeFailed }, init.filePriorities);
     this.#throttle = new TorrentThrottle(ctx, () => this.#downloader?.fillAll());
     const core = this.#core();
     this.#v2 = new V2Torrent(core);
@@ -257,16 +251,9 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
 
   /** Numbers for progress displays. */
   stats(): TorrentStats {
-    return torrentStats({
-      infoHash: this.infoHashHex,
-      name: this.name,
-      state: this.state,
-      info: this.#info,
-      downloader: this.#downloader,
-      book: this.#book,
-      downloaded: this.#downloaded,
-      uploaded: this.#uploaded,
-    });
+    const ids = { infoHash: this.infoHashHex, name: this.name, state: this.state };
+    const parts = { info: this.#info, downloader: this.#downloader, book: this.#book };
+    return torrentStats({ ...ids, ...parts, downloaded: this.#downloaded, uploaded: this.#uploaded });
   }
 
   /**
@@ -284,6 +271,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     if (this.#paused || this.#state === 'destroyed') return;
     this.#paused = true;
     for (const p of [...this.#book.connected.values()]) p.wire.close();
+    void this.#ctx.resume?.save(this);
   }
 
   resume(): void {
@@ -342,6 +330,11 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     return createTorrentServer(this, opts);
   }
 
+  /** Fast-resume data, for `client.add(…, { resumeData })` (docs/session.md); undefined before `ready`. */
+  resumeData(): Promise<Uint8Array | undefined> {
+    return this.#ctx.resume?.data(this) ?? Promise.resolve(undefined);
+  }
+
   /** Closes every connection and the store. Resolves when everything is released. */
   async destroy(): Promise<void> {
     if (this.#state === 'destroyed') return;
@@ -357,10 +350,9 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     for (const f of this.#features) f.close?.();
     for (const p of [...this.#book.connected.values()]) p.wire.close();
     this.#ctx.onDestroy(this);
-    await this.#discovery.stop();
+    await Promise.all([this.#discovery.stop(), this.#ctx.resume?.save(this)]);
     await closeStore(this.#store, (err) => this.#warn(err));
-    this.#downEvents.flush();
-    this.#upEvents.flush();
+    for (const e of [this.#downEvents, this.#upEvents]) e.flush();
     this.emit('close');
   }
 
@@ -419,8 +411,16 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
     let store: ChunkStore;
     try {
       this.#store = store = this.#ctx.createStore(info);
-      const { filePriorities } = this.#content;
-      picker = await openPicker(info, store, this.#ctx.settings.blockSize, filePriorities, this.#ctx.random);
+      const resume = await this.#ctx.resume?.load(this, info, (e) => this.#warn(e));
+      const { blockSize } = this.#ctx.settings;
+      picker = await openPicker(
+        info,
+        store,
+        blockSize,
+        this.#content.filePriorities,
+        this.#ctx.random,
+        resume,
+      );
     } catch (err) {
       return this.#storeFailed(err);
     }
@@ -441,7 +441,6 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
   #core(): TorrentCore {
     const ctx = this.#ctx;
     const torrent = this;
-    const warn = (err: BttkitError) => this.#warn(err);
     return {
       infoHash: this.infoHash,
       infoHashHex: this.infoHashHex,
@@ -465,6 +464,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       connectionOpened: ctx.connectionOpened,
       connectionClosed: ctx.connectionClosed,
       dht: () => ctx.dht,
+      mayAnnounce: () => ctx.mayAnnounce?.() ?? true,
       extensions: () => ctx.extensions.map((make) => make(this)),
       info: () => this.#pendingInfo ?? this.#info,
       isPrivate: () => this.#info?.private === true,
@@ -513,7 +513,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> {
       storeFailed: (err) => this.#storeFailed(err),
       wantsWarnings: () => this.listenerCount('warning') > 0,
       critical: () => this.#content.critical,
-      warn,
+      warn: (err: BttkitError) => this.#warn(err),
     };
   }
 

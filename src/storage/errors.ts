@@ -12,6 +12,7 @@ import { BttkitError, type BttkitErrorOptions } from '../util/errors.js';
  * | `STORAGE_CLOSED` | the store was closed or destroyed |
  * | `STORAGE_IO` | the file system failed (see `cause`) |
  * | `STORAGE_HASH_FAILED` | the hash worker failed (see `cause`) |
+ * | `STORAGE_BAD_RESUME` | fast-resume data that cannot be used: not a resume record, a version we do not read, another torrent's, out of bounds |
  */
 export const STORAGE_ERROR_CODES = [
   'STORAGE_OUT_OF_RANGE',
@@ -21,6 +22,7 @@ export const STORAGE_ERROR_CODES = [
   'STORAGE_CLOSED',
   'STORAGE_IO',
   'STORAGE_HASH_FAILED',
+  'STORAGE_BAD_RESUME',
 ] as const;
 
 /** One of {@link STORAGE_ERROR_CODES}. */

@@ -3,9 +3,10 @@ import { type FileHandle, lstat, mkdir, open, rmdir, unlink } from 'node:fs/prom
 import { join, relative, resolve, sep } from 'node:path';
 import type { InfoDictionary } from '../metainfo/torrent.js';
 import { ioError, StorageError } from './errors.js';
-import { FdCache, type FdEntry } from './fd-cache.js';
+import type { FdCache, FdEntry } from './fd-cache.js';
 import type { HashPool, HashRange } from './hash-pool.js';
 import type { Layout } from './layout.js';
+import type { ResumeFileStat } from './resume.js';
 import type { PieceVerifier } from './verifier.js';
 import type { QueuedBlock } from './write-queue.js';
 
@@ -63,6 +64,8 @@ export class FsFiles {
   /** The store's skipped flags, shared (read only here). */
   readonly #skipped: readonly boolean[];
   readonly #fds: FdCache;
+  /** This store's key prefix in `#fds` (which other stores may share). */
+  readonly #scope: string;
   readonly #paths: string[];
   readonly #partPath: string;
   /** Files whose bytes go to the part file (skipped while missing on disk). */
@@ -71,11 +74,12 @@ export class FsFiles {
   #emptyFiles: Promise<void> | undefined;
 
   /** @throws {StorageError} `STORAGE_BAD_LAYOUT`, `STORAGE_UNSAFE_PATH`. */
-  constructor(layout: Layout, root: string, maxOpenFiles: number, skipped: readonly boolean[]) {
+  constructor(layout: Layout, root: string, fds: FdCache, skipped: readonly boolean[]) {
     this.#layout = layout;
     this.#meta = layout.meta;
     this.#skipped = skipped;
-    this.#fds = new FdCache(maxOpenFiles);
+    this.#fds = fds;
+    this.#scope = fds.scope();
     this.root = resolve(root);
     if (!/^[0-9a-f]{40}$/.test(this.#meta.infoHash)) {
       throw new StorageError('STORAGE_BAD_LAYOUT', 'info-hash is not 40 lower-case hex digits');
@@ -125,6 +129,24 @@ export class FsFiles {
       if (r && !sizes.has(r.key)) sizes.set(r.key, await this.sizeOf(r.path));
     }
     return sizes;
+  }
+
+  /**
+   * Size and mtime (ms, floored) of file `index` when it is a file of its own on disk; undefined
+   * when missing, padding or routed to the part file.
+   */
+  async statOf(index: number): Promise<ResumeFileStat | undefined> {
+    const f = this.#meta.files[index];
+    if (!f || f.padding || this.#usePart[index]) return undefined;
+    const path = this.path(index);
+    if (!(await this.#dirsSafe(path))) return undefined;
+    try {
+      const st = await lstat(path);
+      return st.isFile() ? { size: st.size, mtimeMs: Math.floor(st.mtimeMs) } : undefined;
+    } catch (e) {
+      if (errno(e) === 'ENOENT') return undefined;
+      throw ioError('stat', e);
+    }
   }
 
   /** Size of a file, −1 if it does not exist. */
@@ -236,7 +258,7 @@ export class FsFiles {
         }
         const size = sizes?.get(r.key);
         if (size !== undefined && size < r.position + s.length) return false;
-        const e = await this.#acquire(r, false);
+        const e = await this.#acquire(r, false, held.length > 0);
         if (!e) return false;
         held.push(e);
         ranges.push({ fd: e.fh.fd, position: r.position, length: s.length });
@@ -253,7 +275,7 @@ export class FsFiles {
 
   /** Closes every open handle. */
   closeAll(): Promise<void> {
-    return this.#fds.closeAll();
+    return this.#fds.closeAll(this.#scope);
   }
 
   /**
@@ -348,8 +370,10 @@ export class FsFiles {
     }
   }
 
-  #acquire(route: Route, writable: boolean): Promise<FdEntry | undefined> {
-    return this.#fds.acquire(route.key, writable, () => this.#openFile(route.path, writable));
+  /** `holding`: the caller already pins another handle (it must not wait for room: see FdCache). */
+  #acquire(route: Route, writable: boolean, holding = false): Promise<FdEntry | undefined> {
+    const open = () => this.#openFile(route.path, writable);
+    return this.#fds.acquire(this.#scope + route.key, writable, open, holding);
   }
 
   async #createFile(path: string): Promise<void> {
@@ -373,7 +397,7 @@ export class FsFiles {
     const part = await this.#acquire({ key: PART_KEY, path: this.#partPath, position: 0 }, false);
     if (!part) return;
     try {
-      const file = await this.#acquire({ key: `f${index}`, path: this.path(index), position: 0 }, true);
+      const file = await this.#acquire({ key: `f${index}`, path: this.path(index), position: 0 }, true, true);
       if (!file) return;
       try {
         const pl = this.#layout.pieceLength;

@@ -1,10 +1,13 @@
 import type { InfoDictionary } from '../metainfo/torrent.js';
+import { bitfieldGet } from '../util/bitfield.js';
 import { forEachLimited, StoreState } from './_common.js';
 import { type Assembly, addRange } from './assembly.js';
 import { closedError, ioError, StorageError } from './errors.js';
+import { FdCache } from './fd-cache.js';
 import { FsFiles } from './fs-files.js';
 import { type HashPool, sharedHashPool } from './hash-pool.js';
 import { Layout } from './layout.js';
+import type { ResumeFileStat } from './resume.js';
 import type { ChunkStore, RecheckOptions, StorageAbortOptions, StorageGetOptions } from './types.js';
 import { type PieceVerifier, pieceVerifier } from './verifier.js';
 import { WriteQueue } from './write-queue.js';
@@ -31,8 +34,13 @@ export interface FsChunkStoreOptions {
   assemblePieces?: boolean;
   /** Writes in flight at once. Default 4 (libuv's thread pool). */
   writeConcurrency?: number;
-  /** Most files kept open. Default 64. */
+  /** Most files kept open. Default 64. Ignored with `fdCache`. */
   maxOpenFiles?: number;
+  /**
+   * A cache of open files shared with other stores (a client's `maxOpenFiles`): this store's
+   * files count against its one cap. Default: a cache of this store's own.
+   */
+  fdCache?: FdCache;
 }
 
 /**
@@ -95,7 +103,8 @@ export class FsChunkStore implements ChunkStore {
     this.#cap = Math.max(1, options.maxQueuedBytes ?? 64 * 1024 * 1024);
     this.#assemble = options.assemblePieces ?? true;
     this.#hasPadding = meta.files.some((f) => f.padding);
-    this.#files = new FsFiles(this.#layout, options.path, options.maxOpenFiles ?? 64, this.#state.skipped);
+    const fds = options.fdCache ?? new FdCache(options.maxOpenFiles ?? 64);
+    this.#files = new FsFiles(this.#layout, options.path, fds, this.#state.skipped);
     this.root = this.#files.root;
     this.#queue = new WriteQueue({
       cap: this.#cap,
@@ -217,12 +226,35 @@ export class FsChunkStore implements ChunkStore {
     this.#spillAll();
     await this.#queue.idle();
     await this.#files.createEmptyFiles();
-    // One stat per file: a piece that needs bytes beyond a file's end is missing, unhashed.
-    const sizes = await this.#files.sizes();
     const total = this.#layout.pieceCount;
     let checked = 0;
     let valid = 0;
-    await forEachLimited(total, Math.max(2, this.#pool.size * 2), options.signal, async (i) => {
+    let todo: number[] | undefined;
+    if (options.resume) {
+      // Fast resume: claimed pieces on unchanged files are trusted, the rest missing unread.
+      todo = [];
+      const trusted = resumeTrust(this.meta.files, options.resume, await this.fileStats());
+      for (let i = 0; i < total; i++) {
+        const claimed = bitfieldGet(options.resume.have, i);
+        if (
+          claimed &&
+          !this.#layout.blockSegments(i, 0, this.#layout.pieceSize(i)).every((s) => trusted[s.file])
+        )
+          todo.push(i);
+        else {
+          this.#state.mark(i, claimed);
+          checked++;
+          if (claimed) valid++;
+        }
+      }
+      if (checked > 0) options.onProgress?.({ checked, total, valid });
+    }
+    const list = todo;
+    const count = list ? list.length : total;
+    // One stat per file: a piece that needs bytes beyond a file's end is missing, unhashed.
+    const sizes = count > 0 ? await this.#files.sizes() : undefined;
+    await forEachLimited(count, Math.max(2, this.#pool.size * 2), options.signal, async (k) => {
+      const i = list ? (list[k] as number) : k;
       const ok = await this.#files.hashPiece(this.#pool, this.#verifier, i, sizes);
       this.#state.check();
       this.#state.mark(i, ok);
@@ -231,6 +263,14 @@ export class FsChunkStore implements ChunkStore {
       options.onProgress?.({ checked, total, valid });
     });
     return this.bitfield();
+  }
+
+  /** Size and mtime (ms) of each file as a file of its own on disk (see `ChunkStore.fileStats`). */
+  async fileStats(options: StorageAbortOptions = {}): Promise<(ResumeFileStat | undefined)[]> {
+    this.#state.check(options.signal);
+    const out: (ResumeFileStat | undefined)[] = [];
+    for (let i = 0; i < this.meta.files.length; i++) out.push(await this.#files.statOf(i));
+    return out;
   }
 
   async setFileSkipped(index: number, skipped: boolean, options: StorageAbortOptions = {}): Promise<void> {
@@ -418,4 +458,21 @@ export class FsChunkStore implements ChunkStore {
       this.#spare.push(buf);
     }
   }
+}
+
+/**
+ * Per file: whether the pieces it holds may be trusted from resume data — padding always, a
+ * file only when it is on disk with the size and mtime recorded.
+ */
+function resumeTrust(
+  files: InfoDictionary['files'],
+  resume: RecheckOptions['resume'] & object,
+  now: readonly (ResumeFileStat | undefined)[],
+): boolean[] {
+  return files.map((f, i) => {
+    if (f.padding) return true;
+    const was = resume.files[i];
+    const is = now[i];
+    return was !== undefined && is !== undefined && was.size === is.size && was.mtimeMs === is.mtimeMs;
+  });
 }

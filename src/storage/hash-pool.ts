@@ -124,6 +124,7 @@ export class HashPool {
   readonly #queue: Task[] = [];
   #seq = 0;
   #closed = false;
+  #hashed = 0;
 
   /** @throws {StorageError} `STORAGE_BAD_OPTIONS` when `size` is not a natural number. */
   constructor(options: HashPoolOptions = {}) {
@@ -135,6 +136,14 @@ export class HashPool {
     }
     this.size = wt ? size : 0;
     this.#depth = Math.max(1, options.depth ?? 2);
+  }
+
+  /**
+   * Hash calls made so far (`hash`, `hashLent`, `hashRanges`: one per piece the stores verify
+   * or recheck): what fast-resume saves shows here.
+   */
+  get hashed(): number {
+    return this.#hashed;
   }
 
   /** Tasks waiting for a worker or running. */
@@ -149,6 +158,7 @@ export class HashPool {
    * `kind.length` bytes. `bytes` are not modified and may be reused once this settles.
    */
   async hash(bytes: Uint8Array, kind?: PieceHashKind): Promise<Uint8Array> {
+    this.#hashed++;
     const leaves = leavesOf(kind, bytes.length);
     if (this.size === 0 || this.#closed) return hashHere(bytes, leaves);
     if (typeof SharedArrayBuffer !== 'undefined' && bytes.buffer instanceof SharedArrayBuffer) {
@@ -170,6 +180,7 @@ export class HashPool {
    * use the `bytes` of the result. On the calling thread (size 0) nothing moves.
    */
   async hashLent(bytes: Uint8Array, kind?: PieceHashKind): Promise<LentHashResult> {
+    this.#hashed++;
     const ab = bytes.buffer;
     if (
       this.size === 0 ||
@@ -178,6 +189,7 @@ export class HashPool {
       bytes.byteOffset !== 0 ||
       bytes.byteLength !== ab.byteLength
     ) {
+      this.#hashed--; // counted once, by hash()
       return { digest: await this.hash(bytes, kind), bytes };
     }
     const leaves = leavesOf(kind, bytes.length);
@@ -190,6 +202,7 @@ export class HashPool {
    * a `leaves` kind, the SHA-256 leaves of their first `kind.length` bytes.
    */
   async hashRanges(ranges: readonly HashRange[], kind?: PieceHashKind): Promise<RangeHashResult> {
+    this.#hashed++;
     let total = 0;
     for (const r of ranges) total += r.length;
     const leaves = leavesOf(kind, total);

@@ -1,4 +1,5 @@
 import type { InfoDictionary } from '../metainfo/torrent.js';
+import type { ResumeFileStat } from './resume.js';
 
 /** `{ signal }` accepted by every async call of a {@link ChunkStore}. */
 export interface StorageAbortOptions {
@@ -25,10 +26,28 @@ export interface RecheckProgress {
   readonly valid: number;
 }
 
+/**
+ * Fast-resume data for {@link ChunkStore.recheck}: the pieces verified before, and the files as
+ * they were then (see `ResumeRecord`).
+ */
+export interface RecheckResume {
+  /** BEP 3 bitfield of the pieces claimed. */
+  readonly have: Uint8Array;
+  /** Per file: size and mtime when `have` was taken, undefined when it was not on disk. */
+  readonly files: readonly (ResumeFileStat | undefined)[];
+}
+
 /** Options of {@link ChunkStore.recheck}. */
 export interface RecheckOptions extends StorageAbortOptions {
   /** Called after each piece (in completion order, not piece order). */
   onProgress?: (progress: RecheckProgress) => void;
+  /**
+   * Fast resume. A store that keeps files (the file store) then trusts, without hashing, each
+   * claimed piece whose files all have the size and mtime recorded; it hashes the claimed pieces
+   * touching a file that changed, and counts unclaimed pieces missing without reading them, as
+   * libtorrent does with valid resume data. A store may ignore it (a full recheck).
+   */
+  resume?: RecheckResume;
 }
 
 /**
@@ -136,6 +155,12 @@ export interface ChunkStore {
 
   /** True when file `index` is marked skipped. */
   isFileSkipped(index: number): boolean;
+
+  /**
+   * Optional: size and mtime of each file on disk (undefined: not a file of its own there), for
+   * fast-resume records. Stores without files leave it out.
+   */
+  fileStats?(options?: StorageAbortOptions): Promise<(ResumeFileStat | undefined)[]>;
 
   /** Waits until every queued write is on disk (not fsync'd). */
   flush(options?: StorageAbortOptions): Promise<void>;
