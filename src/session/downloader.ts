@@ -90,6 +90,10 @@ export class Downloader {
   readonly #senders = new Map<number, Map<number, string>>();
   readonly #smartBan = new SmartBan();
   #hashFailures = 0;
+  /** Bytes of blocks that arrived matched to a request but were not needed (already here). */
+  #duplicateBytes = 0;
+  /** Unrequested bytes (see {@link wastedBytes}) of the peers that left. */
+  #goneUnmatchedBytes = 0;
   /**
    * Sources that are not peer connections (web seeds), by picker key: told of each failed piece
    * they sent part of (`sole`: they sent all of it, or smart-ban found their block bad) instead
@@ -118,6 +122,21 @@ export class Downloader {
 
   get hashFailures(): number {
     return this.#hashFailures;
+  }
+
+  /**
+   * Payload bytes received that were not needed (libtorrent's `total_redundant_bytes`): blocks
+   * we already had or had already received (endgame duplicates, a second copy of a block asked
+   * twice), and blocks that answered no request of ours — late answers to requests we cancelled
+   * (endgame cancels, request timeouts, chokes) or never made. The latter are counted as the
+   * wire's payload bytes (`PeerWire.downloaded`, every block message) less those the session
+   * took from it ({@link PeerConn.down}). Not included: bytes of pieces that failed their hash
+   * check (see {@link hashFailures}).
+   */
+  get wastedBytes(): number {
+    let bytes = this.#duplicateBytes + this.#goneUnmatchedBytes;
+    for (const p of this.#host.peers()) bytes += unmatchedBytes(p);
+    return bytes;
   }
 
   /** Peers are not read while the store catches up. */
@@ -149,6 +168,7 @@ export class Downloader {
 
   /** A peer left: its pieces and requests leave the picker. */
   removePeer(peer: PeerConn): void {
+    this.#goneUnmatchedBytes += unmatchedBytes(peer);
     this.picker.removePeer(peer.id);
   }
 
@@ -360,7 +380,8 @@ export class Downloader {
     const host = this.#host;
     const receipt = picker.blockReceived(from, piece, offset);
     for (const c of receipt.cancel) host.peer(c.peer)?.wire.cancel(c.piece, c.offset, c.length);
-    if (!receipt.duplicate) {
+    if (receipt.duplicate) this.#duplicateBytes += block.length;
+    else {
       let senders = this.#senders.get(piece);
       if (!senders) {
         senders = new Map();
@@ -503,6 +524,11 @@ export class Downloader {
       this.#smartBan.forget(piece);
     }
   }
+}
+
+/** Block bytes a peer's wire received that answered none of our requests (never below 0). */
+function unmatchedBytes(peer: PeerConn): number {
+  return Math.max(0, peer.wire.downloaded - peer.down.total);
 }
 
 /**
