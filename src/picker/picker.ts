@@ -27,6 +27,9 @@ export {
   type Priority,
 } from './types.js';
 
+/** Endgame duplicates asked of an idle peer per pick (libtorrent: one). */
+const ENDGAME_BLOCKS = 1;
+
 function outOfRange(piece: number): PickerError {
   return new PickerError('PICKER_OUT_OF_RANGE', `piece ${piece} out of range`, { details: { piece } });
 }
@@ -46,7 +49,9 @@ function outOfRange(piece: number): PickerError {
  * - Priorities per piece (0 = skip … 7) and, through {@link filePiecePriorities}, per file.
  * - Block-level tracking; endgame once no untouched wanted piece is left: blocks already
  *   requested elsewhere are requested again (at most `endgameRequesters` peers per block) and
- *   the duplicates are cancelled when the first copy arrives.
+ *   the duplicates are cancelled when the first copy arrives. As in libtorrent, only a peer with
+ *   no request outstanding gets a duplicate, one block per pick, the most recently requested
+ *   first (the one least likely to be about to arrive).
  *
  * Complexity (n pieces, p peers): have / have-none / verified O(1) plus O(p) on verify to keep
  * each peer's interest count; bitfield O(n); pick O(d + b·s) where d is the number of pieces
@@ -299,8 +304,12 @@ export class PiecePicker<K = string> {
       if (i < 0) break;
       blocks.take(peer, p, this.#startPiece(i), max, out);
     }
-    if (out.length < max && this.#index.bucketed === 0 && blocks.requestPairs > p.requests.size) {
-      blocks.endgame(peer, p, max, out);
+    // Endgame, libtorrent's way: a block outstanding elsewhere is asked of a peer only when that
+    // peer has nothing outstanding, one block at a time (the next when it arrives). Asked sooner,
+    // every pipeline fills with duplicates of blocks already on their way — with deep pipelines
+    // and many peers, tens of MB whose cancels come too late (counted as wasted bytes).
+    if (out.length === 0 && p.requests.size === 0 && this.#index.bucketed === 0 && blocks.requestPairs > 0) {
+      blocks.endgame(peer, p, Math.min(max, ENDGAME_BLOCKS), out);
     }
     return out;
   }
