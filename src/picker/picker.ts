@@ -135,6 +135,11 @@ export class PiecePicker<K = string> {
     return this.#index.bucketed === 0 && this.#wantedMissing > 0;
   }
 
+  /** Requests outstanding, over all peers: (block, peer) pairs (an endgame duplicate counts twice). */
+  get outstandingRequests(): number {
+    return this.#blocks.requestPairs;
+  }
+
   /** Number of pieces partly downloaded. */
   get downloadingCount(): number {
     return this.#blocks.downloading.size;

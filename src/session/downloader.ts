@@ -235,7 +235,14 @@ export class Downloader {
     // Refill in batches (once an eighth of the queue has drained): fewer, larger writes of
     // request messages than one write per arriving block. Not while readers wait.
     const outstanding = peer.wire.outstandingRequests;
-    let want = target - outstanding;
+    // Across the torrent's peers, at most half the store's cap in flight: blocks in flight end
+    // as pieces the store assembles, and a store over ¾ full stops all reading. One peer never
+    // reaches it; with 20 peers each at its own `requestQueueSeconds` (up to 1,000 blocks), ~290
+    // MB were in flight, reads paused again and again, and the endgame waited for the slowest
+    // peers to drain queues of thousands of blocks.
+    const cap = this.store.maxPendingBytes ?? host.settings.maxPendingWriteBytes;
+    const budget = Math.max(0, Math.floor(cap / 2 / bs) - this.picker.outstandingRequests);
+    let want = Math.min(target - outstanding, budget);
     if (
       want <= 0 ||
       (!streaming && outstanding > 0 && want < Math.min(Math.max(4, target >> 3), target >> 1))

@@ -295,6 +295,7 @@ describe('PiecePicker', () => {
     const rb = pk.pick('b', 4);
     expect(ra).toHaveLength(4);
     expect(rb).toHaveLength(4);
+    expect(pk.outstandingRequests).toBe(8);
     expect(pk.endgame).toBe(true);
     expect(pk.pick('a', 8)).toEqual([]);
     expect(pk.pick('b', 8)).toEqual([]);

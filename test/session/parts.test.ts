@@ -242,6 +242,23 @@ describe('Downloader', () => {
     expect(picker.requestsOf('s:1')).toHaveLength(silent.fake.requests.length);
   });
 
+  it('keeps at most half the store cap in flight across all peers', async () => {
+    const { store, d, add } = setup(testSettings({ minRequestQueue: 4, maxRequestQueue: 4 }), 64);
+    store.maxPendingBytes = 8 * 16384; // half of it: 4 blocks in flight in all
+    const a = add('a:1');
+    const b = add('b:1');
+    d.fill(a);
+    d.fill(b);
+    expect(a.fake.requests).toHaveLength(4);
+    expect(b.fake.requests).toHaveLength(0);
+    a.fake.answer(0, new Uint8Array(16384));
+    store.resolvePuts();
+    await new Promise((r) => setImmediate(r));
+    // The freed slot goes to a peer (b: a refills in batches); never over the budget.
+    expect(a.fake.requests.length + b.fake.requests.length).toBe(4);
+    expect(b.fake.requests).toHaveLength(1);
+  });
+
   it('counts wasted bytes: endgame duplicates and late answers to cancelled requests', () => {
     // 4 blocks (pieces of one block), two peers: in the endgame both are asked for the same ones.
     const { d, add, peers } = setup(testSettings({ minRequestQueue: 4, maxRequestQueue: 4 }), 4);
