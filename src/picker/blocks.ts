@@ -96,7 +96,10 @@ export class BlockTracker<K> {
   /**
    * Endgame: blocks requested elsewhere that `peer` has, requested from it too — newest first
    * (the pieces started last, their last blocks): those sit deepest in other peers' pipelines,
-   * while the oldest requests are the ones about to arrive.
+   * while the oldest requests are the ones about to arrive. The picker asks this only for a peer
+   * with nothing outstanding, one block at a time (libtorrent's rule): duplicates added to busy
+   * pipelines mostly arrive anyway, before their cancels — with deep pipelines and many peers,
+   * tens of MB (counted as wasted bytes by the session).
    */
   endgame(peer: K, p: PeerState, max: number, out: PickedBlock[]): void {
     const bpp = this.#geo.blocksPerPiece;

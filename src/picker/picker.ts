@@ -27,9 +27,6 @@ export {
   type Priority,
 } from './types.js';
 
-/** Endgame duplicates asked of an idle peer per pick (libtorrent: one). */
-const ENDGAME_BLOCKS = 1;
-
 function outOfRange(piece: number): PickerError {
   return new PickerError('PICKER_OUT_OF_RANGE', `piece ${piece} out of range`, { details: { piece } });
 }
@@ -49,9 +46,7 @@ function outOfRange(piece: number): PickerError {
  * - Priorities per piece (0 = skip … 7) and, through {@link filePiecePriorities}, per file.
  * - Block-level tracking; endgame once no untouched wanted piece is left: blocks already
  *   requested elsewhere are requested again (at most `endgameRequesters` peers per block) and
- *   the duplicates are cancelled when the first copy arrives. As in libtorrent, only a peer with
- *   no request outstanding gets a duplicate, one block per pick, the most recently requested
- *   first (the one least likely to be about to arrive).
+ *   the duplicates are cancelled when the first copy arrives; only to an idle peer (blocks.ts).
  *
  * Complexity (n pieces, p peers): have / have-none / verified O(1) plus O(p) on verify to keep
  * each peer's interest count; bitfield O(n); pick O(d + b·s) where d is the number of pieces
@@ -135,7 +130,7 @@ export class PiecePicker<K = string> {
     return this.#index.bucketed === 0 && this.#wantedMissing > 0;
   }
 
-  /** Requests outstanding, over all peers: (block, peer) pairs (an endgame duplicate counts twice). */
+  /** Requests outstanding over all peers: (block, peer) pairs (an endgame duplicate counts twice). */
   get outstandingRequests(): number {
     return this.#blocks.requestPairs;
   }
@@ -309,13 +304,9 @@ export class PiecePicker<K = string> {
       if (i < 0) break;
       blocks.take(peer, p, this.#startPiece(i), max, out);
     }
-    // Endgame, libtorrent's way: a block outstanding elsewhere is asked of a peer only when that
-    // peer has nothing outstanding, one block at a time (the next when it arrives). Asked sooner,
-    // every pipeline fills with duplicates of blocks already on their way — with deep pipelines
-    // and many peers, tens of MB whose cancels come too late (counted as wasted bytes).
-    if (out.length === 0 && p.requests.size === 0 && this.#index.bucketed === 0 && blocks.requestPairs > 0) {
-      blocks.endgame(peer, p, Math.min(max, ENDGAME_BLOCKS), out);
-    }
+    // Endgame (libtorrent's rule): only to a peer with nothing outstanding, one block (see blocks.ts).
+    if (out.length === 0 && p.requests.size === 0 && this.#index.bucketed === 0 && blocks.requestPairs > 0)
+      blocks.endgame(peer, p, 1, out);
     return out;
   }
 
