@@ -1,14 +1,16 @@
 // Several bttkit Clients in one process, each on its own port, for the many-peers benchmark
 // (bench/many-peers.bench.ts): hosting them together keeps the two cores usable with 20 peers.
 //   seed  <torrent> <dir> <port,port,...>               every client seeds <dir>'s data
-//   leech <torrent> <port,port,...> <seeder-host:port>  every client downloads from the seeder
-// Public API only (dist/session, dist/storage). TCP only, no DHT, LSD, port mapping, hole punch.
+//   leech <torrent> <id,id,...> <seeder-host:port>      every client downloads from the seeder
+// Public API only (dist/session, dist/metainfo). TCP only, no DHT, LSD, port mapping, hole punch.
 // Seeders print {"event":"seeding"} once every client verified its data; a line "stats" on stdin
 // prints {"event":"stats","uploaded":{port:bytes}}. Leechers keep nothing: a store that holds a
-// piece until it is verified (in the shared hash pool, as the file store does) and then drops it,
+// piece until it is verified (SHA-1 on the main thread: with the shared hash pool the copies sent
+// to its workers piled up, 15 GiB of RSS with 20 leechers) and then drops it,
 // so 20 leechers of 1 GiB need no 20 GiB of tmpfs; each prints {"event":"done","port","seconds"}
 // when its torrent completes, then {"event":"all-done"} and the process exits.
 // BTTKIT_DIST: another build's dist/ (default ../../dist). LEECH_MAX_SECONDS bounds a leech run.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -16,7 +18,6 @@ import { createInterface } from 'node:readline';
 const dist = resolve(process.env.BTTKIT_DIST ?? join(import.meta.dirname, '../../dist'));
 const { Client } = await import(join(dist, 'session/index.js'));
 const { parseTorrent } = await import(join(dist, 'metainfo/index.js'));
-const { sharedHashPool } = await import(join(dist, 'storage/index.js'));
 
 const [mode, torrentPath, ...rest] = process.argv.slice(2);
 if (mode !== 'seed' && mode !== 'leech') {
@@ -67,9 +68,9 @@ class DiscardStore {
   async verify(piece) {
     const buf = this.#pieces.get(piece);
     if (!buf) return false;
-    const digest = await sharedHashPool().hash(buf.slice());
+    const digest = createHash('sha1').update(buf).digest();
     const want = this.meta.pieceHashes.subarray(piece * 20, piece * 20 + 20);
-    const ok = Buffer.compare(Buffer.from(digest), Buffer.from(want)) === 0;
+    const ok = Buffer.compare(digest, Buffer.from(want)) === 0;
     if (ok) {
       this.#have[piece >> 3] |= 0x80 >> (piece & 7);
       this.#pieces.delete(piece);
@@ -152,7 +153,9 @@ if (mode === 'seed') {
       // Unchokes no one: the store has nothing to serve once a piece is verified.
       const client = new Client({ settings, choker: () => ({ rechoke: () => new Set() }) });
       clients.push(client);
-      await client.listen(Number(p));
+      // Any free port: nobody dials a leecher here, and a fixed one may be some connection's
+      // ephemeral port on a busy machine (`p` only names the leecher).
+      await client.listen(0);
       const t = client.add(meta, {
         store: (info) => new DiscardStore(info),
         peers: [{ host, port: Number(sport) }],

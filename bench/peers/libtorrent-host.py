@@ -4,8 +4,8 @@
   seed  <torrent> <dir> <port,port,...> [hp]
       every session seeds <dir>'s data (seed_mode: no re-hash); prints {"event":"seeding"}; a
       line "stats" on stdin prints {"event":"stats","uploaded":{port:bytes}} (payload uploaded).
-  leech <torrent> <dir> <port,port,...> <seeder-port> [hp]
-      every session downloads into <dir>/<port>/ from 127.0.0.1:<seeder-port>; prints
+  leech <torrent> <dir> <id,id,...> <seeder-port> [hp]
+      every session (any free port) downloads into <dir>/<id>/ from 127.0.0.1:<seeder-port>; prints
       {"event":"done","port","seconds","downloaded","wasted"} for each (wasted: libtorrent's
       total_redundant_bytes), then {"event":"all-done"}; LT_MAX_SECONDS bounds the run.
 hp: libtorrent's high_performance_seed() settings."""
@@ -27,7 +27,8 @@ ti = lt.torrent_info(torrent)
 def session(port):
     pack = lt.high_performance_seed() if hp else lt.default_settings()
     pack.update({
-        "listen_interfaces": "127.0.0.1:%s" % port,
+        # A leecher takes any free port (nobody dials it; `port` only names it).
+        "listen_interfaces": "127.0.0.1:%s" % (port if mode == "seed" else 0),
         "enable_dht": False, "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
         "enable_outgoing_utp": False, "enable_incoming_utp": False,
         "enable_outgoing_tcp": True, "enable_incoming_tcp": True,
