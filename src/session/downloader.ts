@@ -102,6 +102,8 @@ export class Downloader {
   readonly external = new Map<string, (piece: number, sole: boolean) => void>();
   /** Bytes/s from {@link deliver} (web seeds), for the torrent's download rate. */
   readonly externalDown: RateMeter;
+  /** Requests sent to peers and not yet answered, failed or cancelled (web seeds' not counted). */
+  #inFlight = 0;
   /** Bytes put and not yet accepted by the store. */
   #unresolvedPuts = 0;
   #readsPaused = false;
@@ -241,7 +243,7 @@ export class Downloader {
     // MB were in flight, reads paused again and again, and the endgame waited for the slowest
     // peers to drain queues of thousands of blocks.
     const cap = this.store.maxPendingBytes ?? host.settings.maxPendingWriteBytes;
-    const budget = Math.max(0, Math.floor(cap / 2 / bs) - this.picker.outstandingRequests);
+    const budget = Math.max(0, Math.floor(cap / 2 / bs) - this.#inFlight);
     let want = Math.min(target - outstanding, budget);
     if (
       want <= 0 ||
@@ -264,7 +266,9 @@ export class Downloader {
     const { picker, store } = this;
     if (peer.wire.outstandingRequests === 0) peer.waitingSince = this.#host.clock.now();
     for (const r of reqs) {
+      this.#inFlight++;
       peer.wire.request(r.piece, r.offset, r.length, (err, block) => {
+        this.#inFlight--;
         if (err || !block) {
           picker.requestFailed(peer.id, r.piece, r.offset);
           gate?.refund(r.length);

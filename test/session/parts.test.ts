@@ -257,6 +257,10 @@ describe('Downloader', () => {
     // The freed slot goes to a peer (b: a refills in batches); never over the budget.
     expect(a.fake.requests.length + b.fake.requests.length).toBe(4);
     expect(b.fake.requests).toHaveLength(1);
+    // Cancelled (or failed) requests give their share back.
+    for (const r of [...a.fake.requests]) a.fake.cancel(r.piece, r.offset, r.length);
+    d.fill(b);
+    expect(b.fake.requests).toHaveLength(4);
   });
 
   it('counts wasted bytes: endgame duplicates and late answers to cancelled requests', () => {
