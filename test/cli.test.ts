@@ -160,7 +160,8 @@ describe('bttkit seed and download', () => {
       });
       expect(await waitForExit(dl, 60_000, 'download')).toBe(0);
       const summary = JSON.parse(out.trim().split('\n').at(-1) ?? '');
-      expect(summary).toMatchObject({ complete: true, bytes: 1_500_000, peers: 1 });
+      // One peer: no endgame duplicates, nothing wasted.
+      expect(summary).toMatchObject({ complete: true, bytes: 1_500_000, peers: 1, wasted: 0 });
       expect(summary.infoHash).toMatch(/^[0-9a-f]{40}$/);
       expect(summary.seconds).toBeGreaterThan(0);
       expect(

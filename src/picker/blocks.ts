@@ -93,13 +93,22 @@ export class BlockTracker<K> {
     }
   }
 
-  /** Endgame: blocks requested elsewhere that `peer` has, requested from it too. */
+  /**
+   * Endgame: blocks requested elsewhere that `peer` has, requested from it too — newest first
+   * (the pieces started last, their last blocks): those sit deepest in other peers' pipelines,
+   * while the oldest requests are the ones about to arrive. The picker asks this only for a peer
+   * with nothing outstanding, one block at a time (libtorrent's rule): duplicates added to busy
+   * pipelines mostly arrive anyway, before their cancels — with deep pipelines and many peers,
+   * tens of MB (counted as wasted bytes by the session).
+   */
   endgame(peer: K, p: PeerState, max: number, out: PickedBlock[]): void {
     const bpp = this.#geo.blocksPerPiece;
-    for (const prog of this.downloading.values()) {
+    const progs = [...this.downloading.values()];
+    for (let k = progs.length - 1; k >= 0; k--) {
+      const prog = progs[k] as Progress<K>;
       if (out.length >= max) return;
       if (!(p.seed || p.bits.get(prog.piece))) continue;
-      for (let b = 0; b < prog.state.length && out.length < max; b++) {
+      for (let b = prog.state.length - 1; b >= 0 && out.length < max; b--) {
         if (prog.state[b] !== REQUESTED) continue;
         const r = prog.requesters[b] as K[];
         if (r.length >= this.#endgameMax || r.includes(peer)) continue;

@@ -46,7 +46,7 @@ function outOfRange(piece: number): PickerError {
  * - Priorities per piece (0 = skip … 7) and, through {@link filePiecePriorities}, per file.
  * - Block-level tracking; endgame once no untouched wanted piece is left: blocks already
  *   requested elsewhere are requested again (at most `endgameRequesters` peers per block) and
- *   the duplicates are cancelled when the first copy arrives.
+ *   the duplicates are cancelled when the first copy arrives; only to an idle peer (blocks.ts).
  *
  * Complexity (n pieces, p peers): have / have-none / verified O(1) plus O(p) on verify to keep
  * each peer's interest count; bitfield O(n); pick O(d + b·s) where d is the number of pieces
@@ -128,6 +128,11 @@ export class PiecePicker<K = string> {
   /** True once no untouched wanted piece is left (duplicate requests are being made). */
   get endgame(): boolean {
     return this.#index.bucketed === 0 && this.#wantedMissing > 0;
+  }
+
+  /** Requests outstanding over all peers: (block, peer) pairs (an endgame duplicate counts twice). */
+  get outstandingRequests(): number {
+    return this.#blocks.requestPairs;
   }
 
   /** Number of pieces partly downloaded. */
@@ -299,9 +304,9 @@ export class PiecePicker<K = string> {
       if (i < 0) break;
       blocks.take(peer, p, this.#startPiece(i), max, out);
     }
-    if (out.length < max && this.#index.bucketed === 0 && blocks.requestPairs > p.requests.size) {
-      blocks.endgame(peer, p, max, out);
-    }
+    // Endgame (libtorrent's rule): only to a peer with nothing outstanding, one block (see blocks.ts).
+    if (out.length === 0 && p.requests.size === 0 && this.#index.bucketed === 0 && blocks.requestPairs > 0)
+      blocks.endgame(peer, p, 1, out);
     return out;
   }
 

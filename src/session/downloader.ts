@@ -90,6 +90,10 @@ export class Downloader {
   readonly #senders = new Map<number, Map<number, string>>();
   readonly #smartBan = new SmartBan();
   #hashFailures = 0;
+  /** Bytes of blocks that arrived matched to a request but were not needed (already here). */
+  #duplicateBytes = 0;
+  /** Unrequested bytes (see {@link wastedBytes}) of the peers that left. */
+  #goneUnmatchedBytes = 0;
   /**
    * Sources that are not peer connections (web seeds), by picker key: told of each failed piece
    * they sent part of (`sole`: they sent all of it, or smart-ban found their block bad) instead
@@ -98,6 +102,8 @@ export class Downloader {
   readonly external = new Map<string, (piece: number, sole: boolean) => void>();
   /** Bytes/s from {@link deliver} (web seeds), for the torrent's download rate. */
   readonly externalDown: RateMeter;
+  /** Requests sent to peers and not yet answered, failed or cancelled (web seeds' not counted). */
+  #inFlight = 0;
   /** Bytes put and not yet accepted by the store. */
   #unresolvedPuts = 0;
   #readsPaused = false;
@@ -118,6 +124,21 @@ export class Downloader {
 
   get hashFailures(): number {
     return this.#hashFailures;
+  }
+
+  /**
+   * Payload bytes received that were not needed (libtorrent's `total_redundant_bytes`): blocks
+   * we already had or had already received (endgame duplicates, a second copy of a block asked
+   * twice), and blocks that answered no request of ours — late answers to requests we cancelled
+   * (endgame cancels, request timeouts, chokes) or never made. The latter are counted as the
+   * wire's payload bytes (`PeerWire.downloaded`, every block message) less those the session
+   * took from it ({@link PeerConn.down}). Not included: bytes of pieces that failed their hash
+   * check (see {@link hashFailures}).
+   */
+  get wastedBytes(): number {
+    let bytes = this.#duplicateBytes + this.#goneUnmatchedBytes;
+    for (const p of this.#host.peers()) bytes += unmatchedBytes(p);
+    return bytes;
   }
 
   /** Peers are not read while the store catches up. */
@@ -149,6 +170,7 @@ export class Downloader {
 
   /** A peer left: its pieces and requests leave the picker. */
   removePeer(peer: PeerConn): void {
+    this.#goneUnmatchedBytes += unmatchedBytes(peer);
     this.picker.removePeer(peer.id);
   }
 
@@ -215,7 +237,14 @@ export class Downloader {
     // Refill in batches (once an eighth of the queue has drained): fewer, larger writes of
     // request messages than one write per arriving block. Not while readers wait.
     const outstanding = peer.wire.outstandingRequests;
-    let want = target - outstanding;
+    // Across the torrent's peers, at most half the store's cap in flight: blocks in flight end
+    // as pieces the store assembles, and a store over ¾ full stops all reading. One peer never
+    // reaches it; with 20 peers each at its own `requestQueueSeconds` (up to 1,000 blocks), ~290
+    // MB were in flight, reads paused again and again, and the endgame waited for the slowest
+    // peers to drain queues of thousands of blocks.
+    const cap = this.store.maxPendingBytes ?? host.settings.maxPendingWriteBytes;
+    const budget = Math.max(0, Math.floor(cap / 2 / bs) - this.#inFlight);
+    let want = Math.min(target - outstanding, budget);
     if (
       want <= 0 ||
       (!streaming && outstanding > 0 && want < Math.min(Math.max(4, target >> 3), target >> 1))
@@ -237,7 +266,9 @@ export class Downloader {
     const { picker, store } = this;
     if (peer.wire.outstandingRequests === 0) peer.waitingSince = this.#host.clock.now();
     for (const r of reqs) {
+      this.#inFlight++;
       peer.wire.request(r.piece, r.offset, r.length, (err, block) => {
+        this.#inFlight--;
         if (err || !block) {
           picker.requestFailed(peer.id, r.piece, r.offset);
           gate?.refund(r.length);
@@ -360,7 +391,8 @@ export class Downloader {
     const host = this.#host;
     const receipt = picker.blockReceived(from, piece, offset);
     for (const c of receipt.cancel) host.peer(c.peer)?.wire.cancel(c.piece, c.offset, c.length);
-    if (!receipt.duplicate) {
+    if (receipt.duplicate) this.#duplicateBytes += block.length;
+    else {
       let senders = this.#senders.get(piece);
       if (!senders) {
         senders = new Map();
@@ -503,6 +535,11 @@ export class Downloader {
       this.#smartBan.forget(piece);
     }
   }
+}
+
+/** Block bytes a peer's wire received that answered none of our requests (never below 0). */
+function unmatchedBytes(peer: PeerConn): number {
+  return Math.max(0, peer.wire.downloaded - peer.down.total);
 }
 
 /**

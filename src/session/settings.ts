@@ -24,7 +24,11 @@ export interface Settings {
   maxRequestQueue: number;
   /** A peer that was alone in sending `n` pieces that failed the hash check is banned. */
   banAfterHashFailures: number;
-  /** Byte cap of blocks accepted but not yet stored, per torrent (backpressure on requests). */
+  /**
+   * Byte cap of blocks accepted but not yet stored, per torrent (backpressure on requests); the
+   * file store's queue cap. Half of the store's cap (this, for a store without its own) is also
+   * the most requested and not yet received over all of a torrent's peers.
+   */
   maxPendingWriteBytes: number;
   /** Byte cap of whole pieces kept in memory for upload (one read serves all their blocks). */
   readCacheBytes: number;

@@ -98,6 +98,7 @@ export function torrentStats(t: StatsSource): TorrentStats {
     downloaded: t.downloaded,
     uploaded: t.uploaded,
     verified,
+    wasted: d?.wastedBytes ?? 0,
     length: info?.length,
     downloadRate,
     uploadRate,

@@ -76,6 +76,13 @@ export interface TorrentStats {
   uploaded: number;
   /** Bytes of verified pieces. */
   verified: number;
+  /**
+   * Payload bytes received that were not needed (part of `downloaded`), like libtorrent's
+   * `total_redundant_bytes`: blocks already here or already received (endgame duplicates) and
+   * blocks answering no request of ours (late answers to requests we cancelled). Bytes of pieces
+   * that failed their hash check are not in it (see `hashFailures`).
+   */
+  wasted: number;
   length: number | undefined;
   downloadRate: number;
   uploadRate: number;

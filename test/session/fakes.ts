@@ -31,6 +31,8 @@ export class FakeWire {
   peerHandshake: { peerId: Uint8Array } | undefined;
   peerExtendedHandshake: { port?: number; reqq?: number } | undefined;
   readonly requests: SentRequest[] = [];
+  /** Payload bytes of every block message received, as `PeerWire.downloaded`. */
+  downloaded = 0;
   readonly cancels: string[] = [];
   readonly sent: string[] = [];
   readonly #closeListeners: ((err: WireError | undefined) => void)[] = [];
@@ -54,8 +56,13 @@ export class FakeWire {
   answer(i: number, block: Uint8Array | null): void {
     const [r] = this.requests.splice(i, 1);
     if (!r) throw new Error(`no request ${i}`);
+    if (block) this.downloaded += block.length;
     if (block) r.cb(null, block);
     else r.cb({ code: 'WIRE_REQUEST_CANCELLED' } as WireError);
+  }
+  /** Plays the peer sending a block that answers none of our requests (a cancelled one's, late). */
+  stray(length: number): void {
+    this.downloaded += length;
   }
   cancel(piece: number, offset: number, length: number): void {
     this.cancels.push(`${piece}:${offset}:${length}`);

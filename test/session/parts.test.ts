@@ -202,7 +202,7 @@ describe('Downloader', () => {
       d.addPeer(p, true);
       return p;
     };
-    return { clock, store, picker, d, add, verified };
+    return { clock, store, picker, d, add, verified, peers };
   }
 
   it('keeps the pipeline full, stores blocks and has complete pieces verified', async () => {
@@ -240,6 +240,62 @@ describe('Downloader', () => {
     expect(busy.fake.cancels).toHaveLength(0);
     // Given back to the picker and cancelled on the wire: the picker's and the wire's view agree.
     expect(picker.requestsOf('s:1')).toHaveLength(silent.fake.requests.length);
+  });
+
+  it('keeps at most half the store cap in flight across all peers', async () => {
+    const { store, d, add } = setup(testSettings({ minRequestQueue: 4, maxRequestQueue: 4 }), 64);
+    store.maxPendingBytes = 8 * 16384; // half of it: 4 blocks in flight in all
+    const a = add('a:1');
+    const b = add('b:1');
+    d.fill(a);
+    d.fill(b);
+    expect(a.fake.requests).toHaveLength(4);
+    expect(b.fake.requests).toHaveLength(0);
+    a.fake.answer(0, new Uint8Array(16384));
+    store.resolvePuts();
+    await new Promise((r) => setImmediate(r));
+    // The freed slot goes to a peer (b: a refills in batches); never over the budget.
+    expect(a.fake.requests.length + b.fake.requests.length).toBe(4);
+    expect(b.fake.requests).toHaveLength(1);
+    // Cancelled (or failed) requests give their share back.
+    for (const r of [...a.fake.requests]) a.fake.cancel(r.piece, r.offset, r.length);
+    d.fill(b);
+    expect(b.fake.requests).toHaveLength(4);
+  });
+
+  it('counts wasted bytes: endgame duplicates and late answers to cancelled requests', () => {
+    // 4 blocks (pieces of one block), two peers: in the endgame both are asked for the same ones.
+    const { d, add, peers } = setup(testSettings({ minRequestQueue: 4, maxRequestQueue: 4 }), 4);
+    const a = add('a:1');
+    const b = add('b:1');
+    d.fill(a);
+    d.fill(b);
+    expect(a.fake.requests).toHaveLength(4);
+    expect(b.fake.requests.length).toBeGreaterThan(0);
+    const bsRequests = [...b.fake.requests];
+    const block = new Uint8Array(16384);
+    expect(d.wastedBytes).toBe(0);
+    // a's copy of a block b was also asked for arrives first: b's request is cancelled, and b's
+    // copy, already on its way, arrives anyway, answering nothing.
+    const dup = a.fake.requests.findIndex((r) => bsRequests.some((q) => q.piece === r.piece));
+    const dupPiece = a.fake.requests[dup]?.piece;
+    expect(dupPiece).toBeDefined();
+    a.fake.answer(dup, block);
+    expect(b.fake.cancels).toHaveLength(1);
+    b.fake.stray(16384);
+    expect(d.wastedBytes).toBe(16384);
+    // The rest from a: every piece complete, being verified. A block that still comes through a
+    // request's callback (here: b's, played late) is a duplicate.
+    while (a.fake.requests.length > 0) a.fake.answer(0, block);
+    const late = bsRequests[0];
+    if (!late) throw new Error('no request of b');
+    b.fake.downloaded += 16384;
+    late.cb(null, block);
+    expect(d.wastedBytes).toBe(2 * 16384);
+    // A peer that leaves keeps its share in the total; useful bytes never count.
+    d.removePeer(b);
+    peers.delete(b.id);
+    expect(d.wastedBytes).toBe(2 * 16384);
   });
 
   it('stops reading peers when the store is nearly full and resumes on its drain signal', () => {
