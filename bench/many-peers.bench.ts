@@ -53,6 +53,10 @@ const BASE = mkdtempSync(join(DIR, 'bttkit-many-'));
 const CLI = join(ROOT, 'dist/cli/main.js');
 const REF_CLI = process.env.REF_CLI;
 const PY = '/usr/bin/python3';
+/** Fan-in also runs a libtorrent leecher (bench/peers/libtorrent-peer.py) against the same seeders. */
+const FAN_IN_LIBTORRENT = (process.env.FAN_IN_LIBTORRENT ?? '1') !== '0';
+/** The `cli` of the libtorrent leecher's cases. */
+const LIBTORRENT_LEECHER = 'libtorrent';
 const KINDS = ['bttkit', 'libtorrent'] as const;
 type Kind = (typeof KINDS)[number];
 let nextPort = 42000 + Math.floor(Math.random() * 800) * 20;
@@ -217,7 +221,20 @@ async function fanInOnce(
   for (const h of hosts) for (const [p, b] of await h.uploaded()) before.set(p, b);
   const timeFile = join(BASE, 'time');
   const peers = seederPorts.flatMap((p) => ['--peer', `127.0.0.1:${p}`]);
-  const cmd = [process.execPath, cli, 'download', torrent, '-o', out, ...peers, ...BTTKIT_FLAGS];
+  const cmd =
+    cli === LIBTORRENT_LEECHER
+      ? [
+          PY,
+          join(ROOT, 'bench/peers/libtorrent-peer.py'),
+          'leech',
+          torrent,
+          out,
+          String(nextPort++),
+          seederPorts.join(','),
+          '--enc',
+          'none',
+        ]
+      : [process.execPath, cli, 'download', torrent, '-o', out, ...peers, ...BTTKIT_FLAGS];
   const leecher = spawn('/usr/bin/time', ['-o', timeFile, '-f', '%e %U %S %M', ...cmd], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -270,6 +287,7 @@ async function fanIn(torrent: string, dataDir: string, want: string): Promise<vo
     const leechers: [string, string][] = [
       ['bttkit', CLI],
       ...(REF_CLI ? [['bttkit-ref', REF_CLI] as [string, string]] : []),
+      ...(FAN_IN_LIBTORRENT ? [['libtorrent', LIBTORRENT_LEECHER] as [string, string]] : []),
     ];
     const cases = leechers.flatMap(([lname, cli]) => [
       ...singles.map((h) => ({ label: `1 ${h.kind} → ${lname}`, cli, seeders: h.ports, single: true })),

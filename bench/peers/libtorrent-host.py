@@ -15,6 +15,7 @@ import sys
 import time
 
 import libtorrent as lt
+from lt_ready import handshake_answered
 
 args = sys.argv[1:]
 hp = args[-1] == "hp"
@@ -57,6 +58,14 @@ for port in ports.split(","):
     handles[port] = ses.add_torrent(atp)
 
 if mode == "seed":
+    # Ready = every session answers a BitTorrent handshake for the torrent (add_torrent returns
+    # before it takes connections; a leecher refused then waits for its reconnect back-off).
+    ready_by = time.time() + 60
+    waiting = [(int(p), s) for p, s in zip(ports.split(","), sessions)]
+    while waiting and time.time() < ready_by:
+        waiting = [(p, s) for p, s in waiting if not (s.is_listening() and handshake_answered(p, ti))]
+        if waiting:
+            time.sleep(0.02)
     out({"event": "seeding"})
     for line in sys.stdin:
         if line.strip() == "stats":

@@ -1,6 +1,6 @@
 """A libtorrent peer for the download benchmark (run by /usr/bin/python3).
   seed  <torrent> <dir> <port> [hp] [--utp] [--enc rc4|none]
-  leech <torrent> <dir> <port> <seeder-port> [hp] [--utp] [--enc rc4|none]
+  leech <torrent> <dir> <port> <seeder-port>[,<port>…] [hp] [--utp] [--enc rc4|none]
 hp: libtorrent's high_performance_seed() settings. Loopback, no DHT/LSD/UPnP/NAT-PMP.
 Transport: TCP only by default; --utp: uTP only (enable_*_tcp off, enable_*_utp on).
 Encryption: libtorrent's default (pe_enabled) unless --enc: rc4 = in/out_enc_policy pe_forced with
@@ -8,31 +8,11 @@ allowed_enc_level pe_rc4; none = pe_disabled.
 Also used by the interop tests (test/interop/session-interop.test.ts); LT_MAX_SECONDS bounds a run."""
 import json
 import os
-import socket
 import sys
 import time
 
 import libtorrent as lt
-
-
-def handshake_answered(port, ti):
-    """True when the session answers a BitTorrent handshake for the torrent on 127.0.0.1:port."""
-    ih = ti.info_hashes()
-    info_hash = (ih.v1 if ih.has_v1() else ih.get_best()).to_bytes()[:20]
-    hs = bytes([19]) + b"BitTorrent protocol" + bytes(8) + info_hash + b"-BP0000-" + os.urandom(12)
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as c:
-            c.settimeout(1)
-            c.sendall(hs)
-            got = b""
-            while len(got) < 48:
-                chunk = c.recv(68)
-                if not chunk:
-                    return False
-                got += chunk
-            return got[28:48] == info_hash
-    except OSError:
-        return False
+from lt_ready import handshake_answered
 
 args = sys.argv[1:]
 utp = "--utp" in args
@@ -87,7 +67,8 @@ if mode == "seed":
     while time.time() < end:
         time.sleep(0.2)
 else:
-    h.connect_peer(("127.0.0.1", int(args[4])))
+    for seeder_port in args[4].split(","):
+        h.connect_peer(("127.0.0.1", int(seeder_port)))
     deadline = started + float(os.environ.get("LT_MAX_SECONDS", "600"))
     # The connections seen, by their utp_socket (1 << 17) and rc4_encrypted (1 << 19) flags once
     # past the handshake: looked at every 50 ms until one is seen, then every second.
@@ -108,5 +89,6 @@ else:
         time.sleep(0.01)
     st = h.status()
     print(json.dumps({"event": "done" if st.is_seeding else "timeout", "seconds": time.time() - started,
-                      "connections": [{"utp": u, "rc4": r} for u, r in sorted(conns)]}), flush=True)
+                      "connections": [{"utp": u, "rc4": r} for u, r in sorted(conns)],
+                      "wasted": st.total_redundant_bytes}), flush=True)
     sys.exit(0 if st.is_seeding else 1)
