@@ -1,4 +1,4 @@
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, type Stats } from 'node:fs';
 import { type FileHandle, lstat, mkdir, open, rmdir, unlink } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import type { InfoDictionary } from '../metainfo/torrent.js';
@@ -38,6 +38,31 @@ function sliceRun(parts: readonly (QueuedBlock | Uint8Array)[], start: number, l
     if (pos >= end) break;
   }
   return out;
+}
+
+/**
+ * The files of a torrent as recheck finds them: sizes (−1: missing) and the files that are all
+ * holes, keyed by route (a file, or the part file).
+ */
+export interface DiskScan {
+  readonly sizes: ReadonlyMap<string, number>;
+  readonly holesOnly: ReadonlySet<string>;
+}
+
+/** Smallest file trusted to be all holes when it has no allocated block (see {@link holesOnlyFile}). */
+const HOLES_MIN_SIZE = 64 * 1024;
+
+/**
+ * True when a file has no allocated block at all, so every byte of it reads as zero: a file
+ * made by `truncate` (or preallocated sparse) that nothing was written to. Trusted only where
+ * `st_blocks` means allocated space (not on Windows, where Node reports none) and for files of
+ * at least 64 KiB (file systems that keep tiny files inside the inode, such as ext4's
+ * `inline_data`, report no blocks for them).
+ */
+export function holesOnlyFile(st: Pick<Stats, 'size' | 'blocks'>): boolean {
+  return (
+    process.platform !== 'win32' && st.size >= HOLES_MIN_SIZE && typeof st.blocks === 'number' && st.blocks === 0
+  );
 }
 
 /** Where a byte of a file lives: its own file, or the part file of skipped files. */
@@ -118,23 +143,59 @@ export class FsFiles {
   }
 
   /** Size of each distinct file of the torrent (−1: missing), keyed by route. */
-  async sizes(): Promise<Map<string, number>> {
+  async sizes(): Promise<ReadonlyMap<string, number>> {
+    return (await this.scan()).sizes;
+  }
+
+  /**
+   * One `lstat` per distinct file of the torrent: its size (−1: missing) and whether it is all
+   * holes (see {@link DiskScan}).
+   */
+  async scan(): Promise<DiskScan> {
     const sizes = new Map<string, number>();
+    const holesOnly = new Set<string>();
     for (let i = 0; i < this.#meta.files.length; i++) {
       const r = this.#route(i, 0);
-      if (r && !sizes.has(r.key)) sizes.set(r.key, await this.sizeOf(r.path));
+      if (!r || sizes.has(r.key)) continue;
+      const st = await this.#stat(r.path);
+      sizes.set(r.key, st ? st.size : -1);
+      if (st && holesOnlyFile(st)) holesOnly.add(r.key);
     }
-    return sizes;
+    return { sizes, holesOnly };
+  }
+
+  /**
+   * What recheck must do for `piece`, without reading it: `missing` when a byte of it lies past
+   * the end of its file (or the file is missing), `zeros` when all of it lies in padding or in
+   * files that are all holes (it reads as zeros: compare with the hash of a zero piece), else
+   * `read`.
+   */
+  classify(piece: number, scan: DiskScan): 'missing' | 'zeros' | 'read' {
+    let zeros = true;
+    for (const s of this.#layout.blockSegments(piece, 0, this.#layout.pieceSize(piece))) {
+      const r = this.#route(s.file, s.fileOffset);
+      if (!r) continue;
+      const size = scan.sizes.get(r.key);
+      if (size === undefined) return 'read';
+      if (size < r.position + s.length) return 'missing';
+      if (!scan.holesOnly.has(r.key)) zeros = false;
+    }
+    return zeros ? 'zeros' : 'read';
   }
 
   /** Size of a file, −1 if it does not exist. */
   async sizeOf(path: string): Promise<number> {
-    if (!(await this.#dirsSafe(path))) return -1;
+    return (await this.#stat(path))?.size ?? -1;
+  }
+
+  /** `lstat` of a regular file inside the folder; undefined when missing or not a file. */
+  async #stat(path: string): Promise<Stats | undefined> {
+    if (!(await this.#dirsSafe(path))) return undefined;
     try {
       const st = await lstat(path);
-      return st.isFile() ? st.size : -1;
+      return st.isFile() ? st : undefined;
     } catch (e) {
-      if (errno(e) === 'ENOENT') return -1;
+      if (errno(e) === 'ENOENT') return undefined;
       throw ioError('stat', e);
     }
   }
@@ -222,7 +283,7 @@ export class FsFiles {
     pool: HashPool,
     verifier: PieceVerifier,
     piece: number,
-    sizes: Map<string, number> | undefined,
+    sizes: ReadonlyMap<string, number> | undefined,
   ): Promise<boolean> {
     const segs = this.#layout.blockSegments(piece, 0, this.#layout.pieceSize(piece));
     const held: FdEntry[] = [];

@@ -1,5 +1,5 @@
 import type { InfoDictionary } from '../metainfo/torrent.js';
-import { forEachLimited, StoreState } from './_common.js';
+import { forEachLimited, StoreState, zeroSha1 } from './_common.js';
 import { type Assembly, addRange } from './assembly.js';
 import { closedError, ioError, StorageError } from './errors.js';
 import { FsFiles } from './fs-files.js';
@@ -217,18 +217,38 @@ export class FsChunkStore implements ChunkStore {
     this.#spillAll();
     await this.#queue.idle();
     await this.#files.createEmptyFiles();
-    // One stat per file: a piece that needs bytes beyond a file's end is missing, unhashed.
-    const sizes = await this.#files.sizes();
+    // One stat per file: a piece that needs bytes beyond a file's end is missing, unhashed; a
+    // piece that lies in files with no allocated block (and padding) reads as zeros: it is
+    // compared with the hash of a zero piece, unread. Only the rest is read and hashed.
+    const scan = await this.#files.scan();
     const total = this.#layout.pieceCount;
     let checked = 0;
     let valid = 0;
-    await forEachLimited(total, Math.max(2, this.#pool.size * 2), options.signal, async (i) => {
-      const ok = await this.#files.hashPiece(this.#pool, this.#verifier, i, sizes);
-      this.#state.check();
+    const done = (i: number, ok: boolean) => {
       this.#state.mark(i, ok);
       checked++;
       if (ok) valid++;
       options.onProgress?.({ checked, total, valid });
+    };
+    const toRead = new Uint32Array(total);
+    let reads = 0;
+    const zeroDigests = new Map<number, Uint8Array>();
+    for (let i = 0; i < total; i++) {
+      if ((i & 0xfff) === 0) this.#state.check(options.signal);
+      const c = this.#files.classify(i, scan);
+      if (c === 'missing') done(i, false);
+      else if (c === 'zeros' && this.#verifier.kind(i).algo === 'sha1') {
+        const size = this.#layout.pieceSize(i);
+        let digest = zeroDigests.get(size);
+        if (!digest) zeroDigests.set(size, (digest = zeroSha1(size)));
+        done(i, this.#verifier.matches(i, digest));
+      } else toRead[reads++] = i;
+    }
+    await forEachLimited(reads, Math.max(2, this.#pool.size * 2), options.signal, async (k) => {
+      const i = toRead[k] as number;
+      const ok = await this.#files.hashPiece(this.#pool, this.#verifier, i, scan.sizes);
+      this.#state.check();
+      done(i, ok);
     });
     return this.bitfield();
   }
