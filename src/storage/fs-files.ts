@@ -2,6 +2,7 @@ import { constants as fsConstants, type Stats } from 'node:fs';
 import { type FileHandle, lstat, mkdir, open, rmdir, unlink } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import type { InfoDictionary } from '../metainfo/torrent.js';
+import { forEachLimited } from './_common.js';
 import { ioError, StorageError } from './errors.js';
 import { FdCache, type FdEntry } from './fd-cache.js';
 import type { HashPool, HashRange } from './hash-pool.js';
@@ -51,6 +52,8 @@ export interface DiskScan {
 
 /** Smallest file trusted to be all holes when it has no allocated block (see {@link holesOnlyFile}). */
 const HOLES_MIN_SIZE = 64 * 1024;
+/** `lstat`s in flight while scanning a torrent's files. */
+const SCAN_CONCURRENCY = 16;
 
 /**
  * True when a file has no allocated block at all, so every byte of it reads as zero: a file
@@ -154,13 +157,20 @@ export class FsFiles {
   async scan(): Promise<DiskScan> {
     const sizes = new Map<string, number>();
     const holesOnly = new Set<string>();
+    const routes = new Map<string, string>();
     for (let i = 0; i < this.#meta.files.length; i++) {
       const r = this.#route(i, 0);
-      if (!r || sizes.has(r.key)) continue;
-      const st = await this.#stat(r.path);
-      sizes.set(r.key, st ? st.size : -1);
-      if (st && holesOnlyFile(st)) holesOnly.add(r.key);
+      if (r) routes.set(r.key, r.path);
     }
+    // Many files: stats in parallel (a thread-pool round trip each), missing folders once.
+    const todo = [...routes];
+    const missing = new Set<string>();
+    await forEachLimited(todo.length, SCAN_CONCURRENCY, undefined, async (k) => {
+      const [key, path] = todo[k] as [string, string];
+      const st = await this.#stat(path, missing);
+      sizes.set(key, st ? st.size : -1);
+      if (st && holesOnlyFile(st)) holesOnly.add(key);
+    });
     return { sizes, holesOnly };
   }
 
@@ -189,15 +199,14 @@ export class FsFiles {
   }
 
   /** `lstat` of a regular file inside the folder; undefined when missing or not a file. */
-  async #stat(path: string): Promise<Stats | undefined> {
-    if (!(await this.#dirsSafe(path))) return undefined;
-    try {
-      const st = await lstat(path);
-      return st.isFile() ? st : undefined;
-    } catch (e) {
+  async #stat(path: string, missing?: Set<string>): Promise<Stats | undefined> {
+    if (!(await this.#dirsOf(path, false, missing))) return undefined;
+    const st = await lstat(path).catch((e) => {
       if (errno(e) === 'ENOENT') return undefined;
       throw ioError('stat', e);
-    }
+    });
+    if (st?.isSymbolicLink()) throw unsafe(`a symlink inside the download folder: ${path}`, { path });
+    return st?.isFile() ? st : undefined;
   }
 
   /** Creates the zero-length files that are not skipped (once, before the first write). */
@@ -365,6 +374,18 @@ export class FsFiles {
    * symlink; with `create`, makes missing folders. Returns false when one is missing (no create).
    */
   async #dirsSafe(path: string, create = false): Promise<boolean> {
+    if (!(await this.#dirsOf(path, create))) return false;
+    const st = await lstat(path).catch(() => undefined);
+    if (st?.isSymbolicLink()) throw unsafe(`a symlink inside the download folder: ${path}`, { path });
+    return true;
+  }
+
+  /**
+   * The folders of `path` checked (and made, with `create`); false when one is missing. Folders
+   * found missing are added to `missing`, and a folder in it is taken as missing unchecked (one
+   * scan of many files under a missing folder costs one `lstat`, not one per file).
+   */
+  async #dirsOf(path: string, create: boolean, missing?: Set<string>): Promise<boolean> {
     const parts = relative(this.root, path).split(sep);
     if (create && !this.#dirsOk.has(this.root)) {
       await mkdir(this.root, { recursive: true }).catch((e) => {
@@ -376,12 +397,16 @@ export class FsFiles {
     for (let i = 0; i < parts.length - 1; i++) {
       dir = join(dir, parts[i] as string);
       if (this.#dirsOk.has(dir)) continue;
+      if (missing?.has(dir)) return false;
       let st = await lstat(dir).catch((e) => {
         if (errno(e) === 'ENOENT') return undefined;
         throw ioError('lstat', e);
       });
       if (!st) {
-        if (!create) return false;
+        if (!create) {
+          missing?.add(dir);
+          return false;
+        }
         await mkdir(dir).catch((e) => {
           if (errno(e) !== 'EEXIST') throw ioError('mkdir', e);
         });
@@ -394,8 +419,6 @@ export class FsFiles {
         throw new StorageError('STORAGE_IO', `not a folder: ${dir}`, { details: { path: dir } });
       this.#dirsOk.add(dir);
     }
-    const st = await lstat(path).catch(() => undefined);
-    if (st?.isSymbolicLink()) throw unsafe(`a symlink inside the download folder: ${path}`, { path });
     return true;
   }
 
