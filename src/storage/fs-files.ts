@@ -64,7 +64,10 @@ const SCAN_CONCURRENCY = 16;
  */
 export function holesOnlyFile(st: Pick<Stats, 'size' | 'blocks'>): boolean {
   return (
-    process.platform !== 'win32' && st.size >= HOLES_MIN_SIZE && typeof st.blocks === 'number' && st.blocks === 0
+    process.platform !== 'win32' &&
+    st.size >= HOLES_MIN_SIZE &&
+    typeof st.blocks === 'number' &&
+    st.blocks === 0
   );
 }
 
