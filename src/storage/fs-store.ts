@@ -239,8 +239,8 @@ export class FsChunkStore implements ChunkStore {
       if (c === 'missing') done(i, false);
       else if (c === 'zeros' && this.#verifier.kind(i).algo === 'sha1') {
         const size = this.#layout.pieceSize(i);
-        let digest = zeroDigests.get(size);
-        if (!digest) zeroDigests.set(size, (digest = zeroSha1(size)));
+        const digest = zeroDigests.get(size) ?? zeroSha1(size);
+        zeroDigests.set(size, digest);
         done(i, this.#verifier.matches(i, digest));
       } else toRead[reads++] = i;
     }
