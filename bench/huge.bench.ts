@@ -259,7 +259,10 @@ if (CASES.includes('wire')) {
     '| bttkit client | it sends | bytes | handshake → its message ms | our 32 KiB bitfield → its `interested` ms |',
   );
   console.log('|---|---|---|---|---|');
-  const ms = (rows: Json[]) => median(rows.map((r) => Number((r.received as Json).ms))).toFixed(1);
+  const ms = (rows: Json[]) =>
+    rec(rows)?.kind === 'none'
+      ? '– (nothing in 2 s)'
+      : median(rows.map((r) => Number((r.received as Json).ms))).toFixed(1);
   console.log(
     `| seeding (sparse files, rechecked) | ${rec(seeds)?.kind} | ${rec(seeds)?.bytes} | ${ms(seeds)} | – |`,
   );

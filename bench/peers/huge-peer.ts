@@ -168,7 +168,7 @@ if (mode === 'parse') {
     wire.once('have-all', () => resolve({ kind: 'have-all', bytes: 0, ms: at() }));
     wire.once('have-none', () => resolve({ kind: 'have-none', bytes: 0, ms: at() }));
     wire.once('close', (e) => reject(e ?? new Error('closed')));
-    setTimeout(() => resolve({ kind: 'none', bytes: 0, ms: at() }), 5000).unref();
+    setTimeout(() => resolve({ kind: 'none', bytes: 0, ms: at() }), 2000).unref();
     wire.handshake();
   });
   const ours = new Uint8Array(Math.ceil(pieceCount / 8)).fill(0xaa);
