@@ -234,7 +234,7 @@ export class FsChunkStore implements ChunkStore {
     let reads = 0;
     const zeroDigests = new Map<number, Uint8Array>();
     for (let i = 0; i < total; i++) {
-      if ((i & 0xfff) === 0) this.#state.check(options.signal);
+      this.#state.check(options.signal);
       const c = this.#files.classify(i, scan);
       if (c === 'missing') done(i, false);
       else if (c === 'zeros' && this.#verifier.kind(i).algo === 'sha1') {
@@ -250,6 +250,7 @@ export class FsChunkStore implements ChunkStore {
       this.#state.check();
       done(i, ok);
     });
+    this.#state.check(options.signal);
     return this.bitfield();
   }
 
