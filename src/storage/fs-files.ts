@@ -98,6 +98,8 @@ export class FsFiles {
   readonly #partPath: string;
   /** Files whose bytes go to the part file (skipped while missing on disk). */
   readonly #usePart: boolean[];
+  /** The route key of each file (`f<index>`), made once. */
+  readonly #keys: string[];
   readonly #dirsOk = new Set<string>();
   #emptyFiles: Promise<void> | undefined;
 
@@ -114,6 +116,7 @@ export class FsFiles {
     this.#partPath = join(this.root, `.${this.#meta.infoHash}.parts`);
     this.#paths = this.#checkPaths();
     this.#usePart = this.#meta.files.map(() => false);
+    this.#keys = this.#meta.files.map((_, i) => `f${i}`);
   }
 
   /** Absolute path of file `index` (already range-checked). */
@@ -184,14 +187,25 @@ export class FsFiles {
    * `read`.
    */
   classify(piece: number, scan: DiskScan): 'missing' | 'zeros' | 'read' {
+    // The segments of the piece walked in place (no objects: this runs once per piece).
+    const files = this.#meta.files;
+    let pos = piece * this.#layout.pieceLength;
+    const end = pos + this.#layout.pieceSize(piece);
     let zeros = true;
-    for (const s of this.#layout.blockSegments(piece, 0, this.#layout.pieceSize(piece))) {
-      const r = this.#route(s.file, s.fileOffset);
-      if (!r) continue;
-      const size = scan.sizes.get(r.key);
+    for (let i = this.#layout.fileAt(pos); pos < end && i < files.length; i++) {
+      const f = files[i];
+      if (!f || f.length === 0) continue;
+      const n = Math.min(end, f.offset + f.length) - pos;
+      if (n <= 0) continue;
+      const fileOffset = pos - f.offset;
+      pos += n;
+      if (f.padding) continue;
+      const part = this.#usePart[i] === true;
+      const key = part ? PART_KEY : (this.#keys[i] as string);
+      const size = scan.sizes.get(key);
       if (size === undefined) return 'read';
-      if (size < r.position + s.length) return 'missing';
-      if (!scan.holesOnly.has(r.key)) zeros = false;
+      if (size < (part ? f.offset : 0) + fileOffset + n) return 'missing';
+      if (!scan.holesOnly.has(key)) zeros = false;
     }
     return zeros ? 'zeros' : 'read';
   }
@@ -449,7 +463,7 @@ export class FsFiles {
     const f = this.#meta.files[index];
     if (!f || f.padding) return undefined;
     if (this.#usePart[index]) return { key: PART_KEY, path: this.#partPath, position: f.offset + fileOffset };
-    return { key: `f${index}`, path: this.#paths[index] as string, position: fileOffset };
+    return { key: this.#keys[index] as string, path: this.#paths[index] as string, position: fileOffset };
   }
 
   /** Copies the verified pieces' bytes of file `index` from the part file into the file. */

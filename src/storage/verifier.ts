@@ -91,7 +91,8 @@ class MerkleVerifier implements PieceVerifier {
       if (!root) bad(`file ${s.fileIndex} has no pieces root`);
       if (s.firstPiece + s.pieceCount > pieceCount) bad(`file ${s.fileIndex} runs past the last piece`);
       const last = this.#runs[this.#runs.length - 1];
-      if (last && s.firstPiece < last.firstPiece + last.pieceCount) bad(`file ${s.fileIndex} overlaps another`);
+      if (last && s.firstPiece < last.firstPiece + last.pieceCount)
+        bad(`file ${s.fileIndex} overlaps another`);
       if (s.pieceCount === 1) {
         this.#runs.push({ firstPiece: s.firstPiece, pieceCount: 1, hashes: root });
         this.#single[s.firstPiece] = 1;
