@@ -175,9 +175,27 @@ export class FsFiles {
       const [key, path] = todo[k] as [string, string];
       const st = await this.#stat(path, missing);
       sizes.set(key, st ? st.size : -1);
-      if (st && holesOnlyFile(st)) holesOnly.add(key);
+      if (st && holesOnlyFile(st) && (await this.#startsWithZeros(path))) holesOnly.add(key);
     });
     return { sizes, holesOnly };
+  }
+
+  /**
+   * A check of the file system's word: the first 4 KiB of a file said to have no allocated block
+   * must read as zeros (a file system that reports no blocks for files with data is not trusted).
+   */
+  async #startsWithZeros(path: string): Promise<boolean> {
+    const fh = await open(path, READ_FLAGS).catch(() => undefined);
+    if (!fh) return false;
+    try {
+      const buf = new Uint8Array(4096);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+      return buf.subarray(0, bytesRead).every((b) => b === 0);
+    } catch {
+      return false;
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
   }
 
   /**
