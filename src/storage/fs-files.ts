@@ -52,6 +52,8 @@ export interface DiskScan {
 
 /** Smallest file trusted to be all holes when it has no allocated block (see {@link holesOnlyFile}). */
 const HOLES_MIN_SIZE = 64 * 1024;
+/** Files said to be all holes whose first bytes are read to check the file system's word. */
+const HOLES_SAMPLES = 4;
 /** `lstat`s in flight while scanning a torrent's files. */
 const SCAN_CONCURRENCY = 16;
 
@@ -175,15 +177,20 @@ export class FsFiles {
       const [key, path] = todo[k] as [string, string];
       const st = await this.#stat(path, missing);
       sizes.set(key, st ? st.size : -1);
-      if (st && holesOnlyFile(st) && (await this.#startsWithZeros(path))) holesOnly.add(key);
+      if (st && holesOnlyFile(st)) holesOnly.add(key);
     });
+    // The file system's word is checked on a few of them: their first 4 KiB must read as zeros.
+    // One that reports no blocks for files with data (some FUSE ones) is then not trusted at all.
+    for (const key of [...holesOnly].slice(0, HOLES_SAMPLES)) {
+      if (!(await this.#startsWithZeros(routes.get(key) as string))) {
+        holesOnly.clear();
+        break;
+      }
+    }
     return { sizes, holesOnly };
   }
 
-  /**
-   * A check of the file system's word: the first 4 KiB of a file said to have no allocated block
-   * must read as zeros (a file system that reports no blocks for files with data is not trusted).
-   */
+  /** True when the first 4 KiB of the file (or all of it, if shorter) are zeros. */
   async #startsWithZeros(path: string): Promise<boolean> {
     const fh = await open(path, READ_FLAGS).catch(() => undefined);
     if (!fh) return false;
