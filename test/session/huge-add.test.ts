@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, ftruncateSync, mkdtempSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import v8 from 'node:v8';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encode } from '../../src/metainfo/index.js';
 import { Client, type Torrent } from '../../src/session/index.js';
@@ -32,14 +33,14 @@ describe('adding a torrent of 262,144 pieces', () => {
   });
 
   /** Adds it with a file store whose hash pool counts the pieces read back. */
-  async function add(): Promise<Torrent> {
+  async function add(bytes = zerosTorrent()): Promise<Torrent> {
     const pool = new HashPool({ size: 0 });
     const hashRanges = pool.hashRanges.bind(pool);
     pool.hashRanges = (ranges, kind) => {
       reads++;
       return hashRanges(ranges, kind);
     };
-    const t = client.add(zerosTorrent(), {
+    const t = client.add(bytes, {
       store: (info) => new FsChunkStore(info, { path: dir, hashPool: pool }),
     });
     await new Promise<void>((resolve, reject) => {
@@ -48,6 +49,25 @@ describe('adding a torrent of 262,144 pieces', () => {
     });
     return t;
   }
+
+  // Live objects (after a full GC) by prototype: Node ≥ 20.13 (experimental there).
+  const live = (ctor: new (...args: never[]) => unknown): number =>
+    (v8 as unknown as { queryObjects: (c: unknown, o: { format: 'count' }) => number }).queryObjects(ctor, {
+      format: 'count',
+    });
+  const canCount = typeof (v8 as { queryObjects?: unknown }).queryObjects === 'function';
+
+  it.skipIf(!canCount)('makes no object per piece: live objects grow by far fewer than 262,144', async () => {
+    const bytes = zerosTorrent();
+    const before = { objects: live(Object), views: live(Uint8Array) };
+    const t = await add(bytes);
+    const grew = { objects: live(Object) - before.objects, views: live(Uint8Array) - before.views };
+    expect(t.state).toBe('downloading');
+    // A few hundred objects for the torrent, its parts and its one file (210 when written); a
+    // per-piece object, array or view would add 262,144.
+    expect(grew.objects).toBeLessThan(10_000);
+    expect(grew.views).toBeLessThan(1000);
+  });
 
   it('into an empty folder: downloading, no file created, nothing read', async () => {
     const t = await add();
