@@ -54,6 +54,12 @@ const COUNT = 262_144;
 const TOTAL = PIECE * COUNT;
 const PEER = join(ROOT, 'bench/peers/huge-peer.ts');
 const LT = join(ROOT, 'bench/peers/libtorrent-huge.py');
+// Whatever happens, the data and the long-running processes go with this one.
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+  rmSync(BASE, { recursive: true, force: true });
+});
 let nextPort = 43000 + Math.floor(Math.random() * 1000) * 10;
 let dirs = 0;
 const freshDir = () => {
@@ -116,6 +122,8 @@ const lt = (...args: string[]) => runJson('/usr/bin/python3', [LT, ...args]);
 /** Starts a long-running process; resolves with it and its first JSON line. */
 function start(cmd: string, args: string[]): Promise<{ child: ChildProcess; first: Json }> {
   const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   let err = '';
   child.stderr?.on('data', (d: Buffer) => {
     err = (err + d.toString()).slice(-4000);
