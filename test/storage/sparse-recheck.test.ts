@@ -1,5 +1,14 @@
-import { createHash } from 'node:crypto';
-import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  ftruncateSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -130,6 +139,39 @@ describe('FsChunkStore recheck without reading what cannot hold data', () => {
     expect(bitfieldCount(bits)).toBe(2);
     expect(reads()).toBe(2);
     await store.close();
+  });
+
+  it('a partly written sparse file: the worker takes zero chunks for zeros without hashing them, same digests', async () => {
+    // 8 pieces of 64 KiB: data in pieces 0–3, holes after; piece 7 is expected to hold data.
+    const pieceLength = 64 * 1024;
+    const data = new Uint8Array(8 * pieceLength);
+    data.set(randomBytes(4 * pieceLength));
+    const fx = makeTorrent([{ length: data.length, path: ['p.bin'] }], pieceLength);
+    for (let i = 0; i < 8; i++) {
+      const piece = data.subarray(i * pieceLength, (i + 1) * pieceLength);
+      fx.meta.pieceHashes.set(createHash('sha1').update(piece).digest(), i * 20);
+    }
+    fx.meta.pieceHashes.set(createHash('sha1').update(randomBytes(pieceLength)).digest(), 7 * 20);
+    mkdirSync(join(dir, 'tor'));
+    const fd = openSync(join(dir, 'tor', 'p.bin'), 'w');
+    writeSync(fd, data, 0, 4 * pieceLength, 0);
+    ftruncateSync(fd, data.length);
+    closeSync(fd);
+    const pool = new HashPool({ size: 1 });
+    const store = new FsChunkStore(fx.meta, { path: dir, hashPool: pool });
+    await store.recheck();
+    expect(Array.from({ length: 8 }, (_, i) => store.has(i))).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+      false,
+    ]);
+    await store.close();
+    await pool.close();
   });
 
   it('trusts "no allocated block" only for files of at least 64 KiB, and never on Windows', () => {
