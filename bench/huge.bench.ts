@@ -11,6 +11,8 @@
  * - `add`: a Client adds the torrent for download into an empty folder on DIR (tmpfs): time
  *   until `add()` returns and until `ready`, extra RSS, files created; the same with sparse
  *   files of the full size already there (recheck); baseline: python3-libtorrent adding it.
+ * - `partial`: recheck of a PARTIAL_GIB (default 1) GiB sparse file with 64 MiB written (read
+ *   whole: holes are compared with zeros, not hashed); baseline: the same size all data.
  * - `picker`: a seed's full bitfield (32 KiB), a half peer's bitfield, 1,000 haves, picking the
  *   first PICK_BLOCKS blocks; baseline: the same at 1 GiB in 1 MiB pieces (1,024 pieces).
  * - `wire`: a PeerWire peer (no BEP 6) connects to a bttkit seeder (its 32 KiB bitfield) and to a
@@ -22,7 +24,7 @@
  *   bttkit downloads in sequential mode until HUGE_MB are verified; libtorrent with the other
  *   pieces at priority 0.
  *
- * Env: RUNS (default 5; medians), HUGE_MB, FILES, PICK_BLOCKS (default 4,096), DIR (default
+ * Env: RUNS (default 5; medians), HUGE_MB, FILES, PICK_BLOCKS (default 4,096), PARTIAL_GIB, DIR (default
  * /dev/shm), CASES.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -47,7 +49,7 @@ const RUNS = Number(process.env.RUNS ?? 5);
 const HUGE_MB = Number(process.env.HUGE_MB ?? 256);
 const FILES = Number(process.env.FILES ?? 10_000);
 const PICK_BLOCKS = Number(process.env.PICK_BLOCKS ?? 4096);
-const CASES = (process.env.CASES ?? 'metainfo,add,picker,wire,download').split(',');
+const CASES = (process.env.CASES ?? 'metainfo,add,partial,picker,wire,download').split(',');
 const BASE = mkdtempSync(join(process.env.DIR ?? '/dev/shm', 'bttkit-huge-'));
 const PIECE = 4 * 1024 * 1024;
 const COUNT = 262_144;
@@ -207,6 +209,35 @@ if (CASES.includes('add')) {
     });
     console.log(
       `| ${t.label} | empty, **libtorrent** (baseline) | ${med(base, 'addMs').toFixed(1)} | ${med(base, 'readyMs').toFixed(0)} (${range(base, 'readyMs')}) | – | ${med(base, 'rssMiB').toFixed(1)} (${range(base, 'rssMiB', 1)}) | ${base[0]?.state} | – |`,
+    );
+  }
+}
+
+if (CASES.includes('partial')) {
+  // What recheck costs over a sparse file that holds some data (read whole: no SEEK_DATA in
+  // Node): holes are compared with zeros, not hashed. Baseline: the same size all data.
+  const gib = Number(process.env.PARTIAL_GIB ?? 1);
+  console.log(
+    `\n### partial: recheck of a ${gib} GiB sparse file (4 MiB pieces, 2 hash workers; medians of ${RUNS})\n`,
+  );
+  console.log('| file | seconds (runs) | GB/s | CPU s (all threads) | vs all data |');
+  console.log('|---|---|---|---|---|');
+  const rows = (written: string) =>
+    times(RUNS, () => {
+      const d = freshDir();
+      const r = peer('recheck', d, String(gib), written);
+      rmSync(d, { recursive: true, force: true });
+      return r;
+    });
+  const data = rows('all');
+  const base = med(data, 'seconds');
+  for (const [label, rs] of [
+    ['64 MiB written, the rest holes', rows('64')],
+    ['all data (baseline: hashed)', data],
+  ] as const) {
+    const sec = med(rs, 'seconds');
+    console.log(
+      `| ${label} | ${sec.toFixed(2)} (${range(rs, 'seconds', 2)}) | ${(Number(rs[0]?.bytes) / 1e9 / sec).toFixed(2)} | ${med(rs, 'cpuS').toFixed(2)} | ${(base / sec).toFixed(2)}× |`,
     );
   }
 }

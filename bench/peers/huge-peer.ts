@@ -10,15 +10,18 @@
  *                                       a Client downloads (sequential) until <pieces> are verified
  *   magnet <infohash> <dir> <seeder-port>
  *                                       a Client adds it by info-hash: metadata (BEP 9), ready
+ *   recheck <dir> <gib> <written-mib|all>
+ *                                       FsChunkStore recheck of a sparse file partly written
  *   wire  <port> <infohash> <pieces>    a PeerWire peer: the client's bitfield, then ours
  *
  * RSS is measured after `gc()` before and after (the process must run with --expose-gc).
  */
-import { randomBytes } from 'node:crypto';
-import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseTorrent } from '../../src/metainfo/index.js';
 import { Client } from '../../src/session/index.js';
+import { bitfieldCount, FsChunkStore, HashPool } from '../../src/storage/index.js';
 import { TcpTransport } from '../../src/util/transport.js';
 import { PeerWire } from '../../src/wire/index.js';
 
@@ -185,6 +188,46 @@ if (mode === 'parse') {
     state: t.state,
   });
   await client.destroy();
+} else if (mode === 'recheck') {
+  // A file of <gib> GiB in 4 MiB pieces with <written-mib> MiB of data at its start (random: a
+  // piece of it fails; the rest is holes, or all data with <written-mib> = all): recheck time.
+  const [dir, gib, writtenMib] = args as [string, string, string];
+  const pieceLength = 4 * 1024 * 1024;
+  const count = (Number(gib) * 1024 * 1024 * 1024) / pieceLength;
+  const zero = createHash('sha1').update(new Uint8Array(pieceLength)).digest();
+  const pieceHashes = new Uint8Array(count * 20);
+  for (let i = 0; i < count; i++) pieceHashes.set(zero, i * 20);
+  const length = count * pieceLength;
+  const meta = {
+    infoHash: 'ab'.repeat(20),
+    infoHashBytes: new Uint8Array(20).fill(0xab),
+    infoBytes: new Uint8Array(0),
+    info: new Map(),
+    name: 'z.bin',
+    pieceLength,
+    pieceCount: count,
+    lastPieceLength: pieceLength,
+    length,
+    pieceHashes,
+    files: [{ path: 'z.bin', segments: ['z.bin'], length, offset: 0, padding: false }],
+    multiFile: false,
+    private: false,
+  };
+  const fd = openSync(join(dir, 'z.bin'), 'w');
+  const written = writtenMib === 'all' ? length : Number(writtenMib) * 1024 * 1024;
+  const chunk = new Uint8Array(randomBytes(pieceLength));
+  for (let at = 0; at < written; at += pieceLength) writeSync(fd, chunk, 0, pieceLength, at);
+  ftruncateSync(fd, length);
+  closeSync(fd);
+  const pool = new HashPool({ size: 2 });
+  const store = new FsChunkStore(meta, { path: dir, hashPool: pool });
+  const c0 = cpu();
+  const t0 = performance.now();
+  const bits = await store.recheck();
+  const seconds = (performance.now() - t0) / 1000;
+  out({ event: 'rechecked', seconds, cpuS: cpu() - c0, bytes: length, valid: bitfieldCount(bits) });
+  await store.close();
+  await pool.close();
 } else if (mode === 'wire') {
   // A bare wire peer. Without BEP 6 (fast: false) a client with pieces must send a bitfield;
   // then ours: every even piece (the client becomes interested), timed to its `interested`.
