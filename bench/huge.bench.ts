@@ -25,7 +25,8 @@
  *   pieces at priority 0.
  *
  * Env: RUNS (default 5; medians), HUGE_MB, FILES, PICK_BLOCKS (default 4,096), PARTIAL_GIB, DIR (default
- * /dev/shm), CASES.
+ * /dev/shm), CASES, HUGE_MAX_SECONDS (default 120: a download run that takes longer is reported as
+ * failed, not waited for).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -50,6 +51,9 @@ const HUGE_MB = Number(process.env.HUGE_MB ?? 256);
 const FILES = Number(process.env.FILES ?? 10_000);
 const PICK_BLOCKS = Number(process.env.PICK_BLOCKS ?? 4096);
 const CASES = (process.env.CASES ?? 'metainfo,add,partial,picker,wire,download').split(',');
+// Each download run is bounded (bttkit leecher and libtorrent leecher alike).
+process.env.HUGE_MAX_SECONDS ??= '120';
+process.env.LT_MAX_SECONDS ??= process.env.HUGE_MAX_SECONDS;
 const BASE = mkdtempSync(join(process.env.DIR ?? '/dev/shm', 'bttkit-huge-'));
 const PIECE = 4 * 1024 * 1024;
 const COUNT = 262_144;
@@ -347,16 +351,24 @@ if (CASES.includes('download')) {
     ['bttkit', 'libtorrent'],
   ] as const;
   const results = new Map<string, Json[]>();
+  const failures: string[] = [];
   for (let r = 0; r < RUNS; r++) {
     for (const [s, l] of pairs) {
       const port = nextPort++;
       const sd = freshDir();
       const ld = freshDir();
       const seeder = await seeders[s](sd, port);
+      const key = `${s} → ${l}`;
       try {
         const row = leechers[l](ld, port);
-        const key = `${s} → ${l}`;
         results.set(key, [...(results.get(key) ?? []), row]);
+      } catch (e) {
+        // A stalled run (bounded by HUGE_MAX_SECONDS / LT_MAX_SECONDS) is reported, not fatal.
+        failures.push(
+          `${key}: ${String(e instanceof Error ? e.message : e)
+            .split('\n')[0]
+            ?.slice(0, 200)}`,
+        );
       } finally {
         await stop(seeder.child);
         rmSync(sd, { recursive: true, force: true });
@@ -364,6 +376,7 @@ if (CASES.includes('download')) {
       }
     }
   }
+  for (const f of failures) console.log(`failed run: ${f}`);
   const mbps = (rows: Json[]) => rows.map((x) => Number(x.bytes) / 1e6 / Number(x.seconds));
   const base = median(mbps(results.get('libtorrent → libtorrent') ?? []));
   console.log('| seeder → leecher | MB/s (runs) | vs libtorrent → libtorrent | leecher RSS MiB |');
