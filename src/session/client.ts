@@ -371,7 +371,8 @@ export class Client extends TypedEmitter<ClientEvents> {
     // Web seeds: the caller's are checked (thrown), a torrent's or magnet's bad ones skipped.
     const webSeeds = (options.webSeeds ?? []).map(checkWebSeedUrl);
     if (source instanceof Uint8Array) {
-      const meta = parseTorrent(source);
+      // Parsed from our copy: the info, its piece hashes and the .torrent share one buffer.
+      const meta = parseTorrent(original ?? source);
       info = meta;
       infoHash = meta.infoHashBytes;
       infoHashV2 = meta.infoHashV2Bytes;

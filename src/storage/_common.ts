@@ -1,5 +1,6 @@
 import { bitfieldGet, bitfieldSet, createBitfield } from '../util/bitfield.js';
 import { AbortError, throwIfAborted } from '../util/errors.js';
+import { createSha1 } from '../util/hash.js';
 import { closedError, StorageError } from './errors.js';
 import type { Layout } from './layout.js';
 
@@ -63,4 +64,16 @@ export async function forEachLimited(
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, count)) }, lane));
   if (failed !== undefined) throw failed;
+}
+
+const ZERO_CHUNK = 64 * 1024;
+
+/** SHA-1 of `length` zero bytes, hashed in 64 KiB chunks (no piece-sized buffer). */
+export function zeroSha1(length: number): Uint8Array {
+  const h = createSha1();
+  const zeros = new Uint8Array(Math.min(ZERO_CHUNK, length));
+  for (let left = length; left > 0; left -= zeros.length) {
+    h.update(left >= zeros.length ? zeros : zeros.subarray(0, left));
+  }
+  return h.digest();
 }

@@ -11,6 +11,9 @@
  * of those leaves padded with zero hashes to `width` leaves.
  * Out: `{ id, digest: ArrayBuffer, complete, buf? }` or `{ id, error, code }`. `complete` is false when
  * a file ended before a range did (the piece is not all there).
+ * SHA-1 of ranges: chunks that read as zeros (holes of a sparse file, padding) are counted, not
+ * hashed, until data follows; a piece of zeros only gets the SHA-1 of that many zeros, hashed once
+ * per length and kept (a partly written sparse file rechecks at read speed, not hash speed).
  */
 export const WORKER_SOURCE = `'use strict';
 const load = (id) => (typeof require === 'function' ? require(id) : process.getBuiltinModule(id));
@@ -66,6 +69,22 @@ function rootOf(leaves, width) {
   }
   return level.subarray(0, 32);
 }
+function hashZeros(h, n) {
+  if (zeros === null) zeros = new Uint8Array(CHUNK);
+  for (let left = n; left > 0; left -= CHUNK) h.update(zeros.subarray(0, Math.min(left, CHUNK)));
+}
+const zeroDigests = new Map();
+function zeroDigest(n) {
+  let d = zeroDigests.get(n);
+  if (d === undefined) {
+    const h = createHash('sha1');
+    hashZeros(h, n);
+    d = h.digest();
+    if (zeroDigests.size >= 8) zeroDigests.clear();
+    zeroDigests.set(n, d);
+  }
+  return d;
+}
 function reply(m, d, complete) {
   const out = new ArrayBuffer(d.length);
   new Uint8Array(out).set(d);
@@ -81,6 +100,8 @@ parentPort.on('message', (m) => {
     }
     const h = createHash('sha1');
     let complete = true;
+    let zeroRun = 0;
+    let hashed = 0;
     if (m.ranges === undefined) {
       h.update(new Uint8Array(m.buf, m.offset, m.length));
     } else {
@@ -90,24 +111,29 @@ parentPort.on('message', (m) => {
         let pos = r[i + 1];
         let left = r[i + 2];
         if (fd < 0) {
-          if (zeros === null) zeros = new Uint8Array(CHUNK);
-          while (left > 0) {
-            const n = Math.min(left, CHUNK);
-            h.update(zeros.subarray(0, n));
-            left -= n;
-          }
+          zeroRun += left;
           continue;
         }
         if (scratch === null) scratch = Buffer.allocUnsafe(CHUNK);
+        if (zeros === null) zeros = new Uint8Array(CHUNK);
         while (left > 0) {
           const n = fs.readSync(fd, scratch, 0, Math.min(left, CHUNK), pos);
           if (n === 0) { complete = false; break; }
-          h.update(scratch.subarray(0, n));
+          // Zero chunks (holes of a sparse file) are counted, not hashed, until data comes.
+          if (Buffer.compare(scratch.subarray(0, n), zeros.subarray(0, n)) === 0) zeroRun += n;
+          else {
+            if (zeroRun > 0) { hashZeros(h, zeroRun); hashed += zeroRun; zeroRun = 0; }
+            h.update(scratch.subarray(0, n));
+            hashed += n;
+          }
           left -= n;
           pos += n;
         }
       }
     }
+    // A piece that read as zeros only: the SHA-1 of that many zeros, hashed once per length.
+    if (complete && hashed === 0 && zeroRun > 0) return reply(m, zeroDigest(zeroRun), complete);
+    if (zeroRun > 0) hashZeros(h, zeroRun);
     reply(m, h.digest(), complete);
   } catch (e) {
     parentPort.postMessage({ id: m.id, error: String(e && e.message), code: e && e.code });

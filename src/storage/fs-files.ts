@@ -1,7 +1,8 @@
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, type Stats } from 'node:fs';
 import { type FileHandle, lstat, mkdir, open, rmdir, unlink } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import type { InfoDictionary } from '../metainfo/torrent.js';
+import { forEachLimited } from './_common.js';
 import { ioError, StorageError } from './errors.js';
 import type { FdCache, FdEntry } from './fd-cache.js';
 import type { HashPool, HashRange } from './hash-pool.js';
@@ -41,6 +42,38 @@ function sliceRun(parts: readonly (QueuedBlock | Uint8Array)[], start: number, l
   return out;
 }
 
+/**
+ * The files of a torrent as recheck finds them: sizes (−1: missing) and the files that are all
+ * holes, keyed by route (a file, or the part file).
+ */
+export interface DiskScan {
+  readonly sizes: ReadonlyMap<string, number>;
+  readonly holesOnly: ReadonlySet<string>;
+}
+
+/** Smallest file trusted to be all holes when it has no allocated block (see {@link holesOnlyFile}). */
+const HOLES_MIN_SIZE = 64 * 1024;
+/** Files said to be all holes whose first bytes are read to check the file system's word. */
+const HOLES_SAMPLES = 4;
+/** `lstat`s in flight while scanning a torrent's files. */
+const SCAN_CONCURRENCY = 16;
+
+/**
+ * True when a file has no allocated block at all, so every byte of it reads as zero: a file
+ * made by `truncate` (or preallocated sparse) that nothing was written to. Trusted only where
+ * `st_blocks` means allocated space (not on Windows, where Node reports none) and for files of
+ * at least 64 KiB (file systems that keep tiny files inside the inode, such as ext4's
+ * `inline_data`, report no blocks for them).
+ */
+export function holesOnlyFile(st: Pick<Stats, 'size' | 'blocks'>): boolean {
+  return (
+    process.platform !== 'win32' &&
+    st.size >= HOLES_MIN_SIZE &&
+    typeof st.blocks === 'number' &&
+    st.blocks === 0
+  );
+}
+
 /** Where a byte of a file lives: its own file, or the part file of skipped files. */
 interface Route {
   readonly key: string;
@@ -70,6 +103,8 @@ export class FsFiles {
   readonly #partPath: string;
   /** Files whose bytes go to the part file (skipped while missing on disk). */
   readonly #usePart: boolean[];
+  /** The route key of each file (`f<index>`), made once. */
+  readonly #keys: string[];
   readonly #dirsOk = new Set<string>();
   #emptyFiles: Promise<void> | undefined;
 
@@ -87,6 +122,7 @@ export class FsFiles {
     this.#partPath = join(this.root, `.${this.#meta.infoHash}.parts`);
     this.#paths = this.#checkPaths();
     this.#usePart = this.#meta.files.map(() => false);
+    this.#keys = this.#meta.files.map((_, i) => `f${i}`);
   }
 
   /** Absolute path of file `index` (already range-checked). */
@@ -122,13 +158,85 @@ export class FsFiles {
   }
 
   /** Size of each distinct file of the torrent (−1: missing), keyed by route. */
-  async sizes(): Promise<Map<string, number>> {
+  async sizes(): Promise<ReadonlyMap<string, number>> {
+    return (await this.scan()).sizes;
+  }
+
+  /**
+   * One `lstat` per distinct file of the torrent: its size (−1: missing) and whether it is all
+   * holes (see {@link DiskScan}).
+   */
+  async scan(): Promise<DiskScan> {
     const sizes = new Map<string, number>();
+    const holesOnly = new Set<string>();
+    const routes = new Map<string, string>();
     for (let i = 0; i < this.#meta.files.length; i++) {
       const r = this.#route(i, 0);
-      if (r && !sizes.has(r.key)) sizes.set(r.key, await this.sizeOf(r.path));
+      if (r) routes.set(r.key, r.path);
     }
-    return sizes;
+    // Many files: stats in parallel (a thread-pool round trip each), missing folders once.
+    const todo = [...routes];
+    const missing = new Set<string>();
+    await forEachLimited(todo.length, SCAN_CONCURRENCY, undefined, async (k) => {
+      const [key, path] = todo[k] as [string, string];
+      const st = await this.#stat(path, missing);
+      sizes.set(key, st ? st.size : -1);
+      if (st && holesOnlyFile(st)) holesOnly.add(key);
+    });
+    // The file system's word is checked on a few of them: their first 4 KiB must read as zeros.
+    // One that reports no blocks for files with data (some FUSE ones) is then not trusted at all.
+    for (const key of [...holesOnly].slice(0, HOLES_SAMPLES)) {
+      if (!(await this.#startsWithZeros(routes.get(key) as string))) {
+        holesOnly.clear();
+        break;
+      }
+    }
+    return { sizes, holesOnly };
+  }
+
+  /** True when the first 4 KiB of the file (or all of it, if shorter) are zeros. */
+  async #startsWithZeros(path: string): Promise<boolean> {
+    const fh = await open(path, READ_FLAGS).catch(() => undefined);
+    if (!fh) return false;
+    try {
+      const buf = new Uint8Array(4096);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+      return buf.subarray(0, bytesRead).every((b) => b === 0);
+    } catch {
+      return false;
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
+  }
+
+  /**
+   * What recheck must do for `piece`, without reading it: `missing` when a byte of it lies past
+   * the end of its file (or the file is missing), `zeros` when all of it lies in padding or in
+   * files that are all holes (it reads as zeros: compare with the hash of a zero piece), else
+   * `read`.
+   */
+  classify(piece: number, scan: DiskScan): 'missing' | 'zeros' | 'read' {
+    // The segments of the piece walked in place (no objects: this runs once per piece).
+    const files = this.#meta.files;
+    let pos = piece * this.#layout.pieceLength;
+    const end = pos + this.#layout.pieceSize(piece);
+    let zeros = true;
+    for (let i = this.#layout.fileAt(pos); pos < end && i < files.length; i++) {
+      const f = files[i];
+      if (!f || f.length === 0) continue;
+      const n = Math.min(end, f.offset + f.length) - pos;
+      if (n <= 0) continue;
+      const fileOffset = pos - f.offset;
+      pos += n;
+      if (f.padding) continue;
+      const part = this.#usePart[i] === true;
+      const key = part ? PART_KEY : (this.#keys[i] as string);
+      const size = scan.sizes.get(key);
+      if (size === undefined) return 'read';
+      if (size < (part ? f.offset : 0) + fileOffset + n) return 'missing';
+      if (!scan.holesOnly.has(key)) zeros = false;
+    }
+    return zeros ? 'zeros' : 'read';
   }
 
   /**
@@ -151,14 +259,18 @@ export class FsFiles {
 
   /** Size of a file, −1 if it does not exist. */
   async sizeOf(path: string): Promise<number> {
-    if (!(await this.#dirsSafe(path))) return -1;
-    try {
-      const st = await lstat(path);
-      return st.isFile() ? st.size : -1;
-    } catch (e) {
-      if (errno(e) === 'ENOENT') return -1;
+    return (await this.#stat(path))?.size ?? -1;
+  }
+
+  /** `lstat` of a regular file inside the folder; undefined when missing or not a file. */
+  async #stat(path: string, missing?: Set<string>): Promise<Stats | undefined> {
+    if (!(await this.#dirsOf(path, false, missing))) return undefined;
+    const st = await lstat(path).catch((e) => {
+      if (errno(e) === 'ENOENT') return undefined;
       throw ioError('stat', e);
-    }
+    });
+    if (st?.isSymbolicLink()) throw unsafe(`a symlink inside the download folder: ${path}`, { path });
+    return st?.isFile() ? st : undefined;
   }
 
   /** Creates the zero-length files that are not skipped (once, before the first write). */
@@ -244,7 +356,7 @@ export class FsFiles {
     pool: HashPool,
     verifier: PieceVerifier,
     piece: number,
-    sizes: Map<string, number> | undefined,
+    sizes: ReadonlyMap<string, number> | undefined,
   ): Promise<boolean> {
     const segs = this.#layout.blockSegments(piece, 0, this.#layout.pieceSize(piece));
     const held: FdEntry[] = [];
@@ -326,6 +438,18 @@ export class FsFiles {
    * symlink; with `create`, makes missing folders. Returns false when one is missing (no create).
    */
   async #dirsSafe(path: string, create = false): Promise<boolean> {
+    if (!(await this.#dirsOf(path, create))) return false;
+    const st = await lstat(path).catch(() => undefined);
+    if (st?.isSymbolicLink()) throw unsafe(`a symlink inside the download folder: ${path}`, { path });
+    return true;
+  }
+
+  /**
+   * The folders of `path` checked (and made, with `create`); false when one is missing. Folders
+   * found missing are added to `missing`, and a folder in it is taken as missing unchecked (one
+   * scan of many files under a missing folder costs one `lstat`, not one per file).
+   */
+  async #dirsOf(path: string, create: boolean, missing?: Set<string>): Promise<boolean> {
     const parts = relative(this.root, path).split(sep);
     if (create && !this.#dirsOk.has(this.root)) {
       await mkdir(this.root, { recursive: true }).catch((e) => {
@@ -337,12 +461,16 @@ export class FsFiles {
     for (let i = 0; i < parts.length - 1; i++) {
       dir = join(dir, parts[i] as string);
       if (this.#dirsOk.has(dir)) continue;
+      if (missing?.has(dir)) return false;
       let st = await lstat(dir).catch((e) => {
         if (errno(e) === 'ENOENT') return undefined;
         throw ioError('lstat', e);
       });
       if (!st) {
-        if (!create) return false;
+        if (!create) {
+          missing?.add(dir);
+          return false;
+        }
         await mkdir(dir).catch((e) => {
           if (errno(e) !== 'EEXIST') throw ioError('mkdir', e);
         });
@@ -355,8 +483,6 @@ export class FsFiles {
         throw new StorageError('STORAGE_IO', `not a folder: ${dir}`, { details: { path: dir } });
       this.#dirsOk.add(dir);
     }
-    const st = await lstat(path).catch(() => undefined);
-    if (st?.isSymbolicLink()) throw unsafe(`a symlink inside the download folder: ${path}`, { path });
     return true;
   }
 
@@ -386,7 +512,7 @@ export class FsFiles {
     const f = this.#meta.files[index];
     if (!f || f.padding) return undefined;
     if (this.#usePart[index]) return { key: PART_KEY, path: this.#partPath, position: f.offset + fileOffset };
-    return { key: `f${index}`, path: this.#paths[index] as string, position: fileOffset };
+    return { key: this.#keys[index] as string, path: this.#paths[index] as string, position: fileOffset };
   }
 
   /** Copies the verified pieces' bytes of file `index` from the part file into the file. */

@@ -1,6 +1,6 @@
 import type { InfoDictionary } from '../metainfo/torrent.js';
 import { bitfieldGet } from '../util/bitfield.js';
-import { forEachLimited, StoreState } from './_common.js';
+import { forEachLimited, StoreState, zeroSha1 } from './_common.js';
 import { type Assembly, addRange } from './assembly.js';
 import { closedError, ioError, StorageError } from './errors.js';
 import { FdCache } from './fd-cache.js';
@@ -248,20 +248,42 @@ export class FsChunkStore implements ChunkStore {
         }
       }
       if (checked > 0) options.onProgress?.({ checked, total, valid });
+      if (todo.length === 0) return this.bitfield();
     }
-    const list = todo;
-    const count = list ? list.length : total;
-    // One stat per file: a piece that needs bytes beyond a file's end is missing, unhashed.
-    const sizes = count > 0 ? await this.#files.sizes() : undefined;
-    await forEachLimited(count, Math.max(2, this.#pool.size * 2), options.signal, async (k) => {
-      const i = list ? (list[k] as number) : k;
-      const ok = await this.#files.hashPiece(this.#pool, this.#verifier, i, sizes);
-      this.#state.check();
+    // One stat per file: a piece that needs bytes beyond a file's end is missing, unhashed; a
+    // piece that lies in files with no allocated block (and padding) reads as zeros: it is
+    // compared with the hash of a zero piece, unread. Only the rest is read and hashed.
+    const scan = await this.#files.scan();
+    const done = (i: number, ok: boolean) => {
       this.#state.mark(i, ok);
       checked++;
       if (ok) valid++;
       options.onProgress?.({ checked, total, valid });
+    };
+    const list = todo;
+    const count = list ? list.length : total;
+    const toRead = new Uint32Array(count);
+    let reads = 0;
+    const zeroDigests = new Map<number, Uint8Array>();
+    for (let k = 0; k < count; k++) {
+      const i = list ? (list[k] as number) : k;
+      this.#state.check(options.signal);
+      const c = this.#files.classify(i, scan);
+      if (c === 'missing') done(i, false);
+      else if (c === 'zeros' && this.#verifier.kind(i).algo === 'sha1') {
+        const size = this.#layout.pieceSize(i);
+        const digest = zeroDigests.get(size) ?? zeroSha1(size);
+        zeroDigests.set(size, digest);
+        done(i, this.#verifier.matches(i, digest));
+      } else toRead[reads++] = i;
+    }
+    await forEachLimited(reads, Math.max(2, this.#pool.size * 2), options.signal, async (k) => {
+      const i = toRead[k] as number;
+      const ok = await this.#files.hashPiece(this.#pool, this.#verifier, i, scan.sizes);
+      this.#state.check();
+      done(i, ok);
     });
+    this.#state.check(options.signal);
     return this.bitfield();
   }
 

@@ -62,11 +62,20 @@ class V1Verifier implements PieceVerifier {
   }
 }
 
+/** v2: the expected hashes of one file's pieces — its piece layer, or its root for one piece. */
+interface ExpectedRun {
+  readonly firstPiece: number;
+  readonly pieceCount: number;
+  /** The piece layer (32 bytes per piece), or the pieces root of a file of one piece. */
+  readonly hashes: Uint8Array;
+}
+
 class MerkleVerifier implements PieceVerifier {
   readonly algo = 'merkle';
   readonly #perPiece: number;
   readonly #lengths: Uint32Array;
-  readonly #expected: (Uint8Array | undefined)[];
+  /** One run per file with pieces, in piece order: no object per piece (262,144 for 1 TiB). */
+  readonly #runs: ExpectedRun[] = [];
   /** Pieces whose file is at most one piece long: their tree is as wide as the file. */
   readonly #single: Uint8Array;
 
@@ -74,7 +83,6 @@ class MerkleVerifier implements PieceVerifier {
     const { pieceLength, pieceCount } = meta;
     this.#perPiece = pieceLength / MERKLE_BLOCK_SIZE;
     this.#lengths = new Uint32Array(pieceCount);
-    this.#expected = new Array(pieceCount).fill(undefined);
     this.#single = new Uint8Array(pieceCount);
     for (const s of spans) {
       const file = meta.files[s.fileIndex];
@@ -82,8 +90,11 @@ class MerkleVerifier implements PieceVerifier {
       const root = s.piecesRoot;
       if (!root) bad(`file ${s.fileIndex} has no pieces root`);
       if (s.firstPiece + s.pieceCount > pieceCount) bad(`file ${s.fileIndex} runs past the last piece`);
+      const last = this.#runs[this.#runs.length - 1];
+      if (last && s.firstPiece < last.firstPiece + last.pieceCount)
+        bad(`file ${s.fileIndex} overlaps another`);
       if (s.pieceCount === 1) {
-        this.#expected[s.firstPiece] = root;
+        this.#runs.push({ firstPiece: s.firstPiece, pieceCount: 1, hashes: root });
         this.#single[s.firstPiece] = 1;
         this.#lengths[s.firstPiece] = file.length;
         continue;
@@ -91,12 +102,26 @@ class MerkleVerifier implements PieceVerifier {
       const layer = layers?.get(toHex(root));
       if (!layer || layer.length !== s.pieceCount * 32)
         bad(`no piece layer for file ${s.fileIndex} (${file.path}): a v2 torrent needs its piece layers`);
+      this.#runs.push({ firstPiece: s.firstPiece, pieceCount: s.pieceCount, hashes: layer });
       for (let k = 0; k < s.pieceCount; k++) {
-        const piece = s.firstPiece + k;
-        this.#expected[piece] = hashAt(layer, k);
-        this.#lengths[piece] = Math.min(pieceLength, file.length - k * pieceLength);
+        this.#lengths[s.firstPiece + k] = Math.min(pieceLength, file.length - k * pieceLength);
       }
     }
+  }
+
+  /** The expected hash of `piece` (a view), found by binary search over the runs. */
+  #expected(piece: number): Uint8Array | undefined {
+    const runs = this.#runs;
+    let lo = 0;
+    let hi = runs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const r = runs[mid] as ExpectedRun;
+      if (piece < r.firstPiece) hi = mid - 1;
+      else if (piece >= r.firstPiece + r.pieceCount) lo = mid + 1;
+      else return r.pieceCount === 1 ? r.hashes : hashAt(r.hashes, piece - r.firstPiece);
+    }
+    return undefined;
   }
 
   kind(piece: number): PieceHashKind {
@@ -108,7 +133,7 @@ class MerkleVerifier implements PieceVerifier {
   }
 
   matches(piece: number, digest: Uint8Array): boolean {
-    const want = this.#expected[piece];
+    const want = this.#expected(piece);
     if (!want || digest.length === 0 || digest.length % 32 !== 0) return false;
     // One hash: the root the worker built (see `kind`); more: leaves, whose root is built here.
     if (digest.length === 32) return equalBytes(digest, want);
