@@ -33,6 +33,8 @@ const LATE_CHECK_MS = 250;
 const FAST_SHARE = 0.5;
 /** Late pieces are asked of this many of the fastest peers. */
 const LATE_PEERS = 2;
+/** Requests a peer with nothing outstanding always gets, whatever the in-flight budget says. */
+const IDLE_FLOOR = 4;
 
 /** What the {@link Downloader} needs from its torrent. */
 export interface DownloadHost {
@@ -243,8 +245,10 @@ export class Downloader {
     // MB were in flight, reads paused again and again, and the endgame waited for the slowest
     // peers to drain queues of thousands of blocks.
     const cap = this.store.maxPendingBytes ?? host.settings.maxPendingWriteBytes;
+    // A peer with nothing outstanding still gets IDLE_FLOOR: peers holding the budget (slow ones
+    // at their minimum queue) never stop the others, and a tiny budget still downloads.
     const budget = Math.max(0, Math.floor(cap / 2 / bs) - this.#inFlight);
-    let want = Math.min(target - outstanding, budget);
+    let want = Math.min(target - outstanding, outstanding === 0 ? Math.max(budget, IDLE_FLOOR) : budget);
     if (
       want <= 0 ||
       (!streaming && outstanding > 0 && want < Math.min(Math.max(4, target >> 3), target >> 1))
@@ -255,6 +259,17 @@ export class Downloader {
       want > 0 ? this.picker.pick(peer.id, want, { critical: !streaming || this.#fast(peer) }) : [];
     if (gate && want > 0) gate.refund(want * bs - reqs.reduce((sum, r) => sum + r.length, 0));
     this.#send(peer, reqs, gate);
+  }
+
+  /**
+   * The peer choked us: its requests go back to the picker and are cancelled on the wire (with
+   * BEP 6 they would wait there for rejects a peer may never send, holding in-flight budget).
+   */
+  peerChoked(peer: PeerConn): void {
+    const held = this.picker.requestsOf(peer.id);
+    this.picker.peerChoked(peer.id);
+    if (peer.wire.outstandingRequests === 0) return;
+    for (const r of held) peer.wire.cancel(r.piece, r.offset, r.length);
   }
 
   /**

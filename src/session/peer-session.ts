@@ -144,8 +144,8 @@ export function attachPeer(
   wire.on('have-all', () => host.downloader()?.peerPieces(peer, (p) => p.peerHaveAll(id)));
   wire.on('have-none', () => host.downloader()?.peerPieces(peer, (p) => p.peerHaveNone(id)));
   wire.on('unchoke', () => host.downloader()?.fill(peer));
-  // The wire fails each outstanding request on choke (their callbacks give them back).
-  wire.on('choke', () => host.downloader()?.picker.peerChoked(id));
+  // Requests outstanding at a choke go back to the picker (and off the wire: downloader.ts).
+  wire.on('choke', () => host.downloader()?.peerChoked(peer));
   wire.on('interested', () => host.choke.peerInterested());
   wire.on('uninterested', () => host.choke.slotFreed(peer));
   wire.on('request', (req, respond) => host.request(peer, req, respond));

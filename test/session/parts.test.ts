@@ -242,25 +242,50 @@ describe('Downloader', () => {
     expect(picker.requestsOf('s:1')).toHaveLength(silent.fake.requests.length);
   });
 
-  it('keeps at most half the store cap in flight across all peers', async () => {
-    const { store, d, add } = setup(testSettings({ minRequestQueue: 4, maxRequestQueue: 4 }), 64);
+  it('keeps at most half the store cap in flight across all peers; an idle peer still gets a few', async () => {
+    const { store, d, add } = setup(testSettings({ minRequestQueue: 8, maxRequestQueue: 8 }), 64);
     store.maxPendingBytes = 8 * 16384; // half of it: 4 blocks in flight in all
     const a = add('a:1');
     const b = add('b:1');
+    a.queueTarget = 8;
+    b.queueTarget = 8;
     d.fill(a);
+    expect(a.fake.requests).toHaveLength(4); // the budget, not its queue of 8
     d.fill(b);
-    expect(a.fake.requests).toHaveLength(4);
-    expect(b.fake.requests).toHaveLength(0);
+    // Nothing outstanding at b: the idle floor (4), whatever the budget says.
+    expect(b.fake.requests).toHaveLength(4);
     a.fake.answer(0, new Uint8Array(16384));
     store.resolvePuts();
     await new Promise((r) => setImmediate(r));
-    // The freed slot goes to a peer (b: a refills in batches); never over the budget.
-    expect(a.fake.requests.length + b.fake.requests.length).toBe(4);
-    expect(b.fake.requests).toHaveLength(1);
+    // Over the budget (7 in flight): neither peer with something outstanding gets more.
+    expect(a.fake.requests.length + b.fake.requests.length).toBe(7);
     // Cancelled (or failed) requests give their share back.
     for (const r of [...a.fake.requests]) a.fake.cancel(r.piece, r.offset, r.length);
+    for (const r of [...b.fake.requests]) b.fake.cancel(r.piece, r.offset, r.length);
     d.fill(b);
     expect(b.fake.requests).toHaveLength(4);
+  });
+
+  it('a choke takes the requests off the wire: a BEP 6 peer that never rejects holds no budget', () => {
+    const { store, d, add } = setup(testSettings({ minRequestQueue: 8, maxRequestQueue: 8 }), 64);
+    store.maxPendingBytes = 16 * 16384; // 8 blocks in flight in all
+    const a = add('a:1');
+    const b = add('b:1');
+    a.queueTarget = 8;
+    b.queueTarget = 8;
+    d.fill(a);
+    d.fill(b);
+    expect(a.fake.requests).toHaveLength(8);
+    expect(b.fake.requests).toHaveLength(4); // the idle floor
+    // a chokes us; with the fast extension its requests stay on the wire until it rejects them,
+    // and this peer never does.
+    a.fake.peerChoking = true;
+    d.peerChoked(a);
+    expect(a.fake.cancels).toHaveLength(8);
+    expect(a.fake.requests).toHaveLength(0);
+    // Their share is back: b, answering, is refilled to its queue of 8.
+    b.fake.answer(0, new Uint8Array(16384));
+    expect(b.fake.requests).toHaveLength(8);
   });
 
   it('counts wasted bytes: endgame duplicates and late answers to cancelled requests', () => {
