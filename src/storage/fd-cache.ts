@@ -146,7 +146,11 @@ export class FdCache {
    * anyway: call when no reader of them is left.
    */
   async closeAll(prefix?: string): Promise<void> {
-    const all = [...this.#map.values()].filter((e) => prefix === undefined || e.key.startsWith(prefix));
+    const match = (key: string) => prefix === undefined || key.startsWith(prefix);
+    // Opens in flight end first: a handle opened while its store closes is closed too (else it
+    // stayed in a shared cache, keeping a deleted file's space, until evicted — maybe never).
+    await Promise.all([...this.#opening].filter(([k]) => match(k)).map(([, p]) => p.catch(() => undefined)));
+    const all = [...this.#map.values()].filter((e) => match(e.key));
     for (const e of all) {
       this.#map.delete(e.key);
       this.#close(e);
