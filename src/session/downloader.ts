@@ -130,12 +130,9 @@ export class Downloader {
 
   /**
    * Payload bytes received that were not needed (libtorrent's `total_redundant_bytes`): blocks
-   * we already had or had already received (endgame duplicates, a second copy of a block asked
-   * twice), and blocks that answered no request of ours — late answers to requests we cancelled
-   * (endgame cancels, request timeouts, chokes) or never made. The latter are counted as the
-   * wire's payload bytes (`PeerWire.downloaded`, every block message) less those the session
-   * took from it ({@link PeerConn.down}). Not included: bytes of pieces that failed their hash
-   * check (see {@link hashFailures}).
+   * already had or received (endgame duplicates), and late answers to cancelled requests — the
+   * wire's payload bytes (`PeerWire.downloaded`) less those taken ({@link PeerConn.down}). Not
+   * included: pieces that failed their hash check ({@link hashFailures}).
    */
   get wastedBytes(): number {
     let bytes = this.#duplicateBytes + this.#goneUnmatchedBytes;
@@ -239,14 +236,10 @@ export class Downloader {
     // Refill in batches (once an eighth of the queue has drained): fewer, larger writes of
     // request messages than one write per arriving block. Not while readers wait.
     const outstanding = peer.wire.outstandingRequests;
-    // Across the torrent's peers, at most half the store's cap in flight: blocks in flight end
-    // as pieces the store assembles, and a store over ¾ full stops all reading. One peer never
-    // reaches it; with 20 peers each at its own `requestQueueSeconds` (up to 1,000 blocks), ~290
-    // MB were in flight, reads paused again and again, and the endgame waited for the slowest
-    // peers to drain queues of thousands of blocks.
+    // Across the torrent's peers, at most half the store's cap in flight (20 peers at their own
+    // rate had ~290 MB in flight: the store kept pausing reads, the endgame waited on deep queues;
+    // docs/session.md); a peer with nothing outstanding still gets IDLE_FLOOR.
     const cap = this.store.maxPendingBytes ?? host.settings.maxPendingWriteBytes;
-    // A peer with nothing outstanding still gets IDLE_FLOOR: peers holding the budget (slow ones
-    // at their minimum queue) never stop the others, and a tiny budget still downloads.
     const budget = Math.max(0, Math.floor(cap / 2 / bs) - this.#inFlight);
     let want = Math.min(target - outstanding, outstanding === 0 ? Math.max(budget, IDLE_FLOOR) : budget);
     if (
