@@ -53,19 +53,9 @@ export default defineConfig([
     treeshake: true,
   },
   {
-    // The CLI runs as one CommonJS bundle (dist/cli/main.cjs), started by the small ES module
-    // dist/cli/main.js (src/cli/bin.ts): its CommonJS dependencies then load by `require`, not
-    // through the ESM loader's lexer — ~10 % less CPU per GiB downloaded (bench/README.md).
     entry: { 'cli/main': 'src/cli/main.ts' },
-    format: ['cjs'],
-    sourcemap: true,
-    target: 'node20',
-    external: ['tronweb', 'pg', 'viem'],
-    noExternal: esmOnly,
-  },
-  {
-    entry: { 'cli/main': 'src/cli/bin.ts' },
     format: ['esm'],
+    sourcemap: true,
     target: 'node20',
     banner: { js: '#!/usr/bin/env node' },
   },
