@@ -10,7 +10,7 @@
  * neither, every client runs to itself and the four mixed pairs bttkit ⇄ libtorrent and
  * bttkit ⇄ libtorrent-hp run too, and a summary compares each bttkit role with libtorrent in it),
  * DIR (default /dev/shm), REF_CLI (for `bttkit-ref`: another build's `dist/cli/main.js`, to
- * compare two builds of bttkit in one run).
+ * compare two builds of bttkit in one run; or `name=path,…` for clients `bttkit-<name>`).
  * TRANSPORT=tcp|utp (default tcp): the only transport both sides may use (bttkit `--no-utp` /
  * `--no-tcp`; libtorrent-peer.py `--utp` turns TCP off). ENCRYPTION=none|rc4 (default: each
  * client's own default): none = encryption disabled on both sides, rc4 = forced (bttkit
@@ -80,7 +80,16 @@ const versionTag = (v: TorrentVersion): string =>
   VERSIONS.length === 1 && v === 1 ? '' : ` (${v === 'hybrid' ? 'hybrid' : `v${v}`})`;
 const BASE = mkdtempSync(join(process.env.DIR ?? '/dev/shm', 'bttkit-bench-'));
 const CLI = join(ROOT, 'dist/cli/main.js');
-const REF_CLI = process.env.REF_CLI;
+/**
+ * REF_CLI: one other build's CLI (client `bttkit-ref`), or several as `name=path,name=path`
+ * (clients `bttkit-<name>`), e.g. to bisect a change over several commits in one run.
+ */
+const REF_CLIS: Record<string, string> = {};
+for (const item of (process.env.REF_CLI ?? '').split(',').filter((x) => x !== '')) {
+  const eq = item.indexOf('=');
+  if (eq < 0) REF_CLIS['bttkit-ref'] = item;
+  else REF_CLIS[`bttkit-${item.slice(0, eq)}`] = item.slice(eq + 1);
+}
 let nextPort = 41000 + Math.floor(Math.random() * 1000) * 10;
 
 interface Peer {
@@ -148,7 +157,7 @@ const LT_FLAGS = [
 
 const peers: Record<string, Peer> = {
   bttkit: bttkitPeer(CLI),
-  ...(REF_CLI ? { 'bttkit-ref': bttkitPeer(REF_CLI) } : {}),
+  ...Object.fromEntries(Object.entries(REF_CLIS).map(([name, cli]) => [name, bttkitPeer(cli)])),
   libtorrent: {
     seed: (t, d, p) => [
       '/usr/bin/python3',
