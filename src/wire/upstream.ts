@@ -152,9 +152,6 @@ class PinnedWire extends Wire {
   /** Where `_push` sends (names unlikely to meet a future upstream field). */
   bttOutput: (data: Uint8Array) => void = () => {};
   bttStopped = false;
-  /** Where the last pulled request was in `requests` / `peerRequests`: the next one is usually right after. */
-  #hint = 0;
-  #peerHint = 0;
   /**
    * While one of the peer's requests is being answered: that request (the only one `_pull` may
    * take from `peerRequests`), or `null` once taken or found gone. `undefined` otherwise.
@@ -169,31 +166,25 @@ class PinnedWire extends Wire {
   }
 
   /**
-   * Overrides Wire._pull (a match, removed by moving the last entry into its hole, or null). The
-   * stock one scans from the start; answers arriving in request order sit ever deeper that way
-   * (hundreds of compares per block with a deep queue), so search from a hint. While a request
-   * is answered ({@link bttAnswering}), only that very request matches in `peerRequests`:
-   * `Wire` matches answers by (index, offset, length), so a late answer to a request the peer
-   * cancelled (or a choke rejected) would take a newer request for the same block, which then
-   * is never answered and the peer waits for its timeout. Such an answer now finds nothing and
-   * sends nothing.
+   * Overrides Wire._pull (a match, removed by moving the last entry into its hole, or null). That
+   * removal scrambles the order, so answers arriving in request order were found after about
+   * half the queue's entries each (hundreds of compares per block with a deep queue). Here the
+   * order is kept: the search runs oldest first and the match is taken out in place (`shift` for
+   * the oldest, the usual case: one compare per block). While a request is answered
+   * ({@link bttAnswering}), only that very request matches in `peerRequests`: `Wire` matches
+   * answers by (index, offset, length), so a late answer to a request the peer cancelled (or a
+   * choke rejected) would take a newer request for the same block, which then is never answered
+   * and the peer waits for its timeout. Such an answer now finds nothing and sends nothing.
    */
   _pull(requests: WireRequest[], piece: number, offset: number, length: number): WireRequest | null {
     const n = requests.length;
-    const own = requests === this.requests;
     const want = requests === this.peerRequests ? this.bttAnswering : undefined;
     if (want === null) return null;
-    const hint = own ? this.#hint : this.#peerHint;
-    const start = hint < n ? hint : 0;
-    for (let k = 0; k < n; k++) {
-      let i = start + k;
-      if (i >= n) i -= n;
+    for (let i = 0; i < n; i++) {
       const r = requests[i] as WireRequest;
       if (want !== undefined ? r === want : r.piece === piece && r.offset === offset && r.length === length) {
-        const last = requests.pop() as WireRequest;
-        if (i < n - 1) requests[i] = last;
-        if (own) this.#hint = i + 1;
-        else this.#peerHint = i + 1;
+        if (i === 0) requests.shift();
+        else requests.splice(i, 1);
         if (want !== undefined) this.bttAnswering = null;
         return r;
       }

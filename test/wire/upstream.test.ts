@@ -203,6 +203,19 @@ describe('UpstreamWire: the seams behave as the adapter assumes', () => {
     expect(up.downloaded).toBe(70);
   });
 
+  it('_pull: answers in request order leave the rest in request order (one compare per block)', () => {
+    // The stock removal moves the last request into the hole, so in-order answers were found ever
+    // deeper (half a deep queue per block). Seen here through a choke, which fails what is left
+    // newest first: with the order kept that is 7, 6, 5, 4, 3.
+    const { up } = connected(false);
+    up.onMessage(1, 0, 0, 0);
+    const failed: number[] = [];
+    for (let i = 0; i < 8; i++) up.request(3, i * 10, 10, (err) => err && failed.push(i));
+    for (const i of [0, 1, 2]) up.onPiece(3, i * 10, new Uint8Array(10));
+    up.onMessage(0, 0, 0, 0);
+    expect(failed).toEqual([7, 6, 5, 4, 3]);
+  });
+
   it('incoming messages reach the state machine: have (repeats dropped), bitfield, have-all, interest', () => {
     const { up, seen } = connected(true);
     up.onMessage(4, 3, 0, 0);
