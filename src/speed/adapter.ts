@@ -359,8 +359,8 @@ export class WireSpeedTorrent {
 
   #drop(wire: ProtocolWire, err: unknown): void {
     const id = this.#wires.get(wire)?.id ?? 'a peer';
-    const cause = err instanceof Error ? err : new Error(String(err));
-    this.#dropped(new SpeedError('SPEED_PEER_DROPPED', `dropped ${id}: ${cause.message}`, { cause }));
+    const why = err instanceof Error ? err.message : String(err);
+    this.#dropped(new SpeedError('SPEED_PEER_DROPPED', `dropped ${id}: ${why}`, { cause: err }));
     wire.destroy();
   }
 }
