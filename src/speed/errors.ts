@@ -12,6 +12,7 @@ import { BttkitError, type BttkitErrorOptions } from '../util/errors.js';
  * | `SPEED_CHANNEL_FAILED` | we could not open a channel to a provider (see `cause`) |
  * | `SPEED_PAY_FAILED` | signing or sending a payment failed (see `cause`) |
  * | `SPEED_REDEEM_FAILED` | redeeming a voucher at the ledger failed (see `cause`) |
+ * | `SPEED_PEER_DROPPED` | the `bittorrent-protocol` adapter dropped a peer (malformed `btt_speed` messages; see `cause`) |
  *
  * All but `SPEED_BAD_OPTION` reach the application as the plug-in's `warning` event.
  */
@@ -23,6 +24,7 @@ export const SPEED_ERROR_CODES = [
   'SPEED_CHANNEL_FAILED',
   'SPEED_PAY_FAILED',
   'SPEED_REDEEM_FAILED',
+  'SPEED_PEER_DROPPED',
 ] as const;
 /** One of {@link SPEED_ERROR_CODES}. */
 export type SpeedErrorCode = (typeof SPEED_ERROR_CODES)[number];

@@ -1,9 +1,18 @@
 /**
  * BitTorrent Speed: bids, the provider's auction or PropShare allocation, the bid-aware choker,
  * and the payment plug-in that pays per verified piece through payment channels: the ledger's
- * ({@link LedgerRail}) or any other {@link PaymentRail}.
+ * ({@link LedgerRail}) or any other {@link PaymentRail}. {@link WireSpeed} brings the same rules
+ * to any client built on `bittorrent-protocol` (WebTorrent): `wire.use(torrent.Extension)`.
  * @module speed
  */
+export {
+  type ProtocolExtension,
+  type ProtocolExtensionClass,
+  type ProtocolWire,
+  WireSpeed,
+  WireSpeedTorrent,
+  type WireSpeedTorrentOptions,
+} from './adapter.js';
 export {
   type Allocation,
   type Award,
@@ -20,6 +29,7 @@ export {
 } from './bttc-rail.js';
 export { type BidBook, SpeedChoker, type SpeedChokerOptions } from './choker.js';
 export { SpeedClient, type SpeedClientOptions } from './client.js';
+export { SpeedCore, type SpeedSwarm, type SpeedSwarmHost } from './core.js';
 export { SPEED_ERROR_CODES, SpeedError, type SpeedErrorCode } from './errors.js';
 export {
   type SpeedCommonOptions,

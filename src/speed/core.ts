@@ -1,0 +1,550 @@
+import { equalBytes, toHex } from '../util/bytes.js';
+import { type Clock, realClock } from '../util/clock.js';
+import { TypedEmitter } from '../util/emitter.js';
+import { BTT_SCHEME_ED25519 } from '../wire/btt-schemes.js';
+import { type BttHandshake, BttRejectCode, type BttSpeedExtension } from '../wire/btt-speed.js';
+import type { SlotAllocator } from './auction.js';
+import { SpeedChoker } from './choker.js';
+import { SpeedError, type SpeedErrorCode } from './errors.js';
+import {
+  LedgerRail,
+  type LedgerRailOptions,
+  type PaymentRail,
+  type RailPayee,
+  type RailPayer,
+} from './rail.js';
+import { AutoBid, type BidStrategy, MIB } from './strategy.js';
+
+/**
+ * The rules of BitTorrent Speed for one account, shared by the session's {@link SpeedPlugin} and
+ * the `bittorrent-protocol` adapter ({@link WireSpeed}): per peer, the payer's state machine
+ * (open a channel, bid, accept a grant, pay per verified piece) and the payee's (check the
+ * channel, auction paid slots, grant, extend credit, verify the newest voucher, ack, collect).
+ * A host — a bttkit `Torrent` or another client's wires — feeds it through a {@link SpeedSwarm}.
+ * @module
+ */
+
+/** Options of {@link speed} common to every payment rail. */
+export interface SpeedCommonOptions {
+  /** Most this client spends over all torrents, base units. 0 (default): never pays. */
+  budget?: bigint;
+  /** As a provider: the lowest price accepted, base units per MiB. Default 0. */
+  reservePrice?: bigint;
+  /** How we bid. Default {@link AutoBid}. */
+  strategy?: BidStrategy;
+  /** How we sell paid slots. Default the uniform-price auction. */
+  allocator?: SlotAllocator;
+  /** Share of upload slots sold. Default 0.5. */
+  paidShare?: number;
+  /** Bytes a provider serves ahead of payment (the credit window). Default: the rail's (4 MiB on the ledger, 64 MiB on a BTTC channel). */
+  creditBytes?: number;
+  /** Locked per channel (one channel per provider). Default a quarter of the budget. */
+  channelAmount?: bigint;
+  /** How often bids are recomputed and vouchers collected (redeemed). Default 2 s and 10 s. */
+  bidIntervalMs?: number;
+  redeemIntervalMs?: number;
+  /** Timer source (bid and redeem rounds). Default the wall clock. */
+  clock?: Clock;
+}
+
+/** Paying through the off-chain ledger's channels (the {@link LedgerRail}, made from these options). */
+export interface SpeedLedgerOptions extends SpeedCommonOptions, LedgerRailOptions {
+  rail?: never;
+}
+
+/** Paying through any {@link PaymentRail} (for example `BttcChannelRail`: on-chain channels on BTTC). */
+export interface SpeedRailOptions extends SpeedCommonOptions {
+  rail: PaymentRail;
+}
+
+/** Options of {@link speed}: the ledger's channels, or another payment rail. */
+export type SpeedOptions = SpeedLedgerOptions | SpeedRailOptions;
+
+/** Events of a {@link SpeedPlugin} (and of a {@link WireSpeed}). */
+export interface SpeedEvents {
+  /** A bid: ours at a provider (`requester`), or a requester's at us (`provider`). */
+  bid: [{ peer: string; price: bigint; role: 'requester' | 'provider' }];
+  /** A provider granted us a slot (or we granted one): price per MiB and credit. */
+  grant: [{ peer: string; price: bigint; credit: number; role: 'requester' | 'provider' }];
+  /**
+   * We sent a voucher: `amount` is this payment, `cumulative` the channel total, `bytes` the
+   * verified bytes paid for on this channel so far (cumulative = Σ bytes × price / MiB, floored).
+   */
+  paid: [{ peer: string; amount: bigint; cumulative: bigint; bytes: bigint }];
+  /** A voucher we accepted (`amount`: the increment) — redeemed at the ledger later. */
+  earned: [
+    {
+      peer: string;
+      amount: bigint;
+      cumulative: bigint;
+      /** The channel (hex) and the voucher's signature: what collecting it needs (persist it to survive a crash). */
+      channelId: string;
+      signature: Uint8Array;
+    },
+  ];
+  /**
+   * A requester lost its paid slot (outbid, stopped bidding, or its payments lagged beyond the
+   * credit window): what it owed and had paid at that moment.
+   */
+  revoked: [{ peer: string; due: bigint; paid: bigint }];
+  /** Redeemed at the ledger. */
+  redeemed: [{ channelId: string; credited: bigint }];
+  warning: [SpeedError];
+}
+
+/** What the rules need from the host of one torrent (a bttkit `Torrent`, or another client's). */
+export interface SpeedSwarmHost {
+  /** Bytes still to download and verify; `undefined` before the torrent's metadata is known (no bids then). */
+  remainingBytes(): bigint | undefined;
+  /** Bytes/s received lately from each peer, by id (the strategy bids at the fastest providers first). */
+  downloadRates(): ReadonlyMap<string, number>;
+  /** A bid was checked: the host may run a choke round now (optional to honour). */
+  rechoke(): void;
+}
+
+/**
+ * The rules for one torrent, fed by its host. Peer ids are the host's (any stable string per
+ * connection). Made by the account ({@link SpeedCore}); both {@link SpeedPlugin} and
+ * {@link WireSpeed} are thin glue around it.
+ */
+export interface SpeedSwarm {
+  /** The provider's bid-aware choker: its paid slots are the auction's winners. */
+  readonly choker: SpeedChoker;
+  /** A connection carrying `btt_speed` (its extension's events are handled from now on). */
+  addPeer(peer: string, ext: BttSpeedExtension): void;
+  /** We uploaded `bytes` of payload to `peer` (counted towards what it owes while granted). */
+  uploaded(peer: string, bytes: number): void;
+  /** A piece passed its hash check: `sources` says who sent how many of its bytes. Pays each granted provider. */
+  verified(sources: Iterable<readonly [peer: string, bytes: number]>): void;
+  /** The peer is in a paid slot now (it won the last round and holds a grant). */
+  isPaid(peer: string): boolean;
+  /** The connection closed: what it paid us is collected (final). */
+  peerClosed(peer: string): void;
+  /** The download completed: accrued payments go out and bids stop. */
+  done(): void;
+  /** The torrent closed: timers stop, every payee is collected (final). */
+  close(): void;
+}
+
+interface ProviderState {
+  ext: BttSpeedExtension;
+  hs: BttHandshake;
+  /** Its address on our rail (the payee of our channel). */
+  addr: string;
+  signer?: RailPayer;
+  opening?: Promise<void>;
+  seq: number;
+  bid?: bigint;
+  grant?: { price: bigint; credit: number };
+  /** Σ verified bytes × price (exact); the voucher is this / MiB. */
+  owed: bigint;
+  /** Verified bytes counted towards payment. */
+  bytes: bigint;
+  /** Verified bytes not yet covered by a voucher (the rail may batch: `payEveryBytes`). */
+  unpaid: number;
+}
+
+interface RequesterState {
+  ext: BttSpeedExtension;
+  hs: BttHandshake;
+  /** Its address on our rail (the payer of its channel). */
+  addr: string;
+  bid?: { price: bigint; seq: number; channel: Uint8Array };
+  verifier?: RailPayee;
+  checking?: Promise<void>;
+  granted?: bigint;
+  /** Σ bytes uploaded while granted × price (exact); expected payment is this / MiB. */
+  served: bigint;
+  /** A collect in progress (one at a time per peer). */
+  collecting?: Promise<void>;
+}
+
+/**
+ * One account's BitTorrent Speed: its payment rail, budget and totals over every torrent, and
+ * the per-peer rules (see the module documentation). Subclassed by {@link SpeedPlugin} (bttkit's
+ * session) and {@link WireSpeed} (any `bittorrent-protocol` wire); not used directly.
+ */
+export class SpeedCore extends TypedEmitter<SpeedEvents> {
+  readonly options: Readonly<SpeedOptions>;
+  readonly #clock: Clock;
+  readonly #strategy: BidStrategy;
+  #spent = 0n;
+  #earned = 0n;
+  /** Channels (hex) accepted as a provider, by the connection using them — over every torrent. */
+  readonly #inUse = new Map<string, RequesterState>();
+  /** Final collects that failed: retried every redeem round until they succeed. */
+  readonly #retry = new Map<RailPayee, string>();
+  #redeemed = 0n;
+  readonly #handshake: BttHandshake;
+  /** How we pay and are paid. */
+  readonly rail: PaymentRail;
+
+  constructor(options: SpeedOptions) {
+    super();
+    this.options = options;
+    this.#clock = options.clock ?? realClock;
+    this.#strategy = options.strategy ?? new AutoBid();
+    this.rail = options.rail ?? new LedgerRail(options as SpeedLedgerOptions);
+    this.#handshake = {
+      v: 1,
+      addr: this.rail.address,
+      ledger: this.rail.id,
+      token: this.rail.token,
+      reserve: options.reservePrice ?? 0n,
+      ...this.rail.hello,
+    };
+  }
+
+  /** Our `btt` handshake (what every `btt_speed` extension of this account advertises). */
+  get handshake(): BttHandshake {
+    return this.#handshake;
+  }
+
+  /** Total promised in vouchers over every torrent, base units. */
+  get spent(): bigint {
+    return this.#spent;
+  }
+
+  /** Total of the vouchers we accepted as a provider (the `earned` events), base units. */
+  get earned(): bigint {
+    return this.#earned;
+  }
+
+  /** Total credited to us at the ledger by redeeming vouchers (the `redeemed` events), base units. */
+  get redeemed(): bigint {
+    return this.#redeemed;
+  }
+
+  /** The most this account promises over every torrent, base units (the `budget` option; 0: never pays). */
+  get budget(): bigint {
+    return this.options.budget ?? 0n;
+  }
+
+  /** The rules for one more torrent, fed by `host`; its bid and redeem timers run until {@link SpeedSwarm.close}. */
+  protected openSwarm(host: SpeedSwarmHost): SpeedSwarm {
+    const o = this.options;
+    const providers = new Map<string, ProviderState>();
+    const requesters = new Map<string, RequesterState>();
+    const credit = o.creditBytes ?? this.rail.defaultCreditBytes;
+    const reserve = o.reservePrice ?? 0n;
+
+    // Provider side: the bid-aware choker, fed by standing bids in good standing.
+    const choker = new SpeedChoker(
+      {
+        bidOf: (peer) => {
+          const r = requesters.get(peer);
+          if (!r?.bid || !r.verifier?.usable) return undefined;
+          if (!this.#settleNewest(peer, r)) return undefined;
+          // Lagging beyond the credit window: treated as not bidding.
+          const due = r.served / MIB;
+          const paid = r.verifier.cumulative;
+          const allowance = (BigInt(credit) * (r.granted ?? r.bid.price)) / MIB;
+          if (due - paid > allowance) return undefined;
+          return r.bid.price;
+        },
+      },
+      {
+        reserve,
+        ...(o.allocator ? { allocator: o.allocator } : {}),
+        ...(o.paidShare !== undefined ? { paidShare: o.paidShare } : {}),
+        onAllocation: (allocation) => {
+          const winners = new Set<string>();
+          for (const award of allocation.awards) {
+            winners.add(award.peer);
+            const r = requesters.get(award.peer);
+            if (!r?.bid) continue;
+            if (r.granted !== award.price) {
+              r.granted = award.price;
+              r.ext.grant(r.bid.seq, award.price, credit);
+              this.emit('grant', { peer: award.peer, price: award.price, credit, role: 'provider' });
+            }
+          }
+          for (const [peer, r] of requesters) {
+            if (winners.has(peer) || r.granted === undefined) continue;
+            r.granted = undefined;
+            const due = r.served / MIB;
+            const paid = r.verifier?.cumulative ?? 0n;
+            this.emit('revoked', { peer, due, paid });
+          }
+        },
+      },
+    );
+
+    const addPeer = (id: string, ext: BttSpeedExtension): void => {
+      ext.on('handshake', (hs) => {
+        const addr = this.rail.peerAddress(hs);
+        if (addr === undefined || hs.addr === this.rail.address) return;
+        providers.set(id, { ext, hs, addr, seq: 0, owed: 0n, bytes: 0n, unpaid: 0 });
+        requesters.set(id, { ext, hs, addr, served: 0n });
+        this.#rebid(host, providers);
+      });
+      // Provider side.
+      ext.on('bid', (b) => {
+        const r = requesters.get(id);
+        if (!r) return;
+        if ((b.vs ?? BTT_SCHEME_ED25519) !== this.rail.scheme) {
+          r.ext.reject(BttRejectCode.UNSUPPORTED_SCHEME, 'not the voucher scheme of our channels');
+          return;
+        }
+        const channel = b.ch;
+        // One channel per connection: a switch would strand the vouchers of the first one.
+        if (r.verifier && !equalBytes(r.verifier.channel, channel)) {
+          r.ext.reject(BttRejectCode.UNKNOWN_CHANNEL, 'one channel per connection');
+          return;
+        }
+        // A channel serves one connection at a time (else each would credit the same vouchers).
+        const holder = this.#inUse.get(toHex(channel));
+        if (holder !== undefined && holder !== r) {
+          r.ext.reject(BttRejectCode.UNKNOWN_CHANNEL, 'channel in use by another connection');
+          return;
+        }
+        if (!r.bid || !equalBytes(r.bid.channel, channel) || !r.verifier) {
+          r.checking = this.#checkChannel(r, channel).catch((err: unknown) => {
+            r.ext.reject(BttRejectCode.UNKNOWN_CHANNEL, 'channel not usable');
+            this.#warn('SPEED_BAD_CHANNEL', `channel ${toHex(channel)} from ${id}`, err);
+          });
+        }
+        r.bid = { price: b.price, seq: b.seq, channel };
+        this.emit('bid', { peer: id, price: b.price, role: 'provider' });
+        void r.checking?.then(() => host.rechoke());
+      });
+      ext.on('pay', (p) => {
+        const r = requesters.get(id);
+        if (
+          (p.vs ?? BTT_SCHEME_ED25519) !== this.rail.scheme ||
+          !r?.verifier ||
+          !r.bid ||
+          !equalBytes(p.ch, r.bid.channel) ||
+          !equalBytes(p.ch, r.verifier.channel)
+        )
+          return;
+        try {
+          // Cheap field checks now; the signature of only the newest voucher is verified when
+          // more credit is about to be extended (see bidOf) or at redeem time.
+          r.verifier.offer({ channel: p.ch, cumulative: p.amt, signature: p.sig });
+        } catch (err) {
+          this.#warn('SPEED_BAD_VOUCHER', `voucher from ${id} refused`, err);
+          r.ext.reject(BttRejectCode.NOT_INCREASING, 'voucher refused');
+        }
+      });
+      // Requester side.
+      ext.on('grant', (g) => {
+        const p = providers.get(id);
+        if (!p || g.seq !== p.seq) return;
+        if (p.bid !== undefined && g.price > p.bid) {
+          this.#warn('SPEED_GRANT_ABOVE_BID', `grant from ${id} above our bid`);
+          return;
+        }
+        p.grant = { price: g.price, credit: g.credit };
+        this.emit('grant', { peer: id, price: g.price, credit: g.credit, role: 'requester' });
+      });
+    };
+
+    // A batching rail's vouchers also go out on each bid round (the bytes it let accrue).
+    const flush = () => {
+      for (const [peer, p] of providers) if (p.unpaid > 0) this.#pay(peer, p);
+    };
+    const bidTimer = this.#clock.setInterval(() => {
+      flush();
+      this.#rebid(host, providers);
+    }, o.bidIntervalMs ?? 2000);
+    const redeemTimer = this.#clock.setInterval(() => {
+      this.#retryFailed();
+      for (const [peer, r] of requesters) void this.#redeem(r, peer, false);
+    }, o.redeemIntervalMs ?? 10_000);
+    let closed = false;
+
+    return {
+      choker,
+      addPeer,
+      uploaded: (peer, bytes) => {
+        const r = requesters.get(peer);
+        if (r?.granted !== undefined) r.served += BigInt(bytes) * r.granted;
+      },
+      // Pay for every verified piece, to each provider holding a grant, for the bytes it sent.
+      verified: (sources) => {
+        for (const [peer, bytes] of sources) {
+          const p = providers.get(peer);
+          if (!p?.grant || !p.signer) continue;
+          p.owed += BigInt(bytes) * p.grant.price;
+          p.bytes += BigInt(bytes);
+          p.unpaid += bytes;
+          if (p.unpaid >= this.rail.payEveryBytes) this.#pay(peer, p);
+        }
+      },
+      isPaid: (peer) => requesters.get(peer)?.granted !== undefined,
+      peerClosed: (id) => {
+        const r = requesters.get(id);
+        if (r) void this.#redeem(r, id, true);
+        providers.delete(id);
+        requesters.delete(id);
+      },
+      done: () => {
+        flush();
+        this.#rebid(host, providers);
+      },
+      close: () => {
+        if (closed) return;
+        closed = true;
+        bidTimer.cancel();
+        redeemTimer.cancel();
+        this.#retryFailed();
+        for (const [peer, r] of requesters) void this.#redeem(r, peer, true);
+      },
+    };
+  }
+
+  async #checkChannel(r: RequesterState, channel: Uint8Array): Promise<void> {
+    const key = toHex(channel);
+    const holder = this.#inUse.get(key);
+    if (holder !== undefined && holder !== r) throw new SpeedError('SPEED_BAD_CHANNEL', 'channel in use');
+    this.#inUse.set(key, r);
+    try {
+      r.verifier = await this.rail.accept(channel, r.addr);
+    } catch (err) {
+      if (this.#inUse.get(key) === r) this.#inUse.delete(key);
+      throw err;
+    }
+  }
+
+  /**
+   * Verifies the newest voucher offered by a requester (one signature check however many
+   * vouchers arrived), acks it and reports the earning. False if it does not verify: the peer
+   * then loses its bid standing.
+   */
+  #settleNewest(peer: string, r: RequesterState): boolean {
+    const verifier = r.verifier;
+    if (!verifier) return false;
+    const before = verifier.cumulative;
+    try {
+      verifier.verifyNewest();
+    } catch (err) {
+      this.#warn('SPEED_BAD_VOUCHER', `voucher from ${peer} does not verify`, err);
+      r.ext.reject(BttRejectCode.BAD_SIGNATURE, 'voucher signature does not verify');
+      r.bid = undefined;
+      return false;
+    }
+    const now = verifier.cumulative;
+    if (now > before) {
+      r.ext.ack(verifier.channel, now, this.rail.scheme);
+      this.#earned += now - before;
+      const best = verifier.best;
+      if (this.listenerCount('earned') > 0 && best) {
+        this.emit('earned', {
+          peer,
+          amount: now - before,
+          cumulative: now,
+          channelId: toHex(best.channel),
+          signature: best.signature,
+        });
+      }
+    }
+    return true;
+  }
+
+  /** Collects what the peer's newest voucher promises; collects of one peer run one after another. */
+  #redeem(r: RequesterState, peer: string, final: boolean): Promise<void> {
+    const run = (r.collecting ?? Promise.resolve()).then(() => this.#collect(r, peer, final));
+    r.collecting = run;
+    return run;
+  }
+
+  async #collect(r: RequesterState, peer: string, final: boolean): Promise<void> {
+    this.#settleNewest(peer, r);
+    const payee = r.verifier;
+    if (!payee) return;
+    await this.#collectPayee(payee, peer, final);
+    // Released once collected for good: until then no other connection may use the channel.
+    if (final && !this.#retry.has(payee)) this.#inUse.delete(toHex(payee.channel));
+  }
+
+  /** One collect; a final one that fails is kept in {@link #retry} and tried again every round. */
+  async #collectPayee(payee: RailPayee, peer: string, final: boolean): Promise<void> {
+    try {
+      const credited = await this.rail.collect(payee, final);
+      if (final) this.#retry.delete(payee);
+      if (credited <= 0n) return;
+      this.#redeemed += credited;
+      this.emit('redeemed', { channelId: toHex(payee.channel), credited });
+    } catch (err) {
+      if (final) this.#retry.set(payee, peer);
+      this.#warn('SPEED_REDEEM_FAILED', `collecting channel ${toHex(payee.channel)} failed`, err);
+    }
+  }
+
+  /** Tries the failed final collects again (each round, and when a torrent closes). */
+  #retryFailed(): void {
+    for (const [payee, peer] of [...this.#retry]) {
+      void this.#collectPayee(payee, peer, true).then(() => {
+        if (!this.#retry.has(payee)) this.#inUse.delete(toHex(payee.channel));
+      });
+    }
+  }
+
+  #rebid(host: SpeedSwarmHost, providers: Map<string, ProviderState>): void {
+    const remainingBytes = host.remainingBytes();
+    if (remainingBytes === undefined) return;
+    const remainingBalance = this.budget - this.#spent;
+    const rates = host.downloadRates();
+    const views = [...providers].map(([peer, p]) => ({
+      peer,
+      reserve: p.hs.reserve,
+      rate: rates.get(peer) ?? 0,
+    }));
+    const bids = this.#strategy.bids({ remainingBalance, remainingBytes, providers: views });
+    for (const [peer, price] of bids) {
+      const p = providers.get(peer);
+      if (!p || p.bid === price) continue;
+      void this.#ensureChannel(peer, p).then(
+        () => {
+          if (!p.signer) return;
+          p.seq++;
+          p.bid = price;
+          p.ext.bid(p.seq, price, p.signer.channel, this.rail.scheme);
+          this.emit('bid', { peer, price, role: 'requester' });
+        },
+        (err: unknown) => this.#warn('SPEED_CHANNEL_FAILED', `cannot open a channel to ${peer}`, err),
+      );
+    }
+  }
+
+  #ensureChannel(peer: string, p: ProviderState): Promise<void> {
+    if (p.signer) return Promise.resolve();
+    if (p.opening) return p.opening;
+    const amount = this.options.channelAmount ?? this.budget / 4n;
+    p.opening = this.rail
+      .open(p.addr, amount)
+      .then((signer) => {
+        p.signer = signer;
+      })
+      .finally(() => {
+        p.opening = undefined;
+        void peer;
+      });
+    return p.opening;
+  }
+
+  #pay(peer: string, p: ProviderState): void {
+    const signer = p.signer;
+    if (!signer) return;
+    let cumulative = p.owed / MIB;
+    if (cumulative > signer.locked) cumulative = signer.locked;
+    const amount = cumulative - signer.cumulative;
+    if (amount <= 0n) return;
+    if (this.#spent + amount > this.budget) return;
+    try {
+      const v = signer.pay(amount);
+      this.#spent += amount;
+      p.unpaid = 0;
+      p.ext.pay(v.channel, v.cumulative, v.signature, this.rail.scheme);
+      this.emit('paid', { peer, amount, cumulative: v.cumulative, bytes: p.bytes });
+    } catch (err) {
+      this.#warn('SPEED_PAY_FAILED', `payment to ${peer} failed`, err);
+    }
+  }
+
+  #warn(code: SpeedErrorCode, message: string, cause?: unknown): void {
+    if (this.listenerCount('warning') > 0)
+      this.emit('warning', new SpeedError(code, message, cause === undefined ? {} : { cause }));
+  }
+}

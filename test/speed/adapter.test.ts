@@ -1,0 +1,148 @@
+/**
+ * The `bittorrent-protocol` adapter (WireSpeed) on two real `bittorrent-protocol` wires piped
+ * together in memory: the `btt` handshake crosses bittorrent-protocol's own extended handshake,
+ * hostile input drops the wire without a crash, and payment follows the received blocks of
+ * verified pieces only.
+ */
+import Wire from 'bittorrent-protocol';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Ledger, TronKey } from '../../src/ledger/index.js';
+import { encode } from '../../src/metainfo/bencode.js';
+import { FixedBid, MIB, type ProtocolWire, type SpeedError, WireSpeed } from '../../src/speed/index.js';
+import { waitFor } from '../helpers/wait.js';
+
+const BTT = 10n ** 18n;
+const open: { close(): void }[] = [];
+afterEach(() => {
+  for (const t of open.splice(0)) t.close();
+});
+
+/** Two bittorrent-protocol wires connected in memory, `btt_speed` on both through `use`. */
+function pair(a: WireSpeed, b: WireSpeed, remaining: () => number) {
+  const ta = a.torrent({ remainingBytes: remaining, rechokeIntervalMs: 50 });
+  const tb = b.torrent({ remainingBytes: () => 0, rechokeIntervalMs: 50 });
+  open.push(ta, tb);
+  const wa = new Wire();
+  const wb = new Wire();
+  (wa as unknown as { pipe(w: Wire): Wire }).pipe(wb);
+  (wb as unknown as { pipe(w: Wire): Wire }).pipe(wa);
+  (wa as unknown as { use(x: unknown): void }).use(ta.Extension);
+  (wb as unknown as { use(x: unknown): void }).use(tb.Extension);
+  const ih = new Uint8Array(20).fill(7);
+  wa.handshake(ih, new Uint8Array(20).fill(1));
+  wb.handshake(ih, new Uint8Array(20).fill(2));
+  return { ta, tb, wa: wa as unknown as ProtocolWire, wb: wb as unknown as ProtocolWire };
+}
+
+async function accounts() {
+  const ledger = await Ledger.open({ ledgerId: 'bttkit:adapter' });
+  const payKey = TronKey.generate();
+  const seedKey = TronKey.generate();
+  await ledger.deposit({
+    account: payKey.address,
+    amount: 10n * BTT,
+    txid: 'd'.repeat(64),
+    idempotencyKey: 'd',
+  });
+  const payer = new WireSpeed({
+    wallet: payKey,
+    ledger,
+    ledgerId: 'bttkit:adapter',
+    budget: 4n * BTT,
+    strategy: new FixedBid(BTT),
+    bidIntervalMs: 20,
+  });
+  const provider = new WireSpeed({
+    wallet: seedKey,
+    ledger,
+    ledgerId: 'bttkit:adapter',
+    reservePrice: BTT / 2n,
+    redeemIntervalMs: 50,
+  });
+  return { ledger, payer, provider, seedKey };
+}
+
+describe('WireSpeed on bittorrent-protocol wires', () => {
+  it('bid → grant → pay per verified piece (last copy of each block counts, failed pieces never) → redeem', async () => {
+    const { ledger, payer, provider, seedKey } = await accounts();
+    const { ta, tb, wa, wb } = pair(payer, provider, () => 8 * 1024 * 1024);
+    const grants: bigint[] = [];
+    payer.on('grant', (g) => grants.push(g.price));
+    // The provider's round runs once the requester is interested.
+    (wb as unknown as { peerInterested: boolean }).peerInterested = true;
+    await waitFor(() => grants.length > 0, 10_000, 'a grant');
+    expect(grants[0]).toBe(BTT / 2n); // one bidder: the reserve
+    expect(tb.isPaid(wb)).toBe(true);
+    expect(tb.mayUnchoke(wb)).toBe(true);
+    expect(ta.peerOf(wa)).toBeDefined();
+
+    // Blocks as bittorrent-protocol reports them ('piece' events on the requester's wire).
+    const emit = (w: ProtocolWire, ...args: unknown[]) =>
+      (w as unknown as { emit(e: string, ...a: unknown[]): void }).emit('piece', ...args);
+    const block = new Uint8Array(256 * 1024);
+    emit(wa, 0, 0, block);
+    emit(wa, 0, 0, block); // a duplicate of the same block: paid once
+    emit(wa, 0, 256 * 1024, block);
+    emit(wa, 1, 0, block);
+    ta.failed(1); // piece 1 failed its hash check: never paid
+    ta.verified(1);
+    ta.verified(0);
+    ta.verified(5); // nothing received: nothing paid
+    expect(payer.spent).toBe((512n * 1024n * (BTT / 2n)) / MIB);
+    await waitFor(() => provider.earned === payer.spent, 10_000, 'the voucher to be accepted');
+    await waitFor(
+      async () => (await ledger.getAccount(seedKey.address)).balance === payer.spent,
+      10_000,
+      'the provider to redeem',
+    );
+    expect(provider.redeemed).toBe(payer.spent);
+  });
+
+  it('a peer sending malformed btt_speed messages is dropped (SPEED_PEER_DROPPED), never a crash', async () => {
+    const { payer, provider } = await accounts();
+    const { wa, wb } = pair(payer, provider, () => 1);
+    const warnings: SpeedError[] = [];
+    provider.on('warning', (e) => warnings.push(e));
+    await waitFor(() => wa.peerExtendedMapping.btt_speed !== undefined, 5_000, 'the extended handshake');
+    const closed = new Promise<void>((r) => wb.on('close', r));
+    for (let i = 0; i < 3; i++) wa.extended('btt_speed', new Uint8Array([0x64, 0x31, 0x3a])); // "d1:" truncated
+    await waitFor(closed, 5_000, 'the provider to drop the wire');
+    expect(wb.destroyed).toBe(true);
+    expect(warnings.map((w) => w.code)).toContain('SPEED_PEER_DROPPED');
+  });
+
+  it('a hostile btt handshake (wrong types, huge integers, deep nesting) is ignored: the peer is a plain peer', async () => {
+    const { payer } = await accounts();
+    const t = payer.torrent({ remainingBytes: () => 1 });
+    open.push(t);
+    const sent: Uint8Array[] = [];
+    const wire: ProtocolWire & { emitClose(): void } = {
+      extendedHandshake: {},
+      peerExtendedMapping: { btt_speed: 3 },
+      extended: (_ext, payload) => sent.push(payload),
+      on: () => undefined,
+      destroy: () => undefined,
+      peerInterested: true,
+      amChoking: true,
+      emitClose: () => undefined,
+    };
+    const ext = new t.Extension(wire);
+    expect(wire.extendedHandshake.btt).toBeDefined(); // our handshake is advertised
+    let deep: unknown = { v: 1 };
+    for (let i = 0; i < 10_000; i++) deep = { x: deep };
+    for (const hs of [
+      null,
+      'btt',
+      { btt: 'x' },
+      { btt: { v: 1e300, addr: 5, ledger: [], token: {}, reserve: -1 } },
+      { btt: { v: 2 ** 60, addr: 'T'.repeat(34), ledger: 'bttkit:adapter', token: 'BTT', reserve: '1' } },
+      { btt: deep },
+      { btt: { v: 1, addr: new Uint8Array(10_000), ledger: 'x', token: 'BTT', reserve: '0', vs: [deep] } },
+    ]) {
+      ext.onExtendedHandshake(hs);
+    }
+    ext.onMessage(encode({ t: 'grant', seq: 1, price: '1', credit: 1 })); // no state: ignored
+    expect(payer.spent).toBe(0n);
+    expect(sent).toEqual([]); // no bid went to a peer without a valid handshake
+  });
+});
