@@ -89,6 +89,8 @@ export interface SpeedEvents {
   revoked: [{ peer: string; due: bigint; paid: bigint }];
   /** Redeemed at the ledger. */
   redeemed: [{ channelId: string; credited: bigint }];
+  /** A provider acknowledged our vouchers up to `cumulative` on its channel (it verified them). */
+  acked: [{ peer: string; cumulative: bigint }];
   warning: [SpeedError];
 }
 
@@ -142,6 +144,8 @@ interface ProviderState {
   bytes: bigint;
   /** Verified bytes not yet covered by a voucher (the rail may batch: `payEveryBytes`). */
   unpaid: number;
+  /** The highest cumulative amount the provider acknowledged (never above what we signed). */
+  acked: bigint;
 }
 
 interface RequesterState {
@@ -169,6 +173,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
   readonly #clock: Clock;
   readonly #strategy: BidStrategy;
   #spent = 0n;
+  #acked = 0n;
   #earned = 0n;
   /** Channels (hex) accepted as a provider, by the connection using them — over every torrent. */
   readonly #inUse = new Map<string, RequesterState>();
@@ -203,6 +208,15 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
   /** Total promised in vouchers over every torrent, base units. */
   get spent(): bigint {
     return this.#spent;
+  }
+
+  /**
+   * Of {@link spent}, what providers acknowledged (an `ack`: they verified the voucher). Before
+   * leaving a swarm, wait (bounded) until this equals `spent`: a voucher still in flight when the
+   * connection closes never reaches the provider.
+   */
+  get acknowledged(): bigint {
+    return this.#acked;
   }
 
   /** Total of the vouchers we accepted as a provider (the `earned` events), base units. */
@@ -274,7 +288,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
       ext.on('handshake', (hs) => {
         const addr = this.rail.peerAddress(hs);
         if (addr === undefined || hs.addr === this.rail.address) return;
-        providers.set(id, { ext, hs, addr, seq: 0, owed: 0n, bytes: 0n, unpaid: 0 });
+        providers.set(id, { ext, hs, addr, seq: 0, owed: 0n, bytes: 0n, unpaid: 0, acked: 0n });
         requesters.set(id, { ext, hs, addr, served: 0n });
         this.#rebid(host, providers);
       });
@@ -337,6 +351,17 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
         }
         p.grant = { price: g.price, credit: g.credit };
         this.emit('grant', { peer: id, price: g.price, credit: g.credit, role: 'requester' });
+      });
+      ext.on('ack', (a) => {
+        const p = providers.get(id);
+        const signer = p?.signer;
+        if (!p || !signer || !equalBytes(a.ch, signer.channel)) return;
+        let upTo = a.amt;
+        if (upTo > signer.cumulative) upTo = signer.cumulative; // never above what we signed
+        if (upTo <= p.acked) return;
+        this.#acked += upTo - p.acked;
+        p.acked = upTo;
+        this.emit('acked', { peer: id, cumulative: upTo });
       });
     };
 

@@ -96,6 +96,8 @@ describe('WireSpeed on bittorrent-protocol wires', () => {
       'the provider to redeem',
     );
     expect(provider.redeemed).toBe(payer.spent);
+    // The provider's ack reaches the payer: what a leaving client waits for before it closes.
+    await waitFor(() => payer.acknowledged === payer.spent, 10_000, 'the ack of the last voucher');
   });
 
   it('a peer sending malformed btt_speed messages is dropped (SPEED_PEER_DROPPED), never a crash', async () => {
