@@ -14,7 +14,7 @@ import { Ledger, TronKey } from '../../src/ledger/index.js';
 import { createTorrent } from '../../src/metainfo/index.js';
 import { Client } from '../../src/session/index.js';
 import { FixedBid, MIB, speed, WireSpeed } from '../../src/speed/index.js';
-import { pseudoRandomBytes, tempDir } from '../helpers/run.js';
+import { pseudoRandomBytes, runOk, tempDir } from '../helpers/run.js';
 import { waitFor } from '../helpers/wait.js';
 
 const tmp = tempDir('bttkit-wt-speed-');
@@ -228,4 +228,18 @@ describe('a WebTorrent seeder with the adapter', () => {
     const totals = await ledger.totals();
     expect(totals.balances + totals.locked).toBe(totals.deposits - totals.withdrawals);
   }, 120_000);
+});
+
+describe('examples/webtorrent-speed/demo.ts', () => {
+  it("runs as the README says: the seeder's ledger balance equals what the WebTorrent leecher spent", () => {
+    const out = runOk(
+      process.execPath,
+      ['--import', './bench/peers/no-webrtc.mjs', '--import', 'tsx', 'examples/webtorrent-speed/demo.ts'],
+      { timeoutMs: 60_000 },
+    );
+    const m = /spent (\d+); the seeder's ledger balance: (\d+)/.exec(out);
+    expect(m, out).not.toBeNull();
+    expect(BigInt(m?.[1] ?? '0')).toBeGreaterThan(0n);
+    expect(m?.[2]).toBe(m?.[1]);
+  });
 });
