@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import type { BDict } from '../metainfo/bencode.js';
 import { toHex } from '../util/bytes.js';
 import type { Connection } from '../util/transport.js';
-import { bttMessageToJson } from '../wire/btt-speed-json.js';
 import {
   BTT_EXTENSION,
   BTT_MAX_MALFORMED,
@@ -14,6 +13,7 @@ import {
   encodeBttMessage,
   parseBttHandshake,
 } from '../wire/btt-speed.js';
+import { bttMessageToJson } from '../wire/btt-speed-json.js';
 import { WireError } from '../wire/errors.js';
 import type { ExtensionContext, HandshakeValue, WireExtension } from '../wire/extension.js';
 import { PeerWire } from '../wire/peer-wire.js';
@@ -90,32 +90,31 @@ export class RefLink {
       torrent: { pieceLength, pieceCount, length: content.length },
       client: 'bttkit speed-peer',
     });
-    const self = this;
     this.wire.use((ctx) => {
-      self.#ctx = ctx;
+      this.#ctx = ctx;
       const ext: WireExtension = {
         name: BTT_EXTENSION,
         maxPayload: BTT_MAX_MESSAGE,
         handshakeFields: (): Readonly<Record<string, HandshakeValue>> => ({
           btt: bttHandshakeFields(options.handshake),
         }),
-        onExtendedHandshake: (h: BDict) => self.#onHandshake(h),
-        onMessage: (payload: Uint8Array) => self.#onMessage(payload),
+        onExtendedHandshake: (h: BDict) => this.#onHandshake(h),
+        onMessage: (payload: Uint8Array) => this.#onMessage(payload),
       };
       return ext;
     });
     const w = this.wire;
     this.#ready = new Promise<void>((resolve, reject) => {
       w.once('extended-handshake', () => resolve());
-      w.once('close', (err) => reject(new LinkWaitError(`closed before the extended handshake: ${err?.code}`)));
+      w.once('close', (err) =>
+        reject(new LinkWaitError(`closed before the extended handshake: ${err?.code}`)),
+      );
     });
     this.#ready.catch(() => {});
     w.on('unchoke', () => this.#push({ k: 'unchoke' }));
     w.on('choke', () => this.#push({ k: 'choke' }));
     w.on('interested', () => this.#push({ k: 'interested' }));
-    w.on('piece', (index, offset, block) =>
-      this.#push({ k: 'piece', index, offset, length: block.length }),
-    );
+    w.on('piece', (index, offset, block) => this.#push({ k: 'piece', index, offset, length: block.length }));
     w.on('request', (req, respond) => {
       const start = req.index * pieceLength + req.offset;
       if (w.amChoking || this.served + req.length > this.serveLimit || start + req.length > content.length) {
@@ -144,7 +143,8 @@ export class RefLink {
   /** Resolves once both handshakes are done; throws if the peer does not speak `btt_speed` v1. */
   async ready(): Promise<BttHandshake> {
     await this.#ready;
-    if (!this.peer) throw new LinkWaitError('the peer does not speak btt_speed version 1 (no valid btt handshake)');
+    if (!this.peer)
+      throw new LinkWaitError('the peer does not speak btt_speed version 1 (no valid btt handshake)');
     return this.peer;
   }
 

@@ -8,12 +8,11 @@ import { Ledger } from '../ledger/ledger.js';
 import { LedgerService } from '../ledger/service.js';
 import { createTorrent } from '../metainfo/create.js';
 import { parsePeerAddress } from '../metainfo/magnet.js';
-import { fromHex, toHex } from '../util/bytes.js';
+import { fromHex } from '../util/bytes.js';
 import { type Connection, TcpTransport } from '../util/transport.js';
 import { CliError } from './errors.js';
 import { type LogFn, RefLink } from './speed-peer-link.js';
 import { SCENARIOS, type Scenario, type ScenarioContext, ScenarioFailure } from './speed-scenarios.js';
-
 
 const BTT = 10n ** 18n;
 /** The scenario played without `--scenario`. */
@@ -26,7 +25,8 @@ function usage(message: string): CliError {
 function parseInt10(text: string | undefined, what: string, min: number, max: number, def: number): number {
   if (text === undefined) return def;
   const n = Number(text);
-  if (!(text.trim() !== '' && Number.isInteger(n) && n >= min && n <= max)) throw usage(`bad ${what}: ${text}`);
+  if (!(text.trim() !== '' && Number.isInteger(n) && n >= min && n <= max))
+    throw usage(`bad ${what}: ${text}`);
   return n;
 }
 
@@ -64,7 +64,9 @@ export async function speedPeerCommand(args: string[], stop: Promise<string>): P
   const role = values.role;
   if (role !== 'payer' && role !== 'payee') throw usage('--role takes payer or payee');
   const log: LogFn = (line) =>
-    process.stdout.write(`${JSON.stringify(line, (_k, v) => (typeof v === 'bigint' ? v.toString(10) : v))}\n`);
+    process.stdout.write(
+      `${JSON.stringify(line, (_k, v) => (typeof v === 'bigint' ? v.toString(10) : v))}\n`,
+    );
   const all = SCENARIOS[role];
   if (values.list) {
     for (const s of all) log({ scenario: s.name, role: s.role, summary: s.summary });
@@ -83,9 +85,16 @@ export async function speedPeerCommand(args: string[], stop: Promise<string>): P
     throw usage('bad --ledger-id');
   if (values.reserve !== undefined && !/^(0|[1-9][0-9]{0,77})$/.test(values.reserve))
     throw usage('--reserve takes a decimal number of base units');
-  for (const f of values.fund ?? []) if (!/^T[1-9A-HJ-NP-Za-km-z]{33}$/.test(f)) throw usage(`bad --fund address: ${f}`);
+  for (const f of values.fund ?? [])
+    if (!/^T[1-9A-HJ-NP-Za-km-z]{33}$/.test(f)) throw usage(`bad --fund address: ${f}`);
   const size = parseInt10(values.size, '--size', 1, 64 * 1024 * 1024, 1024 * 1024);
-  const pieceLength = parseInt10(values['piece-length'], '--piece-length', 16 * 1024, 4 * 1024 * 1024, 16 * 1024);
+  const pieceLength = parseInt10(
+    values['piece-length'],
+    '--piece-length',
+    16 * 1024,
+    4 * 1024 * 1024,
+    16 * 1024,
+  );
   if (!Number.isInteger(Math.log2(pieceLength))) throw usage('--piece-length must be a power of two');
   const timeoutMs = parseInt10(values.timeout, '--timeout', 1, 3600, 30) * 1000;
   const listenPort = parseInt10(values.port, '--port', 0, 65535, 0);
@@ -120,9 +129,20 @@ export async function speedPeerCommand(args: string[], stop: Promise<string>): P
   try {
     const url = await service.listen(ledgerPort, '127.0.0.1');
     for (const account of [key.address, ...(values.fund ?? [])]) {
-      await ledger.deposit({ account, amount: 1000n * BTT, txid: createHash('sha256').update(`fund:${account}`).digest('hex'), idempotencyKey: `fund:${account}` });
+      await ledger.deposit({
+        account,
+        amount: 1000n * BTT,
+        txid: createHash('sha256').update(`fund:${account}`).digest('hex'),
+        idempotencyKey: `fund:${account}`,
+      });
     }
-    const handshake = { v: 1, addr: key.address, ledger: ledgerId, token: 'BTT', reserve: role === 'payee' ? reserve : 0n };
+    const handshake = {
+      v: 1,
+      addr: key.address,
+      ledger: ledgerId,
+      token: 'BTT',
+      reserve: role === 'payee' ? reserve : 0n,
+    };
     let conn = 0;
     const incoming: Connection[] = [];
     let wake: (() => void) | undefined;
@@ -154,7 +174,15 @@ export async function speedPeerCommand(args: string[], stop: Promise<string>): P
     const ctx: ScenarioContext = {
       async connect() {
         const c = await nextConnection();
-        const link = new RefLink(c, { handshake, infoHash, content, pieceLength, conn: ++conn, log, outgoing: target !== undefined });
+        const link = new RefLink(c, {
+          handshake,
+          infoHash,
+          content,
+          pieceLength,
+          conn: ++conn,
+          log,
+          outgoing: target !== undefined,
+        });
         links.push(link);
         link.log({ event: 'connected', remote: `${c.remote.host}:${c.remote.port}` });
         await link.ready();
@@ -195,7 +223,11 @@ export async function speedPeerCommand(args: string[], stop: Promise<string>): P
       } catch (err) {
         counts.fail++;
         const why = err instanceof Error ? err.message : String(err);
-        log({ scenario: s.name, status: 'fail', reason: err instanceof ScenarioFailure ? why : `error: ${why}` });
+        log({
+          scenario: s.name,
+          status: 'fail',
+          reason: err instanceof ScenarioFailure ? why : `error: ${why}`,
+        });
       } finally {
         link?.close();
       }

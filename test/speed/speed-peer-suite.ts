@@ -5,7 +5,7 @@
  * fails against a deliberately broken provider. Run from test/cli.test.ts (integration project).
  */
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { LedgerClient, TronKey } from '../../src/ledger/index.js';
 import { Client, type Torrent, type TorrentPlugin } from '../../src/session/index.js';
 import { speed } from '../../src/speed/index.js';
@@ -36,11 +36,18 @@ export function speedPeerSuite(): void {
   async function refPeer(args: string[]): Promise<{ r: JsonLines; ready: Ready }> {
     const child = procs.start(process.execPath, [CLI, 'speed-peer', '--timeout', '20', ...args]);
     const r = jsonLines(child);
-    const ready = (await waitEvent(r, (e) => e.event === 'ready', 20_000, 'the reference peer')) as unknown as Ready;
+    const ready = (await waitEvent(
+      r,
+      (e) => e.event === 'ready',
+      20_000,
+      'the reference peer',
+    )) as unknown as Ready;
     return { r, ready };
   }
 
-  async function finish(r: JsonLines): Promise<{ code: number | null; results: Array<Record<string, unknown>> }> {
+  async function finish(
+    r: JsonLines,
+  ): Promise<{ code: number | null; results: Array<Record<string, unknown>> }> {
     const code = await waitForExit(r.child, 240_000, 'the reference peer');
     return { code, results: r.events.filter((e) => typeof e.scenario === 'string' && 'status' in e) };
   }
@@ -53,11 +60,26 @@ export function speedPeerSuite(): void {
 
   it('as the payer, against a bttkit provider: every scenario passes', async () => {
     const port = await freePort();
-    const { r, ready } = await refPeer(['--role', 'payer', '--scenario', 'all', '--peer', `127.0.0.1:${port}`, '--dir', join(tmp.path, 'payer')]);
+    const { r, ready } = await refPeer([
+      '--role',
+      'payer',
+      '--scenario',
+      'all',
+      '--peer',
+      `127.0.0.1:${port}`,
+      '--dir',
+      join(tmp.path, 'payer'),
+    ]);
     const key = TronKey.generate();
     const ledger = new LedgerClient({ url: ready.ledger.url, key, ledgerId: ready.ledger.id });
     const c = peerUnderTest([
-      speed({ wallet: key, ledger, ledgerId: ready.ledger.id, reservePrice: BTT / 10n, redeemIntervalMs: 500 }),
+      speed({
+        wallet: key,
+        ledger,
+        ledgerId: ready.ledger.id,
+        reservePrice: BTT / 10n,
+        redeemIntervalMs: 500,
+      }),
     ]);
     await c.listen(port, '127.0.0.1');
     c.add(await readTorrent(ready.torrent), { path: join(ready.content, '..') });
@@ -71,7 +93,18 @@ export function speedPeerSuite(): void {
   it('as the payee, against a bttkit requester: every scenario passes', async () => {
     const port = await freePort();
     const key = TronKey.generate();
-    const { r, ready } = await refPeer(['--role', 'payee', '--scenario', 'all', '--peer', `127.0.0.1:${port}`, '--fund', key.address, '--dir', join(tmp.path, 'payee')]);
+    const { r, ready } = await refPeer([
+      '--role',
+      'payee',
+      '--scenario',
+      'all',
+      '--peer',
+      `127.0.0.1:${port}`,
+      '--fund',
+      key.address,
+      '--dir',
+      join(tmp.path, 'payee'),
+    ]);
     const ledger = new LedgerClient({ url: ready.ledger.url, key, ledgerId: ready.ledger.id });
     const c = peerUnderTest([
       speed({ wallet: key, ledger, ledgerId: ready.ledger.id, budget: 100n * BTT, channelAmount: 5n * BTT }),
@@ -87,7 +120,16 @@ export function speedPeerSuite(): void {
 
   it('a provider that acks a forged voucher fails voucher-forged (exit status 1)', async () => {
     const port = await freePort();
-    const { r, ready } = await refPeer(['--role', 'payer', '--scenario', 'voucher-forged', '--peer', `127.0.0.1:${port}`, '--dir', join(tmp.path, 'broken')]);
+    const { r, ready } = await refPeer([
+      '--role',
+      'payer',
+      '--scenario',
+      'voucher-forged',
+      '--peer',
+      `127.0.0.1:${port}`,
+      '--dir',
+      join(tmp.path, 'broken'),
+    ]);
     const key = TronKey.generate();
     // Grants every bid and acks every voucher without checking anything.
     const broken = {
@@ -95,7 +137,9 @@ export function speedPeerSuite(): void {
       attach(t: Torrent) {
         t.on('wire', (wire) => {
           const ext = wire.use(
-            bttSpeed({ handshake: { v: 1, addr: key.address, ledger: ready.ledger.id, token: 'BTT', reserve: 0n } }),
+            bttSpeed({
+              handshake: { v: 1, addr: key.address, ledger: ready.ledger.id, token: 'BTT', reserve: 0n },
+            }),
           );
           ext.on('bid', (b) => ext.grant(b.seq, b.price, 1 << 20));
           ext.on('pay', (p) => ext.ack(p.ch, p.amt));
@@ -106,7 +150,13 @@ export function speedPeerSuite(): void {
     await c.listen(port, '127.0.0.1');
     c.add(await readTorrent(ready.torrent), { path: join(ready.content, '..') });
     const { code, results } = await finish(r);
-    expect(results).toEqual([expect.objectContaining({ scenario: 'voucher-forged', status: 'fail', reason: 'acked a forged voucher' })]);
+    expect(results).toEqual([
+      expect.objectContaining({
+        scenario: 'voucher-forged',
+        status: 'fail',
+        reason: 'acked a forged voucher',
+      }),
+    ]);
     expect(code).toBe(1);
   }, 120_000);
 }
