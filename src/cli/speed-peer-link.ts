@@ -17,6 +17,7 @@ import { bttMessageToJson } from '../wire/btt-speed-json.js';
 import { WireError } from '../wire/errors.js';
 import type { ExtensionContext, HandshakeValue, WireExtension } from '../wire/extension.js';
 import { PeerWire } from '../wire/peer-wire.js';
+import { CliError } from './errors.js';
 
 /**
  * One connection of the reference peer (`bttkit speed-peer`): a BitTorrent wire whose
@@ -57,7 +58,11 @@ export interface RefLinkOptions {
 }
 
 /** Thrown by {@link RefLink.wait} when the peer closes, or nothing matching arrives in time. */
-export class LinkWaitError extends Error {}
+export class LinkWaitError extends CliError {
+  constructor(message: string) {
+    super('CLI_PEER_WAIT', message);
+  }
+}
 
 /** The handshake fields of a `btt` dictionary, in the JSON form of the log. */
 function handshakeJson(h: BttHandshake): Record<string, unknown> {

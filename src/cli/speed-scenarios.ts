@@ -2,10 +2,8 @@ import { ChannelKey } from '../ledger/channel-key.js';
 import type { TronKey } from '../ledger/keys.js';
 import type { LedgerApi } from '../ledger/types.js';
 import { authorizeChannel, signVoucher, VoucherVerifier } from '../ledger/voucher.js';
-import { encode } from '../metainfo/bencode.js';
 import { equalBytes, fromHex, toHex } from '../util/bytes.js';
 import {
-  BTT_MAX_MESSAGE,
   type BttAck,
   type BttBid,
   type BttGrant,
@@ -14,7 +12,9 @@ import {
   type BttReject,
   BttRejectCode,
 } from '../wire/btt-speed.js';
+import { CliError } from './errors.js';
 import type { LinkEvent, RefLink } from './speed-peer-link.js';
+import { codecScenarios } from './speed-scenarios-codec.js';
 
 /**
  * The conformance scenarios the reference peer plays against a peer under test, one connection
@@ -64,12 +64,16 @@ export interface Scenario {
 }
 
 /** A scenario failed: the peer under test broke the spec. */
-export class ScenarioFailure extends Error {}
+export class ScenarioFailure extends CliError {
+  constructor(message: string) {
+    super('CLI_CONFORMANCE_FAILED', message);
+  }
+}
 
-function fail(message: string): never {
+export function fail(message: string): never {
   throw new ScenarioFailure(message);
 }
-const pass = (detail?: string): ScenarioResult => ({ status: 'pass', ...(detail ? { detail } : {}) });
+export const pass = (detail?: string): ScenarioResult => ({ status: 'pass', ...(detail ? { detail } : {}) });
 
 const msgOf =
   <T extends BttMessage['t']>(t: T, extra?: (m: Extract<BttMessage, { t: T }>) => boolean) =>
@@ -80,7 +84,7 @@ const msgOf =
   };
 
 /** Waits for a reject with `code` (any code when undefined); a message `bad` returns first fails. */
-async function expectReject(
+export async function expectReject(
   ctx: ScenarioContext,
   link: RefLink,
   codes: readonly number[] | undefined,
@@ -453,157 +457,8 @@ const PAYEE: Scenario[] = [
   },
 ];
 
-// ---------------------------------------------------------------------------------------------
-// The codec: malformed messages, both roles.
-
-const CH = fromHex('00112233445566778899aabbccddeeff');
-const bytesOf = (s: string) => new TextEncoder().encode(s);
-
-/** Malformed payloads that must get `reject` with the code given. */
-const MALFORMED: ReadonlyArray<{ name: string; code: number; payload: Uint8Array; summary: string }> = [
-  { name: 'bad-bencode', code: 1, payload: bytesOf('d3:amt'), summary: 'truncated bencode' },
-  { name: 'not-a-dictionary', code: 1, payload: encode(['bid']), summary: 'a list, not a dictionary' },
-  { name: 'missing-type', code: 1, payload: encode({ seq: 1 }), summary: 'no `t`' },
-  {
-    name: 'amount-leading-zero',
-    code: 1,
-    payload: encode({ t: 'ack', ch: CH, amt: '0100' }),
-    summary: 'amount `0100`',
-  },
-  {
-    name: 'amount-as-integer',
-    code: 1,
-    payload: encode({ t: 'ack', ch: CH, amt: 100 }),
-    summary: 'amount as a bencode integer',
-  },
-  {
-    name: 'amount-negative',
-    code: 1,
-    payload: encode({ t: 'grant', seq: 1, price: '-5', credit: 0 }),
-    summary: 'price `-5`',
-  },
-  {
-    name: 'amount-too-long',
-    code: 1,
-    payload: encode({ t: 'ack', ch: CH, amt: '9'.repeat(79) }),
-    summary: 'an amount of 79 digits',
-  },
-  {
-    name: 'amount-above-2^256',
-    code: 1,
-    payload: encode({ t: 'ack', ch: CH, amt: (1n << 256n).toString() }),
-    summary: 'amount 2^256',
-  },
-  {
-    name: 'short-channel-id',
-    code: 1,
-    payload: encode({ t: 'ack', ch: CH.subarray(0, 15), amt: '100' }),
-    summary: 'a 15-byte channel id',
-  },
-  {
-    name: 'short-signature',
-    code: 1,
-    payload: encode({ t: 'pay', ch: CH, amt: '1', sig: new Uint8Array(63) }),
-    summary: 'a 63-byte signature',
-  },
-  {
-    name: 'seq-negative',
-    code: 1,
-    payload: encode({ t: 'bid', seq: -1, price: '1', ch: CH }),
-    summary: 'seq -1',
-  },
-  {
-    name: 'unknown-scheme',
-    code: 12,
-    payload: encode({ t: 'ack', ch: new Uint8Array(32), amt: '100', vs: 'bls-future' }),
-    summary: 'voucher scheme `bls-future`',
-  },
-];
-
-const codec = (role: 'payer' | 'payee'): Scenario[] => [
-  ...MALFORMED.map(
-    (m): Scenario => ({
-      name: `malformed-${m.name}`,
-      role,
-      summary: `${m.summary}: answered with reject ${m.code}`,
-      async run(ctx, link) {
-        const from = link.events.length;
-        link.sendRaw(m.payload, m.name);
-        await expectReject(ctx, link, [m.code], m.summary, from);
-        return pass();
-      },
-    }),
-  ),
-  {
-    name: 'unknown-type-ignored',
-    role,
-    summary: 'a message of unknown type is ignored: the next reply answers the malformed message after it',
-    async run(ctx, link) {
-      const from = link.events.length;
-      link.sendRaw(encode({ t: 'tip', amt: '5' }), 'unknown type');
-      link.sendRaw(bytesOf('d3:amt'), 'bad-bencode');
-      const r = await expectReject(ctx, link, undefined, 'the malformed message', from);
-      if (r.code !== 1) fail(`the unknown type was answered: reject ${r.code}`);
-      return pass();
-    },
-  },
-  {
-    name: 'reject-not-answered',
-    role,
-    summary: 'a reject is never answered: the next reply answers the malformed message after it',
-    async run(ctx, link) {
-      const from = link.events.length;
-      link.send({ t: 'reject', code: BttRejectCode.RATE_LIMITED, reason: 'conformance' });
-      link.sendRaw(bytesOf('d3:amt'), 'bad-bencode');
-      const r = await expectReject(ctx, link, undefined, 'the malformed message', from);
-      if (r.code !== 1) fail(`our reject was answered: reject ${r.code}`);
-      return pass();
-    },
-  },
-  {
-    name: 'third-malformed-drops',
-    role,
-    summary: 'two malformed messages are each answered with reject 1; the third drops the connection',
-    async run(ctx, link) {
-      let from = link.events.length;
-      for (let i = 1; i <= 2; i++) {
-        link.sendRaw(bytesOf('d3:amt'), `bad-bencode ${i}`);
-        await expectReject(ctx, link, [BttRejectCode.MALFORMED], `malformed message ${i}`, from);
-        from = link.events.length;
-      }
-      link.sendRaw(bytesOf('d3:amt'), 'bad-bencode 3');
-      const { value } = await link.wait<string>(
-        (e) => (e.k === 'close' ? '' : e.k === 'msg' ? e.m.t : undefined),
-        'the connection to close',
-        ctx.timeoutMs,
-        from,
-      );
-      if (value !== '') fail(`answered the third malformed message with ${value} instead of dropping`);
-      return pass();
-    },
-  },
-  {
-    name: 'oversize-drops',
-    role,
-    summary: `a message above ${BTT_MAX_MESSAGE} bytes drops the connection`,
-    async run(ctx, link) {
-      const from = link.events.length;
-      const big = encode({ t: 'ack', ch: CH, amt: '1', x: new Uint8Array(BTT_MAX_MESSAGE) });
-      link.sendRaw(big, `oversize (${big.length} bytes)`);
-      const { value } = await link.wait<string>(
-        (e) => (e.k === 'close' ? '' : e.k === 'msg' ? e.m.t : undefined),
-        'the connection to close',
-        ctx.timeoutMs,
-        from,
-      );
-      if (value !== '') fail(`answered an oversize message with ${value} instead of dropping`);
-      return pass();
-    },
-  },
-];
-
 /** Every scenario, by role. */
 export const SCENARIOS: Readonly<Record<'payer' | 'payee', readonly Scenario[]>> = {
-  payer: [...PAYER, ...codec('payer')],
-  payee: [...PAYEE, ...codec('payee')],
+  payer: [...PAYER, ...codecScenarios('payer')],
+  payee: [...PAYEE, ...codecScenarios('payee')],
 };
