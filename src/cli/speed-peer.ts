@@ -173,20 +173,30 @@ export async function speedPeerCommand(args: string[], stop: Promise<string>): P
     const links: RefLink[] = [];
     const ctx: ScenarioContext = {
       async connect() {
-        const c = await nextConnection();
-        const link = new RefLink(c, {
-          handshake,
-          infoHash,
-          content,
-          pieceLength,
-          conn: ++conn,
-          log,
-          outgoing: target !== undefined,
-        });
-        links.push(link);
-        link.log({ event: 'connected', remote: `${c.remote.host}:${c.remote.port}` });
-        await link.ready();
-        return link;
+        // A peer may accept connections before it knows the torrent (and close them): retried.
+        const deadline = Date.now() + timeoutMs;
+        for (;;) {
+          const c = await nextConnection();
+          const link = new RefLink(c, {
+            handshake,
+            infoHash,
+            content,
+            pieceLength,
+            conn: ++conn,
+            log,
+            outgoing: target !== undefined,
+          });
+          links.push(link);
+          link.log({ event: 'connected', remote: `${c.remote.host}:${c.remote.port}` });
+          try {
+            await link.ready();
+            return link;
+          } catch (err) {
+            if (target === undefined || link.peer !== undefined || Date.now() > deadline) throw err;
+            if (!link.wire.closed) throw err;
+            await new Promise((r) => setTimeout(r, 200));
+          }
+        }
       },
       ledger,
       ledgerId,
