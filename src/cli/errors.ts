@@ -18,6 +18,8 @@ import { BttkitError, type BttkitErrorOptions } from '../util/errors.js';
  * | `CLI_BAD_SELECT` | `download --select`: an index out of range, or a pattern matching no file |
  * | `CLI_EVM_NODE_MISSING` | `demo --chain bttc`: the npm package `hardhat` (2.x), which runs the local EVM node, is not installed |
  * | `CLI_EVM_NODE_FAILED` | `demo --chain bttc`: the local EVM node exited or did not answer in time |
+ * | `CLI_CONFORMANCE_FAILED` | `speed-peer`: the peer under test broke the `btt_speed` spec in a scenario |
+ * | `CLI_PEER_WAIT` | `speed-peer`: the peer under test closed, or sent nothing expected within `--timeout` |
  */
 export const CLI_ERROR_CODES = [
   'CLI_USAGE',
@@ -32,6 +34,8 @@ export const CLI_ERROR_CODES = [
   'CLI_BAD_SELECT',
   'CLI_EVM_NODE_MISSING',
   'CLI_EVM_NODE_FAILED',
+  'CLI_CONFORMANCE_FAILED',
+  'CLI_PEER_WAIT',
 ] as const;
 /** One of {@link CLI_ERROR_CODES}. */
 export type CliErrorCode = (typeof CLI_ERROR_CODES)[number];

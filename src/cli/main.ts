@@ -7,6 +7,7 @@ import { createCommand } from './create.js';
 import { CliError } from './errors.js';
 import { infoCommand } from './info.js';
 import { PLAYERS, type Player } from './serve.js';
+import { SPEED_PEER_HELP } from './speed-peer-help.js';
 import { downloadCommand, type LinkOptions, seedCommand, type TransferIo } from './transfer.js';
 
 const USAGE = `bttkit ${VERSION} — BitTorrent with BTT incentives
@@ -30,6 +31,8 @@ Usage:
                                    --chain bttc: payment channels on a local EVM node (needs hardhat)
   bttkit swarm <scenario.json> [--out DIR] [--seed N] [--json]
                                    the swarm lab: simulate a scenario on virtual time (docs/sim.md)
+  bttkit speed-peer --role payer|payee [--peer host:port | --port N] [--scenario NAME|all]
+                                   the btt_speed reference peer and conformance scenarios
   bttkit --version | --help | <command> --help
 `;
 
@@ -140,6 +143,7 @@ collected, 1 otherwise.
                    voucher, and the summary reads the chain back (channels, balances, gas)
   --size-mib N     size of the file shared, MiB (default 16)
 `,
+  'speed-peer': SPEED_PEER_HELP,
   ledger: `Usage: bttkit ledger serve [--port N] [--data DIR] [--host H] [--ledger-id ID] [--operator ADDRESS]...
 
 Runs a BTT ledger service (docs/ledger.md).
@@ -508,6 +512,7 @@ async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'ledger') return (await import('./ledger.js')).ledgerCommand(rest);
+  if (command === 'speed-peer') return (await import('./speed-peer.js')).speedPeerCommand(rest, stopSignal());
   throw usage(`unknown command: ${command}`);
 }
 

@@ -50,6 +50,7 @@ export {
   parseBttHandshake,
   tryParseAmount,
 } from './btt-speed.js';
+export { type BttMessageJson, bttMessageFromJson, bttMessageToJson } from './btt-speed-json.js';
 export { type EventMap, TypedEmitter } from './emitter.js';
 export { WIRE_ERROR_CODES, WireError, type WireErrorCode } from './errors.js';
 export type { ExtensionContext, ExtensionFactory, HandshakeValue, WireExtension } from './extension.js';
