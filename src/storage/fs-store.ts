@@ -378,7 +378,7 @@ export class FsChunkStore implements ChunkStore {
       if (this.#assembledBytes + size > half) return undefined;
     }
     if (this.#queue.pendingBytes + size > this.#cap) return undefined;
-    const buf = (size === this.#layout.pieceLength ? this.#spare.pop() : undefined) ?? sharedBytes(size);
+    const buf = (size === this.#layout.pieceLength ? this.#spare.pop() : undefined) ?? new Uint8Array(size);
     const asm: Assembly = { piece, buf, ranges: [], covered: 0, touched: this.#putBytes };
     if (this.#hasPadding) {
       // Padding is never written and hashes as zeros: count it as received.
@@ -441,8 +441,7 @@ export class FsChunkStore implements ChunkStore {
 
   /**
    * Verifies a whole piece assembled in memory: writes it with one write, then hashes it in a
-   * worker, which reads the buffer in place (shared memory, see {@link sharedBytes}); the buffer
-   * is then kept for reuse.
+   * worker, to which the buffer is lent (moved, not copied) and which gives it back for reuse.
    * Blocks for the piece are ignored meanwhile.
    */
   async #verifyAssembled(asm: Assembly, signal: AbortSignal | undefined): Promise<boolean> {
@@ -498,13 +497,4 @@ function resumeTrust(
     const is = now[i];
     return was !== undefined && is !== undefined && was.size === is.size && was.mtimeMs === is.mtimeMs;
   });
-}
-
-/**
- * A piece buffer on a `SharedArrayBuffer`: the hash worker reads it in place, so no buffer
- * object is moved to the worker and back for each piece (each one moved back was a new
- * `ArrayBuffer` here, and their external memory made V8 scavenge every few dozen pieces).
- */
-function sharedBytes(size: number): Uint8Array {
-  return new Uint8Array(new SharedArrayBuffer(size));
 }

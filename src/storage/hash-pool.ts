@@ -175,24 +175,13 @@ export class HashPool {
   }
 
   /**
-   * SHA-1 of `bytes`, which must be the whole of a plain `ArrayBuffer` or a view of a
-   * `SharedArrayBuffer`. A plain buffer is moved to a worker (no copy) and given back with the
-   * digest: `bytes` is unusable (detached) until then; use the `bytes` of the result. A shared
-   * one is read by the worker in place (nothing moves; the caller must not write it until the
-   * digest is back): no new `ArrayBuffer` object per piece on this thread, whose external memory
-   * made V8 scavenge every few dozen pieces. On the calling thread (size 0) nothing moves.
+   * SHA-1 of `bytes`, which must be the whole of a plain `ArrayBuffer`: the buffer is moved to a
+   * worker (no copy) and given back with the digest. `bytes` is unusable (detached) until then;
+   * use the `bytes` of the result. On the calling thread (size 0) nothing moves.
    */
   async hashLent(bytes: Uint8Array, kind?: PieceHashKind): Promise<LentHashResult> {
     this.#hashed++;
     const ab = bytes.buffer;
-    if (this.size > 0 && !this.#closed && ab instanceof SharedArrayBuffer) {
-      const leaves = leavesOf(kind, bytes.length);
-      const r = await this.#submit(
-        { buf: ab, offset: bytes.byteOffset, length: bytes.length, ...leaves },
-        [],
-      );
-      return { digest: r.digest, bytes };
-    }
     if (
       this.size === 0 ||
       this.#closed ||

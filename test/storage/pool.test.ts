@@ -33,11 +33,6 @@ describe('HashPool', () => {
         expect(lentView.digest).toEqual(sha1(view));
         expect(lentView.bytes).toBe(view);
         expect(view.length).toBe(4900);
-        // Lent on shared memory: read in place (a view at an offset too), nothing moves.
-        const lentShared = await pool.hashLent(shared.subarray(10, 3000));
-        expect(lentShared.digest).toEqual(sha1(data.subarray(10, 3000)));
-        expect(lentShared.bytes.buffer).toBe(shared.buffer);
-        expect(shared.byteLength).toBe(4096);
         // Many at once: all resolve, in any order, to the right digests.
         const parts = Array.from({ length: 20 }, (_, i) => data.subarray(i * 1000, i * 1000 + 3000));
         expect(await Promise.all(parts.map((p) => pool.hash(p)))).toEqual(parts.map(sha1));
