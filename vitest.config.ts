@@ -41,6 +41,7 @@ const INTEGRATION = [
   'test/session/ipv6.test.ts',
   'test/net/portmap-hostile.test.ts',
   'test/speed/channel-guard.test.ts',
+  'test/speed/speed-peer.test.ts',
 ];
 const INTEROP = [
   'test/interop/**/*.test.ts',

@@ -3,7 +3,8 @@
  * for bttkit, libtorrent (default and high-performance settings) and WebTorrent, in the same run.
  * Reports throughput, the leecher's CPU seconds per GiB and its peak RSS, with ratios.
  *
- * Env: SIZE_MB (default 1024), PIECE_KB (1024), RUNS (1; the median is reported),
+ * Env: SIZE_MB (default 1024), PIECE_KB (1024), RUNS (1; each column is the median of its own
+ * metric over the runs, RSS with its max),
  * CLIENTS (comma list: bttkit,libtorrent,libtorrent-hp,webtorrent; also bttkit-ref; each one
  * seeds to itself), PAIRS (comma list of seeder>leecher across clients, e.g.
  * `bttkit>libtorrent,libtorrent>bttkit`; with PAIRS and no CLIENTS only the pairs run; with
@@ -465,6 +466,11 @@ async function main(): Promise<void> {
   );
   console.log(`|---|---|---|---|---|---|---|${withV1 ? '---|---|' : ''}`);
   const ratio = (a: number, b: number | undefined) => (b === undefined ? '–×' : `${(a / b).toFixed(2)}×`);
+  /** The median of one metric over a row's runs (each column its own median, not the fastest run's). */
+  const med = (rs: readonly Result[], f: (r: Result) => number) => {
+    const xs = rs.map(f).sort((a, b) => a - b);
+    return xs[Math.floor(xs.length / 2)] as number;
+  };
   for (const [name, { median: r, all: rs }] of results) {
     const run = versionOf.get(name);
     if (!run) continue;
@@ -480,7 +486,7 @@ async function main(): Promise<void> {
       ? ` ${ratio(mbps(r), v1 && mbps(v1))}${paired((a, b) => b.seconds / a.seconds)} | ${ratio(r.cpu, v1?.cpu)}${paired((a, b) => a.cpu / b.cpu)} |`
       : '';
     console.log(
-      `| ${name} | ${fmt(mbps(r))}${range} | ${(r.cpu / gib).toFixed(2)} | ${(r.seederCpu / gib).toFixed(2)} | ${r.rssMiB.toFixed(0)} | ${ratio(mbps(r), wt && mbps(wt))} | ${ratio(mbps(r), lt && mbps(lt))} |${vsV1}`,
+      `| ${name} | ${fmt(mbps(r))}${range} | ${(med(rs, (x) => x.cpu) / gib).toFixed(2)} | ${(med(rs, (x) => x.seederCpu) / gib).toFixed(2)} | ${med(rs, (x) => x.rssMiB).toFixed(0)} (max ${Math.max(...rs.map((x) => x.rssMiB)).toFixed(0)}) | ${ratio(mbps(r), wt && mbps(wt))} | ${ratio(mbps(r), lt && mbps(lt))} |${vsV1}`,
     );
   }
   if (VERSIONS.length === 1) summary(byRound, results);

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encode, parseTorrent } from '../src/metainfo/index.js';
 import { CLI, pseudoRandomBytes, run, tempDir } from './helpers/run.js';
-import { speedPeerSuite } from './speed/speed-peer-suite.js';
 
 const tmp = tempDir('bttkit-cli-');
 afterAll(tmp.cleanup);
@@ -445,5 +444,3 @@ describe('bttkit seed <path>, download --select --keep-seeding', () => {
     );
   });
 });
-
-describe('bttkit speed-peer: the btt_speed reference peer and conformance scenarios', speedPeerSuite);

@@ -17,8 +17,9 @@ interface PackageJson {
 }
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as PackageJson;
+/** Module subpaths (the data files — package.json, the conformance vectors — are not modules). */
 const subpaths = Object.keys(pkg.exports)
-  .filter((k) => k !== '.' && k !== './package.json')
+  .filter((k) => k !== '.' && !k.endsWith('.json'))
   .map((k) => k.slice(2));
 
 const tmp = tempDir('bttkit-pack-');
@@ -79,6 +80,14 @@ describe('the packed package', () => {
     `;
     const out = JSON.parse(runOk(process.execPath, ['--input-type=module', '-e', script], { cwd: consumer }));
     expect(out).toEqual({ version: VERSION, n: subpaths.length, name: 'x' });
+  });
+
+  it('ships the btt_speed conformance vectors (bttkit/conformance/btt-speed.json)', () => {
+    const script = `
+      const v = require('bttkit/conformance/btt-speed.json');
+      console.log(JSON.stringify({ same: JSON.stringify(v) === JSON.stringify(require(${JSON.stringify(join(ROOT, 'conformance/btt-speed.json'))})) }));
+    `;
+    expect(JSON.parse(runOk(process.execPath, ['-e', script], { cwd: consumer }))).toEqual({ same: true });
   });
 
   it('installs a working bttkit bin', () => {

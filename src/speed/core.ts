@@ -300,6 +300,8 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
           r.ext.reject(BttRejectCode.UNSUPPORTED_SCHEME, 'not the voucher scheme of our channels');
           return;
         }
+        // Recorded all the same (it replaces the previous bid): the auction gives it no slot.
+        if (b.price < reserve) r.ext.reject(BttRejectCode.BID_TOO_LOW, 'bid below the reserve price');
         const channel = b.ch;
         // One channel per connection: a switch would strand the vouchers of the first one.
         if (r.verifier && !equalBytes(r.verifier.channel, channel)) {
@@ -338,7 +340,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
           r.verifier.offer({ channel: p.ch, cumulative: p.amt, signature: p.sig });
         } catch (err) {
           this.#warn('SPEED_BAD_VOUCHER', `voucher from ${id} refused`, err);
-          r.ext.reject(BttRejectCode.NOT_INCREASING, 'voucher refused');
+          r.ext.reject(refusalCode(err), 'voucher refused');
         }
       });
       // Requester side.
@@ -572,4 +574,17 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     if (this.listenerCount('warning') > 0)
       this.emit('warning', new SpeedError(code, message, cause === undefined ? {} : { cause }));
   }
+}
+
+/**
+ * The `reject` code for a voucher the rail refused (docs/btt-extension.md, "Error codes"): above
+ * the channel's deposit 7, another ledger 8, otherwise (not above the last one) 6.
+ */
+function refusalCode(err: unknown): number {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  if (typeof code !== 'string') return BttRejectCode.NOT_INCREASING;
+  if (code.endsWith('_EXCEEDS_LOCKED') || code.endsWith('_EXCEEDS_DEPOSIT'))
+    return BttRejectCode.INSUFFICIENT_FUNDS;
+  if (code.endsWith('_WRONG_LEDGER')) return BttRejectCode.WRONG_LEDGER;
+  return BttRejectCode.NOT_INCREASING;
 }

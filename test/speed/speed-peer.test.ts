@@ -2,10 +2,10 @@
  * `bttkit speed-peer`, the btt_speed reference peer (the built CLI, a second process), plays
  * every conformance scenario against bttkit's own session — a Client with the SpeedPlugin,
  * paying and paid through the reference peer's ledger over HTTP — in both roles; and a scenario
- * fails against a deliberately broken provider. Run from test/cli.test.ts (integration project).
+ * fails against a deliberately broken provider. Integration project (vitest.config.ts).
  */
 import { join } from 'node:path';
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { LedgerClient, TronKey } from '../../src/ledger/index.js';
 import { Client, type Torrent, type TorrentPlugin } from '../../src/session/index.js';
 import { speed } from '../../src/speed/index.js';
@@ -23,7 +23,7 @@ interface Ready {
   content: string;
 }
 
-export function speedPeerSuite(): void {
+function speedPeerSuite(): void {
   const procs = new Procs();
   const tmp = tempDir('bttkit-speed-peer-');
   const clients: Client[] = [];
@@ -165,3 +165,5 @@ async function readTorrent(path: string): Promise<Uint8Array> {
   const { readFile } = await import('node:fs/promises');
   return new Uint8Array(await readFile(path));
 }
+
+describe('bttkit speed-peer: the btt_speed reference peer and conformance scenarios', speedPeerSuite);
