@@ -27,7 +27,18 @@ export interface ProtocolWire {
   readonly peerExtendedMapping: Record<string, number>;
   /** Sends an extended message by the extension's name. */
   extended(ext: string, payload: Uint8Array): void;
-  /** Events used: `piece` (index, offset, block), `upload` (bytes), `close`. */
+  /**
+   * Requests a block (the host's call). The adapter wraps it on each wire it is used on: only
+   * blocks that answer our own requests count towards payment (the `piece` event also fires
+   * for blocks nobody asked for).
+   */
+  request(
+    index: number,
+    offset: number,
+    length: number,
+    callback?: (err: Error | null, block?: Uint8Array | null) => void,
+  ): unknown;
+  /** Events used: `upload` (bytes), `close`. */
   on(event: string, listener: (...args: never[]) => void): unknown;
   destroy(): unknown;
   readonly destroyed?: boolean;
@@ -329,7 +340,8 @@ export class WireSpeedTorrent {
       name: BTT_EXTENSION,
       clock: this.#clock,
       get peerSupports() {
-        return wire.peerExtendedMapping[BTT_EXTENSION] !== undefined;
+        // A later extended handshake may set the id to 0 (BEP 10: the extension is off).
+        return Boolean(wire.peerExtendedMapping[BTT_EXTENSION]);
       },
       send: (payload) => {
         if (wire.destroyed) return;
@@ -344,9 +356,14 @@ export class WireSpeedTorrent {
     this.#wires.set(wire, { id, ext, connectedAt: this.#clock.now() });
     this.#swarm.addPeer(id, ext);
     if (this.#opts.countFromWire ?? true) {
-      wire.on('piece', (index: number, offset: number, block: Uint8Array) =>
-        this.received(wire, index, offset, block.length),
-      );
+      // Only answers to our own requests count (what the host stores): a provider sending blocks
+      // nobody asked for earns nothing for them, and cannot fill the tracking tables.
+      const request = wire.request.bind(wire);
+      wire.request = (index, offset, length, callback) =>
+        request(index, offset, length, (err, block) => {
+          if (!err && block) this.received(wire, index, offset, block.length);
+          callback?.(err, block);
+        });
       wire.on('upload', (bytes: number) => this.uploaded(wire, bytes));
     }
     wire.on('close', () => {

@@ -3,16 +3,16 @@ import { type Clock, realClock } from '../util/clock.js';
 import { TypedEmitter } from '../util/emitter.js';
 import { BTT_SCHEME_ED25519 } from '../wire/btt-schemes.js';
 import { type BttHandshake, BttRejectCode, type BttSpeedExtension } from '../wire/btt-speed.js';
-import type { SlotAllocator } from './auction.js';
 import { SpeedChoker } from './choker.js';
+import type {
+  SpeedEvents,
+  SpeedLedgerOptions,
+  SpeedOptions,
+  SpeedSwarm,
+  SpeedSwarmHost,
+} from './core-types.js';
 import { SpeedError, type SpeedErrorCode } from './errors.js';
-import {
-  LedgerRail,
-  type LedgerRailOptions,
-  type PaymentRail,
-  type RailPayee,
-  type RailPayer,
-} from './rail.js';
+import { LedgerRail, type PaymentRail, type RailPayee, type RailPayer } from './rail.js';
 import { AutoBid, type BidStrategy, MIB } from './strategy.js';
 
 /**
@@ -24,109 +24,15 @@ import { AutoBid, type BidStrategy, MIB } from './strategy.js';
  * @module
  */
 
-/** Options of {@link speed} common to every payment rail. */
-export interface SpeedCommonOptions {
-  /** Most this client spends over all torrents, base units. 0 (default): never pays. */
-  budget?: bigint;
-  /** As a provider: the lowest price accepted, base units per MiB. Default 0. */
-  reservePrice?: bigint;
-  /** How we bid. Default {@link AutoBid}. */
-  strategy?: BidStrategy;
-  /** How we sell paid slots. Default the uniform-price auction. */
-  allocator?: SlotAllocator;
-  /** Share of upload slots sold. Default 0.5. */
-  paidShare?: number;
-  /** Bytes a provider serves ahead of payment (the credit window). Default: the rail's (4 MiB on the ledger, 64 MiB on a BTTC channel). */
-  creditBytes?: number;
-  /** Locked per channel (one channel per provider). Default a quarter of the budget. */
-  channelAmount?: bigint;
-  /** How often bids are recomputed and vouchers collected (redeemed). Default 2 s and 10 s. */
-  bidIntervalMs?: number;
-  redeemIntervalMs?: number;
-  /** Timer source (bid and redeem rounds). Default the wall clock. */
-  clock?: Clock;
-}
-
-/** Paying through the off-chain ledger's channels (the {@link LedgerRail}, made from these options). */
-export interface SpeedLedgerOptions extends SpeedCommonOptions, LedgerRailOptions {
-  rail?: never;
-}
-
-/** Paying through any {@link PaymentRail} (for example `BttcChannelRail`: on-chain channels on BTTC). */
-export interface SpeedRailOptions extends SpeedCommonOptions {
-  rail: PaymentRail;
-}
-
-/** Options of {@link speed}: the ledger's channels, or another payment rail. */
-export type SpeedOptions = SpeedLedgerOptions | SpeedRailOptions;
-
-/** Events of a {@link SpeedPlugin} (and of a {@link WireSpeed}). */
-export interface SpeedEvents {
-  /** A bid: ours at a provider (`requester`), or a requester's at us (`provider`). */
-  bid: [{ peer: string; price: bigint; role: 'requester' | 'provider' }];
-  /** A provider granted us a slot (or we granted one): price per MiB and credit. */
-  grant: [{ peer: string; price: bigint; credit: number; role: 'requester' | 'provider' }];
-  /**
-   * We sent a voucher: `amount` is this payment, `cumulative` the channel total, `bytes` the
-   * verified bytes paid for on this channel so far (cumulative = Σ bytes × price / MiB, floored).
-   */
-  paid: [{ peer: string; amount: bigint; cumulative: bigint; bytes: bigint }];
-  /** A voucher we accepted (`amount`: the increment) — redeemed at the ledger later. */
-  earned: [
-    {
-      peer: string;
-      amount: bigint;
-      cumulative: bigint;
-      /** The channel (hex) and the voucher's signature: what collecting it needs (persist it to survive a crash). */
-      channelId: string;
-      signature: Uint8Array;
-    },
-  ];
-  /**
-   * A requester lost its paid slot (outbid, stopped bidding, or its payments lagged beyond the
-   * credit window): what it owed and had paid at that moment.
-   */
-  revoked: [{ peer: string; due: bigint; paid: bigint }];
-  /** Redeemed at the ledger. */
-  redeemed: [{ channelId: string; credited: bigint }];
-  /** A provider acknowledged our vouchers up to `cumulative` on its channel (it verified them). */
-  acked: [{ peer: string; cumulative: bigint }];
-  warning: [SpeedError];
-}
-
-/** What the rules need from the host of one torrent (a bttkit `Torrent`, or another client's). */
-export interface SpeedSwarmHost {
-  /** Bytes still to download and verify; `undefined` before the torrent's metadata is known (no bids then). */
-  remainingBytes(): bigint | undefined;
-  /** Bytes/s received lately from each peer, by id (the strategy bids at the fastest providers first). */
-  downloadRates(): ReadonlyMap<string, number>;
-  /** A bid was checked: the host may run a choke round now (optional to honour). */
-  rechoke(): void;
-}
-
-/**
- * The rules for one torrent, fed by its host. Peer ids are the host's (any stable string per
- * connection). Made by the account ({@link SpeedCore}); both {@link SpeedPlugin} and
- * {@link WireSpeed} are thin glue around it.
- */
-export interface SpeedSwarm {
-  /** The provider's bid-aware choker: its paid slots are the auction's winners. */
-  readonly choker: SpeedChoker;
-  /** A connection carrying `btt_speed` (its extension's events are handled from now on). */
-  addPeer(peer: string, ext: BttSpeedExtension): void;
-  /** We uploaded `bytes` of payload to `peer` (counted towards what it owes while granted). */
-  uploaded(peer: string, bytes: number): void;
-  /** A piece passed its hash check: `sources` says who sent how many of its bytes. Pays each granted provider. */
-  verified(sources: Iterable<readonly [peer: string, bytes: number]>): void;
-  /** The peer is in a paid slot now (it won the last round and holds a grant). */
-  isPaid(peer: string): boolean;
-  /** The connection closed: what it paid us is collected (final). */
-  peerClosed(peer: string): void;
-  /** The download completed: accrued payments go out and bids stop. */
-  done(): void;
-  /** The torrent closed: timers stop, every payee is collected (final). */
-  close(): void;
-}
+export type {
+  SpeedCommonOptions,
+  SpeedEvents,
+  SpeedLedgerOptions,
+  SpeedOptions,
+  SpeedRailOptions,
+  SpeedSwarm,
+  SpeedSwarmHost,
+} from './core-types.js';
 
 interface ProviderState {
   ext: BttSpeedExtension;
@@ -157,6 +63,8 @@ interface RequesterState {
   verifier?: RailPayee;
   checking?: Promise<void>;
   granted?: bigint;
+  /** The bid `seq` the last grant answered (a new bid at the same price is answered too). */
+  grantedSeq?: number;
   /** Σ bytes uploaded while granted × price (exact); expected payment is this / MiB. */
   served: bigint;
   /** A collect in progress (one at a time per peer). */
@@ -267,27 +175,59 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
             winners.add(award.peer);
             const r = requesters.get(award.peer);
             if (!r?.bid) continue;
-            if (r.granted !== award.price) {
+            if (r.granted !== award.price || r.grantedSeq !== r.bid.seq) {
+              const seq = r.bid.seq;
               r.granted = award.price;
-              r.ext.grant(r.bid.seq, award.price, credit);
+              r.grantedSeq = seq;
+              this.#send(award.peer, () => r.ext.grant(seq, award.price, credit));
               this.emit('grant', { peer: award.peer, price: award.price, credit, role: 'provider' });
             }
           }
           for (const [peer, r] of requesters) {
             if (winners.has(peer) || r.granted === undefined) continue;
+            const price = r.granted;
             r.granted = undefined;
+            r.grantedSeq = undefined;
             const due = r.served / MIB;
             const paid = r.verifier?.cumulative ?? 0n;
+            // The grant's price holds until a reject (docs/btt-extension.md): say so, or the
+            // requester would go on paying for bytes no longer sold to it.
+            const lagging = due - paid > (BigInt(credit) * price) / MIB;
+            this.#send(peer, () =>
+              lagging
+                ? r.ext.reject(BttRejectCode.PAYMENT_REQUIRED, 'paid slot withdrawn: payments lag')
+                : r.ext.reject(BttRejectCode.BID_TOO_LOW, 'paid slot withdrawn: outbid'),
+            );
             this.emit('revoked', { peer, due, paid });
           }
         },
       },
     );
 
+    const closePeer = (id: string): void => {
+      const r = requesters.get(id);
+      if (r) void this.#redeem(r, id, true);
+      providers.delete(id);
+      requesters.delete(id);
+    };
+
     const addPeer = (id: string, ext: BttSpeedExtension): void => {
       ext.on('handshake', (hs) => {
         const addr = this.rail.peerAddress(hs);
         if (addr === undefined || hs.addr === this.rail.address) return;
+        // BEP 10 allows the extended handshake again: the same identity keeps its state (a fresh
+        // one would drop vouchers not yet collected and open another channel); another identity
+        // is a new peer, after the old one's final collect.
+        const known = providers.get(id);
+        if (known) {
+          if (known.addr === addr && known.hs.ledger === hs.ledger && known.hs.token === hs.token) {
+            known.hs = hs;
+            const r = requesters.get(id);
+            if (r) r.hs = hs;
+            return;
+          }
+          closePeer(id);
+        }
         providers.set(id, { ext, hs, addr, seq: 0, owed: 0n, bytes: 0n, unpaid: 0, acked: 0n });
         requesters.set(id, { ext, hs, addr, served: 0n });
         this.#rebid(host, providers);
@@ -316,7 +256,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
         }
         if (!r.bid || !equalBytes(r.bid.channel, channel) || !r.verifier) {
           r.checking = this.#checkChannel(r, channel).catch((err: unknown) => {
-            r.ext.reject(BttRejectCode.UNKNOWN_CHANNEL, 'channel not usable');
+            this.#send(id, () => r.ext.reject(BttRejectCode.UNKNOWN_CHANNEL, 'channel not usable'));
             this.#warn('SPEED_BAD_CHANNEL', `channel ${toHex(channel)} from ${id}`, err);
           });
         }
@@ -346,13 +286,21 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
       // Requester side.
       ext.on('grant', (g) => {
         const p = providers.get(id);
-        if (!p || g.seq !== p.seq) return;
-        if (p.bid !== undefined && g.price > p.bid) {
+        // Only the answer to our newest bid: a grant before any bid (seq 0) or for an older one
+        // would set a price we never offered.
+        if (!p || p.bid === undefined || p.seq < 1 || g.seq !== p.seq) return;
+        if (g.price > p.bid) {
           this.#warn('SPEED_GRANT_ABOVE_BID', `grant from ${id} above our bid`);
           return;
         }
         p.grant = { price: g.price, credit: g.credit };
         this.emit('grant', { peer: id, price: g.price, credit: g.credit, role: 'requester' });
+      });
+      // A reject ends the provider's grant (its price holds until then): no more payment for
+      // its bytes until it grants again.
+      ext.on('reject', () => {
+        const p = providers.get(id);
+        if (p) p.grant = undefined;
       });
       ext.on('ack', (a) => {
         const p = providers.get(id);
@@ -400,12 +348,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
         }
       },
       isPaid: (peer) => requesters.get(peer)?.granted !== undefined,
-      peerClosed: (id) => {
-        const r = requesters.get(id);
-        if (r) void this.#redeem(r, id, true);
-        providers.delete(id);
-        requesters.delete(id);
-      },
+      peerClosed: closePeer,
       done: () => {
         flush();
         this.#rebid(host, providers);
@@ -447,13 +390,13 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
       verifier.verifyNewest();
     } catch (err) {
       this.#warn('SPEED_BAD_VOUCHER', `voucher from ${peer} does not verify`, err);
-      r.ext.reject(BttRejectCode.BAD_SIGNATURE, 'voucher signature does not verify');
+      this.#send(peer, () => r.ext.reject(BttRejectCode.BAD_SIGNATURE, 'voucher signature does not verify'));
       r.bid = undefined;
       return false;
     }
     const now = verifier.cumulative;
     if (now > before) {
-      r.ext.ack(verifier.channel, now, this.rail.scheme);
+      this.#send(peer, () => r.ext.ack(verifier.channel, now, this.rail.scheme));
       this.#earned += now - before;
       const best = verifier.best;
       if (this.listenerCount('earned') > 0 && best) {
@@ -471,7 +414,10 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
 
   /** Collects what the peer's newest voucher promises; collects of one peer run one after another. */
   #redeem(r: RequesterState, peer: string, final: boolean): Promise<void> {
-    const run = (r.collecting ?? Promise.resolve()).then(() => this.#collect(r, peer, final));
+    // Never a rejected chain: one failed collect must not stop the later ones (the final one).
+    const run = (r.collecting ?? Promise.resolve())
+      .then(() => this.#collect(r, peer, final))
+      .catch((err: unknown) => this.#warn('SPEED_REDEEM_FAILED', `collecting from ${peer} failed`, err));
     r.collecting = run;
     return run;
   }
@@ -527,7 +473,8 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
           if (!p.signer) return;
           p.seq++;
           p.bid = price;
-          p.ext.bid(p.seq, price, p.signer.channel, this.rail.scheme);
+          const ch = p.signer.channel;
+          this.#send(peer, () => p.ext.bid(p.seq, price, ch, this.rail.scheme));
           this.emit('bid', { peer, price, role: 'requester' });
         },
         (err: unknown) => this.#warn('SPEED_CHANNEL_FAILED', `cannot open a channel to ${peer}`, err),
@@ -567,6 +514,15 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
       this.emit('paid', { peer, amount, cumulative: v.cumulative, bytes: p.bytes });
     } catch (err) {
       this.#warn('SPEED_PAY_FAILED', `payment to ${peer} failed`, err);
+    }
+  }
+
+  /** Sends one message; a send that throws (the peer turned `btt_speed` off, the wire closed) is a warning, never an exception out of a timer or a promise. */
+  #send(peer: string, send: () => void): void {
+    try {
+      send();
+    } catch (err) {
+      this.#warn('SPEED_SEND_FAILED', `a btt_speed message to ${peer} could not be sent`, err);
     }
   }
 

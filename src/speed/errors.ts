@@ -13,6 +13,7 @@ import { BttkitError, type BttkitErrorOptions } from '../util/errors.js';
  * | `SPEED_PAY_FAILED` | signing or sending a payment failed (see `cause`) |
  * | `SPEED_REDEEM_FAILED` | redeeming a voucher at the ledger failed (see `cause`) |
  * | `SPEED_PEER_DROPPED` | the `bittorrent-protocol` adapter dropped a peer (malformed `btt_speed` messages; see `cause`) |
+ * | `SPEED_SEND_FAILED` | a `btt_speed` message could not be sent (the peer turned the extension off, the wire closed; see `cause`) |
  *
  * All but `SPEED_BAD_OPTION` reach the application as the plug-in's `warning` event.
  */
@@ -25,6 +26,7 @@ export const SPEED_ERROR_CODES = [
   'SPEED_PAY_FAILED',
   'SPEED_REDEEM_FAILED',
   'SPEED_PEER_DROPPED',
+  'SPEED_SEND_FAILED',
 ] as const;
 /** One of {@link SPEED_ERROR_CODES}. */
 export type SpeedErrorCode = (typeof SPEED_ERROR_CODES)[number];

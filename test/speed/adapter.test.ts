@@ -63,7 +63,7 @@ async function accounts() {
 }
 
 describe('WireSpeed on bittorrent-protocol wires', () => {
-  it('bid → grant → pay per verified piece (last copy of each block counts, failed pieces never) → redeem', async () => {
+  it('bid → grant → pay per verified piece (requested blocks only, a block once, failed pieces never) → redeem', async () => {
     const { ledger, payer, provider, seedKey } = await accounts();
     const { ta, tb, wa, wb } = pair(payer, provider, () => 8 * 1024 * 1024);
     const grants: bigint[] = [];
@@ -76,19 +76,32 @@ describe('WireSpeed on bittorrent-protocol wires', () => {
     expect(tb.mayUnchoke(wb)).toBe(true);
     expect(ta.peerOf(wa)).toBeDefined();
 
-    // Blocks as bittorrent-protocol reports them ('piece' events on the requester's wire).
-    const emit = (w: ProtocolWire, ...args: unknown[]) =>
-      (w as unknown as { emit(e: string, ...a: unknown[]): void }).emit('piece', ...args);
-    const block = new Uint8Array(256 * 1024);
-    emit(wa, 0, 0, block);
-    emit(wa, 0, 0, block); // a duplicate of the same block: paid once
-    emit(wa, 0, 256 * 1024, block);
-    emit(wa, 1, 0, block);
+    // Blocks as the host gets them: answers to its own `wire.request` calls.
+    const bw = wb as unknown as Wire;
+    const aw = wa as unknown as Wire;
+    bw.on(
+      'request',
+      (_i: number, _o: number, length: number, respond: (e: Error | null, b: Uint8Array) => void) =>
+        respond(null, new Uint8Array(length)),
+    );
+    bw.unchoke();
+    await waitFor(() => !aw.peerChoking, 10_000, 'an unchoke');
+    const get = (i: number, o: number) =>
+      new Promise<void>((res, rej) => wa.request(i, o, 16384, (err) => (err ? rej(err) : res())));
+    await get(0, 0);
+    await get(0, 16384);
+    await get(0, 0); // a second copy of a block: paid once
+    await get(1, 0);
+    // A block nobody asked for (bittorrent-protocol still emits 'piece' for it): never paid.
+    let unasked = 0;
+    aw.on('piece', () => unasked++);
+    bw.piece(0, 32768, new Uint8Array(16384));
+    await waitFor(() => unasked > 0, 10_000, 'the unrequested block to arrive');
     ta.failed(1); // piece 1 failed its hash check: never paid
     ta.verified(1);
     ta.verified(0);
     ta.verified(5); // nothing received: nothing paid
-    expect(payer.spent).toBe((512n * 1024n * (BTT / 2n)) / MIB);
+    expect(payer.spent).toBe((32768n * (BTT / 2n)) / MIB);
     await waitFor(() => provider.earned === payer.spent, 10_000, 'the voucher to be accepted');
     await waitFor(
       async () => (await ledger.getAccount(seedKey.address)).balance === payer.spent,
@@ -122,6 +135,7 @@ describe('WireSpeed on bittorrent-protocol wires', () => {
       extendedHandshake: {},
       peerExtendedMapping: { btt_speed: 3 },
       extended: (_ext, payload) => sent.push(payload),
+      request: () => undefined,
       on: () => undefined,
       destroy: () => undefined,
       peerInterested: true,
@@ -146,5 +160,74 @@ describe('WireSpeed on bittorrent-protocol wires', () => {
     ext.onMessage(encode({ t: 'grant', seq: 1, price: '1', credit: 1 })); // no state: ignored
     expect(payer.spent).toBe(0n);
     expect(sent).toEqual([]); // no bid went to a peer without a valid handshake
+  });
+});
+
+describe('WireSpeed: a hostile provider', () => {
+  it('a grant that answers no bid of ours (seq 0, before our first bid) sets no price', async () => {
+    const { payer, provider } = await accounts();
+    const t = payer.torrent({ remainingBytes: () => 1 << 20, countFromWire: false });
+    open.push(t);
+    const sent: Uint8Array[] = [];
+    const wire: ProtocolWire = {
+      extendedHandshake: {},
+      peerExtendedMapping: { btt_speed: 3 },
+      extended: (_ext, payload) => sent.push(payload),
+      request: () => undefined,
+      on: () => undefined,
+      destroy: () => undefined,
+      peerInterested: false,
+      amChoking: true,
+      remoteAddress: '127.0.0.1',
+      remotePort: 6881,
+    };
+    const ext = new t.Extension(wire);
+    const hs = (provider as unknown as { handshake: Record<string, unknown> }).handshake;
+    ext.onExtendedHandshake({
+      m: { btt_speed: 3 },
+      btt: {
+        v: 1,
+        addr: hs.addr,
+        ledger: hs.ledger,
+        token: hs.token,
+        reserve: String(hs.reserve),
+      },
+    });
+    // Before any bid: a grant at an absurd price (the whole channel for one block, unchecked).
+    ext.onMessage(encode({ t: 'grant', seq: 0, price: (2n ** 200n).toString(), credit: 1 << 20 }));
+    await waitFor(() => sent.length > 0, 10_000, 'our bid (the channel opened)');
+    t.received(wire, 0, 0, 16384);
+    t.verified(0);
+    expect(payer.spent).toBe(0n);
+  });
+  it('a peer that turns btt_speed off (a later handshake, id 0) costs a warning, never an exception from a timer', async () => {
+    const { payer, provider } = await accounts();
+    const t = payer.torrent({ remainingBytes: () => 1 << 20, countFromWire: false });
+    open.push(t);
+    const warnings: SpeedError[] = [];
+    payer.on('warning', (w) => warnings.push(w));
+    const mapping: Record<string, number> = { btt_speed: 3 };
+    const wire: ProtocolWire = {
+      extendedHandshake: {},
+      peerExtendedMapping: mapping,
+      extended: () => {
+        throw new Error('Unrecognized extension: btt_speed');
+      },
+      request: () => undefined,
+      on: () => undefined,
+      destroy: () => undefined,
+      peerInterested: false,
+      amChoking: true,
+    };
+    const ext = new t.Extension(wire);
+    const hs = (provider as unknown as { handshake: Record<string, unknown> }).handshake;
+    ext.onExtendedHandshake({
+      m: { btt_speed: 3 },
+      btt: { v: 1, addr: hs.addr, ledger: hs.ledger, token: hs.token, reserve: String(hs.reserve) },
+    });
+    mapping.btt_speed = 0; // the peer's next extended handshake switched it off
+    // Our channel opens, then the bid cannot be sent: a warning (an exception here was an
+    // unhandled rejection — a crash of the host process).
+    await waitFor(() => warnings.some((w) => w.code === 'SPEED_SEND_FAILED'), 10_000, 'SPEED_SEND_FAILED');
   });
 });
