@@ -131,7 +131,8 @@ export const codecScenarios = (role: 'payer' | 'payee'): Scenario[] => [
       }
       link.sendRaw(bytesOf('d3:amt'), 'bad-bencode 3');
       const { value } = await link.wait<string>(
-        (e) => (e.k === 'close' ? '' : e.k === 'msg' ? e.m.t : undefined),
+        // Only a reject answers it: a bid or a voucher the peer sends on its own meanwhile is not.
+        (e) => (e.k === 'close' ? '' : e.k === 'msg' && e.m.t === 'reject' ? e.m.t : undefined),
         'the connection to close',
         ctx.timeoutMs,
         from,
@@ -149,7 +150,8 @@ export const codecScenarios = (role: 'payer' | 'payee'): Scenario[] => [
       const big = encode({ t: 'ack', ch: CH, amt: '1', x: new Uint8Array(BTT_MAX_MESSAGE) });
       link.sendRaw(big, `oversize (${big.length} bytes)`);
       const { value } = await link.wait<string>(
-        (e) => (e.k === 'close' ? '' : e.k === 'msg' ? e.m.t : undefined),
+        // Only a reject answers it: a bid or a voucher the peer sends on its own meanwhile is not.
+        (e) => (e.k === 'close' ? '' : e.k === 'msg' && e.m.t === 'reject' ? e.m.t : undefined),
         'the connection to close',
         ctx.timeoutMs,
         from,

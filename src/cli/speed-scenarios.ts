@@ -227,7 +227,10 @@ const PAYER: Scenario[] = [
     async run(ctx, link) {
       const { channel, grant, next } = await bidAndGrant(ctx, link);
       const bytes = await downloadPiece(ctx, link, next);
-      const amt = owed(bytes, grant.price);
+      // At a clearing price of 0 (no reserve, one bidder) nothing is owed: pay 1 base unit, the
+      // least voucher that increases.
+      const due = owed(bytes, grant.price);
+      const amt = due > 0n ? due : 1n;
       const from = link.events.length;
       link.send(payOf(ctx, channel, amt));
       await expectAck(ctx, link, channel.ch, amt, from);

@@ -254,7 +254,9 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
           r.ext.reject(BttRejectCode.UNKNOWN_CHANNEL, 'channel in use by another connection');
           return;
         }
-        if (!r.bid || !equalBytes(r.bid.channel, channel) || !r.verifier) {
+        // Checked once: a new bid on the channel (say after a bad voucher cleared the bid) must
+        // not replace the verifier and its best voucher, not yet collected.
+        if (!r.verifier) {
           r.checking = this.#checkChannel(r, channel).catch((err: unknown) => {
             this.#send(id, () => r.ext.reject(BttRejectCode.UNKNOWN_CHANNEL, 'channel not usable'));
             this.#warn('SPEED_BAD_CHANNEL', `channel ${toHex(channel)} from ${id}`, err);

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Ledger, TronKey } from '../../src/ledger/index.js';
 import { encode } from '../../src/metainfo/bencode.js';
 import { FixedBid, MIB, type ProtocolWire, type SpeedError, WireSpeed } from '../../src/speed/index.js';
+import { decodeBttMessage } from '../../src/wire/btt-speed.js';
 import { waitFor } from '../helpers/wait.js';
 
 const BTT = 10n ** 18n;
@@ -229,5 +230,51 @@ describe('WireSpeed: a hostile provider', () => {
     // Our channel opens, then the bid cannot be sent: a warning (an exception here was an
     // unhandled rejection — a crash of the host process).
     await waitFor(() => warnings.some((w) => w.code === 'SPEED_SEND_FAILED'), 10_000, 'SPEED_SEND_FAILED');
+  });
+  it('a reject ends the grant (no more payment for that peer); a repeated handshake keeps the peer and its channel', async () => {
+    const { payer, provider } = await accounts();
+    const t = payer.torrent({ remainingBytes: () => 1 << 20, countFromWire: false });
+    open.push(t);
+    const sent: Uint8Array[] = [];
+    const wire: ProtocolWire = {
+      extendedHandshake: {},
+      peerExtendedMapping: { btt_speed: 3 },
+      extended: (_ext, payload) => sent.push(payload),
+      request: () => undefined,
+      on: () => undefined,
+      destroy: () => undefined,
+      peerInterested: false,
+      amChoking: true,
+    };
+    const ext = new t.Extension(wire);
+    const hs = (provider as unknown as { handshake: Record<string, unknown> }).handshake;
+    const handshake = {
+      m: { btt_speed: 3 },
+      btt: { v: 1, addr: hs.addr, ledger: hs.ledger, token: hs.token, reserve: String(hs.reserve) },
+    };
+    ext.onExtendedHandshake(handshake);
+    const bids = () =>
+      sent.flatMap((b) => {
+        const d = decodeBttMessage(b);
+        return d.ok && d.message?.t === 'bid' ? [d.message] : [];
+      });
+    await waitFor(() => bids().length > 0, 10_000, 'our bid');
+    const bid = bids()[0];
+    if (!bid) throw new Error('no bid');
+    ext.onMessage(encode({ t: 'grant', seq: bid.seq, price: bid.price.toString(), credit: 1 << 20 }));
+    t.received(wire, 0, 0, 16384);
+    t.verified(0);
+    expect(payer.spent).toBe((16384n * bid.price) / MIB);
+    // The same identity's handshake again: the same peer — its grant and channel stay, so the
+    // next piece is paid on them (a fresh state had neither: nothing paid, a second channel).
+    ext.onExtendedHandshake(handshake);
+    t.received(wire, 2, 0, 16384);
+    t.verified(2);
+    const paid = payer.spent;
+    expect(paid).toBe((32768n * bid.price) / MIB);
+    ext.onMessage(encode({ t: 'reject', code: 10, reason: 'paid slot withdrawn' }));
+    t.received(wire, 1, 0, 16384);
+    t.verified(1);
+    expect(payer.spent).toBe(paid);
   });
 });
