@@ -190,10 +190,7 @@ export class WireSpeedTorrent {
     this.#clock = clock;
     this.#opts = options;
     this.#swarm = account.open({
-      remainingBytes: () => {
-        const r = options.remainingBytes();
-        return r === undefined ? undefined : BigInt(r) > 0n ? BigInt(r) : 0n;
-      },
+      remainingBytes: () => remainingOf(options),
       downloadRates: () => new Map([...this.#wires].map(([w, e]) => [e.id, w.downloadSpeed?.() ?? 0])),
       rechoke: () => this.rechoke(),
     });
@@ -310,8 +307,8 @@ export class WireSpeedTorrent {
         seed: w.isSeeder === true,
       });
     }
-    const remaining = this.#opts.remainingBytes();
-    const seeding = remaining !== undefined && BigInt(remaining) <= 0n;
+    const remaining = remainingOf(this.#opts);
+    const seeding = remaining !== undefined && remaining <= 0n;
     const slots = this.#opts.uploadSlots ?? 4;
     this.#unchoke = this.#swarm.choker.rechoke(peers, { seeding, now: this.#clock.now(), slots });
   }
@@ -380,4 +377,15 @@ export class WireSpeedTorrent {
     this.#dropped(new SpeedError('SPEED_PEER_DROPPED', `dropped ${id}: ${why}`, { cause: err }));
     wire.destroy();
   }
+}
+
+/**
+ * The host's `remainingBytes()` as a bigint, at least 0; `undefined` when it is not a whole
+ * number yet (before metadata a host may well give `NaN`: `BigInt` of it would throw in a timer).
+ */
+function remainingOf(options: WireSpeedTorrentOptions): bigint | undefined {
+  const r = options.remainingBytes();
+  if (typeof r === 'bigint') return r > 0n ? r : 0n;
+  if (typeof r !== 'number' || !Number.isSafeInteger(r)) return undefined;
+  return r > 0 ? BigInt(r) : 0n;
 }

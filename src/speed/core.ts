@@ -268,8 +268,11 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
       });
       ext.on('pay', (p) => {
         const r = requesters.get(id);
+        if (r && (p.vs ?? BTT_SCHEME_ED25519) !== this.rail.scheme) {
+          r.ext.reject(BttRejectCode.UNSUPPORTED_SCHEME, 'not the voucher scheme of our channels');
+          return;
+        }
         if (
-          (p.vs ?? BTT_SCHEME_ED25519) !== this.rail.scheme ||
           !r?.verifier ||
           !r.bid ||
           !equalBytes(p.ch, r.bid.channel) ||

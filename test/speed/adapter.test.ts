@@ -277,4 +277,10 @@ describe('WireSpeed: a hostile provider', () => {
     t.verified(1);
     expect(payer.spent).toBe(paid);
   });
+  it("a host's remainingBytes that is not a whole number yet (NaN before metadata) means 'unknown', never a throw", async () => {
+    const { payer } = await accounts();
+    const t = payer.torrent({ remainingBytes: () => Number.NaN });
+    open.push(t);
+    expect(() => t.rechoke()).not.toThrow();
+  });
 });
