@@ -3,16 +3,10 @@ import { type Clock, realClock } from '../util/clock.js';
 import { TypedEmitter } from '../util/emitter.js';
 import { BTT_SCHEME_ED25519 } from '../wire/btt-schemes.js';
 import { type BttHandshake, BttRejectCode, type BttSpeedExtension } from '../wire/btt-speed.js';
-import type { SlotAllocator } from './auction.js';
 import { SpeedChoker } from './choker.js';
 import { SpeedError, type SpeedErrorCode } from './errors.js';
-import {
-  LedgerRail,
-  type LedgerRailOptions,
-  type PaymentRail,
-  type RailPayee,
-  type RailPayer,
-} from './rail.js';
+import type { SpeedEvents, SpeedLedgerOptions, SpeedOptions } from './options.js';
+import { LedgerRail, type PaymentRail, type RailPayee, type RailPayer } from './rail.js';
 import { AutoBid, type BidStrategy, MIB } from './strategy.js';
 
 /**
@@ -24,75 +18,13 @@ import { AutoBid, type BidStrategy, MIB } from './strategy.js';
  * @module
  */
 
-/** Options of {@link speed} common to every payment rail. */
-export interface SpeedCommonOptions {
-  /** Most this client spends over all torrents, base units. 0 (default): never pays. */
-  budget?: bigint;
-  /** As a provider: the lowest price accepted, base units per MiB. Default 0. */
-  reservePrice?: bigint;
-  /** How we bid. Default {@link AutoBid}. */
-  strategy?: BidStrategy;
-  /** How we sell paid slots. Default the uniform-price auction. */
-  allocator?: SlotAllocator;
-  /** Share of upload slots sold. Default 0.5. */
-  paidShare?: number;
-  /** Bytes a provider serves ahead of payment (the credit window). Default: the rail's (4 MiB on the ledger, 64 MiB on a BTTC channel). */
-  creditBytes?: number;
-  /** Locked per channel (one channel per provider). Default a quarter of the budget. */
-  channelAmount?: bigint;
-  /** How often bids are recomputed and vouchers collected (redeemed). Default 2 s and 10 s. */
-  bidIntervalMs?: number;
-  redeemIntervalMs?: number;
-  /** Timer source (bid and redeem rounds). Default the wall clock. */
-  clock?: Clock;
-}
-
-/** Paying through the off-chain ledger's channels (the {@link LedgerRail}, made from these options). */
-export interface SpeedLedgerOptions extends SpeedCommonOptions, LedgerRailOptions {
-  rail?: never;
-}
-
-/** Paying through any {@link PaymentRail} (for example `BttcChannelRail`: on-chain channels on BTTC). */
-export interface SpeedRailOptions extends SpeedCommonOptions {
-  rail: PaymentRail;
-}
-
-/** Options of {@link speed}: the ledger's channels, or another payment rail. */
-export type SpeedOptions = SpeedLedgerOptions | SpeedRailOptions;
-
-/** Events of a {@link SpeedPlugin} (and of a {@link WireSpeed}). */
-export interface SpeedEvents {
-  /** A bid: ours at a provider (`requester`), or a requester's at us (`provider`). */
-  bid: [{ peer: string; price: bigint; role: 'requester' | 'provider' }];
-  /** A provider granted us a slot (or we granted one): price per MiB and credit. */
-  grant: [{ peer: string; price: bigint; credit: number; role: 'requester' | 'provider' }];
-  /**
-   * We sent a voucher: `amount` is this payment, `cumulative` the channel total, `bytes` the
-   * verified bytes paid for on this channel so far (cumulative = Σ bytes × price / MiB, floored).
-   */
-  paid: [{ peer: string; amount: bigint; cumulative: bigint; bytes: bigint }];
-  /** A voucher we accepted (`amount`: the increment) — redeemed at the ledger later. */
-  earned: [
-    {
-      peer: string;
-      amount: bigint;
-      cumulative: bigint;
-      /** The channel (hex) and the voucher's signature: what collecting it needs (persist it to survive a crash). */
-      channelId: string;
-      signature: Uint8Array;
-    },
-  ];
-  /**
-   * A requester lost its paid slot (outbid, stopped bidding, or its payments lagged beyond the
-   * credit window): what it owed and had paid at that moment.
-   */
-  revoked: [{ peer: string; due: bigint; paid: bigint }];
-  /** Redeemed at the ledger. */
-  redeemed: [{ channelId: string; credited: bigint }];
-  /** A provider acknowledged our vouchers up to `cumulative` on its channel (it verified them). */
-  acked: [{ peer: string; cumulative: bigint }];
-  warning: [SpeedError];
-}
+export type {
+  SpeedCommonOptions,
+  SpeedEvents,
+  SpeedLedgerOptions,
+  SpeedOptions,
+  SpeedRailOptions,
+} from './options.js';
 
 /** What the rules need from the host of one torrent (a bttkit `Torrent`, or another client's). */
 export interface SpeedSwarmHost {
@@ -146,6 +78,10 @@ interface ProviderState {
   unpaid: number;
   /** The highest cumulative amount the provider acknowledged (never above what we signed). */
   acked: bigint;
+  /** When its grant came, or it last sent bytes of a verified piece (clock ms): {@link SpeedCommonOptions.grantTimeoutMs}. */
+  lastDelivery?: number;
+  /** Granted but delivered nothing verified for `grantTimeoutMs`: left out of our bids. */
+  stalled?: boolean;
 }
 
 interface RequesterState {
@@ -187,6 +123,11 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
   constructor(options: SpeedOptions) {
     super();
     this.options = options;
+    const { minFundedBytes: mf, grantTimeoutMs: gt } = options;
+    if (mf !== undefined && !(Number.isSafeInteger(mf) && mf >= 0))
+      throw new SpeedError('SPEED_BAD_OPTION', 'minFundedBytes must be an integer >= 0');
+    if (gt !== undefined && !(Number.isFinite(gt) && gt >= 0))
+      throw new SpeedError('SPEED_BAD_OPTION', 'grantTimeoutMs must be >= 0');
     this.#clock = options.clock ?? realClock;
     this.#strategy = options.strategy ?? new AutoBid();
     this.rail = options.rail ?? new LedgerRail(options as SpeedLedgerOptions);
@@ -241,6 +182,14 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     const requesters = new Map<string, RequesterState>();
     const credit = o.creditBytes ?? this.rail.defaultCreditBytes;
     const reserve = o.reservePrice ?? 0n;
+    const funded = o.fundedBids ?? true;
+    const minFunded = BigInt(o.minFundedBytes ?? DEFAULT_MIN_FUNDED_BYTES);
+    /** The bid's channel cannot pay for `minFundedBytes` more at the bid price (a bid without funds). */
+    const unfunded = (r: RequesterState): boolean =>
+      funded &&
+      !!r.bid &&
+      !!r.verifier &&
+      (r.verifier.locked - r.verifier.cumulative) * MIB < minFunded * r.bid.price;
 
     // Provider side: the bid-aware choker, fed by standing bids in good standing.
     const choker = new SpeedChoker(
@@ -249,10 +198,13 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
           const r = requesters.get(peer);
           if (!r?.bid || !r.verifier?.usable) return undefined;
           if (!this.#settleNewest(peer, r)) return undefined;
-          // Lagging beyond the credit window: treated as not bidding.
+          if (unfunded(r)) return undefined;
+          // Lagging beyond the credit window (or beyond the channel's deposit): treated as not bidding.
           const due = r.served / MIB;
           const paid = r.verifier.cumulative;
-          const allowance = (BigInt(credit) * (r.granted ?? r.bid.price)) / MIB;
+          let allowance = (BigInt(credit) * (r.granted ?? r.bid.price)) / MIB;
+          const unspent = r.verifier.locked - paid;
+          if (funded && unspent < allowance) allowance = unspent;
           if (due - paid > allowance) return undefined;
           return r.bid.price;
         },
@@ -320,9 +272,17 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
             this.#warn('SPEED_BAD_CHANNEL', `channel ${toHex(channel)} from ${id}`, err);
           });
         }
-        r.bid = { price: b.price, seq: b.seq, channel };
+        const bid = { price: b.price, seq: b.seq, channel };
+        r.bid = bid;
         this.emit('bid', { peer: id, price: b.price, role: 'provider' });
-        void r.checking?.then(() => host.rechoke());
+        void r.checking?.then(() => {
+          if (r.bid === bid && unfunded(r))
+            r.ext.reject(
+              BttRejectCode.INSUFFICIENT_FUNDS,
+              'the channel cannot pay for the credit at this price',
+            );
+          host.rechoke();
+        });
       });
       ext.on('pay', (p) => {
         const r = requesters.get(id);
@@ -351,6 +311,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
           this.#warn('SPEED_GRANT_ABOVE_BID', `grant from ${id} above our bid`);
           return;
         }
+        if (!p.grant) p.lastDelivery = this.#clock.now();
         p.grant = { price: g.price, credit: g.credit };
         this.emit('grant', { peer: id, price: g.price, credit: g.credit, role: 'requester' });
       });
@@ -392,6 +353,10 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
       verified: (sources) => {
         for (const [peer, bytes] of sources) {
           const p = providers.get(peer);
+          if (p && bytes > 0) {
+            p.lastDelivery = this.#clock.now();
+            p.stalled = false;
+          }
           if (!p?.grant || !p.signer) continue;
           p.owed += BigInt(bytes) * p.grant.price;
           p.bytes += BigInt(bytes);
@@ -513,11 +478,19 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     if (remainingBytes === undefined) return;
     const remainingBalance = this.budget - this.#spent;
     const rates = host.downloadRates();
-    const views = [...providers].map(([peer, p]) => ({
-      peer,
-      reserve: p.hs.reserve,
-      rate: rates.get(peer) ?? 0,
-    }));
+    const timeout = this.options.grantTimeoutMs ?? DEFAULT_GRANT_TIMEOUT_MS;
+    const now = this.#clock.now();
+    for (const p of providers.values()) {
+      if (timeout > 0 && p.grant && p.lastDelivery !== undefined && now - p.lastDelivery >= timeout)
+        p.stalled = true;
+    }
+    const views = [...providers]
+      .filter(([, p]) => !p.stalled)
+      .map(([peer, p]) => ({
+        peer,
+        reserve: p.hs.reserve,
+        rate: rates.get(peer) ?? 0,
+      }));
     const bids = this.#strategy.bids({ remainingBalance, remainingBytes, providers: views });
     for (const [peer, price] of bids) {
       const p = providers.get(peer);
@@ -575,6 +548,11 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
       this.emit('warning', new SpeedError(code, message, cause === undefined ? {} : { cause }));
   }
 }
+
+/** Default {@link SpeedCommonOptions.minFundedBytes}: 256 KiB. */
+export const DEFAULT_MIN_FUNDED_BYTES = 256 * 1024;
+/** Default {@link SpeedCommonOptions.grantTimeoutMs}: 30 s. */
+export const DEFAULT_GRANT_TIMEOUT_MS = 30_000;
 
 /**
  * The `reject` code for a voucher the rail refused (docs/btt-extension.md, "Error codes"): above
