@@ -184,12 +184,19 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     const reserve = o.reservePrice ?? 0n;
     const funded = o.fundedBids ?? true;
     const minFunded = BigInt(o.minFundedBytes ?? DEFAULT_MIN_FUNDED_BYTES);
-    /** The bid's channel cannot pay for `minFundedBytes` more at the bid price (a bid without funds). */
-    const unfunded = (r: RequesterState): boolean =>
-      funded &&
-      !!r.bid &&
-      !!r.verifier &&
-      (r.verifier.locked - r.verifier.cumulative) * MIB < minFunded * r.bid.price;
+    /**
+     * What a bid counts for: its price, at most the price at which the channel's unspent deposit
+     * still pays for `minFundedBytes` (undefined: nothing to back it, or not even the reserve).
+     */
+    const backed = (r: RequesterState): bigint | undefined => {
+      if (!r.bid || !r.verifier) return undefined;
+      if (!funded) return r.bid.price;
+      const unspent = r.verifier.locked - r.verifier.cumulative;
+      if (unspent <= 0n) return undefined;
+      const most = minFunded > 0n ? (unspent * MIB) / minFunded : r.bid.price;
+      const price = r.bid.price < most ? r.bid.price : most;
+      return price < reserve ? undefined : price;
+    };
 
     // Provider side: the bid-aware choker, fed by standing bids in good standing.
     const choker = new SpeedChoker(
@@ -198,7 +205,8 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
           const r = requesters.get(peer);
           if (!r?.bid || !r.verifier?.usable) return undefined;
           if (!this.#settleNewest(peer, r)) return undefined;
-          if (unfunded(r)) return undefined;
+          const price = backed(r);
+          if (price === undefined) return undefined;
           // Lagging beyond the credit window (or beyond the channel's deposit): treated as not bidding.
           const due = r.served / MIB;
           const paid = r.verifier.cumulative;
@@ -206,7 +214,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
           const unspent = r.verifier.locked - paid;
           if (funded && unspent < allowance) allowance = unspent;
           if (due - paid > allowance) return undefined;
-          return r.bid.price;
+          return price;
         },
       },
       {
@@ -276,7 +284,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
         r.bid = bid;
         this.emit('bid', { peer: id, price: b.price, role: 'provider' });
         void r.checking?.then(() => {
-          if (r.bid === bid && unfunded(r))
+          if (r.bid === bid && r.verifier && b.price >= reserve && backed(r) === undefined)
             r.ext.reject(
               BttRejectCode.INSUFFICIENT_FUNDS,
               'the channel cannot pay for the credit at this price',

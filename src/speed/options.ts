@@ -29,17 +29,20 @@ export interface SpeedCommonOptions {
    */
   creditBytes?: number;
   /**
-   * As a provider: a bid counts only when its channel's unspent deposit (locked minus what was
-   * already paid) pays for at least {@link minFundedBytes} at the bid price — otherwise it is
-   * refused with `reject` code 7 (`INSUFFICIENT_FUNDS`) and gets no slot — and the credit
-   * extended never exceeds what that deposit pays for (a paid slot ends once what is due exceeds
-   * the deposit). The defense against bids without funds. Default true; false: any open channel
-   * to us backs any bid (the behaviour before #23; for measuring the attack).
+   * As a provider: a bid counts for at most the price at which its channel's unspent deposit
+   * (locked minus what was already paid) still pays for {@link minFundedBytes} — so a bid the
+   * deposit cannot back neither wins a slot nor raises the clearing price for others; when that
+   * is below our reserve (or nothing is left) the bid is refused with `reject` code 7
+   * (`INSUFFICIENT_FUNDS`) and gets no slot. And the credit extended never exceeds the unspent
+   * deposit: a paid slot ends once what is due passes it. The defense against bids without funds.
+   * Default true; false: any open channel to us backs any bid (the behaviour before #23; for
+   * measuring the attack).
    */
   fundedBids?: boolean;
   /**
-   * With {@link fundedBids}: the fewest bytes a bid's channel must still pay for at the bid price.
-   * Default 262,144 (256 KiB, a typical piece).
+   * With {@link fundedBids}: the bytes a bid's channel must still pay for at the price the bid
+   * counts for. Default 262,144 (256 KiB, a typical piece); 0: a bid counts at its full price as
+   * long as anything is left in the channel.
    */
   minFundedBytes?: number;
   /**
