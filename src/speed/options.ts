@@ -98,8 +98,9 @@ export interface SpeedEvents {
     },
   ];
   /**
-   * A requester lost its paid slot (outbid, stopped bidding, or its payments lagged beyond the
-   * credit window): what it owed and had paid at that moment.
+   * A requester lost its paid slot (outbid, stopped bidding, its payments lagged beyond the
+   * credit window, or its channel's deposit no longer backs its bid): what it owed and had paid
+   * at that moment.
    */
   revoked: [{ peer: string; due: bigint; paid: bigint }];
   /** Redeemed at the ledger. */

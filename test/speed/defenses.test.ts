@@ -163,6 +163,96 @@ describe('bids without funds (fundedBids, minFundedBytes)', () => {
   });
 });
 
+/** One more requester torrent wired to an existing provider torrent; peer ids follow `n`. */
+function wireTo(
+  ta: WireSpeedTorrent,
+  tb: WireSpeedTorrent,
+  n: number,
+): { wa: ProtocolWire; wb: ProtocolWire } {
+  const wa = new Wire();
+  const wb = new Wire();
+  (wa as unknown as { pipe(w: Wire): Wire }).pipe(wb);
+  (wb as unknown as { pipe(w: Wire): Wire }).pipe(wa);
+  (wa as unknown as { use(x: unknown): void }).use(ta.Extension);
+  (wb as unknown as { use(x: unknown): void }).use(tb.Extension);
+  const ih = new Uint8Array(20).fill(9);
+  wa.handshake(ih, new Uint8Array(20).fill(10 + n));
+  wb.handshake(ih, new Uint8Array(20).fill(2));
+  (wb as unknown as { peerInterested: boolean }).peerInterested = true;
+  return { wa: wa as unknown as ProtocolWire, wb: wb as unknown as ProtocolWire };
+}
+
+/** The clearing price an honest high bidder pays when a second bidder bids 90 BTT/MiB from a 0.5 BTT channel. */
+async function clearingAgainstUnbacked(fundedBids: boolean): Promise<bigint> {
+  const ledger = await Ledger.open({ ledgerId: LEDGER_ID });
+  const [hk, ak, pk] = [TronKey.generate(), TronKey.generate(), TronKey.generate()];
+  for (const k of [hk, ak]) {
+    await ledger.deposit({
+      account: k.address,
+      amount: 100n * BTT,
+      txid: k.hexAddress.padEnd(64, '0'),
+      idempotencyKey: k.address,
+    });
+  }
+  const requester = (wallet: TronKey, price: bigint, channelAmount: bigint) =>
+    new WireSpeed({
+      wallet,
+      ledger,
+      ledgerId: LEDGER_ID,
+      budget: 100n * BTT,
+      channelAmount,
+      strategy: new FixedBid(price),
+      bidIntervalMs: 20,
+    });
+  const honest = requester(hk, 100n * BTT, 50n * BTT);
+  const shill = requester(ak, 90n * BTT, BTT / 2n);
+  const grants: bigint[] = [];
+  honest.on('grant', (g) => grants.push(g.price));
+  const provider = new WireSpeed({
+    wallet: pk,
+    ledger,
+    ledgerId: LEDGER_ID,
+    reservePrice: BTT,
+    fundedBids,
+    redeemIntervalMs: 60_000,
+  });
+  const tb = provider.torrent({
+    remainingBytes: () => 0,
+    rechokeIntervalMs: 60_000,
+    countFromWire: false,
+    uploadSlots: 2,
+  });
+  const th = honest.torrent({ remainingBytes: () => 64 * 1024 * 1024, rechokeIntervalMs: 60_000 });
+  const ts = shill.torrent({ remainingBytes: () => 64 * 1024 * 1024, rechokeIntervalMs: 60_000 });
+  open.push(tb, th, ts);
+  const h = wireTo(th, tb, 1);
+  const a = wireTo(ts, tb, 2);
+  const bidders = new Set<string>();
+  provider.on('bid', (b) => bidders.add(b.peer));
+  await waitFor(() => bidders.size === 2, 10_000, 'both bids');
+  // Rounds until both channels are checked: the shill is a loser (backed or not), the honest bidder wins.
+  await waitFor(
+    () => {
+      tb.rechoke();
+      return tb.isPaid(h.wb) && (grants.at(-1) ?? 0n) > BTT;
+    },
+    10_000,
+    'the honest bidder to win above the reserve',
+  );
+  expect(tb.isPaid(a.wb)).toBe(false);
+  return grants.at(-1) ?? 0n;
+}
+
+describe('bids without funds cannot raise the clearing price', () => {
+  it('an unbacked 90 BTT/MiB bid sets the price only at what its 0.5 BTT deposit backs for 256 KiB (2 BTT/MiB)', async () => {
+    expect(await clearingAgainstUnbacked(true)).toBe(2n * BTT);
+  });
+
+  it('with fundedBids off, the same bid makes the honest winner pay 90 BTT/MiB', async () => {
+    expect(await clearingAgainstUnbacked(false)).toBe(90n * BTT);
+  });
+});
+
 describe('non-payment (creditBytes)', () => {
   it('a requester that takes data and does not pay loses its paid slot past the credit window, and stays a plain peer', async () => {
     const credit = 1024 * 1024;
