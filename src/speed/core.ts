@@ -205,14 +205,14 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
           const r = requesters.get(peer);
           if (!r?.bid || !r.verifier?.usable) return undefined;
           if (!this.#settleNewest(peer, r)) return undefined;
-          const price = backed(r);
+          // A bid without funds wins no slot (nor counts as a loser above what its deposit backs);
+          // once granted, a payer is held to the credit window only (its deposit was checked).
+          const price = r.granted === undefined ? backed(r) : r.bid.price;
           if (price === undefined) return undefined;
-          // Lagging beyond the credit window (or beyond the channel's deposit): treated as not bidding.
+          // Lagging beyond the credit window: treated as not bidding.
           const due = r.served / MIB;
           const paid = r.verifier.cumulative;
-          let allowance = (BigInt(credit) * (r.granted ?? r.bid.price)) / MIB;
-          const unspent = r.verifier.locked - paid;
-          if (funded && unspent < allowance) allowance = unspent;
+          const allowance = (BigInt(credit) * (r.granted ?? r.bid.price)) / MIB;
           if (due - paid > allowance) return undefined;
           return price;
         },

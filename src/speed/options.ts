@@ -29,14 +29,13 @@ export interface SpeedCommonOptions {
    */
   creditBytes?: number;
   /**
-   * As a provider: a bid counts for at most the price at which its channel's unspent deposit
-   * (locked minus what was already paid) still pays for {@link minFundedBytes} — so a bid the
-   * deposit cannot back neither wins a slot nor raises the clearing price for others; when that
-   * is below our reserve (or nothing is left) the bid is refused with `reject` code 7
-   * (`INSUFFICIENT_FUNDS`) and gets no slot. And the credit extended never exceeds the unspent
-   * deposit: a paid slot ends once what is due passes it. The defense against bids without funds.
-   * Default true; false: any open channel to us backs any bid (the behaviour before #23; for
-   * measuring the attack).
+   * As a provider: until it is granted a slot, a bid counts for at most the price at which its
+   * channel's unspent deposit (locked minus what was already paid) still pays for
+   * {@link minFundedBytes} — so a bid the deposit cannot back neither wins a slot nor raises the
+   * clearing price for others; when that is below our reserve (or nothing is left) the bid is
+   * refused with `reject` code 7 (`INSUFFICIENT_FUNDS`) and gets no slot. Once granted, a payer is
+   * held to {@link creditBytes} only. The defense against bids without funds. Default true; false:
+   * any open channel to us backs any bid (the behaviour before #23; for measuring the attack).
    */
   fundedBids?: boolean;
   /**
@@ -98,9 +97,8 @@ export interface SpeedEvents {
     },
   ];
   /**
-   * A requester lost its paid slot (outbid, stopped bidding, its payments lagged beyond the
-   * credit window, or its channel's deposit no longer backs its bid): what it owed and had paid
-   * at that moment.
+   * A requester lost its paid slot (outbid, stopped bidding, or its payments lagged beyond the
+   * credit window): what it owed and had paid at that moment.
    */
   revoked: [{ peer: string; due: bigint; paid: bigint }];
   /** Redeemed at the ledger. */
