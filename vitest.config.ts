@@ -42,6 +42,7 @@ const INTEGRATION = [
   'test/net/portmap-hostile.test.ts',
   'test/speed/channel-guard.test.ts',
   'test/speed/speed-peer.test.ts',
+  'test/speed/cheaters.test.ts',
 ];
 const INTEROP = [
   'test/interop/**/*.test.ts',

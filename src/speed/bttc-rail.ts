@@ -71,6 +71,9 @@ class ChainPayee implements RailPayee {
   get cumulative(): bigint {
     return this.verifier.cumulative;
   }
+  get locked(): bigint {
+    return this.verifier.deposit;
+  }
   get best(): RailVoucher | undefined {
     const v = this.verifier.best;
     return v && { channel: this.channel, cumulative: v.amount, signature: v.signature };

@@ -4,14 +4,9 @@ import { TypedEmitter } from '../util/emitter.js';
 import { BTT_SCHEME_ED25519 } from '../wire/btt-schemes.js';
 import { type BttHandshake, BttRejectCode, type BttSpeedExtension } from '../wire/btt-speed.js';
 import { SpeedChoker } from './choker.js';
-import type {
-  SpeedEvents,
-  SpeedLedgerOptions,
-  SpeedOptions,
-  SpeedSwarm,
-  SpeedSwarmHost,
-} from './core-types.js';
+import type { SpeedSwarm, SpeedSwarmHost } from './core-types.js';
 import { SpeedError, type SpeedErrorCode } from './errors.js';
+import type { SpeedEvents, SpeedLedgerOptions, SpeedOptions } from './options.js';
 import { LedgerRail, type PaymentRail, type RailPayee, type RailPayer } from './rail.js';
 import { AutoBid, type BidStrategy, MIB } from './strategy.js';
 
@@ -24,15 +19,14 @@ import { AutoBid, type BidStrategy, MIB } from './strategy.js';
  * @module
  */
 
+export type { SpeedSwarm, SpeedSwarmHost } from './core-types.js';
 export type {
   SpeedCommonOptions,
   SpeedEvents,
   SpeedLedgerOptions,
   SpeedOptions,
   SpeedRailOptions,
-  SpeedSwarm,
-  SpeedSwarmHost,
-} from './core-types.js';
+} from './options.js';
 
 interface ProviderState {
   ext: BttSpeedExtension;
@@ -52,6 +46,10 @@ interface ProviderState {
   unpaid: number;
   /** The highest cumulative amount the provider acknowledged (never above what we signed). */
   acked: bigint;
+  /** When its grant came, or it last sent bytes of a verified piece (clock ms): {@link SpeedCommonOptions.grantTimeoutMs}. */
+  lastDelivery?: number;
+  /** Granted but delivered nothing verified for `grantTimeoutMs`: left out of our bids. */
+  stalled?: boolean;
 }
 
 interface RequesterState {
@@ -95,6 +93,11 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
   constructor(options: SpeedOptions) {
     super();
     this.options = options;
+    const { minFundedBytes: mf, grantTimeoutMs: gt } = options;
+    if (mf !== undefined && !(Number.isSafeInteger(mf) && mf >= 0))
+      throw new SpeedError('SPEED_BAD_OPTION', 'minFundedBytes must be an integer >= 0');
+    if (gt !== undefined && !(Number.isFinite(gt) && gt >= 0))
+      throw new SpeedError('SPEED_BAD_OPTION', 'grantTimeoutMs must be >= 0');
     this.#clock = options.clock ?? realClock;
     this.#strategy = options.strategy ?? new AutoBid();
     this.rail = options.rail ?? new LedgerRail(options as SpeedLedgerOptions);
@@ -149,6 +152,21 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     const requesters = new Map<string, RequesterState>();
     const credit = o.creditBytes ?? this.rail.defaultCreditBytes;
     const reserve = o.reservePrice ?? 0n;
+    const funded = o.fundedBids ?? true;
+    const minFunded = BigInt(o.minFundedBytes ?? DEFAULT_MIN_FUNDED_BYTES);
+    /**
+     * What a bid counts for: its price, at most the price at which the channel's unspent deposit
+     * still pays for `minFundedBytes` (undefined: nothing to back it, or not even the reserve).
+     */
+    const backed = (r: RequesterState): bigint | undefined => {
+      if (!r.bid || !r.verifier) return undefined;
+      if (!funded) return r.bid.price;
+      const unspent = r.verifier.locked - r.verifier.cumulative;
+      if (unspent <= 0n) return undefined;
+      const most = minFunded > 0n ? (unspent * MIB) / minFunded : r.bid.price;
+      const price = r.bid.price < most ? r.bid.price : most;
+      return price < reserve ? undefined : price;
+    };
 
     // Provider side: the bid-aware choker, fed by standing bids in good standing.
     const choker = new SpeedChoker(
@@ -157,12 +175,16 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
           const r = requesters.get(peer);
           if (!r?.bid || !r.verifier?.usable) return undefined;
           if (!this.#settleNewest(peer, r)) return undefined;
+          // A bid without funds wins no slot (nor counts as a loser above what its deposit backs);
+          // once granted, a payer is held to the credit window only (its deposit was checked).
+          const price = r.granted === undefined ? backed(r) : r.bid.price;
+          if (price === undefined) return undefined;
           // Lagging beyond the credit window: treated as not bidding.
           const due = r.served / MIB;
           const paid = r.verifier.cumulative;
           const allowance = (BigInt(credit) * (r.granted ?? r.bid.price)) / MIB;
           if (due - paid > allowance) return undefined;
-          return r.bid.price;
+          return price;
         },
       },
       {
@@ -262,9 +284,14 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
             this.#warn('SPEED_BAD_CHANNEL', `channel ${toHex(channel)} from ${id}`, err);
           });
         }
-        r.bid = { price: b.price, seq: b.seq, channel };
+        const bid = { price: b.price, seq: b.seq, channel };
+        r.bid = bid;
         this.emit('bid', { peer: id, price: b.price, role: 'provider' });
-        void r.checking?.then(() => host.rechoke());
+        void r.checking?.then(() => {
+          if (r.bid === bid && r.verifier && b.price >= reserve && backed(r) === undefined)
+            this.#send(id, () => r.ext.reject(BttRejectCode.INSUFFICIENT_FUNDS, 'deposit too small'));
+          host.rechoke();
+        });
       });
       ext.on('pay', (p) => {
         const r = requesters.get(id);
@@ -298,6 +325,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
           this.#warn('SPEED_GRANT_ABOVE_BID', `grant from ${id} above our bid`);
           return;
         }
+        if (!p.grant) p.lastDelivery = this.#clock.now();
         p.grant = { price: g.price, credit: g.credit };
         this.emit('grant', { peer: id, price: g.price, credit: g.credit, role: 'requester' });
       });
@@ -345,6 +373,10 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
       verified: (sources) => {
         for (const [peer, bytes] of sources) {
           const p = providers.get(peer);
+          if (p && bytes > 0) {
+            p.lastDelivery = this.#clock.now();
+            p.stalled = false;
+          }
           if (!p?.grant || !p.signer) continue;
           p.owed += BigInt(bytes) * p.grant.price;
           p.bytes += BigInt(bytes);
@@ -464,11 +496,19 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     if (remainingBytes === undefined) return;
     const remainingBalance = this.budget - this.#spent;
     const rates = host.downloadRates();
-    const views = [...providers].map(([peer, p]) => ({
-      peer,
-      reserve: p.hs.reserve,
-      rate: rates.get(peer) ?? 0,
-    }));
+    const timeout = this.options.grantTimeoutMs ?? DEFAULT_GRANT_TIMEOUT_MS;
+    const now = this.#clock.now();
+    for (const p of providers.values()) {
+      if (timeout > 0 && p.grant && p.lastDelivery !== undefined && now - p.lastDelivery >= timeout)
+        p.stalled = true;
+    }
+    const views = [...providers]
+      .filter(([, p]) => !p.stalled)
+      .map(([peer, p]) => ({
+        peer,
+        reserve: p.hs.reserve,
+        rate: rates.get(peer) ?? 0,
+      }));
     const bids = this.#strategy.bids({ remainingBalance, remainingBytes, providers: views });
     for (const [peer, price] of bids) {
       const p = providers.get(peer);
@@ -536,6 +576,11 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
       this.emit('warning', new SpeedError(code, message, cause === undefined ? {} : { cause }));
   }
 }
+
+/** Default {@link SpeedCommonOptions.minFundedBytes}: 256 KiB. */
+export const DEFAULT_MIN_FUNDED_BYTES = 256 * 1024;
+/** Default {@link SpeedCommonOptions.grantTimeoutMs}: 30 s. */
+export const DEFAULT_GRANT_TIMEOUT_MS = 30_000;
 
 /**
  * The `reject` code for a voucher the rail refused (docs/btt-extension.md, "Error codes"): above

@@ -29,7 +29,13 @@ export {
 } from './bttc-rail.js';
 export { type BidBook, SpeedChoker, type SpeedChokerOptions } from './choker.js';
 export { SpeedClient, type SpeedClientOptions } from './client.js';
-export { SpeedCore, type SpeedSwarm, type SpeedSwarmHost } from './core.js';
+export {
+  DEFAULT_GRANT_TIMEOUT_MS,
+  DEFAULT_MIN_FUNDED_BYTES,
+  SpeedCore,
+  type SpeedSwarm,
+  type SpeedSwarmHost,
+} from './core.js';
 export { SPEED_ERROR_CODES, SpeedError, type SpeedErrorCode } from './errors.js';
 export {
   type SpeedCommonOptions,

@@ -45,6 +45,8 @@ export interface RailPayee {
   readonly channel: Uint8Array;
   /** Cumulative amount of the best verified voucher (or what was collected before). */
   readonly cumulative: bigint;
+  /** The channel's deposit: no voucher can promise more (what backs the payer's bids). */
+  readonly locked: bigint;
   /** The best verified voucher (what a collect redeems; keep it to collect after a crash). */
   readonly best: RailVoucher | undefined;
   /**
@@ -142,6 +144,9 @@ class LedgerPayee implements RailPayee {
   }
   get cumulative(): bigint {
     return this.verifier.cumulative;
+  }
+  get locked(): bigint {
+    return this.verifier.locked;
   }
   get best(): RailVoucher | undefined {
     const v = this.verifier.best;

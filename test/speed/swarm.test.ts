@@ -239,13 +239,14 @@ describe('payment discipline', () => {
     const addr = await seeder.listen(0, '127.0.0.1');
     const st = seeder.add(torrent, { path: src });
     await waitFor(new Promise<void>((r) => st.once('ready', r)), 10_000, 'seeder ready');
-    // Budget for one MiB only: it pays for the first MiB, then stops paying.
+    // Budget for one MiB only: it pays for the first MiB, then stops paying — from a channel
+    // that could pay for 4 MiB (a channel it cannot pay from ends the slot sooner: fundedBids).
     const payer = speed({
       wallet: payKey,
       ledger,
       ledgerId: 'bttkit:stop',
       budget: price,
-      channelAmount: price,
+      channelAmount: 4n * price,
       strategy: new FixedBid(price),
       bidIntervalMs: 100,
     });

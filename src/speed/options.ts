@@ -1,0 +1,109 @@
+import type { Clock } from '../util/clock.js';
+import type { SlotAllocator } from './auction.js';
+import type { SpeedError } from './errors.js';
+import type { LedgerRailOptions, PaymentRail } from './rail.js';
+import type { BidStrategy } from './strategy.js';
+
+/**
+ * The options and events of BitTorrent Speed ({@link SpeedPlugin}, {@link WireSpeed}): what an
+ * account sets, and what it reports.
+ * @module
+ */
+/** Options of {@link speed} common to every payment rail. */
+export interface SpeedCommonOptions {
+  /** Most this client spends over all torrents, base units. 0 (default): never pays. */
+  budget?: bigint;
+  /** As a provider: the lowest price accepted, base units per MiB. Default 0. */
+  reservePrice?: bigint;
+  /** How we bid. Default {@link AutoBid}. */
+  strategy?: BidStrategy;
+  /** How we sell paid slots. Default the uniform-price auction. */
+  allocator?: SlotAllocator;
+  /** Share of upload slots sold. Default 0.5. */
+  paidShare?: number;
+  /**
+   * Bytes a provider serves ahead of payment (the credit window): a requester whose payments lag
+   * by more than this (at its granted price) loses its paid slot at the next round and keeps only
+   * what tit-for-tat and the optimistic slot give any peer — never banned (the non-payment
+   * defense). Default: the rail's (4 MiB on the ledger, 64 MiB on a BTTC channel).
+   */
+  creditBytes?: number;
+  /**
+   * As a provider: until it is granted a slot, a bid counts for at most the price at which its
+   * channel's unspent deposit (locked minus what was already paid) still pays for
+   * {@link minFundedBytes} — so a bid the deposit cannot back neither wins a slot nor raises the
+   * clearing price for others; when that is below our reserve (or nothing is left) the bid is
+   * refused with `reject` code 7 (`INSUFFICIENT_FUNDS`) and gets no slot. Once granted, a payer is
+   * held to {@link creditBytes} only. The defense against bids without funds. Default true; false:
+   * any open channel to us backs any bid (the behaviour before #23; for measuring the attack).
+   */
+  fundedBids?: boolean;
+  /**
+   * With {@link fundedBids}: the bytes a bid's channel must still pay for at the price the bid
+   * counts for. Default 262,144 (256 KiB, a typical piece); 0: a bid counts at its full price as
+   * long as anything is left in the channel.
+   */
+  minFundedBytes?: number;
+  /**
+   * As a requester: a provider that granted us a paid slot but sent no byte of a verified piece
+   * for this long is left out of our bids (the strategy no longer sees it, so the budget and the
+   * bid go to other providers) until it delivers verified bytes again (through a free slot). It
+   * costs nothing meanwhile — we pay only for verified bytes — but its channel's deposit stays
+   * locked. The non-delivery defense. Default 30,000 ms; 0: never.
+   */
+  grantTimeoutMs?: number;
+  /** Locked per channel (one channel per provider). Default a quarter of the budget. */
+  channelAmount?: bigint;
+  /** How often bids are recomputed and vouchers collected (redeemed). Default 2 s and 10 s. */
+  bidIntervalMs?: number;
+  redeemIntervalMs?: number;
+  /** Timer source (bid and redeem rounds). Default the wall clock. */
+  clock?: Clock;
+}
+
+/** Paying through the off-chain ledger's channels (the {@link LedgerRail}, made from these options). */
+export interface SpeedLedgerOptions extends SpeedCommonOptions, LedgerRailOptions {
+  rail?: never;
+}
+
+/** Paying through any {@link PaymentRail} (for example `BttcChannelRail`: on-chain channels on BTTC). */
+export interface SpeedRailOptions extends SpeedCommonOptions {
+  rail: PaymentRail;
+}
+
+/** Options of {@link speed}: the ledger's channels, or another payment rail. */
+export type SpeedOptions = SpeedLedgerOptions | SpeedRailOptions;
+
+/** Events of a {@link SpeedPlugin} (and of a {@link WireSpeed}). */
+export interface SpeedEvents {
+  /** A bid: ours at a provider (`requester`), or a requester's at us (`provider`). */
+  bid: [{ peer: string; price: bigint; role: 'requester' | 'provider' }];
+  /** A provider granted us a slot (or we granted one): price per MiB and credit. */
+  grant: [{ peer: string; price: bigint; credit: number; role: 'requester' | 'provider' }];
+  /**
+   * We sent a voucher: `amount` is this payment, `cumulative` the channel total, `bytes` the
+   * verified bytes paid for on this channel so far (cumulative = Σ bytes × price / MiB, floored).
+   */
+  paid: [{ peer: string; amount: bigint; cumulative: bigint; bytes: bigint }];
+  /** A voucher we accepted (`amount`: the increment) — redeemed at the ledger later. */
+  earned: [
+    {
+      peer: string;
+      amount: bigint;
+      cumulative: bigint;
+      /** The channel (hex) and the voucher's signature: what collecting it needs (persist it to survive a crash). */
+      channelId: string;
+      signature: Uint8Array;
+    },
+  ];
+  /**
+   * A requester lost its paid slot (outbid, stopped bidding, or its payments lagged beyond the
+   * credit window): what it owed and had paid at that moment.
+   */
+  revoked: [{ peer: string; due: bigint; paid: bigint }];
+  /** Redeemed at the ledger. */
+  redeemed: [{ channelId: string; credited: bigint }];
+  /** A provider acknowledged our vouchers up to `cumulative` on its channel (it verified them). */
+  acked: [{ peer: string; cumulative: bigint }];
+  warning: [SpeedError];
+}

@@ -1,0 +1,358 @@
+/**
+ * BitTorrent Speed's defenses against a cheating peer (docs/speed.md, "Threat model"), each with
+ * its setting on and off, on two real `bittorrent-protocol` wires piped in memory (the
+ * `WireSpeed` adapter runs the same `SpeedCore` rules as the session's plug-in):
+ * - bids without funds (`fundedBids`, `minFundedBytes`): refused with code 7, no slot, and an
+ *   unbacked high bid cannot raise the clearing price;
+ * - non-payment (`creditBytes`): the paid slot ends once the unpaid debt passes the credit
+ *   window; the peer stays a plain peer (still unchoked by the free slots), never banned;
+ * - non-delivery (`grantTimeoutMs`): a provider that grants and serves nothing costs nothing and
+ *   drops out of the bids; the payer never signs beyond verified bytes × granted price;
+ * - shill bids from our own identity: ignored.
+ */
+import Wire from 'bittorrent-protocol';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Ledger, TronKey } from '../../src/ledger/index.js';
+import {
+  type BidContext,
+  type BidStrategy,
+  FixedBid,
+  MIB,
+  type ProtocolWire,
+  type SpeedCommonOptions,
+  WireSpeed,
+  type WireSpeedTorrent,
+} from '../../src/speed/index.js';
+import {
+  BttRejectCode,
+  bttHandshakeFields,
+  decodeBttMessage,
+  encodeBttMessage,
+} from '../../src/wire/index.js';
+import { waitFor } from '../helpers/wait.js';
+
+const BTT = 10n ** 18n;
+const LEDGER_ID = 'bttkit:defenses';
+const open: { close(): void }[] = [];
+afterEach(() => {
+  for (const t of open.splice(0)) t.close();
+});
+
+interface Pair {
+  ta: WireSpeedTorrent;
+  tb: WireSpeedTorrent;
+  wa: ProtocolWire;
+  wb: ProtocolWire;
+  /** `reject` codes the requester received. */
+  rejects: number[];
+}
+
+/** Requester `a` and provider `b` on two wires piped in memory; the provider counts uploads by hand. */
+function pair(a: WireSpeed, b: WireSpeed): Pair {
+  const ta = a.torrent({ remainingBytes: () => 64 * 1024 * 1024, rechokeIntervalMs: 60_000 });
+  const tb = b.torrent({ remainingBytes: () => 0, rechokeIntervalMs: 60_000, countFromWire: false });
+  open.push(ta, tb);
+  const wa = new Wire();
+  const wb = new Wire();
+  (wa as unknown as { pipe(w: Wire): Wire }).pipe(wb);
+  (wb as unknown as { pipe(w: Wire): Wire }).pipe(wa);
+  (wa as unknown as { use(x: unknown): void }).use(ta.Extension);
+  (wb as unknown as { use(x: unknown): void }).use(tb.Extension);
+  const rejects: number[] = [];
+  (wa as unknown as { on(e: string, f: (ext: unknown, buf: Uint8Array) => void): void }).on(
+    'extended',
+    (ext, buf) => {
+      if (ext !== 'btt_speed') return;
+      const d = decodeBttMessage(buf);
+      if (d.ok && d.message?.t === 'reject') rejects.push(d.message.code);
+    },
+  );
+  const ih = new Uint8Array(20).fill(9);
+  wa.handshake(ih, new Uint8Array(20).fill(1));
+  wb.handshake(ih, new Uint8Array(20).fill(2));
+  (wb as unknown as { peerInterested: boolean }).peerInterested = true;
+  return { ta, tb, wa: wa as unknown as ProtocolWire, wb: wb as unknown as ProtocolWire, rejects };
+}
+
+async function accounts(
+  payerOptions: Partial<SpeedCommonOptions>,
+  providerOptions: Partial<SpeedCommonOptions>,
+) {
+  const ledger = await Ledger.open({ ledgerId: LEDGER_ID });
+  const payKey = TronKey.generate();
+  const seedKey = TronKey.generate();
+  await ledger.deposit({
+    account: payKey.address,
+    amount: 100n * BTT,
+    txid: 'e'.repeat(64),
+    idempotencyKey: 'e',
+  });
+  const payer = new WireSpeed({
+    wallet: payKey,
+    ledger,
+    ledgerId: LEDGER_ID,
+    budget: 40n * BTT,
+    strategy: new FixedBid(BTT),
+    bidIntervalMs: 20,
+    ...payerOptions,
+  });
+  const provider = new WireSpeed({
+    wallet: seedKey,
+    ledger,
+    ledgerId: LEDGER_ID,
+    reservePrice: BTT / 2n,
+    redeemIntervalMs: 60_000,
+    ...providerOptions,
+  });
+  return { ledger, payer, provider, payKey, seedKey };
+}
+
+/** Waits until the provider saw the requester's bid and checked its channel, then runs one round. */
+async function bidChecked(p: Pair, provider: WireSpeed): Promise<void> {
+  let bids = 0;
+  provider.on('bid', () => bids++);
+  await waitFor(() => bids > 0, 10_000, 'the bid');
+  // The channel check is one ledger read: a round after each tick until it settled one way.
+  await waitFor(
+    () => {
+      p.tb.rechoke();
+      return p.tb.isPaid(p.wb) || p.rejects.length > 0;
+    },
+    10_000,
+    'a grant or a reject',
+  );
+}
+
+describe('bids without funds (fundedBids, minFundedBytes)', () => {
+  it('a bid whose channel cannot pay for minFundedBytes at the bid price is refused (code 7) and gets no slot', async () => {
+    // 0.1 BTT locked, bidding 1 BTT/MiB: pays for 100 KiB, below the 256 KiB default.
+    const { payer, provider } = await accounts({ channelAmount: BTT / 10n }, {});
+    const p = pair(payer, provider);
+    await bidChecked(p, provider);
+    expect(p.rejects).toContain(BttRejectCode.INSUFFICIENT_FUNDS);
+    p.tb.rechoke();
+    expect(p.tb.isPaid(p.wb)).toBe(false);
+  });
+
+  it('with fundedBids off (the attack measured), the same bid wins a slot', async () => {
+    const { payer, provider } = await accounts({ channelAmount: BTT / 10n }, { fundedBids: false });
+    const p = pair(payer, provider);
+    await bidChecked(p, provider);
+    expect(p.tb.isPaid(p.wb)).toBe(true);
+    expect(p.rejects).not.toContain(BttRejectCode.INSUFFICIENT_FUNDS);
+  });
+});
+
+/** One more requester torrent wired to an existing provider torrent; peer ids follow `n`. */
+function wireTo(
+  ta: WireSpeedTorrent,
+  tb: WireSpeedTorrent,
+  n: number,
+): { wa: ProtocolWire; wb: ProtocolWire } {
+  const wa = new Wire();
+  const wb = new Wire();
+  (wa as unknown as { pipe(w: Wire): Wire }).pipe(wb);
+  (wb as unknown as { pipe(w: Wire): Wire }).pipe(wa);
+  (wa as unknown as { use(x: unknown): void }).use(ta.Extension);
+  (wb as unknown as { use(x: unknown): void }).use(tb.Extension);
+  const ih = new Uint8Array(20).fill(9);
+  wa.handshake(ih, new Uint8Array(20).fill(10 + n));
+  wb.handshake(ih, new Uint8Array(20).fill(2));
+  (wb as unknown as { peerInterested: boolean }).peerInterested = true;
+  return { wa: wa as unknown as ProtocolWire, wb: wb as unknown as ProtocolWire };
+}
+
+/** The clearing price an honest high bidder pays when a second bidder bids 90 BTT/MiB from a 0.5 BTT channel. */
+async function clearingAgainstUnbacked(fundedBids: boolean): Promise<bigint> {
+  const ledger = await Ledger.open({ ledgerId: LEDGER_ID });
+  const [hk, ak, pk] = [TronKey.generate(), TronKey.generate(), TronKey.generate()];
+  for (const k of [hk, ak]) {
+    await ledger.deposit({
+      account: k.address,
+      amount: 100n * BTT,
+      txid: k.hexAddress.padEnd(64, '0'),
+      idempotencyKey: k.address,
+    });
+  }
+  const requester = (wallet: TronKey, price: bigint, channelAmount: bigint) =>
+    new WireSpeed({
+      wallet,
+      ledger,
+      ledgerId: LEDGER_ID,
+      budget: 100n * BTT,
+      channelAmount,
+      strategy: new FixedBid(price),
+      bidIntervalMs: 20,
+    });
+  const honest = requester(hk, 100n * BTT, 50n * BTT);
+  const shill = requester(ak, 90n * BTT, BTT / 2n);
+  const grants: bigint[] = [];
+  honest.on('grant', (g) => grants.push(g.price));
+  const provider = new WireSpeed({
+    wallet: pk,
+    ledger,
+    ledgerId: LEDGER_ID,
+    reservePrice: BTT,
+    fundedBids,
+    redeemIntervalMs: 60_000,
+  });
+  const tb = provider.torrent({
+    remainingBytes: () => 0,
+    rechokeIntervalMs: 60_000,
+    countFromWire: false,
+    uploadSlots: 2,
+  });
+  const th = honest.torrent({ remainingBytes: () => 64 * 1024 * 1024, rechokeIntervalMs: 60_000 });
+  const ts = shill.torrent({ remainingBytes: () => 64 * 1024 * 1024, rechokeIntervalMs: 60_000 });
+  open.push(tb, th, ts);
+  const h = wireTo(th, tb, 1);
+  const a = wireTo(ts, tb, 2);
+  const bidders = new Set<string>();
+  provider.on('bid', (b) => bidders.add(b.peer));
+  await waitFor(() => bidders.size === 2, 10_000, 'both bids');
+  // Rounds until both channels are checked: the shill is a loser (backed or not), the honest bidder wins.
+  await waitFor(
+    () => {
+      tb.rechoke();
+      return tb.isPaid(h.wb) && (grants.at(-1) ?? 0n) > BTT;
+    },
+    10_000,
+    'the honest bidder to win above the reserve',
+  );
+  expect(tb.isPaid(a.wb)).toBe(false);
+  return grants.at(-1) ?? 0n;
+}
+
+describe('bids without funds cannot raise the clearing price', () => {
+  it('an unbacked 90 BTT/MiB bid sets the price only at what its 0.5 BTT deposit backs for 256 KiB (2 BTT/MiB)', async () => {
+    expect(await clearingAgainstUnbacked(true)).toBe(2n * BTT);
+  });
+
+  it('with fundedBids off, the same bid makes the honest winner pay 90 BTT/MiB', async () => {
+    expect(await clearingAgainstUnbacked(false)).toBe(90n * BTT);
+  });
+});
+
+describe('non-payment (creditBytes)', () => {
+  it('a requester that takes data and does not pay loses its paid slot past the credit window, and stays a plain peer', async () => {
+    const credit = 1024 * 1024;
+    const { payer, provider } = await accounts({}, { creditBytes: credit });
+    const p = pair(payer, provider);
+    const revoked: { due: bigint; paid: bigint }[] = [];
+    provider.on('revoked', (r) => revoked.push(r));
+    await bidChecked(p, provider);
+    expect(p.tb.isPaid(p.wb)).toBe(true);
+    // Served ahead of payment up to the credit window (the payer never verifies, so never pays).
+    for (let i = 0; i < 4; i++) {
+      p.tb.uploaded(p.wb, credit / 4);
+      p.tb.rechoke();
+      expect(p.tb.isPaid(p.wb)).toBe(true);
+    }
+    p.tb.uploaded(p.wb, 16 * 1024);
+    p.tb.rechoke();
+    expect(p.tb.isPaid(p.wb)).toBe(false);
+    expect(revoked).toHaveLength(1);
+    const due = revoked[0]?.due ?? 0n;
+    expect(due - (revoked[0]?.paid ?? 0n)).toBeGreaterThan((BigInt(credit) * (BTT / 2n)) / MIB);
+    // Never banned for being poor: the free slots still unchoke it (the only interested peer).
+    expect(p.tb.mayUnchoke(p.wb)).toBe(true);
+    expect(p.wa.destroyed).toBeFalsy();
+  });
+});
+
+/** Bids a fixed price and records which providers it was shown each round. */
+class Spy implements BidStrategy {
+  readonly name = 'spy';
+  readonly seen: string[][] = [];
+  readonly #inner = new FixedBid(BTT);
+  bids(context: BidContext): Map<string, bigint> {
+    this.seen.push(context.providers.map((p) => p.peer));
+    return this.#inner.bids(context);
+  }
+}
+
+describe('non-delivery (grantTimeoutMs)', () => {
+  it('a provider that grants and serves nothing costs nothing and drops out of the bids; payment = verified bytes × granted price', async () => {
+    const spy = new Spy();
+    const { payer, provider } = await accounts({ strategy: spy, grantTimeoutMs: 300 }, {});
+    const p = pair(payer, provider);
+    let granted = 0;
+    payer.on('grant', () => granted++);
+    await bidChecked(p, provider);
+    await waitFor(() => granted > 0, 10_000, 'the grant at the requester');
+    // Blocks arrived but no piece verified: nothing is signed.
+    const emit = (...args: unknown[]) =>
+      (p.wa as unknown as { emit(e: string, ...a: unknown[]): void }).emit('piece', ...args);
+    emit(0, 0, new Uint8Array(256 * 1024));
+    expect(payer.spent).toBe(0n);
+    // Nothing verified within grantTimeoutMs: the provider leaves the strategy's view.
+    await waitFor(() => (spy.seen.at(-1)?.length ?? 1) === 0, 10_000, 'the stalled provider to drop out');
+    expect(payer.spent).toBe(0n);
+    // It delivers a verified piece: paid exactly bytes × granted price / MiB, and bid at again.
+    p.ta.verified(0);
+    expect(payer.spent).toBe((256n * 1024n * (BTT / 2n)) / MIB);
+    await waitFor(() => (spy.seen.at(-1)?.length ?? 0) === 1, 10_000, 'the provider back in the bids');
+  });
+
+  it('with grantTimeoutMs 0 the idle provider stays in the bids', async () => {
+    const spy = new Spy();
+    const { payer, provider } = await accounts({ strategy: spy, grantTimeoutMs: 0, bidIntervalMs: 10 }, {});
+    const p = pair(payer, provider);
+    let granted = 0;
+    payer.on('grant', () => granted++);
+    await bidChecked(p, provider);
+    await waitFor(() => granted > 0, 10_000, 'the grant at the requester');
+    const rounds = spy.seen.length;
+    await waitFor(() => spy.seen.length > rounds + 40, 10_000, '40 bid rounds');
+    expect(spy.seen.at(-1)).toHaveLength(1);
+    expect(payer.spent).toBe(0n);
+  });
+});
+
+describe('shill bids', () => {
+  it('a peer advertising our own address (a bid from our own identity) is never a bidder', async () => {
+    const { provider, seedKey } = await accounts({}, {});
+    const tb = provider.torrent({ remainingBytes: () => 0, rechokeIntervalMs: 60_000, countFromWire: false });
+    open.push(tb);
+    // The shill speaks btt_speed by hand with the provider's own address, and bids high.
+    const hs = { v: 1, addr: seedKey.address, ledger: LEDGER_ID, token: 'BTT', reserve: 0n };
+    const answers: number[] = [];
+    class Shill {
+      constructor(wire: Wire) {
+        (wire as unknown as ProtocolWire).extendedHandshake.btt = bttHandshakeFields(hs);
+      }
+      get name(): string {
+        return 'btt_speed';
+      }
+      onExtendedHandshake(): void {}
+      onMessage(buf: Uint8Array): void {
+        const d = decodeBttMessage(buf);
+        if (d.ok && d.message?.t === 'reject') answers.push(d.message.code);
+      }
+    }
+    const wa = new Wire();
+    const wb = new Wire();
+    (wa as unknown as { pipe(w: Wire): Wire }).pipe(wb);
+    (wb as unknown as { pipe(w: Wire): Wire }).pipe(wa);
+    (wa as unknown as { use(x: unknown): void }).use(Shill);
+    (wb as unknown as { use(x: unknown): void }).use(tb.Extension);
+    const ih = new Uint8Array(20).fill(9);
+    wa.handshake(ih, new Uint8Array(20).fill(1));
+    wb.handshake(ih, new Uint8Array(20).fill(2));
+    (wb as unknown as { peerInterested: boolean }).peerInterested = true;
+    const bids: string[] = [];
+    provider.on('bid', (b) => bids.push(b.peer));
+    const w = wb as unknown as ProtocolWire;
+    await waitFor(() => w.peerExtendedMapping.btt_speed !== undefined, 5_000, 'the extended handshake');
+    // Sent after the handshake: the provider has parsed it (the wire delivers in order).
+    const send = (buf: Uint8Array) =>
+      (wa as unknown as { extended(e: string, b: Uint8Array): void }).extended('btt_speed', buf);
+    send(encodeBttMessage({ t: 'bid', seq: 1, price: 5n * BTT, ch: new Uint8Array(16).fill(3) }));
+    // Then a malformed message, which the codec answers (reject 1): the bid before it was handled.
+    send(new Uint8Array([0x64, 0x65])); // "de": a dictionary without `t`
+    await waitFor(() => answers.includes(BttRejectCode.MALFORMED), 5_000, 'the answer to the marker');
+    tb.rechoke();
+    expect(bids).toEqual([]);
+    expect(tb.isPaid(w)).toBe(false);
+  });
+});
