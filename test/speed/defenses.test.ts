@@ -280,10 +280,8 @@ describe('non-delivery (grantTimeoutMs)', () => {
     payer.on('grant', () => granted++);
     await bidChecked(p, provider);
     await waitFor(() => granted > 0, 10_000, 'the grant at the requester');
-    // Blocks arrived but no piece verified: nothing is signed.
-    const emit = (...args: unknown[]) =>
-      (p.wa as unknown as { emit(e: string, ...a: unknown[]): void }).emit('piece', ...args);
-    emit(0, 0, new Uint8Array(256 * 1024));
+    // Blocks arrived (as the host reports them) but no piece verified: nothing is signed.
+    p.ta.received(p.wa, 0, 0, 256 * 1024);
     expect(payer.spent).toBe(0n);
     // Nothing verified within grantTimeoutMs: the provider leaves the strategy's view.
     await waitFor(() => (spy.seen.at(-1)?.length ?? 1) === 0, 10_000, 'the stalled provider to drop out');
