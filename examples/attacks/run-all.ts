@@ -1,7 +1,7 @@
 /**
- * Runs every attack scenario of this folder with its defense on (the file as written) and off
- * (its `defense.off` patch, when it has one), each against the same scenario and seed with the
- * attacker group honest, and prints the outcome table (markdown). `--write` also puts the table
+ * Runs every attack scenario of this folder as written (the defaults) and with its defense on and
+ * off (its `defense.on` / `defense.off` patches, where it has them), each against the same
+ * scenario and seed with the attacker group honest, and prints the outcome table (markdown). `--write` also puts the table
  * into docs/sim.md between its `attacks:begin` / `attacks:end` markers.
  *
  * Run: `npx tsx examples/attacks/run-all.ts [--write]` (about a minute; every number comes from
@@ -10,14 +10,20 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type AttackGain, runAttack, type ScenarioInput, withDefense } from '../../src/sim/index.js';
+import {
+  type AttackGain,
+  type DefenseMode,
+  runAttack,
+  type ScenarioInput,
+  withDefense,
+} from '../../src/sim/index.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const docs = join(here, '../../docs/sim.md');
 
 interface Row {
   file: string;
-  defense: 'on' | 'off';
+  defense: DefenseMode;
   setting: string;
   gain: AttackGain;
 }
@@ -44,10 +50,13 @@ async function main(): Promise<void> {
   const settings: string[] = [];
   for (const file of files) {
     const input = JSON.parse(await readFile(join(here, file), 'utf8')) as ScenarioInput;
-    const defense = input.defense as { setting?: string; off?: unknown } | undefined;
+    const defense = input.defense as { setting?: string; on?: unknown; off?: unknown } | undefined;
     const setting = defense?.setting ?? 'none';
     settings.push(`- \`${file}\` (seed ${input.seed ?? 1}): ${setting}`);
-    for (const mode of defense?.off === undefined ? (['on'] as const) : (['on', 'off'] as const)) {
+    const modes: DefenseMode[] = ['default'];
+    if (defense?.on !== undefined) modes.push('on');
+    if (defense?.off !== undefined) modes.push('off');
+    for (const mode of modes) {
       const wall = performance.now();
       const { gains } = await runAttack(withDefense(input, mode));
       process.stderr.write(
@@ -61,7 +70,7 @@ async function main(): Promise<void> {
     '|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map(row),
     '',
-    'Defense settings (the scenario as written is "on"; "off" applies its `defense.off`):',
+    'Defense settings ("default" is the scenario as written, with the defaults; "on" and "off" apply its `defense.on` / `defense.off`):',
     '',
     ...settings,
   ].join('\n');

@@ -130,7 +130,7 @@ The swarm lab: simulates a scenario on virtual time (docs/sim.md). A scenario wi
 group is run again with that group honest (same seed) and the attacker's gain is reported.
   -o, --out DIR     write the run's results here
   --seed N          random seed (the same seed repeats the run exactly)
-  --defense on|off  off: apply the scenario's defense.off patch (attack scenarios)
+  --defense on|off  apply the scenario's defense.on / defense.off patch (attack scenarios)
   --json            a JSON summary
 `,
   demo: `Usage: bttkit demo [--chain local | bttc] [--size-mib N]

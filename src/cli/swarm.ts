@@ -9,7 +9,7 @@ import { CliError } from './errors.js';
 export interface SwarmCommandOptions {
   out?: string;
   seed?: number;
-  /** `off`: apply the scenario's `defense.off` patch. Default `on` (the scenario as written). */
+  /** `on`/`off`: apply the scenario's `defense.on`/`defense.off` patch. Default: the scenario as written. */
   defense?: 'on' | 'off';
   json?: boolean;
 }
@@ -35,7 +35,7 @@ export async function swarmCommand(
     });
   }
   normalizeScenario(input);
-  const scenarioInput = withDefense(input as ScenarioInput, options.defense ?? 'on');
+  const scenarioInput = withDefense(input as ScenarioInput, options.defense ?? 'default');
   const wall = performance.now();
   const { result, gains } = await runAttack(scenarioInput, {
     ...(options.seed !== undefined ? { seed: options.seed } : {}),

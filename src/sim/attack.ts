@@ -100,20 +100,22 @@ export function honestVariant(input: ScenarioInput, name: string): ScenarioInput
   return { ...input, groups: input.groups.map((x, k) => (k === i ? fair : x)) };
 }
 
+/** Which variant of an attack scenario to run: as written (the defaults), or its `defense.on` / `defense.off` patch. */
+export type DefenseMode = 'default' | 'on' | 'off';
+
 /**
- * The scenario with its defenses `on` (as written) or `off`: the scenario's `defense.off` patch
- * applied — `settings` and `choker` merged, `groups` by name (fields merged into the group).
- * @throws {SimError} `SIM_BAD_SCENARIO` for `off` without a `defense.off` patch.
+ * The scenario as written (`default`), or with its `defense.on` or `defense.off` patch applied —
+ * `settings` and `choker` merged, `groups` by name (the fields merged into the group).
+ * @throws {SimError} `SIM_BAD_SCENARIO` for `on`/`off` when the scenario has no such patch.
  */
-export function withDefense(input: ScenarioInput, mode: 'on' | 'off'): ScenarioInput {
-  if (mode === 'on') return input;
-  const d = input.defense as { off?: DefensePatch } | undefined;
-  const off = d?.off;
-  if (off === undefined || typeof off !== 'object' || off === null)
-    throw new SimError('SIM_BAD_SCENARIO', 'the scenario has no defense.off to switch the defense off', {
-      details: { path: 'defense.off' },
+export function withDefense(input: ScenarioInput, mode: DefenseMode): ScenarioInput {
+  if (mode === 'default') return input;
+  const d = input.defense as Partial<Record<'on' | 'off', DefensePatch>> | undefined;
+  const patch = d?.[mode];
+  if (patch === undefined || typeof patch !== 'object' || patch === null)
+    throw new SimError('SIM_BAD_SCENARIO', `the scenario has no defense.${mode} patch`, {
+      details: { path: `defense.${mode}` },
     });
-  const patch = off;
   return {
     ...input,
     ...(patch.settings ? { settings: { ...input.settings, ...patch.settings } } : {}),
@@ -123,16 +125,17 @@ export function withDefense(input: ScenarioInput, mode: 'on' | 'off'): ScenarioI
 }
 
 /**
- * What a scenario's `defense` says: the setting(s) it names (documentation) and the patch that
- * switches them off.
+ * What a scenario's `defense` says: the setting it names (documentation) and the patches that
+ * switch it on (tighter than the default) and off (looser), either or both.
  */
 export interface DefenseSpec {
-  /** The setting, e.g. `"creditBytes of the seed"`. */
+  /** The setting and its values, e.g. `"creditBytes of every provider: 256 KiB on, 64 MiB off"`. */
   setting: string;
-  off: DefensePatch;
+  on?: DefensePatch;
+  off?: DefensePatch;
 }
 
-/** Fields `withDefense(…, 'off')` merges into the scenario. */
+/** Fields `withDefense` merges into the scenario. */
 export interface DefensePatch {
   settings?: ScenarioInput['settings'];
   choker?: ScenarioInput['choker'];

@@ -7,6 +7,7 @@
 export {
   type AttackGain,
   type AttackResult,
+  type DefenseMode,
   type DefensePatch,
   type DefenseSpec,
   type GroupOutcome,

@@ -108,7 +108,7 @@ export interface ScenarioInput {
    * 60,000; 0: no new-peer bonus). Omitted: the session's default choker.
    */
   choker?: { optimisticRounds?: number; newPeerMs?: number };
-  /** Ignored by the run: what `--defense off` changes (see `withDefense`, docs/sim.md "Attacks"). */
+  /** Ignored by the run: what `--defense on|off` changes (a `DefenseSpec`; see `withDefense`, docs/sim.md "Attacks"). */
   defense?: unknown;
 }
 

@@ -119,7 +119,8 @@ describe('attack scenarios', () => {
     const off = withDefense(paying('non-payment'), 'off');
     expect(off.groups[0]).toMatchObject({ creditBytes: 64 * 1024 * 1024 });
     expect(off.groups[1]).toEqual(paying('non-payment').groups[1]);
-    expect(withDefense(sybils, 'on')).toBe(sybils);
+    expect(withDefense(sybils, 'default')).toBe(sybils);
+    expect(() => withDefense(paying('non-payment'), 'on')).toThrow(/defense.on/);
     expect(() => withDefense(sybils, 'off')).toThrow(/defense.off/);
   });
 
