@@ -1,4 +1,8 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { swarmCommand } from '../../src/cli/swarm.js';
 import { type AttackResult, honestVariant, runAttack, withDefense } from '../../src/sim/attack.js';
 import type { GroupResult } from '../../src/sim/run.js';
 import { formatBtt, normalizeScenario, parseBtt, type ScenarioInput } from '../../src/sim/scenario.js';
@@ -222,5 +226,48 @@ describe('attack scenarios', () => {
       earned - earnedHonest + signed(gain?.gainBtt ?? ''),
     );
     checkGain(a, 'shills');
+  });
+
+  it('bttkit swarm prints the gain, takes --defense and writes gains.json', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bttkit-attack-'));
+    try {
+      const file = join(dir, 'sybils.json');
+      await writeFile(file, JSON.stringify(sybils));
+      const lines: string[] = [];
+      await swarmCommand(
+        file,
+        { out: join(dir, 'out') },
+        (l) => lines.push(l),
+        () => {},
+      );
+      expect(lines.some((l) => /^attacker sybils \(free-rider\): .* gain .* s/.test(l))).toBe(true);
+      const gains = JSON.parse(await readFile(join(dir, 'out', 'gains.json'), 'utf8')) as {
+        group: string;
+        gainSeconds: number;
+      }[];
+      expect(gains.map((g) => g.group)).toEqual(['sybils']);
+      const json: string[] = [];
+      await swarmCommand(
+        file,
+        { json: true },
+        (l) => json.push(l),
+        () => {},
+      );
+      const parsed = JSON.parse(json[0] ?? '{}') as { gains?: { gainSeconds: number }[] };
+      // The same seed gives the same gain.
+      expect(parsed.gains?.[0]?.gainSeconds).toBe(gains[0]?.gainSeconds);
+      await expect(
+        swarmCommand(
+          file,
+          { defense: 'off' },
+          () => {},
+          () => {},
+        ),
+      ).rejects.toMatchObject({
+        code: 'SIM_BAD_SCENARIO',
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
