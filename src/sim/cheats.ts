@@ -73,15 +73,41 @@ class NeverPayer implements RailPayer {
   }
 }
 
+/** A payer whose vouchers carry a garbage signature (`forged-vouchers`); `forged` counts what they promise. */
+class ForgingPayer implements RailPayer {
+  forged = 0n;
+  constructor(readonly inner: RailPayer) {}
+  get channel(): Uint8Array {
+    return this.inner.channel;
+  }
+  get locked(): bigint {
+    return this.inner.locked;
+  }
+  get cumulative(): bigint {
+    return this.inner.cumulative;
+  }
+  pay(amount: bigint): RailVoucher {
+    const v = this.inner.pay(amount);
+    this.forged += amount;
+    return { ...v, signature: v.signature.map((b) => b ^ 0x5a) };
+  }
+}
+
 /**
  * A {@link PaymentRail} that cheats as a payer: `non-payment` opens real channels and never
- * signs; `unfunded-bids` opens every channel with one base unit locked, whatever it bids.
+ * signs; `unfunded-bids` opens every channel with one base unit locked, whatever it bids;
+ * `forged-vouchers` signs every voucher with a garbage signature.
  */
 export class CheatingRail implements PaymentRail {
   constructor(
     readonly inner: PaymentRail,
-    readonly mode: 'non-payment' | 'unfunded-bids',
+    readonly mode: 'non-payment' | 'unfunded-bids' | 'forged-vouchers',
   ) {}
+  readonly #forgers: ForgingPayer[] = [];
+  /** What the forged vouchers promised (base units): the plug-in counts it as spent, no payee can collect it. */
+  get forged(): bigint {
+    return this.#forgers.reduce((a, f) => a + f.forged, 0n);
+  }
   get id() {
     return this.inner.id;
   }
@@ -108,6 +134,11 @@ export class CheatingRail implements PaymentRail {
   }
   async open(payee: string, amount: bigint): Promise<RailPayer> {
     if (this.mode === 'unfunded-bids') return this.inner.open(payee, amount > 0n ? 1n : amount);
+    if (this.mode === 'forged-vouchers') {
+      const f = new ForgingPayer(await this.inner.open(payee, amount));
+      this.#forgers.push(f);
+      return f;
+    }
     return new NeverPayer(await this.inner.open(payee, amount));
   }
   accept(channel: Uint8Array, payer: string): Promise<RailPayee> {
@@ -186,7 +217,10 @@ export function labSpeed(ctx: LabPeerContext): SpeedPlugin {
     clock: ctx.clock,
     ...(g.creditBytes === undefined ? {} : { creditBytes: g.creditBytes }),
   };
-  const cheat = g.attack === 'non-payment' || g.attack === 'unfunded-bids' ? g.attack : undefined;
+  const cheat =
+    g.attack === 'non-payment' || g.attack === 'unfunded-bids' || g.attack === 'forged-vouchers'
+      ? g.attack
+      : undefined;
   const plugin =
     cheat === undefined
       ? speed({ ...railOptions, ...common })
@@ -202,4 +236,10 @@ export function labChoker(g: PeerGroup, sc: Scenario, random: () => number): { c
     return { choker: () => new TitForTatChoker({ ...o, random }) };
   }
   return {};
+}
+
+/** What a peer really paid: its plug-in's `spent` less what its forged vouchers promised. */
+export function paidFor(plugin: SpeedPlugin | undefined): bigint {
+  if (!plugin) return 0n;
+  return plugin.rail instanceof CheatingRail ? plugin.spent - plugin.rail.forged : plugin.spent;
 }

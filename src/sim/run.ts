@@ -5,7 +5,7 @@ import type { Torrent } from '../session/torrent.js';
 import type { SpeedPlugin } from '../speed/plugin.js';
 import type { TimerHandle } from '../util/clock.js';
 import { type FluidBound, fluidBound } from './bound.js';
-import { labChoker, labSpeed, underReport } from './cheats.js';
+import { labChoker, labSpeed, paidFor, underReport } from './cheats.js';
 import { SimError, SimNetwork, type SimNodeStats } from './network.js';
 import { SimRandom } from './random.js';
 import {
@@ -555,7 +555,7 @@ export async function runSwarm(
 }
 
 /** BTT a peer promised in vouchers, had accepted, and had credited at the ledger (its plug-in keeps the totals). */
-const paidBy = (p: PeerState): bigint => p.plugin?.spent ?? 0n;
+const paidBy = (p: PeerState): bigint => paidFor(p.plugin);
 const earnedBy = (p: PeerState): bigint => p.plugin?.earned ?? 0n;
 const redeemedBy = (p: PeerState): bigint => p.plugin?.redeemed ?? 0n;
 

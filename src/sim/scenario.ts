@@ -12,9 +12,16 @@ export type SimStrategy = 'tit-for-tat' | 'auction' | 'propshare' | 'free-rider'
  * grants its paid slots but never unchokes anyone (uploads nothing); `shill` — a requester that
  * bids its fixed `bid` only at the peers of group `shillFor` (a provider's sybils raising its
  * clearing price); `under-report` — a peer that never tells anyone which pieces it has (no
- * bitfield, no `have`).
+ * bitfield, no `have`); `forged-vouchers` — a requester that pays with vouchers whose signature
+ * is garbage.
  */
-export type SimAttack = 'non-payment' | 'unfunded-bids' | 'non-delivery' | 'shill' | 'under-report';
+export type SimAttack =
+  | 'non-payment'
+  | 'unfunded-bids'
+  | 'non-delivery'
+  | 'shill'
+  | 'under-report'
+  | 'forged-vouchers';
 
 /** When a group's peers join: all at once, or a Poisson process. Times in seconds. */
 export type ArrivalSpec =
@@ -176,8 +183,15 @@ export const SIM_ATTACKS: readonly SimAttack[] = [
   'non-delivery',
   'shill',
   'under-report',
+  'forged-vouchers',
 ];
-const PAYING_ATTACKS: readonly SimAttack[] = ['non-payment', 'unfunded-bids', 'non-delivery', 'shill'];
+const PAYING_ATTACKS: readonly SimAttack[] = [
+  'non-payment',
+  'unfunded-bids',
+  'non-delivery',
+  'shill',
+  'forged-vouchers',
+];
 
 const SIZE_UNITS: Record<string, number> = {
   b: 1,

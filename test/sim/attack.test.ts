@@ -8,7 +8,9 @@ import type { GroupResult } from '../../src/sim/run.js';
 import { formatBtt, normalizeScenario, parseBtt, type ScenarioInput } from '../../src/sim/scenario.js';
 
 // Small attack scenarios (2–4 MiB, 64 KiB blocks): each run takes about a second of wall time.
-const paying = (attack: 'non-payment' | 'unfunded-bids' | 'non-delivery'): ScenarioInput => ({
+const paying = (
+  attack: 'non-payment' | 'unfunded-bids' | 'non-delivery' | 'forged-vouchers',
+): ScenarioInput => ({
   name: `t-${attack}`,
   seed: 3,
   file: { size: '2 MiB' },
@@ -148,6 +150,22 @@ describe('attack scenarios', () => {
     // At most one base unit per provider it opened a channel to (the seed and 5 leechers).
     expect(parseBtt(cheats.bttPaid)).toBeLessThanOrEqual(2n * 6n);
     checkGain(a, 'cheats');
+  });
+
+  it('forged vouchers: refused by the payee, so nothing is paid (not counted as paid) and nothing earned from them', async () => {
+    const a = await runAttack(paying('forged-vouchers'));
+    const cheats = group(a.result, 'cheats');
+    expect(cheats).toMatchObject({ attack: 'forged-vouchers', completed: 2, bttPaid: '0' });
+    const ref = a.honest[0] as NonNullable<(typeof a.honest)[0]>;
+    expect(parseBtt(group(ref, 'cheats').bttPaid)).toBeGreaterThan(0n);
+    expect(a.result.ledger?.invariantHolds).toBe(true);
+    checkGain(a, 'cheats');
+    // Alone with the seed, the forgers make it earn nothing at all; honest, they pay it.
+    const alone = paying('forged-vouchers');
+    const only = await runAttack({ ...alone, groups: alone.groups.filter((g) => g.name !== 'payers') });
+    expect(group(only.result, 'seed').bttEarned).toBe('0');
+    const honestSeed = group(only.honest[0] as NonNullable<(typeof only.honest)[0]>, 'seed');
+    expect(parseBtt(honestSeed.bttEarned)).toBeGreaterThan(0n);
   });
 
   it('non-delivery: the fake providers upload nothing and earn nothing', async () => {
