@@ -29,7 +29,7 @@ Usage:
   bttkit demo [--chain local | bttc] [--size-mib N]
                                    a local swarm with BTT payments, ledger and local chain, in-process;
                                    --chain bttc: payment channels on a local EVM node (needs hardhat)
-  bttkit swarm <scenario.json> [--out DIR] [--seed N] [--json]
+  bttkit swarm <scenario.json> [--out DIR] [--seed N] [--defense on|off] [--json]
                                    the swarm lab: simulate a scenario on virtual time (docs/sim.md)
   bttkit speed-peer --role payer|payee [--peer host:port | --port N] [--scenario NAME|all]
                                    the btt_speed reference peer and conformance scenarios
@@ -124,12 +124,14 @@ URLs written into it), its magnet link printed and, with -o, the .torrent writte
   --v2 | --hybrid        (without a .torrent) a v2-only or hybrid torrent (BEP 52)
 ${DISCOVERY_HELP}
 `,
-  swarm: `Usage: bttkit swarm <scenario.json> [--out DIR] [--seed N] [--json]
+  swarm: `Usage: bttkit swarm <scenario.json> [--out DIR] [--seed N] [--defense on|off] [--json]
 
-The swarm lab: simulates a scenario on virtual time (docs/sim.md).
-  -o, --out DIR   write the run's results here
-  --seed N        random seed (the same seed repeats the run exactly)
-  --json          a JSON summary
+The swarm lab: simulates a scenario on virtual time (docs/sim.md). A scenario with an attacker
+group is run again with that group honest (same seed) and the attacker's gain is reported.
+  -o, --out DIR     write the run's results here
+  --seed N          random seed (the same seed repeats the run exactly)
+  --defense on|off  apply the scenario's defense.on / defense.off patch (attack scenarios)
+  --json            a JSON summary
 `,
   demo: `Usage: bttkit demo [--chain local | bttc] [--size-mib N]
 
@@ -424,9 +426,17 @@ async function run(argv: string[]): Promise<number> {
     const { values, positionals } = parseArgs({
       args: rest,
       allowPositionals: true,
-      options: { out: { type: 'string', short: 'o' }, seed: { type: 'string' }, json: { type: 'boolean' } },
+      options: {
+        out: { type: 'string', short: 'o' },
+        seed: { type: 'string' },
+        defense: { type: 'string' },
+        json: { type: 'boolean' },
+      },
     });
     if (positionals.length !== 1) throw usage('swarm takes one <scenario.json>');
+    const defense = values.defense;
+    if (defense !== undefined && defense !== 'on' && defense !== 'off')
+      throw usage(`--defense takes on or off, not ${defense}`);
     const seed = values.seed === undefined ? undefined : Number(values.seed);
     if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32))
       throw usage(`bad seed: ${values.seed}`);
@@ -437,6 +447,7 @@ async function run(argv: string[]): Promise<number> {
       {
         ...(values.out !== undefined ? { out: values.out } : {}),
         ...(seed !== undefined ? { seed } : {}),
+        ...(defense !== undefined ? { defense } : {}),
         json: values.json ?? false,
       },
       out,

@@ -1,19 +1,24 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type AttackGain, gainSummary, runAttack, withDefense } from '../sim/attack.js';
 import { summary, writeResults } from '../sim/output.js';
-import { runSwarm } from '../sim/run.js';
-import { normalizeScenario } from '../sim/scenario.js';
+import { normalizeScenario, type ScenarioInput } from '../sim/scenario.js';
 import { CliError } from './errors.js';
 
 /** Options of `bttkit swarm`. */
 export interface SwarmCommandOptions {
   out?: string;
   seed?: number;
+  /** `on`/`off`: apply the scenario's `defense.on`/`defense.off` patch. Default: the scenario as written. */
+  defense?: 'on' | 'off';
   json?: boolean;
 }
 
 /**
  * `bttkit swarm <scenario.json> [--out DIR] [--seed N] [--json]`: runs a swarm lab scenario,
- * prints progress (to stderr) and the summary with the fluid bound, and writes the results.
+ * prints progress (to stderr) and the summary with the fluid bound, and writes the results. A
+ * scenario with attacker groups is also run with each of them honest (same seed): the summary
+ * (and the JSON's `gains`) says what each attacker won in seconds and BTT.
  */
 export async function swarmCommand(
   path: string,
@@ -29,9 +34,10 @@ export async function swarmCommand(
       cause,
     });
   }
-  const scenario = normalizeScenario(input);
+  normalizeScenario(input);
+  const scenarioInput = withDefense(input as ScenarioInput, options.defense ?? 'default');
   const wall = performance.now();
-  const result = await runSwarm(scenario, {
+  const { result, gains } = await runAttack(scenarioInput, {
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
     onProgress: (p) =>
       status(
@@ -41,6 +47,11 @@ export async function swarmCommand(
   const seconds = (performance.now() - wall) / 1000;
   if (options.out !== undefined) {
     const files = await writeResults(result, options.out);
+    if (gains.length > 0) {
+      const path = join(options.out, 'gains.json');
+      await writeFile(path, `${JSON.stringify(gains, null, 1)}\n`);
+      files.push(path);
+    }
     if (!options.json) out(`wrote ${files.length} files to ${options.out}`);
   }
   if (options.json) {
@@ -52,12 +63,19 @@ export async function swarmCommand(
         completion: result.completion,
         groups: result.groups,
         ledger: result.ledger,
+        ...(gains.length > 0 ? { gains } : {}),
         wallSeconds: Math.round(seconds * 10) / 10,
       }),
     );
   } else {
     for (const line of summary(result).trimEnd().split('\n')) out(line);
+    for (const line of gainLines(gains)) out(line);
     out(`(${seconds.toFixed(1)} s wall)`);
   }
   return 0;
+}
+
+function gainLines(gains: readonly AttackGain[]): string[] {
+  const text = gainSummary(gains).trimEnd();
+  return text === '' ? [] : text.split('\n');
 }

@@ -4,6 +4,18 @@
  *
  * @packageDocumentation
  */
+export {
+  type AttackGain,
+  type AttackResult,
+  type DefenseMode,
+  type DefensePatch,
+  type DefenseSpec,
+  type GroupOutcome,
+  gainSummary,
+  honestVariant,
+  runAttack,
+  withDefense,
+} from './attack.js';
 export { type FluidBound, type FluidBoundInput, fluidBound } from './bound.js';
 export { SIM_ERROR_CODES, SimError, type SimErrorCode } from './errors.js';
 export {
@@ -48,7 +60,9 @@ export {
   type RateInput,
   type Scenario,
   type ScenarioInput,
+  SIM_ATTACKS,
   SIM_DEFAULT_SETTINGS,
+  type SimAttack,
   type SimStrategy,
   type SizeInput,
 } from './scenario.js';

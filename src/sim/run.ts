@@ -1,13 +1,11 @@
 import { TronKey } from '../ledger/keys.js';
 import { Ledger } from '../ledger/ledger.js';
-import type { Choker } from '../session/choker.js';
 import { Client, type TorrentPlugin } from '../session/client.js';
 import type { Torrent } from '../session/torrent.js';
-import { PropShareAllocator, UniformPriceAuction } from '../speed/auction.js';
-import { type SpeedPlugin, speed } from '../speed/plugin.js';
-import { AutoBid, FixedBid, NoBid } from '../speed/strategy.js';
+import type { SpeedPlugin } from '../speed/plugin.js';
 import type { TimerHandle } from '../util/clock.js';
 import { type FluidBound, fluidBound } from './bound.js';
+import { labChoker, labSpeed, paidFor, underReport } from './cheats.js';
 import { SimError, SimNetwork, type SimNodeStats } from './network.js';
 import { SimRandom } from './random.js';
 import {
@@ -76,8 +74,15 @@ export interface GroupResult {
   completed: number;
   meanDownloadSeconds: number | null;
   medianDownloadSeconds: number | null;
+  /** Payload bytes the group's peers received and sent (duplicates included), together. */
+  downloaded: number;
+  uploaded: number;
   bttPaid: string;
   bttEarned: string;
+  /** The group's cheat (`attack` of its scenario group), if any. */
+  attack?: string;
+  /** The group is an attacker (its gain is measured by `runAttack`). */
+  attacker?: boolean;
 }
 
 /** Everything a run produced. JSON-safe (money as decimal strings); identical for one scenario and seed. */
@@ -140,13 +145,6 @@ interface PeerState {
   wire: SimNodeStats[];
   down: number[];
   up: number[];
-}
-
-/** A choker that never unchokes: the free-rider's. */
-class FreeRiderChoker implements Choker {
-  rechoke(): ReadonlySet<string> {
-    return new Set();
-  }
 }
 
 function median(xs: number[]): number | null {
@@ -262,29 +260,27 @@ export async function runSwarm(
   let failure: unknown;
   const settings = sc.settings;
 
+  const hosts = new Map<string, string[]>();
+  for (const p of peers) hosts.set(p.group.name, [...(hosts.get(p.group.name) ?? []), p.host]);
   const plugins = (p: PeerState): TorrentPlugin[] => {
     const g = p.group;
-    if (!ledger || (g.strategy !== 'auction' && g.strategy !== 'propshare')) return [];
+    const extra = g.attack === 'under-report' ? [underReport] : [];
+    if (!ledger || (g.strategy !== 'auction' && g.strategy !== 'propshare')) return extra;
     if (!p.plugin) {
       const key = tronKey(p.rng);
       p.key = key;
-      const strategy = g.budget > 0n ? (g.bid === 'auto' ? new AutoBid() : new FixedBid(g.bid)) : new NoBid();
-      const plugin = speed({
-        wallet: key,
+      p.plugin = labSpeed({
+        group: g,
+        key,
         ledger,
         ledgerId: 'bttkit:sim',
-        budget: g.budget,
-        reservePrice: g.reservePrice,
-        strategy,
-        allocator: g.strategy === 'propshare' ? new PropShareAllocator() : new UniformPriceAuction(),
-        paidShare: g.paidShare,
         clock,
         wallClock: { now: () => EPOCH + Math.floor(clock.now()) },
         randomBytes: (n) => p.rng.bytes(n),
+        hostsOf: (name) => hosts.get(name) ?? [],
       });
-      p.plugin = plugin;
     }
-    return [p.plugin];
+    return [p.plugin, ...extra];
   };
 
   const leave = (p: PeerState, final: boolean): void => {
@@ -358,7 +354,7 @@ export async function runSwarm(
       random: p.rng.source,
       settings,
       plugins: plugins(p),
-      ...(g.strategy === 'free-rider' ? { choker: () => new FreeRiderChoker() } : {}),
+      ...labChoker(g, sc, p.rng.source),
     });
     p.client = client;
     p.online = true;
@@ -505,8 +501,12 @@ export async function runSwarm(
       completed: members.filter((p) => p.completedAt !== undefined).length,
       meanDownloadSeconds: m === null ? null : r3(m),
       medianDownloadSeconds: med === null ? null : r3(med),
+      downloaded: members.reduce((a, p) => a + p.baseDown, 0),
+      uploaded: members.reduce((a, p) => a + p.baseUp, 0),
       bttPaid: formatBtt(members.reduce((a, p) => a + paidBy(p), 0n)),
       bttEarned: formatBtt(members.reduce((a, p) => a + earnedBy(p), 0n)),
+      ...(g.attack === undefined ? {} : { attack: g.attack }),
+      ...(g.attacker ? { attacker: true } : {}),
     };
   });
 
@@ -555,7 +555,7 @@ export async function runSwarm(
 }
 
 /** BTT a peer promised in vouchers, had accepted, and had credited at the ledger (its plug-in keeps the totals). */
-const paidBy = (p: PeerState): bigint => p.plugin?.spent ?? 0n;
+const paidBy = (p: PeerState): bigint => paidFor(p.plugin);
 const earnedBy = (p: PeerState): bigint => p.plugin?.earned ?? 0n;
 const redeemedBy = (p: PeerState): bigint => p.plugin?.redeemed ?? 0n;
 

@@ -4,6 +4,25 @@ import { SimError } from './network.js';
 /** How a group's peers share and buy upload. */
 export type SimStrategy = 'tit-for-tat' | 'auction' | 'propshare' | 'free-rider';
 
+/**
+ * A cheat a group's peers run (docs/sim.md, "Attacks"), built in the lab from public pieces:
+ * `non-payment` — a requester whose channel never signs a voucher (it bids, takes its grant and
+ * the credit, and pays nothing); `unfunded-bids` — a requester whose channels lock one base unit
+ * whatever it bids (its vouchers stop at that); `non-delivery` — a provider that bids out and
+ * grants its paid slots but never unchokes anyone (uploads nothing); `shill` — a requester that
+ * bids its fixed `bid` only at the peers of group `shillFor` (a provider's sybils raising its
+ * clearing price); `under-report` — a peer that never tells anyone which pieces it has (no
+ * bitfield, no `have`); `forged-vouchers` — a requester that pays with vouchers whose signature
+ * is garbage.
+ */
+export type SimAttack =
+  | 'non-payment'
+  | 'unfunded-bids'
+  | 'non-delivery'
+  | 'shill'
+  | 'under-report'
+  | 'forged-vouchers';
+
 /** When a group's peers join: all at once, or a Poisson process. Times in seconds. */
 export type ArrivalSpec =
   | { kind: 'flash'; at?: number }
@@ -51,6 +70,19 @@ export interface PeerGroupInput {
   reservePrice?: string;
   /** Share of upload slots sold (auction/propshare). Default 0.5. */
   paidShare?: number;
+  /** Bytes served ahead of payment as a provider (auction/propshare). Default the rail's (4 MiB). */
+  creditBytes?: number;
+  /** The group cheats this way ({@link SimAttack}). */
+  attack?: SimAttack;
+  /** The group is an attacker: its gain over an honest peer in its place is measured. Default: true with `attack`. */
+  attacker?: boolean;
+  /** `shill` only: the group whose peers the shills bid at (the provider that profits). */
+  shillFor?: string;
+  /**
+   * Fields that make this group honest for the gain's reference run (same seed). Default:
+   * `attack` removed and a `free-rider` strategy made `tit-for-tat`.
+   */
+  honest?: Partial<Pick<PeerGroupInput, 'strategy' | 'budget' | 'bid' | 'count'>>;
 }
 
 /** A swarm lab scenario, as written in JSON or TypeScript. */
@@ -77,6 +109,14 @@ export interface ScenarioInput {
   sampleSeconds?: number;
   /** Virtual-time limit, s. Default 86,400. */
   maxSeconds?: number;
+  /**
+   * The tit-for-tat peers' optimistic unchoke (the session's {@link TitForTatChoker} options):
+   * rounds it lasts (default 3) and how long a new peer weighs 3× in the draw (ms, default
+   * 60,000; 0: no new-peer bonus). Omitted: the session's default choker.
+   */
+  choker?: { optimisticRounds?: number; newPeerMs?: number };
+  /** Ignored by the run: what `--defense on|off` changes (a `DefenseSpec`; see `withDefense`, docs/sim.md "Attacks"). */
+  defense?: unknown;
 }
 
 /** A validated group: sizes in bytes, rates in bytes/s, money in base units. */
@@ -95,6 +135,12 @@ export interface PeerGroup {
   bid: 'auto' | bigint;
   reservePrice: bigint;
   paidShare: number;
+  /** Undefined: the rail's default. */
+  creditBytes?: number;
+  attack?: SimAttack;
+  attacker: boolean;
+  shillFor?: string;
+  honest?: Partial<Pick<PeerGroupInput, 'strategy' | 'budget' | 'bid' | 'count'>>;
 }
 
 /** A validated scenario ({@link normalizeScenario}). */
@@ -109,6 +155,7 @@ export interface Scenario {
   settings: Partial<Settings>;
   sampleSeconds: number;
   maxSeconds: number;
+  choker?: { optimisticRounds?: number; newPeerMs?: number };
 }
 
 /** Base units per BTT (18 decimals, as TRC-20 BTT). */
@@ -129,6 +176,22 @@ export const SIM_DEFAULT_SETTINGS: Readonly<Partial<Settings>> = Object.freeze({
 });
 
 const STRATEGIES: readonly SimStrategy[] = ['tit-for-tat', 'auction', 'propshare', 'free-rider'];
+/** Every {@link SimAttack}. */
+export const SIM_ATTACKS: readonly SimAttack[] = [
+  'non-payment',
+  'unfunded-bids',
+  'non-delivery',
+  'shill',
+  'under-report',
+  'forged-vouchers',
+];
+const PAYING_ATTACKS: readonly SimAttack[] = [
+  'non-payment',
+  'unfunded-bids',
+  'non-delivery',
+  'shill',
+  'forged-vouchers',
+];
 
 const SIZE_UNITS: Record<string, number> = {
   b: 1,
@@ -272,6 +335,21 @@ export function normalizeScenario(input: unknown): Scenario {
       fail(`${path}.budget`, 'only auction and propshare peers pay');
     let bid: 'auto' | bigint = 'auto';
     if (o.bid !== undefined && o.bid !== 'auto') bid = parseBtt(o.bid, `${path}.bid`);
+    const attack = o.attack as SimAttack | undefined;
+    if (attack !== undefined && !SIM_ATTACKS.includes(attack))
+      fail(`${path}.attack`, `must be one of ${SIM_ATTACKS.join(', ')}`);
+    if (
+      attack !== undefined &&
+      PAYING_ATTACKS.includes(attack) &&
+      strategy !== 'auction' &&
+      strategy !== 'propshare'
+    )
+      fail(`${path}.attack`, `"${attack}" needs an auction or propshare strategy`);
+    if (attack === 'shill' && (typeof o.shillFor !== 'string' || bid === 'auto'))
+      fail(`${path}.shillFor`, 'a shill needs shillFor (a group name) and a fixed bid');
+    if (o.attacker !== undefined && typeof o.attacker !== 'boolean')
+      fail(`${path}.attacker`, 'must be a boolean');
+    const honest = o.honest === undefined ? undefined : obj(o.honest, `${path}.honest`);
     return {
       name: o.name,
       count: num(o.count, `${path}.count`, 1, 100_000, true),
@@ -287,8 +365,19 @@ export function normalizeScenario(input: unknown): Scenario {
       bid,
       reservePrice: o.reservePrice === undefined ? reserve : parseBtt(o.reservePrice, `${path}.reservePrice`),
       paidShare: o.paidShare === undefined ? 0.5 : num(o.paidShare, `${path}.paidShare`, 0, 1),
+      ...(o.creditBytes === undefined
+        ? {}
+        : { creditBytes: num(o.creditBytes, `${path}.creditBytes`, 0, 2 ** 40, true) }),
+      ...(attack === undefined ? {} : { attack }),
+      attacker: o.attacker === undefined ? attack !== undefined : o.attacker === true,
+      ...(attack === 'shill' ? { shillFor: o.shillFor as string } : {}),
+      ...(honest === undefined ? {} : { honest: honest as PeerGroup['honest'] & object }),
     };
   });
+  for (const [i, g] of groups.entries())
+    if (g.shillFor !== undefined && !names.has(g.shillFor))
+      fail(`groups[${i}].shillFor`, `no group "${g.shillFor}"`);
+  const chk = s.choker === undefined ? undefined : obj(s.choker, 'choker');
   if (!groups.some((g) => g.seed)) fail('groups', 'at least one group must be seeds');
   if (!groups.some((g) => !g.seed)) fail('groups', 'at least one group must be leechers');
   const tracker = s.tracker === undefined ? {} : obj(s.tracker, 'tracker');
@@ -336,5 +425,15 @@ export function normalizeScenario(input: unknown): Scenario {
     settings: { ...SIM_DEFAULT_SETTINGS, ...(settings as Partial<Settings>) },
     sampleSeconds: s.sampleSeconds === undefined ? 1 : num(s.sampleSeconds, 'sampleSeconds', 0.001),
     maxSeconds: s.maxSeconds === undefined ? 86_400 : num(s.maxSeconds, 'maxSeconds', 1),
+    ...(chk === undefined
+      ? {}
+      : {
+          choker: {
+            ...(chk.optimisticRounds === undefined
+              ? {}
+              : { optimisticRounds: num(chk.optimisticRounds, 'choker.optimisticRounds', 1, 1000, true) }),
+            ...(chk.newPeerMs === undefined ? {} : { newPeerMs: num(chk.newPeerMs, 'choker.newPeerMs', 0) }),
+          },
+        }),
   };
 }
