@@ -329,12 +329,6 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
         p.grant = { price: g.price, credit: g.credit };
         this.emit('grant', { peer: id, price: g.price, credit: g.credit, role: 'requester' });
       });
-      // A reject ends the provider's grant (its price holds until then): no more payment for
-      // its bytes until it grants again.
-      ext.on('reject', () => {
-        const p = providers.get(id);
-        if (p) p.grant = undefined;
-      });
       ext.on('ack', (a) => {
         const p = providers.get(id);
         const signer = p?.signer;
