@@ -164,36 +164,40 @@ describe('WireSpeed on bittorrent-protocol wires', () => {
   });
 });
 
-describe('WireSpeed: a hostile provider', () => {
-  it('a grant that answers no bid of ours (seq 0, before our first bid) sets no price', async () => {
-    const { payer, provider } = await accounts();
-    const t = payer.torrent({ remainingBytes: () => 1 << 20, countFromWire: false });
-    open.push(t);
-    const sent: Uint8Array[] = [];
-    const wire: ProtocolWire = {
-      extendedHandshake: {},
-      peerExtendedMapping: { btt_speed: 3 },
-      extended: (_ext, payload) => sent.push(payload),
-      request: () => undefined,
-      on: () => undefined,
-      destroy: () => undefined,
-      peerInterested: false,
-      amChoking: true,
-      remoteAddress: '127.0.0.1',
-      remotePort: 6881,
-    };
-    const ext = new t.Extension(wire);
-    const hs = (provider as unknown as { handshake: Record<string, unknown> }).handshake;
+/**
+ * The payer's side of a provider played by hand: a fake wire whose sent payloads are kept, and
+ * the provider's real `btt` handshake delivered on it (`handshake()` delivers it again).
+ */
+async function handPlayedProvider(opts: { send?: (payload: Uint8Array) => void } = {}) {
+  const { payer, provider } = await accounts();
+  const t = payer.torrent({ remainingBytes: () => 1 << 20, countFromWire: false });
+  open.push(t);
+  const sent: Uint8Array[] = [];
+  const mapping: Record<string, number> = { btt_speed: 3 };
+  const wire: ProtocolWire = {
+    extendedHandshake: {},
+    peerExtendedMapping: mapping,
+    extended: (_ext, payload) => (opts.send ? opts.send(payload) : sent.push(payload)),
+    request: () => undefined,
+    on: () => undefined,
+    destroy: () => undefined,
+    peerInterested: false,
+    amChoking: true,
+  };
+  const ext = new t.Extension(wire);
+  const hs = (provider as unknown as { handshake: Record<string, unknown> }).handshake;
+  const handshake = () =>
     ext.onExtendedHandshake({
       m: { btt_speed: 3 },
-      btt: {
-        v: 1,
-        addr: hs.addr,
-        ledger: hs.ledger,
-        token: hs.token,
-        reserve: String(hs.reserve),
-      },
+      btt: { v: 1, addr: hs.addr, ledger: hs.ledger, token: hs.token, reserve: String(hs.reserve) },
     });
+  handshake();
+  return { payer, t, ext, wire, sent, mapping, handshake };
+}
+
+describe('WireSpeed: a hostile provider', () => {
+  it('a grant that answers no bid of ours (seq 0, before our first bid) sets no price', async () => {
+    const { payer, t, ext, wire, sent } = await handPlayedProvider();
     // Before any bid: a grant at an absurd price (the whole channel for one block, unchecked).
     ext.onMessage(encode({ t: 'grant', seq: 0, price: (2n ** 200n).toString(), credit: 1 << 20 }));
     await waitFor(() => sent.length > 0, 10_000, 'our bid (the channel opened)');
@@ -202,57 +206,20 @@ describe('WireSpeed: a hostile provider', () => {
     expect(payer.spent).toBe(0n);
   });
   it('a peer that turns btt_speed off (a later handshake, id 0) costs a warning, never an exception from a timer', async () => {
-    const { payer, provider } = await accounts();
-    const t = payer.torrent({ remainingBytes: () => 1 << 20, countFromWire: false });
-    open.push(t);
-    const warnings: SpeedError[] = [];
-    payer.on('warning', (w) => warnings.push(w));
-    const mapping: Record<string, number> = { btt_speed: 3 };
-    const wire: ProtocolWire = {
-      extendedHandshake: {},
-      peerExtendedMapping: mapping,
-      extended: () => {
+    const { payer, mapping } = await handPlayedProvider({
+      send: () => {
         throw new Error('Unrecognized extension: btt_speed');
       },
-      request: () => undefined,
-      on: () => undefined,
-      destroy: () => undefined,
-      peerInterested: false,
-      amChoking: true,
-    };
-    const ext = new t.Extension(wire);
-    const hs = (provider as unknown as { handshake: Record<string, unknown> }).handshake;
-    ext.onExtendedHandshake({
-      m: { btt_speed: 3 },
-      btt: { v: 1, addr: hs.addr, ledger: hs.ledger, token: hs.token, reserve: String(hs.reserve) },
     });
+    const warnings: SpeedError[] = [];
+    payer.on('warning', (w) => warnings.push(w));
     mapping.btt_speed = 0; // the peer's next extended handshake switched it off
     // Our channel opens, then the bid cannot be sent: a warning (an exception here was an
     // unhandled rejection — a crash of the host process).
     await waitFor(() => warnings.some((w) => w.code === 'SPEED_SEND_FAILED'), 10_000, 'SPEED_SEND_FAILED');
   });
   it('a repeated handshake keeps the peer, its grant and its channel', async () => {
-    const { payer, provider } = await accounts();
-    const t = payer.torrent({ remainingBytes: () => 1 << 20, countFromWire: false });
-    open.push(t);
-    const sent: Uint8Array[] = [];
-    const wire: ProtocolWire = {
-      extendedHandshake: {},
-      peerExtendedMapping: { btt_speed: 3 },
-      extended: (_ext, payload) => sent.push(payload),
-      request: () => undefined,
-      on: () => undefined,
-      destroy: () => undefined,
-      peerInterested: false,
-      amChoking: true,
-    };
-    const ext = new t.Extension(wire);
-    const hs = (provider as unknown as { handshake: Record<string, unknown> }).handshake;
-    const handshake = {
-      m: { btt_speed: 3 },
-      btt: { v: 1, addr: hs.addr, ledger: hs.ledger, token: hs.token, reserve: String(hs.reserve) },
-    };
-    ext.onExtendedHandshake(handshake);
+    const { payer, t, ext, wire, sent, handshake } = await handPlayedProvider();
     const bids = () =>
       sent.flatMap((b) => {
         const d = decodeBttMessage(b);
@@ -267,7 +234,7 @@ describe('WireSpeed: a hostile provider', () => {
     expect(payer.spent).toBe((16384n * bid.price) / MIB);
     // The same identity's handshake again: the same peer — its grant and channel stay, so the
     // next piece is paid on them (a fresh state had neither: nothing paid, a second channel).
-    ext.onExtendedHandshake(handshake);
+    handshake();
     t.received(wire, 2, 0, 16384);
     t.verified(2);
     expect(payer.spent).toBe((32768n * bid.price) / MIB);
