@@ -216,6 +216,8 @@ export function labSpeed(ctx: LabPeerContext): SpeedPlugin {
     paidShare: g.paidShare,
     clock: ctx.clock,
     ...(g.creditBytes === undefined ? {} : { creditBytes: g.creditBytes }),
+    ...(g.fundedBids === undefined ? {} : { fundedBids: g.fundedBids }),
+    ...(g.grantTimeoutMs === undefined ? {} : { grantTimeoutMs: g.grantTimeoutMs }),
   };
   const cheat =
     g.attack === 'non-payment' || g.attack === 'unfunded-bids' || g.attack === 'forged-vouchers'

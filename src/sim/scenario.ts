@@ -72,6 +72,10 @@ export interface PeerGroupInput {
   paidShare?: number;
   /** Bytes served ahead of payment as a provider (auction/propshare). Default the rail's (4 MiB). */
   creditBytes?: number;
+  /** As a provider: bids count only as far as their channel's deposit backs them (Speed's `fundedBids`). Default true. */
+  fundedBids?: boolean;
+  /** As a requester: a provider that granted and delivered nothing verified for this long leaves our bids (Speed's `grantTimeoutMs`; 0 never). Default 30,000. */
+  grantTimeoutMs?: number;
   /** The group cheats this way ({@link SimAttack}). */
   attack?: SimAttack;
   /** The group is an attacker: its gain over an honest peer in its place is measured. Default: true with `attack`. */
@@ -137,6 +141,9 @@ export interface PeerGroup {
   paidShare: number;
   /** Undefined: the rail's default. */
   creditBytes?: number;
+  /** Undefined: Speed's defaults. */
+  fundedBids?: boolean;
+  grantTimeoutMs?: number;
   attack?: SimAttack;
   attacker: boolean;
   shillFor?: string;
@@ -264,6 +271,11 @@ function num(v: unknown, path: string, min: number, max = Number.POSITIVE_INFINI
   return v;
 }
 
+function bool(v: unknown, path: string): boolean {
+  if (typeof v !== 'boolean') fail(path, 'must be true or false');
+  return v;
+}
+
 function obj(v: unknown, path: string): Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path, 'must be an object');
   return v as Record<string, unknown>;
@@ -368,6 +380,10 @@ export function normalizeScenario(input: unknown): Scenario {
       ...(o.creditBytes === undefined
         ? {}
         : { creditBytes: num(o.creditBytes, `${path}.creditBytes`, 0, 2 ** 40, true) }),
+      ...(o.fundedBids === undefined ? {} : { fundedBids: bool(o.fundedBids, `${path}.fundedBids`) }),
+      ...(o.grantTimeoutMs === undefined
+        ? {}
+        : { grantTimeoutMs: num(o.grantTimeoutMs, `${path}.grantTimeoutMs`, 0, 2 ** 31, true) }),
       ...(attack === undefined ? {} : { attack }),
       attacker: o.attacker === undefined ? attack !== undefined : o.attacker === true,
       ...(attack === 'shill' ? { shillFor: o.shillFor as string } : {}),

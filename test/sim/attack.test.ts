@@ -108,6 +108,17 @@ describe('attack scenarios', () => {
     expect(bad({ strategy: 'tit-for-tat', budget: undefined })).toThrow(/auction or propshare/);
     expect(bad({ attack: 'shill', bid: '1' })).toThrow(/shillFor/);
     expect(bad({ attack: 'shill', bid: '1', shillFor: 'nobody' })).toThrow(/no group/);
+    expect(bad({ fundedBids: 'yes' })).toThrow(/fundedBids/);
+    expect(bad({ grantTimeoutMs: -1 })).toThrow(/grantTimeoutMs/);
+    const tuned = (patch: object) =>
+      normalizeScenario({
+        ...paying('non-payment'),
+        groups: paying('non-payment').groups.map((g) => (g.name === 'cheats' ? { ...g, ...patch } : g)),
+      }).groups[2];
+    expect(tuned({ fundedBids: false, grantTimeoutMs: 0 })).toMatchObject({
+      fundedBids: false,
+      grantTimeoutMs: 0,
+    });
     const ok = normalizeScenario(paying('non-payment')).groups[2];
     expect(ok?.attack).toBe('non-payment');
     expect(ok?.attacker).toBe(true);
