@@ -39,6 +39,14 @@ export interface AttackGain {
   /** Honest net paid − the attacker's, per peer (BTT): positive, the attacker kept more money. */
   gainBtt: string;
   /**
+   * With `free` (runAttack's option): the group honest and not bidding at all (a plain
+   * tit-for-tat peer) — what a peer gets for nothing — and the attacker's gain over it in s
+   * (positive: the cheat finished sooner than a peer that never pays) and as a share of its time.
+   */
+  free?: GroupOutcome;
+  gainOverFreeSeconds?: number | null;
+  gainOverFreeShare?: number | null;
+  /**
    * A shill's coalition: the group it bids for (`shillFor`), that group's gain in BTT earned per
    * peer of it, and the coalition's gain (the provider's extra earnings + the shills' `gainBtt` × their count), BTT.
    */
@@ -100,6 +108,26 @@ export function honestVariant(input: ScenarioInput, name: string): ScenarioInput
   return { ...input, groups: input.groups.map((x, k) => (k === i ? fair : x)) };
 }
 
+/**
+ * The scenario with group `name` honest and not paying: its `attack`, `attacker`, `shillFor`
+ * and `budget` removed and its strategy `tit-for-tat` (a plain peer in the attacker's place).
+ * @throws {SimError} `SIM_BAD_SCENARIO` if there is no such group.
+ */
+export function freeVariant(input: ScenarioInput, name: string): ScenarioInput {
+  const i = input.groups.findIndex((g) => g.name === name);
+  if (i < 0) throw new SimError('SIM_BAD_SCENARIO', `no group "${name}"`, { details: { path: 'groups' } });
+  const g = input.groups[i] as PeerGroupInput;
+  const { attack: _a, attacker: _b, shillFor: _c, honest: _d, budget: _e, ...rest } = g;
+  const plain: PeerGroupInput = { ...rest, strategy: 'tit-for-tat' };
+  return { ...input, groups: input.groups.map((x, k) => (k === i ? plain : x)) };
+}
+
+/** Options of {@link runAttack}: the run's, and whether to run the not-paying reference too. */
+export interface AttackOptions extends SwarmOptions {
+  /** Also run each attacker group as a plain peer that never pays ({@link freeVariant}). Default false. */
+  free?: boolean;
+}
+
 /** Which variant of an attack scenario to run: as written (the defaults), or its `defense.on` / `defense.off` patch. */
 export type DefenseMode = 'default' | 'on' | 'off';
 
@@ -145,12 +173,13 @@ export interface DefensePatch {
 /**
  * Runs an attack scenario and, for each attacker group (`attacker: true`, or any group with an
  * `attack`), the same scenario and seed with that group honest; returns the run, the reference
- * runs and each attacker's gain in seconds and BTT.
+ * runs and each attacker's gain in seconds and BTT (and, with `free`, over a plain peer that never pays).
  * @throws {SimError} `SIM_BAD_SCENARIO` for an invalid scenario.
  */
-export async function runAttack(input: ScenarioInput, options: SwarmOptions = {}): Promise<AttackResult> {
+export async function runAttack(input: ScenarioInput, options: AttackOptions = {}): Promise<AttackResult> {
+  const { free, ...swarmOptions } = options;
   const sc = normalizeScenario(input);
-  const result = await runSwarm(sc, options);
+  const result = await runSwarm(sc, swarmOptions);
   const honest: SwarmResult[] = [];
   const gains: AttackGain[] = [];
   for (const g of sc.groups) {
@@ -185,6 +214,18 @@ export async function runAttack(input: ScenarioInput, options: SwarmOptions = {}
           }),
       ),
     };
+    if (free === true) {
+      const plain = await runSwarm(normalizeScenario(freeVariant(input, g.name)), {
+        ...(options.seed === undefined ? {} : { seed: options.seed }),
+      });
+      const f = outcome(groupOf(plain, g.name));
+      const over =
+        a.meanSeconds === null || f.meanSeconds === null ? null : r3(f.meanSeconds - a.meanSeconds);
+      gain.free = f;
+      gain.gainOverFreeSeconds = over;
+      gain.gainOverFreeShare =
+        over === null || f.meanSeconds === null || f.meanSeconds === 0 ? null : r3(over / f.meanSeconds);
+    }
     if (g.shillFor !== undefined) {
       const per = earnedPerPeer(groupOf(result, g.shillFor)) - earnedPerPeer(groupOf(ref, g.shillFor));
       const count = BigInt(groupOf(result, g.shillFor).count);
@@ -213,6 +254,10 @@ export function gainSummary(gains: readonly AttackGain[]): string {
     lines.push(
       `attacker ${x.group} (${x.attack}): ${t(x.attacker)} mean against ${t(x.honest)} honest in its place → gain ${x.gainSeconds === null ? '—' : `${x.gainSeconds.toFixed(1)} s`}${share}; net paid per peer ${x.attacker.netPaidPerPeer} BTT against ${x.honest.netPaidPerPeer} → gain ${x.gainBtt} BTT`,
     );
+    if (x.free)
+      lines.push(
+        `  a plain peer in its place (never pays): ${t(x.free)} → the cheat's gain over it ${x.gainOverFreeSeconds == null ? '—' : `${x.gainOverFreeSeconds.toFixed(1)} s`}${x.gainOverFreeShare == null ? '' : ` (${(x.gainOverFreeShare * 100).toFixed(1)} %)`}`,
+      );
     const others = Object.entries(x.othersSlowerSeconds)
       .map(([n, d]) => `${n} ${d === null ? '—' : `${d >= 0 ? '+' : ''}${d.toFixed(1)} s`}`)
       .join(', ');

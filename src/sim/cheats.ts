@@ -129,6 +129,9 @@ export class CheatingRail implements PaymentRail {
   get defaultCreditBytes() {
     return this.inner.defaultCreditBytes;
   }
+  get defaultInitialCreditBytes() {
+    return this.inner.defaultInitialCreditBytes;
+  }
   peerAddress(...args: Parameters<PaymentRail['peerAddress']>) {
     return this.inner.peerAddress(...args);
   }
@@ -216,6 +219,9 @@ export function labSpeed(ctx: LabPeerContext): SpeedPlugin {
     paidShare: g.paidShare,
     clock: ctx.clock,
     ...(g.creditBytes === undefined ? {} : { creditBytes: g.creditBytes }),
+    ...(g.initialCreditBytes === undefined ? {} : { initialCreditBytes: g.initialCreditBytes }),
+    ...(g.debtorsInFreeSlots === undefined ? {} : { debtorsInFreeSlots: g.debtorsInFreeSlots }),
+    ...(g.minFundedBytes === undefined ? {} : { minFundedBytes: g.minFundedBytes }),
     ...(g.fundedBids === undefined ? {} : { fundedBids: g.fundedBids }),
     ...(g.grantTimeoutMs === undefined ? {} : { grantTimeoutMs: g.grantTimeoutMs }),
   };

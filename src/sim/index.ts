@@ -6,10 +6,12 @@
  */
 export {
   type AttackGain,
+  type AttackOptions,
   type AttackResult,
   type DefenseMode,
   type DefensePatch,
   type DefenseSpec,
+  freeVariant,
   type GroupOutcome,
   gainSummary,
   honestVariant,

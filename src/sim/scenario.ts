@@ -72,6 +72,12 @@ export interface PeerGroupInput {
   paidShare?: number;
   /** Bytes served ahead of payment as a provider (auction/propshare). Default the rail's (4 MiB). */
   creditBytes?: number;
+  /** The credit window of a payer that has paid nothing yet (Speed's `initialCreditBytes`). Default the rail's (2 MiB). */
+  initialCreditBytes?: number;
+  /** While seeding, rank payers past their credit for free slots by what we uploaded to them (Speed's `debtorsInFreeSlots`). Default false. */
+  debtorsInFreeSlots?: boolean;
+  /** As a provider: what an ungranted bid's channel must still pay for (Speed's `minFundedBytes`). Default 262,144. */
+  minFundedBytes?: number;
   /** As a provider: bids count only as far as their channel's deposit backs them (Speed's `fundedBids`). Default true. */
   fundedBids?: boolean;
   /** As a requester: a provider that granted and delivered nothing verified for this long leaves our bids (Speed's `grantTimeoutMs`; 0 never). Default 30,000. */
@@ -142,6 +148,9 @@ export interface PeerGroup {
   /** Undefined: the rail's default. */
   creditBytes?: number;
   /** Undefined: Speed's defaults. */
+  initialCreditBytes?: number;
+  debtorsInFreeSlots?: boolean;
+  minFundedBytes?: number;
   fundedBids?: boolean;
   grantTimeoutMs?: number;
   attack?: SimAttack;
@@ -380,6 +389,15 @@ export function normalizeScenario(input: unknown): Scenario {
       ...(o.creditBytes === undefined
         ? {}
         : { creditBytes: num(o.creditBytes, `${path}.creditBytes`, 0, 2 ** 40, true) }),
+      ...(o.initialCreditBytes === undefined
+        ? {}
+        : { initialCreditBytes: num(o.initialCreditBytes, `${path}.initialCreditBytes`, 0, 2 ** 40, true) }),
+      ...(o.debtorsInFreeSlots === undefined
+        ? {}
+        : { debtorsInFreeSlots: bool(o.debtorsInFreeSlots, `${path}.debtorsInFreeSlots`) }),
+      ...(o.minFundedBytes === undefined
+        ? {}
+        : { minFundedBytes: num(o.minFundedBytes, `${path}.minFundedBytes`, 0, 2 ** 40, true) }),
       ...(o.fundedBids === undefined ? {} : { fundedBids: bool(o.fundedBids, `${path}.fundedBids`) }),
       ...(o.grantTimeoutMs === undefined
         ? {}

@@ -5,6 +5,12 @@ import { type Allocation, type SlotAllocator, UniformPriceAuction } from './auct
 export interface BidBook {
   /** The peer's standing bid (base units per MiB), if it bid and is in good standing. */
   bidOf(peer: string): bigint | undefined;
+  /**
+   * The peer was served in a paid slot past its credit and has not paid for it: while seeding,
+   * the regular free slots rank it as if we had uploaded nothing to it (its paid-slot service
+   * would otherwise win it a free slot it did not pay for). It keeps its optimistic turns.
+   */
+  owes?(peer: string): boolean;
 }
 
 /** Options of {@link SpeedChoker}. */
@@ -70,7 +76,8 @@ export class SpeedChoker implements Choker {
     const free = ctx.slots - unchoke.size;
     const rest = candidates.filter((p) => !unchoke.has(p.id));
     const bidOf = (p: ChokerPeer) => this.#book.bidOf(p.id) ?? -1n;
-    const rate = (p: ChokerPeer) => (ctx.seeding ? p.uploadRate : p.downloadRate);
+    const rate = (p: ChokerPeer) =>
+      ctx.seeding ? (this.#book.owes?.(p.id) === true ? 0 : p.uploadRate) : p.downloadRate;
     const ranked = [...rest].sort(
       (a, b) => rate(b) - rate(a) || (bidOf(b) > bidOf(a) ? 1 : bidOf(b) < bidOf(a) ? -1 : 0),
     );

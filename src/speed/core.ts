@@ -5,6 +5,7 @@ import { BTT_SCHEME_ED25519 } from '../wire/btt-schemes.js';
 import { type BttHandshake, BttRejectCode, type BttSpeedExtension } from '../wire/btt-speed.js';
 import { SpeedChoker } from './choker.js';
 import type { SpeedSwarm, SpeedSwarmHost } from './core-types.js';
+import { backedPrice, type CreditWindow, DEFAULT_MIN_FUNDED_BYTES, debtor, overdrawn } from './credit.js';
 import { SpeedError, type SpeedErrorCode } from './errors.js';
 import type { SpeedEvents, SpeedLedgerOptions, SpeedOptions } from './options.js';
 import { LedgerRail, type PaymentRail, type RailPayee, type RailPayer } from './rail.js';
@@ -67,6 +68,8 @@ interface RequesterState {
   served: bigint;
   /** A collect in progress (one at a time per peer). */
   collecting?: Promise<void>;
+  /** Served past its credit window since the last round: a round was asked for (once). */
+  overdrawn?: boolean;
 }
 
 /**
@@ -93,9 +96,9 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
   constructor(options: SpeedOptions) {
     super();
     this.options = options;
-    const { minFundedBytes: mf, grantTimeoutMs: gt } = options;
-    if (mf !== undefined && !(Number.isSafeInteger(mf) && mf >= 0))
-      throw new SpeedError('SPEED_BAD_OPTION', 'minFundedBytes must be an integer >= 0');
+    const { minFundedBytes: mf, grantTimeoutMs: gt, initialCreditBytes: ic } = options;
+    if (![mf, ic].every((v) => v === undefined || (Number.isSafeInteger(v) && v >= 0)))
+      throw new SpeedError('SPEED_BAD_OPTION', 'minFundedBytes and initialCreditBytes must be integers >= 0');
     if (gt !== undefined && !(Number.isFinite(gt) && gt >= 0))
       throw new SpeedError('SPEED_BAD_OPTION', 'grantTimeoutMs must be >= 0');
     this.#clock = options.clock ?? realClock;
@@ -151,22 +154,21 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     const providers = new Map<string, ProviderState>();
     const requesters = new Map<string, RequesterState>();
     const credit = o.creditBytes ?? this.rail.defaultCreditBytes;
-    const reserve = o.reservePrice ?? 0n;
-    const funded = o.fundedBids ?? true;
-    const minFunded = BigInt(o.minFundedBytes ?? DEFAULT_MIN_FUNDED_BYTES);
-    /**
-     * What a bid counts for: its price, at most the price at which the channel's unspent deposit
-     * still pays for `minFundedBytes` (undefined: nothing to back it, or not even the reserve).
-     */
-    const backed = (r: RequesterState): bigint | undefined => {
-      if (!r.bid || !r.verifier) return undefined;
-      if (!funded) return r.bid.price;
-      const unspent = r.verifier.locked - r.verifier.cumulative;
-      if (unspent <= 0n) return undefined;
-      const most = minFunded > 0n ? (unspent * MIB) / minFunded : r.bid.price;
-      const price = r.bid.price < most ? r.bid.price : most;
-      return price < reserve ? undefined : price;
+    const window: CreditWindow = {
+      fullBytes: credit,
+      initialBytes: Math.min(credit, o.initialCreditBytes ?? this.rail.defaultInitialCreditBytes ?? credit),
     };
+    /** Owes more than its window allows at `price` (served past its credit, unpaid). */
+    const owes = (r: RequesterState, price: bigint): boolean =>
+      overdrawn(window, r.served, r.verifier?.cumulative ?? 0n, price);
+    const reserve = o.reservePrice ?? 0n;
+    const funding = {
+      funded: o.fundedBids ?? true,
+      minFundedBytes: BigInt(o.minFundedBytes ?? DEFAULT_MIN_FUNDED_BYTES),
+      reserve,
+    };
+    const backed = (r: RequesterState) =>
+      r.bid && r.verifier && backedPrice(funding, r.bid.price, r.verifier);
 
     // Provider side: the bid-aware choker, fed by standing bids in good standing.
     const choker = new SpeedChoker(
@@ -180,11 +182,14 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
           const price = r.granted === undefined ? backed(r) : r.bid.price;
           if (price === undefined) return undefined;
           // Lagging beyond the credit window: treated as not bidding.
-          const due = r.served / MIB;
-          const paid = r.verifier.cumulative;
-          const allowance = (BigInt(credit) * (r.granted ?? r.bid.price)) / MIB;
-          if (due - paid > allowance) return undefined;
-          return price;
+          r.overdrawn = owes(r, r.granted ?? r.bid.price);
+          return r.overdrawn ? undefined : price;
+        },
+        owes: (peer) => {
+          const r = requesters.get(peer);
+          const price = r?.granted ?? r?.bid?.price;
+          if (o.debtorsInFreeSlots || r === undefined || price === undefined) return false;
+          return debtor(window, r.served, r.verifier?.cumulative ?? 0n, price);
         },
       },
       {
@@ -214,9 +219,8 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
             const paid = r.verifier?.cumulative ?? 0n;
             // The grant's price holds until a reject (docs/btt-extension.md): say so, or the
             // requester would go on paying for bytes no longer sold to it.
-            const lagging = due - paid > (BigInt(credit) * price) / MIB;
             this.#send(peer, () =>
-              lagging
+              owes(r, price)
                 ? r.ext.reject(BttRejectCode.PAYMENT_REQUIRED, 'paid slot withdrawn: payments lag')
                 : r.ext.reject(BttRejectCode.BID_TOO_LOW, 'paid slot withdrawn: outbid'),
             );
@@ -361,7 +365,16 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
       addPeer,
       uploaded: (peer, bytes) => {
         const r = requesters.get(peer);
-        if (r?.granted !== undefined) r.served += BigInt(bytes) * r.granted;
+        if (r?.granted === undefined) return;
+        r.served += BigInt(bytes) * r.granted;
+        // Past its window having paid nothing: the slot ends now (a round at once); a payer
+        // that pays is judged at the next round (a piece may be about to verify).
+        if (!r.overdrawn && (r.verifier?.cumulative ?? 0n) === 0n && owes(r, r.granted)) {
+          r.overdrawn = true;
+          queueMicrotask(() => {
+            if (!closed) host.rechoke();
+          });
+        }
       },
       // Pay for every verified piece, to each provider holding a grant, for the bytes it sent.
       verified: (sources) => {
@@ -571,8 +584,6 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
   }
 }
 
-/** Default {@link SpeedCommonOptions.minFundedBytes}: 256 KiB. */
-export const DEFAULT_MIN_FUNDED_BYTES = 256 * 1024;
 /** Default {@link SpeedCommonOptions.grantTimeoutMs}: 30 s. */
 export const DEFAULT_GRANT_TIMEOUT_MS = 30_000;
 

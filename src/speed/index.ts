@@ -31,11 +31,19 @@ export { type BidBook, SpeedChoker, type SpeedChokerOptions } from './choker.js'
 export { SpeedClient, type SpeedClientOptions } from './client.js';
 export {
   DEFAULT_GRANT_TIMEOUT_MS,
-  DEFAULT_MIN_FUNDED_BYTES,
   SpeedCore,
   type SpeedSwarm,
   type SpeedSwarmHost,
 } from './core.js';
+export {
+  allowance,
+  backedPrice,
+  type CreditWindow,
+  DEFAULT_MIN_FUNDED_BYTES,
+  debtor,
+  type Funding,
+  overdrawn,
+} from './credit.js';
 export { SPEED_ERROR_CODES, SpeedError, type SpeedErrorCode } from './errors.js';
 export {
   type SpeedCommonOptions,

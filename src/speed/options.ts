@@ -22,12 +22,29 @@ export interface SpeedCommonOptions {
   /** Share of upload slots sold. Default 0.5. */
   paidShare?: number;
   /**
-   * Bytes a provider serves ahead of payment (the credit window): a requester whose payments lag
-   * by more than this (at its granted price) loses its paid slot at the next round and keeps only
+   * Bytes a provider serves ahead of payment at most (the credit window, once grown: see
+   * {@link initialCreditBytes}): a requester whose payments lag by more than its window (at its
+   * granted price) loses its paid slot and keeps only
    * what tit-for-tat and the optimistic slot give any peer — never banned (the non-payment
    * defense). Default: the rail's (4 MiB on the ledger, 64 MiB on a BTTC channel).
    */
   creditBytes?: number;
+  /**
+   * The credit window of a payer that has paid nothing yet: it grows by every byte's worth paid,
+   * up to {@link creditBytes} — so an identity that never pays is served at most this much ahead
+   * of payment, and the slot ends as soon as it is past it (a choke round at once, not at the next
+   * one). Default: the rail's (2 MiB on the ledger, whose payers pay after every verified piece;
+   * on a BTTC channel, whose payers pay in batches, the whole {@link creditBytes}).
+   */
+  initialCreditBytes?: number;
+  /**
+   * Whether a payer that was served past its credit window and has not paid for it still ranks
+   * for the regular free slots by what we uploaded to it while seeding (true: the behaviour before
+   * #23). Default false: a seeder ranks it as if it had uploaded nothing to it — its paid-slot
+   * service would otherwise win it the free slot it did not pay for; it keeps its optimistic turns
+   * and, as a leecher's peer, tit-for-tat by what it uploads to us (never banned for being poor).
+   */
+  debtorsInFreeSlots?: boolean;
   /**
    * As a provider: until it is granted a slot, a bid counts for at most the price at which its
    * channel's unspent deposit (locked minus what was already paid) still pays for

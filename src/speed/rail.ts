@@ -80,6 +80,12 @@ export interface PaymentRail {
   /** Bytes a provider serves ahead of payment when the plug-in's `creditBytes` is not set. */
   readonly defaultCreditBytes: number;
   /**
+   * The credit window of a payer that has paid nothing yet, when the plug-in's
+   * `initialCreditBytes` is not set (it grows with payment up to the credit). Optional: absent,
+   * the window starts whole (a rail whose payers pay in batches needs it from the first byte).
+   */
+  readonly defaultInitialCreditBytes?: number;
+  /**
    * The peer's address on this rail — the payee of channels to it, the payer of channels from
    * it — or undefined when its handshake cannot use this rail (another ledger, chain, contract,
    * token or scheme).
@@ -182,6 +188,8 @@ export class LedgerRail implements PaymentRail {
   /** An ed25519 signature costs ~0.1 ms: a voucher per verified piece. */
   readonly payEveryBytes = 0;
   readonly defaultCreditBytes: number = 4 * 1024 * 1024;
+  /** Payers sign after every verified piece: half the window to start with, the rest earned by paying. */
+  readonly defaultInitialCreditBytes: number = 2 * 1024 * 1024;
   readonly #o: LedgerRailOptions;
 
   constructor(options: LedgerRailOptions) {

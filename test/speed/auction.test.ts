@@ -145,4 +145,41 @@ describe('SpeedChoker', () => {
       for (const id of choker.rechoke(peers, { seeding: true, now: 0, slots: 4 })) got.add(id);
     expect([...got].sort()).toEqual(['libtorrent', 'p1', 'p2', 'p3', 'plain-fast', 'plain-slow']);
   });
+
+  it('while seeding, a peer that owes for paid service ranks for the regular free slot as if we had sent it nothing', () => {
+    // 2 slots and no bids (no paid slot sold): 1 regular by upload rate, 1 optimistic (round-robin by id).
+    const peers = [
+      peer('z-debtor', { uploadRate: 1000 }),
+      peer('b', { uploadRate: 10 }),
+      peer('c', { uploadRate: 5 }),
+      peer('d', { uploadRate: 1 }),
+    ];
+    const round = (owes?: (p: string) => boolean) =>
+      [
+        ...new SpeedChoker({ bidOf: () => undefined, ...(owes ? { owes } : {}) }, { reserve: 0n }).rechoke(
+          peers,
+          {
+            seeding: true,
+            now: 0,
+            slots: 2,
+          },
+        ),
+      ].sort();
+    // Without the rule its paid-slot service wins it the regular slot (the optimistic goes to b).
+    expect(round()).toEqual(['b', 'z-debtor']);
+    expect(round(() => false)).toEqual(['b', 'z-debtor']);
+    // With it, b takes the regular slot and the debtor only competes for optimistic turns (c's now).
+    expect(round((p) => p === 'z-debtor')).toEqual(['b', 'c']);
+    // As a leecher's choker (not seeding) the rule does not apply: tit-for-tat by what it sends us.
+    const leeching = new SpeedChoker({ bidOf: () => undefined, owes: () => true }, { reserve: 0n }).rechoke(
+      [
+        peer('z-debtor', { downloadRate: 1000 }),
+        peer('b', { downloadRate: 10 }),
+        peer('c', { downloadRate: 5 }),
+        peer('d', { downloadRate: 1 }),
+      ],
+      { seeding: false, now: 0, slots: 2 },
+    );
+    expect([...leeching].sort()).toEqual(['b', 'z-debtor']);
+  });
 });

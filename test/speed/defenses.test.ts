@@ -4,8 +4,9 @@
  * `WireSpeed` adapter runs the same `SpeedCore` rules as the session's plug-in):
  * - bids without funds (`fundedBids`, `minFundedBytes`): refused with code 7, no slot, and an
  *   unbacked high bid cannot raise the clearing price;
- * - non-payment (`creditBytes`): the paid slot ends once the unpaid debt passes the credit
- *   window; the peer stays a plain peer (still unchoked by the free slots), never banned;
+ * - non-payment (`creditBytes`, `initialCreditBytes`): the paid slot ends once the unpaid debt
+ *   passes the credit window — at once for a payer that has paid nothing, whose window is the
+ *   initial one; the peer stays a plain peer (still unchoked by the free slots), never banned;
  * - non-delivery (`grantTimeoutMs`): a provider that grants and serves nothing costs nothing and
  *   drops out of the bids; the payer never signs beyond verified bytes × granted price;
  * - shill bids from our own identity: ignored.
@@ -14,10 +15,14 @@ import Wire from 'bittorrent-protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Ledger, TronKey } from '../../src/ledger/index.js';
 import {
+  allowance,
   type BidContext,
   type BidStrategy,
+  type CreditWindow,
+  debtor,
   FixedBid,
   MIB,
+  overdrawn,
   type ProtocolWire,
   type SpeedCommonOptions,
   WireSpeed,
@@ -32,6 +37,7 @@ import {
 import { waitFor } from '../helpers/wait.js';
 
 const BTT = 10n ** 18n;
+const MIB_N = 1024 * 1024;
 const LEDGER_ID = 'bttkit:defenses';
 const open: { close(): void }[] = [];
 afterEach(() => {
@@ -257,6 +263,56 @@ describe('non-payment (creditBytes)', () => {
     // Never banned for being poor: the free slots still unchoke it (the only interested peer).
     expect(p.tb.mayUnchoke(p.wb)).toBe(true);
     expect(p.wa.destroyed).toBeFalsy();
+  });
+});
+
+describe('non-payment: the credit window starts small and is earned by paying (initialCreditBytes)', () => {
+  it('a payer that has paid nothing is cut the moment it passes the initial window — no round needed', async () => {
+    const { payer, provider } = await accounts({}, { creditBytes: 4 * MIB_N, initialCreditBytes: MIB_N });
+    const p = pair(payer, provider);
+    const revoked: unknown[] = [];
+    provider.on('revoked', (r) => revoked.push(r));
+    await bidChecked(p, provider);
+    expect(p.tb.isPaid(p.wb)).toBe(true);
+    p.tb.uploaded(p.wb, MIB_N);
+    await Promise.resolve();
+    expect(p.tb.isPaid(p.wb)).toBe(true); // at the window, not past it
+    p.tb.uploaded(p.wb, 16 * 1024);
+    // No p.tb.rechoke() here: passing the window asked the host for a round itself.
+    await waitFor(() => !p.tb.isPaid(p.wb), 5_000, 'the paid slot ending');
+    expect(revoked).toHaveLength(1);
+    await waitFor(() => p.rejects.includes(BttRejectCode.PAYMENT_REQUIRED), 5_000, 'reject 10');
+  });
+
+  it('with the initial window as large as the credit (the behaviour before), the same payer keeps its slot', async () => {
+    const { payer, provider } = await accounts({}, { creditBytes: 4 * MIB_N, initialCreditBytes: 4 * MIB_N });
+    const p = pair(payer, provider);
+    await bidChecked(p, provider);
+    p.tb.uploaded(p.wb, MIB_N + 16 * 1024);
+    await new Promise((r) => setTimeout(r, 50));
+    p.tb.rechoke();
+    expect(p.tb.isPaid(p.wb)).toBe(true);
+  });
+
+  it('the window grows by what is paid, up to the credit', () => {
+    const w: CreditWindow = { fullBytes: 4 * MIB_N, initialBytes: MIB_N };
+    const price = 2n * BTT; // per MiB
+    expect(allowance(w, price, 0n)).toBe(2n * BTT); // 1 MiB's worth
+    expect(allowance(w, price, 3n * BTT)).toBe(5n * BTT); // 1 MiB + what was paid
+    expect(allowance(w, price, 100n * BTT)).toBe(8n * BTT); // capped at 4 MiB's worth
+    // served is Σ bytes × price: 1 MiB served at 2 BTT/MiB, nothing paid → at the window, not past it.
+    expect(overdrawn(w, BigInt(MIB_N) * price, 0n, price)).toBe(false);
+    expect(overdrawn(w, BigInt(MIB_N + 1024) * price, 0n, price)).toBe(true);
+    // The same debt after paying 1 BTT is inside the grown window.
+    expect(overdrawn(w, BigInt(2 * MIB_N) * price, 1n * BTT, price)).toBe(false);
+    // For free-slot ranking, a payer that paid anything is a debtor only past the full credit.
+    expect(debtor(w, BigInt(2 * MIB_N) * price, 0n, price)).toBe(true);
+    expect(debtor(w, BigInt(4 * MIB_N) * price, 1n, price)).toBe(false);
+    expect(debtor(w, BigInt(6 * MIB_N) * price, 1n, price)).toBe(true);
+  });
+
+  it('refuses a bad initialCreditBytes', async () => {
+    await expect(accounts({}, { initialCreditBytes: -1 })).rejects.toThrow(/initialCreditBytes/);
   });
 });
 

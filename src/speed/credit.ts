@@ -1,0 +1,79 @@
+/**
+ * The provider's credit window: how much a payer holding a paid slot may owe before the slot
+ * ends. It starts at `initialCreditBytes` worth and grows by every base unit the payer pays, up
+ * to `creditBytes` worth — trust is earned by paying, so an identity that never pays gets only
+ * the initial window, and one that pays gets the full window its payment rhythm needs.
+ * @module
+ */
+import { MIB } from './strategy.js';
+
+/** Default `minFundedBytes` (Speed's option): 256 KiB. */
+export const DEFAULT_MIN_FUNDED_BYTES = 256 * 1024;
+
+/** The credit window in bytes: where it starts and how far it grows. */
+export interface CreditWindow {
+  /** The most it grows to (`creditBytes`). */
+  fullBytes: number;
+  /** The window of a payer that has paid nothing yet (≤ `fullBytes`). */
+  initialBytes: number;
+}
+
+/**
+ * What a payer may owe at `price` (base units per MiB) having paid `paid` base units so far, in
+ * base units: `min(initialBytes × price + paid, fullBytes × price) / MiB`.
+ */
+export function allowance(w: CreditWindow, price: bigint, paid: bigint): bigint {
+  const full = (BigInt(w.fullBytes) * price) / MIB;
+  const grown = (BigInt(w.initialBytes) * price) / MIB + paid;
+  return grown < full ? grown : full;
+}
+
+/**
+ * Whether a payer owes more than its window allows: `served` is Σ bytes served × price (base
+ * units × bytes per MiB), `paid` the base units its newest accepted voucher carries.
+ */
+export function overdrawn(w: CreditWindow, served: bigint, paid: bigint, price: bigint): boolean {
+  return served / MIB - paid > allowance(w, price, paid);
+}
+
+/**
+ * Whether a payer counts as a debtor for free-slot ranking (`debtorsInFreeSlots`): one that has
+ * paid nothing once it owes more than its initial window; one that has paid, once it owes more
+ * than the full credit (an honest payer's debt swings with pieces about to verify).
+ */
+export function debtor(w: CreditWindow, served: bigint, paid: bigint, price: bigint): boolean {
+  return overdrawn(
+    paid === 0n ? w : { fullBytes: w.fullBytes, initialBytes: w.fullBytes },
+    served,
+    paid,
+    price,
+  );
+}
+
+/** How a provider weighs an ungranted bid against its channel's deposit (`fundedBids`). */
+export interface Funding {
+  /** `fundedBids`: false, any open channel backs any bid. */
+  funded: boolean;
+  /** `minFundedBytes`: what the unspent deposit must still pay for at the price the bid counts for. */
+  minFundedBytes: bigint;
+  /** Our reserve price, base units per MiB. */
+  reserve: bigint;
+}
+
+/**
+ * What a bid at `price` counts for: its price, at most the price at which the channel's unspent
+ * deposit (`locked − cumulative`) still pays for `minFundedBytes`; undefined when nothing is left
+ * to back it or that is below the reserve.
+ */
+export function backedPrice(
+  f: Funding,
+  price: bigint,
+  channel: { locked: bigint; cumulative: bigint },
+): bigint | undefined {
+  if (!f.funded) return price;
+  const unspent = channel.locked - channel.cumulative;
+  if (unspent <= 0n) return undefined;
+  const most = f.minFundedBytes > 0n ? (unspent * MIB) / f.minFundedBytes : price;
+  const counted = price < most ? price : most;
+  return counted < f.reserve ? undefined : counted;
+}
