@@ -1,5 +1,6 @@
-import type { BttSpeedExtension } from '../wire/btt-speed.js';
+import type { BttHandshake, BttSpeedExtension } from '../wire/btt-speed.js';
 import type { SpeedChoker } from './choker.js';
+import type { RailPayee, RailPayer } from './rail.js';
 
 /**
  * What a host of one torrent gives {@link SpeedCore} and gets from it (the account's options and
@@ -39,4 +40,47 @@ export interface SpeedSwarm {
   done(): void;
   /** The torrent closed: timers stop, every payee is collected (final). */
   close(): void;
+}
+
+/** @internal {@link SpeedCore}'s state of one provider (we are its requester). */
+export interface ProviderState {
+  ext: BttSpeedExtension;
+  hs: BttHandshake;
+  /** Its address on our rail (the payee of our channel). */
+  addr: string;
+  signer?: RailPayer;
+  opening?: Promise<void>;
+  seq: number;
+  bid?: bigint;
+  grant?: { price: bigint; credit: number };
+  /** Σ verified bytes × price (exact); the voucher is this / MiB. */
+  owed: bigint;
+  /** Verified bytes counted towards payment. */
+  bytes: bigint;
+  /** Verified bytes not yet covered by a voucher (the rail may batch: `payEveryBytes`). */
+  unpaid: number;
+  /** The highest cumulative amount the provider acknowledged (never above what we signed). */
+  acked: bigint;
+  /** When its grant came, or it last sent bytes of a verified piece (clock ms): {@link SpeedCommonOptions.grantTimeoutMs}. */
+  lastDelivery?: number;
+  /** Granted but delivered nothing verified for `grantTimeoutMs`: left out of our bids. */
+  stalled?: boolean;
+}
+
+/** @internal {@link SpeedCore}'s state of one requester (we are its provider). */
+export interface RequesterState {
+  ext: BttSpeedExtension;
+  hs: BttHandshake;
+  /** Its address on our rail (the payer of its channel). */
+  addr: string;
+  bid?: { price: bigint; seq: number; channel: Uint8Array };
+  verifier?: RailPayee;
+  checking?: Promise<void>;
+  granted?: bigint;
+  /** The bid `seq` the last grant answered (a new bid at the same price is answered too). */
+  grantedSeq?: number;
+  /** Σ bytes uploaded while granted × price (exact); expected payment is this / MiB. */
+  served: bigint;
+  /** A collect in progress (one at a time per peer). */
+  collecting?: Promise<void>;
 }

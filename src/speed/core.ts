@@ -4,10 +4,22 @@ import { TypedEmitter } from '../util/emitter.js';
 import { BTT_SCHEME_ED25519 } from '../wire/btt-schemes.js';
 import { type BttHandshake, BttRejectCode, type BttSpeedExtension } from '../wire/btt-speed.js';
 import { SpeedChoker } from './choker.js';
-import type { SpeedSwarm, SpeedSwarmHost } from './core-types.js';
-import { SpeedError, type SpeedErrorCode } from './errors.js';
-import type { SpeedEvents, SpeedLedgerOptions, SpeedOptions } from './options.js';
-import { LedgerRail, type PaymentRail, type RailPayee, type RailPayer } from './rail.js';
+import {
+  DEFAULT_COLLECT_ATTEMPTS,
+  DEFAULT_COLLECT_RETRY_MAX_MS,
+  DEFAULT_COLLECT_RETRY_MS,
+  FinalCollects,
+  isPermanentCollectError,
+} from './collect-retry.js';
+import type { ProviderState, RequesterState, SpeedSwarm, SpeedSwarmHost } from './core-types.js';
+import { refusalCode, SpeedError, type SpeedErrorCode } from './errors.js';
+import {
+  checkSpeedOptions,
+  type SpeedEvents,
+  type SpeedLedgerOptions,
+  type SpeedOptions,
+} from './options.js';
+import { LedgerRail, type PaymentRail, type RailPayee } from './rail.js';
 import { AutoBid, type BidStrategy, MIB } from './strategy.js';
 
 /**
@@ -20,6 +32,9 @@ import { AutoBid, type BidStrategy, MIB } from './strategy.js';
  */
 
 export type { SpeedSwarm, SpeedSwarmHost } from './core-types.js';
+
+type SpeedErrorDetails = Readonly<Record<string, string | number | boolean>>;
+
 export type {
   SpeedCommonOptions,
   SpeedEvents,
@@ -27,47 +42,6 @@ export type {
   SpeedOptions,
   SpeedRailOptions,
 } from './options.js';
-
-interface ProviderState {
-  ext: BttSpeedExtension;
-  hs: BttHandshake;
-  /** Its address on our rail (the payee of our channel). */
-  addr: string;
-  signer?: RailPayer;
-  opening?: Promise<void>;
-  seq: number;
-  bid?: bigint;
-  grant?: { price: bigint; credit: number };
-  /** Σ verified bytes × price (exact); the voucher is this / MiB. */
-  owed: bigint;
-  /** Verified bytes counted towards payment. */
-  bytes: bigint;
-  /** Verified bytes not yet covered by a voucher (the rail may batch: `payEveryBytes`). */
-  unpaid: number;
-  /** The highest cumulative amount the provider acknowledged (never above what we signed). */
-  acked: bigint;
-  /** When its grant came, or it last sent bytes of a verified piece (clock ms): {@link SpeedCommonOptions.grantTimeoutMs}. */
-  lastDelivery?: number;
-  /** Granted but delivered nothing verified for `grantTimeoutMs`: left out of our bids. */
-  stalled?: boolean;
-}
-
-interface RequesterState {
-  ext: BttSpeedExtension;
-  hs: BttHandshake;
-  /** Its address on our rail (the payer of its channel). */
-  addr: string;
-  bid?: { price: bigint; seq: number; channel: Uint8Array };
-  verifier?: RailPayee;
-  checking?: Promise<void>;
-  granted?: bigint;
-  /** The bid `seq` the last grant answered (a new bid at the same price is answered too). */
-  grantedSeq?: number;
-  /** Σ bytes uploaded while granted × price (exact); expected payment is this / MiB. */
-  served: bigint;
-  /** A collect in progress (one at a time per peer). */
-  collecting?: Promise<void>;
-}
 
 /**
  * One account's BitTorrent Speed: its payment rail, budget and totals over every torrent, and
@@ -83,8 +57,6 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
   #earned = 0n;
   /** Channels (hex) accepted as a provider, by the connection using them — over every torrent. */
   readonly #inUse = new Map<string, RequesterState>();
-  /** Final collects that failed: retried every redeem round until they succeed. */
-  readonly #retry = new Map<RailPayee, string>();
   #redeemed = 0n;
   readonly #handshake: BttHandshake;
   /** How we pay and are paid. */
@@ -93,11 +65,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
   constructor(options: SpeedOptions) {
     super();
     this.options = options;
-    const { minFundedBytes: mf, grantTimeoutMs: gt } = options;
-    if (mf !== undefined && !(Number.isSafeInteger(mf) && mf >= 0))
-      throw new SpeedError('SPEED_BAD_OPTION', 'minFundedBytes must be an integer >= 0');
-    if (gt !== undefined && !(Number.isFinite(gt) && gt >= 0))
-      throw new SpeedError('SPEED_BAD_OPTION', 'grantTimeoutMs must be >= 0');
+    checkSpeedOptions(options);
     this.#clock = options.clock ?? realClock;
     this.#strategy = options.strategy ?? new AutoBid();
     this.rail = options.rail ?? new LedgerRail(options as SpeedLedgerOptions);
@@ -226,9 +194,27 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
       },
     );
 
+    // Final collects that fail are retried with backoff, never after close (collect-retry.ts).
+    const finals = new FinalCollects<RailPayee>({
+      clock: this.#clock,
+      firstMs: o.collectRetryMs ?? DEFAULT_COLLECT_RETRY_MS,
+      maxMs: o.collectRetryMaxMs ?? DEFAULT_COLLECT_RETRY_MAX_MS,
+      attempts: o.collectAttempts ?? DEFAULT_COLLECT_ATTEMPTS,
+      attempt: (payee) => this.#collectPayee(payee, true),
+      // Released once settled: until then no other connection may use the channel.
+      settled: (payee) => this.#inUse.delete(toHex(payee.channel)),
+      gaveUp: (payee, err, attempts, permanent) =>
+        this.#warn(
+          'SPEED_COLLECT_ABANDONED',
+          `gave up collecting channel ${toHex(payee.channel)} after ${attempts} attempt(s)${permanent ? ' (permanent error)' : ''}`,
+          err,
+          { channelId: toHex(payee.channel), attempts, permanent },
+        ),
+    });
+
     const closePeer = (id: string): void => {
       const r = requesters.get(id);
-      if (r) void this.#redeem(r, id, true);
+      if (r) void this.#redeem(r, id, finals);
       providers.delete(id);
       requesters.delete(id);
     };
@@ -351,8 +337,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
       this.#rebid(host, providers);
     }, o.bidIntervalMs ?? 2000);
     const redeemTimer = this.#clock.setInterval(() => {
-      this.#retryFailed();
-      for (const [peer, r] of requesters) void this.#redeem(r, peer, false);
+      for (const [peer, r] of requesters) void this.#redeem(r, peer);
     }, o.redeemIntervalMs ?? 10_000);
     let closed = false;
 
@@ -389,8 +374,8 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
         closed = true;
         bidTimer.cancel();
         redeemTimer.cancel();
-        this.#retryFailed();
-        for (const [peer, r] of requesters) void this.#redeem(r, peer, true);
+        for (const [peer, r] of requesters) void this.#redeem(r, peer, finals);
+        finals.close();
       },
     };
   }
@@ -443,45 +428,40 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     return true;
   }
 
-  /** Collects what the peer's newest voucher promises; collects of one peer run one after another. */
-  #redeem(r: RequesterState, peer: string, final: boolean): Promise<void> {
+  /**
+   * Collects what the peer's newest voucher promises; collects of one peer run one after another.
+   * With `finals` (the peer left or the torrent closed) the collect is final and retried there.
+   */
+  #redeem(r: RequesterState, peer: string, finals?: FinalCollects<RailPayee>): Promise<void> {
     // Never a rejected chain: one failed collect must not stop the later ones (the final one).
     const run = (r.collecting ?? Promise.resolve())
-      .then(() => this.#collect(r, peer, final))
-      .catch((err: unknown) => this.#warn('SPEED_REDEEM_FAILED', `collecting from ${peer} failed`, err));
+      .then(async () => {
+        this.#settleNewest(peer, r);
+        const payee = r.verifier;
+        if (!payee) return;
+        if (finals) finals.start(payee);
+        else await this.#collectPayee(payee, false);
+      })
+      .catch(() => undefined);
     r.collecting = run;
     return run;
   }
 
-  async #collect(r: RequesterState, peer: string, final: boolean): Promise<void> {
-    this.#settleNewest(peer, r);
-    const payee = r.verifier;
-    if (!payee) return;
-    await this.#collectPayee(payee, peer, final);
-    // Released once collected for good: until then no other connection may use the channel.
-    if (final && !this.#retry.has(payee)) this.#inUse.delete(toHex(payee.channel));
-  }
-
-  /** One collect; a final one that fails is kept in {@link #retry} and tried again every round. */
-  async #collectPayee(payee: RailPayee, peer: string, final: boolean): Promise<void> {
+  /** One collect (warned and rethrown when it fails: a final one is retried by {@link FinalCollects}). */
+  async #collectPayee(payee: RailPayee, final: boolean): Promise<void> {
     try {
       const credited = await this.rail.collect(payee, final);
-      if (final) this.#retry.delete(payee);
       if (credited <= 0n) return;
       this.#redeemed += credited;
       this.emit('redeemed', { channelId: toHex(payee.channel), credited });
     } catch (err) {
-      if (final) this.#retry.set(payee, peer);
-      this.#warn('SPEED_REDEEM_FAILED', `collecting channel ${toHex(payee.channel)} failed`, err);
-    }
-  }
-
-  /** Tries the failed final collects again (each round, and when a torrent closes). */
-  #retryFailed(): void {
-    for (const [payee, peer] of [...this.#retry]) {
-      void this.#collectPayee(payee, peer, true).then(() => {
-        if (!this.#retry.has(payee)) this.#inUse.delete(toHex(payee.channel));
-      });
+      const permanent = isPermanentCollectError(err);
+      this.#warn(
+        'SPEED_REDEEM_FAILED',
+        `collecting channel ${toHex(payee.channel)} failed${permanent ? ' (permanent error)' : ''}`,
+        err,
+      );
+      throw err;
     }
   }
 
@@ -565,9 +545,15 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     }
   }
 
-  #warn(code: SpeedErrorCode, message: string, cause?: unknown): void {
+  #warn(code: SpeedErrorCode, message: string, cause?: unknown, details?: SpeedErrorDetails): void {
     if (this.listenerCount('warning') > 0)
-      this.emit('warning', new SpeedError(code, message, cause === undefined ? {} : { cause }));
+      this.emit(
+        'warning',
+        new SpeedError(code, message, {
+          ...(cause === undefined ? {} : { cause }),
+          ...(details ? { details } : {}),
+        }),
+      );
   }
 }
 
@@ -575,16 +561,3 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
 export const DEFAULT_MIN_FUNDED_BYTES = 256 * 1024;
 /** Default {@link SpeedCommonOptions.grantTimeoutMs}: 30 s. */
 export const DEFAULT_GRANT_TIMEOUT_MS = 30_000;
-
-/**
- * The `reject` code for a voucher the rail refused (docs/btt-extension.md, "Error codes"): above
- * the channel's deposit 7, another ledger 8, otherwise (not above the last one) 6.
- */
-function refusalCode(err: unknown): number {
-  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-  if (typeof code !== 'string') return BttRejectCode.NOT_INCREASING;
-  if (code.endsWith('_EXCEEDS_LOCKED') || code.endsWith('_EXCEEDS_DEPOSIT'))
-    return BttRejectCode.INSUFFICIENT_FUNDS;
-  if (code.endsWith('_WRONG_LEDGER')) return BttRejectCode.WRONG_LEDGER;
-  return BttRejectCode.NOT_INCREASING;
-}
