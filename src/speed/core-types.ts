@@ -1,6 +1,6 @@
 import type { BttHandshake, BttSpeedExtension } from '../wire/btt-speed.js';
 import type { SpeedChoker } from './choker.js';
-import type { RailPayee, RailPayer } from './rail.js';
+import type { RailPayee, RailPayer, RailVoucher } from './rail.js';
 
 /**
  * What a host of one torrent gives {@link SpeedCore} and gets from it (the account's options and
@@ -16,6 +16,11 @@ export interface SpeedSwarmHost {
   downloadRates(): ReadonlyMap<string, number>;
   /** A bid was checked: the host may run a choke round now (optional to honour). */
   rechoke(): void;
+  /**
+   * False when the connection to `peer` is known to be closed (a voucher sent on it would be
+   * lost): no voucher is signed for it, what is due stays owed. Optional (default: open).
+   */
+  connected?(peer: string): boolean;
 }
 
 /**
@@ -65,6 +70,12 @@ export interface ProviderState {
   lastDelivery?: number;
   /** Granted but delivered nothing verified for `grantTimeoutMs`: left out of our bids. */
   stalled?: boolean;
+  /** The newest voucher we signed on {@link signer} (sent again on a new connection if never acked). */
+  last?: RailVoucher;
+  /** Its channel was taken over from a closed connection: the `reject`s (code 4) of it so far. */
+  reused?: number;
+  /** The torrent closed: nothing more is bid or paid. */
+  closed?: boolean;
 }
 
 /** @internal {@link SpeedCore}'s state of one requester (we are its provider). */

@@ -21,6 +21,7 @@ import {
 } from './options.js';
 import { LedgerRail, type PaymentRail, type RailPayee } from './rail.js';
 import { AutoBid, type BidStrategy, MIB } from './strategy.js';
+import { takenOverRefused, takeOver } from './take-over.js';
 
 /**
  * The rules of BitTorrent Speed for one account, shared by the session's {@link SpeedPlugin} and
@@ -212,15 +213,22 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
         ),
     });
 
+    let closed = false;
+    /** Providers whose connection closed with a voucher it never acked, by address (see addPeer). */
+    const parked = new Map<string, ProviderState>();
     const closePeer = (id: string): void => {
+      if (closed) return;
       const r = requesters.get(id);
       if (r) void this.#redeem(r, id, finals);
+      const p = providers.get(id);
+      if (p?.signer && p.signer.cumulative > p.acked) parked.set(p.addr, p);
       providers.delete(id);
       requesters.delete(id);
     };
 
     const addPeer = (id: string, ext: BttSpeedExtension): void => {
       ext.on('handshake', (hs) => {
+        if (closed) return;
         const addr = this.rail.peerAddress(hs);
         if (addr === undefined || hs.addr === this.rail.address) return;
         // BEP 10 allows the extended handshake again: the same identity keeps its state (a fresh
@@ -236,14 +244,20 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
           }
           closePeer(id);
         }
-        providers.set(id, { ext, hs, addr, seq: 0, owed: 0n, bytes: 0n, unpaid: 0, acked: 0n });
+        const p: ProviderState = { ext, hs, addr, seq: 0, owed: 0n, bytes: 0n, unpaid: 0, acked: 0n };
+        // A voucher signed for a connection that died may never have arrived (vouchers are
+        // cumulative: never paid twice). A new connection to the same payee takes over its
+        // channel and what it owes, and sends that voucher (or a newer one) once granted.
+        takeOver(p, parked.get(addr));
+        parked.delete(addr);
+        providers.set(id, p);
         requesters.set(id, { ext, hs, addr, served: 0n });
         this.#rebid(host, providers);
       });
       // Provider side.
       ext.on('bid', (b) => {
         const r = requesters.get(id);
-        if (!r) return;
+        if (!r || closed) return;
         if ((b.vs ?? BTT_SCHEME_ED25519) !== this.rail.scheme) {
           r.ext.reject(BttRejectCode.UNSUPPORTED_SCHEME, 'not the voucher scheme of our channels');
           return;
@@ -281,6 +295,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
       });
       ext.on('pay', (p) => {
         const r = requesters.get(id);
+        if (closed) return;
         if (r && (p.vs ?? BTT_SCHEME_ED25519) !== this.rail.scheme) {
           r.ext.reject(BttRejectCode.UNSUPPORTED_SCHEME, 'not the voucher scheme of our channels');
           return;
@@ -306,7 +321,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
         const p = providers.get(id);
         // Only the answer to our newest bid: a grant before any bid (seq 0) or for an older one
         // would set a price we never offered.
-        if (!p || p.bid === undefined || p.seq < 1 || g.seq !== p.seq) return;
+        if (!p || closed || p.bid === undefined || p.seq < 1 || g.seq !== p.seq) return;
         if (g.price > p.bid) {
           this.#warn('SPEED_GRANT_ABOVE_BID', `grant from ${id} above our bid`);
           return;
@@ -314,6 +329,19 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
         if (!p.grant) p.lastDelivery = this.#clock.now();
         p.grant = { price: g.price, credit: g.credit };
         this.emit('grant', { peer: id, price: g.price, credit: g.credit, role: 'requester' });
+        if (p.reused === undefined) return;
+        // A channel taken over from a closed connection: what is due goes out now (a newer
+        // voucher), or the newest one it never acked again.
+        p.reused = undefined;
+        const before = p.signer?.cumulative;
+        this.#pay(id, p, host);
+        const last = p.last;
+        if (last && p.signer?.cumulative === before && last.cumulative > p.acked)
+          this.#send(id, () => p.ext.pay(last.channel, last.cumulative, last.signature, this.rail.scheme));
+      });
+      ext.on('reject', (m) => {
+        const p = providers.get(id);
+        if (p && m.code === BttRejectCode.UNKNOWN_CHANNEL) takenOverRefused(p);
       });
       ext.on('ack', (a) => {
         const p = providers.get(id);
@@ -330,7 +358,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
 
     // A batching rail's vouchers also go out on each bid round (the bytes it let accrue).
     const flush = () => {
-      for (const [peer, p] of providers) if (p.unpaid > 0) this.#pay(peer, p);
+      for (const [peer, p] of providers) if (p.unpaid > 0) this.#pay(peer, p, host);
     };
     const bidTimer = this.#clock.setInterval(() => {
       flush();
@@ -339,17 +367,17 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     const redeemTimer = this.#clock.setInterval(() => {
       for (const [peer, r] of requesters) void this.#redeem(r, peer);
     }, o.redeemIntervalMs ?? 10_000);
-    let closed = false;
 
     return {
       choker,
       addPeer,
       uploaded: (peer, bytes) => {
-        const r = requesters.get(peer);
+        const r = closed ? undefined : requesters.get(peer);
         if (r?.granted !== undefined) r.served += BigInt(bytes) * r.granted;
       },
       // Pay for every verified piece, to each provider holding a grant, for the bytes it sent.
       verified: (sources) => {
+        if (closed) return;
         for (const [peer, bytes] of sources) {
           const p = providers.get(peer);
           if (p && bytes > 0) {
@@ -360,22 +388,28 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
           p.owed += BigInt(bytes) * p.grant.price;
           p.bytes += BigInt(bytes);
           p.unpaid += bytes;
-          if (p.unpaid >= this.rail.payEveryBytes) this.#pay(peer, p);
+          if (p.unpaid >= this.rail.payEveryBytes) this.#pay(peer, p, host);
         }
       },
       isPaid: (peer) => requesters.get(peer)?.granted !== undefined,
       peerClosed: closePeer,
       done: () => {
+        if (closed) return;
         flush();
         this.#rebid(host, providers);
       },
+      // Then no timer, no send, no rail call but the final collects (acks are still counted).
       close: () => {
         if (closed) return;
+        flush(); // a batching rail's vouchers for verified bytes, where the wire is open
         closed = true;
         bidTimer.cancel();
         redeemTimer.cancel();
         for (const [peer, r] of requesters) void this.#redeem(r, peer, finals);
         finals.close();
+        requesters.clear();
+        parked.clear();
+        for (const p of providers.values()) p.closed = true;
       },
     };
   }
@@ -489,7 +523,8 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
       if (!p || p.bid === price) continue;
       void this.#ensureChannel(peer, p).then(
         () => {
-          if (!p.signer) return;
+          // A bid started before the torrent closed (or the peer left) is not sent after.
+          if (!p.signer || p.closed || providers.get(peer) !== p) return;
           p.seq++;
           p.bid = price;
           const ch = p.signer.channel;
@@ -517,9 +552,10 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     return p.opening;
   }
 
-  #pay(peer: string, p: ProviderState): void {
+  /** Signs and sends what is due to a provider — not on a connection the host knows is closed (it stays owed). */
+  #pay(peer: string, p: ProviderState, host: SpeedSwarmHost): void {
     const signer = p.signer;
-    if (!signer) return;
+    if (!signer || p.closed || host.connected?.(peer) === false) return;
     let cumulative = p.owed / MIB;
     if (cumulative > signer.locked) cumulative = signer.locked;
     const amount = cumulative - signer.cumulative;
@@ -529,6 +565,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
       const v = signer.pay(amount);
       this.#spent += amount;
       p.unpaid = 0;
+      p.last = v;
       p.ext.pay(v.channel, v.cumulative, v.signature, this.rail.scheme);
       this.emit('paid', { peer, amount, cumulative: v.cumulative, bytes: p.bytes });
     } catch (err) {

@@ -12,17 +12,14 @@ import { Ledger, LedgerError, TronKey } from '../../src/ledger/index.js';
 import {
   FixedBid,
   isPermanentCollectError,
-  LedgerRail,
-  type PaymentRail,
   type ProtocolWire,
-  type RailPayee,
   type SpeedError,
   WireSpeed,
   type WireSpeedTorrent,
 } from '../../src/speed/index.js';
 import { ManualClock } from '../../src/util/clock.js';
-import type { BttHandshake } from '../../src/wire/btt-speed.js';
 import { waitFor } from '../helpers/wait.js';
+import { WrappedRail } from './wrapped-rail.js';
 
 const BTT = 10n ** 18n;
 const LEDGER_ID = 'bttkit:collect-retry';
@@ -31,51 +28,12 @@ afterEach(() => {
   for (const t of open.splice(0)) t.close();
 });
 
-/** The ledger's rail, whose collects fail with `failWith(n)` (n: the attempt, from 1) while it returns an error. */
-class FlakyRail implements PaymentRail {
-  readonly id: string;
-  readonly token: string;
-  readonly address: string;
-  readonly scheme: PaymentRail['scheme'];
-  readonly hello: PaymentRail['hello'];
-  readonly payEveryBytes: number;
-  readonly defaultCreditBytes: number;
-  collects = 0;
-  constructor(
-    readonly inner: LedgerRail,
-    readonly failWith: (attempt: number) => Error | undefined,
-  ) {
-    this.id = inner.id;
-    this.token = inner.token;
-    this.address = inner.address;
-    this.scheme = inner.scheme;
-    this.hello = inner.hello;
-    this.payEveryBytes = inner.payEveryBytes;
-    this.defaultCreditBytes = inner.defaultCreditBytes;
-  }
-  peerAddress(hs: BttHandshake) {
-    return this.inner.peerAddress(hs);
-  }
-  open(payee: string, amount: bigint) {
-    return this.inner.open(payee, amount);
-  }
-  accept(channel: Uint8Array, payer: string) {
-    return this.inner.accept(channel, payer);
-  }
-  async collect(payee: RailPayee, _final: boolean): Promise<bigint> {
-    const n = ++this.collects;
-    const err = this.failWith(n);
-    if (err) throw err;
-    return this.inner.collect(payee);
-  }
-}
-
 const transient = () => new LedgerError('LEDGER_STORE_LOCKED', 'the ledger cannot serve');
 const permanent = () => new LedgerError('LEDGER_CHANNEL_CLOSED', 'the channel is closed');
 
 interface Setup {
   clock: ManualClock;
-  rail: FlakyRail;
+  rail: WrappedRail;
   provider: WireSpeed;
   payer: WireSpeed;
   ta: WireSpeedTorrent;
@@ -99,7 +57,7 @@ async function paid(failWith: (attempt: number) => Error | undefined): Promise<S
     idempotencyKey: 'c',
   });
   const clock = new ManualClock();
-  const rail = new FlakyRail(new LedgerRail({ wallet: seedKey, ledger, ledgerId: LEDGER_ID }), failWith);
+  const rail = new WrappedRail({ wallet: seedKey, ledger, ledgerId: LEDGER_ID }, { failCollect: failWith });
   const provider = new WireSpeed({
     rail,
     reservePrice: BTT / 2n,
