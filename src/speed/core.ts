@@ -12,7 +12,7 @@ import {
   isPermanentCollectError,
 } from './collect-retry.js';
 import type { ProviderState, RequesterState, SpeedSwarm, SpeedSwarmHost } from './core-types.js';
-import { refusalCode, SpeedError, type SpeedErrorCode } from './errors.js';
+import { refusalCode, SpeedError, type SpeedErrorCode, type SpeedErrorDetails } from './errors.js';
 import {
   checkSpeedOptions,
   type SpeedEvents,
@@ -33,8 +33,6 @@ import { takenOverRefused, takeOver } from './take-over.js';
  */
 
 export type { SpeedSwarm, SpeedSwarmHost } from './core-types.js';
-
-type SpeedErrorDetails = Readonly<Record<string, string | number | boolean>>;
 
 export type {
   SpeedCommonOptions,
@@ -280,7 +278,8 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
         // not replace the verifier and its best voucher, not yet collected.
         if (!r.verifier) {
           r.checking = this.#checkChannel(r, channel).catch((err: unknown) => {
-            this.#send(id, () => r.ext.reject(BttRejectCode.UNKNOWN_CHANNEL, 'channel not usable'));
+            if (!closed)
+              this.#send(id, () => r.ext.reject(BttRejectCode.UNKNOWN_CHANNEL, 'channel not usable'));
             this.#warn('SPEED_BAD_CHANNEL', `channel ${toHex(channel)} from ${id}`, err);
           });
         }
@@ -288,6 +287,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
         r.bid = bid;
         this.emit('bid', { peer: id, price: b.price, role: 'provider' });
         void r.checking?.then(() => {
+          if (closed) return; // checked after the torrent closed: no message, no round
           if (r.bid === bid && r.verifier && b.price >= reserve && backed(r) === undefined)
             this.#send(id, () => r.ext.reject(BttRejectCode.INSUFFICIENT_FUNDS, 'deposit too small'));
           host.rechoke();
@@ -583,14 +583,9 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
   }
 
   #warn(code: SpeedErrorCode, message: string, cause?: unknown, details?: SpeedErrorDetails): void {
-    if (this.listenerCount('warning') > 0)
-      this.emit(
-        'warning',
-        new SpeedError(code, message, {
-          ...(cause === undefined ? {} : { cause }),
-          ...(details ? { details } : {}),
-        }),
-      );
+    if (this.listenerCount('warning') === 0) return;
+    const options = { ...(cause === undefined ? {} : { cause }), ...(details ? { details } : {}) };
+    this.emit('warning', new SpeedError(code, message, options));
   }
 }
 

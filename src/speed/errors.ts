@@ -34,6 +34,9 @@ export const SPEED_ERROR_CODES = [
 /** One of {@link SPEED_ERROR_CODES}. */
 export type SpeedErrorCode = (typeof SPEED_ERROR_CODES)[number];
 
+/** The `details` of a {@link SpeedError} (for `SPEED_COLLECT_ABANDONED`: `channelId`, `attempts`, `permanent`). */
+export type SpeedErrorDetails = Readonly<Record<string, string | number | boolean>>;
+
 /** A payment problem the torrent survives (surfaced as a `warning`). `code` is a {@link SpeedErrorCode}. */
 export class SpeedError extends BttkitError {
   declare readonly code: SpeedErrorCode;

@@ -153,6 +153,70 @@ describe('WireSpeedTorrent.close() on the payer side', () => {
   });
 });
 
+describe('WireSpeedTorrent.close() on the provider side', () => {
+  it('a bid whose channel check ends after close gets no answer and starts no round', async () => {
+    let release = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const ledger = await Ledger.open({ ledgerId: LEDGER_ID });
+    const payKey = TronKey.generate();
+    const seedKey = TronKey.generate();
+    await ledger.deposit({
+      account: payKey.address,
+      amount: 10n * BTT,
+      txid: 'f'.repeat(64),
+      idempotencyKey: 'f',
+    });
+    const rail = new WrappedRail({ wallet: seedKey, ledger, ledgerId: LEDGER_ID }, { acceptGate: gate });
+    // Its reserve is above the bid: once checked, the bid would be refused (reject 3 is sent at
+    // once; the deposit check after the channel check would send reject 7 too).
+    const provider = new WireSpeed({ rail, reservePrice: BTT, minFundedBytes: 1 << 30 });
+    const payer = new WireSpeed({
+      wallet: payKey,
+      ledger,
+      ledgerId: LEDGER_ID,
+      budget: 4n * BTT,
+      strategy: new FixedBid(BTT),
+    });
+    const ta = payer.torrent({
+      remainingBytes: () => 1 << 24,
+      countFromWire: false,
+      rechokeIntervalMs: 3_600_000,
+    });
+    let rounds = 0;
+    const tb = provider.torrent({
+      remainingBytes: () => 0,
+      countFromWire: false,
+      rechokeIntervalMs: 3_600_000,
+    });
+    open.push(ta, tb);
+    const rechoke = tb.rechoke.bind(tb);
+    tb.rechoke = () => {
+      rounds++;
+      rechoke();
+    };
+    const { wb } = connect(ta, tb);
+    const sent: string[] = [];
+    const w = wb as unknown as { extended(ext: string, payload: Uint8Array): void };
+    const send = w.extended.bind(w);
+    w.extended = (ext, payload) => {
+      if (ext === 'btt_speed') sent.push('btt_speed');
+      send(ext, payload);
+    };
+    await waitFor(() => rail.calls.includes('accept'), 10_000, 'the channel check');
+    tb.close();
+    const before = sent.length;
+    release();
+    await gate;
+    await new Promise<void>((r) => setImmediate(r));
+    await new Promise<void>((r) => setImmediate(r));
+    expect(sent.length).toBe(before);
+    expect(rounds).toBe(0);
+    expect(rail.calls.filter((c) => c !== 'collect')).toEqual(['accept']);
+  });
+});
+
 describe('a voucher signed for a connection that died', () => {
   it('is sent on the next connection to the same payee (same channel): the provider gets every amount', async () => {
     const { payer, provider, payerRail, ta, tb } = await accounts({}, { bidIntervalMs: 20 });

@@ -19,6 +19,8 @@ export interface WrappedRailOptions {
   payEveryBytes?: number;
   /** Opens wait for this promise. */
   openGate?: Promise<void>;
+  /** Channel checks (accept) wait for this promise. */
+  acceptGate?: Promise<void>;
 }
 
 export class WrappedRail implements PaymentRail {
@@ -68,8 +70,9 @@ export class WrappedRail implements PaymentRail {
       },
     };
   }
-  accept(channel: Uint8Array, payer: string): Promise<RailPayee> {
+  async accept(channel: Uint8Array, payer: string): Promise<RailPayee> {
     this.calls.push('accept');
+    await this.#o.acceptGate;
     return this.inner.accept(channel, payer);
   }
   async collect(payee: RailPayee, _final: boolean): Promise<bigint> {
