@@ -39,11 +39,18 @@ export interface SpeedSwarm {
   verified(sources: Iterable<readonly [peer: string, bytes: number]>): void;
   /** The peer is in a paid slot now (it won the last round and holds a grant). */
   isPaid(peer: string): boolean;
-  /** The connection closed: what it paid us is collected (final). */
+  /**
+   * The connection closed: what it paid us is collected (final, retried with backoff); a channel
+   * of ours to it with a voucher it never acked is kept for the next connection to the same payee.
+   */
   peerClosed(peer: string): void;
   /** The download completed: accrued payments go out and bids stop. */
   done(): void;
-  /** The torrent closed: timers stop, every payee is collected (final). */
+  /**
+   * The torrent closed: what is due for verified bytes is paid first (a batching rail's vouchers),
+   * then every payee is collected (final) and nothing else runs — no timer, no bid, no message, no
+   * rail call but those final collects (and the ack of the voucher each verifies).
+   */
   close(): void;
 }
 
