@@ -62,14 +62,15 @@ function missingPiece(ctx: ScenarioContext, link: RefLink, not?: number): number
 }
 
 /**
- * Announces piece `i` (our only other piece was verified by the requester already), unchokes,
- * serves that piece and waits until the requester is no longer interested in us: it verified it.
+ * Announces piece `i` unless `announced` (the requester has verified every other piece we
+ * announced), unchokes, serves that piece and waits until the requester is no longer interested
+ * in us: it verified it.
  */
-async function serveOne(ctx: ScenarioContext, link: RefLink, i: number): Promise<number> {
+async function serveOne(ctx: ScenarioContext, link: RefLink, i: number, announced = false): Promise<number> {
   const from = link.events.length;
   const n = lengthOf(ctx, i);
   link.serveLimit = link.served + n;
-  link.wire.have(i);
+  if (!announced) link.wire.have(i);
   if (link.wire.amChoking) link.wire.unchoke();
   await link.wait(
     (e) => (e.k === 'uninterested' ? true : undefined),
@@ -147,7 +148,7 @@ export function grantScenarios(): Scenario[] {
         const from = link.events.length;
         const high = bid.price * 2n + 1n;
         link.send({ t: 'grant', seq: bid.seq, price: high, credit: 4 * ctx.pieceLength });
-        const n = await serveOne(ctx, link, piece);
+        const n = await serveOne(ctx, link, piece, true);
         const most = owedCeil(n, bid.price);
         await untilMarker(ctx, link, from, (e) => {
           const p = msgOf('pay')(e);
@@ -170,7 +171,7 @@ export function grantScenarios(): Scenario[] {
         link.send({ t: 'grant', seq: NO_BID_SEQ, price: ctx.reserve, credit: 4 * ctx.pieceLength });
         const { bid, verifier } = await awaitBid(ctx, link, piece);
         const base = verifier.cumulative;
-        await serveOne(ctx, link, piece);
+        await serveOne(ctx, link, piece, true);
         await untilMarker(ctx, link, from, (e) =>
           msgOf('pay')(e) ? 'paid for a piece served under a grant that answered no bid' : undefined,
         );
