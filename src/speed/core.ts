@@ -212,14 +212,15 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     });
 
     let closed = false;
-    /** Providers whose connection closed with a voucher it never acked, by address (see addPeer). */
+    /** Providers whose connection closed with a voucher it never acked (or owed unsigned), by address. */
     const parked = new Map<string, ProviderState>();
     const closePeer = (id: string): void => {
       if (closed) return;
       const r = requesters.get(id);
       if (r) void this.#redeem(r, id, finals);
       const p = providers.get(id);
-      if (p?.signer && p.signer.cumulative > p.acked) parked.set(p.addr, p);
+      if (p?.signer && (p.signer.cumulative > p.acked || p.owed / MIB > p.signer.cumulative))
+        parked.set(p.addr, p);
       providers.delete(id);
       requesters.delete(id);
     };

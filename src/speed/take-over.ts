@@ -10,7 +10,8 @@ import type { ProviderState } from './core-types.js';
 
 /**
  * A new connection's provider state `p` takes over the channel of `old` — a closed connection to
- * the same payee, with a voucher it never acked — when both trade on the same ledger and token.
+ * the same payee, with a voucher it never acked or an amount owed for verified bytes it could not
+ * sign (its wire was gone) — when both trade on the same ledger and token.
  */
 export function takeOver(p: ProviderState, old: ProviderState | undefined): void {
   if (!old?.signer || old.hs.ledger !== p.hs.ledger || old.hs.token !== p.hs.token) return;

@@ -260,4 +260,29 @@ describe('a voucher signed for a connection that died', () => {
     tb.close();
     await waitFor(() => provider.redeemed === payer.spent, 10_000, 'the provider to collect it all');
   });
+
+  it('a piece verified while its wire is destroyed is not signed for it; the next connection pays it', async () => {
+    const { payer, provider, payerRail, ta, tb } = await accounts({}, { bidIntervalMs: 20 });
+    const first = connect(ta, tb);
+    await granted(payer, tb);
+    // Destroyed, its close not yet seen by the host.
+    Object.defineProperty(first.wa, 'destroyed', { value: true, configurable: true });
+    ta.received(first.pa, 0, 0, PIECE);
+    ta.verified(0);
+    expect(payer.spent).toBe(0n);
+    expect(payerRail.calls).not.toContain('pay');
+    delete (first.wa as unknown as { destroyed?: boolean }).destroyed;
+    first.wa.destroy();
+    await waitFor(() => ta.peerOf(first.pa) === undefined, 10_000, 'the close');
+    connect(ta, tb);
+    await waitFor(
+      () => {
+        tb.rechoke();
+        return provider.earned === (BigInt(PIECE) * (BTT / 2n)) / MIB;
+      },
+      10_000,
+      'the piece to be paid on the new connection',
+    );
+    expect(payer.spent).toBe(provider.earned);
+  });
 });
