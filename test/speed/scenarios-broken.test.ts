@@ -68,8 +68,11 @@ function bug(tamper: (ext: BttSpeedExtension) => void): TorrentPlugin {
   };
 }
 
-/** A bttkit requester (with `plugins` before its Speed plug-in) listening on the in-memory transport. */
-async function requester(plugins: TorrentPlugin[]): Promise<ScenarioContext> {
+/**
+ * A bttkit peer under test listening on the in-memory transport, with `plugins` before its Speed
+ * plug-in: a requester (we play the payee), or a seeding provider (we play the payer).
+ */
+async function peerUnderTest(role: 'payer' | 'payee', plugins: TorrentPlugin[]): Promise<ScenarioContext> {
   const key = TronKey.generate();
   await ledger.deposit({
     account: key.address,
@@ -81,18 +84,27 @@ async function requester(plugins: TorrentPlugin[]): Promise<ScenarioContext> {
     transport,
     plugins: [
       ...plugins,
-      speed({ wallet: key, ledger, ledgerId: LEDGER_ID, budget: 100n * BTT, channelAmount: 5n * BTT }),
+      role === 'payee'
+        ? speed({ wallet: key, ledger, ledgerId: LEDGER_ID, budget: 100n * BTT, channelAmount: 5n * BTT })
+        : speed({ wallet: key, ledger, ledgerId: LEDGER_ID, reservePrice: BTT / 10n, redeemIntervalMs: 500 }),
     ],
     settings: { rechokeIntervalMs: 200 },
   });
   clients.push(c);
   const { port } = await c.listen(0, '127.0.0.1');
-  c.add(torrent);
+  const t = c.add(torrent, role === 'payer' ? { path: tmp.path } : {});
+  if (role === 'payer') await new Promise<void>((r) => t.once('ready', () => r()));
   let conn = 0;
   return {
     async connect() {
       const link = new RefLink(await transport.connect({ host: '127.0.0.1', port }), {
-        handshake: { v: 1, addr: refKey.address, ledger: LEDGER_ID, token: 'BTT', reserve: BTT },
+        handshake: {
+          v: 1,
+          addr: refKey.address,
+          ledger: LEDGER_ID,
+          token: 'BTT',
+          reserve: role === 'payee' ? BTT : 0n,
+        },
         infoHash,
         content,
         pieceLength: PIECE,
@@ -115,9 +127,9 @@ async function requester(plugins: TorrentPlugin[]): Promise<ScenarioContext> {
   };
 }
 
-/** Plays one payee scenario on a fresh connection: `pass`, or why it failed. */
-async function play(ctx: ScenarioContext, name: string): Promise<string> {
-  const s = SCENARIOS.payee.find((x) => x.name === name);
+/** Plays one scenario of `role` (payee by default) on a fresh connection: `pass`, or why it failed. */
+async function play(ctx: ScenarioContext, name: string, role: 'payer' | 'payee' = 'payee'): Promise<string> {
+  const s = SCENARIOS[role].find((x) => x.name === name);
   if (!s) throw new Error(`no scenario ${name}`);
   const link = await ctx.connect();
   try {
@@ -139,12 +151,12 @@ const STRENGTHENED = [
 
 describe('the strengthened conformance scenarios (payee role)', () => {
   it('pass against bttkit', async () => {
-    const ctx = await requester([]);
+    const ctx = await peerUnderTest('payee', []);
     for (const name of STRENGTHENED) expect([name, await play(ctx, name)]).toEqual([name, 'pass']);
   });
 
   it('unknown-type-ignored fails against a requester that answers an unknown type with reject 1', async () => {
-    const ctx = await requester([
+    const ctx = await peerUnderTest('payee', [
       bug((ext) => {
         const onMessage = ext.onMessage.bind(ext);
         ext.onMessage = (payload) => {
@@ -158,7 +170,7 @@ describe('the strengthened conformance scenarios (payee role)', () => {
   });
 
   it('reject-not-answered fails against a requester that answers a reject with reject 1', async () => {
-    const ctx = await requester([
+    const ctx = await peerUnderTest('payee', [
       bug((ext) => ext.on('reject', () => ext.reject(BttRejectCode.MALFORMED, 'a reject of a reject'))),
     ]);
     expect(await play(ctx, 'reject-not-answered')).toMatch(/our reject was answered: reject 1/);
@@ -166,7 +178,7 @@ describe('the strengthened conformance scenarios (payee role)', () => {
 
   it('grant-above-bid-ignored fails against a requester that takes a grant above the bid it sent', async () => {
     // Its rules think it bid 4× what the wire carries: a grant of twice the sent bid is taken.
-    const ctx = await requester([
+    const ctx = await peerUnderTest('payee', [
       bug((ext) => {
         const bid = ext.bid.bind(ext);
         ext.bid = (seq, price, ch, vs) => bid(seq, price / 4n, ch, vs);
@@ -178,7 +190,7 @@ describe('the strengthened conformance scenarios (payee role)', () => {
   });
 
   it('grant-before-bid fails against a requester that takes any grant as answering its newest bid', async () => {
-    const ctx = await requester([
+    const ctx = await peerUnderTest('payee', [
       bug((ext) => {
         // Grants go to the rules with the seq of our newest bid (held until there is one).
         let seq: number | undefined;
@@ -207,5 +219,18 @@ describe('the strengthened conformance scenarios (payee role)', () => {
     expect(await play(ctx, 'grant-before-bid')).toMatch(
       /paid for a piece served under a grant that answered no bid/,
     );
+  });
+
+  it('as the payer: unknown-type-ignored and reject-not-answered pass against a bttkit provider', async () => {
+    const ctx = await peerUnderTest('payer', []);
+    for (const name of ['unknown-type-ignored', 'reject-not-answered'])
+      expect([name, await play(ctx, name, 'payer')]).toEqual([name, 'pass']);
+  });
+
+  it('as the payer: reject-not-answered fails against a provider that answers a reject with reject 1', async () => {
+    const ctx = await peerUnderTest('payer', [
+      bug((ext) => ext.on('reject', () => ext.reject(BttRejectCode.MALFORMED, 'a reject of a reject'))),
+    ]);
+    expect(await play(ctx, 'reject-not-answered', 'payer')).toMatch(/our reject was answered: reject 1/);
   });
 });
