@@ -134,9 +134,8 @@ describe('WireSpeedTorrent.close() on the payer side', () => {
     await waitFor(() => payerRail.calls.includes('open'), 10_000, 'the channel to open');
     ta.close();
     release();
-    await gate;
-    await new Promise<void>((r) => setImmediate(r));
-    await new Promise<void>((r) => setImmediate(r));
+    await waitFor(() => payerRail.opened === 1, 10_000, 'the channel to be open');
+    await new Promise<void>((r) => setImmediate(r)); // what follows the open (a bid) has run
     expect(bids).toBe(0);
     expect(clock.pending).toBe(0);
     // A connection made after close: its extended handshake starts nothing.
@@ -208,9 +207,8 @@ describe('WireSpeedTorrent.close() on the provider side', () => {
     tb.close();
     const before = sent.length;
     release();
-    await gate;
-    await new Promise<void>((r) => setImmediate(r));
-    await new Promise<void>((r) => setImmediate(r));
+    await waitFor(() => rail.accepted === 1, 10_000, 'the channel check to end');
+    await new Promise<void>((r) => setImmediate(r)); // what follows the check (a reject, a round) has run
     expect(sent.length).toBe(before);
     expect(rounds).toBe(0);
     expect(rail.calls.filter((c) => c !== 'collect')).toEqual(['accept']);

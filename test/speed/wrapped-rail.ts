@@ -35,6 +35,9 @@ export class WrappedRail implements PaymentRail {
   /** Every rail call, in order: `open`, `pay`, `accept`, `collect`. */
   readonly calls: string[] = [];
   collects = 0;
+  /** Opens and channel checks that completed. */
+  opened = 0;
+  accepted = 0;
   readonly #o: WrappedRailOptions;
 
   constructor(ledger: LedgerRailOptions, options: WrappedRailOptions = {}) {
@@ -55,6 +58,7 @@ export class WrappedRail implements PaymentRail {
     this.calls.push('open');
     await this.#o.openGate;
     const signer = await this.inner.open(payee, amount);
+    this.opened++;
     const calls = this.calls;
     return {
       channel: signer.channel,
@@ -73,7 +77,11 @@ export class WrappedRail implements PaymentRail {
   async accept(channel: Uint8Array, payer: string): Promise<RailPayee> {
     this.calls.push('accept');
     await this.#o.acceptGate;
-    return this.inner.accept(channel, payer);
+    try {
+      return await this.inner.accept(channel, payer);
+    } finally {
+      this.accepted++;
+    }
   }
   async collect(payee: RailPayee, _final: boolean): Promise<bigint> {
     this.calls.push('collect');
