@@ -35,6 +35,7 @@ export type LinkEvent =
   | { k: 'unchoke' }
   | { k: 'choke' }
   | { k: 'interested' }
+  | { k: 'uninterested' }
   | { k: 'piece'; index: number; offset: number; length: number }
   | { k: 'close'; code: string | undefined };
 
@@ -119,6 +120,7 @@ export class RefLink {
     w.on('unchoke', () => this.#push({ k: 'unchoke' }));
     w.on('choke', () => this.#push({ k: 'choke' }));
     w.on('interested', () => this.#push({ k: 'interested' }));
+    w.on('uninterested', () => this.#push({ k: 'uninterested' }));
     w.on('piece', (index, offset, block) => this.#push({ k: 'piece', index, offset, length: block.length }));
     w.on('request', (req, respond) => {
       const start = req.index * pieceLength + req.offset;

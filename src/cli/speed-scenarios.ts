@@ -15,6 +15,7 @@ import {
 import { CliError } from './errors.js';
 import type { LinkEvent, RefLink } from './speed-peer-link.js';
 import { codecScenarios } from './speed-scenarios-codec.js';
+import { grantScenarios } from './speed-scenarios-grant.js';
 
 /**
  * The conformance scenarios the reference peer plays against a peer under test, one connection
@@ -75,7 +76,7 @@ export function fail(message: string): never {
 }
 export const pass = (detail?: string): ScenarioResult => ({ status: 'pass', ...(detail ? { detail } : {}) });
 
-const msgOf =
+export const msgOf =
   <T extends BttMessage['t']>(t: T, extra?: (m: Extract<BttMessage, { t: T }>) => boolean) =>
   (e: LinkEvent): Extract<BttMessage, { t: T }> | undefined => {
     if (e.k !== 'msg' || e.m.t !== t) return undefined;
@@ -142,13 +143,13 @@ function payOf(ctx: ScenarioContext, c: OurChannel, amt: bigint, ledgerId = ctx.
 }
 
 /** Our bid: twice the provider's reserve (1 BTT per MiB when it has none). */
-function bidPrice(link: RefLink): bigint {
+export function bidPrice(link: RefLink): bigint {
   const reserve = link.peer?.reserve ?? 0n;
   return reserve > 0n ? reserve * 2n : 10n ** 18n;
 }
 
 /** Checks the provider trades on our ledger, opens a channel, bids, and waits for the grant. */
-async function bidAndGrant(
+export async function bidAndGrant(
   ctx: ScenarioContext,
   link: RefLink,
 ): Promise<{ channel: OurChannel; grant: BttGrant; bid: BttBid; next: number }> {
@@ -214,9 +215,9 @@ async function downloadPiece(ctx: ScenarioContext, link: RefLink, from: number):
 }
 
 /** What `bytes` at `price` per MiB owe, floored on the total (docs/btt-extension.md, "Payment flow"). */
-const owed = (bytes: number, price: bigint) => (BigInt(bytes) * price) / MIB;
+export const owed = (bytes: number, price: bigint) => (BigInt(bytes) * price) / MIB;
 /** The most a payer may ask for one piece: rounded up per piece. */
-const owedCeil = (bytes: number, price: bigint) => (BigInt(bytes) * price + MIB - 1n) / MIB;
+export const owedCeil = (bytes: number, price: bigint) => (BigInt(bytes) * price + MIB - 1n) / MIB;
 
 const PAYER: Scenario[] = [
   {
@@ -375,14 +376,19 @@ const PAYER: Scenario[] = [
 // ---------------------------------------------------------------------------------------------
 // As the payee: testing a requester.
 
-/** Waits for the requester's bid and checks its channel at the ledger. */
-async function awaitBid(
+/**
+ * Waits for the requester's bid and checks its channel at the ledger. We announce every piece,
+ * or only piece `only` (then the requester loses interest in us once it verified that piece).
+ */
+export async function awaitBid(
   ctx: ScenarioContext,
   link: RefLink,
+  only?: number,
 ): Promise<{ bid: BttBid; verifier: VoucherVerifier }> {
   const peer = link.peer;
   if (!peer) fail('no btt handshake');
-  link.wire.haveAll();
+  if (only === undefined) link.wire.haveAll();
+  else link.wire.have(only);
   const { value: bid } = await link.wait(msgOf('bid'), 'a bid', ctx.timeoutMs);
   if (bid.vs !== undefined) fail(`bid in scheme ${bid.vs}: we offered only ed25519-ledger`);
   if (bid.price < ctx.reserve) fail(`bid ${bid.price} below our reserve ${ctx.reserve}`);
@@ -395,7 +401,7 @@ async function awaitBid(
 }
 
 /** Unchokes, serves `pieces` pieces, waits for a voucher covering them at `price`, checks and acks it. */
-async function serveAndCollect(
+export async function serveAndCollect(
   ctx: ScenarioContext,
   link: RefLink,
   bid: BttBid,
@@ -455,18 +461,7 @@ const PAYEE: Scenario[] = [
       return pass(`paid ${second.amt} for 2 pieces, redeemed`);
     },
   },
-  {
-    name: 'grant-above-bid-ignored',
-    role: 'payee',
-    summary: 'a grant above the bid is ignored: the requester pays at the valid grant that follows',
-    async run(ctx, link) {
-      const { bid, verifier } = await awaitBid(ctx, link);
-      link.send({ t: 'grant', seq: bid.seq, price: bid.price + 1n, credit: 4 * ctx.pieceLength });
-      link.send({ t: 'grant', seq: bid.seq, price: ctx.reserve, credit: 4 * ctx.pieceLength });
-      const pay = await serveAndCollect(ctx, link, bid, verifier, ctx.reserve, 1);
-      return pass(`paid ${pay.amt}`);
-    },
-  },
+  ...grantScenarios(),
 ];
 
 /** Every scenario, by role. */

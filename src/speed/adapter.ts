@@ -193,6 +193,10 @@ export class WireSpeedTorrent {
       remainingBytes: () => remainingOf(options),
       downloadRates: () => new Map([...this.#wires].map(([w, e]) => [e.id, w.downloadSpeed?.() ?? 0])),
       rechoke: () => this.rechoke(),
+      connected: (peer) => {
+        for (const [w, e] of this.#wires) if (e.id === peer) return w.destroyed !== true;
+        return false;
+      },
     });
     this.#timer = clock.setInterval(() => this.rechoke(), options.rechokeIntervalMs ?? 10_000);
     const self = this;
@@ -318,12 +322,18 @@ export class WireSpeedTorrent {
     this.#swarm.done();
   }
 
-  /** Hook: the torrent closed — timers stop and every payee is collected (final). */
+  /**
+   * Hook: the torrent closed. What is due for verified bytes goes out first (a batching rail's
+   * vouchers, on wires still open); then every payee is collected (final), and nothing else runs:
+   * no timer, no `btt_speed` message (a bid started by an extended handshake is not sent), no rail
+   * call but those final collects. Acks that still arrive are counted ({@link SpeedCore.acknowledged}).
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#timer.cancel();
     this.#swarm.close();
+    this.#blocks.clear();
   }
 
   #attach(wire: ProtocolWire): BttSpeedExtension {

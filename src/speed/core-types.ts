@@ -1,5 +1,6 @@
-import type { BttSpeedExtension } from '../wire/btt-speed.js';
+import type { BttHandshake, BttSpeedExtension } from '../wire/btt-speed.js';
 import type { SpeedChoker } from './choker.js';
+import type { RailPayee, RailPayer, RailVoucher } from './rail.js';
 
 /**
  * What a host of one torrent gives {@link SpeedCore} and gets from it (the account's options and
@@ -15,6 +16,11 @@ export interface SpeedSwarmHost {
   downloadRates(): ReadonlyMap<string, number>;
   /** A bid was checked: the host may run a choke round now (optional to honour). */
   rechoke(): void;
+  /**
+   * False when the connection to `peer` is known to be closed (a voucher sent on it would be
+   * lost): no voucher is signed for it, what is due stays owed. Optional (default: open).
+   */
+  connected?(peer: string): boolean;
 }
 
 /**
@@ -33,10 +39,68 @@ export interface SpeedSwarm {
   verified(sources: Iterable<readonly [peer: string, bytes: number]>): void;
   /** The peer is in a paid slot now (it won the last round and holds a grant). */
   isPaid(peer: string): boolean;
-  /** The connection closed: what it paid us is collected (final). */
+  /**
+   * The connection closed: what it paid us is collected (final, retried with backoff); a channel
+   * of ours to it with a voucher it never acked is kept for the next connection to the same payee.
+   */
   peerClosed(peer: string): void;
   /** The download completed: accrued payments go out and bids stop. */
   done(): void;
-  /** The torrent closed: timers stop, every payee is collected (final). */
+  /**
+   * The torrent closed: what is due for verified bytes is paid first (a batching rail's vouchers),
+   * then every payee is collected (final) and nothing else runs — no timer, no bid, no message, no
+   * rail call but those final collects (and the ack of the voucher each verifies).
+   */
   close(): void;
+}
+
+/** @internal {@link SpeedCore}'s state of one provider (we are its requester). */
+export interface ProviderState {
+  ext: BttSpeedExtension;
+  hs: BttHandshake;
+  /** Its address on our rail (the payee of our channel). */
+  addr: string;
+  signer?: RailPayer;
+  opening?: Promise<void>;
+  seq: number;
+  bid?: bigint;
+  grant?: { price: bigint; credit: number };
+  /** Σ verified bytes × price (exact); the voucher is this / MiB. */
+  owed: bigint;
+  /** Verified bytes counted towards payment. */
+  bytes: bigint;
+  /** Verified bytes not yet covered by a voucher (the rail may batch: `payEveryBytes`). */
+  unpaid: number;
+  /** The highest cumulative amount the provider acknowledged (never above what we signed). */
+  acked: bigint;
+  /** When its grant came, or it last sent bytes of a verified piece (clock ms): {@link SpeedCommonOptions.grantTimeoutMs}. */
+  lastDelivery?: number;
+  /** Granted but delivered nothing verified for `grantTimeoutMs`: left out of our bids. */
+  stalled?: boolean;
+  /** The newest voucher we signed on {@link signer} (sent again on a new connection if never acked). */
+  last?: RailVoucher;
+  /** Its channel was taken over from a closed connection: the `reject`s (code 4) of it so far. */
+  reused?: number;
+  /** The torrent closed: nothing more is bid or paid. */
+  closed?: boolean;
+}
+
+/** @internal {@link SpeedCore}'s state of one requester (we are its provider). */
+export interface RequesterState {
+  ext: BttSpeedExtension;
+  hs: BttHandshake;
+  /** Its address on our rail (the payer of its channel). */
+  addr: string;
+  bid?: { price: bigint; seq: number; channel: Uint8Array };
+  verifier?: RailPayee;
+  checking?: Promise<void>;
+  granted?: bigint;
+  /** The bid `seq` the last grant answered (a new bid at the same price is answered too). */
+  grantedSeq?: number;
+  /** Σ bytes uploaded while granted × price (exact); expected payment is this / MiB. */
+  served: bigint;
+  /** A collect in progress (one at a time per peer). */
+  collecting?: Promise<void>;
+  /** Served past its credit window since the last round (a round at once was asked for). */
+  overdrawn?: boolean;
 }

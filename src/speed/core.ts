@@ -4,12 +4,25 @@ import { TypedEmitter } from '../util/emitter.js';
 import { BTT_SCHEME_ED25519 } from '../wire/btt-schemes.js';
 import { type BttHandshake, BttRejectCode, type BttSpeedExtension } from '../wire/btt-speed.js';
 import { SpeedChoker } from './choker.js';
-import type { SpeedSwarm, SpeedSwarmHost } from './core-types.js';
-import { backedPrice, type CreditWindow, DEFAULT_MIN_FUNDED_BYTES, debtor, overdrawn } from './credit.js';
-import { SpeedError, type SpeedErrorCode } from './errors.js';
-import type { SpeedEvents, SpeedLedgerOptions, SpeedOptions } from './options.js';
-import { LedgerRail, type PaymentRail, type RailPayee, type RailPayer } from './rail.js';
+import {
+  DEFAULT_COLLECT_ATTEMPTS,
+  DEFAULT_COLLECT_RETRY_MAX_MS,
+  DEFAULT_COLLECT_RETRY_MS,
+  FinalCollects,
+  isPermanentCollectError,
+} from './collect-retry.js';
+import type { ProviderState, RequesterState, SpeedSwarm, SpeedSwarmHost } from './core-types.js';
+import { backedPrice, creditRules, debtor, overdrawn } from './credit.js';
+import { refusalCode, SpeedError, type SpeedErrorCode, type SpeedErrorDetails } from './errors.js';
+import {
+  checkSpeedOptions,
+  type SpeedEvents,
+  type SpeedLedgerOptions,
+  type SpeedOptions,
+} from './options.js';
+import { LedgerRail, type PaymentRail, type RailPayee } from './rail.js';
 import { AutoBid, type BidStrategy, MIB } from './strategy.js';
+import { takenOverRefused, takeOver } from './take-over.js';
 
 /**
  * The rules of BitTorrent Speed for one account, shared by the session's {@link SpeedPlugin} and
@@ -21,6 +34,7 @@ import { AutoBid, type BidStrategy, MIB } from './strategy.js';
  */
 
 export type { SpeedSwarm, SpeedSwarmHost } from './core-types.js';
+
 export type {
   SpeedCommonOptions,
   SpeedEvents,
@@ -28,49 +42,6 @@ export type {
   SpeedOptions,
   SpeedRailOptions,
 } from './options.js';
-
-interface ProviderState {
-  ext: BttSpeedExtension;
-  hs: BttHandshake;
-  /** Its address on our rail (the payee of our channel). */
-  addr: string;
-  signer?: RailPayer;
-  opening?: Promise<void>;
-  seq: number;
-  bid?: bigint;
-  grant?: { price: bigint; credit: number };
-  /** Σ verified bytes × price (exact); the voucher is this / MiB. */
-  owed: bigint;
-  /** Verified bytes counted towards payment. */
-  bytes: bigint;
-  /** Verified bytes not yet covered by a voucher (the rail may batch: `payEveryBytes`). */
-  unpaid: number;
-  /** The highest cumulative amount the provider acknowledged (never above what we signed). */
-  acked: bigint;
-  /** When its grant came, or it last sent bytes of a verified piece (clock ms): {@link SpeedCommonOptions.grantTimeoutMs}. */
-  lastDelivery?: number;
-  /** Granted but delivered nothing verified for `grantTimeoutMs`: left out of our bids. */
-  stalled?: boolean;
-}
-
-interface RequesterState {
-  ext: BttSpeedExtension;
-  hs: BttHandshake;
-  /** Its address on our rail (the payer of its channel). */
-  addr: string;
-  bid?: { price: bigint; seq: number; channel: Uint8Array };
-  verifier?: RailPayee;
-  checking?: Promise<void>;
-  granted?: bigint;
-  /** The bid `seq` the last grant answered (a new bid at the same price is answered too). */
-  grantedSeq?: number;
-  /** Σ bytes uploaded while granted × price (exact); expected payment is this / MiB. */
-  served: bigint;
-  /** A collect in progress (one at a time per peer). */
-  collecting?: Promise<void>;
-  /** Served past its credit window since the last round: a round was asked for (once). */
-  overdrawn?: boolean;
-}
 
 /**
  * One account's BitTorrent Speed: its payment rail, budget and totals over every torrent, and
@@ -86,8 +57,6 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
   #earned = 0n;
   /** Channels (hex) accepted as a provider, by the connection using them — over every torrent. */
   readonly #inUse = new Map<string, RequesterState>();
-  /** Final collects that failed: retried every redeem round until they succeed. */
-  readonly #retry = new Map<RailPayee, string>();
   #redeemed = 0n;
   readonly #handshake: BttHandshake;
   /** How we pay and are paid. */
@@ -96,11 +65,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
   constructor(options: SpeedOptions) {
     super();
     this.options = options;
-    const { minFundedBytes: mf, grantTimeoutMs: gt, initialCreditBytes: ic } = options;
-    if (![mf, ic].every((v) => v === undefined || (Number.isSafeInteger(v) && v >= 0)))
-      throw new SpeedError('SPEED_BAD_OPTION', 'minFundedBytes and initialCreditBytes must be integers >= 0');
-    if (gt !== undefined && !(Number.isFinite(gt) && gt >= 0))
-      throw new SpeedError('SPEED_BAD_OPTION', 'grantTimeoutMs must be >= 0');
+    checkSpeedOptions(options);
     this.#clock = options.clock ?? realClock;
     this.#strategy = options.strategy ?? new AutoBid();
     this.rail = options.rail ?? new LedgerRail(options as SpeedLedgerOptions);
@@ -153,20 +118,12 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     const o = this.options;
     const providers = new Map<string, ProviderState>();
     const requesters = new Map<string, RequesterState>();
-    const credit = o.creditBytes ?? this.rail.defaultCreditBytes;
-    const window: CreditWindow = {
-      fullBytes: credit,
-      initialBytes: Math.min(credit, o.initialCreditBytes ?? this.rail.defaultInitialCreditBytes ?? credit),
-    };
+    const { window, funding } = creditRules(o, this.rail);
+    const credit = window.fullBytes; // what a grant announces
+    const reserve = funding.reserve;
     /** Owes more than its window allows at `price` (served past its credit, unpaid). */
     const owes = (r: RequesterState, price: bigint): boolean =>
       overdrawn(window, r.served, r.verifier?.cumulative ?? 0n, price);
-    const reserve = o.reservePrice ?? 0n;
-    const funding = {
-      funded: o.fundedBids ?? true,
-      minFundedBytes: BigInt(o.minFundedBytes ?? DEFAULT_MIN_FUNDED_BYTES),
-      reserve,
-    };
     const backed = (r: RequesterState) =>
       r.bid && r.verifier && backedPrice(funding, r.bid.price, r.verifier);
 
@@ -230,15 +187,41 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
       },
     );
 
+    // Final collects that fail are retried with backoff, never after close (collect-retry.ts).
+    const finals = new FinalCollects<RailPayee>({
+      clock: this.#clock,
+      firstMs: o.collectRetryMs ?? DEFAULT_COLLECT_RETRY_MS,
+      maxMs: o.collectRetryMaxMs ?? DEFAULT_COLLECT_RETRY_MAX_MS,
+      attempts: o.collectAttempts ?? DEFAULT_COLLECT_ATTEMPTS,
+      attempt: (payee) => this.#collectPayee(payee, true),
+      // Released once settled: until then no other connection may use the channel.
+      settled: (payee) => this.#inUse.delete(toHex(payee.channel)),
+      gaveUp: (payee, err, attempts, permanent) =>
+        this.#warn(
+          'SPEED_COLLECT_ABANDONED',
+          `gave up collecting channel ${toHex(payee.channel)} after ${attempts} attempt(s)${permanent ? ' (permanent error)' : ''}`,
+          err,
+          { channelId: toHex(payee.channel), attempts, permanent },
+        ),
+    });
+
+    let closed = false;
+    /** Providers whose connection closed with a voucher it never acked (or owed unsigned), by address. */
+    const parked = new Map<string, ProviderState>();
     const closePeer = (id: string): void => {
+      if (closed) return;
       const r = requesters.get(id);
-      if (r) void this.#redeem(r, id, true);
+      if (r) void this.#redeem(r, id, finals);
+      const p = providers.get(id);
+      if (p?.signer && (p.signer.cumulative > p.acked || p.owed / MIB > p.signer.cumulative))
+        parked.set(p.addr, p);
       providers.delete(id);
       requesters.delete(id);
     };
 
     const addPeer = (id: string, ext: BttSpeedExtension): void => {
       ext.on('handshake', (hs) => {
+        if (closed) return;
         const addr = this.rail.peerAddress(hs);
         if (addr === undefined || hs.addr === this.rail.address) return;
         // BEP 10 allows the extended handshake again: the same identity keeps its state (a fresh
@@ -254,14 +237,20 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
           }
           closePeer(id);
         }
-        providers.set(id, { ext, hs, addr, seq: 0, owed: 0n, bytes: 0n, unpaid: 0, acked: 0n });
+        const p: ProviderState = { ext, hs, addr, seq: 0, owed: 0n, bytes: 0n, unpaid: 0, acked: 0n };
+        // A voucher signed for a connection that died may never have arrived (vouchers are
+        // cumulative: never paid twice). A new connection to the same payee takes over its
+        // channel and what it owes, and sends that voucher (or a newer one) once granted.
+        takeOver(p, parked.get(addr));
+        parked.delete(addr);
+        providers.set(id, p);
         requesters.set(id, { ext, hs, addr, served: 0n });
         this.#rebid(host, providers);
       });
       // Provider side.
       ext.on('bid', (b) => {
         const r = requesters.get(id);
-        if (!r) return;
+        if (!r || closed) return;
         if ((b.vs ?? BTT_SCHEME_ED25519) !== this.rail.scheme) {
           r.ext.reject(BttRejectCode.UNSUPPORTED_SCHEME, 'not the voucher scheme of our channels');
           return;
@@ -284,7 +273,8 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
         // not replace the verifier and its best voucher, not yet collected.
         if (!r.verifier) {
           r.checking = this.#checkChannel(r, channel).catch((err: unknown) => {
-            this.#send(id, () => r.ext.reject(BttRejectCode.UNKNOWN_CHANNEL, 'channel not usable'));
+            if (!closed)
+              this.#send(id, () => r.ext.reject(BttRejectCode.UNKNOWN_CHANNEL, 'channel not usable'));
             this.#warn('SPEED_BAD_CHANNEL', `channel ${toHex(channel)} from ${id}`, err);
           });
         }
@@ -292,6 +282,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
         r.bid = bid;
         this.emit('bid', { peer: id, price: b.price, role: 'provider' });
         void r.checking?.then(() => {
+          if (closed) return; // checked after the torrent closed: no message, no round
           if (r.bid === bid && r.verifier && b.price >= reserve && backed(r) === undefined)
             this.#send(id, () => r.ext.reject(BttRejectCode.INSUFFICIENT_FUNDS, 'deposit too small'));
           host.rechoke();
@@ -299,6 +290,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
       });
       ext.on('pay', (p) => {
         const r = requesters.get(id);
+        if (closed) return;
         if (r && (p.vs ?? BTT_SCHEME_ED25519) !== this.rail.scheme) {
           r.ext.reject(BttRejectCode.UNSUPPORTED_SCHEME, 'not the voucher scheme of our channels');
           return;
@@ -324,7 +316,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
         const p = providers.get(id);
         // Only the answer to our newest bid: a grant before any bid (seq 0) or for an older one
         // would set a price we never offered.
-        if (!p || p.bid === undefined || p.seq < 1 || g.seq !== p.seq) return;
+        if (!p || closed || p.bid === undefined || p.seq < 1 || g.seq !== p.seq) return;
         if (g.price > p.bid) {
           this.#warn('SPEED_GRANT_ABOVE_BID', `grant from ${id} above our bid`);
           return;
@@ -332,6 +324,19 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
         if (!p.grant) p.lastDelivery = this.#clock.now();
         p.grant = { price: g.price, credit: g.credit };
         this.emit('grant', { peer: id, price: g.price, credit: g.credit, role: 'requester' });
+        if (p.reused === undefined) return;
+        // A channel taken over from a closed connection: what is due goes out now (a newer
+        // voucher), or the newest one it never acked again.
+        p.reused = undefined;
+        const before = p.signer?.cumulative;
+        this.#pay(id, p, host);
+        const last = p.last;
+        if (last && p.signer?.cumulative === before && last.cumulative > p.acked)
+          this.#send(id, () => p.ext.pay(last.channel, last.cumulative, last.signature, this.rail.scheme));
+      });
+      ext.on('reject', (m) => {
+        const p = providers.get(id);
+        if (p && m.code === BttRejectCode.UNKNOWN_CHANNEL) takenOverRefused(p);
       });
       ext.on('ack', (a) => {
         const p = providers.get(id);
@@ -348,23 +353,21 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
 
     // A batching rail's vouchers also go out on each bid round (the bytes it let accrue).
     const flush = () => {
-      for (const [peer, p] of providers) if (p.unpaid > 0) this.#pay(peer, p);
+      for (const [peer, p] of providers) if (p.unpaid > 0) this.#pay(peer, p, host);
     };
     const bidTimer = this.#clock.setInterval(() => {
       flush();
       this.#rebid(host, providers);
     }, o.bidIntervalMs ?? 2000);
     const redeemTimer = this.#clock.setInterval(() => {
-      this.#retryFailed();
-      for (const [peer, r] of requesters) void this.#redeem(r, peer, false);
+      for (const [peer, r] of requesters) void this.#redeem(r, peer);
     }, o.redeemIntervalMs ?? 10_000);
-    let closed = false;
 
     return {
       choker,
       addPeer,
       uploaded: (peer, bytes) => {
-        const r = requesters.get(peer);
+        const r = closed ? undefined : requesters.get(peer);
         if (r?.granted === undefined) return;
         r.served += BigInt(bytes) * r.granted;
         // Past its window having paid nothing: the slot ends now (a round at once); a payer
@@ -378,6 +381,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
       },
       // Pay for every verified piece, to each provider holding a grant, for the bytes it sent.
       verified: (sources) => {
+        if (closed) return;
         for (const [peer, bytes] of sources) {
           const p = providers.get(peer);
           if (p && bytes > 0) {
@@ -388,22 +392,28 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
           p.owed += BigInt(bytes) * p.grant.price;
           p.bytes += BigInt(bytes);
           p.unpaid += bytes;
-          if (p.unpaid >= this.rail.payEveryBytes) this.#pay(peer, p);
+          if (p.unpaid >= this.rail.payEveryBytes) this.#pay(peer, p, host);
         }
       },
       isPaid: (peer) => requesters.get(peer)?.granted !== undefined,
       peerClosed: closePeer,
       done: () => {
+        if (closed) return;
         flush();
         this.#rebid(host, providers);
       },
+      // Then no timer, no send, no rail call but the final collects (acks are still counted).
       close: () => {
         if (closed) return;
+        flush(); // a batching rail's vouchers for verified bytes, where the wire is open
         closed = true;
         bidTimer.cancel();
         redeemTimer.cancel();
-        this.#retryFailed();
-        for (const [peer, r] of requesters) void this.#redeem(r, peer, true);
+        for (const [peer, r] of requesters) void this.#redeem(r, peer, finals);
+        finals.close();
+        requesters.clear();
+        parked.clear();
+        for (const p of providers.values()) p.closed = true;
       },
     };
   }
@@ -456,45 +466,40 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     return true;
   }
 
-  /** Collects what the peer's newest voucher promises; collects of one peer run one after another. */
-  #redeem(r: RequesterState, peer: string, final: boolean): Promise<void> {
+  /**
+   * Collects what the peer's newest voucher promises; collects of one peer run one after another.
+   * With `finals` (the peer left or the torrent closed) the collect is final and retried there.
+   */
+  #redeem(r: RequesterState, peer: string, finals?: FinalCollects<RailPayee>): Promise<void> {
     // Never a rejected chain: one failed collect must not stop the later ones (the final one).
     const run = (r.collecting ?? Promise.resolve())
-      .then(() => this.#collect(r, peer, final))
-      .catch((err: unknown) => this.#warn('SPEED_REDEEM_FAILED', `collecting from ${peer} failed`, err));
+      .then(async () => {
+        this.#settleNewest(peer, r);
+        const payee = r.verifier;
+        if (!payee) return;
+        if (finals) finals.start(payee);
+        else await this.#collectPayee(payee, false);
+      })
+      .catch(() => undefined);
     r.collecting = run;
     return run;
   }
 
-  async #collect(r: RequesterState, peer: string, final: boolean): Promise<void> {
-    this.#settleNewest(peer, r);
-    const payee = r.verifier;
-    if (!payee) return;
-    await this.#collectPayee(payee, peer, final);
-    // Released once collected for good: until then no other connection may use the channel.
-    if (final && !this.#retry.has(payee)) this.#inUse.delete(toHex(payee.channel));
-  }
-
-  /** One collect; a final one that fails is kept in {@link #retry} and tried again every round. */
-  async #collectPayee(payee: RailPayee, peer: string, final: boolean): Promise<void> {
+  /** One collect (warned and rethrown when it fails: a final one is retried by {@link FinalCollects}). */
+  async #collectPayee(payee: RailPayee, final: boolean): Promise<void> {
     try {
       const credited = await this.rail.collect(payee, final);
-      if (final) this.#retry.delete(payee);
       if (credited <= 0n) return;
       this.#redeemed += credited;
       this.emit('redeemed', { channelId: toHex(payee.channel), credited });
     } catch (err) {
-      if (final) this.#retry.set(payee, peer);
-      this.#warn('SPEED_REDEEM_FAILED', `collecting channel ${toHex(payee.channel)} failed`, err);
-    }
-  }
-
-  /** Tries the failed final collects again (each round, and when a torrent closes). */
-  #retryFailed(): void {
-    for (const [payee, peer] of [...this.#retry]) {
-      void this.#collectPayee(payee, peer, true).then(() => {
-        if (!this.#retry.has(payee)) this.#inUse.delete(toHex(payee.channel));
-      });
+      const permanent = isPermanentCollectError(err);
+      this.#warn(
+        'SPEED_REDEEM_FAILED',
+        `collecting channel ${toHex(payee.channel)} failed${permanent ? ' (permanent error)' : ''}`,
+        err,
+      );
+      throw err;
     }
   }
 
@@ -522,7 +527,8 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
       if (!p || p.bid === price) continue;
       void this.#ensureChannel(peer, p).then(
         () => {
-          if (!p.signer) return;
+          // A bid started before the torrent closed (or the peer left) is not sent after.
+          if (!p.signer || p.closed || providers.get(peer) !== p) return;
           p.seq++;
           p.bid = price;
           const ch = p.signer.channel;
@@ -550,9 +556,10 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     return p.opening;
   }
 
-  #pay(peer: string, p: ProviderState): void {
+  /** Signs and sends what is due to a provider — not on a connection the host knows is closed (it stays owed). */
+  #pay(peer: string, p: ProviderState, host: SpeedSwarmHost): void {
     const signer = p.signer;
-    if (!signer) return;
+    if (!signer || p.closed || host.connected?.(peer) === false) return;
     let cumulative = p.owed / MIB;
     if (cumulative > signer.locked) cumulative = signer.locked;
     const amount = cumulative - signer.cumulative;
@@ -562,6 +569,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
       const v = signer.pay(amount);
       this.#spent += amount;
       p.unpaid = 0;
+      p.last = v;
       p.ext.pay(v.channel, v.cumulative, v.signature, this.rail.scheme);
       this.emit('paid', { peer, amount, cumulative: v.cumulative, bytes: p.bytes });
     } catch (err) {
@@ -578,24 +586,12 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     }
   }
 
-  #warn(code: SpeedErrorCode, message: string, cause?: unknown): void {
-    if (this.listenerCount('warning') > 0)
-      this.emit('warning', new SpeedError(code, message, cause === undefined ? {} : { cause }));
+  #warn(code: SpeedErrorCode, message: string, cause?: unknown, details?: SpeedErrorDetails): void {
+    if (this.listenerCount('warning') === 0) return;
+    const options = { ...(cause === undefined ? {} : { cause }), ...(details ? { details } : {}) };
+    this.emit('warning', new SpeedError(code, message, options));
   }
 }
 
 /** Default {@link SpeedCommonOptions.grantTimeoutMs}: 30 s. */
 export const DEFAULT_GRANT_TIMEOUT_MS = 30_000;
-
-/**
- * The `reject` code for a voucher the rail refused (docs/btt-extension.md, "Error codes"): above
- * the channel's deposit 7, another ledger 8, otherwise (not above the last one) 6.
- */
-function refusalCode(err: unknown): number {
-  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-  if (typeof code !== 'string') return BttRejectCode.NOT_INCREASING;
-  if (code.endsWith('_EXCEEDS_LOCKED') || code.endsWith('_EXCEEDS_DEPOSIT'))
-    return BttRejectCode.INSUFFICIENT_FUNDS;
-  if (code.endsWith('_WRONG_LEDGER')) return BttRejectCode.WRONG_LEDGER;
-  return BttRejectCode.NOT_INCREASING;
-}

@@ -77,3 +77,26 @@ export function backedPrice(
   const counted = price < most ? price : most;
   return counted < f.reserve ? undefined : counted;
 }
+
+/** A provider's credit window and bid funding from Speed's options and its rail's defaults. */
+export function creditRules(
+  o: {
+    creditBytes?: number;
+    initialCreditBytes?: number;
+    fundedBids?: boolean;
+    minFundedBytes?: number;
+    reservePrice?: bigint;
+  },
+  rail: { defaultCreditBytes: number; defaultInitialCreditBytes?: number },
+): { window: CreditWindow; funding: Funding } {
+  const credit = o.creditBytes ?? rail.defaultCreditBytes;
+  const initial = o.initialCreditBytes ?? rail.defaultInitialCreditBytes ?? credit;
+  return {
+    window: { fullBytes: credit, initialBytes: Math.min(credit, initial) },
+    funding: {
+      funded: o.fundedBids ?? true,
+      minFundedBytes: BigInt(o.minFundedBytes ?? DEFAULT_MIN_FUNDED_BYTES),
+      reserve: o.reservePrice ?? 0n,
+    },
+  };
+}

@@ -30,6 +30,12 @@ export {
 export { type BidBook, SpeedChoker, type SpeedChokerOptions } from './choker.js';
 export { SpeedClient, type SpeedClientOptions } from './client.js';
 export {
+  DEFAULT_COLLECT_ATTEMPTS,
+  DEFAULT_COLLECT_RETRY_MAX_MS,
+  DEFAULT_COLLECT_RETRY_MS,
+  isPermanentCollectError,
+} from './collect-retry.js';
+export {
   DEFAULT_GRANT_TIMEOUT_MS,
   SpeedCore,
   type SpeedSwarm,
@@ -39,6 +45,7 @@ export {
   allowance,
   backedPrice,
   type CreditWindow,
+  creditRules,
   DEFAULT_MIN_FUNDED_BYTES,
   debtor,
   type Funding,

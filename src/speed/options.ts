@@ -1,6 +1,6 @@
 import type { Clock } from '../util/clock.js';
 import type { SlotAllocator } from './auction.js';
-import type { SpeedError } from './errors.js';
+import { SpeedError } from './errors.js';
 import type { LedgerRailOptions, PaymentRail } from './rail.js';
 import type { BidStrategy } from './strategy.js';
 
@@ -74,7 +74,23 @@ export interface SpeedCommonOptions {
   /** How often bids are recomputed and vouchers collected (redeemed). Default 2 s and 10 s. */
   bidIntervalMs?: number;
   redeemIntervalMs?: number;
-  /** Timer source (bid and redeem rounds). Default the wall clock. */
+  /**
+   * As a provider: a final collect (the redeem of a peer's best voucher when it leaves or the
+   * torrent closes) that fails with a transient error (a ledger or node that cannot serve, a
+   * timeout) is tried again after this delay, doubled after each failure up to
+   * {@link collectRetryMaxMs}, until {@link collectAttempts} attempts in all. An error the rail
+   * says is permanent (bad signature, another ledger, unknown or closed channel, not ours) is not
+   * retried. Giving up is a `warning` with code `SPEED_COLLECT_ABANDONED` (details: `channelId`,
+   * `attempts`, `permanent`); the voucher stays valid — the `earned` event carried what
+   * collecting it later needs. When the torrent closes, no retry timer is left: each pending
+   * collect is tried once more at once and given up if that fails. Default 10,000 ms.
+   */
+  collectRetryMs?: number;
+  /** The longest delay between two attempts of a final collect ({@link collectRetryMs}). Default 600,000 ms (10 min). */
+  collectRetryMaxMs?: number;
+  /** Attempts of a final collect in all, the first included ({@link collectRetryMs}). Default 8 (about 31 min with the default delays). */
+  collectAttempts?: number;
+  /** Timer source (bid and redeem rounds, collect retries). Default the wall clock. */
   clock?: Clock;
 }
 
@@ -123,4 +139,22 @@ export interface SpeedEvents {
   /** A provider acknowledged our vouchers up to `cumulative` on its channel (it verified them). */
   acked: [{ peer: string; cumulative: bigint }];
   warning: [SpeedError];
+}
+
+/** Throws `SPEED_BAD_OPTION` for an option out of range (the account's constructor calls it). */
+export function checkSpeedOptions(options: SpeedCommonOptions): void {
+  const { minFundedBytes: mf, grantTimeoutMs: gt } = options;
+  if (mf !== undefined && !(Number.isSafeInteger(mf) && mf >= 0))
+    throw new SpeedError('SPEED_BAD_OPTION', 'minFundedBytes must be an integer >= 0');
+  if (gt !== undefined && !(Number.isFinite(gt) && gt >= 0))
+    throw new SpeedError('SPEED_BAD_OPTION', 'grantTimeoutMs must be >= 0');
+  for (const [name, v, least] of [
+    ['initialCreditBytes', options.initialCreditBytes, 0],
+    ['collectRetryMs', options.collectRetryMs, 1],
+    ['collectRetryMaxMs', options.collectRetryMaxMs, 1],
+    ['collectAttempts', options.collectAttempts, 1],
+  ] as const) {
+    if (v !== undefined && !(Number.isSafeInteger(v) && v >= least))
+      throw new SpeedError('SPEED_BAD_OPTION', `${name} must be an integer >= ${least}`);
+  }
 }
