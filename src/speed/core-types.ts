@@ -101,6 +101,8 @@ export interface RequesterState {
   served: bigint;
   /** A collect in progress (one at a time per peer). */
   collecting?: Promise<void>;
+  /** The price of its last grant (a debt stays priced after the grant and the bid are gone). */
+  lastGranted?: bigint;
   /** Served past its credit window since the last round (a round at once was asked for). */
   overdrawn?: boolean;
 }

@@ -144,7 +144,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
         },
         owes: (peer) => {
           const r = requesters.get(peer);
-          const price = r?.granted ?? r?.bid?.price;
+          const price = r?.granted ?? r?.lastGranted ?? r?.bid?.price;
           if (o.debtorsInFreeSlots || r === undefined || price === undefined) return false;
           return debtor(window, r.served, r.verifier?.cumulative ?? 0n, price);
         },
@@ -162,6 +162,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
             if (r.granted !== award.price || r.grantedSeq !== r.bid.seq) {
               const seq = r.bid.seq;
               r.granted = award.price;
+              r.lastGranted = award.price;
               r.grantedSeq = seq;
               this.#send(award.peer, () => r.ext.grant(seq, award.price, credit));
               this.emit('grant', { peer: award.peer, price: award.price, credit, role: 'provider' });
@@ -370,9 +371,11 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
         const r = closed ? undefined : requesters.get(peer);
         if (r?.granted === undefined) return;
         r.served += BigInt(bytes) * r.granted;
-        // Past its window having paid nothing: the slot ends now (a round at once); a payer
-        // that pays is judged at the next round (a piece may be about to verify).
-        if (!r.overdrawn && (r.verifier?.cumulative ?? 0n) === 0n && owes(r, r.granted)) {
+        // Past its window having paid nothing (vouchers offered since the last round checked
+        // first): the slot ends now, a round at once; a payer that pays is judged at the next.
+        if (r.overdrawn || !owes(r, r.granted)) return;
+        const good = this.#settleNewest(peer, r);
+        if (!good || ((r.verifier?.cumulative ?? 0n) === 0n && owes(r, r.granted))) {
           r.overdrawn = true;
           queueMicrotask(() => {
             if (!closed) host.rechoke();

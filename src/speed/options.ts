@@ -31,10 +31,13 @@ export interface SpeedCommonOptions {
   creditBytes?: number;
   /**
    * The credit window of a payer that has paid nothing yet: it grows by every byte's worth paid,
-   * up to {@link creditBytes} — so an identity that never pays is served at most this much ahead
-   * of payment, and the slot ends as soon as it is past it (a choke round at once, not at the next
-   * one). Default: the rail's (2 MiB on the ledger, whose payers pay after every verified piece;
-   * on a BTTC channel, whose payers pay in batches, the whole {@link creditBytes}).
+   * up to {@link creditBytes}. A payer that has paid nothing is cut the moment it passes this
+   * window (a choke round at once, not at the next one), so an identity that never pays is served
+   * at most this much ahead of payment by each provider. Default: the rail's
+   * `defaultInitialCreditBytes`, else the whole {@link creditBytes} (the ledger and BTTC rails):
+   * a payer cannot pay before its first piece verifies, and a smaller window cost honest payers
+   * time in the swarm lab (docs/speed.md, "Attacks measured") — set it lower where files are small
+   * against the window.
    */
   initialCreditBytes?: number;
   /**

@@ -188,8 +188,6 @@ export class LedgerRail implements PaymentRail {
   /** An ed25519 signature costs ~0.1 ms: a voucher per verified piece. */
   readonly payEveryBytes = 0;
   readonly defaultCreditBytes: number = 4 * 1024 * 1024;
-  /** Payers sign after every verified piece: half the window to start with, the rest earned by paying. */
-  readonly defaultInitialCreditBytes: number = 2 * 1024 * 1024;
   readonly #o: LedgerRailOptions;
 
   constructor(options: LedgerRailOptions) {
