@@ -72,7 +72,7 @@ export interface PeerGroupInput {
   paidShare?: number;
   /** Bytes served ahead of payment as a provider (auction/propshare). Default the rail's (4 MiB). */
   creditBytes?: number;
-  /** The credit window of a payer that has paid nothing yet (Speed's `initialCreditBytes`). Default the rail's (2 MiB). */
+  /** The credit window of a payer that has paid nothing yet (Speed's `initialCreditBytes`). Default the whole credit. */
   initialCreditBytes?: number;
   /** While seeding, rank payers past their credit for free slots by what we uploaded to them (Speed's `debtorsInFreeSlots`). Default false. */
   debtorsInFreeSlots?: boolean;

@@ -6,7 +6,7 @@ export interface BidBook {
   /** The peer's standing bid (base units per MiB), if it bid and is in good standing. */
   bidOf(peer: string): bigint | undefined;
   /**
-   * The peer was served in a paid slot past its credit and has not paid for it: while seeding,
+   * The peer was served in a paid slot past its credit and has paid nothing: while seeding,
    * the regular free slots rank it as if we had uploaded nothing to it (its paid-slot service
    * would otherwise win it a free slot it did not pay for). It keeps its optimistic turns.
    */

@@ -101,7 +101,7 @@ export interface RequesterState {
   served: bigint;
   /** A collect in progress (one at a time per peer). */
   collecting?: Promise<void>;
-  /** The price of its last grant (a debt stays priced after the grant and the bid are gone). */
+  /** The highest price it was granted (its debt is weighed at it, also after the grant and bid are gone). */
   lastGranted?: bigint;
   /** Served past its credit window since the last round (a round at once was asked for). */
   overdrawn?: boolean;

@@ -12,7 +12,7 @@ import {
   isPermanentCollectError,
 } from './collect-retry.js';
 import type { ProviderState, RequesterState, SpeedSwarm, SpeedSwarmHost } from './core-types.js';
-import { backedPrice, creditRules, debtor, overdrawn } from './credit.js';
+import { backedPrice, creditRules, debtor, higher, overdrawn } from './credit.js';
 import { refusalCode, SpeedError, type SpeedErrorCode, type SpeedErrorDetails } from './errors.js';
 import {
   checkSpeedOptions,
@@ -119,11 +119,11 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     const providers = new Map<string, ProviderState>();
     const requesters = new Map<string, RequesterState>();
     const { window, funding } = creditRules(o, this.rail);
-    const credit = window.fullBytes; // what a grant announces
-    const reserve = funding.reserve;
-    /** Owes more than its window allows at `price` (served past its credit, unpaid). */
+    const [credit, reserve] = [window.fullBytes, funding.reserve]; // a grant announces the credit
+    /** Owes more than its window allows, weighed at the highest price granted yet ({@link higher}). */
+    const top = (r: RequesterState, price: bigint): bigint => higher(r.lastGranted, price);
     const owes = (r: RequesterState, price: bigint): boolean =>
-      overdrawn(window, r.served, r.verifier?.cumulative ?? 0n, price);
+      overdrawn(window, r.served, r.verifier?.cumulative ?? 0n, top(r, price));
     const backed = (r: RequesterState) =>
       r.bid && r.verifier && backedPrice(funding, r.bid.price, r.verifier);
 
@@ -146,7 +146,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
           const r = requesters.get(peer);
           const price = r?.granted ?? r?.lastGranted ?? r?.bid?.price;
           if (o.debtorsInFreeSlots || r === undefined || price === undefined) return false;
-          return debtor(window, r.served, r.verifier?.cumulative ?? 0n, price);
+          return debtor(window, r.served, r.verifier?.cumulative ?? 0n, top(r, price));
         },
       },
       {
@@ -162,7 +162,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
             if (r.granted !== award.price || r.grantedSeq !== r.bid.seq) {
               const seq = r.bid.seq;
               r.granted = award.price;
-              r.lastGranted = award.price;
+              r.lastGranted = top(r, award.price);
               r.grantedSeq = seq;
               this.#send(award.peer, () => r.ext.grant(seq, award.price, credit));
               this.emit('grant', { peer: award.peer, price: award.price, credit, role: 'provider' });

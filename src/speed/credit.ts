@@ -37,17 +37,12 @@ export function overdrawn(w: CreditWindow, served: bigint, paid: bigint, price: 
 }
 
 /**
- * Whether a payer counts as a debtor for free-slot ranking (`debtorsInFreeSlots`): one that has
- * paid nothing once it owes more than its initial window; one that has paid, once it owes more
- * than the full credit (an honest payer's debt swings with pieces about to verify).
+ * Whether a payer counts as a debtor for free-slot ranking (`debtorsInFreeSlots`): it has paid
+ * nothing at all and owes more than its window. One that has paid — an honest auto-bidder whose
+ * channel ran dry, say — is only held to its window (its paid slot ends), not ranked down.
  */
 export function debtor(w: CreditWindow, served: bigint, paid: bigint, price: bigint): boolean {
-  return overdrawn(
-    paid === 0n ? w : { fullBytes: w.fullBytes, initialBytes: w.fullBytes },
-    served,
-    paid,
-    price,
-  );
+  return paid === 0n && overdrawn(w, served, paid, price);
 }
 
 /** How a provider weighs an ungranted bid against its channel's deposit (`fundedBids`). */
@@ -99,4 +94,13 @@ export function creditRules(
       reserve: o.reservePrice ?? 0n,
     },
   };
+}
+
+/**
+ * The price a debt is weighed at: the highest granted yet, or `price` if higher. A debt run up at
+ * a higher price must not look larger in bytes once the price falls — an honest payer's residue
+ * (blocks in flight, pieces not yet verified) would pass a window shrunk by the new price.
+ */
+export function higher(top: bigint | undefined, price: bigint): bigint {
+  return top !== undefined && top > price ? top : price;
 }

@@ -49,6 +49,7 @@ export {
   DEFAULT_MIN_FUNDED_BYTES,
   debtor,
   type Funding,
+  higher,
   overdrawn,
 } from './credit.js';
 export { SPEED_ERROR_CODES, SpeedError, type SpeedErrorCode } from './errors.js';

@@ -41,11 +41,12 @@ export interface SpeedCommonOptions {
    */
   initialCreditBytes?: number;
   /**
-   * Whether a payer that was served past its credit window and has not paid for it still ranks
+   * Whether a payer that has paid nothing at all and owes more than its credit window still ranks
    * for the regular free slots by what we uploaded to it while seeding (true: the behaviour before
    * #23). Default false: a seeder ranks it as if it had uploaded nothing to it — its paid-slot
    * service would otherwise win it the free slot it did not pay for; it keeps its optimistic turns
    * and, as a leecher's peer, tit-for-tat by what it uploads to us (never banned for being poor).
+   * A payer that has paid something (an auto-bidder whose channel ran dry) is not ranked down.
    */
   debtorsInFreeSlots?: boolean;
   /**

@@ -21,6 +21,7 @@ import {
   type CreditWindow,
   debtor,
   FixedBid,
+  higher,
   MIB,
   overdrawn,
   type ProtocolWire,
@@ -305,10 +306,22 @@ describe('non-payment: the credit window starts small and is earned by paying (i
     expect(overdrawn(w, BigInt(MIB_N + 1024) * price, 0n, price)).toBe(true);
     // The same debt after paying 1 BTT is inside the grown window.
     expect(overdrawn(w, BigInt(2 * MIB_N) * price, 1n * BTT, price)).toBe(false);
-    // For free-slot ranking, a payer that paid anything is a debtor only past the full credit.
+    // For free-slot ranking only a payer that has paid nothing at all is a debtor.
     expect(debtor(w, BigInt(2 * MIB_N) * price, 0n, price)).toBe(true);
-    expect(debtor(w, BigInt(4 * MIB_N) * price, 1n, price)).toBe(false);
-    expect(debtor(w, BigInt(6 * MIB_N) * price, 1n, price)).toBe(true);
+    expect(debtor(w, BigInt(MIB_N) * price, 0n, price)).toBe(false);
+    expect(debtor(w, BigInt(6 * MIB_N) * price, 1n, price)).toBe(false);
+  });
+
+  it('a debt is weighed at the highest price granted: a price that falls does not shrink the window', () => {
+    const w: CreditWindow = { fullBytes: 4 * MIB_N, initialBytes: 4 * MIB_N };
+    const high = 2n * BTT;
+    const low = BTT / 100n;
+    const served = BigInt(MIB_N) * high; // 1 MiB unpaid, run up at 2 BTT/MiB
+    // Weighed at the new low price the same MiB looks like 200 MiB of debt: past a 4 MiB window.
+    expect(overdrawn(w, served, 0n, low)).toBe(true);
+    expect(higher(high, low)).toBe(high);
+    expect(higher(undefined, low)).toBe(low);
+    expect(overdrawn(w, served, 0n, higher(high, low))).toBe(false);
   });
 
   it('refuses a bad initialCreditBytes', async () => {
