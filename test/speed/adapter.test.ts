@@ -4,13 +4,14 @@
  * hostile input drops the wire without a crash, and payment follows the received blocks of
  * verified pieces only.
  */
-import Wire from 'bittorrent-protocol';
+import type Wire from 'bittorrent-protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Ledger, TronKey } from '../../src/ledger/index.js';
 import { encode } from '../../src/metainfo/bencode.js';
 import { FixedBid, MIB, type ProtocolWire, type SpeedError, WireSpeed } from '../../src/speed/index.js';
 import { decodeBttMessage } from '../../src/wire/btt-speed.js';
 import { waitFor } from '../helpers/wait.js';
+import { pipedWires } from './piped-wires.js';
 
 const BTT = 10n ** 18n;
 const open: { close(): void }[] = [];
@@ -23,16 +24,7 @@ function pair(a: WireSpeed, b: WireSpeed, remaining: () => number) {
   const ta = a.torrent({ remainingBytes: remaining, rechokeIntervalMs: 50 });
   const tb = b.torrent({ remainingBytes: () => 0, rechokeIntervalMs: 50 });
   open.push(ta, tb);
-  const wa = new Wire();
-  const wb = new Wire();
-  (wa as unknown as { pipe(w: Wire): Wire }).pipe(wb);
-  (wb as unknown as { pipe(w: Wire): Wire }).pipe(wa);
-  (wa as unknown as { use(x: unknown): void }).use(ta.Extension);
-  (wb as unknown as { use(x: unknown): void }).use(tb.Extension);
-  const ih = new Uint8Array(20).fill(7);
-  wa.handshake(ih, new Uint8Array(20).fill(1));
-  wb.handshake(ih, new Uint8Array(20).fill(2));
-  return { ta, tb, wa: wa as unknown as ProtocolWire, wb: wb as unknown as ProtocolWire };
+  return { ta, tb, ...pipedWires(ta.Extension, tb.Extension, { infoHash: 7, interested: false }) };
 }
 
 async function accounts() {

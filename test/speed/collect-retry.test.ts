@@ -1,12 +1,3 @@
-/**
- * A payee's final collect (the redeem of a leaving peer's best voucher) that fails: retried with
- * exponential backoff on a transient error, never on a permanent one, at most `collectAttempts`
- * times, given up with a `SPEED_COLLECT_ABANDONED` warning, and no timer left after close. Two
- * real `bittorrent-protocol` wires piped in memory, a real embedded ledger; the provider's rail is
- * the ledger's, with its collects made to fail as each test says; the provider's timers run on
- * a ManualClock.
- */
-import Wire from 'bittorrent-protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Ledger, LedgerError, TronKey } from '../../src/ledger/index.js';
 import {
@@ -19,6 +10,7 @@ import {
 } from '../../src/speed/index.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { waitFor } from '../helpers/wait.js';
+import { pipedWires } from './piped-wires.js';
 import { WrappedRail } from './wrapped-rail.js';
 
 const BTT = 10n ** 18n;
@@ -89,18 +81,7 @@ async function paid(failWith: (attempt: number) => Error | undefined): Promise<S
     rechokeIntervalMs: 7_200_000,
   });
   open.push(ta, tb);
-  const wa = new Wire();
-  const wb = new Wire();
-  (wa as unknown as { pipe(w: Wire): Wire }).pipe(wb);
-  (wb as unknown as { pipe(w: Wire): Wire }).pipe(wa);
-  (wa as unknown as { use(x: unknown): void }).use(ta.Extension);
-  (wb as unknown as { use(x: unknown): void }).use(tb.Extension);
-  const ih = new Uint8Array(20).fill(5);
-  wa.handshake(ih, new Uint8Array(20).fill(1));
-  wb.handshake(ih, new Uint8Array(20).fill(2));
-  (wb as unknown as { peerInterested: boolean }).peerInterested = true;
-  const pw = wa as unknown as ProtocolWire;
-  const sw = wb as unknown as ProtocolWire;
+  const { wa: pw, wb: sw } = pipedWires(ta.Extension, tb.Extension, { infoHash: 5 });
   let granted = false;
   payer.on('grant', () => {
     granted = true;

@@ -11,7 +11,7 @@
  *   drops out of the bids; the payer never signs beyond verified bytes × granted price;
  * - shill bids from our own identity: ignored.
  */
-import Wire from 'bittorrent-protocol';
+import type Wire from 'bittorrent-protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Ledger, TronKey } from '../../src/ledger/index.js';
 import {
@@ -36,6 +36,7 @@ import {
   encodeBttMessage,
 } from '../../src/wire/index.js';
 import { waitFor } from '../helpers/wait.js';
+import { pipedWires } from './piped-wires.js';
 
 const BTT = 10n ** 18n;
 const MIB_N = 1024 * 1024;
@@ -59,12 +60,7 @@ function pair(a: WireSpeed, b: WireSpeed): Pair {
   const ta = a.torrent({ remainingBytes: () => 64 * 1024 * 1024, rechokeIntervalMs: 60_000 });
   const tb = b.torrent({ remainingBytes: () => 0, rechokeIntervalMs: 60_000, countFromWire: false });
   open.push(ta, tb);
-  const wa = new Wire();
-  const wb = new Wire();
-  (wa as unknown as { pipe(w: Wire): Wire }).pipe(wb);
-  (wb as unknown as { pipe(w: Wire): Wire }).pipe(wa);
-  (wa as unknown as { use(x: unknown): void }).use(ta.Extension);
-  (wb as unknown as { use(x: unknown): void }).use(tb.Extension);
+  const { wa, wb } = pipedWires(ta.Extension, tb.Extension);
   const rejects: number[] = [];
   (wa as unknown as { on(e: string, f: (ext: unknown, buf: Uint8Array) => void): void }).on(
     'extended',
@@ -74,11 +70,7 @@ function pair(a: WireSpeed, b: WireSpeed): Pair {
       if (d.ok && d.message?.t === 'reject') rejects.push(d.message.code);
     },
   );
-  const ih = new Uint8Array(20).fill(9);
-  wa.handshake(ih, new Uint8Array(20).fill(1));
-  wb.handshake(ih, new Uint8Array(20).fill(2));
-  (wb as unknown as { peerInterested: boolean }).peerInterested = true;
-  return { ta, tb, wa: wa as unknown as ProtocolWire, wb: wb as unknown as ProtocolWire, rejects };
+  return { ta, tb, wa, wb, rejects };
 }
 
 async function accounts(
@@ -156,17 +148,7 @@ function wireTo(
   tb: WireSpeedTorrent,
   n: number,
 ): { wa: ProtocolWire; wb: ProtocolWire } {
-  const wa = new Wire();
-  const wb = new Wire();
-  (wa as unknown as { pipe(w: Wire): Wire }).pipe(wb);
-  (wb as unknown as { pipe(w: Wire): Wire }).pipe(wa);
-  (wa as unknown as { use(x: unknown): void }).use(ta.Extension);
-  (wb as unknown as { use(x: unknown): void }).use(tb.Extension);
-  const ih = new Uint8Array(20).fill(9);
-  wa.handshake(ih, new Uint8Array(20).fill(10 + n));
-  wb.handshake(ih, new Uint8Array(20).fill(2));
-  (wb as unknown as { peerInterested: boolean }).peerInterested = true;
-  return { wa: wa as unknown as ProtocolWire, wb: wb as unknown as ProtocolWire };
+  return pipedWires(ta.Extension, tb.Extension, { peerIds: [10 + n, 2] });
 }
 
 /** The clearing price an honest high bidder pays when a second bidder bids 90 BTT/MiB from a 0.5 BTT channel. */
@@ -397,19 +379,9 @@ describe('shill bids', () => {
         if (d.ok && d.message?.t === 'reject') answers.push(d.message.code);
       }
     }
-    const wa = new Wire();
-    const wb = new Wire();
-    (wa as unknown as { pipe(w: Wire): Wire }).pipe(wb);
-    (wb as unknown as { pipe(w: Wire): Wire }).pipe(wa);
-    (wa as unknown as { use(x: unknown): void }).use(Shill);
-    (wb as unknown as { use(x: unknown): void }).use(tb.Extension);
-    const ih = new Uint8Array(20).fill(9);
-    wa.handshake(ih, new Uint8Array(20).fill(1));
-    wb.handshake(ih, new Uint8Array(20).fill(2));
-    (wb as unknown as { peerInterested: boolean }).peerInterested = true;
+    const { wa, wb: w } = pipedWires(Shill, tb.Extension);
     const bids: string[] = [];
     provider.on('bid', (b) => bids.push(b.peer));
-    const w = wb as unknown as ProtocolWire;
     await waitFor(() => w.peerExtendedMapping.btt_speed !== undefined, 5_000, 'the extended handshake');
     // Sent after the handshake: the provider has parsed it (the wire delivers in order).
     const send = (buf: Uint8Array) =>

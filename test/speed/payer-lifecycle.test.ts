@@ -1,24 +1,15 @@
-/**
- * The payer's end of a torrent or of a connection, on real `bittorrent-protocol` wires piped in
- * memory and a real embedded ledger:
- * - `WireSpeedTorrent.close()` pays what a batching rail let accrue for verified bytes, and after
- *   it no bid goes out (not even one an extended handshake started), no rail call, no timer;
- * - a voucher signed for a connection that died before it arrived is not lost: the next
- *   connection to the same payee takes over the channel and sends it once granted.
- */
-import Wire from 'bittorrent-protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Ledger, TronKey } from '../../src/ledger/index.js';
 import {
   FixedBid,
   MIB,
-  type ProtocolWire,
   type SpeedCommonOptions,
   WireSpeed,
   type WireSpeedTorrent,
 } from '../../src/speed/index.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { waitFor } from '../helpers/wait.js';
+import { pipedWires } from './piped-wires.js';
 import { WrappedRail, type WrappedRailOptions } from './wrapped-rail.js';
 
 const BTT = 10n ** 18n;
@@ -70,17 +61,8 @@ async function accounts(rail: WrappedRailOptions, payerOptions: Partial<SpeedCom
 
 /** A new connection between the two torrents (ids `wire-N` on each side). */
 function connect(ta: WireSpeedTorrent, tb: WireSpeedTorrent) {
-  const wa = new Wire();
-  const wb = new Wire();
-  (wa as unknown as { pipe(w: Wire): Wire }).pipe(wb);
-  (wb as unknown as { pipe(w: Wire): Wire }).pipe(wa);
-  (wa as unknown as { use(x: unknown): void }).use(ta.Extension);
-  (wb as unknown as { use(x: unknown): void }).use(tb.Extension);
-  const ih = new Uint8Array(20).fill(3);
-  wa.handshake(ih, new Uint8Array(20).fill(1));
-  wb.handshake(ih, new Uint8Array(20).fill(2));
-  (wb as unknown as { peerInterested: boolean }).peerInterested = true;
-  return { wa, wb, pa: wa as unknown as ProtocolWire, pb: wb as unknown as ProtocolWire };
+  const { wa, wb } = pipedWires(ta.Extension, tb.Extension, { infoHash: 3 });
+  return { wa, wb, pa: wa, pb: wb };
 }
 
 /** Runs the provider's rounds until the payer holds a grant on a connection. */
