@@ -103,6 +103,6 @@ export interface RequesterState {
   collecting?: Promise<void>;
   /** The highest price it was granted (its debt is weighed at it, also after the grant and bid are gone). */
   lastGranted?: bigint;
-  /** Served past its credit window since the last round (a round at once was asked for). */
+  /** Judged past its credit window since the last round (cut at once, or left to the round). */
   overdrawn?: boolean;
 }

@@ -12,7 +12,7 @@ import {
   isPermanentCollectError,
 } from './collect-retry.js';
 import type { ProviderState, RequesterState, SpeedSwarm, SpeedSwarmHost } from './core-types.js';
-import { backedPrice, creditRules, debtor, higher, overdrawn } from './credit.js';
+import { creditRules, DebtBook, higher, overdrawn, stingy } from './credit.js';
 import { refusalCode, SpeedError, type SpeedErrorCode, type SpeedErrorDetails } from './errors.js';
 import {
   checkSpeedOptions,
@@ -58,6 +58,8 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
   /** Channels (hex) accepted as a provider, by the connection using them — over every torrent. */
   readonly #inUse = new Map<string, RequesterState>();
   #redeemed = 0n;
+  /** What payers left owing when their connections closed (a reconnect resumes it). */
+  readonly #debts = new DebtBook();
   readonly #handshake: BttHandshake;
   /** How we pay and are paid. */
   readonly rail: PaymentRail;
@@ -118,14 +120,8 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     const o = this.options;
     const providers = new Map<string, ProviderState>();
     const requesters = new Map<string, RequesterState>();
-    const { window, funding } = creditRules(o, this.rail);
+    const { window, funding, owes, backed, debtorOf } = creditRules(o, this.rail);
     const [credit, reserve] = [window.fullBytes, funding.reserve]; // a grant announces the credit
-    /** Owes more than its window allows, weighed at the highest price granted yet ({@link higher}). */
-    const top = (r: RequesterState, price: bigint): bigint => higher(r.lastGranted, price);
-    const owes = (r: RequesterState, price: bigint): boolean =>
-      overdrawn(window, r.served, r.verifier?.cumulative ?? 0n, top(r, price));
-    const backed = (r: RequesterState) =>
-      r.bid && r.verifier && backedPrice(funding, r.bid.price, r.verifier);
 
     // Provider side: the bid-aware choker, fed by standing bids in good standing.
     const choker = new SpeedChoker(
@@ -138,16 +134,13 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
           // once granted, a payer is held to the credit window only (its deposit was checked).
           const price = r.granted === undefined ? backed(r) : r.bid.price;
           if (price === undefined) return undefined;
-          // Lagging beyond the credit window: treated as not bidding.
+          // Lagging beyond the window: not bidding. A debt that fits at today's price is weighed at it.
           r.overdrawn = owes(r, r.granted ?? r.bid.price);
+          if (!overdrawn(window, r.served, r.verifier.cumulative, r.granted ?? r.bid.price))
+            r.lastGranted = r.granted;
           return r.overdrawn ? undefined : price;
         },
-        owes: (peer) => {
-          const r = requesters.get(peer);
-          const price = r?.granted ?? r?.lastGranted ?? r?.bid?.price;
-          if (o.debtorsInFreeSlots || r === undefined || price === undefined) return false;
-          return debtor(window, r.served, r.verifier?.cumulative ?? 0n, top(r, price));
-        },
+        owes: (peer) => !o.debtorsInFreeSlots && debtorOf(requesters.get(peer)),
       },
       {
         reserve,
@@ -162,7 +155,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
             if (r.granted !== award.price || r.grantedSeq !== r.bid.seq) {
               const seq = r.bid.seq;
               r.granted = award.price;
-              r.lastGranted = top(r, award.price);
+              r.lastGranted = higher(r.lastGranted, award.price);
               r.grantedSeq = seq;
               this.#send(award.peer, () => r.ext.grant(seq, award.price, credit));
               this.emit('grant', { peer: award.peer, price: award.price, credit, role: 'provider' });
@@ -207,11 +200,22 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     });
 
     let closed = false;
+    let roundAsked = false;
+    /** A choke round once this moment's events are handled (one for all of them). */
+    const round = (): void => {
+      if (roundAsked) return;
+      roundAsked = true;
+      queueMicrotask(() => {
+        roundAsked = false;
+        if (!closed) host.rechoke();
+      });
+    };
     /** Providers whose connection closed with a voucher it never acked (or owed unsigned), by address. */
     const parked = new Map<string, ProviderState>();
     const closePeer = (id: string): void => {
       if (closed) return;
       const r = requesters.get(id);
+      if (r?.verifier) this.#debts.leave(r.addr, r.served, r.verifier.cumulative, r.lastGranted);
       if (r) void this.#redeem(r, id, finals);
       const p = providers.get(id);
       if (p?.signer && (p.signer.cumulative > p.acked || p.owed / MIB > p.signer.cumulative))
@@ -270,8 +274,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
           r.ext.reject(BttRejectCode.UNKNOWN_CHANNEL, 'channel in use by another connection');
           return;
         }
-        // Checked once: a new bid on the channel (say after a bad voucher cleared the bid) must
-        // not replace the verifier and its best voucher, not yet collected.
+        // Checked once: a new bid must not replace the verifier and its uncollected best voucher.
         if (!r.verifier) {
           r.checking = this.#checkChannel(r, channel).catch((err: unknown) => {
             if (!closed)
@@ -371,16 +374,12 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
         const r = closed ? undefined : requesters.get(peer);
         if (r?.granted === undefined) return;
         r.served += BigInt(bytes) * r.granted;
-        // Past its window having paid nothing (vouchers offered since the last round checked
-        // first): the slot ends now, a round at once; a payer that pays is judged at the next.
+        // Past its window (judged once a round, vouchers offered since the last one checked
+        // first): a stingy payer's slot ends now, a round at once; one that pays, at the next.
         if (r.overdrawn || !owes(r, r.granted)) return;
+        r.overdrawn = true;
         const good = this.#settleNewest(peer, r);
-        if (!good || ((r.verifier?.cumulative ?? 0n) === 0n && owes(r, r.granted))) {
-          r.overdrawn = true;
-          queueMicrotask(() => {
-            if (!closed) host.rechoke();
-          });
-        }
+        if (!good || (stingy(r.served, r.verifier?.cumulative ?? 0n) && owes(r, r.granted))) round();
       },
       // Pay for every verified piece, to each provider holding a grant, for the bytes it sent.
       verified: (sources) => {
@@ -428,6 +427,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     this.#inUse.set(key, r);
     try {
       r.verifier = await this.rail.accept(channel, r.addr);
+      ({ served: r.served, top: r.lastGranted } = this.#debts.resume(r.addr, r.verifier.cumulative));
     } catch (err) {
       if (this.#inUse.get(key) === r) this.#inUse.delete(key);
       throw err;

@@ -5,6 +5,7 @@
  * the initial window, and one that pays gets the full window its payment rhythm needs.
  * @module
  */
+import type { RequesterState } from './core-types.js';
 import { MIB } from './strategy.js';
 
 /** Default `minFundedBytes` (Speed's option): 256 KiB. */
@@ -37,12 +38,47 @@ export function overdrawn(w: CreditWindow, served: bigint, paid: bigint, price: 
 }
 
 /**
- * Whether a payer counts as a debtor for free-slot ranking (`debtorsInFreeSlots`): it has paid
- * nothing at all and owes more than its window. One that has paid — an honest auto-bidder whose
+ * Whether a payer that owes looks unwilling rather than late: it has paid less than half of what
+ * it was served in all. Paying one base unit does not make a non-payer look honest; an auto-bidder
+ * whose channel ran dry has paid far more than its window.
+ */
+export function stingy(served: bigint, paid: bigint): boolean {
+  return paid * 2n < served / MIB;
+}
+
+/**
+ * Whether a payer counts as a debtor for free-slot ranking (`debtorsInFreeSlots`): it owes more
+ * than its window and is {@link stingy}. One that has paid its way — an honest auto-bidder whose
  * channel ran dry, say — is only held to its window (its paid slot ends), not ranked down.
  */
 export function debtor(w: CreditWindow, served: bigint, paid: bigint, price: bigint): boolean {
-  return paid === 0n && overdrawn(w, served, paid, price);
+  return stingy(served, paid) && overdrawn(w, served, paid, price);
+}
+
+/**
+ * What payers left owing when their connection closed, by payer address (the oldest forgotten
+ * past `max`): a payer that reconnects — on the same channel or a new one — starts where it left
+ * off, not with a fresh window, and payments it made before count once.
+ */
+export class DebtBook {
+  readonly #debts = new Map<string, { debt: bigint; top: bigint | undefined }>();
+  constructor(readonly max = 4096) {}
+
+  /** A connection closed: `served` (Σ bytes × price), `paid` (base units), its highest price. */
+  leave(addr: string, served: bigint, paid: bigint, top: bigint | undefined): void {
+    const debt = served / MIB - paid;
+    this.#debts.delete(addr);
+    if (debt <= 0n) return;
+    this.#debts.set(addr, { debt, top });
+    const oldest = this.#debts.size > this.max ? this.#debts.keys().next().value : undefined;
+    if (oldest !== undefined) this.#debts.delete(oldest);
+  }
+
+  /** A new connection's channel was checked, `paid` already on it: the `served` that puts it where it was. */
+  resume(addr: string, paid: bigint): { served: bigint; top: bigint | undefined } {
+    const d = this.#debts.get(addr);
+    return { served: ((d?.debt ?? 0n) + paid) * MIB, top: d?.top };
+  }
 }
 
 /** How a provider weighs an ungranted bid against its channel's deposit (`fundedBids`). */
@@ -73,7 +109,7 @@ export function backedPrice(
   return counted < f.reserve ? undefined : counted;
 }
 
-/** A provider's credit window and bid funding from Speed's options and its rail's defaults. */
+/** A provider's credit window and bid funding from Speed's options and its rail's defaults, and the rules on a requester's state. */
 export function creditRules(
   o: {
     creditBytes?: number;
@@ -83,23 +119,43 @@ export function creditRules(
     reservePrice?: bigint;
   },
   rail: { defaultCreditBytes: number; defaultInitialCreditBytes?: number },
-): { window: CreditWindow; funding: Funding } {
+) {
   const credit = o.creditBytes ?? rail.defaultCreditBytes;
   const initial = o.initialCreditBytes ?? rail.defaultInitialCreditBytes ?? credit;
+  const window: CreditWindow = { fullBytes: credit, initialBytes: Math.min(credit, initial) };
+  const funding: Funding = {
+    funded: o.fundedBids ?? true,
+    minFundedBytes: BigInt(o.minFundedBytes ?? DEFAULT_MIN_FUNDED_BYTES),
+    reserve: o.reservePrice ?? 0n,
+  };
+  const paid = (r: RequesterState): bigint => r.verifier?.cumulative ?? 0n;
   return {
-    window: { fullBytes: credit, initialBytes: Math.min(credit, initial) },
-    funding: {
-      funded: o.fundedBids ?? true,
-      minFundedBytes: BigInt(o.minFundedBytes ?? DEFAULT_MIN_FUNDED_BYTES),
-      reserve: o.reservePrice ?? 0n,
+    window,
+    funding,
+    /** Owes more than its window allows at `price`, weighed at the highest price granted yet ({@link higher}). */
+    owes: (r: RequesterState, price: bigint): boolean =>
+      overdrawn(window, r.served, paid(r), higher(r.lastGranted, price)),
+    /** What its standing bid counts for before it is granted ({@link backedPrice}). */
+    backed: (r: RequesterState): bigint | undefined =>
+      r.bid && r.verifier ? backedPrice(funding, r.bid.price, r.verifier) : undefined,
+    /** A {@link debtor} for free-slot ranking. */
+    debtorOf: (r: RequesterState | undefined): boolean => {
+      const price = r?.granted ?? r?.lastGranted ?? r?.bid?.price;
+      return (
+        r !== undefined &&
+        price !== undefined &&
+        debtor(window, r.served, paid(r), higher(r.lastGranted, price))
+      );
     },
   };
 }
 
 /**
- * The price a debt is weighed at: the highest granted yet, or `price` if higher. A debt run up at
- * a higher price must not look larger in bytes once the price falls — an honest payer's residue
- * (blocks in flight, pieces not yet verified) would pass a window shrunk by the new price.
+ * The price a debt is weighed at: the highest granted while the debt has not fitted the window at
+ * a lower one, or `price` if higher. A debt run up at a higher price must not look larger in bytes
+ * once the price falls — an honest payer's residue (blocks in flight, pieces not yet verified)
+ * would pass a window shrunk by the new price; the provider weighs it at today's price again once
+ * it fits (SpeedCore's bid rounds).
  */
 export function higher(top: bigint | undefined, price: bigint): bigint {
   return top !== undefined && top > price ? top : price;

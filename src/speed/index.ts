@@ -47,10 +47,12 @@ export {
   type CreditWindow,
   creditRules,
   DEFAULT_MIN_FUNDED_BYTES,
+  DebtBook,
   debtor,
   type Funding,
   higher,
   overdrawn,
+  stingy,
 } from './credit.js';
 export { SPEED_ERROR_CODES, SpeedError, type SpeedErrorCode } from './errors.js';
 export {

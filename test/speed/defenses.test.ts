@@ -267,6 +267,30 @@ describe('non-payment: the credit window starts small and is earned by paying (i
     await waitFor(() => p.rejects.includes(BttRejectCode.PAYMENT_REQUIRED), 5_000, 'reject 10');
   });
 
+  it('a payer that reconnects starts where it left off: no fresh window, on the same identity', async () => {
+    const { payer, provider } = await accounts({}, { creditBytes: MIB_N });
+    const p = pair(payer, provider);
+    await bidChecked(p, provider);
+    expect(p.tb.isPaid(p.wb)).toBe(true);
+    p.tb.uploaded(p.wb, MIB_N + 64 * 1024); // served past its window, nothing paid
+    await waitFor(() => !p.tb.isPaid(p.wb), 5_000, 'the slot ending');
+    (p.wa as unknown as { destroy(): void }).destroy();
+    (p.wb as unknown as { destroy(): void }).destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    // The same payer connects again (a new channel: it had nothing to carry over).
+    let bids = 0;
+    provider.on('bid', () => bids++);
+    const again = pipedWires(p.ta.Extension, p.tb.Extension, { peerIds: [3, 4] });
+    await waitFor(() => bids > 0, 10_000, 'the bid on the new connection');
+    await new Promise((r) => setTimeout(r, 200)); // its channel check (one ledger read)
+    for (let i = 0; i < 5; i++) {
+      p.tb.rechoke();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // Still owing its last window: not granted again.
+    expect(p.tb.isPaid(again.wb)).toBe(false);
+  });
+
   it('with the initial window as large as the credit (the behaviour before), the same payer keeps its slot', async () => {
     const { payer, provider } = await accounts({}, { creditBytes: 4 * MIB_N, initialCreditBytes: 4 * MIB_N });
     const p = pair(payer, provider);
@@ -288,10 +312,12 @@ describe('non-payment: the credit window starts small and is earned by paying (i
     expect(overdrawn(w, BigInt(MIB_N + 1024) * price, 0n, price)).toBe(true);
     // The same debt after paying 1 BTT is inside the grown window.
     expect(overdrawn(w, BigInt(2 * MIB_N) * price, 1n * BTT, price)).toBe(false);
-    // For free-slot ranking only a payer that has paid nothing at all is a debtor.
+    // For free-slot ranking a debtor owes past its window and has paid less than half of its due:
+    // paying one base unit does not clear it; a payer whose channel ran dry after paying its way does.
     expect(debtor(w, BigInt(2 * MIB_N) * price, 0n, price)).toBe(true);
     expect(debtor(w, BigInt(MIB_N) * price, 0n, price)).toBe(false);
-    expect(debtor(w, BigInt(6 * MIB_N) * price, 1n, price)).toBe(false);
+    expect(debtor(w, BigInt(6 * MIB_N) * price, 1n, price)).toBe(true);
+    expect(debtor(w, BigInt(10 * MIB_N) * price, 10n * BTT, price)).toBe(false);
   });
 
   it('a debt is weighed at the highest price granted: a price that falls does not shrink the window', () => {
