@@ -132,6 +132,9 @@ export class CheatingRail implements PaymentRail {
   get defaultInitialCreditBytes() {
     return this.inner.defaultInitialCreditBytes;
   }
+  get finalCollectCloses() {
+    return this.inner.finalCollectCloses;
+  }
   peerAddress(...args: Parameters<PaymentRail['peerAddress']>) {
     return this.inner.peerAddress(...args);
   }

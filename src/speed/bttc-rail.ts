@@ -110,6 +110,8 @@ export class BttcChannelRail implements PaymentRail {
   readonly scheme: BttVoucherScheme = BTT_SCHEME_EIP712;
   readonly hello: Pick<BttHandshake, 'vs' | 'evm'>;
   readonly payEveryBytes: number;
+  /** The payee's final collect closes the channel on chain: never carried to a new connection. */
+  readonly finalCollectCloses = true;
   readonly defaultCreditBytes: number;
   readonly #channels: BttcChannels;
   readonly #domain: VoucherDomain;

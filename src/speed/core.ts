@@ -12,7 +12,7 @@ import {
   isPermanentCollectError,
 } from './collect-retry.js';
 import type { ProviderState, RequesterState, SpeedSwarm, SpeedSwarmHost } from './core-types.js';
-import { creditRules, DebtBook, higher, overdrawn, stingy } from './credit.js';
+import { creditRules, DebtBook, higher, overdrawn } from './credit.js';
 import { refusalCode, SpeedError, type SpeedErrorCode, type SpeedErrorDetails } from './errors.js';
 import {
   checkSpeedOptions,
@@ -120,7 +120,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     const o = this.options;
     const providers = new Map<string, ProviderState>();
     const requesters = new Map<string, RequesterState>();
-    const { window, funding, owes, backed, debtorOf } = creditRules(o, this.rail);
+    const { window, funding, owes, backed, debtorOf, cutNow } = creditRules(o, this.rail);
     const [credit, reserve] = [window.fullBytes, funding.reserve]; // a grant announces the credit
 
     // Provider side: the bid-aware choker, fed by standing bids in good standing.
@@ -217,7 +217,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
       const r = requesters.get(id);
       if (r?.verifier) this.#debts.leave(r.addr, r.served, r.verifier.cumulative, r.lastGranted);
       if (r) void this.#redeem(r, id, finals);
-      const p = providers.get(id);
+      const p = this.rail.finalCollectCloses ? undefined : providers.get(id); // else its channel ends
       if (p?.signer && (p.signer.cumulative > p.acked || p.owed / MIB > p.signer.cumulative))
         parked.set(p.addr, p);
       providers.delete(id);
@@ -378,8 +378,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
         // first): a stingy payer's slot ends now, a round at once; one that pays, at the next.
         if (r.overdrawn || !owes(r, r.granted)) return;
         r.overdrawn = true;
-        const good = this.#settleNewest(peer, r);
-        if (!good || (stingy(r.served, r.verifier?.cumulative ?? 0n) && owes(r, r.granted))) round();
+        if (!this.#settleNewest(peer, r) || cutNow(r, r.granted)) round();
       },
       // Pay for every verified piece, to each provider holding a grant, for the bytes it sent.
       verified: (sources) => {

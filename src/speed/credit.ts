@@ -38,21 +38,21 @@ export function overdrawn(w: CreditWindow, served: bigint, paid: bigint, price: 
 }
 
 /**
- * Whether a payer that owes looks unwilling rather than late: it has paid less than half of what
- * it was served in all. Paying one base unit does not make a non-payer look honest; an auto-bidder
- * whose channel ran dry has paid far more than its window.
+ * Whether a payer that owes looks unwilling rather than late: it has paid nothing at all, or it
+ * owes more than twice its window (paying one base unit does not make a non-payer look honest; an
+ * honest payer's debt — blocks in flight, pieces not yet verified — stays within its window).
  */
-export function stingy(served: bigint, paid: bigint): boolean {
-  return paid * 2n < served / MIB;
+export function stingy(w: CreditWindow, served: bigint, paid: bigint, price: bigint): boolean {
+  return paid === 0n || served / MIB - paid > 2n * allowance(w, price, paid);
 }
 
 /**
  * Whether a payer counts as a debtor for free-slot ranking (`debtorsInFreeSlots`): it owes more
- * than its window and is {@link stingy}. One that has paid its way — an honest auto-bidder whose
- * channel ran dry, say — is only held to its window (its paid slot ends), not ranked down.
+ * than its window and is {@link stingy}. One that has paid and owes less than twice its window —
+ * an honest auto-bidder whose channel ran dry, say — is only held to its window, not ranked down.
  */
 export function debtor(w: CreditWindow, served: bigint, paid: bigint, price: bigint): boolean {
-  return stingy(served, paid) && overdrawn(w, served, paid, price);
+  return stingy(w, served, paid, price) && overdrawn(w, served, paid, price);
 }
 
 /**
@@ -138,6 +138,9 @@ export function creditRules(
     /** What its standing bid counts for before it is granted ({@link backedPrice}). */
     backed: (r: RequesterState): bigint | undefined =>
       r.bid && r.verifier ? backedPrice(funding, r.bid.price, r.verifier) : undefined,
+    /** Past its window and {@link stingy} at `price`: its paid slot ends at once. */
+    cutNow: (r: RequesterState, price: bigint): boolean =>
+      debtor(window, r.served, paid(r), higher(r.lastGranted, price)),
     /** A {@link debtor} for free-slot ranking. */
     debtorOf: (r: RequesterState | undefined): boolean => {
       const price = r?.granted ?? r?.lastGranted ?? r?.bid?.price;

@@ -77,6 +77,12 @@ export interface PaymentRail {
    * piece). Each voucher costs a signature; a rail with a slow one batches.
    */
   readonly payEveryBytes: number;
+  /**
+   * A payee's final collect ends the channel (a rail that settles on chain): a payer must not
+   * carry a channel over to a new connection to the same payee. Absent: false (the ledger's
+   * channels stay redeemable until they expire).
+   */
+  readonly finalCollectCloses?: boolean;
   /** Bytes a provider serves ahead of payment when the plug-in's `creditBytes` is not set. */
   readonly defaultCreditBytes: number;
   /**

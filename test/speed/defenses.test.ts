@@ -312,12 +312,14 @@ describe('non-payment: the credit window starts small and is earned by paying (i
     expect(overdrawn(w, BigInt(MIB_N + 1024) * price, 0n, price)).toBe(true);
     // The same debt after paying 1 BTT is inside the grown window.
     expect(overdrawn(w, BigInt(2 * MIB_N) * price, 1n * BTT, price)).toBe(false);
-    // For free-slot ranking a debtor owes past its window and has paid less than half of its due:
-    // paying one base unit does not clear it; a payer whose channel ran dry after paying its way does.
+    // For free-slot ranking a debtor owes past its window having paid nothing, or past twice its
+    // window whatever it paid: paying one base unit does not clear it.
     expect(debtor(w, BigInt(2 * MIB_N) * price, 0n, price)).toBe(true);
     expect(debtor(w, BigInt(MIB_N) * price, 0n, price)).toBe(false);
-    expect(debtor(w, BigInt(6 * MIB_N) * price, 1n, price)).toBe(true);
-    expect(debtor(w, BigInt(10 * MIB_N) * price, 10n * BTT, price)).toBe(false);
+    expect(debtor(w, BigInt(3 * MIB_N) * price, 1n, price)).toBe(true); // owes ~3 MiB > 2 × 1 MiB
+    // A payer that paid 2 BTT (1 MiB's worth): window 2 MiB; owes 3 MiB — past it, not past twice.
+    expect(debtor(w, BigInt(4 * MIB_N) * price, 2n * BTT, price)).toBe(false);
+    expect(debtor(w, BigInt(7 * MIB_N) * price, 2n * BTT, price)).toBe(true);
   });
 
   it('a debt is weighed at the highest price granted: a price that falls does not shrink the window', () => {
