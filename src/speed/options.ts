@@ -31,8 +31,8 @@ export interface SpeedCommonOptions {
   creditBytes?: number;
   /**
    * The credit window of a payer that has paid nothing yet: it grows by every byte's worth paid,
-   * up to {@link creditBytes}. A payer past its window that has paid less than half of what it was
-   * served is cut at once (the host is asked for a choke round, not left to the next one), so an
+   * up to {@link creditBytes}. A payer past its window that has paid nothing (or owes more than
+   * twice its window) is cut at once (the host is asked for a choke round, not left to the next one), so an
    * identity that never pays is served at most this much ahead of payment by each provider. Default: the rail's
    * `defaultInitialCreditBytes`, else the whole {@link creditBytes} (the ledger and BTTC rails):
    * a payer cannot pay before its first piece verifies, and a smaller window cost honest payers
@@ -41,8 +41,8 @@ export interface SpeedCommonOptions {
    */
   initialCreditBytes?: number;
   /**
-   * Whether a payer that owes more than its credit window and has paid less than half of what it
-   * was served still ranks
+   * Whether a payer that owes more than its credit window having paid nothing (or more than twice
+   * its window) still ranks
    * for the regular free slots by what we uploaded to it while seeding (true: the behaviour before
    * #23). Default false: a seeder ranks it as if it had uploaded nothing to it — its paid-slot
    * service would otherwise win it the free slot it did not pay for; it keeps its optimistic turns
