@@ -23,6 +23,8 @@ import type {
   RedeemResult,
   SettleWithdrawalParams,
   SettleWithdrawalResult,
+  TopUpChannelParams,
+  TopUpChannelResult,
   WithdrawalView,
   WithdrawParams,
   WithdrawResult,
@@ -188,6 +190,10 @@ export class LedgerClient implements LedgerApi {
 
   async closeChannel(params: CloseChannelParams, opts?: AbortOptions): Promise<CloseChannelResult> {
     return (await this.#post({ ...params, type: 'close' }, 'close', opts)) as unknown as CloseChannelResult;
+  }
+
+  async topUpChannel(params: TopUpChannelParams, opts?: AbortOptions): Promise<TopUpChannelResult> {
+    return (await this.#post({ ...params, type: 'topup' }, 'topup', opts)) as unknown as TopUpChannelResult;
   }
 
   async requestWithdrawal(params: WithdrawParams, opts?: AbortOptions): Promise<WithdrawResult> {

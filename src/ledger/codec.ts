@@ -95,6 +95,8 @@ function commandValue(c: LedgerCommand): Record<string, BValue | string | undefi
       };
     case 'close':
       return { type: c.type, key: c.idempotencyKey, by: c.by, channelId: c.channelId };
+    case 'topup':
+      return { type: c.type, key: c.idempotencyKey, by: c.by, channelId: c.channelId, amount: c.amount };
     case 'withdraw':
       return { type: c.type, key: c.idempotencyKey, account: c.account, amount: c.amount, to: c.to };
     case 'settle':
@@ -145,6 +147,14 @@ function decodeCommand(d: BDict): LedgerCommand {
       };
     case 'close':
       return { type, idempotencyKey, by: str(d, 'by'), channelId: str(d, 'channelId') };
+    case 'topup':
+      return {
+        type,
+        idempotencyKey,
+        by: str(d, 'by'),
+        channelId: str(d, 'channelId'),
+        amount: int(d, 'amount'),
+      };
     case 'withdraw': {
       const to = optStr(d, 'to');
       return {
@@ -231,6 +241,8 @@ function resultValue(r: LedgerResult): Record<string, BValue | string | undefine
       return { type: r.type, channelId: r.channelId, cumulative: r.cumulative, credited: r.credited };
     case 'close':
       return { type: r.type, channelId: r.channelId, paid: r.paid, refunded: r.refunded };
+    case 'topup':
+      return { type: r.type, channelId: r.channelId, added: r.added, amount: r.amount };
     case 'withdraw':
       return { type: r.type, withdrawalId: r.withdrawalId, amount: r.amount };
     case 'settle':
@@ -259,6 +271,8 @@ function decodeResult(d: BDict): LedgerResult {
       };
     case 'close':
       return { type, channelId: str(d, 'channelId'), paid: int(d, 'paid'), refunded: int(d, 'refunded') };
+    case 'topup':
+      return { type, channelId: str(d, 'channelId'), added: int(d, 'added'), amount: int(d, 'amount') };
     case 'withdraw':
       return { type, withdrawalId: str(d, 'withdrawalId'), amount: int(d, 'amount') };
     case 'settle': {

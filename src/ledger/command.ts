@@ -126,6 +126,14 @@ export function normalizeCommand(c: LedgerCommand): LedgerCommand {
         by: normalizeAddress(c.by),
         channelId: checkChannelId(c.channelId),
       };
+    case 'topup':
+      return {
+        type: 'topup',
+        idempotencyKey,
+        by: normalizeAddress(c.by),
+        channelId: checkChannelId(c.channelId),
+        amount: checkAmount(c.amount),
+      };
     case 'withdraw':
       return {
         type: 'withdraw',
@@ -167,6 +175,7 @@ export function commandActor(c: LedgerCommand): string {
       return c.payer;
     case 'redeem':
     case 'close':
+    case 'topup':
       return c.by;
     case 'withdraw':
       return c.account;

@@ -17,6 +17,8 @@ import type {
   RedeemResult,
   SettleWithdrawalParams,
   SettleWithdrawalResult,
+  TopUpChannelParams,
+  TopUpChannelResult,
   WithdrawalView,
   WithdrawParams,
   WithdrawResult,
@@ -37,6 +39,7 @@ export type LedgerCommand =
   | ({ type: 'open' } & OpenChannelParams)
   | ({ type: 'redeem' } & RedeemParams)
   | ({ type: 'close' } & CloseChannelParams)
+  | ({ type: 'topup' } & TopUpChannelParams)
   | ({ type: 'withdraw' } & WithdrawParams)
   | ({ type: 'settle' } & SettleWithdrawalParams);
 
@@ -46,6 +49,7 @@ export type LedgerResult =
   | ({ type: 'open' } & OpenChannelResult)
   | ({ type: 'redeem' } & RedeemResult)
   | ({ type: 'close' } & CloseChannelResult)
+  | ({ type: 'topup' } & TopUpChannelResult)
   | ({ type: 'withdraw' } & WithdrawResult)
   | ({ type: 'settle' } & SettleWithdrawalResult);
 
@@ -335,6 +339,25 @@ export class LedgerState {
         ch.refunded = refunded;
         ch.closedAt = at;
         return { type: 'close', channelId: ch.id, paid: ch.redeemed, refunded };
+      }
+      case 'topup': {
+        const ch = this.#channel(c.channelId);
+        // The deposit is the payer's money: nobody else adds to it (a payee or stranger would be
+        // locking the payer's balance), so NOT_YOURS — not NOT_PARTY, which a payee is.
+        if (c.by !== ch.payer) fail('LEDGER_NOT_YOURS', 'only the payer tops a channel up');
+        if (ch.status !== 'open') fail('LEDGER_CHANNEL_CLOSED', 'channel is closed');
+        if (at >= ch.expiresAt) fail('LEDGER_CHANNEL_EXPIRED', 'channel has expired');
+        // The bound deposits use; implied by the funds check below (a deposit is at most the
+        // payer's balance + locked ≤ the total deposited), checked on its own all the same.
+        if (ch.amount + c.amount > MAX_AMOUNT)
+          fail('LEDGER_BAD_AMOUNT', 'the channel deposit would exceed 2^256-1, the most the ledger holds');
+        const payer = this.data.accounts.get(ch.payer);
+        if (!payer || payer.balance < c.amount)
+          fail('LEDGER_INSUFFICIENT_FUNDS', 'balance below the top-up amount');
+        payer.balance -= c.amount;
+        payer.locked += c.amount;
+        ch.amount += c.amount;
+        return { type: 'topup', channelId: ch.id, added: c.amount, amount: ch.amount };
       }
       case 'withdraw': {
         const a = this.data.accounts.get(c.account);

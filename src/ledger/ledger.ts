@@ -22,6 +22,8 @@ import type {
   RedeemResult,
   SettleWithdrawalParams,
   SettleWithdrawalResult,
+  TopUpChannelParams,
+  TopUpChannelResult,
   WithdrawalView,
   WithdrawParams,
   WithdrawResult,
@@ -336,6 +338,10 @@ export class Ledger implements LedgerApi {
 
   closeChannel(params: CloseChannelParams, opts?: AbortOptions): Promise<CloseChannelResult> {
     return this.#run({ ...params, type: 'close' }, opts);
+  }
+
+  topUpChannel(params: TopUpChannelParams, opts?: AbortOptions): Promise<TopUpChannelResult> {
+    return this.#run({ ...params, type: 'topup' }, opts);
   }
 
   requestWithdrawal(params: WithdrawParams, opts?: AbortOptions): Promise<WithdrawResult> {

@@ -22,7 +22,7 @@ export interface ChannelView {
   payee: string;
   /** The channel's ed25519 public key, 64 hex digits. */
   channelKey: string;
-  /** Amount locked when the channel opened. */
+  /** Amount locked: at opening plus top-ups. */
   amount: bigint;
   /** Highest cumulative voucher amount redeemed so far. */
   redeemed: bigint;
@@ -104,6 +104,13 @@ export interface CloseChannelParams extends Idempotent {
   channelId: string;
 }
 
+/** Adds `amount` to an open channel's deposit, locking it from the payer's balance (payer only). */
+export interface TopUpChannelParams extends Idempotent {
+  by: string;
+  channelId: string;
+  amount: bigint;
+}
+
 /** Requests a withdrawal of `amount` from `account`'s balance to `to` (default: the account). */
 export interface WithdrawParams extends Idempotent {
   account: string;
@@ -150,6 +157,14 @@ export interface CloseChannelResult {
   refunded: bigint;
 }
 
+/** What {@link LedgerApi.topUpChannel} returns. */
+export interface TopUpChannelResult {
+  channelId: string;
+  added: bigint;
+  /** the channel's deposit now */
+  amount: bigint;
+}
+
 /** What {@link LedgerApi.requestWithdrawal} returns. */
 export interface WithdrawResult {
   withdrawalId: string;
@@ -176,6 +191,11 @@ export interface LedgerApi {
   openChannel(params: OpenChannelParams, opts?: AbortOptions): Promise<OpenChannelResult>;
   /** Redeems a voucher (payee only): credits `cumulative − redeemed`. */
   redeem(params: RedeemParams, opts?: AbortOptions): Promise<RedeemResult>;
+  /**
+   * Adds `amount` to an open, unexpired channel's deposit (payer only), locking it from the
+   * payer's balance; vouchers up to the new deposit become redeemable.
+   */
+  topUpChannel(params: TopUpChannelParams, opts?: AbortOptions): Promise<TopUpChannelResult>;
   /** Closes a channel; the unredeemed remainder returns to the payer. */
   closeChannel(params: CloseChannelParams, opts?: AbortOptions): Promise<CloseChannelResult>;
   /** Debits the balance into a pending withdrawal. */

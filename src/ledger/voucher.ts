@@ -167,6 +167,13 @@ export function verifyAuthorization(terms: ChannelTerms, authorization: Uint8Arr
   return verifyAccountSignature(terms.payer, msg, authorization);
 }
 
+/** The new lock bound of a signer or verifier: `next`, which must not be below `current`. */
+function raisedLock(current: bigint, next: bigint): bigint {
+  checkAmount(next, 'locked', 0n);
+  if (next < current) throw new LedgerError('LEDGER_BAD_AMOUNT', 'a channel deposit never shrinks');
+  return next;
+}
+
 /**
  * The payer's side of a channel: makes cumulative vouchers, never beyond the locked amount.
  *
@@ -178,14 +185,16 @@ export function verifyAuthorization(terms: ChannelTerms, authorization: Uint8Arr
  */
 export class VoucherSigner {
   #cumulative: bigint;
+  #locked: bigint;
 
   constructor(
     readonly key: ChannelKey,
     readonly ledgerId: string,
     readonly channelId: string,
-    readonly locked: bigint,
+    locked: bigint,
     cumulative = 0n,
   ) {
+    this.#locked = locked;
     this.#cumulative = cumulative;
   }
 
@@ -194,11 +203,25 @@ export class VoucherSigner {
     return this.#cumulative;
   }
 
+  /** The channel's deposit: no voucher promises more. */
+  get locked(): bigint {
+    return this.#locked;
+  }
+
+  /**
+   * Raises {@link locked} to the channel's new deposit after a top-up (`topUpChannel`'s
+   * `amount`); the same value again does nothing.
+   * @throws {LedgerError} `LEDGER_BAD_AMOUNT` (a decrease, or not an amount)
+   */
+  raise(locked: bigint): void {
+    this.#locked = raisedLock(this.#locked, locked);
+  }
+
   /** A voucher promising `amount` more. @throws {LedgerError} `LEDGER_VOUCHER_EXCEEDS_LOCKED`, `LEDGER_BAD_AMOUNT` */
   pay(amount: bigint): Voucher {
     checkAmount(amount);
     const next = this.#cumulative + amount;
-    if (next > this.locked)
+    if (next > this.#locked)
       throw new LedgerError('LEDGER_VOUCHER_EXCEEDS_LOCKED', 'payment beyond the locked amount');
     const v = signVoucher(this.key, this.ledgerId, this.channelId, next);
     this.#cumulative = next;
@@ -215,14 +238,32 @@ export class VoucherSigner {
 export class VoucherVerifier {
   #best: Voucher | undefined;
   #pending: Voucher | undefined;
+  #locked: bigint;
 
   constructor(
     readonly channelKey: Uint8Array,
     readonly ledgerId: string,
     readonly channelId: string,
-    readonly locked: bigint,
+    locked: bigint,
     readonly redeemed = 0n,
-  ) {}
+  ) {
+    this.#locked = locked;
+  }
+
+  /** The channel's deposit: no voucher above it is accepted. */
+  get locked(): bigint {
+    return this.#locked;
+  }
+
+  /**
+   * Raises {@link locked} to the channel's new deposit after a top-up (as the ledger's
+   * `getChannel` reports it); the same value again does nothing. Vouchers up to it are accepted
+   * from then on.
+   * @throws {LedgerError} `LEDGER_BAD_AMOUNT` (a decrease, or not an amount)
+   */
+  raise(locked: bigint): void {
+    this.#locked = raisedLock(this.#locked, locked);
+  }
 
   /** The best voucher accepted so far. */
   get best(): Voucher | undefined {
@@ -249,7 +290,7 @@ export class VoucherVerifier {
     if (typeof voucher.cumulative !== 'bigint' || voucher.cumulative <= above) {
       throw new LedgerError('LEDGER_VOUCHER_NOT_INCREASING', 'voucher cumulative amount does not increase');
     }
-    if (voucher.cumulative > this.locked) {
+    if (voucher.cumulative > this.#locked) {
       throw new LedgerError('LEDGER_VOUCHER_EXCEEDS_LOCKED', 'voucher above the locked amount');
     }
   }

@@ -93,6 +93,7 @@ export const COMMAND_SPECS: Record<LedgerCommand['type'], Spec> = {
     voucher: { ledgerId: 'str', channelId: 'str', cumulative: 'amount', signature: 'hex' },
   },
   close: { idempotencyKey: 'str', by: 'str', channelId: 'str' },
+  topup: { idempotencyKey: 'str', by: 'str', channelId: 'str', amount: 'amount' },
   withdraw: { idempotencyKey: 'str', account: 'str', amount: 'amount', to: ['str', 'optional'] },
   settle: { idempotencyKey: 'str', withdrawalId: 'str', outcome: 'str', txid: ['str', 'optional'] },
 };
@@ -113,6 +114,7 @@ export const RESULT_SPECS = {
   open: { channelId: 'str', amount: 'amount', expiresAt: 'int' },
   redeem: { channelId: 'str', cumulative: 'amount', credited: 'amount' },
   close: { channelId: 'str', paid: 'amount', refunded: 'amount' },
+  topup: { channelId: 'str', added: 'amount', amount: 'amount' },
   withdraw: { withdrawalId: 'str', amount: 'amount' },
   settle: { withdrawalId: 'str', status: 'str' },
   account: { address: 'str', balance: 'amount', locked: 'amount' },

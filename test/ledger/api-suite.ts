@@ -9,9 +9,11 @@ import {
   channelIdFor,
   type LedgerApi,
   type LedgerState,
+  MAX_AMOUNT,
   signVoucher,
   type TronKey,
   VoucherSigner,
+  VoucherVerifier,
 } from '../../src/ledger/index.js';
 import { codeOf, expectSound } from './helpers.js';
 import { account, txid } from './world.js';
@@ -68,6 +70,10 @@ export function ledgerApiSuite(name: string, make: () => Promise<ApiEnv>): void 
         idempotencyKey: key('open'),
       });
       return { ...r, ck, signer: new VoucherSigner(ck, env.ledgerId, r.channelId, amount) };
+    }
+
+    function topUp(by: TronKey, channelId: string, amount: bigint, idempotencyKey = key('t')) {
+      return env.as(by).topUpChannel({ by: by.address, channelId, amount, idempotencyKey });
     }
 
     it('reports its id', async () => {
@@ -332,6 +338,174 @@ export function ledgerApiSuite(name: string, make: () => Promise<ApiEnv>): void 
           env.as(bob).closeChannel({ by: bob.address, channelId: ch.channelId, idempotencyKey: key('c') }),
         ),
       ).toBe('LEDGER_CHANNEL_CLOSED');
+    });
+
+    it('tops up an open channel: the payer’s balance moves to locked, the deposit grows, totals hold', async () => {
+      await fund(alice, 1000n);
+      const ch = await open(alice, bob, 300n);
+      await env.as(bob).redeem({ by: bob.address, voucher: ch.signer.pay(100n), idempotencyKey: key('r') });
+      const t = await topUp(alice, ch.channelId, 200n);
+      expect(t).toEqual({ channelId: ch.channelId, added: 200n, amount: 500n });
+      expect(await env.as(alice).getAccount(alice.address)).toEqual({
+        address: alice.address,
+        balance: 500n,
+        locked: 400n,
+      });
+      expect(await env.as(alice).getChannel(ch.channelId)).toMatchObject({
+        amount: 500n,
+        redeemed: 100n,
+        status: 'open',
+      });
+      expect((await topUp(alice, ch.channelId, 1n)).amount).toBe(501n);
+      expect(await env.operator.totals()).toEqual({
+        deposits: 1000n,
+        withdrawals: 0n,
+        balances: 499n + 100n,
+        locked: 401n,
+      });
+      // Closing refunds the whole unredeemed deposit, top-ups included.
+      const c = await env
+        .as(bob)
+        .closeChannel({ by: bob.address, channelId: ch.channelId, idempotencyKey: key('c') });
+      expect(c).toEqual({ channelId: ch.channelId, paid: 100n, refunded: 401n });
+      expect(await env.as(alice).getAccount(alice.address)).toEqual({
+        address: alice.address,
+        balance: 900n,
+        locked: 0n,
+      });
+    });
+
+    it('after a top-up, vouchers above the old deposit are accepted and redeemed', async () => {
+      await fund(alice, 1000n);
+      const ch = await open(alice, bob, 300n);
+      const verifier = new VoucherVerifier(ch.ck.publicKey, env.ledgerId, ch.channelId, 300n);
+      const v300 = ch.signer.pay(300n);
+      verifier.accept(v300);
+      await env.as(bob).redeem({ by: bob.address, voucher: v300, idempotencyKey: key('r') });
+      const above = signVoucher(ch.ck, env.ledgerId, ch.channelId, 450n);
+      expect(
+        await codeOf(() => env.as(bob).redeem({ by: bob.address, voucher: above, idempotencyKey: key('r') })),
+      ).toBe('LEDGER_VOUCHER_EXCEEDS_LOCKED');
+      expect(await codeOf(() => verifier.accept(above))).toBe('LEDGER_VOUCHER_EXCEEDS_LOCKED');
+      const t = await topUp(alice, ch.channelId, 200n);
+      ch.signer.raise(t.amount);
+      // The payee learns the new deposit from the ledger.
+      verifier.raise((await env.as(bob).getChannel(ch.channelId))?.amount ?? 0n);
+      const v450 = ch.signer.pay(150n);
+      expect(verifier.accept(v450)).toBe(150n);
+      const r = await env.as(bob).redeem({ by: bob.address, voucher: v450, idempotencyKey: key('r') });
+      expect(r).toEqual({ channelId: ch.channelId, cumulative: 450n, credited: 150n });
+      const full = await env.as(bob).redeem({
+        by: bob.address,
+        voucher: ch.signer.pay(50n),
+        idempotencyKey: key('r'),
+      });
+      expect(full.cumulative).toBe(500n);
+      expect(() => ch.signer.pay(1n)).toThrow(/beyond the locked amount/);
+      expect((await env.as(bob).getAccount(bob.address)).balance).toBe(500n);
+      expect(await env.as(alice).getAccount(alice.address)).toEqual({
+        address: alice.address,
+        balance: 500n,
+        locked: 0n,
+      });
+    });
+
+    it('only the payer tops up: the payee and a stranger are refused, nothing moves', async () => {
+      await fund(alice, 1000n);
+      await fund(bob, 1000n);
+      await fund(carol, 1000n);
+      const ch = await open(alice, bob, 300n);
+      expect(await codeOf(() => topUp(bob, ch.channelId, 10n))).toBe('LEDGER_NOT_YOURS');
+      expect(await codeOf(() => topUp(carol, ch.channelId, 10n))).toBe('LEDGER_NOT_YOURS');
+      for (const [who, balance, locked] of [
+        [alice, 700n, 300n],
+        [bob, 1000n, 0n],
+        [carol, 1000n, 0n],
+      ] as const) {
+        expect(await env.as(who).getAccount(who.address)).toEqual({ address: who.address, balance, locked });
+      }
+      expect((await env.as(alice).getChannel(ch.channelId))?.amount).toBe(300n);
+    });
+
+    it('refuses a top-up of a closed, an expired or an unknown channel', async () => {
+      await fund(alice, 1000n);
+      const closed = await open(alice, bob, 100n);
+      await env
+        .as(bob)
+        .closeChannel({ by: bob.address, channelId: closed.channelId, idempotencyKey: key('c') });
+      expect(await codeOf(() => topUp(alice, closed.channelId, 10n))).toBe('LEDGER_CHANNEL_CLOSED');
+      const expiring = await open(alice, bob, 100n, 10_000);
+      env.advance(9_999);
+      expect((await topUp(alice, expiring.channelId, 1n)).amount).toBe(101n);
+      env.advance(1);
+      expect(await codeOf(() => topUp(alice, expiring.channelId, 10n))).toBe('LEDGER_CHANNEL_EXPIRED');
+      expect(await codeOf(() => topUp(alice, '0'.repeat(32), 10n))).toBe('LEDGER_CHANNEL_NOT_FOUND');
+      expect(await codeOf(() => topUp(alice, 'zz', 10n))).toBe('LEDGER_BAD_CHANNEL_ID');
+      expect(await env.as(alice).getAccount(alice.address)).toEqual({
+        address: alice.address,
+        balance: 899n,
+        locked: 101n,
+      });
+    });
+
+    it('refuses a top-up beyond the balance, of nothing, or past the largest amount', async () => {
+      await fund(alice, 1000n);
+      const ch = await open(alice, bob, 600n);
+      expect(await codeOf(() => topUp(alice, ch.channelId, 401n))).toBe('LEDGER_INSUFFICIENT_FUNDS');
+      expect(await codeOf(() => topUp(alice, ch.channelId, 0n))).toBe('LEDGER_BAD_AMOUNT');
+      expect(await codeOf(() => topUp(alice, ch.channelId, -1n))).toBe('LEDGER_BAD_AMOUNT');
+      expect(await codeOf(() => topUp(alice, ch.channelId, MAX_AMOUNT))).toBe('LEDGER_BAD_AMOUNT');
+      expect(await codeOf(() => topUp(alice, ch.channelId, MAX_AMOUNT + 1n))).toBe('LEDGER_BAD_AMOUNT');
+      expect((await topUp(alice, ch.channelId, 400n)).amount).toBe(1000n);
+      expect(await env.as(alice).getAccount(alice.address)).toEqual({
+        address: alice.address,
+        balance: 0n,
+        locked: 1000n,
+      });
+    });
+
+    it('a repeated top-up (same key, same parameters) is a no-op returning the first result', async () => {
+      await fund(alice, 1000n);
+      const ch = await open(alice, bob, 300n);
+      const k = key('t');
+      const first = await topUp(alice, ch.channelId, 200n, k);
+      const seqBefore = (await env.as(alice).info()).seq;
+      expect(await topUp(alice, ch.channelId, 200n, k)).toEqual(first);
+      expect((await env.as(alice).info()).seq).toBe(seqBefore);
+      expect(await env.as(alice).getAccount(alice.address)).toEqual({
+        address: alice.address,
+        balance: 500n,
+        locked: 500n,
+      });
+      expect(await codeOf(() => topUp(alice, ch.channelId, 201n, k))).toBe('LEDGER_IDEMPOTENCY_MISMATCH');
+      // Still the first result once the channel is closed (a retry that comes late).
+      await env.as(bob).closeChannel({ by: bob.address, channelId: ch.channelId, idempotencyKey: key('c') });
+      expect(await topUp(alice, ch.channelId, 200n, k)).toEqual(first);
+      expect((await env.as(alice).getAccount(alice.address)).balance).toBe(1000n);
+    });
+
+    it('concurrent top-ups of one channel lock each unit once', async () => {
+      await fund(alice, 1000n);
+      const ch = await open(alice, bob, 100n);
+      // 30 distinct top-ups of 50 (the balance covers 18), each also sent twice with its key.
+      const keys = Array.from({ length: 30 }, () => key('t'));
+      const outcomes = await Promise.all(
+        [...keys, ...keys].map((k) =>
+          topUp(alice, ch.channelId, 50n, k).then(
+            (r) => ({ k, added: r.added }),
+            (err: unknown) => ({ k, code: (err as { code?: string }).code }),
+          ),
+        ),
+      );
+      const applied = new Set(outcomes.filter((o) => 'added' in o).map((o) => o.k));
+      for (const o of outcomes) if ('code' in o) expect(o.code).toBe('LEDGER_INSUFFICIENT_FUNDS');
+      expect(applied.size).toBe(18);
+      expect((await env.as(alice).getChannel(ch.channelId))?.amount).toBe(100n + 18n * 50n);
+      expect(await env.as(alice).getAccount(alice.address)).toEqual({
+        address: alice.address,
+        balance: 0n,
+        locked: 1000n,
+      });
     });
 
     it('withdrawals debit at once, and a failed one is refunded', async () => {

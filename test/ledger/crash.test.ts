@@ -127,6 +127,7 @@ describe('crash safety: SIGKILL at random moments', () => {
     let totalAcked = 0;
     let totalKills = 0;
     let tornRepairs = 0;
+    let topups = 0;
     await Promise.all(
       seeds.map(async (seed) => {
         const dir = await mkdtemp(join(tmpdir(), `bttkit-crash-${seed}-`));
@@ -181,6 +182,12 @@ describe('crash safety: SIGKILL at random moments', () => {
             }
             await ledger.close();
           }
+          // The op mix must include applied top-ups, or the kills say nothing about them.
+          const seedTopups = [...model.data.idempotency.values()].filter(
+            (r) => r.result.type === 'topup',
+          ).length;
+          expect(seedTopups, `seed ${seed}: no top-up applied`).toBeGreaterThan(0);
+          topups += seedTopups;
         } finally {
           await rm(dir, { recursive: true, force: true });
         }
@@ -188,7 +195,7 @@ describe('crash safety: SIGKILL at random moments', () => {
     );
     await rm(work, { recursive: true, force: true });
     console.log(
-      `crash (${command.length === 1 ? 'bundled child' : 'tsx child'}): ${totalKills} kills, ${totalAcked} acknowledged ops checked, ${tornRepairs} torn tails repaired`,
+      `crash (${command.length === 1 ? 'bundled child' : 'tsx child'}): ${totalKills} kills, ${totalAcked} acknowledged ops checked (${topups} top-ups applied), ${tornRepairs} torn tails repaired`,
     );
     expect(totalKills).toBeGreaterThanOrEqual(200);
     expect(totalAcked).toBeGreaterThan(totalKills);

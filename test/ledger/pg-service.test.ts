@@ -390,9 +390,23 @@ describe('two `bttkit ledger serve --pg` instances on one database', () => {
         add(payer.address, -o.amount);
         acked.ops++;
 
+        // A top-up, so the last voucher (660) is above the opening deposit (600).
+        const t = await call(`${tag} topup`, payer, (c) =>
+          c.topUpChannel({
+            by: payer.address,
+            channelId: o.channelId,
+            amount: 100n,
+            idempotencyKey: `${tag}-t`,
+          }),
+        );
+        expect(t).toEqual({ channelId: o.channelId, added: 100n, amount: 700n });
+        acked.channels.set(o.channelId, t.amount);
+        add(payer.address, -t.added);
+        acked.ops++;
+
         let redeemed = 0n;
         for (let k = 1; k <= 3; k++) {
-          const voucher = signVoucher(ck, LEDGER, o.channelId, BigInt(k) * 150n);
+          const voucher = signVoucher(ck, LEDGER, o.channelId, BigInt(k) * 220n);
           const r = await call(`${tag} redeem ${k}`, payee, (c) =>
             c.redeem({ by: payee.address, voucher, idempotencyKey: `${tag}-v${k}` }),
           );
@@ -406,7 +420,7 @@ describe('two `bttkit ledger serve --pg` instances on one database', () => {
           const cl = await call(`${tag} close`, payee, (c) =>
             c.closeChannel({ by: payee.address, channelId: o.channelId, idempotencyKey: `${tag}-c` }),
           );
-          expect(cl).toMatchObject({ paid: redeemed, refunded: 600n - redeemed });
+          expect(cl).toMatchObject({ paid: redeemed, refunded: 700n - redeemed });
           acked.closed.set(o.channelId, cl.refunded);
           add(payer.address, cl.refunded);
           acked.ops++;

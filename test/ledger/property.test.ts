@@ -14,6 +14,7 @@ const intentArb: fc.Arbitrary<Intent> = fc.record({
     { weight: 1, arbitrary: fc.constant(3) },
     { weight: 1, arbitrary: fc.constant(4) },
     { weight: 1, arbitrary: fc.constant(5) },
+    { weight: 3, arbitrary: fc.constant(6) },
   ),
   a: fc.nat(4),
   b: fc.nat(4),
@@ -35,6 +36,9 @@ describe('ledger state machine: properties over random operation sequences', () 
     let applied = 0;
     let refused = 0;
     let repeats = 0;
+    // Top-ups by outcome (applied, or the refusal's code): the generator must reach each rule.
+    const topups = new Map<string, number>();
+    const tally = (k: string) => topups.set(k, (topups.get(k) ?? 0) + 1);
     fc.assert(
       fc.property(fc.array(stepArb, { minLength: 1, maxLength: 80, size: 'max' }), (steps) => {
         const state = new LedgerState();
@@ -60,8 +64,10 @@ describe('ledger state machine: properties over random operation sequences', () 
               expect(ex.kind).toBe('applied');
               done.push({ command, result: ex.result });
               applied++;
+              if (command.type === 'topup') tally('applied');
             } catch (err) {
               expect(err).toBeInstanceOf(LedgerError);
+              if (command.type === 'topup') tally((err as LedgerError).code);
               // a refused command leaves no trace
               expect(fingerprint(state)).toBe(before);
               refused++;
@@ -72,11 +78,21 @@ describe('ledger state machine: properties over random operation sequences', () 
       }),
       { numRuns: 100 },
     );
-    console.log(`property: ${applied} applied, ${refused} refused, ${repeats} repeats`);
+    console.log(
+      `property: ${applied} applied, ${refused} refused, ${repeats} repeats; top-ups ${JSON.stringify(Object.fromEntries(topups))}`,
+    );
     // The generator must exercise both paths, or this property proves little.
     expect(applied).toBeGreaterThan(1000);
     expect(refused).toBeGreaterThan(200);
     expect(repeats).toBeGreaterThan(100);
+    expect(topups.get('applied') ?? 0).toBeGreaterThan(15);
+    for (const code of [
+      'LEDGER_NOT_YOURS',
+      'LEDGER_CHANNEL_CLOSED',
+      'LEDGER_CHANNEL_EXPIRED',
+      'LEDGER_INSUFFICIENT_FUNDS',
+    ])
+      expect(topups.get(code) ?? 0, code).toBeGreaterThan(0);
   });
 
   it('replaying the journal (with and without a snapshot) rebuilds the identical state', async () => {

@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  authorizeChannel,
+  ChannelKey,
   errorFromResponse,
   LEDGER_ERROR_CODES,
   LEDGER_ERROR_STATUS,
@@ -135,6 +137,51 @@ describe('LedgerService: signed requests', () => {
     ).toBe('LEDGER_NOT_OPERATOR');
     expect((await s.ledger.getAccount(alice.address)).balance).toBeGreaterThanOrEqual(1000n);
     expect((await s.ledger.getAccount(mallory.address)).balance).toBe(0n);
+  });
+
+  it('takes a top-up only signed by the payer (POST /v1/topup)', async () => {
+    await send(signed(operatorKey, 'deposit', depositParams('fund-topup')));
+    const ck = ChannelKey.generate();
+    const terms = {
+      ledgerId: LEDGER_ID,
+      payer: alice.address,
+      payee: mallory.address,
+      channelKey: ck.publicKey,
+      amount: 100n,
+      expiresAt: s.clock.now() + 60_000,
+    };
+    const { channelId } = await s.ledger.openChannel({
+      ...terms,
+      authorization: authorizeChannel(alice, terms),
+      idempotencyKey: 'topup-open',
+    });
+    const before = await s.ledger.getAccount(alice.address);
+    const params = { by: alice.address, channelId, amount: '40', idempotencyKey: 'topup-1' };
+    expect(await send(signed(mallory, 'topup', params))).toMatchObject({
+      status: 403,
+      code: 'LEDGER_NOT_YOURS',
+    });
+    const asPayee = { ...params, by: mallory.address, idempotencyKey: 'topup-2' };
+    expect(await send(signed(mallory, 'topup', asPayee))).toMatchObject({
+      status: 403,
+      code: 'LEDGER_NOT_YOURS',
+    });
+    expect(await send(signed(alice, 'topup', { ...params, extra: 1 }))).toMatchObject({
+      status: 400,
+      code: 'LEDGER_BAD_REQUEST',
+    });
+    expect(await send(signed(alice, 'topup', { ...params, amount: 40 }))).toMatchObject({
+      status: 400,
+      code: 'LEDGER_BAD_AMOUNT',
+    });
+    expect(await s.ledger.getAccount(alice.address)).toEqual(before);
+    const r = await send(signed(alice, 'topup', params));
+    expect(r).toMatchObject({ status: 200, json: { channelId, added: '40', amount: '140' } });
+    expect(await s.ledger.getAccount(alice.address)).toEqual({
+      ...before,
+      balance: before.balance - 40n,
+      locked: before.locked + 40n,
+    });
   });
 
   it('refuses a replayed signed request (401)', async () => {

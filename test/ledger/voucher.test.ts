@@ -128,6 +128,57 @@ describe('vouchers', () => {
     expect(verifier.offered).toBe(100n);
   });
 
+  it('raise(): a top-up lifts the bound of the signer and the verifier; never down, equal is a no-op', () => {
+    const ck = ChannelKey.generate();
+    const id = channelIdFor('L1', ck.publicKey);
+    const signer = new VoucherSigner(ck, 'L1', id, 100n);
+    const verifier = new VoucherVerifier(ck.publicKey, 'L1', id, 100n);
+    const code = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        return e instanceof LedgerError ? e.code : 'other';
+      }
+      return 'none';
+    };
+    expect(verifier.accept(signer.pay(100n))).toBe(100n);
+    expect(code(() => signer.pay(1n))).toBe('LEDGER_VOUCHER_EXCEEDS_LOCKED');
+    const above = signVoucher(ck, 'L1', id, 150n);
+    expect(code(() => verifier.accept(above))).toBe('LEDGER_VOUCHER_EXCEEDS_LOCKED');
+    expect(code(() => verifier.offer(above))).toBe('LEDGER_VOUCHER_EXCEEDS_LOCKED');
+
+    signer.raise(160n);
+    verifier.raise(160n);
+    expect(signer.locked).toBe(160n);
+    expect(verifier.locked).toBe(160n);
+    expect(verifier.accept(above)).toBe(50n);
+    const next = signer.pay(60n);
+    expect(next.cumulative).toBe(160n);
+    verifier.offer(next);
+    expect(verifier.verifyNewest()).toBe(160n);
+    expect(code(() => signer.pay(1n))).toBe('LEDGER_VOUCHER_EXCEEDS_LOCKED');
+    expect(code(() => verifier.accept(signVoucher(ck, 'L1', id, 161n)))).toBe(
+      'LEDGER_VOUCHER_EXCEEDS_LOCKED',
+    );
+
+    // Equal: nothing changes. Lower, negative, above 2^256-1 or not a bigint: LEDGER_BAD_AMOUNT, bound kept.
+    signer.raise(160n);
+    verifier.raise(160n);
+    for (const bad of [159n, 0n, -1n, 2n ** 256n, 170 as unknown as bigint]) {
+      expect(code(() => signer.raise(bad))).toBe('LEDGER_BAD_AMOUNT');
+      expect(code(() => verifier.raise(bad))).toBe('LEDGER_BAD_AMOUNT');
+    }
+    expect(signer.locked).toBe(160n);
+    expect(verifier.locked).toBe(160n);
+    expect(signer.cumulative).toBe(160n);
+    expect(verifier.cumulative).toBe(160n);
+    // `locked` stays read-only to callers.
+    // @ts-expect-error a getter without a setter
+    expect(() => (signer.locked = 1000n)).toThrow(TypeError);
+    // @ts-expect-error a getter without a setter
+    expect(() => (verifier.locked = 1000n)).toThrow(TypeError);
+  });
+
   it('channel authorizations bind every term', () => {
     const payer = account(0);
     const payee = account(1);

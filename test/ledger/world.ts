@@ -38,9 +38,12 @@ export function txid(label: string): string {
   return toHex(sha256(utf8(label)));
 }
 
+/** How many kinds of intent there are. */
+export const KINDS = 7;
+
 /** One intent: what to try; the world turns it into a command for the current state. */
 export interface Intent {
-  kind: number; // 0 deposit, 1 open, 2 redeem, 3 close, 4 withdraw, 5 settle
+  kind: number; // 0 deposit, 1 open, 2 redeem, 3 close, 4 withdraw, 5 settle, 6 topup
   a: number;
   b: number;
   amount: bigint;
@@ -80,7 +83,7 @@ export class World {
       (x, y) => x.openedAt - y.openedAt || (x.id < y.id ? -1 : 1),
     );
     const pick = <T>(xs: T[]): T | undefined => (xs.length === 0 ? undefined : xs[intent.flag % xs.length]);
-    switch (intent.kind % 6) {
+    switch (intent.kind % KINDS) {
       case 0: {
         // flag 7 re-uses an earlier txid (a duplicate deposit, refused)
         const deps = [...state.data.deposits.keys()].sort();
@@ -135,6 +138,16 @@ export class World {
       }
       case 4:
         return { type: 'withdraw', idempotencyKey: key, account: a.address, amount: intent.amount };
+      case 6: {
+        // flag bits 4-5 both set: any channel (maybe closed or expired); else an open, unexpired one.
+        // Flag bits 2-4: 001 by the payee, 010 by `a` (often a stranger), else by the payer.
+        const live = channels.filter((c) => c.status === 'open' && c.expiresAt > this.now);
+        const ch = pick((intent.flag & 48) === 48 ? channels : live);
+        if (!ch) return this.command(state, { ...intent, kind: 0 }, index);
+        const who = (intent.flag >> 2) & 7;
+        const by = who === 1 ? ch.payee : who === 2 ? a.address : ch.payer;
+        return { type: 'topup', idempotencyKey: key, by, channelId: ch.id, amount: intent.amount };
+      }
       default: {
         const ws = [...state.data.withdrawals.keys()].sort((x, y) => Number(x.slice(2)) - Number(y.slice(2)));
         const w = pick(ws) ?? 'w-1';
@@ -170,7 +183,7 @@ export function intentAt(seed: number, i: number): Intent {
   const big = r() < 0.2;
   const amount = big ? 10n ** 18n * BigInt(1 + Math.floor(r() * 1000)) : BigInt(1 + Math.floor(r() * 1000));
   return {
-    kind: Math.floor(r() * 6),
+    kind: Math.floor(r() * KINDS),
     a: Math.floor(r() * ACCOUNTS),
     b: Math.floor(r() * ACCOUNTS),
     amount,
