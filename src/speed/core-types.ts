@@ -62,6 +62,8 @@ export interface ProviderState {
   addr: string;
   signer?: RailPayer;
   opening?: Promise<void>;
+  /** A top-up of {@link signer}'s channel in flight (resolves true when funds were added). */
+  topping?: Promise<boolean>;
   seq: number;
   bid?: bigint;
   grant?: { price: bigint; credit: number };
@@ -94,6 +96,10 @@ export interface RequesterState {
   bid?: { price: bigint; seq: number; channel: Uint8Array };
   verifier?: RailPayee;
   checking?: Promise<void>;
+  /** A read of its channel's deposit in flight (it may have topped it up). */
+  refreshing?: Promise<void>;
+  /** When its deposit was last read again (clock ms). */
+  refreshedAt?: number;
   granted?: bigint;
   /** The bid `seq` the last grant answered (a new bid at the same price is answered too). */
   grantedSeq?: number;

@@ -14,6 +14,7 @@ import {
 import type { ProviderState, RequesterState, SpeedSwarm, SpeedSwarmHost } from './core-types.js';
 import { creditRules, DebtBook, higher, overdrawn } from './credit.js';
 import { refusalCode, SpeedError, type SpeedErrorCode, type SpeedErrorDetails } from './errors.js';
+import { ChannelFunds, depositRefresher } from './funds.js';
 import {
   checkSpeedOptions,
   type SpeedEvents,
@@ -63,6 +64,8 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
   readonly #handshake: BttHandshake;
   /** How we pay and are paid. */
   readonly rail: PaymentRail;
+  /** Our money in our channels (opened small and topped up where the rail can). */
+  readonly #funds: ChannelFunds;
 
   constructor(options: SpeedOptions) {
     super();
@@ -71,6 +74,16 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     this.#clock = options.clock ?? realClock;
     this.#strategy = options.strategy ?? new AutoBid();
     this.rail = options.rail ?? new LedgerRail(options as SpeedLedgerOptions);
+    const { channelAmount, channelAheadBytes: aheadBytes } = options;
+    this.#funds = new ChannelFunds(
+      this.rail,
+      {
+        budget: this.budget,
+        ...(channelAmount === undefined ? {} : { channelAmount }),
+        ...(aheadBytes === undefined ? {} : { aheadBytes }),
+      },
+      () => this.#spent,
+    );
     this.#handshake = {
       v: 1,
       addr: this.rail.address,
@@ -212,14 +225,21 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     };
     /** Providers whose connection closed with a voucher it never acked (or owed unsigned), by address. */
     const parked = new Map<string, ProviderState>();
+    const refresh = depositRefresher(this.rail, this.#clock, (err) =>
+      this.#warn('SPEED_BAD_CHANNEL', 'reading a channel deposit again failed', err),
+    );
     const closePeer = (id: string): void => {
       if (closed) return;
       const r = requesters.get(id);
       if (r?.verifier) this.#debts.leave(r.addr, r.served, r.verifier.cumulative, r.lastGranted);
       if (r) void this.#redeem(r, id, finals);
-      const p = this.rail.finalCollectCloses ? undefined : providers.get(id); // else its channel ends
-      if (p?.signer && (p.signer.cumulative > p.acked || p.owed / MIB > p.signer.cumulative))
+      const p = providers.get(id);
+      // A channel with a voucher never acked waits for the next connection (not on a rail whose final collect ends it).
+      const park = !this.rail.finalCollectCloses && p?.signer !== undefined;
+      if (park && p.signer && (p.signer.cumulative > p.acked || p.owed / MIB > p.signer.cumulative)) {
+        this.#funds.retire(parked.get(p.addr)?.signer);
         parked.set(p.addr, p);
+      } else this.#funds.retire(p?.signer);
       providers.delete(id);
       requesters.delete(id);
     };
@@ -246,7 +266,9 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
         // A voucher signed for a connection that died may never have arrived (vouchers are
         // cumulative: never paid twice). A new connection to the same payee takes over its
         // channel and what it owes, and sends that voucher (or a newer one) once granted.
-        takeOver(p, parked.get(addr));
+        const old = parked.get(addr);
+        takeOver(p, old);
+        if (old?.signer !== p.signer) this.#funds.retire(old?.signer);
         parked.delete(addr);
         providers.set(id, p);
         requesters.set(id, { ext, hs, addr, served: 0n });
@@ -285,7 +307,10 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
         const bid = { price: b.price, seq: b.seq, channel };
         r.bid = bid;
         this.emit('bid', { peer: id, price: b.price, role: 'provider' });
-        void r.checking?.then(() => {
+        // A bid its deposit as we know it does not back: the payer may have topped it up.
+        const ready =
+          r.verifier && r.granted === undefined && backed(r) !== b.price ? refresh(r) : r.checking;
+        void ready?.then(() => {
           if (closed) return; // checked after the torrent closed: no message, no round
           if (r.bid === bid && r.verifier && b.price >= reserve && backed(r) === undefined)
             this.#send(id, () => r.ext.reject(BttRejectCode.INSUFFICIENT_FUNDS, 'deposit too small'));
@@ -306,14 +331,22 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
           !equalBytes(p.ch, r.verifier.channel)
         )
           return;
-        try {
-          // Cheap field checks now; the signature of only the newest voucher is verified when
-          // more credit is about to be extended (see bidOf) or at redeem time.
-          r.verifier.offer({ channel: p.ch, cumulative: p.amt, signature: p.sig });
-        } catch (err) {
-          this.#warn('SPEED_BAD_VOUCHER', `voucher from ${id} refused`, err);
-          r.ext.reject(refusalCode(err), 'voucher refused');
-        }
+        const payee = r.verifier;
+        const offer = (): void => {
+          try {
+            // Cheap field checks now; the signature of only the newest voucher is verified when
+            // more credit is about to be extended (see bidOf) or at redeem time.
+            payee.offer({ channel: p.ch, cumulative: p.amt, signature: p.sig });
+          } catch (err) {
+            this.#warn('SPEED_BAD_VOUCHER', `voucher from ${id} refused`, err);
+            this.#send(id, () => r.ext.reject(refusalCode(err), 'voucher refused'));
+          }
+        };
+        if (p.amt <= payee.locked || !this.rail.refresh) return offer();
+        // Beyond the deposit we know: read it again first (the payer may have topped it up).
+        void refresh(r).then(() => {
+          if (r.verifier === payee) offer(); // in the order they came; a final collect waits for it
+        });
       });
       // Requester side.
       ext.on('grant', (g) => {
@@ -340,7 +373,9 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
       });
       ext.on('reject', (m) => {
         const p = providers.get(id);
+        const signer = p?.signer;
         if (p && m.code === BttRejectCode.UNKNOWN_CHANNEL) takenOverRefused(p);
+        if (p && !p.signer) this.#funds.retire(signer);
       });
       ext.on('ack', (a) => {
         const p = providers.get(id);
@@ -413,6 +448,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
         for (const [peer, r] of requesters) void this.#redeem(r, peer, finals);
         finals.close();
         requesters.clear();
+        for (const p of [...parked.values(), ...providers.values()]) this.#funds.retire(p.signer);
         parked.clear();
         for (const p of providers.values()) p.closed = true;
       },
@@ -476,6 +512,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     // Never a rejected chain: one failed collect must not stop the later ones (the final one).
     const run = (r.collecting ?? Promise.resolve())
       .then(async () => {
+        await r.refreshing; // a voucher waiting for the deposit to be read again is offered first
         this.#settleNewest(peer, r);
         const payee = r.verifier;
         if (!payee) return;
@@ -527,35 +564,42 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     for (const [peer, price] of bids) {
       const p = providers.get(peer);
       if (!p || p.bid === price) continue;
-      void this.#ensureChannel(peer, p).then(
+      void this.#funds.ensure(p, price).then(
         () => {
           // A bid started before the torrent closed (or the peer left) is not sent after.
           if (!p.signer || p.closed || providers.get(peer) !== p) return;
-          p.seq++;
           p.bid = price;
-          const ch = p.signer.channel;
-          this.#send(peer, () => p.ext.bid(p.seq, price, ch, this.rail.scheme));
-          this.emit('bid', { peer, price, role: 'requester' });
+          this.#sendBid(peer, p);
+          this.#fund(peer, p, host);
         },
         (err: unknown) => this.#warn('SPEED_CHANNEL_FAILED', `cannot open a channel to ${peer}`, err),
       );
     }
   }
 
-  #ensureChannel(peer: string, p: ProviderState): Promise<void> {
-    if (p.signer) return Promise.resolve();
-    if (p.opening) return p.opening;
-    const amount = this.options.channelAmount ?? this.budget / 4n;
-    p.opening = this.rail
-      .open(p.addr, amount)
-      .then((signer) => {
-        p.signer = signer;
-      })
-      .finally(() => {
-        p.opening = undefined;
-        void peer;
-      });
-    return p.opening;
+  #sendBid(peer: string, p: ProviderState): void {
+    const [signer, price] = [p.signer, p.bid];
+    if (!signer || price === undefined) return;
+    const seq = ++p.seq;
+    this.#send(peer, () => p.ext.bid(seq, price, signer.channel, this.rail.scheme));
+    this.emit('bid', { peer, price, role: 'requester' });
+  }
+
+  /**
+   * Tops up the channel to a provider running low at the price of its grant (or our bid); once
+   * done, bids again (the provider reads the new deposit) and pays what waited for the funds.
+   */
+  #fund(peer: string, p: ProviderState, host: SpeedSwarmHost): void {
+    const price = p.bid ?? p.grant?.price; // the bid (≥ the grant's price) must stay backed
+    if (price === undefined || p.closed) return;
+    this.#funds.topUp(p, price).then(
+      (added) => {
+        if (!added || p.closed || host.connected?.(peer) === false) return;
+        this.#sendBid(peer, p);
+        this.#pay(peer, p, host);
+      },
+      (err: unknown) => this.#warn('SPEED_CHANNEL_FAILED', `cannot top up the channel to ${peer}`, err),
+    );
   }
 
   /** Signs and sends what is due to a provider — not on a connection the host knows is closed (it stays owed). */
@@ -565,8 +609,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     let cumulative = p.owed / MIB;
     if (cumulative > signer.locked) cumulative = signer.locked;
     const amount = cumulative - signer.cumulative;
-    if (amount <= 0n) return;
-    if (this.#spent + amount > this.budget) return;
+    if (amount <= 0n || this.#spent + amount > this.budget) return this.#fund(peer, p, host);
     try {
       const v = signer.pay(amount);
       this.#spent += amount;
@@ -577,6 +620,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     } catch (err) {
       this.#warn('SPEED_PAY_FAILED', `payment to ${peer} failed`, err);
     }
+    this.#fund(peer, p, host);
   }
 
   /** Sends one message; a send that throws (the peer turned `btt_speed` off, the wire closed) is a warning, never an exception out of a timer or a promise. */

@@ -56,6 +56,13 @@ export {
 } from './credit.js';
 export { SPEED_ERROR_CODES, SpeedError, type SpeedErrorCode } from './errors.js';
 export {
+  ChannelFunds,
+  type ChannelFundsOptions,
+  DEFAULT_CHANNEL_AHEAD_BYTES,
+  DEPOSIT_REFRESH_MS,
+  depositRefresher,
+} from './funds.js';
+export {
   type SpeedCommonOptions,
   type SpeedEvents,
   type SpeedLedgerOptions,

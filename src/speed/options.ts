@@ -74,8 +74,16 @@ export interface SpeedCommonOptions {
    * locked. The non-delivery defense. Default 30,000 ms; 0: never.
    */
   grantTimeoutMs?: number;
-  /** Locked per channel (one channel per provider). Default a quarter of the budget. */
+  /**
+   * A fixed amount locked per channel (one channel per provider), never topped up. Default: on
+   * a rail that can top up a channel (both of bttkit's), a channel opens holding what
+   * {@link channelAheadBytes} cost at the bid's price (at most a quarter of the budget) and is
+   * topped up as it is spent, from the budget no channel in use holds; on another rail, a
+   * quarter of the budget.
+   */
   channelAmount?: bigint;
+  /** Bytes a channel holds funds for at its price (see {@link channelAmount}). Default 1 MiB. */
+  channelAheadBytes?: number;
   /** How often bids are recomputed and vouchers collected (redeemed). Default 2 s and 10 s. */
   bidIntervalMs?: number;
   redeemIntervalMs?: number;
@@ -155,6 +163,7 @@ export function checkSpeedOptions(options: SpeedCommonOptions): void {
     throw new SpeedError('SPEED_BAD_OPTION', 'grantTimeoutMs must be >= 0');
   for (const [name, v, least] of [
     ['initialCreditBytes', options.initialCreditBytes, 0],
+    ['channelAheadBytes', options.channelAheadBytes, 16_384],
     ['collectRetryMs', options.collectRetryMs, 1],
     ['collectRetryMaxMs', options.collectRetryMaxMs, 1],
     ['collectAttempts', options.collectAttempts, 1],

@@ -1,0 +1,165 @@
+import type { Clock } from '../util/clock.js';
+import type { ProviderState, RequesterState } from './core-types.js';
+import type { PaymentRail, RailPayer } from './rail.js';
+import { MIB } from './strategy.js';
+
+/**
+ * A payer's money in its channels. A channel locks funds for one payee; a quarter of the budget
+ * locked per channel up front leaves a good provider's channel dry while the rest sits idle in
+ * channels to others. On a rail that can top up ({@link PaymentRail.topUp}), a channel opens
+ * holding what the next {@link ChannelFunds.aheadBytes} cost at the bid's price and is topped up
+ * as it is spent, from the budget no channel in use holds: the budget goes where bandwidth is
+ * bought, and a bid at a provider that grants nothing holds little. On a rail that cannot, a
+ * channel locks `channelAmount` (default a quarter of the budget).
+ * @module
+ */
+
+/** Default {@link ChannelFundsOptions.aheadBytes}: 1 MiB. */
+export const DEFAULT_CHANNEL_AHEAD_BYTES = 1024 * 1024;
+
+/** Options of {@link ChannelFunds}. */
+export interface ChannelFundsOptions {
+  /** The most the account promises over every torrent, base units. */
+  budget: bigint;
+  /** A fixed amount locked per channel, never topped up (Speed's `channelAmount`). */
+  channelAmount?: bigint;
+  /** Bytes a channel holds funds for at its price (Speed's `channelAheadBytes`). */
+  aheadBytes?: number;
+}
+
+/** See the module documentation. One per account, over every torrent. */
+export class ChannelFunds {
+  readonly #rail: PaymentRail;
+  readonly #o: ChannelFundsOptions;
+  readonly #spent: () => bigint;
+  /** Channels of ours in use (a connection, or parked for the next connection to its payee). */
+  readonly #live = new Set<RailPayer>();
+  /** Being locked by opens and top-ups in flight. */
+  #reserved = 0n;
+
+  constructor(rail: PaymentRail, options: ChannelFundsOptions, spent: () => bigint) {
+    this.#rail = rail;
+    this.#o = options;
+    this.#spent = spent;
+  }
+
+  /** Channels open small and are topped up (the rail can, and no fixed `channelAmount`). */
+  get topsUp(): boolean {
+    return this.#rail.topUp !== undefined && this.#o.channelAmount === undefined;
+  }
+
+  /** Bytes a channel holds funds for (never fewer than four of the rail's voucher batches). */
+  get aheadBytes(): bigint {
+    const ahead = this.#o.aheadBytes ?? DEFAULT_CHANNEL_AHEAD_BYTES;
+    return BigInt(Math.max(ahead, 4 * this.#rail.payEveryBytes));
+  }
+
+  /** Budget neither spent nor held unspent by a channel in use (nor being locked). */
+  available(): bigint {
+    let held = this.#reserved;
+    for (const s of this.#live) held += s.locked - s.cumulative;
+    const left = this.#o.budget - this.#spent() - held;
+    return left > 0n ? left : 0n;
+  }
+
+  /**
+   * What a channel bought from at `price` (base units per MiB) holds unspent: what
+   * {@link aheadBytes} cost, at most a quarter of the budget (a rail that batches its vouchers
+   * far apart, or a price near the end of a download, would otherwise lock it all in one).
+   */
+  need(price: bigint): bigint {
+    return min((price * this.aheadBytes) / MIB, this.#o.budget / 4n);
+  }
+
+  /** Opens `p`'s channel if it has none, sized for `price`; a channel open or opening: nothing. */
+  ensure(p: ProviderState, price: bigint): Promise<void> {
+    if (p.signer) return Promise.resolve();
+    if (p.opening) return p.opening;
+    const amount = this.topsUp
+      ? min(this.need(price), this.available())
+      : (this.#o.channelAmount ?? this.#o.budget / 4n);
+    if (amount <= 0n) return Promise.resolve(); // no budget left to lock: no channel, no bid
+    this.#reserved += amount;
+    p.opening = this.#rail
+      .open(p.addr, amount)
+      .then((signer) => {
+        p.signer = signer;
+        this.#live.add(signer);
+      })
+      .finally(() => {
+        this.#reserved -= amount;
+        p.opening = undefined;
+      });
+    return p.opening;
+  }
+
+  /**
+   * Tops up `p`'s channel when what it holds unspent fell under half of {@link need} at `price`,
+   * back to the whole of it (as far as the budget goes). Resolves true when it added funds; one
+   * top-up per channel at a time.
+   */
+  topUp(p: ProviderState, price: bigint): Promise<boolean> {
+    const signer = p.signer;
+    const rail = this.#rail;
+    if (!signer || !this.topsUp || !rail.topUp || p.topping) return Promise.resolve(false);
+    const unspent = signer.locked - signer.cumulative;
+    const need = this.need(price);
+    if (unspent * 2n >= need) return Promise.resolve(false);
+    const amount = min(need - unspent, this.available());
+    if (amount <= 0n) return Promise.resolve(false);
+    this.#reserved += amount;
+    const topping = rail
+      .topUp(signer, amount)
+      .then(() => true)
+      .finally(() => {
+        this.#reserved -= amount;
+        p.topping = undefined;
+      });
+    p.topping = topping;
+    return topping;
+  }
+
+  /** `signer`'s channel is no longer used by us (its unspent funds leave the budget's account). */
+  retire(signer: RailPayer | undefined): void {
+    if (signer) this.#live.delete(signer);
+  }
+}
+
+function min(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
+}
+
+/** Least time between two reads of one requester's deposit (a bid or voucher asking sooner waits). */
+export const DEPOSIT_REFRESH_MS = 250;
+
+/**
+ * The provider's end: a payer that topped its channel up says so with a new bid, then pays
+ * beyond the deposit it was accepted with. `refresh(r)` reads the deposit again — one read at a
+ * time per requester, at most one per {@link DEPOSIT_REFRESH_MS} (a hostile peer's bids and
+ * vouchers cannot make us read the ledger or chain faster); a failed read is reported and the
+ * deposit stays as it was.
+ */
+export function depositRefresher(
+  rail: PaymentRail,
+  clock: Clock,
+  failed: (err: unknown) => void,
+): (r: RequesterState) => Promise<void> {
+  return (r) => {
+    const payee = r.verifier;
+    const read = rail.refresh?.bind(rail);
+    if (!payee || !read) return Promise.resolve();
+    if (r.refreshing) return r.refreshing;
+    const wait = r.refreshedAt === undefined ? 0 : r.refreshedAt + DEPOSIT_REFRESH_MS - clock.now();
+    const run = (): Promise<void> => {
+      r.refreshedAt = clock.now();
+      return read(payee).catch(failed);
+    };
+    const refreshing = (
+      wait > 0 ? new Promise<void>((resolve) => clock.setTimeout(() => resolve(run()), wait)) : run()
+    ).finally(() => {
+      if (r.refreshing === refreshing) r.refreshing = undefined;
+    });
+    r.refreshing = refreshing;
+    return refreshing;
+  };
+}

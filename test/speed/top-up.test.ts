@@ -1,0 +1,226 @@
+/**
+ * A payer's channels open small and are topped up as they are spent (src/speed/funds.ts), on two
+ * real `bittorrent-protocol` wires piped in memory and the embedded ledger: the budget is not
+ * locked up front in a quarter per provider, the provider reads the larger deposit when the payer
+ * bids again or pays beyond what it knew, and a hostile peer cannot make it read the ledger at
+ * will.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { Ledger, type LedgerApi, TronKey } from '../../src/ledger/index.js';
+import {
+  DEPOSIT_REFRESH_MS,
+  FixedBid,
+  MIB,
+  type SpeedCommonOptions,
+  WireSpeed,
+  type WireSpeedTorrent,
+} from '../../src/speed/index.js';
+import { fromHex } from '../../src/util/bytes.js';
+import { BttRejectCode, decodeBttMessage, encodeBttMessage } from '../../src/wire/index.js';
+import { waitFor } from '../helpers/wait.js';
+import { pipedWires } from './piped-wires.js';
+
+const BTT = 10n ** 18n;
+const LEDGER_ID = 'bttkit:top-up';
+const PIECE = 1024 * 1024;
+/** The payer bids 1 BTT/MiB; alone, it is granted the provider's reserve. */
+const GRANT = BTT / 2n;
+const open: { close(): void }[] = [];
+afterEach(() => {
+  for (const t of open.splice(0)) t.close();
+});
+
+/** The embedded ledger, counting the channel reads (`getChannel`) made through it. */
+class CountingLedger {
+  reads = 0;
+  constructor(readonly inner: Ledger) {}
+  api(): LedgerApi {
+    const inner = this.inner;
+    return new Proxy(inner, {
+      get: (target, key, receiver) => {
+        if (key === 'getChannel') {
+          return (...args: Parameters<Ledger['getChannel']>) => {
+            this.reads++;
+            return target.getChannel(...args);
+          };
+        }
+        const v = Reflect.get(target, key, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    }) as LedgerApi;
+  }
+}
+
+async function accounts(payerOptions: Partial<SpeedCommonOptions> = {}) {
+  const ledger = await Ledger.open({ ledgerId: LEDGER_ID });
+  const counting = new CountingLedger(ledger);
+  const payKey = TronKey.generate();
+  const seedKey = TronKey.generate();
+  await ledger.deposit({
+    account: payKey.address,
+    amount: 100n * BTT,
+    txid: 'c'.repeat(64),
+    idempotencyKey: 'c',
+  });
+  const payer = new WireSpeed({
+    wallet: payKey,
+    ledger,
+    ledgerId: LEDGER_ID,
+    budget: 40n * BTT,
+    strategy: new FixedBid(BTT),
+    bidIntervalMs: 3_600_000, // the first bid goes out on the handshake; no bid round after
+    ...payerOptions,
+  });
+  const provider = new WireSpeed({
+    wallet: seedKey,
+    ledger: counting.api(),
+    ledgerId: LEDGER_ID,
+    reservePrice: BTT / 2n,
+    redeemIntervalMs: 3_600_000,
+  });
+  const ta = payer.torrent({
+    remainingBytes: () => 1 << 26,
+    countFromWire: false,
+    rechokeIntervalMs: 3_600_000,
+  });
+  const tb = provider.torrent({
+    remainingBytes: () => 0,
+    countFromWire: false,
+    rechokeIntervalMs: 3_600_000,
+  });
+  open.push(ta, tb);
+  const { wa, wb } = pipedWires(ta.Extension, tb.Extension);
+  const rejects: number[] = [];
+  (wa as unknown as { on(e: string, f: (ext: unknown, buf: Uint8Array) => void): void }).on(
+    'extended',
+    (ext, buf) => {
+      if (ext !== 'btt_speed') return;
+      const d = decodeBttMessage(buf);
+      if (d.ok && d.message?.t === 'reject') rejects.push(d.message.code);
+    },
+  );
+  return { ledger, counting, payer, provider, payKey, ta, tb, wa, wb, rejects };
+}
+
+/** Runs the provider's rounds until the payer holds a grant. */
+async function granted(payer: WireSpeed, tb: WireSpeedTorrent): Promise<void> {
+  let grants = 0;
+  const count = () => grants++;
+  payer.on('grant', count);
+  await waitFor(
+    () => {
+      tb.rechoke();
+      return grants > 0;
+    },
+    10_000,
+    'a grant',
+  );
+  payer.off('grant', count);
+}
+
+/** Downloads `pieces` pieces of 1 MiB from the provider, each verified, paid and accepted before the next. */
+async function download(
+  s: Awaited<ReturnType<typeof accounts>>,
+  from: number,
+  pieces: number,
+): Promise<void> {
+  for (let i = from; i < from + pieces; i++) {
+    s.tb.uploaded(s.wb, PIECE);
+    s.ta.received(s.wa, i, 0, PIECE);
+    s.ta.verified(i);
+    await waitFor(
+      () => {
+        s.tb.rechoke();
+        return s.provider.earned === s.payer.spent && s.payer.spent === BigInt(i + 1) * GRANT;
+      },
+      10_000,
+      `piece ${i} paid for and accepted`,
+    );
+  }
+}
+
+describe('channel top-ups (the payer side)', () => {
+  it('a channel opens holding 1 MiB at the bid price, not a quarter of the budget, and is topped up as it is spent', async () => {
+    const s = await accounts();
+    await granted(s.payer, s.tb);
+    const account = await s.ledger.getAccount(s.payKey.address);
+    // 1 BTT/MiB × 1 MiB locked; the rest of the budget (40 BTT) stays in the balance.
+    expect(account.locked).toBe(BTT);
+    expect(account.balance).toBe(99n * BTT);
+    await download(s, 0, 24);
+    const after = await s.ledger.getAccount(s.payKey.address);
+    // 12 BTT paid (24 MiB at 0.5) over one channel whose deposit grew with it: never more than 1 MiB ahead.
+    expect(s.payer.spent).toBe(12n * BTT);
+    expect(s.provider.earned).toBe(12n * BTT);
+    expect(after.locked).toBeGreaterThanOrEqual(12n * BTT);
+    expect(after.locked).toBeLessThanOrEqual(13n * BTT);
+    expect(s.rejects).toEqual([]);
+  });
+
+  it('the budget bounds what is locked: the last top-up stops at it, and so do the payments', async () => {
+    const s = await accounts({ budget: 5n * BTT });
+    await granted(s.payer, s.tb);
+    await download(s, 0, 10);
+    const account = await s.ledger.getAccount(s.payKey.address);
+    expect(account.locked).toBe(5n * BTT);
+    // One more piece is verified: nothing left to lock nor to spend.
+    s.tb.uploaded(s.wb, PIECE);
+    s.ta.received(s.wa, 10, 0, PIECE);
+    s.ta.verified(10);
+    await new Promise<void>((r) => setTimeout(r, 50));
+    expect(s.payer.spent).toBe(5n * BTT);
+    expect((await s.ledger.getAccount(s.payKey.address)).locked).toBe(5n * BTT);
+  });
+
+  it('with channelAmount set, a channel locks that and is never topped up (the payer stalls at its deposit)', async () => {
+    const s = await accounts({ channelAmount: 3n * BTT });
+    await granted(s.payer, s.tb);
+    await download(s, 0, 6);
+    s.tb.uploaded(s.wb, PIECE);
+    s.ta.received(s.wa, 6, 0, PIECE);
+    s.ta.verified(6);
+    await new Promise<void>((r) => setTimeout(r, 50));
+    expect(s.payer.spent).toBe(3n * BTT);
+    expect((await s.ledger.getAccount(s.payKey.address)).locked).toBe(3n * BTT);
+  });
+});
+
+describe('channel top-ups (the provider side)', () => {
+  it('a voucher beyond the deposit the provider first read is accepted once it read the topped-up deposit', async () => {
+    const s = await accounts();
+    await granted(s.payer, s.tb);
+    const readsBefore = s.counting.reads;
+    await download(s, 0, 12);
+    // Each top-up cost the provider one channel read, no more.
+    const topUps = s.counting.reads - readsBefore;
+    expect(topUps).toBeGreaterThan(0);
+    expect(topUps).toBeLessThanOrEqual(12);
+    expect(s.provider.earned).toBe(6n * BTT);
+  });
+
+  it('a hostile peer sending bids and vouchers beyond its deposit gets them refused, with a bounded number of ledger reads', async () => {
+    const s = await accounts();
+    await granted(s.payer, s.tb);
+    let channelId = '';
+    s.provider.on('earned', (e) => {
+      channelId = e.channelId;
+    });
+    await download(s, 0, 1);
+    const reads = s.counting.reads;
+    // Raw `pay` messages on the payer's wire promising far beyond the deposit.
+    const channel = fromHex(channelId);
+    const raw = s.wa as unknown as { extended(ext: string, buf: Uint8Array): void };
+    const started = Date.now();
+    for (let i = 0; i < 200; i++) {
+      raw.extended(
+        'btt_speed',
+        encodeBttMessage({ t: 'pay', ch: channel, amt: 1000n * BTT + BigInt(i), sig: new Uint8Array(64) }),
+      );
+    }
+    await waitFor(() => s.rejects.length > 0, 10_000, 'a refusal');
+    const elapsed = Date.now() - started;
+    // One read in flight at a time, at most one per DEPOSIT_REFRESH_MS.
+    expect(s.counting.reads - reads).toBeLessThanOrEqual(2 + Math.ceil(elapsed / DEPOSIT_REFRESH_MS));
+    expect(s.provider.earned).toBe(GRANT);
+  });
+});
