@@ -4,17 +4,11 @@ import { TypedEmitter } from '../util/emitter.js';
 import { BTT_SCHEME_ED25519 } from '../wire/btt-schemes.js';
 import { type BttHandshake, BttRejectCode, type BttSpeedExtension } from '../wire/btt-speed.js';
 import { SpeedChoker } from './choker.js';
-import {
-  DEFAULT_COLLECT_ATTEMPTS,
-  DEFAULT_COLLECT_RETRY_MAX_MS,
-  DEFAULT_COLLECT_RETRY_MS,
-  FinalCollects,
-  isPermanentCollectError,
-} from './collect-retry.js';
+import { Collects } from './collects.js';
 import type { ProviderState, RequesterState, SpeedSwarm, SpeedSwarmHost } from './core-types.js';
 import { creditRules, DebtBook, higher, overdrawn } from './credit.js';
 import { refusalCode, SpeedError, type SpeedErrorCode, type SpeedErrorDetails } from './errors.js';
-import { ChannelFunds, depositRefresher } from './funds.js';
+import { ChannelFunds } from './funds.js';
 import {
   checkSpeedOptions,
   type SpeedEvents,
@@ -24,6 +18,7 @@ import {
 import { LedgerRail, type PaymentRail, type RailPayee } from './rail.js';
 import { AutoBid, type BidStrategy, MIB } from './strategy.js';
 import { takenOverRefused, takeOver } from './take-over.js';
+import { depositRefresher, takeVoucher, type VoucherDesk } from './vouchers.js';
 
 /**
  * The rules of BitTorrent Speed for one account, shared by the session's {@link SpeedPlugin} and
@@ -66,6 +61,8 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
   readonly rail: PaymentRail;
   /** Our money in our channels (opened small and topped up where the rail can). */
   readonly #funds: ChannelFunds;
+  /** Our collects of what payers promised us. */
+  readonly #collects: Collects;
 
   constructor(options: SpeedOptions) {
     super();
@@ -84,6 +81,18 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
       },
       () => this.#spent,
     );
+    this.#collects = new Collects({
+      rail: this.rail,
+      clock: this.#clock,
+      options,
+      settle: (peer, r) => this.#settleNewest(peer, r),
+      released: (payee) => this.#inUse.delete(toHex(payee.channel)),
+      credited: (payee, credited) => {
+        this.#redeemed += credited;
+        this.emit('redeemed', { channelId: toHex(payee.channel), credited });
+      },
+      warn: (code, message, cause, details) => this.#warn(code, message, cause, details),
+    });
     this.#handshake = {
       v: 1,
       addr: this.rail.address,
@@ -195,22 +204,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     );
 
     // Final collects that fail are retried with backoff, never after close (collect-retry.ts).
-    const finals = new FinalCollects<RailPayee>({
-      clock: this.#clock,
-      firstMs: o.collectRetryMs ?? DEFAULT_COLLECT_RETRY_MS,
-      maxMs: o.collectRetryMaxMs ?? DEFAULT_COLLECT_RETRY_MAX_MS,
-      attempts: o.collectAttempts ?? DEFAULT_COLLECT_ATTEMPTS,
-      attempt: (payee) => this.#collectPayee(payee, true),
-      // Released once settled: until then no other connection may use the channel.
-      settled: (payee) => this.#inUse.delete(toHex(payee.channel)),
-      gaveUp: (payee, err, attempts, permanent) =>
-        this.#warn(
-          'SPEED_COLLECT_ABANDONED',
-          `gave up collecting channel ${toHex(payee.channel)} after ${attempts} attempt(s)${permanent ? ' (permanent error)' : ''}`,
-          err,
-          { channelId: toHex(payee.channel), attempts, permanent },
-        ),
-    });
+    const finals = this.#collects.finals();
 
     let closed = false;
     let roundAsked = false;
@@ -228,11 +222,20 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     const refresh = depositRefresher(this.rail, this.#clock, (err) =>
       this.#warn('SPEED_BAD_CHANNEL', 'reading a channel deposit again failed', err),
     );
+    const desk: VoucherDesk = {
+      rail: this.rail,
+      refresh,
+      reject: (r, code, reason) => r.ext.reject(code, reason),
+      refused: (r, err) => {
+        this.#warn('SPEED_BAD_VOUCHER', 'voucher refused', err);
+        this.#send(r.addr, () => r.ext.reject(refusalCode(err), 'voucher refused'));
+      },
+    };
     const closePeer = (id: string): void => {
       if (closed) return;
       const r = requesters.get(id);
       if (r?.verifier) this.#debts.leave(r.addr, r.served, r.verifier.cumulative, r.lastGranted);
-      if (r) void this.#redeem(r, id, finals);
+      if (r) void this.#collects.redeem(r, id, finals);
       const p = providers.get(id);
       // A channel with a voucher never acked waits for the next connection (not on a rail whose final collect ends it).
       const park = !this.rail.finalCollectCloses && p?.signer !== undefined;
@@ -320,33 +323,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
       ext.on('pay', (p) => {
         const r = requesters.get(id);
         if (closed) return;
-        if (r && (p.vs ?? BTT_SCHEME_ED25519) !== this.rail.scheme) {
-          r.ext.reject(BttRejectCode.UNSUPPORTED_SCHEME, 'not the voucher scheme of our channels');
-          return;
-        }
-        if (
-          !r?.verifier ||
-          !r.bid ||
-          !equalBytes(p.ch, r.bid.channel) ||
-          !equalBytes(p.ch, r.verifier.channel)
-        )
-          return;
-        const payee = r.verifier;
-        const offer = (): void => {
-          try {
-            // Cheap field checks now; the signature of only the newest voucher is verified when
-            // more credit is about to be extended (see bidOf) or at redeem time.
-            payee.offer({ channel: p.ch, cumulative: p.amt, signature: p.sig });
-          } catch (err) {
-            this.#warn('SPEED_BAD_VOUCHER', `voucher from ${id} refused`, err);
-            this.#send(id, () => r.ext.reject(refusalCode(err), 'voucher refused'));
-          }
-        };
-        if (p.amt <= payee.locked || !this.rail.refresh) return offer();
-        // Beyond the deposit we know: read it again first (the payer may have topped it up).
-        void refresh(r).then(() => {
-          if (r.verifier === payee) offer(); // in the order they came; a final collect waits for it
-        });
+        takeVoucher(desk, r, p);
       });
       // Requester side.
       ext.on('grant', (g) => {
@@ -399,7 +376,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
       this.#rebid(host, providers);
     }, o.bidIntervalMs ?? 2000);
     const redeemTimer = this.#clock.setInterval(() => {
-      for (const [peer, r] of requesters) void this.#redeem(r, peer);
+      for (const [peer, r] of requesters) void this.#collects.redeem(r, peer);
     }, o.redeemIntervalMs ?? 10_000);
 
     return {
@@ -445,7 +422,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
         closed = true;
         bidTimer.cancel();
         redeemTimer.cancel();
-        for (const [peer, r] of requesters) void this.#redeem(r, peer, finals);
+        for (const [peer, r] of requesters) void this.#collects.redeem(r, peer, finals);
         finals.close();
         requesters.clear();
         for (const p of [...parked.values(), ...providers.values()]) this.#funds.retire(p.signer);
@@ -502,44 +479,6 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
       }
     }
     return true;
-  }
-
-  /**
-   * Collects what the peer's newest voucher promises; collects of one peer run one after another.
-   * With `finals` (the peer left or the torrent closed) the collect is final and retried there.
-   */
-  #redeem(r: RequesterState, peer: string, finals?: FinalCollects<RailPayee>): Promise<void> {
-    // Never a rejected chain: one failed collect must not stop the later ones (the final one).
-    const run = (r.collecting ?? Promise.resolve())
-      .then(async () => {
-        await r.refreshing; // a voucher waiting for the deposit to be read again is offered first
-        this.#settleNewest(peer, r);
-        const payee = r.verifier;
-        if (!payee) return;
-        if (finals) finals.start(payee);
-        else await this.#collectPayee(payee, false);
-      })
-      .catch(() => undefined);
-    r.collecting = run;
-    return run;
-  }
-
-  /** One collect (warned and rethrown when it fails: a final one is retried by {@link FinalCollects}). */
-  async #collectPayee(payee: RailPayee, final: boolean): Promise<void> {
-    try {
-      const credited = await this.rail.collect(payee, final);
-      if (credited <= 0n) return;
-      this.#redeemed += credited;
-      this.emit('redeemed', { channelId: toHex(payee.channel), credited });
-    } catch (err) {
-      const permanent = isPermanentCollectError(err);
-      this.#warn(
-        'SPEED_REDEEM_FAILED',
-        `collecting channel ${toHex(payee.channel)} failed${permanent ? ' (permanent error)' : ''}`,
-        err,
-      );
-      throw err;
-    }
   }
 
   #rebid(host: SpeedSwarmHost, providers: Map<string, ProviderState>): void {
@@ -609,7 +548,10 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     let cumulative = p.owed / MIB;
     if (cumulative > signer.locked) cumulative = signer.locked;
     const amount = cumulative - signer.cumulative;
-    if (amount <= 0n || this.#spent + amount > this.budget) return this.#fund(peer, p, host);
+    if (amount <= 0n || this.#spent + amount > this.budget) {
+      this.#fund(peer, p, host);
+      return;
+    }
     try {
       const v = signer.pay(amount);
       this.#spent += amount;

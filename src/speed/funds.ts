@@ -1,5 +1,4 @@
-import type { Clock } from '../util/clock.js';
-import type { ProviderState, RequesterState } from './core-types.js';
+import type { ProviderState } from './core-types.js';
 import type { PaymentRail, RailPayer } from './rail.js';
 import { MIB } from './strategy.js';
 
@@ -127,39 +126,4 @@ export class ChannelFunds {
 
 function min(a: bigint, b: bigint): bigint {
   return a < b ? a : b;
-}
-
-/** Least time between two reads of one requester's deposit (a bid or voucher asking sooner waits). */
-export const DEPOSIT_REFRESH_MS = 250;
-
-/**
- * The provider's end: a payer that topped its channel up says so with a new bid, then pays
- * beyond the deposit it was accepted with. `refresh(r)` reads the deposit again — one read at a
- * time per requester, at most one per {@link DEPOSIT_REFRESH_MS} (a hostile peer's bids and
- * vouchers cannot make us read the ledger or chain faster); a failed read is reported and the
- * deposit stays as it was.
- */
-export function depositRefresher(
-  rail: PaymentRail,
-  clock: Clock,
-  failed: (err: unknown) => void,
-): (r: RequesterState) => Promise<void> {
-  return (r) => {
-    const payee = r.verifier;
-    const read = rail.refresh?.bind(rail);
-    if (!payee || !read) return Promise.resolve();
-    if (r.refreshing) return r.refreshing;
-    const wait = r.refreshedAt === undefined ? 0 : r.refreshedAt + DEPOSIT_REFRESH_MS - clock.now();
-    const run = (): Promise<void> => {
-      r.refreshedAt = clock.now();
-      return read(payee).catch(failed);
-    };
-    const refreshing = (
-      wait > 0 ? new Promise<void>((resolve) => clock.setTimeout(() => resolve(run()), wait)) : run()
-    ).finally(() => {
-      if (r.refreshing === refreshing) r.refreshing = undefined;
-    });
-    r.refreshing = refreshing;
-    return refreshing;
-  };
 }

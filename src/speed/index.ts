@@ -55,13 +55,7 @@ export {
   stingy,
 } from './credit.js';
 export { SPEED_ERROR_CODES, SpeedError, type SpeedErrorCode } from './errors.js';
-export {
-  ChannelFunds,
-  type ChannelFundsOptions,
-  DEFAULT_CHANNEL_AHEAD_BYTES,
-  DEPOSIT_REFRESH_MS,
-  depositRefresher,
-} from './funds.js';
+export { ChannelFunds, type ChannelFundsOptions, DEFAULT_CHANNEL_AHEAD_BYTES } from './funds.js';
 export {
   type SpeedCommonOptions,
   type SpeedEvents,
@@ -89,3 +83,4 @@ export {
   NoBid,
   type ProviderView,
 } from './strategy.js';
+export { DEPOSIT_REFRESH_MS, depositRefresher, takeVoucher, type VoucherDesk } from './vouchers.js';
