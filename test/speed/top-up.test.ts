@@ -33,14 +33,17 @@ afterEach(() => {
 /** The embedded ledger, counting the channel reads (`getChannel`) made through it. */
 class CountingLedger {
   reads = 0;
+  /** While set, channel reads wait for it. */
+  gate: Promise<void> | undefined;
   constructor(readonly inner: Ledger) {}
   api(): LedgerApi {
     const inner = this.inner;
     return new Proxy(inner, {
       get: (target, key, receiver) => {
         if (key === 'getChannel') {
-          return (...args: Parameters<Ledger['getChannel']>) => {
+          return async (...args: Parameters<Ledger['getChannel']>) => {
             this.reads++;
+            await this.gate;
             return target.getChannel(...args);
           };
         }
@@ -222,5 +225,43 @@ describe('channel top-ups (the provider side)', () => {
     // One read in flight at a time, at most one per DEPOSIT_REFRESH_MS.
     expect(s.counting.reads - reads).toBeLessThanOrEqual(2 + Math.ceil(elapsed / DEPOSIT_REFRESH_MS));
     expect(s.provider.earned).toBe(GRANT);
+  });
+});
+
+describe('channel top-ups and the final collect', () => {
+  it('a voucher waiting for the deposit to be read again when the payer leaves is still collected', async () => {
+    const s = await accounts();
+    await granted(s.payer, s.tb);
+    // Two pieces: 1 BTT paid, the 1 BTT channel is empty and topped up to 2 BTT.
+    await download(s, 0, 2);
+    await waitFor(
+      async () => (await s.ledger.getAccount(s.payKey.address)).locked === 2n * BTT,
+      10_000,
+      'the top-up',
+    );
+    // The provider's next read of the deposit hangs; the third voucher (1.5 BTT > the 1 BTT it
+    // knows) waits for it, and the payer leaves.
+    let release = () => {};
+    s.counting.gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const reads = s.counting.reads;
+    s.tb.uploaded(s.wb, PIECE);
+    s.ta.received(s.wa, 2, 0, PIECE);
+    s.ta.verified(2);
+    expect(s.payer.spent).toBe(3n * GRANT);
+    await waitFor(() => s.counting.reads > reads, 10_000, 'the read of the deposit');
+    s.wa.destroy();
+    await new Promise<void>((r) => setTimeout(r, 20));
+    release();
+    await waitFor(
+      () => s.provider.redeemed === 3n * GRANT,
+      10_000,
+      'the final collect of all three vouchers',
+    );
+    const seller = await s.ledger.getAccount(
+      (s.provider as unknown as { rail: { address: string } }).rail.address,
+    );
+    expect(seller.balance).toBe(3n * GRANT);
   });
 });
