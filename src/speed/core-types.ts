@@ -14,6 +14,11 @@ export interface SpeedSwarmHost {
   remainingBytes(): bigint | undefined;
   /** Bytes/s received lately from each peer, by id (the strategy bids at the fastest providers first). */
   downloadRates(): ReadonlyMap<string, number>;
+  /**
+   * The torrent's piece length once known (optional): a payer's credit window holds at least two
+   * pieces, as it pays only for verified ones.
+   */
+  pieceLength?(): number | undefined;
   /** A bid was checked: the host may run a choke round now (optional to honour). */
   rechoke(): void;
   /**

@@ -142,8 +142,9 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     const o = this.options;
     const providers = new Map<string, ProviderState>();
     const requesters = new Map<string, RequesterState>();
-    const { window, funding, owes, backed, debtorOf, cutNow } = creditRules(o, this.rail);
-    const [credit, reserve] = [window.fullBytes, funding.reserve]; // a grant announces the credit
+    const rules = creditRules(o, this.rail, () => host.pieceLength?.());
+    const { window, funding, owes, backed, debtorOf, cutNow } = rules;
+    const reserve = funding.reserve;
 
     // Provider side: the bid-aware choker, fed by standing bids in good standing.
     const choker = new SpeedChoker(
@@ -158,7 +159,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
           if (price === undefined) return undefined;
           // Lagging beyond the window: not bidding. A debt that fits at today's price is weighed at it.
           r.overdrawn = owes(r, r.granted ?? r.bid.price);
-          if (!overdrawn(window, r.served, r.verifier.cumulative, r.granted ?? r.bid.price))
+          if (!overdrawn(window(), r.served, r.verifier.cumulative, r.granted ?? r.bid.price))
             r.lastGranted = r.granted;
           return r.overdrawn ? undefined : price;
         },
@@ -169,6 +170,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
         ...(o.allocator ? { allocator: o.allocator } : {}),
         ...(o.paidShare !== undefined ? { paidShare: o.paidShare } : {}),
         onAllocation: (allocation) => {
+          const credit = window().fullBytes; // a grant announces the credit
           const winners = new Set<string>();
           for (const award of allocation.awards) {
             winners.add(award.peer);

@@ -52,6 +52,7 @@ export {
   type Funding,
   higher,
   overdrawn,
+  pieceWindow,
   stingy,
 } from './credit.js';
 export { SPEED_ERROR_CODES, SpeedError, type SpeedErrorCode } from './errors.js';

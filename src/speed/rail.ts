@@ -205,6 +205,8 @@ export class LedgerRail implements PaymentRail {
   /** An ed25519 signature costs ~0.1 ms: a voucher per verified piece. */
   readonly payEveryBytes = 0;
   readonly defaultCreditBytes: number = 4 * 1024 * 1024;
+  /** A payer that has paid nothing is served 512 KiB ahead (at least two pieces); its window grows as it pays. */
+  readonly defaultInitialCreditBytes: number = 512 * 1024;
   readonly #o: LedgerRailOptions;
 
   constructor(options: LedgerRailOptions) {

@@ -86,8 +86,11 @@ async function accounts(payerOptions: Partial<SpeedCommonOptions> = {}) {
     countFromWire: false,
     rechokeIntervalMs: 3_600_000,
   });
+  // 1 MiB pieces: the provider's window for a payer that has paid nothing is two of them (the
+  // ledger's 512 KiB would cut it before its first piece verifies).
   const tb = provider.torrent({
     remainingBytes: () => 0,
+    pieceLength: () => PIECE,
     countFromWire: false,
     rechokeIntervalMs: 3_600_000,
   });
