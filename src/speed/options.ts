@@ -34,10 +34,9 @@ export interface SpeedCommonOptions {
    * up to {@link creditBytes}. A payer past its window that has paid nothing (or owes more than
    * twice its window) is cut at once (the host is asked for a choke round, not left to the next one), so an
    * identity that never pays is served at most this much ahead of payment by each provider. Default: the rail's
-   * `defaultInitialCreditBytes`, else the whole {@link creditBytes} (the ledger and BTTC rails):
-   * a payer cannot pay before its first piece verifies, and a smaller window cost honest payers
-   * time in the swarm lab (docs/speed.md, "Attacks measured") — set it lower where files are small
-   * against the window.
+   * `defaultInitialCreditBytes` (512 KiB on the ledger), else the whole {@link creditBytes} (a
+   * BTTC channel: its payers sign a voucher per 32 MiB). Both bounds are at least two pieces of
+   * the torrent (a payer pays only for verified pieces; the host's `pieceLength`).
    */
   initialCreditBytes?: number;
   /**
