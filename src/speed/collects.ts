@@ -70,7 +70,7 @@ export class Collects {
     // Never a rejected chain: one failed collect must not stop the later ones (the final one).
     const run = (r.collecting ?? Promise.resolve())
       .then(async () => {
-        await r.refreshing; // a voucher waiting for the deposit to be read again is offered first
+        await r.offering; // vouchers waiting for the deposit to be read again are offered first
         this.#c.settle(peer, r);
         const payee = r.verifier;
         if (!payee) return;

@@ -105,6 +105,8 @@ export interface RequesterState {
   refreshing?: Promise<void>;
   /** When its deposit was last read again (clock ms). */
   refreshedAt?: number;
+  /** Vouchers waiting for its deposit to be read again: the newest one's offer (a collect waits for it). */
+  offering?: Promise<void>;
   granted?: bigint;
   /** The bid `seq` the last grant answered (a new bid at the same price is answered too). */
   grantedSeq?: number;

@@ -221,16 +221,17 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     };
     /** Providers whose connection closed with a voucher it never acked (or owed unsigned), by address. */
     const parked = new Map<string, ProviderState>();
-    const refresh = depositRefresher(this.rail, this.#clock, (err) =>
+    const refresher = depositRefresher(this.rail, this.#clock, (err) =>
       this.#warn('SPEED_BAD_CHANNEL', 'reading a channel deposit again failed', err),
     );
+    const refresh = refresher.refresh;
     const desk: VoucherDesk = {
       rail: this.rail,
       refresh,
       reject: (r, code, reason) => r.ext.reject(code, reason),
       refused: (r, err) => {
         this.#warn('SPEED_BAD_VOUCHER', 'voucher refused', err);
-        this.#send(r.addr, () => r.ext.reject(refusalCode(err), 'voucher refused'));
+        if (!closed) this.#send(r.addr, () => r.ext.reject(refusalCode(err), 'voucher refused'));
       },
     };
     const closePeer = (id: string): void => {
@@ -239,6 +240,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
       if (r?.verifier) this.#debts.leave(r.addr, r.served, r.verifier.cumulative, r.lastGranted);
       if (r) void this.#collects.redeem(r, id, finals);
       const p = providers.get(id);
+      if (p) p.closed = true; // nothing more is bid, paid or topped up on it
       // A channel with a voucher never acked waits for the next connection (not on a rail whose final collect ends it).
       const park = !this.rail.finalCollectCloses && p?.signer !== undefined;
       if (park && p.signer && (p.signer.cumulative > p.acked || p.owed / MIB > p.signer.cumulative)) {
@@ -317,7 +319,9 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
           r.verifier && r.granted === undefined && backed(r) !== b.price ? refresh(r) : r.checking;
         void ready?.then(() => {
           if (closed) return; // checked after the torrent closed: no message, no round
-          if (r.bid === bid && r.verifier && b.price >= reserve && backed(r) === undefined)
+          // (A granted payer is held to its window only: its bid after a top-up needs no backing.)
+          const unbacked = r.granted === undefined && backed(r) === undefined;
+          if (r.bid === bid && r.verifier && b.price >= reserve && unbacked)
             this.#send(id, () => r.ext.reject(BttRejectCode.INSUFFICIENT_FUNDS, 'deposit too small'));
           host.rechoke();
         });
@@ -427,9 +431,12 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
         for (const [peer, r] of requesters) void this.#collects.redeem(r, peer, finals);
         finals.close();
         requesters.clear();
-        for (const p of [...parked.values(), ...providers.values()]) this.#funds.retire(p.signer);
+        for (const p of [...parked.values(), ...providers.values()]) {
+          this.#funds.retire(p.signer);
+          p.closed = true;
+        }
         parked.clear();
-        for (const p of providers.values()) p.closed = true;
+        refresher.close();
       },
     };
   }
@@ -505,7 +512,8 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     for (const [peer, price] of bids) {
       const p = providers.get(peer);
       if (!p || p.bid === price) continue;
-      void this.#funds.ensure(p, price).then(
+      const alive = () => !p.closed && providers.get(peer) === p;
+      void this.#funds.ensure(p, price, alive, host.pieceLength?.()).then(
         () => {
           // A bid started before the torrent closed (or the peer left) is not sent after.
           if (!p.signer || p.closed || providers.get(peer) !== p) return;
@@ -533,7 +541,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
   #fund(peer: string, p: ProviderState, host: SpeedSwarmHost): void {
     const price = p.bid ?? p.grant?.price; // the bid (≥ the grant's price) must stay backed
     if (price === undefined || p.closed) return;
-    this.#funds.topUp(p, price).then(
+    this.#funds.topUp(p, price, host.pieceLength?.()).then(
       (added) => {
         if (!added || p.closed || host.connected?.(peer) === false) return;
         this.#sendBid(peer, p);

@@ -47,10 +47,13 @@ export class ChannelFunds {
     return this.#rail.topUp !== undefined && this.#o.channelAmount === undefined;
   }
 
-  /** Bytes a channel holds funds for (never fewer than four of the rail's voucher batches). */
-  get aheadBytes(): bigint {
+  /**
+   * Bytes a channel holds funds for: {@link ChannelFundsOptions.aheadBytes}, never fewer than
+   * four of the rail's voucher batches nor two pieces (a piece is paid for once it verifies).
+   */
+  aheadBytes(pieceLength = 0): bigint {
     const ahead = this.#o.aheadBytes ?? DEFAULT_CHANNEL_AHEAD_BYTES;
-    return BigInt(Math.max(ahead, 4 * this.#rail.payEveryBytes));
+    return BigInt(Math.max(ahead, 4 * this.#rail.payEveryBytes, 2 * pieceLength));
   }
 
   /** Budget neither spent nor held unspent by a channel in use (nor being locked). */
@@ -66,22 +69,27 @@ export class ChannelFunds {
    * {@link aheadBytes} cost, at most a quarter of the budget (a rail that batches its vouchers
    * far apart, or a price near the end of a download, would otherwise lock it all in one).
    */
-  need(price: bigint): bigint {
-    return min((price * this.aheadBytes) / MIB, this.#o.budget / 4n);
+  need(price: bigint, pieceLength?: number): bigint {
+    return min((price * this.aheadBytes(pieceLength)) / MIB, this.#o.budget / 4n);
   }
 
-  /** Opens `p`'s channel if it has none, sized for `price`; a channel open or opening: nothing. */
-  ensure(p: ProviderState, price: bigint): Promise<void> {
+  /**
+   * Opens `p`'s channel if it has none, sized for `price`; a channel open or opening: nothing.
+   * One that opens after `alive()` turned false (the connection or torrent closed meanwhile) is
+   * not used: it is not `p`'s, and its funds leave the budget's account.
+   */
+  ensure(p: ProviderState, price: bigint, alive: () => boolean, pieceLength?: number): Promise<void> {
     if (p.signer) return Promise.resolve();
     if (p.opening) return p.opening;
     const amount = this.topsUp
-      ? min(this.need(price), this.available())
+      ? min(this.need(price, pieceLength), this.available())
       : (this.#o.channelAmount ?? this.#o.budget / 4n);
     if (amount <= 0n) return Promise.resolve(); // no budget left to lock: no channel, no bid
     this.#reserved += amount;
     p.opening = this.#rail
       .open(p.addr, amount)
       .then((signer) => {
+        if (!alive()) return;
         p.signer = signer;
         this.#live.add(signer);
       })
@@ -97,12 +105,12 @@ export class ChannelFunds {
    * back to the whole of it (as far as the budget goes). Resolves true when it added funds; one
    * top-up per channel at a time.
    */
-  topUp(p: ProviderState, price: bigint): Promise<boolean> {
+  topUp(p: ProviderState, price: bigint, pieceLength?: number): Promise<boolean> {
     const signer = p.signer;
     const rail = this.#rail;
-    if (!signer || !this.topsUp || !rail.topUp || p.topping) return Promise.resolve(false);
+    if (!signer || !this.topsUp || !rail.topUp || p.topping || p.closed) return Promise.resolve(false);
     const unspent = signer.locked - signer.cumulative;
-    const need = this.need(price);
+    const need = this.need(price, pieceLength);
     if (unspent * 2n >= need) return Promise.resolve(false);
     const amount = min(need - unspent, this.available());
     if (amount <= 0n) return Promise.resolve(false);

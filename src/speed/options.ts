@@ -81,7 +81,11 @@ export interface SpeedCommonOptions {
    * quarter of the budget.
    */
   channelAmount?: bigint;
-  /** Bytes a channel holds funds for at its price (see {@link channelAmount}). Default 1 MiB. */
+  /**
+   * Bytes a channel holds funds for at its price (see {@link channelAmount}), at least two pieces.
+   * Default 1 MiB; at least 512 KiB, twice a provider's default `minFundedBytes`: a channel topped
+   * up at half of it still backs the bid.
+   */
   channelAheadBytes?: number;
   /** How often bids are recomputed and vouchers collected (redeemed). Default 2 s and 10 s. */
   bidIntervalMs?: number;
@@ -162,7 +166,7 @@ export function checkSpeedOptions(options: SpeedCommonOptions): void {
     throw new SpeedError('SPEED_BAD_OPTION', 'grantTimeoutMs must be >= 0');
   for (const [name, v, least] of [
     ['initialCreditBytes', options.initialCreditBytes, 0],
-    ['channelAheadBytes', options.channelAheadBytes, 16_384],
+    ['channelAheadBytes', options.channelAheadBytes, 524_288],
     ['collectRetryMs', options.collectRetryMs, 1],
     ['collectRetryMaxMs', options.collectRetryMaxMs, 1],
     ['collectAttempts', options.collectAttempts, 1],

@@ -1,5 +1,5 @@
 import { equalBytes } from '../util/bytes.js';
-import type { Clock } from '../util/clock.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
 import { BTT_SCHEME_ED25519 } from '../wire/btt-schemes.js';
 import { type BttPay, BttRejectCode } from '../wire/btt-speed.js';
 import type { RequesterState } from './core-types.js';
@@ -14,6 +14,17 @@ import type { PaymentRail } from './rail.js';
 /** Least time between two reads of one requester's deposit (a bid or voucher asking sooner waits). */
 export const DEPOSIT_REFRESH_MS = 250;
 
+/** What {@link depositRefresher} gives: the read, and its end with the torrent. */
+export interface DepositRefresher {
+  /** Reads the requester's deposit again (see {@link depositRefresher}). */
+  refresh(r: RequesterState): Promise<void>;
+  /**
+   * The torrent closed: a read waiting for its turn runs now (a voucher waiting for it is part of
+   * the final collect), and no read starts after.
+   */
+  close(): void;
+}
+
 /**
  * The provider's end: a payer that topped its channel up says so with a new bid, then pays
  * beyond the deposit it was accepted with. `refresh(r)` reads the deposit again — one read at a
@@ -25,24 +36,44 @@ export function depositRefresher(
   rail: PaymentRail,
   clock: Clock,
   failed: (err: unknown) => void,
-): (r: RequesterState) => Promise<void> {
-  return (r) => {
+): DepositRefresher {
+  let closed = false;
+  /** Reads waiting for their turn: their timer, and what runs them. */
+  const waiting = new Map<TimerHandle, () => void>();
+  const refresh = (r: RequesterState): Promise<void> => {
     const payee = r.verifier;
     const read = rail.refresh?.bind(rail);
-    if (!payee || !read) return Promise.resolve();
+    if (!payee || !read || closed) return Promise.resolve();
     if (r.refreshing) return r.refreshing;
     const wait = r.refreshedAt === undefined ? 0 : r.refreshedAt + DEPOSIT_REFRESH_MS - clock.now();
     const run = (): Promise<void> => {
       r.refreshedAt = clock.now();
       return read(payee).catch(failed);
     };
-    const refreshing = (
-      wait > 0 ? new Promise<void>((resolve) => clock.setTimeout(() => resolve(run()), wait)) : run()
-    ).finally(() => {
+    const later = (): Promise<void> =>
+      new Promise<void>((resolve) => {
+        const go = (): void => {
+          waiting.delete(timer);
+          resolve(run());
+        };
+        const timer = clock.setTimeout(go, wait);
+        waiting.set(timer, go);
+      });
+    const refreshing = (wait > 0 ? later() : run()).finally(() => {
       if (r.refreshing === refreshing) r.refreshing = undefined;
     });
     r.refreshing = refreshing;
     return refreshing;
+  };
+  return {
+    refresh,
+    close: () => {
+      closed = true;
+      for (const [timer, go] of [...waiting]) {
+        timer.cancel();
+        go();
+      }
+    },
   };
 }
 
@@ -79,8 +110,19 @@ export function takeVoucher(desk: VoucherDesk, r: RequesterState | undefined, p:
     }
   };
   if (p.amt <= payee.locked || !desk.rail.refresh) offer();
-  else
-    void desk.refresh(r).then(() => {
-      if (r.verifier === payee) offer();
-    });
+  else {
+    // Twice at most: a read already in flight may have started before the top-up committed.
+    const again = (): Promise<void> =>
+      p.amt > payee.locked && r.verifier === payee ? desk.refresh(r) : Promise.resolve();
+    const offered = desk
+      .refresh(r)
+      .then(again)
+      .then(() => {
+        if (r.verifier === payee) offer();
+      })
+      .finally(() => {
+        if (r.offering === offered) r.offering = undefined;
+      });
+    r.offering = offered; // the newest: it settles after the ones before it
+  }
 }

@@ -30,21 +30,48 @@ afterEach(() => {
   for (const t of open.splice(0)) t.close();
 });
 
-/** The embedded ledger, counting the channel reads (`getChannel`) made through it. */
-class CountingLedger {
+/** A gate: `wait` is pending until `open()`. */
+function gate(): { wait: Promise<void>; open: () => void } {
+  let open = () => {};
+  const wait = new Promise<void>((r) => {
+    open = r;
+  });
+  return { wait, open };
+}
+
+/**
+ * The embedded ledger as one peer sees it: channel reads (`getChannel`) and opens counted; while a
+ * gate is set, that call waits for it — a channel read answers with what it read before waiting
+ * (a slow answer), an open or a top-up is made once the gate opens.
+ */
+class GatedLedger {
   reads = 0;
-  /** While set, channel reads wait for it. */
-  gate: Promise<void> | undefined;
+  opens = 0;
+  gates: { getChannel?: Promise<void>; openChannel?: Promise<void>; topUpChannel?: Promise<void> } = {};
   constructor(readonly inner: Ledger) {}
   api(): LedgerApi {
-    const inner = this.inner;
-    return new Proxy(inner, {
+    const gates = this.gates;
+    return new Proxy(this.inner, {
       get: (target, key, receiver) => {
         if (key === 'getChannel') {
           return async (...args: Parameters<Ledger['getChannel']>) => {
             this.reads++;
-            await this.gate;
-            return target.getChannel(...args);
+            const read = await target.getChannel(...args);
+            await gates.getChannel;
+            return read;
+          };
+        }
+        if (key === 'openChannel') {
+          return async (...args: Parameters<Ledger['openChannel']>) => {
+            this.opens++;
+            await gates.openChannel;
+            return target.openChannel(...args);
+          };
+        }
+        if (key === 'topUpChannel') {
+          return async (...args: Parameters<Ledger['topUpChannel']>) => {
+            await gates.topUpChannel;
+            return target.topUpChannel(...args);
           };
         }
         const v = Reflect.get(target, key, receiver);
@@ -56,7 +83,8 @@ class CountingLedger {
 
 async function accounts(payerOptions: Partial<SpeedCommonOptions> = {}) {
   const ledger = await Ledger.open({ ledgerId: LEDGER_ID });
-  const counting = new CountingLedger(ledger);
+  const counting = new GatedLedger(ledger);
+  const paying = new GatedLedger(ledger);
   const payKey = TronKey.generate();
   const seedKey = TronKey.generate();
   await ledger.deposit({
@@ -67,7 +95,7 @@ async function accounts(payerOptions: Partial<SpeedCommonOptions> = {}) {
   });
   const payer = new WireSpeed({
     wallet: payKey,
-    ledger,
+    ledger: paying.api(),
     ledgerId: LEDGER_ID,
     budget: 40n * BTT,
     strategy: new FixedBid(BTT),
@@ -105,7 +133,7 @@ async function accounts(payerOptions: Partial<SpeedCommonOptions> = {}) {
       if (d.ok && d.message?.t === 'reject') rejects.push(d.message.code);
     },
   );
-  return { ledger, counting, payer, provider, payKey, ta, tb, wa, wb, rejects };
+  return { ledger, counting, paying, payer, provider, payKey, ta, tb, wa, wb, rejects };
 }
 
 /** Runs the provider's rounds until the payer holds a grant. */
@@ -244,10 +272,8 @@ describe('channel top-ups and the final collect', () => {
     );
     // The provider's next read of the deposit hangs; the third voucher (1.5 BTT > the 1 BTT it
     // knows) waits for it, and the payer leaves.
-    let release = () => {};
-    s.counting.gate = new Promise<void>((r) => {
-      release = r;
-    });
+    const g = gate();
+    s.counting.gates.getChannel = g.wait;
     const reads = s.counting.reads;
     s.tb.uploaded(s.wb, PIECE);
     s.ta.received(s.wa, 2, 0, PIECE);
@@ -256,7 +282,7 @@ describe('channel top-ups and the final collect', () => {
     await waitFor(() => s.counting.reads > reads, 10_000, 'the read of the deposit');
     s.wa.destroy();
     await new Promise<void>((r) => setTimeout(r, 20));
-    release();
+    g.open();
     await waitFor(
       () => s.provider.redeemed === 3n * GRANT,
       10_000,
@@ -266,5 +292,80 @@ describe('channel top-ups and the final collect', () => {
       (s.provider as unknown as { rail: { address: string } }).rail.address,
     );
     expect(seller.balance).toBe(3n * GRANT);
+  });
+});
+
+/** Piece `i` (1 MiB) sent by the provider and verified by the payer. */
+function piece(s: Awaited<ReturnType<typeof accounts>>, i: number): void {
+  s.tb.uploaded(s.wb, PIECE);
+  s.ta.received(s.wa, i, 0, PIECE);
+  s.ta.verified(i);
+}
+
+describe('channel top-ups: races found by review', () => {
+  it('channels that open after their connection closed leave the budget: the next connection still opens one', async () => {
+    // A quarter of a 4 BTT budget per channel at most: the first connection's channel and three
+    // lost to connections closed while they opened would hold it all.
+    const s = await accounts({ budget: 4n * BTT });
+    await waitFor(() => s.paying.opens > 0, 10_000, 'the first open');
+    const g = gate();
+    s.paying.gates.openChannel = g.wait;
+    for (let n = 0; n < 3; n++) {
+      const { wa } = pipedWires(s.ta.Extension, s.tb.Extension, { peerIds: [20 + n, 2] });
+      await waitFor(() => s.paying.opens > n + 1, 10_000, `open ${n + 2}`);
+      wa.destroy();
+    }
+    await new Promise<void>((r) => setTimeout(r, 20));
+    g.open();
+    await new Promise<void>((r) => setTimeout(r, 50));
+    const opens = s.paying.opens;
+    pipedWires(s.ta.Extension, s.tb.Extension, { peerIds: [30, 2] });
+    await waitFor(() => s.paying.opens > opens, 10_000, 'an open for the new connection');
+  });
+
+  it('a granted payer that bids again after a top-up is not refused as unbacked (reject 7)', async () => {
+    const s = await accounts();
+    await granted(s.payer, s.tb);
+    const g = gate();
+    s.paying.gates.topUpChannel = g.wait;
+    await download(s, 0, 2); // 1 BTT paid: the 1 BTT channel is empty, its top-up held
+    s.tb.rechoke(); // the provider settles the voucher: nothing left unspent as it knows it
+    let bids = 0;
+    s.provider.on('bid', () => bids++);
+    g.open();
+    await waitFor(() => bids > 0, 10_000, 'the bid after the top-up');
+    await new Promise<void>((r) => setTimeout(r, 20));
+    s.tb.rechoke();
+    expect(s.rejects).not.toContain(BttRejectCode.INSUFFICIENT_FUNDS);
+    expect(s.tb.isPaid(s.wb)).toBe(true);
+  });
+
+  it('a voucher beyond a deposit read just before the top-up committed is read again, not refused', async () => {
+    const s = await accounts();
+    await granted(s.payer, s.tb);
+    await download(s, 0, 2); // topped up to 2 BTT
+    const locked = async () => (await s.ledger.getAccount(s.payKey.address)).locked;
+    await waitFor(async () => (await locked()) === 2n * BTT, 10_000, 'top-up 1');
+    // The provider's next read answers late with what it read at once (2 BTT).
+    const g = gate();
+    s.counting.gates.getChannel = g.wait;
+    const reads = s.counting.reads;
+    piece(s, 2); // 1.5 BTT: above the 1 BTT the provider knows, a read starts
+    await waitFor(() => s.counting.reads > reads, 10_000, 'the read');
+    piece(s, 3); // 2 BTT: the channel is empty, topped up to 3 BTT
+    await waitFor(async () => (await locked()) === 3n * BTT, 10_000, 'top-up 2');
+    piece(s, 4); // 2.5 BTT: above the 2 BTT the late read will say
+    expect(s.payer.spent).toBe(5n * GRANT);
+    s.counting.gates.getChannel = undefined;
+    g.open();
+    await waitFor(
+      () => {
+        s.tb.rechoke();
+        return s.provider.earned === 5n * GRANT;
+      },
+      10_000,
+      'every voucher accepted',
+    );
+    expect(s.rejects).toEqual([]);
   });
 });
