@@ -9,6 +9,8 @@ import type { WireSpeed, WireSpeedTorrent } from '../../src/speed/index.js'; // 
 export function addSpeed(torrent: Torrent, speed: WireSpeed, rechokeIntervalMs = 1000): WireSpeedTorrent {
   const t = speed.torrent({
     remainingBytes: () => (torrent.ready ? torrent.length - torrent.downloaded : undefined),
+    // A payer's credit window holds at least two pieces (it pays only for verified ones).
+    pieceLength: () => (torrent.ready ? torrent.pieceLength : undefined),
     rechokeIntervalMs,
   });
   torrent.on('wire', (wire) => wire.use(t.Extension));

@@ -24,6 +24,8 @@ declare module 'webtorrent' {
     readonly ready: boolean;
     readonly done: boolean;
     readonly length: number;
+    /** Bytes per piece (after metadata). */
+    readonly pieceLength: number;
     readonly downloaded: number;
     readonly progress: number;
     readonly wires: Wire[];

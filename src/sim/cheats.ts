@@ -147,6 +147,19 @@ export class CheatingRail implements PaymentRail {
     }
     return new NeverPayer(await this.inner.open(payee, amount));
   }
+  /** A top-up of the real channel (an unfunded bidder's channels stay at one base unit: none). */
+  get topUp(): PaymentRail['topUp'] {
+    const inner = this.inner;
+    if (this.mode === 'unfunded-bids' || !inner.topUp) return undefined;
+    return (payer, amount) =>
+      inner.topUp?.(
+        payer instanceof NeverPayer || payer instanceof ForgingPayer ? payer.inner : payer,
+        amount,
+      ) ?? Promise.resolve();
+  }
+  get refresh(): PaymentRail['refresh'] {
+    return this.inner.refresh?.bind(this.inner);
+  }
   accept(channel: Uint8Array, payer: string): Promise<RailPayee> {
     return this.inner.accept(channel, payer);
   }

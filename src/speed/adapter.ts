@@ -71,6 +71,8 @@ export interface ProtocolExtensionClass {
 export interface WireSpeedTorrentOptions {
   /** Bytes still to download and verify; `undefined` before metadata (no bids then). */
   remainingBytes(): number | bigint | undefined;
+  /** The torrent's piece length once known: a payer's credit window holds at least two pieces. */
+  pieceLength?(): number | undefined;
   /**
    * Count blocks received (`piece` events) and bytes uploaded (`upload` events) from each wire's
    * own events. Default true; false: the host calls {@link WireSpeedTorrent.received} and
@@ -191,6 +193,7 @@ export class WireSpeedTorrent {
     this.#opts = options;
     this.#swarm = account.open({
       remainingBytes: () => remainingOf(options),
+      pieceLength: () => options.pieceLength?.(),
       downloadRates: () => new Map([...this.#wires].map(([w, e]) => [e.id, w.downloadSpeed?.() ?? 0])),
       rechoke: () => this.rechoke(),
       connected: (peer) => {

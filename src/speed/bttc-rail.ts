@@ -158,6 +158,22 @@ export class BttcChannelRail implements PaymentRail {
     );
   }
 
+  /** Tops the channel up on chain (approving the token first when needed). */
+  async topUp(payer: RailPayer, amount: bigint): Promise<void> {
+    if (!(payer instanceof ChainPayer))
+      throw new SpeedError('SPEED_BAD_CHANNEL', 'not a channel of this rail');
+    await this.#channels.topUp(payer.signer.channelId as `0x${string}`, amount);
+    payer.signer.topUp(payer.signer.deposit + amount);
+  }
+
+  /** Reads the channel's deposit on chain again (it only grows while the channel is open). */
+  async refresh(payee: RailPayee): Promise<void> {
+    if (!(payee instanceof ChainPayee))
+      throw new SpeedError('SPEED_BAD_CHANNEL', 'not a channel of this rail');
+    const ch = await this.#channels.channel(hexOf(payee.channel));
+    if (ch.status === 'open' && ch.deposit > payee.verifier.deposit) payee.verifier.topUp(ch.deposit);
+  }
+
   async accept(channel: Uint8Array, payer: string): Promise<RailPayee> {
     if (channel.length !== 32) throw new SpeedError('SPEED_BAD_CHANNEL', 'a BTTC channel id is 32 bytes');
     const ch = await this.#channels.channel(hexOf(channel));

@@ -14,6 +14,11 @@ export interface SpeedSwarmHost {
   remainingBytes(): bigint | undefined;
   /** Bytes/s received lately from each peer, by id (the strategy bids at the fastest providers first). */
   downloadRates(): ReadonlyMap<string, number>;
+  /**
+   * The torrent's piece length once known (optional): a payer's credit window holds at least two
+   * pieces, as it pays only for verified ones.
+   */
+  pieceLength?(): number | undefined;
   /** A bid was checked: the host may run a choke round now (optional to honour). */
   rechoke(): void;
   /**
@@ -62,6 +67,8 @@ export interface ProviderState {
   addr: string;
   signer?: RailPayer;
   opening?: Promise<void>;
+  /** A top-up of {@link signer}'s channel in flight (resolves true when funds were added). */
+  topping?: Promise<boolean>;
   seq: number;
   bid?: bigint;
   grant?: { price: bigint; credit: number };
@@ -94,6 +101,12 @@ export interface RequesterState {
   bid?: { price: bigint; seq: number; channel: Uint8Array };
   verifier?: RailPayee;
   checking?: Promise<void>;
+  /** A read of its channel's deposit in flight (it may have topped it up). */
+  refreshing?: Promise<void>;
+  /** When its deposit was last read again (clock ms). */
+  refreshedAt?: number;
+  /** Vouchers waiting for its deposit to be read again: the newest one's offer (a collect waits for it). */
+  offering?: Promise<void>;
   granted?: bigint;
   /** The bid `seq` the last grant answered (a new bid at the same price is answered too). */
   grantedSeq?: number;

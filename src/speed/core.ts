@@ -4,16 +4,11 @@ import { TypedEmitter } from '../util/emitter.js';
 import { BTT_SCHEME_ED25519 } from '../wire/btt-schemes.js';
 import { type BttHandshake, BttRejectCode, type BttSpeedExtension } from '../wire/btt-speed.js';
 import { SpeedChoker } from './choker.js';
-import {
-  DEFAULT_COLLECT_ATTEMPTS,
-  DEFAULT_COLLECT_RETRY_MAX_MS,
-  DEFAULT_COLLECT_RETRY_MS,
-  FinalCollects,
-  isPermanentCollectError,
-} from './collect-retry.js';
+import { Collects } from './collects.js';
 import type { ProviderState, RequesterState, SpeedSwarm, SpeedSwarmHost } from './core-types.js';
 import { creditRules, DebtBook, higher, overdrawn } from './credit.js';
 import { refusalCode, SpeedError, type SpeedErrorCode, type SpeedErrorDetails } from './errors.js';
+import { ChannelFunds } from './funds.js';
 import {
   checkSpeedOptions,
   type SpeedEvents,
@@ -23,6 +18,7 @@ import {
 import { LedgerRail, type PaymentRail, type RailPayee } from './rail.js';
 import { AutoBid, type BidStrategy, MIB } from './strategy.js';
 import { takenOverRefused, takeOver } from './take-over.js';
+import { depositRefresher, takeVoucher, type VoucherDesk } from './vouchers.js';
 
 /**
  * The rules of BitTorrent Speed for one account, shared by the session's {@link SpeedPlugin} and
@@ -63,6 +59,10 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
   readonly #handshake: BttHandshake;
   /** How we pay and are paid. */
   readonly rail: PaymentRail;
+  /** Our money in our channels (opened small and topped up where the rail can). */
+  readonly #funds: ChannelFunds;
+  /** Our collects of what payers promised us. */
+  readonly #collects: Collects;
 
   constructor(options: SpeedOptions) {
     super();
@@ -71,6 +71,28 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     this.#clock = options.clock ?? realClock;
     this.#strategy = options.strategy ?? new AutoBid();
     this.rail = options.rail ?? new LedgerRail(options as SpeedLedgerOptions);
+    const { channelAmount, channelAheadBytes: aheadBytes } = options;
+    this.#funds = new ChannelFunds(
+      this.rail,
+      {
+        budget: this.budget,
+        ...(channelAmount === undefined ? {} : { channelAmount }),
+        ...(aheadBytes === undefined ? {} : { aheadBytes }),
+      },
+      () => this.#spent,
+    );
+    this.#collects = new Collects({
+      rail: this.rail,
+      clock: this.#clock,
+      options,
+      settle: (peer, r) => this.#settleNewest(peer, r),
+      released: (payee) => this.#inUse.delete(toHex(payee.channel)),
+      credited: (payee, credited) => {
+        this.#redeemed += credited;
+        this.emit('redeemed', { channelId: toHex(payee.channel), credited });
+      },
+      warn: (code, message, cause, details) => this.#warn(code, message, cause, details),
+    });
     this.#handshake = {
       v: 1,
       addr: this.rail.address,
@@ -120,8 +142,9 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     const o = this.options;
     const providers = new Map<string, ProviderState>();
     const requesters = new Map<string, RequesterState>();
-    const { window, funding, owes, backed, debtorOf, cutNow } = creditRules(o, this.rail);
-    const [credit, reserve] = [window.fullBytes, funding.reserve]; // a grant announces the credit
+    const rules = creditRules(o, this.rail, () => host.pieceLength?.());
+    const { window, funding, owes, backed, debtorOf, cutNow } = rules;
+    const reserve = funding.reserve;
 
     // Provider side: the bid-aware choker, fed by standing bids in good standing.
     const choker = new SpeedChoker(
@@ -136,7 +159,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
           if (price === undefined) return undefined;
           // Lagging beyond the window: not bidding. A debt that fits at today's price is weighed at it.
           r.overdrawn = owes(r, r.granted ?? r.bid.price);
-          if (!overdrawn(window, r.served, r.verifier.cumulative, r.granted ?? r.bid.price))
+          if (!overdrawn(window(), r.served, r.verifier.cumulative, r.granted ?? r.bid.price))
             r.lastGranted = r.granted;
           return r.overdrawn ? undefined : price;
         },
@@ -147,6 +170,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
         ...(o.allocator ? { allocator: o.allocator } : {}),
         ...(o.paidShare !== undefined ? { paidShare: o.paidShare } : {}),
         onAllocation: (allocation) => {
+          const credit = window().fullBytes; // a grant announces the credit
           const winners = new Set<string>();
           for (const award of allocation.awards) {
             winners.add(award.peer);
@@ -182,22 +206,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     );
 
     // Final collects that fail are retried with backoff, never after close (collect-retry.ts).
-    const finals = new FinalCollects<RailPayee>({
-      clock: this.#clock,
-      firstMs: o.collectRetryMs ?? DEFAULT_COLLECT_RETRY_MS,
-      maxMs: o.collectRetryMaxMs ?? DEFAULT_COLLECT_RETRY_MAX_MS,
-      attempts: o.collectAttempts ?? DEFAULT_COLLECT_ATTEMPTS,
-      attempt: (payee) => this.#collectPayee(payee, true),
-      // Released once settled: until then no other connection may use the channel.
-      settled: (payee) => this.#inUse.delete(toHex(payee.channel)),
-      gaveUp: (payee, err, attempts, permanent) =>
-        this.#warn(
-          'SPEED_COLLECT_ABANDONED',
-          `gave up collecting channel ${toHex(payee.channel)} after ${attempts} attempt(s)${permanent ? ' (permanent error)' : ''}`,
-          err,
-          { channelId: toHex(payee.channel), attempts, permanent },
-        ),
-    });
+    const finals = this.#collects.finals();
 
     let closed = false;
     let roundAsked = false;
@@ -212,14 +221,32 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     };
     /** Providers whose connection closed with a voucher it never acked (or owed unsigned), by address. */
     const parked = new Map<string, ProviderState>();
+    const refresher = depositRefresher(this.rail, this.#clock, (err) =>
+      this.#warn('SPEED_BAD_CHANNEL', 'reading a channel deposit again failed', err),
+    );
+    const refresh = refresher.refresh;
+    const desk: VoucherDesk = {
+      rail: this.rail,
+      refresh,
+      reject: (r, code, reason) => r.ext.reject(code, reason),
+      refused: (r, err) => {
+        this.#warn('SPEED_BAD_VOUCHER', 'voucher refused', err);
+        if (!closed) this.#send(r.addr, () => r.ext.reject(refusalCode(err), 'voucher refused'));
+      },
+    };
     const closePeer = (id: string): void => {
       if (closed) return;
       const r = requesters.get(id);
       if (r?.verifier) this.#debts.leave(r.addr, r.served, r.verifier.cumulative, r.lastGranted);
-      if (r) void this.#redeem(r, id, finals);
-      const p = this.rail.finalCollectCloses ? undefined : providers.get(id); // else its channel ends
-      if (p?.signer && (p.signer.cumulative > p.acked || p.owed / MIB > p.signer.cumulative))
+      if (r) void this.#collects.redeem(r, id, finals);
+      const p = providers.get(id);
+      if (p) p.closed = true; // nothing more is bid, paid or topped up on it
+      // A channel with a voucher never acked waits for the next connection (not on a rail whose final collect ends it).
+      const park = !this.rail.finalCollectCloses && p?.signer !== undefined;
+      if (park && p.signer && (p.signer.cumulative > p.acked || p.owed / MIB > p.signer.cumulative)) {
+        this.#funds.retire(parked.get(p.addr)?.signer);
         parked.set(p.addr, p);
+      } else this.#funds.retire(p?.signer);
       providers.delete(id);
       requesters.delete(id);
     };
@@ -246,7 +273,9 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
         // A voucher signed for a connection that died may never have arrived (vouchers are
         // cumulative: never paid twice). A new connection to the same payee takes over its
         // channel and what it owes, and sends that voucher (or a newer one) once granted.
-        takeOver(p, parked.get(addr));
+        const old = parked.get(addr);
+        takeOver(p, old);
+        if (old?.signer !== p.signer) this.#funds.retire(old?.signer);
         parked.delete(addr);
         providers.set(id, p);
         requesters.set(id, { ext, hs, addr, served: 0n });
@@ -285,9 +314,14 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
         const bid = { price: b.price, seq: b.seq, channel };
         r.bid = bid;
         this.emit('bid', { peer: id, price: b.price, role: 'provider' });
-        void r.checking?.then(() => {
+        // A bid its deposit as we know it does not back: the payer may have topped it up.
+        const ready =
+          r.verifier && r.granted === undefined && backed(r) !== b.price ? refresh(r) : r.checking;
+        void ready?.then(() => {
           if (closed) return; // checked after the torrent closed: no message, no round
-          if (r.bid === bid && r.verifier && b.price >= reserve && backed(r) === undefined)
+          // (A granted payer is held to its window only: its bid after a top-up needs no backing.)
+          const unbacked = r.granted === undefined && backed(r) === undefined;
+          if (r.bid === bid && r.verifier && b.price >= reserve && unbacked)
             this.#send(id, () => r.ext.reject(BttRejectCode.INSUFFICIENT_FUNDS, 'deposit too small'));
           host.rechoke();
         });
@@ -295,25 +329,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
       ext.on('pay', (p) => {
         const r = requesters.get(id);
         if (closed) return;
-        if (r && (p.vs ?? BTT_SCHEME_ED25519) !== this.rail.scheme) {
-          r.ext.reject(BttRejectCode.UNSUPPORTED_SCHEME, 'not the voucher scheme of our channels');
-          return;
-        }
-        if (
-          !r?.verifier ||
-          !r.bid ||
-          !equalBytes(p.ch, r.bid.channel) ||
-          !equalBytes(p.ch, r.verifier.channel)
-        )
-          return;
-        try {
-          // Cheap field checks now; the signature of only the newest voucher is verified when
-          // more credit is about to be extended (see bidOf) or at redeem time.
-          r.verifier.offer({ channel: p.ch, cumulative: p.amt, signature: p.sig });
-        } catch (err) {
-          this.#warn('SPEED_BAD_VOUCHER', `voucher from ${id} refused`, err);
-          r.ext.reject(refusalCode(err), 'voucher refused');
-        }
+        takeVoucher(desk, r, p);
       });
       // Requester side.
       ext.on('grant', (g) => {
@@ -340,7 +356,9 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
       });
       ext.on('reject', (m) => {
         const p = providers.get(id);
+        const signer = p?.signer;
         if (p && m.code === BttRejectCode.UNKNOWN_CHANNEL) takenOverRefused(p);
+        if (p && !p.signer) this.#funds.retire(signer);
       });
       ext.on('ack', (a) => {
         const p = providers.get(id);
@@ -364,7 +382,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
       this.#rebid(host, providers);
     }, o.bidIntervalMs ?? 2000);
     const redeemTimer = this.#clock.setInterval(() => {
-      for (const [peer, r] of requesters) void this.#redeem(r, peer);
+      for (const [peer, r] of requesters) void this.#collects.redeem(r, peer);
     }, o.redeemIntervalMs ?? 10_000);
 
     return {
@@ -410,11 +428,15 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
         closed = true;
         bidTimer.cancel();
         redeemTimer.cancel();
-        for (const [peer, r] of requesters) void this.#redeem(r, peer, finals);
+        for (const [peer, r] of requesters) void this.#collects.redeem(r, peer, finals);
         finals.close();
         requesters.clear();
+        for (const p of [...parked.values(), ...providers.values()]) {
+          this.#funds.retire(p.signer);
+          p.closed = true;
+        }
         parked.clear();
-        for (const p of providers.values()) p.closed = true;
+        refresher.close();
       },
     };
   }
@@ -468,43 +490,6 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     return true;
   }
 
-  /**
-   * Collects what the peer's newest voucher promises; collects of one peer run one after another.
-   * With `finals` (the peer left or the torrent closed) the collect is final and retried there.
-   */
-  #redeem(r: RequesterState, peer: string, finals?: FinalCollects<RailPayee>): Promise<void> {
-    // Never a rejected chain: one failed collect must not stop the later ones (the final one).
-    const run = (r.collecting ?? Promise.resolve())
-      .then(async () => {
-        this.#settleNewest(peer, r);
-        const payee = r.verifier;
-        if (!payee) return;
-        if (finals) finals.start(payee);
-        else await this.#collectPayee(payee, false);
-      })
-      .catch(() => undefined);
-    r.collecting = run;
-    return run;
-  }
-
-  /** One collect (warned and rethrown when it fails: a final one is retried by {@link FinalCollects}). */
-  async #collectPayee(payee: RailPayee, final: boolean): Promise<void> {
-    try {
-      const credited = await this.rail.collect(payee, final);
-      if (credited <= 0n) return;
-      this.#redeemed += credited;
-      this.emit('redeemed', { channelId: toHex(payee.channel), credited });
-    } catch (err) {
-      const permanent = isPermanentCollectError(err);
-      this.#warn(
-        'SPEED_REDEEM_FAILED',
-        `collecting channel ${toHex(payee.channel)} failed${permanent ? ' (permanent error)' : ''}`,
-        err,
-      );
-      throw err;
-    }
-  }
-
   #rebid(host: SpeedSwarmHost, providers: Map<string, ProviderState>): void {
     const remainingBytes = host.remainingBytes();
     if (remainingBytes === undefined) return;
@@ -527,35 +512,43 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     for (const [peer, price] of bids) {
       const p = providers.get(peer);
       if (!p || p.bid === price) continue;
-      void this.#ensureChannel(peer, p).then(
+      const alive = () => !p.closed && providers.get(peer) === p;
+      void this.#funds.ensure(p, price, alive, host.pieceLength?.()).then(
         () => {
           // A bid started before the torrent closed (or the peer left) is not sent after.
           if (!p.signer || p.closed || providers.get(peer) !== p) return;
-          p.seq++;
           p.bid = price;
-          const ch = p.signer.channel;
-          this.#send(peer, () => p.ext.bid(p.seq, price, ch, this.rail.scheme));
-          this.emit('bid', { peer, price, role: 'requester' });
+          this.#sendBid(peer, p);
+          this.#fund(peer, p, host);
         },
         (err: unknown) => this.#warn('SPEED_CHANNEL_FAILED', `cannot open a channel to ${peer}`, err),
       );
     }
   }
 
-  #ensureChannel(peer: string, p: ProviderState): Promise<void> {
-    if (p.signer) return Promise.resolve();
-    if (p.opening) return p.opening;
-    const amount = this.options.channelAmount ?? this.budget / 4n;
-    p.opening = this.rail
-      .open(p.addr, amount)
-      .then((signer) => {
-        p.signer = signer;
-      })
-      .finally(() => {
-        p.opening = undefined;
-        void peer;
-      });
-    return p.opening;
+  #sendBid(peer: string, p: ProviderState): void {
+    const [signer, price] = [p.signer, p.bid];
+    if (!signer || price === undefined) return;
+    const seq = ++p.seq;
+    this.#send(peer, () => p.ext.bid(seq, price, signer.channel, this.rail.scheme));
+    this.emit('bid', { peer, price, role: 'requester' });
+  }
+
+  /**
+   * Tops up the channel to a provider running low at the price of its grant (or our bid); once
+   * done, bids again (the provider reads the new deposit) and pays what waited for the funds.
+   */
+  #fund(peer: string, p: ProviderState, host: SpeedSwarmHost): void {
+    const price = p.bid ?? p.grant?.price; // the bid (≥ the grant's price) must stay backed
+    if (price === undefined || p.closed) return;
+    this.#funds.topUp(p, price, host.pieceLength?.()).then(
+      (added) => {
+        if (!added || p.closed || host.connected?.(peer) === false) return;
+        this.#sendBid(peer, p);
+        this.#pay(peer, p, host);
+      },
+      (err: unknown) => this.#warn('SPEED_CHANNEL_FAILED', `cannot top up the channel to ${peer}`, err),
+    );
   }
 
   /** Signs and sends what is due to a provider — not on a connection the host knows is closed (it stays owed). */
@@ -565,8 +558,10 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     let cumulative = p.owed / MIB;
     if (cumulative > signer.locked) cumulative = signer.locked;
     const amount = cumulative - signer.cumulative;
-    if (amount <= 0n) return;
-    if (this.#spent + amount > this.budget) return;
+    if (amount <= 0n || this.#spent + amount > this.budget) {
+      this.#fund(peer, p, host);
+      return;
+    }
     try {
       const v = signer.pay(amount);
       this.#spent += amount;
@@ -577,6 +572,7 @@ export class SpeedCore extends TypedEmitter<SpeedEvents> {
     } catch (err) {
       this.#warn('SPEED_PAY_FAILED', `payment to ${peer} failed`, err);
     }
+    this.#fund(peer, p, host);
   }
 
   /** Sends one message; a send that throws (the peer turned `btt_speed` off, the wire closed) is a warning, never an exception out of a timer or a promise. */

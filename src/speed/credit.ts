@@ -109,7 +109,21 @@ export function backedPrice(
   return counted < f.reserve ? undefined : counted;
 }
 
-/** A provider's credit window and bid funding from Speed's options and its rail's defaults, and the rules on a requester's state. */
+/**
+ * The window for a torrent of `pieceLength`: both bounds at least two pieces — a payer pays only
+ * for verified pieces, so a window smaller than a piece would cut an honest payer before its
+ * first payment.
+ */
+export function pieceWindow(w: CreditWindow, pieceLength: number | undefined): CreditWindow {
+  const two = 2 * (pieceLength ?? 0);
+  if (!(Number.isSafeInteger(two) && two > w.initialBytes)) return w;
+  return { fullBytes: Math.max(w.fullBytes, two), initialBytes: two };
+}
+
+/**
+ * A provider's credit window and bid funding from Speed's options and its rail's defaults, and
+ * the rules on a requester's state. `pieceLength`: the torrent's, once known ({@link pieceWindow}).
+ */
 export function creditRules(
   o: {
     creditBytes?: number;
@@ -119,10 +133,12 @@ export function creditRules(
     reservePrice?: bigint;
   },
   rail: { defaultCreditBytes: number; defaultInitialCreditBytes?: number },
+  pieceLength: () => number | undefined = () => undefined,
 ) {
   const credit = o.creditBytes ?? rail.defaultCreditBytes;
   const initial = o.initialCreditBytes ?? rail.defaultInitialCreditBytes ?? credit;
-  const window: CreditWindow = { fullBytes: credit, initialBytes: Math.min(credit, initial) };
+  const base: CreditWindow = { fullBytes: credit, initialBytes: Math.min(credit, initial) };
+  const window = (): CreditWindow => pieceWindow(base, pieceLength());
   const funding: Funding = {
     funded: o.fundedBids ?? true,
     minFundedBytes: BigInt(o.minFundedBytes ?? DEFAULT_MIN_FUNDED_BYTES),
@@ -134,20 +150,20 @@ export function creditRules(
     funding,
     /** Owes more than its window allows at `price`, weighed at the highest price granted yet ({@link higher}). */
     owes: (r: RequesterState, price: bigint): boolean =>
-      overdrawn(window, r.served, paid(r), higher(r.lastGranted, price)),
+      overdrawn(window(), r.served, paid(r), higher(r.lastGranted, price)),
     /** What its standing bid counts for before it is granted ({@link backedPrice}). */
     backed: (r: RequesterState): bigint | undefined =>
       r.bid && r.verifier ? backedPrice(funding, r.bid.price, r.verifier) : undefined,
     /** Past its window and {@link stingy} at `price`: its paid slot ends at once. */
     cutNow: (r: RequesterState, price: bigint): boolean =>
-      debtor(window, r.served, paid(r), higher(r.lastGranted, price)),
+      debtor(window(), r.served, paid(r), higher(r.lastGranted, price)),
     /** A {@link debtor} for free-slot ranking. */
     debtorOf: (r: RequesterState | undefined): boolean => {
       const price = r?.granted ?? r?.lastGranted ?? r?.bid?.price;
       return (
         r !== undefined &&
         price !== undefined &&
-        debtor(window, r.served, paid(r), higher(r.lastGranted, price))
+        debtor(window(), r.served, paid(r), higher(r.lastGranted, price))
       );
     },
   };

@@ -52,9 +52,11 @@ export {
   type Funding,
   higher,
   overdrawn,
+  pieceWindow,
   stingy,
 } from './credit.js';
 export { SPEED_ERROR_CODES, SpeedError, type SpeedErrorCode } from './errors.js';
+export { ChannelFunds, type ChannelFundsOptions, DEFAULT_CHANNEL_AHEAD_BYTES } from './funds.js';
 export {
   type SpeedCommonOptions,
   type SpeedEvents,
@@ -82,3 +84,4 @@ export {
   NoBid,
   type ProviderView,
 } from './strategy.js';
+export { DEPOSIT_REFRESH_MS, depositRefresher, takeVoucher, type VoucherDesk } from './vouchers.js';

@@ -34,10 +34,9 @@ export interface SpeedCommonOptions {
    * up to {@link creditBytes}. A payer past its window that has paid nothing (or owes more than
    * twice its window) is cut at once (the host is asked for a choke round, not left to the next one), so an
    * identity that never pays is served at most this much ahead of payment by each provider. Default: the rail's
-   * `defaultInitialCreditBytes`, else the whole {@link creditBytes} (the ledger and BTTC rails):
-   * a payer cannot pay before its first piece verifies, and a smaller window cost honest payers
-   * time in the swarm lab (docs/speed.md, "Attacks measured") — set it lower where files are small
-   * against the window.
+   * `defaultInitialCreditBytes` (512 KiB on the ledger), else the whole {@link creditBytes} (a
+   * BTTC channel: its payers sign a voucher per 32 MiB). Both bounds are at least two pieces of
+   * the torrent (a payer pays only for verified pieces; the host's `pieceLength`).
    */
   initialCreditBytes?: number;
   /**
@@ -74,8 +73,20 @@ export interface SpeedCommonOptions {
    * locked. The non-delivery defense. Default 30,000 ms; 0: never.
    */
   grantTimeoutMs?: number;
-  /** Locked per channel (one channel per provider). Default a quarter of the budget. */
+  /**
+   * A fixed amount locked per channel (one channel per provider), never topped up. Default: on
+   * a rail that can top up a channel (both of bttkit's), a channel opens holding what
+   * {@link channelAheadBytes} cost at the bid's price (at most a quarter of the budget) and is
+   * topped up as it is spent, from the budget no channel in use holds; on another rail, a
+   * quarter of the budget.
+   */
   channelAmount?: bigint;
+  /**
+   * Bytes a channel holds funds for at its price (see {@link channelAmount}), at least two pieces.
+   * Default 1 MiB; at least 512 KiB, twice a provider's default `minFundedBytes`: a channel topped
+   * up at half of it still backs the bid.
+   */
+  channelAheadBytes?: number;
   /** How often bids are recomputed and vouchers collected (redeemed). Default 2 s and 10 s. */
   bidIntervalMs?: number;
   redeemIntervalMs?: number;
@@ -155,6 +166,7 @@ export function checkSpeedOptions(options: SpeedCommonOptions): void {
     throw new SpeedError('SPEED_BAD_OPTION', 'grantTimeoutMs must be >= 0');
   for (const [name, v, least] of [
     ['initialCreditBytes', options.initialCreditBytes, 0],
+    ['channelAheadBytes', options.channelAheadBytes, 524_288],
     ['collectRetryMs', options.collectRetryMs, 1],
     ['collectRetryMaxMs', options.collectRetryMaxMs, 1],
     ['collectAttempts', options.collectAttempts, 1],

@@ -41,6 +41,7 @@ export class SpeedPlugin extends SpeedCore implements TorrentPlugin {
         return BigInt(Math.max(0, (stats.length ?? 0) - stats.verified));
       },
       downloadRates: () => new Map(torrent.peers().map((p) => [p.id, p.downloadRate])),
+      pieceLength: () => torrent.info?.pieceLength,
       rechoke: () => torrent.rechoke(),
     });
     torrent.setChoker(swarm.choker);

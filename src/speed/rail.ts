@@ -99,6 +99,17 @@ export interface PaymentRail {
   peerAddress(hs: BttHandshake): string | undefined;
   /** Opens a channel to `payee` locking `amount` (the requester side). */
   open(payee: string, amount: bigint): Promise<RailPayer>;
+  /**
+   * Locks `amount` more in a channel of ours (the requester side); once it resolves the payee
+   * can see it and `payer.locked` includes it. Optional: a rail without it opens each channel
+   * with a fixed amount (Speed's `channelAmount`).
+   */
+  topUp?(payer: RailPayer, amount: bigint): Promise<void>;
+  /**
+   * Reads the channel's deposit again (the payer may have topped it up); `payee.locked` then
+   * shows it (the provider side). Optional, with {@link topUp}.
+   */
+  refresh?(payee: RailPayee): Promise<void>;
   /** Checks that `channel` is open, from `payer` to us, and usable; its payee end (the provider side). */
   accept(channel: Uint8Array, payer: string): Promise<RailPayee>;
   /**
@@ -194,6 +205,8 @@ export class LedgerRail implements PaymentRail {
   /** An ed25519 signature costs ~0.1 ms: a voucher per verified piece. */
   readonly payEveryBytes = 0;
   readonly defaultCreditBytes: number = 4 * 1024 * 1024;
+  /** A payer that has paid nothing is served 512 KiB ahead (at least two pieces); its window grows as it pays. */
+  readonly defaultInitialCreditBytes: number = 512 * 1024;
   readonly #o: LedgerRailOptions;
 
   constructor(options: LedgerRailOptions) {
@@ -230,6 +243,27 @@ export class LedgerRail implements PaymentRail {
       idempotencyKey: `open:${toHex(key.publicKey)}`,
     });
     return new LedgerPayer(new VoucherSigner(key, o.ledgerId, res.channelId, amount));
+  }
+
+  async topUp(payer: RailPayer, amount: bigint): Promise<void> {
+    if (!(payer instanceof LedgerPayer))
+      throw new SpeedError('SPEED_BAD_CHANNEL', 'not a channel of this rail');
+    const { channelId, locked } = payer.signer;
+    const res = await this.#o.ledger.topUpChannel({
+      by: this.address,
+      channelId,
+      amount,
+      // The same top-up retried is one top-up; the next one starts from the larger deposit.
+      idempotencyKey: `topup:${channelId}:${locked}:${amount}`,
+    });
+    payer.signer.raise(res.amount);
+  }
+
+  async refresh(payee: RailPayee): Promise<void> {
+    if (!(payee instanceof LedgerPayee))
+      throw new SpeedError('SPEED_BAD_CHANNEL', 'not a channel of this rail');
+    const ch = await this.#o.ledger.getChannel(payee.verifier.channelId);
+    if (ch?.status === 'open' && ch.amount > payee.verifier.locked) payee.verifier.raise(ch.amount);
   }
 
   async accept(channel: Uint8Array, payer: string): Promise<RailPayee> {

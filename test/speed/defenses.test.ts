@@ -25,6 +25,7 @@ import {
   MIB,
   overdrawn,
   type ProtocolWire,
+  pieceWindow,
   type SpeedCommonOptions,
   WireSpeed,
   type WireSpeedTorrent,
@@ -225,7 +226,7 @@ describe('bids without funds cannot raise the clearing price', () => {
 describe('non-payment (creditBytes)', () => {
   it('a requester that takes data and does not pay loses its paid slot past the credit window, and stays a plain peer', async () => {
     const credit = 1024 * 1024;
-    const { payer, provider } = await accounts({}, { creditBytes: credit });
+    const { payer, provider } = await accounts({}, { creditBytes: credit, initialCreditBytes: credit });
     const p = pair(payer, provider);
     const revoked: { due: bigint; paid: bigint }[] = [];
     provider.on('revoked', (r) => revoked.push(r));
@@ -246,6 +247,17 @@ describe('non-payment (creditBytes)', () => {
     // Never banned for being poor: the free slots still unchoke it (the only interested peer).
     expect(p.tb.mayUnchoke(p.wb)).toBe(true);
     expect(p.wa.destroyed).toBeFalsy();
+  });
+});
+
+describe('the credit window holds at least two pieces (pieceWindow)', () => {
+  it('widens both bounds to two pieces where they are smaller, and leaves them alone otherwise', () => {
+    const w: CreditWindow = { fullBytes: 4 * MIB_N, initialBytes: MIB_N / 2 };
+    expect(pieceWindow(w, MIB_N)).toEqual({ fullBytes: 4 * MIB_N, initialBytes: 2 * MIB_N });
+    expect(pieceWindow(w, 8 * MIB_N)).toEqual({ fullBytes: 16 * MIB_N, initialBytes: 16 * MIB_N });
+    expect(pieceWindow(w, 256 * 1024)).toBe(w);
+    expect(pieceWindow(w, undefined)).toBe(w);
+    expect(pieceWindow(w, Number.NaN)).toBe(w);
   });
 });
 

@@ -76,6 +76,8 @@ export class BttcChannels {
   readonly chainId: number;
   /** The deployment transaction, when this client deployed the contract. */
   readonly deployTx: BttcTxResult | undefined;
+  /** The opens and top-ups of this account, one at a time ({@link #spending}). */
+  #spendQueue: Promise<void> = Promise.resolve();
   readonly #c: Clients;
   readonly #confirmations: number;
   readonly #receiptTimeoutMs: number;
@@ -168,13 +170,15 @@ export class BttcChannels {
       throw new SettlementError('SETTLEMENT_AMOUNT_OUT_OF_RANGE', 'a deposit above 2^128 - 1');
     }
     const id = bttcChannelId({ payer: this.account, payee, token, signer, salt });
-    const approve = token === NATIVE_TOKEN ? undefined : await this.#ensureAllowance(token, amount);
-    const tx = await this.#write(
-      'open',
-      [payee, token, signer, salt, amount],
-      token === NATIVE_TOKEN ? amount : 0n,
-    );
-    return { ...tx, id, salt, ...(approve ? { approve } : {}) };
+    return this.#spending(async () => {
+      const approve = token === NATIVE_TOKEN ? undefined : await this.#ensureAllowance(token, amount);
+      const tx = await this.#write(
+        'open',
+        [payee, token, signer, salt, amount],
+        token === NATIVE_TOKEN ? amount : 0n,
+      );
+      return { ...tx, id, salt, ...(approve ? { approve } : {}) };
+    });
   }
 
   /** Adds `amount` to an open channel (payer only; approves the token first when needed). */
@@ -183,10 +187,25 @@ export class BttcChannels {
     const value = amountOf(amount, 'amount');
     const state = await this.channel(id);
     const native = state.token === NATIVE_TOKEN;
-    const approve =
-      native || state.status === 'none' ? undefined : await this.#ensureAllowance(state.token, value);
-    const tx = await this.#write('topUp', [id, value], native ? value : 0n);
-    return { ...tx, ...(approve ? { approve } : {}) };
+    return this.#spending(async () => {
+      const approve =
+        native || state.status === 'none' ? undefined : await this.#ensureAllowance(state.token, value);
+      const tx = await this.#write('topUp', [id, value], native ? value : 0n);
+      return { ...tx, ...(approve ? { approve } : {}) };
+    });
+  }
+
+  /**
+   * Runs the opens and top-ups of this account one after another: each approves exactly what it
+   * spends, so two at once would overwrite each other's allowance and one `transferFrom` revert.
+   */
+  #spending<T>(run: () => Promise<T>): Promise<T> {
+    const next = this.#spendQueue.then(run, run);
+    this.#spendQueue = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    return next;
   }
 
   /** The payee closes with `voucher` (the newest): final settlement. Amount 0 needs no signature. */

@@ -188,6 +188,35 @@ describe('Speed over a BTTC channel', () => {
     expect(warnings).toEqual([]);
   }, 180_000);
 
+  it('a channel topped up on chain: the payer signs beyond its first deposit once the payee read the new one', async () => {
+    const payeeChannels = await BttcChannels.connect({
+      rpcUrl: node.url,
+      privateKey: KEYS.seeder,
+      address: contract,
+    });
+    const payerChannels = await BttcChannels.connect({
+      rpcUrl: node.url,
+      privateKey: KEYS.leecher,
+      address: contract,
+    });
+    const payeeRail = new BttcChannelRail({ channels: payeeChannels });
+    const payerRail = new BttcChannelRail({ channels: payerChannels });
+    const payer = await payerRail.open(ADDR.seeder, BTT);
+    const payee = await payeeRail.accept(payer.channel, ADDR.leecher);
+    payee.offer(payer.pay(BTT));
+    payee.verifyNewest();
+    expect(() => payer.pay(1n)).toThrow(); // the deposit is spent
+    await payerRail.topUp(payer, 2n * BTT);
+    expect(payer.locked).toBe(3n * BTT);
+    const v = payer.pay(BTT + BTT / 2n); // 2.5 BTT in all, above the 1 BTT the payee knows
+    expect(() => payee.offer(v)).toThrow();
+    await payeeRail.refresh(payee);
+    expect(payee.locked).toBe(3n * BTT);
+    payee.offer(v);
+    expect(payee.verifyNewest()).toBe(2n * BTT + BTT / 2n);
+    expect(await payeeRail.collect(payee, true)).toBe(2n * BTT + BTT / 2n);
+  }, 60_000);
+
   it("a payer's unilateral close is noticed in the next round: the provider closes at once with the best voucher and stops the credit", async () => {
     const payeeChannels = await BttcChannels.connect({
       rpcUrl: node.url,
