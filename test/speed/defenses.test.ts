@@ -37,7 +37,7 @@ import {
   encodeBttMessage,
 } from '../../src/wire/index.js';
 import { waitFor } from '../helpers/wait.js';
-import { pipedWires } from './piped-wires.js';
+import { pipedWires, rejectsOn } from './piped-wires.js';
 
 const BTT = 10n ** 18n;
 const MIB_N = 1024 * 1024;
@@ -62,15 +62,7 @@ function pair(a: WireSpeed, b: WireSpeed): Pair {
   const tb = b.torrent({ remainingBytes: () => 0, rechokeIntervalMs: 60_000, countFromWire: false });
   open.push(ta, tb);
   const { wa, wb } = pipedWires(ta.Extension, tb.Extension);
-  const rejects: number[] = [];
-  (wa as unknown as { on(e: string, f: (ext: unknown, buf: Uint8Array) => void): void }).on(
-    'extended',
-    (ext, buf) => {
-      if (ext !== 'btt_speed') return;
-      const d = decodeBttMessage(buf);
-      if (d.ok && d.message?.t === 'reject') rejects.push(d.message.code);
-    },
-  );
+  const rejects = rejectsOn(wa);
   return { ta, tb, wa, wb, rejects };
 }
 

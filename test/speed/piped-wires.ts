@@ -5,6 +5,7 @@
  */
 import Wire from 'bittorrent-protocol';
 import type { ProtocolWire } from '../../src/speed/index.js';
+import { decodeBttMessage } from '../../src/wire/index.js';
 
 /** Options of {@link pipedWires}. */
 export interface PipedWiresOptions {
@@ -34,4 +35,18 @@ export function pipedWires(
   wb.handshake(ih, new Uint8Array(20).fill(idb));
   if (options.interested ?? true) (wb as unknown as { peerInterested: boolean }).peerInterested = true;
   return { wa: wa as unknown as ProtocolWire, wb: wb as unknown as ProtocolWire };
+}
+
+/** The codes of the `btt_speed` `reject`s `wire`'s side receives, as they arrive. */
+export function rejectsOn(wire: ProtocolWire): number[] {
+  const rejects: number[] = [];
+  (wire as unknown as { on(e: string, f: (ext: unknown, buf: Uint8Array) => void): void }).on(
+    'extended',
+    (ext, buf) => {
+      if (ext !== 'btt_speed') return;
+      const d = decodeBttMessage(buf);
+      if (d.ok && d.message?.t === 'reject') rejects.push(d.message.code);
+    },
+  );
+  return rejects;
 }

@@ -10,15 +10,14 @@ import { Ledger, type LedgerApi, TronKey } from '../../src/ledger/index.js';
 import {
   DEPOSIT_REFRESH_MS,
   FixedBid,
-  MIB,
   type SpeedCommonOptions,
   WireSpeed,
   type WireSpeedTorrent,
 } from '../../src/speed/index.js';
 import { fromHex } from '../../src/util/bytes.js';
-import { BttRejectCode, decodeBttMessage, encodeBttMessage } from '../../src/wire/index.js';
+import { BttRejectCode, encodeBttMessage } from '../../src/wire/index.js';
 import { waitFor } from '../helpers/wait.js';
-import { pipedWires } from './piped-wires.js';
+import { pipedWires, rejectsOn } from './piped-wires.js';
 
 const BTT = 10n ** 18n;
 const LEDGER_ID = 'bttkit:top-up';
@@ -124,15 +123,7 @@ async function accounts(payerOptions: Partial<SpeedCommonOptions> = {}) {
   });
   open.push(ta, tb);
   const { wa, wb } = pipedWires(ta.Extension, tb.Extension);
-  const rejects: number[] = [];
-  (wa as unknown as { on(e: string, f: (ext: unknown, buf: Uint8Array) => void): void }).on(
-    'extended',
-    (ext, buf) => {
-      if (ext !== 'btt_speed') return;
-      const d = decodeBttMessage(buf);
-      if (d.ok && d.message?.t === 'reject') rejects.push(d.message.code);
-    },
-  );
+  const rejects = rejectsOn(wa);
   return { ledger, counting, paying, payer, provider, payKey, ta, tb, wa, wb, rejects };
 }
 
@@ -159,9 +150,7 @@ async function download(
   pieces: number,
 ): Promise<void> {
   for (let i = from; i < from + pieces; i++) {
-    s.tb.uploaded(s.wb, PIECE);
-    s.ta.received(s.wa, i, 0, PIECE);
-    s.ta.verified(i);
+    piece(s, i);
     await waitFor(
       () => {
         s.tb.rechoke();
@@ -198,9 +187,7 @@ describe('channel top-ups (the payer side)', () => {
     const account = await s.ledger.getAccount(s.payKey.address);
     expect(account.locked).toBe(5n * BTT);
     // One more piece is verified: nothing left to lock nor to spend.
-    s.tb.uploaded(s.wb, PIECE);
-    s.ta.received(s.wa, 10, 0, PIECE);
-    s.ta.verified(10);
+    piece(s, 10);
     await new Promise<void>((r) => setTimeout(r, 50));
     expect(s.payer.spent).toBe(5n * BTT);
     expect((await s.ledger.getAccount(s.payKey.address)).locked).toBe(5n * BTT);
@@ -210,9 +197,7 @@ describe('channel top-ups (the payer side)', () => {
     const s = await accounts({ channelAmount: 3n * BTT });
     await granted(s.payer, s.tb);
     await download(s, 0, 6);
-    s.tb.uploaded(s.wb, PIECE);
-    s.ta.received(s.wa, 6, 0, PIECE);
-    s.ta.verified(6);
+    piece(s, 6);
     await new Promise<void>((r) => setTimeout(r, 50));
     expect(s.payer.spent).toBe(3n * BTT);
     expect((await s.ledger.getAccount(s.payKey.address)).locked).toBe(3n * BTT);
@@ -275,9 +260,7 @@ describe('channel top-ups and the final collect', () => {
     const g = gate();
     s.counting.gates.getChannel = g.wait;
     const reads = s.counting.reads;
-    s.tb.uploaded(s.wb, PIECE);
-    s.ta.received(s.wa, 2, 0, PIECE);
-    s.ta.verified(2);
+    piece(s, 2);
     expect(s.payer.spent).toBe(3n * GRANT);
     await waitFor(() => s.counting.reads > reads, 10_000, 'the read of the deposit');
     s.wa.destroy();
