@@ -15,7 +15,7 @@ import {
   type SpeedLedgerOptions,
   type SpeedOptions,
 } from './options.js';
-import { LedgerRail, type PaymentRail, type RailPayee } from './rail.js';
+import { LedgerRail, type PaymentRail } from './rail.js';
 import { AutoBid, type BidStrategy, MIB } from './strategy.js';
 import { takenOverRefused, takeOver } from './take-over.js';
 import { depositRefresher, takeVoucher, type VoucherDesk } from './vouchers.js';

@@ -138,7 +138,13 @@ export function creditRules(
   const credit = o.creditBytes ?? rail.defaultCreditBytes;
   const initial = o.initialCreditBytes ?? rail.defaultInitialCreditBytes ?? credit;
   const base: CreditWindow = { fullBytes: credit, initialBytes: Math.min(credit, initial) };
-  const window = (): CreditWindow => pieceWindow(base, pieceLength());
+  // Computed once per piece length (owes() runs per uploaded block while a payer holds a grant).
+  let known: { piece: number | undefined; w: CreditWindow } = { piece: undefined, w: base };
+  const window = (): CreditWindow => {
+    const piece = pieceLength();
+    if (piece !== known.piece) known = { piece, w: pieceWindow(base, piece) };
+    return known.w;
+  };
   const funding: Funding = {
     funded: o.fundedBids ?? true,
     minFundedBytes: BigInt(o.minFundedBytes ?? DEFAULT_MIN_FUNDED_BYTES),

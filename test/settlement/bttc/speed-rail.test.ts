@@ -62,19 +62,17 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
+/** The contract's clients of the seeder (payee) and the leecher (payer). */
+async function channelClients(): Promise<{ payeeChannels: BttcChannels; payerChannels: BttcChannels }> {
+  const connect = (privateKey: Hex) =>
+    BttcChannels.connect({ rpcUrl: node.url, privateKey, address: contract });
+  return { payeeChannels: await connect(KEYS.seeder), payerChannels: await connect(KEYS.leecher) };
+}
+
 describe('Speed over a BTTC channel', () => {
   it('the leecher pays by EIP-712 vouchers, the seeder closes the channel on chain and is paid exactly that', async () => {
     const chain = createPublicClient({ transport: http(node.url) });
-    const seederChannels = await BttcChannels.connect({
-      rpcUrl: node.url,
-      privateKey: KEYS.seeder,
-      address: contract,
-    });
-    const leecherChannels = await BttcChannels.connect({
-      rpcUrl: node.url,
-      privateKey: KEYS.leecher,
-      address: contract,
-    });
+    const { payeeChannels: seederChannels, payerChannels: leecherChannels } = await channelClients();
     const reserve = BTT / 10n; // 0.1 BTT per MiB
     const seeder = new SpeedClient({
       speed: { rail: new BttcChannelRail({ channels: seederChannels }), reservePrice: reserve },
@@ -189,16 +187,7 @@ describe('Speed over a BTTC channel', () => {
   }, 180_000);
 
   it('a channel topped up on chain: the payer signs beyond its first deposit once the payee read the new one', async () => {
-    const payeeChannels = await BttcChannels.connect({
-      rpcUrl: node.url,
-      privateKey: KEYS.seeder,
-      address: contract,
-    });
-    const payerChannels = await BttcChannels.connect({
-      rpcUrl: node.url,
-      privateKey: KEYS.leecher,
-      address: contract,
-    });
+    const { payeeChannels, payerChannels } = await channelClients();
     const payeeRail = new BttcChannelRail({ channels: payeeChannels });
     const payerRail = new BttcChannelRail({ channels: payerChannels });
     const payer = await payerRail.open(ADDR.seeder, BTT);
@@ -218,16 +207,7 @@ describe('Speed over a BTTC channel', () => {
   }, 60_000);
 
   it("a payer's unilateral close is noticed in the next round: the provider closes at once with the best voucher and stops the credit", async () => {
-    const payeeChannels = await BttcChannels.connect({
-      rpcUrl: node.url,
-      privateKey: KEYS.seeder,
-      address: contract,
-    });
-    const payerChannels = await BttcChannels.connect({
-      rpcUrl: node.url,
-      privateKey: KEYS.leecher,
-      address: contract,
-    });
+    const { payeeChannels, payerChannels } = await channelClients();
     const payeeRail = new BttcChannelRail({ channels: payeeChannels });
     const payer = await new BttcChannelRail({ channels: payerChannels }).open(ADDR.seeder, 10n * BTT);
     const id = `0x${Buffer.from(payer.channel).toString('hex')}` as Hex;
