@@ -113,7 +113,8 @@ const CHUNK = 1 << 20;
  * into a transferable buffer. File ranges are read by the worker itself, from file descriptors
  * the caller keeps open until the task settles (descriptors are process-wide).
  *
- * Workers start on first use and do not keep the process alive while idle.
+ * The first worker starts on first use, another only while those running are full (a recheck
+ * uses them all, a download usually one); idle workers do not keep the process alive.
  */
 export class HashPool {
   /** Worker threads (0: hashing runs on the calling thread). */
@@ -144,6 +145,11 @@ export class HashPool {
    */
   get hashed(): number {
     return this.#hashed;
+  }
+
+  /** Worker threads running now (at most {@link size}). */
+  get workers(): number {
+    return this.#slots.length;
   }
 
   /** Tasks waiting for a worker or running. */
@@ -239,7 +245,10 @@ export class HashPool {
     while (this.#queue.length > 0) {
       let best: Slot | undefined;
       for (const s of this.#slots) if (!best || s.inflight.size < best.inflight.size) best = s;
-      if ((!best || best.inflight.size > 0) && this.#slots.length < this.size) best = this.#spawn();
+      // Another worker only when those running are full: a download's pieces come far slower
+      // than one worker hashes them, and each worker costs a thread's start-up (~60 ms of CPU).
+      if ((!best || best.inflight.size >= this.#depth) && this.#slots.length < this.size)
+        best = this.#spawn();
       if (!best || best.inflight.size >= this.#depth) return;
       const task = this.#queue.shift();
       if (!task) return;

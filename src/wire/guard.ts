@@ -6,9 +6,7 @@ import { MessageId, type WireLimits, type WireTorrent } from './limits.js';
 
 const PROTOCOL = 'BitTorrent protocol';
 /** Bytes of a bitfield of `pieces` bits. */
-function bitfieldBytes(pieces: number): number {
-  return Math.ceil(pieces / 8);
-}
+const bitfieldBytes = (pieces: number): number => Math.ceil(pieces / 8);
 
 /** Length of the BitTorrent handshake. */
 export const HANDSHAKE_LENGTH = 68;
@@ -70,10 +68,9 @@ function fail(code: WireErrorCode, message: string, details?: Record<string, num
 /** Options of a {@link FrameGuard}. */
 export interface FrameGuardOptions {
   /**
-   * The chunks given to `push` are lent: their bytes are overwritten once `push` returns (see
-   * `Connection.lendsReadBuffer`). The guard then copies what it hands on for keeping —
-   * bitfields, extended and unknown payloads, a block that spans chunks — and still hands a
-   * whole block on as a view. Default false: everything is handed on as views.
+   * The chunks given to `push` are lent: overwritten once `push` returns (`Connection.lendsReadBuffer`).
+   * The guard then copies what it hands on for keeping (bitfields, extended and unknown payloads);
+   * blocks, whole or gathered, are views valid during the call. Default false: all views.
    */
   lentChunks?: boolean;
 }
@@ -93,10 +90,7 @@ export const MAX_PIECE_STATEMENTS = 16;
 export class FrameGuard {
   #limits: WireLimits;
   #torrent: WireTorrent | undefined;
-  /**
-   * The torrent's piece geometry as `pieceLengthAt` reads it. (The cast where it is used goes
-   * once `pieceLengthAt` takes any object with these three fields.)
-   */
+  /** The torrent's piece geometry as `pieceLengthAt` reads it (cast where used). */
   #geometry: Pick<InfoDictionary, 'pieceCount' | 'pieceLength' | 'lastPieceLength'> | undefined;
   #fast = false;
   #v2 = false; // BEP 52 negotiated: messages 21–23 are legal
@@ -115,6 +109,9 @@ export class FrameGuard {
   #blockViews: Uint8Array[] | undefined;
   #blockFill = 0;
   #blockLength = 0;
+  /** Reused by every split piece message: its header; with lent chunks, its block's assembly. */
+  #splitHead: Uint8Array | undefined;
+  #splitBlock: Uint8Array | undefined;
   readonly #sink: GuardSink;
   readonly #lent: boolean;
 
@@ -254,7 +251,7 @@ export class FrameGuard {
 
   /** Enters the split-piece state with the first bytes (5 to 13) of its header. */
   #startBlock(len: number, head: Uint8Array): void {
-    const p = new Uint8Array(PIECE_HEADER);
+    const p = (this.#splitHead ??= new Uint8Array(PIECE_HEADER)); // read here, never handed on
     p.set(head);
     this.#part = p;
     this.#partFill = head.length;
@@ -270,8 +267,9 @@ export class FrameGuard {
 
   /**
    * Takes block bytes from `chunk` at `pos`; returns the position after them. With lent chunks
-   * a block that is not whole in this chunk is copied into one buffer of its own as it arrives
-   * (the chunk is overwritten once `push` returns); a whole one stays a view.
+   * a block that is not whole in this chunk is copied as it arrives into the guard's assembly
+   * buffer (the chunk is overwritten once `push` returns; the block, like any block from lent
+   * chunks, is valid only during the sink's call); a whole one stays a view.
    */
   #gather(chunk: Uint8Array, pos: number): number {
     const take = Math.min(this.#blockLength - this.#blockFill, chunk.length - pos);
@@ -280,7 +278,11 @@ export class FrameGuard {
       if (!this.#lent || (this.#blockFill === 0 && take === this.#blockLength)) {
         views.push(chunk.subarray(pos, pos + take));
       } else {
-        if (views.length === 0) views.push(new Uint8Array(this.#blockLength));
+        if (views.length === 0) {
+          const n = this.#blockLength; // ≤ the block limit
+          if ((this.#splitBlock?.length ?? 0) < n) this.#splitBlock = new Uint8Array(n);
+          views.push((this.#splitBlock as Uint8Array).subarray(0, n));
+        }
         (views[0] as Uint8Array).set(chunk.subarray(pos, pos + take), this.#blockFill);
       }
       this.#blockFill += take;
@@ -515,10 +517,7 @@ export class FrameGuard {
     }
   }
 
-  /**
-   * Validates and decodes one whole message (`body`: id and payload) and hands it on. `copy`:
-   * `body` is a view of a lent chunk, so what the sink may keep is copied first.
-   */
+  /** Validates, decodes and hands on a whole message (`body`: id, payload; `copy`: it is lent). */
   #deliver(id: number, body: Uint8Array, copy: boolean): void {
     const sink = this.#sink;
     switch (id) {

@@ -52,9 +52,13 @@ atp.flags |= lt.torrent_flags.seed_mode
 atp.flags &= ~lt.torrent_flags.auto_managed
 atp.flags &= ~lt.torrent_flags.paused
 h = ses.add_torrent(atp)
-deadline = time.time() + 10
-while ses.listen_port() == 0 and time.time() < deadline:
+# Ready = listening and the torrent seeding, then half a second (as bench/peers/libtorrent-peer.py
+# does where a plaintext probe cannot be answered): before that libtorrent may close an encrypted
+# handshake for the torrent — seen once under CI load, 17 ms after we dialled.
+deadline = time.time() + 20
+while time.time() < deadline and not (ses.listen_port() != 0 and h.status().is_seeding):
     time.sleep(0.02)
+time.sleep(0.5)
 print(json.dumps({"event": "seeding", "port": ses.listen_port()}), flush=True)
 parent = os.getppid()
 end = time.time() + 120

@@ -63,6 +63,27 @@ describe('HashPool', () => {
     });
   }
 
+  it('starts a second worker only when the first is full', async () => {
+    const pool = new HashPool({ size: 2, depth: 2 });
+    try {
+      const data = pseudoRandomBytes(1 << 20, 9);
+      expect(pool.workers).toBe(0);
+      // One piece at a time, as a download verifies them: one worker does it all.
+      for (let i = 0; i < 4; i++) expect(await pool.hash(data)).toEqual(sha1(data));
+      expect(pool.workers).toBe(1);
+      // Two in flight fit the first worker's depth.
+      await Promise.all([pool.hash(data), pool.hash(data)]);
+      expect(pool.workers).toBe(1);
+      // A backlog (a recheck): the second one starts.
+      const many = await Promise.all(Array.from({ length: 6 }, () => pool.hash(data)));
+      expect(many.every((d) => Buffer.compare(d, sha1(data)) === 0)).toBe(true);
+      expect(pool.workers).toBe(2);
+    } finally {
+      await pool.close();
+    }
+    expect(pool.workers).toBe(0);
+  });
+
   it('after close, hashes on the calling thread', async () => {
     const pool = new HashPool({ size: 1 });
     await pool.close();
