@@ -251,7 +251,8 @@ export class FrameGuard {
 
   /** Enters the split-piece state with the first bytes (5 to 13) of its header. */
   #startBlock(len: number, head: Uint8Array): void {
-    const p = (this.#splitHead ??= new Uint8Array(PIECE_HEADER)); // read here, never handed on
+    this.#splitHead ??= new Uint8Array(PIECE_HEADER); // read here, never handed on
+    const p = this.#splitHead;
     p.set(head);
     this.#part = p;
     this.#partFill = head.length;
