@@ -1,8 +1,6 @@
 import { type InfoDictionary, pieceLengthAt } from '../metainfo/torrent.js';
-import { filePiecePriorities, type PickedBlock, PiecePicker, type Priority } from '../picker/picker.js';
-import type { ChunkStore, RecheckResume } from '../storage/types.js';
-import { pieceDataLengths } from '../storage/verifier.js';
-import { Bitfield } from '../util/bitfield.js';
+import type { PickedBlock, PiecePicker } from '../picker/picker.js';
+import type { ChunkStore } from '../storage/types.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { BttkitError } from '../util/errors.js';
 import { SessionError } from './errors.js';
@@ -11,6 +9,8 @@ import { RateMeter } from './rate.js';
 import type { Settings } from './settings.js';
 import { SmartBan } from './smart-ban.js';
 import type { DownloadGate } from './throttle.js';
+
+export { applyFilePriorities, checkFilePriorities, openPicker } from './open-picker.js';
 
 /**
  * While peers are not read because the store is full: reading resumes anyway when nothing left
@@ -108,6 +108,12 @@ export class Downloader {
   #inFlight = 0;
   /** Bytes put and not yet accepted by the store. */
   #unresolvedPuts = 0;
+  /**
+   * In-flight budget (blocks) the most modest peer refused for want of it waits for; 0: offer
+   * requests to every peer when the next put resolves (a request failed, the picker ran short,
+   * puts held requests back); Infinity: no peer waits. Saves a pass over every peer per block.
+   */
+  #budgetNeed = 0;
   #readsPaused = false;
   #drainOff: (() => void) | undefined;
   #stuck: TimerHandle | undefined;
@@ -221,7 +227,10 @@ export class Downloader {
   fill(peer: PeerConn): void {
     const host = this.#host;
     if (host.paused() || peer.wire.closed || peer.wire.peerChoking || !peer.interestedSent) return;
-    if (this.#unresolvedPuts > host.settings.maxPendingWriteBytes) return;
+    if (this.#unresolvedPuts > host.settings.maxPendingWriteBytes) {
+      this.#budgetNeed = 0;
+      return;
+    }
     const streaming = host.critical();
     // Rate limit (throttle.ts): under a limit the pipeline is capped (half a second of it per
     // peer) and requests go out only as the buckets allow; refused, the gate wakes us later.
@@ -236,20 +245,19 @@ export class Downloader {
     // Refill in batches (once an eighth of the queue has drained): fewer, larger writes of
     // request messages than one write per arriving block. Not while readers wait.
     const outstanding = peer.wire.outstandingRequests;
-    // Across the torrent's peers, at most half the store's cap in flight (20 peers at their own
-    // rate had ~290 MB in flight: the store kept pausing reads, the endgame waited on deep queues;
-    // docs/session.md); a peer with nothing outstanding still gets IDLE_FLOOR.
-    const cap = this.store.maxPendingBytes ?? host.settings.maxPendingWriteBytes;
-    const budget = Math.max(0, Math.floor(cap / 2 / bs) - this.#inFlight);
-    let want = Math.min(target - outstanding, outstanding === 0 ? Math.max(budget, IDLE_FLOOR) : budget);
-    if (
-      want <= 0 ||
-      (!streaming && outstanding > 0 && want < Math.min(Math.max(4, target >> 3), target >> 1))
-    )
+    const budget = this.#budget();
+    const room = target - outstanding;
+    let want = Math.min(room, outstanding === 0 ? Math.max(budget, IDLE_FLOOR) : budget);
+    const batch = streaming ? 1 : Math.max(1, Math.min(Math.max(4, target >> 3), target >> 1));
+    if (want <= 0 || (outstanding > 0 && want < batch)) {
+      // Room of its own but not in the budget: worth a pass once the budget holds a batch.
+      if (room >= batch) this.#budgetNeed = Math.min(this.#budgetNeed, batch);
       return;
+    }
     if (gate) want = gate.grant(want, bs);
     const reqs =
       want > 0 ? this.picker.pick(peer.id, want, { critical: !streaming || this.#fast(peer) }) : [];
+    if (reqs.length < want) this.#budgetNeed = 0;
     if (gate && want > 0) gate.refund(want * bs - reqs.reduce((sum, r) => sum + r.length, 0));
     this.#send(peer, reqs, gate);
   }
@@ -278,6 +286,7 @@ export class Downloader {
       peer.wire.request(r.piece, r.offset, r.length, (err, block) => {
         this.#inFlight--;
         if (err || !block) {
+          this.#budgetNeed = 0;
           picker.requestFailed(peer.id, r.piece, r.offset);
           gate?.refund(r.length);
         } else if (!store.closed) this.#onBlock(peer, r.piece, r.offset, block);
@@ -329,7 +338,19 @@ export class Downloader {
   }
 
   fillAll(): void {
+    this.#budgetNeed = Number.POSITIVE_INFINITY;
     for (const p of this.#host.peers()) this.fill(p);
+  }
+
+  /**
+   * Requests that may still go out (blocks): across the torrent's peers, at most half the
+   * store's cap in flight (20 peers at their own rate had ~290 MB in flight: the store kept
+   * pausing reads, the endgame waited on deep queues; docs/session.md); a peer with nothing
+   * outstanding still gets IDLE_FLOOR.
+   */
+  #budget(): number {
+    const cap = this.store.maxPendingBytes ?? this.#host.settings.maxPendingWriteBytes;
+    return Math.max(0, Math.floor(cap / 2 / this.#host.settings.blockSize) - this.#inFlight);
   }
 
   /**
@@ -416,7 +437,7 @@ export class Downloader {
           this.#unresolvedPuts -= size;
           if (receipt.pieceComplete) void this.#verify(piece);
           this.#maybeResume();
-          this.fillAll();
+          if (this.#budget() >= this.#budgetNeed) this.fillAll();
         },
         (err: unknown) => {
           this.#unresolvedPuts -= size;
@@ -548,53 +569,4 @@ export class Downloader {
 /** Block bytes a peer's wire received that answered none of our requests (never below 0). */
 function unmatchedBytes(peer: PeerConn): number {
   return Math.max(0, peer.wire.downloaded - peer.down.total);
-}
-
-/**
- * The picker of a torrent whose metadata just came: file priorities applied (skipped files
- * marked in the store), and what the store already holds (its recheck) marked as ours.
- */
-export async function openPicker(
-  info: InfoDictionary,
-  store: ChunkStore,
-  blockSize: number,
-  priorities: readonly Priority[] | undefined,
-  random: (() => number) | undefined,
-  resume?: RecheckResume,
-): Promise<PiecePicker<string>> {
-  const dataLengths = pieceDataLengths(info);
-  const picker = new PiecePicker<string>({
-    ...(dataLengths ? { pieceDataLengths: dataLengths } : {}),
-    pieceCount: info.pieceCount,
-    pieceLength: info.pieceLength,
-    lastPieceLength: info.lastPieceLength,
-    blockSize,
-    ...(random ? { random } : {}),
-  });
-  if (priorities) await applyFilePriorities(info, picker, store, priorities);
-  const have = new Bitfield(info.pieceCount, await store.recheck(resume ? { resume } : {}));
-  for (let i = 0; i < info.pieceCount; i++) if (have.get(i)) picker.markHave(i);
-  return picker;
-}
-
-/** Per-file priorities (0 = skip; one per file, checked by the caller) to the picker and store. */
-export async function applyFilePriorities(
-  info: InfoDictionary,
-  picker: PiecePicker<string>,
-  store: ChunkStore,
-  priorities: readonly Priority[],
-): Promise<void> {
-  picker.setPriorities(filePiecePriorities(info.files, priorities, info.pieceLength, info.pieceCount));
-  for (let i = 0; i < priorities.length; i++) await store.setFileSkipped(i, priorities[i] === 0);
-}
-
-/**
- * Throws unless `priorities` has one entry per file of `info`.
- * @throws {SessionError} `SESSION_BAD_FILE_PRIORITIES`
- */
-export function checkFilePriorities(info: InfoDictionary, priorities: readonly Priority[]): void {
-  if (priorities.length !== info.files.length)
-    throw new SessionError('SESSION_BAD_FILE_PRIORITIES', 'one priority per file is needed', {
-      details: { files: info.files.length, priorities: priorities.length },
-    });
 }

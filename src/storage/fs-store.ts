@@ -442,7 +442,10 @@ export class FsChunkStore implements ChunkStore {
   /**
    * Verifies a whole piece assembled in memory: writes it with one write, then hashes it in a
    * worker, to which the buffer is lent (moved, not copied) and which gives it back for reuse.
-   * Blocks for the piece are ignored meanwhile.
+   * Blocks for the piece are ignored meanwhile. The buffer stays counted in `pendingBytes` (as
+   * charged when its assembly began) until its hash is back: a hash queue behind a busy CPU then
+   * holds reading back instead of growing (with 20 peers, 64 pieces waited to be hashed, their
+   * buffers uncounted — and dropped for want of room once back, to be allocated again).
    */
   async #verifyAssembled(asm: Assembly, signal: AbortSignal | undefined): Promise<boolean> {
     const { piece, buf } = asm;
@@ -450,8 +453,9 @@ export class FsChunkStore implements ChunkStore {
     this.#assembledBytes -= buf.length;
     this.#verifying.add(piece);
     let digest: Uint8Array;
+    let charged = buf.length;
     try {
-      this.#queue.enqueue({ piece, offset: 0, bytes: buf, charge: buf.length });
+      this.#queue.enqueue({ piece, offset: 0, bytes: buf, charge: 0 });
       await this.#queue.settled(piece);
       let lent: { digest: Uint8Array; bytes: Uint8Array };
       try {
@@ -460,8 +464,11 @@ export class FsChunkStore implements ChunkStore {
         throw e instanceof StorageError ? e : ioError('hash', e);
       }
       digest = lent.digest;
+      this.#queue.release(charged);
+      charged = 0;
       this.#keepSpare(lent.bytes);
     } finally {
+      this.#queue.release(charged);
       this.#verifying.delete(piece);
     }
     this.#state.check(signal);

@@ -12,6 +12,7 @@ export {
   HashPool,
   type HashPoolOptions,
   type HashRange,
+  type LentHashResult,
   type RangeHashResult,
   sharedHashPool,
 } from './hash-pool.js';

@@ -3,7 +3,7 @@
  * timers): the peer book, the choke scheduler, the downloader's pipeline, timeouts and disk
  * backpressure, and the uploader's read cache.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { PiecePicker } from '../../src/picker/picker.js';
 import { ChokeScheduler } from '../../src/session/choke-scheduler.js';
 import type { Choker } from '../../src/session/choker.js';
@@ -264,6 +264,40 @@ describe('Downloader', () => {
     for (const r of [...b.fake.requests]) b.fake.cancel(r.piece, r.offset, r.length);
     d.fill(b);
     expect(b.fake.requests).toHaveLength(4);
+  });
+
+  it('20 peers sharing the budget: a resolved put offers requests to every peer only once the budget holds a batch', async () => {
+    const { store, d, add } = setup(testSettings({ minRequestQueue: 64, maxRequestQueue: 64 }), 4096);
+    store.maxPendingBytes = 512 * 16384; // 256 blocks in flight in all; a batch is 8 (64 / 8)
+    const all = Array.from({ length: 20 }, (_, i) => add(`p:${i}`));
+    for (const p of all) {
+      p.queueTarget = 64;
+      d.fill(p);
+    }
+    const outstanding = () => all.reduce((n, p) => n + p.fake.requests.length, 0);
+    expect(outstanding()).toBe(4 * 64 + 16 * 4); // the budget, then the idle floor
+    const block = new Uint8Array(16384);
+    const fills = vi.spyOn(d, 'fill');
+    let answered = 0;
+    for (let round = 0; round < 100; round++) {
+      for (const p of all)
+        if (p.fake.requests.length > 0) {
+          p.fake.answer(0, block);
+          answered++;
+        }
+      store.resolvePuts();
+      await new Promise((r) => setImmediate(r));
+      // What the answers gave back went out again: the budget stays in use ...
+      expect(outstanding()).toBeGreaterThanOrEqual(256 - 8);
+      // ... and never beyond it, but for the idle floor of 4.
+      expect(outstanding()).toBeLessThanOrEqual(256 + 20 * 4);
+    }
+    expect(answered).toBeGreaterThan(1900);
+    // Every peer was served along (the idle floor, then batches as the budget frees).
+    for (const p of all) expect(p.fake.downloaded).toBeGreaterThanOrEqual(64 * 16384);
+    // The answering peer's own refill, plus a pass over the 20 per freed batch (of 8): about
+    // 3.5 per block; a pass per resolved put would be 21.
+    expect(fills.mock.calls.length).toBeLessThan(answered * 5);
   });
 
   it('a choke takes the requests off the wire: a BEP 6 peer that never rejects holds no budget', () => {

@@ -13,7 +13,14 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { bitfieldCount, FsChunkStore, StorageError } from '../../src/storage/index.js';
+import {
+  bitfieldCount,
+  FsChunkStore,
+  HashPool,
+  type LentHashResult,
+  type PieceHashKind,
+  StorageError,
+} from '../../src/storage/index.js';
 import { chunkStoreCompliance } from './compliance.js';
 import { makeTorrent, pieceBytes, singleFile } from './fixtures.js';
 
@@ -181,6 +188,46 @@ describe('FsChunkStore: pieces assembled in memory', () => {
     expect(await store.get(1, 0, 4096)).toEqual(bad);
     for (const [o, b] of blocks(fx, 1, 2048)) await store.put(1, o, b);
     expect(await store.verify(1)).toBe(true);
+    await store.close();
+  });
+
+  it('an assembled piece counts in pendingBytes until its hash is back, then its buffer serves the next piece', async () => {
+    const fx = singleFile(8 * 4096, 4096);
+    const held: (() => void)[] = [];
+    const lent: Uint8Array[] = [];
+    /** Hashes on the calling thread, each hash held until the test lets it go (a busy CPU). */
+    class HeldPool extends HashPool {
+      override async hashLent(bytes: Uint8Array, kind?: PieceHashKind): Promise<LentHashResult> {
+        lent.push(bytes);
+        await new Promise<void>((r) => held.push(r));
+        return super.hashLent(bytes, kind);
+      }
+    }
+    const store = new FsChunkStore(fx.meta, {
+      path: dir,
+      hashPool: new HeldPool({ size: 0 }),
+      maxQueuedBytes: 8 * 4096,
+    });
+    const round = async (first: number) => {
+      const verified: Promise<boolean>[] = [];
+      for (let i = first; i < first + 4; i++) {
+        for (const [o, b] of blocks(fx, i, 1024)) await store.put(i, o, b);
+        verified.push(store.verify(i));
+      }
+      // Written, hashes waiting: the four buffers still count against the cap.
+      for (let n = 0; n < 1000 && held.length < 4; n++) await new Promise((r) => setImmediate(r));
+      expect(held).toHaveLength(4);
+      expect(store.pendingBytes).toBe(4 * 4096);
+      for (const go of held.splice(0)) go();
+      expect(await Promise.all(verified)).toEqual([true, true, true, true]);
+      expect(store.pendingBytes).toBe(0);
+    };
+    await round(0);
+    await round(4);
+    // Eight pieces assembled in the four buffers of the first round.
+    expect(lent).toHaveLength(8);
+    expect(new Set(lent.map((b) => b.buffer)).size).toBe(4);
+    expect(readFileSync(join(dir, 'single.bin'))).toEqual(Buffer.from(fx.data));
     await store.close();
   });
 
