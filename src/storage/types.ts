@@ -69,7 +69,8 @@ export interface ChunkStore {
   readonly closed: boolean;
   /**
    * Bytes the store holds for data accepted by `put()` and not yet written — for the file store
-   * its write queue plus the pieces it assembles in memory (whole piece buffers) — never above
+   * its write queue plus the pieces it assembles in memory (whole piece buffers, until their
+   * hash is back) — never above
    * the store's cap (except for one block larger than the cap, accepted alone). Always 0 for the
    * memory store.
    */
