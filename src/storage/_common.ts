@@ -9,6 +9,7 @@ export class StoreState {
   readonly bits: Uint8Array;
   readonly skipped: boolean[];
   closed = false;
+  #had = 0;
 
   constructor(readonly layout: Layout) {
     this.bits = createBitfield(layout.pieceCount);
@@ -26,7 +27,13 @@ export class StoreState {
     );
   }
 
+  /** Whether every piece is marked had. */
+  get complete(): boolean {
+    return this.#had === this.layout.pieceCount;
+  }
+
   mark(piece: number, ok: boolean): void {
+    if (bitfieldGet(this.bits, piece) !== ok) this.#had += ok ? 1 : -1;
     bitfieldSet(this.bits, piece, ok);
   }
 

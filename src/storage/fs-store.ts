@@ -122,6 +122,14 @@ export class FsChunkStore implements ChunkStore {
     return this.#queue.pendingBytes;
   }
 
+  /**
+   * Bytes of piece buffers kept for the next assemblies (memory held besides
+   * {@link pendingBytes}; together within the cap). Dropped once the store holds every piece.
+   */
+  get spareBytes(): number {
+    return this.#spare.length * this.#layout.pieceLength;
+  }
+
   /** The cap of {@link pendingBytes} (`maxQueuedBytes`). */
   get maxPendingBytes(): number {
     return this.#cap;
@@ -210,6 +218,7 @@ export class FsChunkStore implements ChunkStore {
     const ok = await this.#files.hashPiece(this.#pool, this.#verifier, piece, undefined);
     this.#state.check(options.signal);
     this.#state.mark(piece, ok);
+    if (this.#state.complete) this.#spare = [];
     return ok;
   }
 
@@ -474,6 +483,8 @@ export class FsChunkStore implements ChunkStore {
     this.#state.check(signal);
     const ok = this.#verifier.matches(piece, digest);
     this.#state.mark(piece, ok);
+    // Nothing left to assemble: a seeding store does not keep the cap's worth of spares.
+    if (this.#state.complete) this.#spare = [];
     return ok;
   }
 
@@ -481,6 +492,7 @@ export class FsChunkStore implements ChunkStore {
   #keepSpare(buf: Uint8Array): void {
     if (
       buf.length === this.#layout.pieceLength &&
+      !this.#state.complete &&
       this.#queue.pendingBytes + (this.#spare.length + 1) * buf.length <= this.#cap &&
       !this.#state.closed
     ) {

@@ -223,10 +223,13 @@ describe('FsChunkStore: pieces assembled in memory', () => {
       expect(store.pendingBytes).toBe(0);
     };
     await round(0);
+    expect(store.spareBytes).toBe(4 * 4096); // given back, kept for the next pieces
     await round(4);
-    // Eight pieces assembled in the four buffers of the first round.
+    // Eight pieces assembled in the four buffers of the first round; every piece here, the
+    // store keeps none of them (a seeding store holds no spares).
     expect(lent).toHaveLength(8);
     expect(new Set(lent.map((b) => b.buffer)).size).toBe(4);
+    expect(store.spareBytes).toBe(0);
     expect(readFileSync(join(dir, 'single.bin'))).toEqual(Buffer.from(fx.data));
     await store.close();
   });
