@@ -217,8 +217,7 @@ export class FsChunkStore implements ChunkStore {
     this.#state.check(options.signal);
     const ok = await this.#files.hashPiece(this.#pool, this.#verifier, piece, undefined);
     this.#state.check(options.signal);
-    this.#state.mark(piece, ok);
-    if (this.#state.complete) this.#spare = [];
+    this.#mark(piece, ok);
     return ok;
   }
 
@@ -482,10 +481,14 @@ export class FsChunkStore implements ChunkStore {
     }
     this.#state.check(signal);
     const ok = this.#verifier.matches(piece, digest);
-    this.#state.mark(piece, ok);
-    // Nothing left to assemble: a seeding store does not keep the cap's worth of spares.
-    if (this.#state.complete) this.#spare = [];
+    this.#mark(piece, ok);
     return ok;
+  }
+
+  /** Marks a verified piece; with every piece here nothing is left to assemble: no spares kept. */
+  #mark(piece: number, ok: boolean): void {
+    this.#state.mark(piece, ok);
+    if (this.#state.complete) this.#spare = [];
   }
 
   /** Keeps a piece buffer for the next assembly while spare and pending bytes fit in the cap. */
